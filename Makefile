@@ -1,0 +1,50 @@
+# chartgen: two commands matter — `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CATALOG ?= catalog.yaml
+
+.PHONY: help setup tools run generate check lint test test-fast bench schema clean
+
+help:
+	@echo "make run    - set up, then validate, generate and lint the default catalog"
+	@echo "make test   - set up, then run the whole test suite"
+	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+tools:
+	$(PYTHON) tools/install_tools.py --quiet
+
+setup: $(STAMP) tools
+
+run: setup
+	$(BIN)/chartgen validate -c $(CATALOG)
+	$(BIN)/chartgen generate -c $(CATALOG)
+	$(BIN)/chartgen lint -c $(CATALOG)
+
+generate: setup
+	$(BIN)/chartgen generate -c $(CATALOG)
+
+check: setup
+	$(BIN)/chartgen generate -c $(CATALOG) --check
+
+lint: setup
+	$(BIN)/chartgen lint -c $(CATALOG)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+schema: setup
+	$(BIN)/chartgen schema > schemas/catalog.schema.json
+
+clean:
+	rm -rf $(VENV) .tools dist .pytest_cache .hypothesis

@@ -1,0 +1,447 @@
+"""The service catalog model: the single source of truth for everything chartgen writes.
+
+Structural rules live in the pydantic models below (types, enums, ranges, unknown keys);
+``chartgen.validate`` adds the semantic rules that need the whole catalog.
+Field names are the catalog's camelCase keys, so an error path is the YAML path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from . import naming
+
+API_VERSION = "chartgen.io/v1"
+KIND = "ServiceCatalog"
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+def _check(rule: str, expected: str, ok):
+    def validator(value):
+        if not ok(value):
+            raise PydanticCustomError(rule, "expected {expected}, got {got}", {"expected": expected, "got": _got(value)})
+        return value
+
+    return AfterValidator(validator)
+
+
+DnsLabel = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.DNS1123_LABEL.pattern, "maxLength": 63}),
+    _check("dns-1123", "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
+           lambda v: len(v) <= 63 and naming.DNS1123_LABEL.match(v)),
+]
+Duration = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.DURATION.pattern, "examples": ["2s", "500ms", "1m"]}),
+    _check("duration", "a duration such as '2s', '500ms' or '1m'", lambda v: bool(naming.DURATION.match(v))),
+]
+Percent = Annotated[
+    float,
+    Field(json_schema_extra={"minimum": 0, "maximum": 100}),
+    _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100),
+]
+PortNumber = Annotated[
+    int,
+    Field(json_schema_extra={"minimum": 1, "maximum": 65535}),
+    _check("port-range", "a port number 1–65535", lambda v: 1 <= v <= 65535),
+]
+HttpStatus = Annotated[
+    int,
+    Field(json_schema_extra={"minimum": 200, "maximum": 599}),
+    _check("http-status", "an HTTP status 200–599", lambda v: 200 <= v <= 599),
+]
+Count = Annotated[int, Field(json_schema_extra={"minimum": 0}), _check("range", "a whole number ≥ 0", lambda v: v >= 0)]
+PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("range", "a whole number ≥ 1", lambda v: v >= 1)]
+Host = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.HOST.pattern}),
+    _check("host", "a DNS host name (a leading '*.' is allowed)", lambda v: bool(naming.HOST.match(v))),
+]
+PathPrefix = Annotated[
+    str,
+    _check("path", "an HTTP path starting with '/'", lambda v: v.startswith("/") and " " not in v),
+]
+EnvVarName = Annotated[
+    str,
+    _check("env-name", "an environment variable name", lambda v: bool(naming.ENV_VAR.match(v))),
+]
+Version = Annotated[
+    str,
+    _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.match(v))),
+]
+Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"]
+MtlsMode = Literal["STRICT", "PERMISSIVE"]
+Balancer = Literal["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]
+
+RETRY_ON = (
+    "5xx", "gateway-error", "reset", "connect-failure", "envoy-ratelimited", "retriable-4xx",
+    "refused-stream", "retriable-status-codes", "retriable-headers", "cancelled",
+    "deadline-exceeded", "internal", "resource-exhausted", "unavailable", "reset-before-request",
+    "http3-post-connect-failure",
+)
+
+
+def _check_retry_on(value: str) -> str:
+    for token in value.split(","):
+        token = token.strip()
+        if not (token in RETRY_ON or token.isdigit()):
+            raise PydanticCustomError(
+                "retry-on",
+                "expected a comma-separated list of {known}, got {got}",
+                {"known": ", ".join(RETRY_ON[:6]) + ", …", "got": repr(token)},
+            )
+    return value
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- building blocks ---------------------------------------------------------------------
+
+
+class Maintainer(Model):
+    name: str
+    email: str | None = None
+    url: str | None = None
+
+
+class Metadata(Model):
+    name: DnsLabel = Field(description="Mesh name; the chart is called <name>-mesh.")
+    domain: Host = Field(description="Base DNS domain; hosts are <service>.<env>.<domain>.")
+    description: str = "Istio service mesh configuration"
+    home: str | None = None
+    sources: list[str] = []
+    keywords: list[str] = []
+    maintainers: list[Maintainer] = []
+
+
+class Versions(Model):
+    """Pinned chart versions of everything the helmfile installs."""
+
+    istio: Version = "1.30.3"
+    kiali: Version = "2.26.0"
+    jaeger: Version = "4.11.0"
+    prometheus: Version = "29.0.0"
+    grafana: Version = "12.0.0"
+    localstack: Version = "0.6.15"
+    kubernetes: str = Field(">=1.30.0-0", description="The chart's kubeVersion constraint.")
+
+
+class Port(Model):
+    name: DnsLabel
+    port: PortNumber
+    protocol: Protocol = "HTTP"
+
+
+class Retries(Model):
+    attempts: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 20}), _check("range", "a whole number 0–20", lambda v: 0 <= v <= 20)]
+    perTryTimeout: Duration | None = None
+    retryOn: Annotated[str, AfterValidator(_check_retry_on)] = "5xx,reset,connect-failure,refused-stream"
+
+
+class Cookie(Model):
+    name: Annotated[str, Field(min_length=1)]
+    path: PathPrefix | None = None
+    ttl: Duration | None = None
+
+
+class SessionAffinity(Model):
+    """Consistent-hash load balancing: exactly one of the keys."""
+
+    header: Annotated[str, Field(min_length=1)] | None = None
+    cookie: Cookie | None = None
+    sourceIp: bool | None = None
+    queryParameter: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        set_keys = [k for k in ("header", "cookie", "sourceIp", "queryParameter") if getattr(self, k) is not None]
+        if len(set_keys) != 1:
+            raise PydanticCustomError(
+                "affinity-one-of",
+                "expected exactly one of header, cookie, sourceIp, queryParameter, got {got}",
+                {"got": ", ".join(set_keys) or "none"},
+            )
+        return self
+
+
+class TcpPool(Model):
+    maxConnections: PositiveCount | None = None
+    connectTimeout: Duration | None = None
+
+
+class HttpPool(Model):
+    http1MaxPendingRequests: PositiveCount | None = None
+    http2MaxRequests: PositiveCount | None = None
+    maxRequestsPerConnection: Count | None = None
+    maxRetries: Count | None = None
+    idleTimeout: Duration | None = None
+
+
+class ConnectionPool(Model):
+    tcp: TcpPool | None = None
+    http: HttpPool | None = None
+
+
+class OutlierDetection(Model):
+    consecutive5xxErrors: Count | None = None
+    consecutiveGatewayErrors: Count | None = None
+    interval: Duration | None = None
+    baseEjectionTime: Duration | None = None
+    maxEjectionPercent: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100)] | None = None
+
+
+class RateLimit(Model):
+    """A local (per pod) token bucket: ``requests`` per ``per``, bursts up to ``burst``."""
+
+    requests: PositiveCount
+    per: Duration = "1s"
+    burst: PositiveCount | None = None
+
+
+class Slo(Model):
+    errorRatio: Annotated[float, Field(json_schema_extra={"minimum": 0, "maximum": 1}), _check("ratio-range", "a ratio 0–1", lambda v: 0 <= v <= 1)] | None = None
+    p99Latency: Duration | None = None
+
+
+class StringMatch(Model):
+    exact: str | None = None
+    prefix: str | None = None
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        set_keys = [k for k in ("exact", "prefix", "regex") if getattr(self, k) is not None]
+        if len(set_keys) != 1:
+            raise PydanticCustomError(
+                "match-one-of", "expected exactly one of exact, prefix, regex, got {got}", {"got": ", ".join(set_keys) or "none"}
+            )
+        return self
+
+
+class CookieMatch(Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
+    value: str
+
+
+class Match(Model):
+    """Request conditions; every condition given must hold (AND)."""
+
+    headers: dict[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")], StringMatch] = {}
+    cookie: CookieMatch | None = None
+    path: StringMatch | None = None
+    queryParams: dict[str, StringMatch] = {}
+
+
+class Delay(Model):
+    percent: Percent
+    fixedDelay: Duration
+
+
+class Abort(Model):
+    percent: Percent
+    httpStatus: HttpStatus
+
+
+class Fault(Model):
+    name: DnsLabel
+    match: Match | None = None
+    delay: Delay | None = None
+    abort: Abort | None = None
+
+    @model_validator(mode="after")
+    def _some_fault(self):
+        if self.delay is None and self.abort is None:
+            raise PydanticCustomError("fault-empty", "expected delay or abort (or both), got neither", {})
+        return self
+
+
+class Route(Model):
+    """An A/B rule: requests that match go to ``version``."""
+
+    name: DnsLabel
+    match: Match
+    version: DnsLabel
+
+
+class Mirror(Model):
+    version: DnsLabel
+    percent: Percent = 100.0
+
+
+class Canary(Model):
+    stable: DnsLabel
+    candidate: DnsLabel
+    steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1)] = [10, 25, 50, 100]
+
+
+class VersionSpec(Model):
+    labels: dict[str, str] = {}
+
+
+class Expose(Model):
+    host: DnsLabel | None = Field(None, description="Subdomain; the external host is <host>.<env hostSuffix>.")
+    paths: Annotated[list[PathPrefix], Field(min_length=1)] = ["/"]
+    gatewayPort: PortNumber | None = Field(None, description="A gateway port other than the main one (80/443).")
+
+
+class ServiceAccount(Model):
+    name: DnsLabel | None = None
+    create: bool = True
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+class ServiceSettings(Model):
+    """Policies that ``defaults`` gives to every service."""
+
+    timeout: Duration | None = None
+    retries: Retries | None = None
+    loadBalancer: Balancer | None = None
+    sessionAffinity: SessionAffinity | None = None
+    connectionPool: ConnectionPool | None = None
+    outlierDetection: OutlierDetection | None = None
+    rateLimit: RateLimit | None = None
+    slo: Slo | None = None
+    env: dict[EnvVarName, str] | None = None
+
+
+class ServiceOverride(ServiceSettings):
+    """What an environment may change of a service."""
+
+    enabled: bool | None = None
+    namespace: DnsLabel | None = None
+    ports: Annotated[list[Port], Field(min_length=1)] | None = None
+    expose: Expose | None = None
+    versions: dict[DnsLabel, VersionSpec] | None = None
+    weights: dict[DnsLabel, Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100)]] | None = None
+    canary: Canary | None = None
+    routes: list[Route] | None = None
+    mirror: Mirror | None = None
+    faults: list[Fault] | None = None
+    calls: list[DnsLabel] | None = None
+
+
+class Service(ServiceOverride):
+    description: str | None = None
+    serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default <mesh>-<key>.")
+    selector: dict[str, str] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
+    serviceAccount: ServiceAccount | None = None
+    environments: list[DnsLabel] | None = Field(None, description="Environments that run this service; default all.")
+    ports: Annotated[list[Port], Field(min_length=1)]
+
+
+class ExternalRedirect(Model):
+    service: DnsLabel
+    port: PortNumber
+    envVar: EnvVarName | None = Field("AWS_ENDPOINT_URL", description="Env var that receives the redirect URL.")
+
+
+class ExternalService(Model):
+    hosts: Annotated[list[Host], Field(min_length=1)]
+    ports: Annotated[list[Port], Field(min_length=1)] = [
+        Port(name="http", port=80, protocol="HTTP"),
+        Port(name="tls", port=443, protocol="TLS"),
+    ]
+    redirectTo: ExternalRedirect | None = Field(
+        None, description="Route these hosts to a catalog service in the environments that run it."
+    )
+
+
+# --- environments ----------------------------------------------------------------------------
+
+
+class Jwt(Model):
+    issuer: Annotated[str, Field(min_length=1)]
+    jwksUri: Annotated[str, Field(min_length=1)]
+    audiences: list[str] = []
+
+
+class GatewayPort(Model):
+    name: DnsLabel
+    port: PortNumber
+    protocol: Literal["HTTP", "HTTP2", "GRPC", "TCP"] = "HTTP"
+
+
+class Gateway(Model):
+    https: bool = True
+    credentialName: DnsLabel | None = None
+    httpsRedirect: bool = True
+    extraPorts: list[GatewayPort] = []
+    rateLimit: RateLimit | None = None
+    jwt: Jwt | None = None
+
+
+class Tracing(Model):
+    samplingPercent: Percent = 1.0
+
+
+class Environment(Model):
+    production: bool = False
+    namespace: DnsLabel | None = Field(None, description="Default namespace of services; default <name>-<env>.")
+    hostSuffix: Host | None = Field(None, description="External hosts end with it; default <env>.<domain>.")
+    kubeContext: str | None = None
+    mtls: MtlsMode = "STRICT"
+    tracing: Tracing = Tracing()
+    accessLogging: bool = True
+    chaos: bool = Field(False, description="Render fault injection rules. Production needs allowChaosInProduction too.")
+    allowChaosInProduction: bool = False
+    egressPolicy: Literal["REGISTRY_ONLY", "ALLOW_ANY"] = "REGISTRY_ONLY"
+    gateway: Gateway = Gateway()
+    kialiAnonymous: bool | None = Field(None, description="Kiali without login; default: not production.")
+    services: dict[DnsLabel, ServiceOverride] = {}
+
+
+class IstioSettings(Model):
+    revision: str = Field("", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
+    trustDomain: Host = "cluster.local"
+    gatewayRelease: DnsLabel = Field("istio-ingress", description="Release (and namespace) of the gateway chart.")
+
+
+class Addons(Model):
+    namespace: DnsLabel = "observability"
+    kiali: bool = True
+    jaeger: bool = True
+    prometheus: bool = True
+    grafana: bool = True
+
+
+class Catalog(Model):
+    apiVersion: Literal["chartgen.io/v1"]
+    kind: Literal["ServiceCatalog"]
+    metadata: Metadata
+    versions: Versions = Versions()
+    istio: IstioSettings = IstioSettings()
+    observability: Addons = Addons()
+    defaults: ServiceSettings = ServiceSettings()
+    environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]
+    services: Annotated[dict[DnsLabel, Service], Field(min_length=1)]
+    externalServices: dict[DnsLabel, ExternalService] = {}
+
+
+def catalog_json_schema() -> dict:
+    """The catalog's JSON Schema, generated from the model."""
+    schema = Catalog.model_json_schema()
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              "$id": "https://chartgen.io/schemas/catalog.schema.json",
+              "title": "chartgen service catalog", **schema}
+    return schema

@@ -1,0 +1,283 @@
+"""The command line. Parses arguments, calls the library, prints; the only module that
+prints. Errors become exit codes here: 1 for problems, 2 for usage."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import CatalogError, ChartgenError, Problem
+
+CATALOG_HELP = "The service catalog (default: ./catalog.yaml)."
+
+catalog_option = click.option("-c", "--catalog", "catalog", default="catalog.yaml", show_default=True,
+                              type=click.Path(dir_okay=False), help=CATALOG_HELP)
+out_option = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
+                          help="Output root (default: the catalog's directory).")
+
+
+class Ctx:
+    def __init__(self, debug: bool):
+        self.debug = debug
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _report(exc: BaseException, debug: bool, fmt: str = "text") -> int:
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, CatalogError):
+        if fmt == "json":
+            click.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in exc.problems]}, indent=2))
+        else:
+            for p in exc.problems:
+                _err(p.format())
+            n = len(exc.problems)
+            _err(f"{n} problem{'s' if n != 1 else ''} found")
+        return 1
+    if isinstance(exc, ChartgenError):
+        _err(f"error: {exc}")
+        return exc.exit_code
+    _err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+    return 1
+
+
+def run_guarded(fn, ctx: Ctx, fmt: str = "text"):
+    try:
+        return fn()
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except KeyboardInterrupt:
+        _err("interrupted; nothing was changed")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
+        sys.exit(_report(exc, ctx.debug, fmt))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(__version__, "--version", prog_name="chartgen")
+@click.pass_context
+def cli(ctx, debug):
+    """Generate an Istio mesh Helm chart and a helmfile from a service catalog.
+
+    \b
+    Example:
+      chartgen validate            # check catalog.yaml
+      chartgen generate            # write charts/, helmfile.yaml, values/
+      chartgen lint                # analyse the rendered mesh offline
+    """
+    ctx.obj = Ctx(debug)
+
+
+@cli.command()
+@catalog_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def validate(obj: Ctx, catalog, fmt):
+    """Check the catalog and report every problem at once.
+
+    \b
+    Example:
+      chartgen validate -c catalog.yaml
+      chartgen validate --format json | jq '.problems[].rule'
+    """
+    from .validate import load_catalog
+
+    def run():
+        c = load_catalog(catalog)
+        if fmt == "json":
+            click.echo(json.dumps({"valid": True, "problems": [], "services": sorted(c.services),
+                                   "environments": sorted(c.environments)}, indent=2))
+        else:
+            click.echo(f"{catalog}: ok ({len(c.services)} services, {len(c.environments)} environments)")
+
+    run_guarded(run, obj, fmt)
+
+
+@cli.command()
+@catalog_option
+@out_option
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed output is stale.")
+@click.option("--version", "version", default=None, metavar="X.Y.Z", help="Set the chart version instead of bumping it.")
+@click.option("--chart-mirror", default=None, metavar="URL",
+              help="Pull every remote chart from this one repository or oci:// registry (air-gapped use).")
+@click.option("--mesh-chart", default=None, metavar="REF",
+              help="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
+@click.option("--mesh-version", default=None, metavar="X.Y.Z", help="Version of --mesh-chart.")
+@click.pass_obj
+def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, mesh_version):
+    """Write charts/<name>-mesh/, helmfile.yaml and values/ from the catalog.
+
+    Only changed files are written; an unchanged catalog touches nothing. The chart version
+    is bumped by what changed (major: removals, minor: additions, patch: settings).
+
+    \b
+    Example:
+      chartgen generate
+      chartgen generate --check            # in CI / pre-commit
+      chartgen generate --chart-mirror oci://registry.internal/charts
+    """
+    from .generate import Options, generate as do_generate
+
+    def run():
+        opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version)
+        outcome = do_generate(catalog, out, check=check, options=opts, wait_message=_err)
+        if check:
+            if outcome.stale:
+                for path in outcome.stale:
+                    _err(f"stale: {path}")
+                _err(f"{len(outcome.stale)} generated file(s) are out of date; run `chartgen generate`")
+                sys.exit(1)
+            click.echo(f"up to date: {outcome.chart_dir} {outcome.version}")
+            return
+        changed = outcome.result.changed
+        if not changed:
+            click.echo(f"up to date: {outcome.chart_dir} {outcome.version} (nothing written)")
+            return
+        if outcome.version != outcome.previous_version:
+            prev = outcome.previous_version or "new"
+            click.echo(f"{outcome.chart_dir}: {prev} → {outcome.version} ({outcome.bump})")
+            for ch in outcome.changes:
+                click.echo(f"  - {ch.text}")
+        click.echo(f"wrote {len(outcome.result.written)} file(s)"
+                   + (f", removed {len(outcome.result.deleted)}" if outcome.result.deleted else ""))
+
+    run_guarded(run, obj)
+
+
+@cli.command()
+@catalog_option
+@out_option
+@click.option("--exit-code", is_flag=True, help="Exit 1 when generate would change something (like git diff --exit-code).")
+@click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
+@click.option("--stat", is_flag=True, help="Only the summary and the list of files.")
+@click.pass_obj
+def diff(obj: Ctx, catalog, out, exit_code, color, stat):
+    """Show what `generate` would change: a summary, then a unified diff.
+
+    \b
+    Example:
+      chartgen diff
+      chartgen diff --exit-code --no-color > mesh.diff
+    """
+    from .generate import preview
+
+    def run():
+        outcome, old = preview(catalog, out)
+        if not old:
+            click.echo("no changes")
+            return
+        use_color = sys.stdout.isatty() if color is None else color
+        style = (lambda t, **k: click.style(t, **k)) if use_color else (lambda t, **k: t)
+        if outcome.version != outcome.previous_version:
+            click.echo(style(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})", bold=True))
+            for ch in outcome.changes:
+                click.echo(f"  - {ch.text}")
+        for path in sorted(old):
+            click.echo(style(f"  {'new' if old[path] is None else 'removed' if path not in outcome.files else 'changed'}: {path}", fg="cyan"))
+        if not stat:
+            for path in sorted(old):
+                if path.endswith(".chartgen-state.json"):
+                    continue
+                before = (old[path] or "").splitlines(keepends=True)
+                after = outcome.files.get(path, "").splitlines(keepends=True)
+                for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
+                    line = line if line.endswith("\n") else line + "\n"
+                    if line.startswith(("+++", "---")):
+                        click.echo(style(line, bold=True), nl=False)
+                    elif line.startswith("+"):
+                        click.echo(style(line, fg="green"), nl=False)
+                    elif line.startswith("-"):
+                        click.echo(style(line, fg="red"), nl=False)
+                    elif line.startswith("@@"):
+                        click.echo(style(line, fg="cyan"), nl=False)
+                    else:
+                        click.echo(line, nl=False)
+        if exit_code:
+            sys.exit(1)
+
+    run_guarded(run, obj)
+
+
+@cli.command()
+@click.option("--check", "check_path", default=None, type=click.Path(dir_okay=False),
+              help="Exit 1 if this file differs from the schema.")
+@click.pass_obj
+def schema(obj: Ctx, check_path):
+    """Print the catalog's JSON Schema (generated from the model).
+
+    \b
+    Example:
+      chartgen schema > schemas/catalog.schema.json
+    """
+    from .catalog import catalog_json_schema
+
+    text = json.dumps(catalog_json_schema(), indent=2) + "\n"
+    if check_path:
+        current = Path(check_path).read_text(encoding="utf-8") if Path(check_path).exists() else ""
+        if current != text:
+            _err(f"{check_path} is out of date; run `chartgen schema > {check_path}`")
+            sys.exit(1)
+        return
+    click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("path", default="catalog.yaml", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_obj
+def init(obj: Ctx, path, force):
+    """Write a commented starter catalog to PATH.
+
+    \b
+    Example:
+      chartgen init my-mesh/catalog.yaml && chartgen validate -c my-mesh/catalog.yaml
+    """
+    from importlib import resources
+
+    target = Path(path)
+    if target.exists() and not force:
+        _err(f"error: {path} exists; use --force to overwrite it")
+        sys.exit(1)
+    text = (resources.files("chartgen") / "data" / "starter-catalog.yaml").read_text(encoding="utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}; next: chartgen validate -c {path}")
+
+
+@cli.command("version")
+@click.option("--helm", "helm", default=None, help="helm binary to report (default: lookup order).")
+@click.option("--helmfile", "helmfile", default=None, help="helmfile binary to report.")
+@click.pass_obj
+def version_cmd(obj: Ctx, helm, helmfile):
+    """Print chartgen's version and the helm and helmfile it would use.
+
+    \b
+    Example:
+      CHARTGEN_HELM=/usr/local/bin/helm chartgen version
+    """
+    from .toolchain import ToolError, ToolNotFound, find_tool, tool_version
+
+    click.echo(f"chartgen {__version__}")
+    for name, explicit in (("helm", helm), ("helm3", None), ("helmfile", helmfile)):
+        try:
+            tool = find_tool(name, explicit)
+            click.echo(f"{name} {tool_version(tool)} ({tool.path}, from {tool.source})")
+        except (ToolNotFound, ToolError) as exc:
+            click.echo(f"{name}: not found ({exc})")
+
+
+def main(argv=None) -> None:
+    cli.main(args=argv, prog_name="chartgen")
+
+
+_ = Problem  # re-exported for type users

@@ -1,0 +1,165 @@
+"""``chartgen generate``: catalog → chart, helmfile.yaml and values/, written safely.
+
+This module reads the previous output (version state, user-owned values files) and hands
+the final plan to the writer; everything it renders comes from pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+
+from . import lifecycle
+from .catalog import Catalog
+from .errors import ChartgenError, RenderError
+from .render import ChartMeta, build_chart, changelog_text
+from .validate import load_catalog
+from .values import chart_name, chart_values
+from .values_schema import VALUES_SCHEMA
+from .writer import WriteResult, locked, stale_paths, write_plan
+
+STATE_FILE = ".chartgen-state.json"
+USER_VALUES_HEADER = (
+    "Values for one helmfile release. chartgen generated this file once; it is yours now.\n"
+    "Keys marked `# chartgen` are rewritten by `chartgen generate`; everything else\n"
+    "(your keys, comments and order) is kept."
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    version: str | None = None  # force this chart version
+    chart_mirror: str | None = None  # pull every remote chart from this repo / OCI registry
+    mesh_chart: str | None = None  # the published mesh chart (repo/chart or oci://…) instead of the local dir
+    mesh_version: str | None = None
+
+
+@dataclass
+class Outcome:
+    catalog: Catalog
+    chart_dir: str
+    version: str
+    previous_version: str | None
+    changes: list[lifecycle.Change]
+    files: dict[str, str]
+    owned_dirs: tuple[str, ...]
+    result: WriteResult = field(default_factory=WriteResult)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def bump(self) -> str:
+        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.version != self.previous_version else "none"
+
+
+def _read_state(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
+    """Compute every output file (reads the previous output, writes nothing)."""
+    from .helmfile import build_helmfile, build_release_values, dump_helmfile
+    from .userfiles import merge_user_values
+
+    name = chart_name(catalog)
+    chart_dir = f"charts/{name}"
+    probe = build_chart(catalog, ChartMeta(version="0.0.0"))
+    fp = lifecycle.fingerprint(probe)
+    state = _read_state(root / chart_dir / STATE_FILE)
+    snapshot = lifecycle.model_snapshot(catalog)
+    previous = state.get("version") if state else None
+    history = list(state.get("history", [])) if state else []
+    if state and state.get("fingerprint") == fp and options.version in (None, previous):
+        version, changes = previous, []
+    else:
+        changes = lifecycle.compare(state.get("model") if state else None, snapshot)
+        if state and not changes:
+            changes = [lifecycle.Change(lifecycle.PATCH, "chart templates updated")]
+        if options.version:
+            try:
+                forced = lifecycle.parse_version(options.version)
+            except ValueError as exc:
+                raise ChartgenError(f"--version: {exc}") from None
+            if previous and forced < lifecycle.parse_version(previous):
+                raise ChartgenError(f"--version {options.version} is lower than the current chart version {previous}; "
+                                    "versions never go backwards")
+            version = options.version
+        elif previous:
+            version = lifecycle.bump(previous, lifecycle.level_of(changes))
+        else:
+            version = "0.1.0"
+        if version == previous and not state.get("fingerprint") == fp:
+            version = lifecycle.bump(previous, lifecycle.PATCH)
+        history = [h for h in history if h["version"] != version]
+        history.insert(0, {"version": version, "changes": [c.text for c in changes]})
+    current_changes = tuple(history[0]["changes"]) if history else ()
+    meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
+    chart_files = build_chart(catalog, meta)
+    chart_files[STATE_FILE] = json.dumps(
+        {"fingerprint": fp, "history": history, "model": snapshot, "version": version},
+        indent=1, sort_keys=True) + "\n"
+    _validate_values(catalog)
+
+    files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
+    docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}", chart_mirror=options.chart_mirror,
+                          mesh_chart=options.mesh_chart, mesh_version=options.mesh_version)
+    files["helmfile.yaml"] = dump_helmfile(docs)
+    for rel, data in sorted(build_release_values(catalog).items()):
+        path = root / "values" / rel
+        existing = path.read_text(encoding="utf-8") if path.exists() else None
+        files[f"values/{rel}"] = merge_user_values(existing, data, header=USER_VALUES_HEADER)
+    return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
+                   changes=changes, files=dict(sorted(files.items())), owned_dirs=(chart_dir,))
+
+
+def _validate_values(catalog: Catalog) -> None:
+    """The generated values must satisfy the chart's own schema in every environment."""
+    from .mesh import env_views
+
+    validator = jsonschema.Draft7Validator(VALUES_SCHEMA)
+    for view in [None, *env_views(catalog)]:
+        errors = sorted(validator.iter_errors(chart_values(catalog, view)), key=lambda e: e.json_path)
+        if errors:
+            where = view.name if view else "values.yaml"
+            raise RenderError(f"generated values for {where} break the chart schema: "
+                              + "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5]))
+
+
+def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, check: bool = False,
+             options: Options = Options(), wait_message=None, before_commit=None) -> Outcome:
+    """Validate the catalog and write (or with ``check``, compare) every output."""
+    catalog_path = Path(catalog_path)
+    catalog = load_catalog(catalog_path)
+    root = Path(out) if out is not None else catalog_path.resolve().parent
+    if check:
+        outcome = plan(catalog, root, options)
+        to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
+        outcome.stale = sorted(to_write + to_delete)
+        return outcome
+    with locked(root, wait_message=wait_message):
+        outcome = plan(catalog, root, options)
+        outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+    return outcome
+
+
+def preview(catalog_path: str | Path, out: str | Path | None = None, options: Options = Options()) -> tuple[Outcome, dict[str, str | None]]:
+    """What generate would write: the outcome and, per changed path, the current text (None if new)."""
+    catalog_path = Path(catalog_path)
+    catalog = load_catalog(catalog_path)
+    root = Path(out) if out is not None else catalog_path.resolve().parent
+    outcome = plan(catalog, root, options)
+    to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
+    old: dict[str, str | None] = {}
+    for rel in to_write + to_delete:
+        p = root / rel
+        old[rel] = p.read_text(encoding="utf-8") if p.exists() else None
+    outcome.stale = sorted(old)
+    return outcome, old
+
+
+__all__ = ["Options", "Outcome", "generate", "plan", "preview", "changelog_text"]

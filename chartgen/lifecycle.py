@@ -1,0 +1,185 @@
+"""Chart versioning: a structured comparison of the old and new model decides the
+semantic version bump and writes the changelog in reviewer's words. Pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from . import naming
+from .catalog import Catalog
+from .mesh import env_views
+from .values import chart_values
+
+MAJOR, MINOR, PATCH, NONE = 3, 2, 1, 0
+LEVEL_NAMES = {MAJOR: "major", MINOR: "minor", PATCH: "patch", NONE: "none"}
+
+
+@dataclass(frozen=True)
+class Change:
+    level: int
+    text: str
+
+
+def model_snapshot(catalog: Catalog) -> dict:
+    """What the comparison looks at: every environment's effective values."""
+    return {view.name: chart_values(catalog, view) for view in env_views(catalog)}
+
+
+def fingerprint(files: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return h.hexdigest()
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    m = naming.SEMVER.match(text or "")
+    if not m:
+        raise ValueError(f"expected a semantic version X.Y.Z, got {text!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def bump(version: str, level: int) -> str:
+    major, minor, patch = parse_version(version)
+    if level == MAJOR:
+        return f"{major + 1}.0.0"
+    if level == MINOR:
+        return f"{major}.{minor + 1}.0"
+    if level == PATCH:
+        return f"{major}.{minor}.{patch + 1}"
+    return version
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if value == "":
+        return "(none)"
+    return str(value)
+
+
+def _service_changes(name: str, old: dict, new: dict) -> list[Change]:
+    out: list[Change] = []
+    if old.get("enabled") and not new.get("enabled"):
+        return [Change(MAJOR, f"{name}: removed")]
+    if not old.get("enabled") and new.get("enabled"):
+        return [Change(MINOR, f"{name}: added")]
+    oports = {p["name"]: p for p in old["ports"]}
+    nports = {p["name"]: p for p in new["ports"]}
+    for p in sorted(set(oports) - set(nports)):
+        out.append(Change(MAJOR, f"{name}: port {p} ({oports[p]['number']}) removed"))
+    for p in sorted(set(nports) - set(oports)):
+        out.append(Change(MINOR, f"{name}: port {p} ({nports[p]['number']}) added"))
+    for p in sorted(set(oports) & set(nports)):
+        if oports[p] != nports[p]:
+            out.append(Change(MAJOR, f"{name}: port {p} {oports[p]['number']}/{oports[p]['protocol']} → "
+                                     f"{nports[p]['number']}/{nports[p]['protocol']}"))
+    oe, ne = old["expose"], new["expose"]
+    if oe["enabled"] and not ne["enabled"]:
+        out.append(Change(MAJOR, f"{name}: no longer exposed through the gateway"))
+    elif ne["enabled"] and not oe["enabled"]:
+        out.append(Change(MINOR, f"{name}: exposed through the gateway as {ne['host']}"))
+    elif oe["enabled"]:
+        if oe["host"] != ne["host"]:
+            out.append(Change(MAJOR, f"{name}: host {oe['host']} → {ne['host']}"))
+        for path in sorted(set(oe["paths"]) - set(ne["paths"])):
+            out.append(Change(MAJOR, f"{name}: path {path} removed"))
+        for path in sorted(set(ne["paths"]) - set(oe["paths"])):
+            out.append(Change(MINOR, f"{name}: path {path} added"))
+        if oe["gatewayPort"] != ne["gatewayPort"]:
+            out.append(Change(MAJOR, f"{name}: gateway port {oe['gatewayPort']} → {ne['gatewayPort']}"))
+    if old["weights"] != new["weights"]:
+        out.append(Change(PATCH, f"{name}: {_weights_text(old['weights'], new['weights'])}"))
+    for key in sorted(set(old) | set(new)):
+        if key in ("enabled", "ports", "expose", "weights"):
+            continue
+        out += _leaf_changes(f"{name}: ", key, old.get(key), new.get(key))
+    return out
+
+
+def _weights_text(old: dict, new: dict) -> str:
+    versions = sorted(set(old) | set(new))
+    moved = [v for v in versions if old.get(v, 0) != new.get(v, 0)]
+    # two versions trade traffic: name the one that had less ("canary v2 10% → 25%")
+    if len(moved) == 2:
+        v = sorted(moved, key=lambda x: (old.get(x, 0), x))[0]
+        return f"canary {v} {old.get(v, 0)}% → {new.get(v, 0)}%"
+    return "weights " + ", ".join(f"{v} {old.get(v, 0)}% → {new.get(v, 0)}%" for v in moved)
+
+
+def _leaf_changes(prefix: str, path: str, old, new) -> list[Change]:
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            out += _leaf_changes(prefix, f"{path}.{key}", old.get(key), new.get(key))
+        return out
+    if old is None:
+        return [Change(MINOR, f"{prefix}{path} added ({_fmt(new)})")]
+    if new is None:
+        return [Change(PATCH, f"{prefix}{path} removed (was {_fmt(old)})")]
+    return [Change(PATCH, f"{prefix}{path} {_fmt(old)} → {_fmt(new)}")]
+
+
+def compare(old: dict | None, new: dict) -> list[Change]:
+    """Changes from the old snapshot to the new, deduplicated across environments."""
+    if old is None:
+        return [Change(MINOR, "initial version")]
+    per_env: dict[str, list[Change]] = {}
+    for env in sorted(set(old) | set(new)):
+        if env not in new:
+            per_env[env] = [Change(MAJOR, f"environment {env} removed")]
+            continue
+        if env not in old:
+            per_env[env] = [Change(MINOR, f"environment {env} added")]
+            continue
+        o, n = old[env], new[env]
+        changes: list[Change] = []
+        for svc in sorted(set(o["services"]) | set(n["services"])):
+            os_, ns_ = o["services"].get(svc), n["services"].get(svc)
+            if os_ is None:
+                if ns_["enabled"]:
+                    changes.append(Change(MINOR, f"{svc}: added"))
+            elif ns_ is None:
+                if os_["enabled"]:
+                    changes.append(Change(MAJOR, f"{svc}: removed"))
+            else:
+                changes += _service_changes(svc, os_, ns_)
+        for key in sorted(set(o) | set(n)):
+            if key != "services":
+                changes += _leaf_changes("", key, o.get(key), n.get(key))
+        per_env[env] = changes
+    # a change seen in every environment is reported once, without the environment name
+    envs = [e for e in per_env if e in old and e in new]
+    common = set.intersection(*(set(per_env[e]) for e in envs)) if envs else set()
+    out: list[Change] = []
+    seen = set()
+    for env in sorted(per_env):
+        for ch in per_env[env]:
+            if ch in common and len(envs) > 1:
+                if ch not in seen:
+                    seen.add(ch)
+                    out.append(ch)
+            else:
+                out.append(Change(ch.level, ch.text if ch.text.startswith("environment ") else f"{env}: {ch.text}"))
+    return sorted(out, key=lambda c: (-c.level, c.text))
+
+
+def level_of(changes: list[Change]) -> int:
+    return max((c.level for c in changes), default=NONE)
+
+
+def changelog_markdown(history: list[dict]) -> str:
+    parts = []
+    for entry in history:
+        parts.append(f"## {entry['version']}\n")
+        parts += [f"- {c}" for c in entry["changes"]]
+        parts.append("")
+    return "\n".join(parts)

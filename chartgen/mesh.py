@@ -1,0 +1,136 @@
+"""Resolution: the catalog's layers (defaults → service → environment override) merged
+into one effective service per environment. Pure functions of the validated catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .catalog import Catalog, Environment, Service
+
+# Maps that an upper layer replaces wholesale instead of merging key by key.
+REPLACED_MAPS = frozenset({"weights", "versions", "selector"})
+# Keys that exclude each other within one layer: setting one drops the other inherited.
+EXCLUSIVE = {"loadBalancer": "sessionAffinity", "sessionAffinity": "loadBalancer"}
+
+
+def _dump(model) -> dict:
+    return model.model_dump(mode="json", exclude_unset=True) if model is not None else {}
+
+
+def merge_layers(*layers: dict) -> dict:
+    """Merge service layers, lowest first. Nested settings merge; lists and the
+    REPLACED_MAPS replace; loadBalancer and sessionAffinity exclude each other."""
+    out: dict = {}
+    for layer in layers:
+        for key in layer:
+            if key in EXCLUSIVE and EXCLUSIVE[key] not in layer:
+                out.pop(EXCLUSIVE[key], None)
+        out = _deep_merge(out, layer, top=True)
+    return out
+
+
+def _deep_merge(base: dict, upper: dict, top: bool = False) -> dict:
+    out = dict(base)
+    for key, value in upper.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in REPLACED_MAPS):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class ResolvedService:
+    key: str
+    spec: Service  # the merged layers
+    enabled: bool
+    namespace: str | None  # None: the environment's default namespace (base layer only)
+    mesh: str
+
+    @property
+    def service_name(self) -> str:
+        return self.spec.serviceName or f"{self.mesh}-{self.key}"
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return dict(self.spec.selector) if self.spec.selector else {"app": self.service_name}
+
+    @property
+    def service_account(self) -> str:
+        sa = self.spec.serviceAccount
+        return (sa.name if sa and sa.name else None) or self.service_name
+
+    @property
+    def creates_service_account(self) -> bool:
+        return self.spec.serviceAccount.create if self.spec.serviceAccount else True
+
+    def fqdn(self, namespace: str) -> str:
+        return f"{self.service_name}.{self.namespace or namespace}.svc.cluster.local"
+
+    def version_labels(self, version: str) -> dict[str, str]:
+        spec = (self.spec.versions or {}).get(version)
+        return dict(spec.labels) if spec and spec.labels else {"version": version}
+
+
+@dataclass(frozen=True)
+class EnvView:
+    """One environment of the catalog, with every service resolved for it."""
+
+    name: str
+    env: Environment
+    catalog: Catalog
+
+    @property
+    def namespace(self) -> str:
+        return self.env.namespace or f"{self.catalog.metadata.name}-{self.name}"
+
+    @property
+    def host_suffix(self) -> str:
+        return self.env.hostSuffix or f"{self.name}.{self.catalog.metadata.domain}"
+
+    @cached_property
+    def services(self) -> dict[str, ResolvedService]:
+        return {key: resolve_service(self.catalog, key, self.name) for key in self.catalog.services}
+
+    @property
+    def enabled(self) -> dict[str, ResolvedService]:
+        return {k: s for k, s in self.services.items() if s.enabled}
+
+    def service_namespace(self, svc: ResolvedService) -> str:
+        return svc.namespace or self.namespace
+
+    def external_host(self, svc: ResolvedService) -> str | None:
+        if svc.spec.expose is None:
+            return None
+        return f"{svc.spec.expose.host or svc.key}.{self.host_suffix}"
+
+    def redirect_active(self, ext_key: str) -> bool:
+        ext = self.catalog.externalServices[ext_key]
+        if ext.redirectTo is None:
+            return False
+        target = self.services.get(ext.redirectTo.service)
+        return bool(target and target.enabled)
+
+
+def resolve_service(catalog: Catalog, key: str, env_name: str | None) -> ResolvedService:
+    service = catalog.services[key]
+    layers = [_dump(catalog.defaults), _dump(service)]
+    enabled = service.environments is None or (env_name is not None and env_name in service.environments)
+    if env_name is None:
+        enabled = service.environments is None
+    override = None
+    if env_name is not None:
+        override = catalog.environments[env_name].services.get(key)
+        if override is not None:
+            layers.append(_dump(override))
+            if override.enabled is not None:
+                enabled = override.enabled
+    merged = merge_layers(*layers)
+    merged.pop("enabled", None)
+    spec = Service.model_validate(merged, strict=False)
+    return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace, mesh=catalog.metadata.name)
+
+
+def env_views(catalog: Catalog) -> list[EnvView]:
+    return [EnvView(name, env, catalog) for name, env in sorted(catalog.environments.items())]

@@ -1,0 +1,437 @@
+"""Catalog loading and validation: structural (pydantic) and semantic rules.
+
+Every problem is collected, located through the SourceMap and reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from . import naming
+from .catalog import API_VERSION, KIND, Catalog, Match
+from .errors import CatalogError, Problem
+from .mesh import EnvView, env_views
+from .yamlsrc import SourceMap, format_path, load_yaml
+
+RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
+
+_TYPE_NAMES = {
+    "int_type": "integer", "int_parsing": "integer", "int_from_float": "integer",
+    "float_type": "number", "float_parsing": "number", "string_type": "string", "bool_type": "boolean",
+    "bool_parsing": "boolean", "dict_type": "a mapping", "list_type": "a list", "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _describe(value) -> str:
+    if isinstance(value, bool):
+        return "boolean " + ("true" if value else "false")
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _unwrap(tp):
+    """Peel Annotated/Optional/list/dict down to the model classes a path can reach."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                return _unwrap(arg)
+    return tp
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names of the model found at ``loc`` (for "did you mean")."""
+    tp = Catalog
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return []
+            tp = field.annotation
+            continue
+        origin = typing.get_origin(tp)
+        if origin is dict:
+            tp = typing.get_args(tp)[1]
+        elif origin is list:
+            tp = typing.get_args(tp)[0]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    """Drop pydantic's synthetic loc parts (function-after[...], union tags)."""
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p and "(" in p or p.startswith("function-"))))
+
+
+def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        etype = err["type"]
+        value = err.get("input")
+        path = format_path(loc)
+        if etype == "missing":
+            line, col = smap.value_pos(loc[:-1])
+            out.append(Problem(smap.file, line, col, format_path(loc[:-1]),
+                               f"required key '{loc[-1]}' is missing", "required"))
+            continue
+        if etype == "extra_forbidden":
+            line, col = smap.key_pos(loc)
+            known = _fields_at(loc[:-1])
+            hint = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            msg = f"unknown key '{loc[-1]}'"
+            if hint:
+                msg += f" (did you mean '{hint[0]}'?)"
+            elif known:
+                msg += f" (expected one of: {', '.join(known)})"
+            out.append(Problem(smap.file, line, col, format_path(loc[:-1]), msg, "unknown-key"))
+            continue
+        line, col = smap.value_pos(loc)
+        if etype in _TYPE_NAMES:
+            msg, rule = f"expected {_TYPE_NAMES[etype]}, got {_describe(value)}", "type"
+        elif etype == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            msg, rule = f"expected one of {expected}, got {_describe(value)}", "enum"
+        elif etype in ("too_short", "too_long"):
+            msg, rule = err["msg"].replace("List should", "expected a list that should").replace("Dictionary should", "expected a mapping that should"), "length"
+            msg = f"{msg}, got {_describe(value)}" if not isinstance(value, (list, dict)) else msg
+        elif etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            ctx = err.get("ctx", {})
+            bound = " and ".join(f"{'≥' if k == 'ge' else '≤' if k == 'le' else '>' if k == 'gt' else '<'} {v}" for k, v in ctx.items())
+            msg, rule = f"expected a number {bound}, got {_describe(value)}", "range"
+        elif etype == "string_pattern_mismatch":
+            msg, rule = f"expected a string matching {err['ctx']['pattern']}, got {_describe(value)}", "pattern"
+        elif etype == "string_too_short":
+            msg, rule = f"expected a non-empty string, got {_describe(value)}", "length"
+        else:
+            msg, rule = err["msg"], etype
+        out.append(Problem(smap.file, line, col, path, msg, rule))
+    return out
+
+
+def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, SourceMap]:
+    """Parse and validate catalog text. Raises CatalogError with every problem."""
+    data, smap, problems = load_yaml(text, file)
+    if problems and data is None:
+        raise CatalogError(problems)
+    if not isinstance(data, dict):
+        raise CatalogError([Problem(file, 1, 1, "", f"expected a mapping (the catalog), got {_describe(data)}", "type")])
+    if data.get("apiVersion") not in (None, API_VERSION) or data.get("kind") not in (None, KIND):
+        # Report these precisely before the model does, since everything else depends on them.
+        pass
+    structural: list[Problem] = []
+    pruned: set[str] = set()
+    for _ in range(4):
+        try:
+            catalog = Catalog.model_validate(data)
+            break
+        except ValidationError as exc:
+            found = _problems_from_pydantic(exc, smap)
+            structural += found
+            data, cut = _prune(data, exc)
+            if not cut:
+                raise CatalogError(problems + structural) from None
+            pruned |= cut
+    else:
+        raise CatalogError(problems + structural)
+    problems += structural + check_semantics(catalog, smap, assumed=pruned)
+    if problems:
+        raise CatalogError(problems)
+    return catalog, smap
+
+
+_PRUNABLE = ("services", "environments", "externalServices")
+
+
+def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
+    """Drop the entries that failed structurally, so the semantic rules can still run on
+    the rest. Returns the pruned data and the names dropped ('' if nothing could be)."""
+    import copy
+
+    data = copy.deepcopy(data)
+    cut: set[str] = set()
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        if len(loc) >= 2 and loc[0] in _PRUNABLE and isinstance(data.get(loc[0]), dict):
+            if data[loc[0]].pop(loc[1], None) is not None:
+                cut.add(str(loc[1]))
+        elif len(loc) >= 2 and loc[0] == "defaults" and isinstance(data.get("defaults"), dict):
+            if data["defaults"].pop(loc[1], None) is not None:
+                cut.add(f"defaults.{loc[1]}")
+        else:
+            return data, set()
+    return data, cut
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Load and validate the catalog at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError([Problem(str(path), 0, 0, "", f"cannot read the catalog: {exc.strerror}", "io")]) from None
+    return parse_catalog(text, str(path))[0]
+
+
+# --- semantic rules ----------------------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, catalog: Catalog, smap: SourceMap, assumed: set[str] = frozenset()):
+        self.assumed = assumed  # names dropped for structural errors: not reported again
+        self.c = catalog
+        self.smap = smap
+        self.problems: list[Problem] = []
+        self._seen: set = set()
+
+    def add(self, loc: tuple, message: str, rule: str, key: bool = False, level: str = "error"):
+        line, col = self.smap.key_pos(loc) if key else self.smap.value_pos(loc)
+        p = Problem(self.smap.file, line, col, format_path(loc), message, rule, level)
+        if p not in self._seen:
+            self._seen.add(p)
+            self.problems.append(p)
+
+    def layer_loc(self, env: str | None, svc: str, *field) -> tuple:
+        """The most specific catalog path that sets ``field`` for a service in ``env``."""
+        candidates = []
+        if env is not None:
+            candidates.append(("environments", env, "services", svc) + field)
+        candidates += [("services", svc) + field, ("defaults",) + field]
+        for loc in candidates:
+            for n in range(len(loc), len(loc) - len(field) - 1, -1):
+                if loc[:n] in self.smap.values and n > len(loc) - len(field):
+                    return loc if n == len(loc) else loc[:n]
+        return ("services", svc)
+
+    def run(self) -> list[Problem]:
+        c = self.c
+        for key, svc in c.services.items():
+            for env in svc.environments or []:
+                if env not in c.environments and env not in self.assumed:
+                    i = svc.environments.index(env)
+                    self.add(("services", key, "environments", i),
+                             f"unknown environment '{env}'{_hint(env, c.environments)}", "unknown-environment")
+            self.check_ports(("services", key), svc.ports)
+        for name, env in c.environments.items():
+            for key in env.services:
+                if key not in c.services and key not in self.assumed:
+                    self.add(("environments", name, "services", key),
+                             f"unknown service '{key}'{_hint(key, c.services)}", "unknown-service", key=True)
+            self.check_environment(name, env)
+        for ext_key, ext in c.externalServices.items():
+            if ext_key in c.services:
+                self.add(("externalServices", ext_key), f"name '{ext_key}' is also a service", "duplicate-name", key=True)
+            for i, host in enumerate(ext.hosts):
+                if host == "*":
+                    self.add(("externalServices", ext_key, "hosts", i), "expected a host, got '*' alone", "host")
+            r = ext.redirectTo
+            if r is not None:
+                if r.service in self.assumed:
+                    pass
+                elif r.service not in c.services:
+                    self.add(("externalServices", ext_key, "redirectTo", "service"),
+                             f"unknown service '{r.service}'{_hint(r.service, c.services)}", "unknown-service")
+                elif r.port not in {p.port for p in c.services[r.service].ports}:
+                    self.add(("externalServices", ext_key, "redirectTo", "port"),
+                             f"expected a port of service '{r.service}', got {r.port}", "unknown-port")
+        # the base layer (no environment) and every environment
+        self.check_layer(None)
+        for view in env_views(c):
+            self.check_layer(view)
+        return self.problems
+
+    def check_ports(self, loc, ports):
+        names, numbers = {}, {}
+        for i, p in enumerate(ports or []):
+            if p.name in names:
+                self.add(loc + ("ports", i, "name"), f"duplicate port name '{p.name}'", "duplicate-port")
+            if p.port in numbers:
+                self.add(loc + ("ports", i, "port"), f"duplicate port {p.port}", "duplicate-port")
+            names[p.name] = numbers[p.port] = i
+
+    def check_environment(self, name: str, env):
+        loc = ("environments", name)
+        gw = env.gateway
+        if gw.https and not gw.credentialName:
+            self.add(loc + ("gateway",), "an HTTPS gateway needs 'credentialName' (the TLS secret in the gateway namespace)",
+                     "https-credential")
+        main = {443, 80} if gw.https else {80}
+        for i, p in enumerate(gw.extraPorts):
+            if p.port in main or p.port == 15021:
+                self.add(loc + ("gateway", "extraPorts", i, "port"), f"port {p.port} is already used by the gateway",
+                         "duplicate-port")
+        if env.production and env.chaos and not env.allowChaosInProduction:
+            self.add(loc + ("chaos",), "fault injection in a production environment needs allowChaosInProduction: true",
+                     "chaos-in-production")
+        if env.namespace in RESERVED_NAMESPACES:
+            self.add(loc + ("namespace",), f"namespace '{env.namespace}' is reserved", "reserved-namespace")
+
+    def check_layer(self, view: EnvView | None):
+        c = self.c
+        env_name = view.name if view else None
+        services = view.services if view else None
+        if services is None:
+            from .mesh import resolve_service
+
+            services = {k: resolve_service(c, k, None) for k in c.services}
+        routes_seen: dict[tuple, str] = {}
+        names_seen: dict[tuple, str] = {}
+        reserved = {c.istio.gatewayRelease, "istio-system", c.observability.namespace} | RESERVED_NAMESPACES
+        for key, svc in services.items():
+            s = svc.spec
+            L = lambda *f: self.layer_loc(env_name, key, *f)  # noqa: E731
+            if s.namespace in reserved:
+                self.add(L("namespace"), f"namespace '{s.namespace}' is reserved for the mesh's own components",
+                         "reserved-namespace")
+            if view is not None and svc.enabled:
+                ident = (view.service_namespace(svc), svc.service_name)
+                if ident in names_seen:
+                    self.add(L("serviceName") if s.serviceName else ("services", key),
+                             f"Kubernetes service {ident[1]} in {ident[0]} is also used by service '{names_seen[ident]}'",
+                             "unique-service", key=not s.serviceName)
+                names_seen[ident] = key
+                if s.expose is not None:
+                    host = view.external_host(svc)
+                    for i, path in enumerate(s.expose.paths):
+                        other = routes_seen.get((host, path))
+                        if other:
+                            self.add(L("expose", "paths", i),
+                                     f"route {host}{path} in environment '{env_name}' is also claimed by service '{other}'",
+                                     "unique-route")
+                        routes_seen[(host, path)] = key
+                    gp = s.expose.gatewayPort
+                    if gp is not None and gp not in {p.port for p in view.env.gateway.extraPorts}:
+                        self.add(L("expose", "gatewayPort"),
+                                 f"expected a port of environments.{env_name}.gateway.extraPorts, got {gp}", "gateway-port")
+            if s.loadBalancer is not None and s.sessionAffinity is not None:
+                self.add(L("sessionAffinity"), "sessionAffinity (consistent hash) and loadBalancer exclude each other",
+                         "lb-exclusive")
+            if s.timeout and s.retries and s.retries.perTryTimeout and s.retries.attempts:
+                budget = s.retries.attempts * naming.duration_ms(s.retries.perTryTimeout)
+                if budget > naming.duration_ms(s.timeout):
+                    self.add(L("retries"),
+                             f"expected attempts × perTryTimeout ≤ timeout, got {s.retries.attempts} × "
+                             f"{s.retries.perTryTimeout} > {s.timeout}", "retry-budget")
+            versions = set(s.versions or {})
+            if s.weights:
+                for v in s.weights:
+                    if v not in versions:
+                        self.add(L("weights", v), f"unknown version '{v}'{_hint(v, versions)}", "unknown-version", key=True)
+                total = sum(s.weights.values())
+                if total != 100:
+                    self.add(L("weights"), f"expected weights that sum to 100, got {total}", "canary-weights")
+            if s.canary:
+                for f in ("stable", "candidate"):
+                    v = getattr(s.canary, f)
+                    if v not in versions:
+                        self.add(L("canary", f), f"unknown version '{v}'{_hint(v, versions)}", "unknown-version")
+                steps = s.canary.steps
+                if any(b <= a for a, b in zip(steps, steps[1:])) or steps[-1] != 100:
+                    self.add(L("canary", "steps"), f"expected steps that rise and end at 100, got {steps}", "canary-steps")
+                if s.canary.stable == s.canary.candidate:
+                    self.add(L("canary", "candidate"), "expected a candidate other than the stable version", "canary-steps")
+            for i, r in enumerate(s.routes or []):
+                if r.version not in versions:
+                    self.add(L("routes", i, "version"), f"unknown version '{r.version}'{_hint(r.version, versions)}",
+                             "unknown-version")
+            self.check_shadowing(L, s.routes or [], "routes")
+            self.check_names(L, s.routes or [], "routes")
+            self.check_names(L, s.faults or [], "faults")
+            if s.mirror and s.mirror.version not in versions:
+                self.add(L("mirror", "version"), f"unknown version '{s.mirror.version}'{_hint(s.mirror.version, versions)}",
+                         "unknown-version")
+            for i, callee in enumerate(s.calls or []):
+                if callee not in c.services and callee not in c.externalServices and callee not in self.assumed:
+                    known = set(c.services) | set(c.externalServices)
+                    self.add(L("calls", i), f"unknown service '{callee}'{_hint(callee, known)}", "unknown-service")
+                elif callee == key:
+                    self.add(L("calls", i), f"service '{key}' calls itself", "self-call")
+            if s.ports:
+                self.check_ports(L("ports")[:-1] if L("ports")[-1] == "ports" else ("services", key), s.ports)
+            if view is not None and s.faults and svc.enabled:
+                ov = view.env.services.get(key)
+                if ov is not None and ov.faults and not view.env.chaos:
+                    self.add(("environments", env_name, "services", key, "faults"),
+                             f"faults are set but environments.{env_name}.chaos is false, so they would never apply",
+                             "faults-without-chaos")
+
+    def check_names(self, L, items, field):
+        seen = set()
+        for i, item in enumerate(items):
+            if item.name in seen:
+                self.add(L(field, i, "name"), f"duplicate name '{item.name}'", "duplicate-name")
+            seen.add(item.name)
+
+    def check_shadowing(self, L, routes, field):
+        for j, later in enumerate(routes):
+            for i in range(j):
+                if _covers(routes[i].match, later.match):
+                    self.add(L(field, j),
+                             f"rule '{later.name}' is unreachable: rule '{routes[i].name}' before it matches every request it matches",
+                             "route-shadowed")
+                    break
+        for i, r in enumerate(routes):
+            if _is_catch_all(r.match):
+                self.add(L(field, i, "match"),
+                         f"rule '{r.name}' matches every request, so the default route is unreachable", "route-shadowed")
+
+
+def _hint(name: str, known) -> str:
+    match = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _is_catch_all(m: Match) -> bool:
+    return not m.headers and m.cookie is None and m.path is None and not m.queryParams
+
+
+def _string_covers(a, b) -> bool:
+    """Does string condition ``a`` accept every value that ``b`` accepts?"""
+    if a.exact is not None:
+        return b.exact == a.exact
+    if a.prefix is not None:
+        return (b.exact is not None and b.exact.startswith(a.prefix)) or (b.prefix is not None and b.prefix.startswith(a.prefix))
+    return b.regex == a.regex
+
+
+def _covers(a: Match, b: Match) -> bool:
+    """True when every request matching ``b`` also matches ``a`` (so a shadows b)."""
+    for name, cond in a.headers.items():
+        if name not in b.headers or not _string_covers(cond, b.headers[name]):
+            return False
+    for name, cond in a.queryParams.items():
+        if name not in b.queryParams or not _string_covers(cond, b.queryParams[name]):
+            return False
+    if a.cookie is not None and a.cookie != b.cookie:
+        return False
+    if a.path is not None and (b.path is None or not _string_covers(a.path, b.path)):
+        return False
+    return True
+
+
+def check_semantics(catalog: Catalog, smap: SourceMap, assumed: set[str] = frozenset()) -> list[Problem]:
+    return _Checker(catalog, smap, assumed).run()

@@ -1,0 +1,275 @@
+"""Catalog → the mesh chart's values: ``values.yaml`` (environment-neutral, secure
+defaults), one override file per environment, and the strict values schema.
+
+The values contract is documented in docs/design/values-contract.md; the Go templates
+read nothing else. Pure functions of the catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import naming
+from .catalog import Catalog, Match
+from .mesh import EnvView, ResolvedService, env_views, resolve_service
+
+ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+TEST_IMAGE = "curlimages/curl:8.11.1"
+
+
+def chart_name(catalog: Catalog) -> str:
+    return naming.trunc63(f"{catalog.metadata.name}-mesh")
+
+
+# --- Istio shapes ------------------------------------------------------------------------------
+
+
+def _string_match(m) -> dict:
+    return {k: v for k, v in (("exact", m.exact), ("prefix", m.prefix), ("regex", m.regex)) if v is not None}
+
+
+def istio_match(m: Match | None) -> list[dict]:
+    """A catalog match as a list of Istio HTTPMatchRequest (one entry: all conditions ANDed)."""
+    if m is None:
+        return []
+    out: dict[str, Any] = {}
+    headers = {name: _string_match(cond) for name, cond in sorted(m.headers.items())}
+    if m.cookie is not None:
+        value = m.cookie.value.replace("\\", "\\\\").replace(".", "\\.")
+        headers["cookie"] = {"regex": f"^(.*?;\\s*)?({m.cookie.name}={value})(;.*)?$"}
+    if headers:
+        out["headers"] = headers
+    if m.path is not None:
+        out["uri"] = _string_match(m.path)
+    if m.queryParams:
+        out["queryParams"] = {name: _string_match(cond) for name, cond in sorted(m.queryParams.items())}
+    return [out] if out else []
+
+
+def _load_balancer(s) -> dict:
+    if s.sessionAffinity is not None:
+        a = s.sessionAffinity
+        if a.header is not None:
+            return {"consistentHash": {"httpHeaderName": a.header}}
+        if a.cookie is not None:
+            cookie = {"name": a.cookie.name}
+            if a.cookie.path:
+                cookie["path"] = a.cookie.path
+            if a.cookie.ttl:
+                cookie["ttl"] = a.cookie.ttl
+            return {"consistentHash": {"httpCookie": cookie}}
+        if a.sourceIp:
+            return {"consistentHash": {"useSourceIp": True}}
+        return {"consistentHash": {"httpQueryParameterName": a.queryParameter}}
+    if s.loadBalancer is not None:
+        return {"simple": s.loadBalancer}
+    return {}
+
+
+def _nonnull(model) -> dict:
+    return model.model_dump(mode="json", exclude_none=True) if model is not None else {}
+
+
+def service_values(svc: ResolvedService) -> dict:
+    s = svc.spec
+    expose = s.expose
+    retries = s.retries
+    rl = s.rateLimit
+    slo = s.slo
+    return {
+        "enabled": svc.enabled,
+        "namespace": s.namespace or "",
+        "serviceName": svc.service_name,
+        "selector": svc.selector,
+        "serviceAccount": {"create": svc.creates_service_account, "name": svc.service_account},
+        "ports": [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in s.ports],
+        "expose": {
+            "enabled": expose is not None,
+            "host": (expose.host if expose and expose.host else svc.key),
+            "paths": list(expose.paths) if expose else ["/"],
+            "gatewayPort": (expose.gatewayPort or 0) if expose else 0,
+        },
+        "timeout": s.timeout or "",
+        "retries": {
+            "attempts": retries.attempts if retries else 2,
+            "perTryTimeout": (retries.perTryTimeout or "") if retries else "",
+            "retryOn": retries.retryOn if retries else ISTIO_DEFAULT_RETRY_ON,
+        },
+        "loadBalancer": _load_balancer(s),
+        "connectionPool": _nonnull(s.connectionPool),
+        "outlierDetection": _nonnull(s.outlierDetection),
+        "versions": {v: {"labels": svc.version_labels(v)} for v in sorted(s.versions or {})},
+        "weights": dict(sorted((s.weights or {}).items())),
+        "routes": [{"name": r.name, "match": istio_match(r.match), "version": r.version} for r in s.routes or []],
+        "mirror": {
+            "enabled": s.mirror is not None,
+            "version": s.mirror.version if s.mirror else "",
+            "percent": s.mirror.percent if s.mirror else 0,
+        },
+        "faults": [_fault(f) for f in s.faults or []],
+        "rateLimit": {
+            "enabled": rl is not None,
+            "maxTokens": (rl.burst or rl.requests) if rl else 0,
+            "tokensPerFill": rl.requests if rl else 0,
+            "fillInterval": rl.per if rl else "1s",
+        },
+        "calls": list(s.calls or []),
+        "env": dict(sorted((s.env or {}).items())),
+        "slo": {
+            "enabled": bool(slo and (slo.errorRatio is not None or slo.p99Latency)),
+            "errorRatio": slo.errorRatio if slo and slo.errorRatio is not None else 0,
+            "p99LatencyMs": int(naming.duration_ms(slo.p99Latency)) if slo and slo.p99Latency else 0,
+        },
+    }
+
+
+def _fault(f) -> dict:
+    out: dict[str, Any] = {"name": f.name, "match": istio_match(f.match)}
+    if f.delay is not None:
+        out["delay"] = {"percent": f.delay.percent, "fixedDelay": f.delay.fixedDelay}
+    if f.abort is not None:
+        out["abort"] = {"percent": f.abort.percent, "httpStatus": f.abort.httpStatus}
+    return out
+
+
+def _rate_limit(rl) -> dict:
+    if rl is None:
+        return {"enabled": False, "maxTokens": 0, "tokensPerFill": 0, "fillInterval": "1s"}
+    return {"enabled": True, "maxTokens": rl.burst or rl.requests, "tokensPerFill": rl.requests, "fillInterval": rl.per}
+
+
+def _gateway_release_label(release: str) -> str:
+    return release[len("istio-"):] if release.startswith("istio-") else release
+
+
+def _environment_block(catalog: Catalog, view: EnvView | None) -> dict:
+    if view is None:  # secure, environment-neutral defaults
+        return {
+            "name": "",
+            "production": True,
+            "namespace": catalog.metadata.name,
+            "hostSuffix": catalog.metadata.domain,
+            "chaos": False,
+            "mtlsMode": "STRICT",
+            "tracingSamplingPercent": 1.0,
+            "accessLogging": True,
+            "egressPolicy": "REGISTRY_ONLY",
+        }
+    e = view.env
+    return {
+        "name": view.name,
+        "production": e.production,
+        "namespace": view.namespace,
+        "hostSuffix": view.host_suffix,
+        "chaos": e.chaos and (not e.production or e.allowChaosInProduction),
+        "mtlsMode": e.mtls,
+        "tracingSamplingPercent": float(e.tracing.samplingPercent),
+        "accessLogging": e.accessLogging,
+        "egressPolicy": e.egressPolicy,
+    }
+
+
+def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
+    release = catalog.istio.gatewayRelease
+    block = {
+        "enabled": True,
+        "name": f"{catalog.metadata.name}-gateway",
+        "namespace": release,
+        "selector": {"istio": _gateway_release_label(release)},
+        "serviceAccount": release,
+        "service": release,
+        "https": True,
+        "credentialName": f"{catalog.metadata.name}-gateway-tls",
+        "httpsRedirect": True,
+        "extraPorts": [],
+        "rateLimit": _rate_limit(None),
+        "jwt": {"enabled": False, "issuer": "", "jwksUri": "", "audiences": []},
+    }
+    if view is not None:
+        gw = view.env.gateway
+        block.update(
+            https=gw.https,
+            credentialName=gw.credentialName or "",
+            httpsRedirect=gw.httpsRedirect,
+            extraPorts=[{"name": p.name, "number": p.port, "protocol": p.protocol} for p in gw.extraPorts],
+            rateLimit=_rate_limit(gw.rateLimit),
+        )
+        if gw.jwt is not None:
+            block["jwt"] = {"enabled": True, "issuer": gw.jwt.issuer, "jwksUri": gw.jwt.jwksUri,
+                            "audiences": list(gw.jwt.audiences)}
+    return block
+
+
+def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
+    out = {}
+    for key, ext in sorted(catalog.externalServices.items()):
+        r = ext.redirectTo
+        out[key] = {
+            "enabled": True,
+            "namespace": "",
+            "hosts": list(ext.hosts),
+            "ports": [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in ext.ports],
+            "exportTo": ["."],
+            "redirect": {
+                "enabled": bool(view is not None and view.redirect_active(key)),
+                "service": r.service if r else "",
+                "port": r.port if r else 0,
+            },
+            "envVar": (r.envVar or "") if r else "",
+        }
+    return out
+
+
+def chart_values(catalog: Catalog, view: EnvView | None = None) -> dict:
+    """The complete values for ``view`` (None: the environment-neutral values.yaml)."""
+    if view is None:
+        services = {k: resolve_service(catalog, k, None) for k in sorted(catalog.services)}
+    else:
+        services = dict(sorted(view.services.items()))
+    obs = catalog.observability
+    return {
+        "nameOverride": "",
+        "domain": catalog.metadata.domain,
+        "environment": _environment_block(catalog, view),
+        "istio": {"revision": catalog.istio.revision, "systemNamespace": "istio-system",
+                  "trustDomain": catalog.istio.trustDomain},
+        "namespaces": {"create": True, "labels": {}},
+        "gateway": _gateway_block(catalog, view),
+        "observability": {
+            "namespace": obs.namespace,
+            "prometheus": {"service": "prometheus-server", "port": 80},
+            "jaeger": {"service": "jaeger", "otlpGrpcPort": 4317, "otlpHttpPort": 4318},
+            "tracingProvider": "jaeger",
+            "dashboards": {"enabled": obs.grafana},
+            "alerts": {"enabled": obs.prometheus},
+        },
+        "test": {"enabled": True, "image": TEST_IMAGE},
+        "env": {},
+        "externalServices": _external_services(catalog, view),
+        "services": {k: service_values(s) for k, s in services.items()},
+    }
+
+
+def values_diff(base: dict, full: dict) -> dict:
+    """What to put over ``base`` so that helm's deep merge yields ``full``.
+    Keys missing from ``full`` are set to null, which deletes them in helm."""
+    out: dict = {}
+    for key, value in full.items():
+        if key not in base:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(base[key], dict):
+            sub = values_diff(base[key], value)
+            if sub:
+                out[key] = sub
+        elif value != base[key]:
+            out[key] = value
+    for key in base:
+        if key not in full:
+            out[key] = None
+    return out
+
+
+def mesh_env_values(catalog: Catalog) -> dict[str, dict]:
+    """Per environment: the overrides of the chart's values.yaml."""
+    base = chart_values(catalog)
+    return {view.name: values_diff(base, chart_values(catalog, view)) for view in env_views(catalog)}
