@@ -7,9 +7,10 @@ Field names are the catalog's camelCase keys, so an error path is the YAML path.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import naming
@@ -32,13 +33,21 @@ def _got(value: Any) -> str:
     return str(value)
 
 
-def _check(rule: str, expected: str, ok):
+def _check(rule: str, expected: str, ok, typ: type | tuple = str):
+    """A validator that checks type and constraint together, so the message always reads
+    "expected <what the catalog wants>, got <what it has>"."""
+
     def validator(value):
-        if not ok(value):
+        good_type = isinstance(value, typ) and not (isinstance(value, bool) and bool not in _as_tuple(typ))
+        if not good_type or not ok(value):
             raise PydanticCustomError(rule, "expected {expected}, got {got}", {"expected": expected, "got": _got(value)})
         return value
 
-    return AfterValidator(validator)
+    return BeforeValidator(validator)
+
+
+def _as_tuple(typ) -> tuple:
+    return typ if isinstance(typ, tuple) else (typ,)
 
 
 DnsLabel = Annotated[
@@ -55,20 +64,20 @@ Duration = Annotated[
 Percent = Annotated[
     float,
     Field(json_schema_extra={"minimum": 0, "maximum": 100}),
-    _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100),
+    _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100, (int, float)),
 ]
 PortNumber = Annotated[
     int,
     Field(json_schema_extra={"minimum": 1, "maximum": 65535}),
-    _check("port-range", "a port number 1–65535", lambda v: 1 <= v <= 65535),
+    _check("port-range", "a port number 1–65535", lambda v: 1 <= v <= 65535, int),
 ]
 HttpStatus = Annotated[
     int,
     Field(json_schema_extra={"minimum": 200, "maximum": 599}),
-    _check("http-status", "an HTTP status 200–599", lambda v: 200 <= v <= 599),
+    _check("http-status", "an HTTP status 200–599", lambda v: 200 <= v <= 599, int),
 ]
-Count = Annotated[int, Field(json_schema_extra={"minimum": 0}), _check("range", "a whole number ≥ 0", lambda v: v >= 0)]
-PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("range", "a whole number ≥ 1", lambda v: v >= 1)]
+Count = Annotated[int, Field(json_schema_extra={"minimum": 0}), _check("range", "a whole number ≥ 0", lambda v: v >= 0, int)]
+PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("range", "a whole number ≥ 1", lambda v: v >= 1, int)]
 Host = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.HOST.pattern}),
@@ -152,7 +161,7 @@ class Port(Model):
 
 
 class Retries(Model):
-    attempts: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 20}), _check("range", "a whole number 0–20", lambda v: 0 <= v <= 20)]
+    attempts: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 20}), _check("range", "a whole number 0–20", lambda v: 0 <= v <= 20, int)]
     perTryTimeout: Duration | None = None
     retryOn: Annotated[str, AfterValidator(_check_retry_on)] = "5xx,reset,connect-failure,refused-stream"
 
@@ -206,7 +215,7 @@ class OutlierDetection(Model):
     consecutiveGatewayErrors: Count | None = None
     interval: Duration | None = None
     baseEjectionTime: Duration | None = None
-    maxEjectionPercent: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100)] | None = None
+    maxEjectionPercent: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100, int)] | None = None
 
 
 class RateLimit(Model):
@@ -218,7 +227,7 @@ class RateLimit(Model):
 
 
 class Slo(Model):
-    errorRatio: Annotated[float, Field(json_schema_extra={"minimum": 0, "maximum": 1}), _check("ratio-range", "a ratio 0–1", lambda v: 0 <= v <= 1)] | None = None
+    errorRatio: Annotated[float, Field(json_schema_extra={"minimum": 0, "maximum": 1}), _check("ratio-range", "a ratio 0–1", lambda v: 0 <= v <= 1, (int, float))] | None = None
     p99Latency: Duration | None = None
 
 
@@ -237,6 +246,13 @@ class StringMatch(Model):
         return self
 
 
+HeaderName = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": r"^[a-z0-9-]+$"}),
+    _check("header-name", "a lowercase header name", lambda v: bool(re.match(r"^[a-z0-9-]+$", v))),
+]
+
+
 class CookieMatch(Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
     value: str
@@ -245,7 +261,7 @@ class CookieMatch(Model):
 class Match(Model):
     """Request conditions; every condition given must hold (AND)."""
 
-    headers: dict[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")], StringMatch] = {}
+    headers: dict[HeaderName, StringMatch] = {}
     cookie: CookieMatch | None = None
     path: StringMatch | None = None
     queryParams: dict[str, StringMatch] = {}
@@ -333,7 +349,7 @@ class ServiceOverride(ServiceSettings):
     ports: Annotated[list[Port], Field(min_length=1)] | None = None
     expose: Expose | None = None
     versions: dict[DnsLabel, VersionSpec] | None = None
-    weights: dict[DnsLabel, Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100)]] | None = None
+    weights: dict[DnsLabel, Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100, int)]] | None = None
     canary: Canary | None = None
     routes: list[Route] | None = None
     mirror: Mirror | None = None

@@ -281,3 +281,21 @@ def main(argv=None) -> None:
 
 
 _ = Problem  # re-exported for type users
+
+
+# Commands that live in their own modules (each exports ``command``).
+def _register_commands() -> None:
+    import importlib
+
+    for module in ("lint", "publish", "canary"):
+        try:
+            mod = importlib.import_module(f"chartgen.commands.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"chartgen.commands.{module}":
+                raise
+            continue
+        for command in getattr(mod, "commands", [mod.command] if hasattr(mod, "command") else []):
+            cli.add_command(command)
+
+
+_register_commands()

@@ -92,6 +92,17 @@ def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Probl
     for err in exc.errors(include_url=False):
         loc = _clean_loc(err["loc"])
         etype = err["type"]
+        if loc and loc[-1] == "[key]":  # a mapping key itself is invalid: point at the key
+            loc = loc[:-1]
+            line, col = smap.key_pos(loc)
+            msg = err["msg"] if err.get("ctx") is None or "expected" not in err["ctx"] else None
+            text = err["msg"]
+            if err.get("ctx", {}).get("expected"):
+                text = f"expected {err['ctx']['expected']}, got {err['ctx'].get('got', repr(err.get('input')))}"
+            elif etype == "string_pattern_mismatch":
+                text = f"expected a key matching {err['ctx']['pattern']}, got {_describe(err.get('input'))}"
+            out.append(Problem(smap.file, line, col, format_path(loc[:-1]), f"key '{loc[-1]}': {text}", etype))
+            continue
         value = err.get("input")
         path = format_path(loc)
         if etype == "missing":
@@ -145,18 +156,19 @@ def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, Sourc
         pass
     structural: list[Problem] = []
     pruned: set[str] = set()
-    for _ in range(4):
+    catalog = None
+    for attempt in range(8):
         try:
             catalog = Catalog.model_validate(data)
             break
         except ValidationError as exc:
-            found = _problems_from_pydantic(exc, smap)
-            structural += found
+            if attempt == 0:  # only the first pass speaks of the user's file
+                structural = _problems_from_pydantic(exc, smap)
             data, cut = _prune(data, exc)
             if not cut:
-                raise CatalogError(problems + structural) from None
+                break
             pruned |= cut
-    else:
+    if catalog is None:
         raise CatalogError(problems + structural)
     problems += structural + check_semantics(catalog, smap, assumed=pruned)
     if problems:
@@ -168,21 +180,47 @@ _PRUNABLE = ("services", "environments", "externalServices")
 
 
 def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
-    """Drop the entries that failed structurally, so the semantic rules can still run on
-    the rest. Returns the pruned data and the names dropped ('' if nothing could be)."""
+    """Drop the smallest parts that failed structurally (a service's field, an environment's
+    field, …) so that the semantic rules can still run on everything else. Returns the
+    pruned data and the names of services/environments touched (empty: nothing could be)."""
     import copy
 
     data = copy.deepcopy(data)
     cut: set[str] = set()
     for err in exc.errors(include_url=False):
-        loc = _clean_loc(err["loc"])
-        if len(loc) >= 2 and loc[0] in _PRUNABLE and isinstance(data.get(loc[0]), dict):
-            if data[loc[0]].pop(loc[1], None) is not None:
-                cut.add(str(loc[1]))
-        elif len(loc) >= 2 and loc[0] == "defaults" and isinstance(data.get("defaults"), dict):
-            if data["defaults"].pop(loc[1], None) is not None:
-                cut.add(f"defaults.{loc[1]}")
+        loc = [p for p in _clean_loc(err["loc"]) if p != "[key]"]
+        if loc and loc[0] in ("apiVersion", "kind"):
+            data[loc[0]] = API_VERSION if loc[0] == "apiVersion" else KIND
+            cut.add(loc[0])
+            continue
+        if len(loc) >= 2 and loc[0] in _PRUNABLE:
+            depth = 5 if len(loc) >= 5 and loc[0] == "environments" and loc[2] == "services" else 3
+            if loc[0] == "services" and len(loc) >= 4 and loc[2] == "ports" and isinstance(loc[3], int):
+                # keep the service: stand a neutral placeholder in for the broken port
+                try:
+                    data["services"][loc[1]]["ports"][loc[3]] = {"name": f"invalid-{loc[3]}", "port": 65535 - loc[3]}
+                    cut.add(str(loc[1]))
+                    continue
+                except (KeyError, IndexError, TypeError):
+                    depth = 2
+            elif err["type"] == "missing" or (loc[0] == "services" and len(loc) >= 3 and loc[2] == "ports"):
+                depth = 2  # a required part is broken: drop the whole entry
+            depth = min(depth, len(loc))
+            while depth > 2 and not isinstance(loc[depth - 1], str):
+                depth -= 1
+        elif len(loc) >= 2 and loc[0] in ("defaults", "metadata", "versions", "istio", "observability"):
+            depth = 2 if err["type"] != "missing" else 0
         else:
+            depth = 0
+        if depth == 0:
+            return data, set()
+        parent = data
+        for part in loc[: depth - 1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and loc[depth - 1] in parent:
+            del parent[loc[depth - 1]]
+            cut.add(str(loc[1]))
+        elif depth == 2 and isinstance(data.get(loc[0]), dict):
             return data, set()
     return data, cut
 

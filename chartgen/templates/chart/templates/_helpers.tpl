@@ -92,7 +92,7 @@ Usage: {{- range include "chartgen.namespaces" . | fromJsonArray }}
 
 {{/*
 chartgen.principal: the SPIFFE-style principal "<trustDomain>/ns/<ns>/sa/<sa>".
-Usage: {{ include "chartgen.principal" (dict "root" $ "ns" "bytefreezer" "sa" "proxy") }}
+Usage: {{ include "chartgen.principal" (dict "root" $ "ns" $svc.ns "sa" $svc.serviceAccount.name) }}
 */}}
 {{- define "chartgen.principal" -}}
 {{- printf "%s/ns/%s/sa/%s" (required "istio.trustDomain is required" .root.Values.istio.trustDomain) (required "principal: namespace is required" .ns) (required "principal: service account is required" .sa) -}}

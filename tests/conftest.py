@@ -1,0 +1,91 @@
+"""Shared fixtures. `pytest --update-golden` rewrites golden files (review the diff)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files instead of comparing")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+@pytest.fixture
+def golden(update_golden):
+    """golden(path, actual): compare ``actual`` with the file at ``path`` (or rewrite it)."""
+
+    def check(path: Path, actual: str):
+        if update_golden or not path.exists():
+            if not update_golden:
+                pytest.fail(f"golden file {path} is missing; run pytest --update-golden and review it")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+            return
+        expected = path.read_text(encoding="utf-8")
+        assert actual == expected, f"output differs from {path.relative_to(ROOT)} (pytest --update-golden rewrites it)"
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def helm_env(tmp_path_factory) -> dict:
+    """An environment that keeps helm's state out of $HOME."""
+    base = tmp_path_factory.mktemp("helm-home")
+    env = dict(os.environ)
+    env.update(
+        HELM_CONFIG_HOME=str(base / "config"),
+        HELM_CACHE_HOME=str(base / "cache"),
+        HELM_DATA_HOME=str(base / "data"),
+        HELMFILE_UPGRADE_NOTICE_DISABLED="1",
+    )
+    return env
+
+
+def _tool(name: str) -> str:
+    from chartgen.toolchain import ToolNotFound, find_tool
+
+    try:
+        return find_tool(name, start=ROOT).path
+    except ToolNotFound as exc:
+        pytest.fail(f"{name} is required for this test and was not found ({exc}); run `make setup`")
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    return _tool("helm")
+
+
+@pytest.fixture(scope="session")
+def helm3() -> str:
+    return _tool("helm3")
+
+
+@pytest.fixture(scope="session")
+def helmfile_bin() -> str:
+    return _tool("helmfile")
+
+
+@pytest.fixture
+def repo_copy(tmp_path) -> Path:
+    """A copy of the repository's catalog in a fresh directory (outputs go there)."""
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
+    return tmp_path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real `chartgen` process."""
+    return subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
