@@ -1,0 +1,171 @@
+"""Editing the catalog in place, the way a person would: ruamel.yaml round-trip keeps
+comments, key order, flow/block style and quoting, so a change touches only the lines
+it has to. Pure text in, text out; ``write_atomic`` is the one function that writes.
+
+    >>> text = edit_weights(text, "proxy", {"v1": 75, "v2": 25})             # services.proxy.weights
+    >>> text = edit_weights(text, "proxy", {"v1": 75, "v2": 25}, env="prod")  # environments.prod.services.proxy.weights
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from .errors import ChartgenError
+
+# (mapping, sequence, offset) indents tried in turn: the first that reproduces the file
+# byte for byte is used, so untouched lines stay untouched.
+_INDENTS = ((2, 4, 2), (2, 2, 0), (4, 4, 0), (4, 6, 2), (4, 4, 2), (2, 3, 1), (3, 3, 0))
+
+
+class EditError(ChartgenError):
+    """The catalog cannot be edited as asked (missing service or environment, bad YAML)."""
+
+
+class RoundTrip:
+    """One loaded catalog document and the YAML settings that reproduce its text."""
+
+    def __init__(self, text: str, file: str = "catalog.yaml"):
+        self.original = text
+        self.file = file
+        self.faithful = False
+        best = None
+        for indent in _INDENTS:
+            yaml = self._yaml(indent, text)
+            try:
+                doc = yaml.load(text)
+            except YAMLError as exc:
+                raise EditError(f"{file}: cannot edit the catalog, it is not valid YAML: {exc}") from None
+            out = self._dump(yaml, doc)
+            if out == text:
+                self.yaml, self.doc, self.faithful = yaml, doc, True
+                break
+            score = sum(1 for line in difflib.ndiff(text.splitlines(), out.splitlines()) if line[:1] in "+-")
+            if best is None or score < best[0]:
+                best = (score, yaml, doc)
+        else:
+            _, self.yaml, self.doc = best
+        if not isinstance(self.doc, CommentedMap):
+            raise EditError(f"{file}: expected a mapping (the catalog)")
+
+    @staticmethod
+    def _yaml(indent: tuple[int, int, int], text: str) -> YAML:
+        yaml = YAML(typ="rt")
+        yaml.preserve_quotes = True
+        yaml.width = 4096  # never re-wrap long lines
+        yaml.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
+        yaml.explicit_start = text.lstrip().startswith("---")
+        return yaml
+
+    @staticmethod
+    def _dump(yaml: YAML, doc) -> str:
+        buf = io.StringIO()
+        yaml.dump(doc, buf)
+        return buf.getvalue()
+
+    def text(self) -> str:
+        return self._dump(self.yaml, self.doc)
+
+
+def weights_path(service: str, env: str | None = None) -> tuple[str, ...]:
+    """The catalog path that holds a service's weights (in ``env``, its override)."""
+    if env is None:
+        return ("services", service, "weights")
+    return ("environments", env, "services", service, "weights")
+
+
+def _mapping(parent: CommentedMap, key: str, where: str, create: bool) -> CommentedMap:
+    node = parent.get(key)
+    if node is None:
+        if not create:
+            raise EditError(f"{where}.{key} is not in the catalog" if where else f"'{key}' is not in the catalog")
+        node = CommentedMap()
+        parent[key] = node
+    if not isinstance(node, CommentedMap):
+        raise EditError(f"expected a mapping at {where + '.' if where else ''}{key}")
+    return node
+
+
+def _service_node(doc: CommentedMap, service: str, env: str | None) -> tuple[CommentedMap, CommentedMap]:
+    """(the mapping that holds ``weights``, the service's own mapping)."""
+    services = _mapping(doc, "services", "", create=False)
+    if service not in services:
+        raise EditError(f"unknown service '{service}' (services: {', '.join(services)})")
+    own = _mapping(services, service, "services", create=False)
+    if env is None:
+        return own, own
+    envs = _mapping(doc, "environments", "", create=False)
+    if env not in envs:
+        raise EditError(f"unknown environment '{env}' (environments: {', '.join(envs)})")
+    env_node = _mapping(envs, env, "environments", create=False)
+    env_services = _mapping(env_node, "services", f"environments.{env}", create=True)
+    return _mapping(env_services, service, f"environments.{env}.services", create=True), own
+
+
+def edit_weights(text: str, service: str, weights: dict[str, int], env: str | None = None,
+                 file: str = "catalog.yaml") -> str:
+    """The catalog ``text`` with the weights of ``service`` (in ``env``) set to exactly
+    ``weights``. Existing keys keep their order, style and comments; keys not in
+    ``weights`` are removed; new keys are appended. A missing ``weights`` is added
+    in flow style (after ``versions`` in a service, at the end of an override)."""
+    rt = RoundTrip(text, file)
+    holder, own = _service_node(rt.doc, service, env)
+    current = holder.get("weights")
+    if current is not None and not isinstance(current, CommentedMap):
+        raise EditError(f"expected a mapping at {'.'.join(weights_path(service, env))}")
+    if current is None:
+        node = CommentedMap()
+        own_weights = own.get("weights")
+        block = isinstance(own_weights, CommentedMap) and own_weights.fa.flow_style() is False and own is not holder
+        if not block:
+            node.fa.set_flow_style()
+        for version, value in weights.items():
+            node[version] = int(value)
+        if "versions" in holder and holder is own:
+            holder.insert(list(holder).index("versions") + 1, "weights", node)
+        else:
+            holder["weights"] = node
+    else:
+        for version in [v for v in current if v not in weights]:
+            del current[version]
+        for version, value in weights.items():
+            current[version] = int(value)
+    return rt.text()
+
+
+def unified_diff(old: str, new: str, name: str) -> str:
+    return "".join(
+        line if line.endswith("\n") else line + "\n"
+        for line in difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                         f"a/{name}", f"b/{name}")
+    )
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it and a rename, keeping
+    the file's mode: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".chartgen-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, os.stat(path).st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+__all__ = ["EditError", "RoundTrip", "edit_weights", "unified_diff", "weights_path", "write_atomic"]
