@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from pydantic import BaseModel
+
 from .catalog import Catalog, Environment, Service
 
 # Maps that an upper layer replaces wholesale instead of merging key by key.
@@ -113,22 +115,47 @@ class EnvView:
         return bool(target and target.enabled)
 
 
+def _merge_models(layers: list) -> dict:
+    """Merge validated model layers (lowest first) into {field: value}, without
+    re-validating: nested settings merge, lists and REPLACED_MAPS replace."""
+    acc: dict = {}
+    for layer in layers:
+        fields = layer.model_fields_set
+        for name in fields:
+            if name in EXCLUSIVE and EXCLUSIVE[name] not in fields:
+                acc.pop(EXCLUSIVE[name], None)
+        for name in fields:
+            value = getattr(layer, name)
+            lower = acc.get(name)
+            if isinstance(value, BaseModel) and isinstance(lower, BaseModel):
+                acc[name] = _merge_pair(lower, value)
+            elif isinstance(value, dict) and isinstance(lower, dict) and name not in REPLACED_MAPS:
+                acc[name] = {**lower, **value}
+            else:
+                acc[name] = value
+    return acc
+
+
+def _merge_pair(lower: BaseModel, upper: BaseModel) -> BaseModel:
+    merged = _merge_models([lower, upper])
+    return type(upper).model_construct(_fields_set=set(merged), **merged)
+
+
 def resolve_service(catalog: Catalog, key: str, env_name: str | None) -> ResolvedService:
     service = catalog.services[key]
-    layers = [_dump(catalog.defaults), _dump(service)]
+    layers = [catalog.defaults, service]
     enabled = service.environments is None or (env_name is not None and env_name in service.environments)
     if env_name is None:
         enabled = service.environments is None
-    override = None
     if env_name is not None:
         override = catalog.environments[env_name].services.get(key)
         if override is not None:
-            layers.append(_dump(override))
+            layers.append(override)
             if override.enabled is not None:
                 enabled = override.enabled
-    merged = merge_layers(*layers)
+    merged = _merge_models(layers)
     merged.pop("enabled", None)
-    spec = Service.model_validate(merged, strict=False)
+    spec = Service.model_construct(_fields_set=set(merged), **merged)
     return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace, mesh=catalog.metadata.name)
 
 

@@ -19,6 +19,8 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 Path = tuple  # of str | int
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
 
 
 @dataclass
@@ -97,6 +99,11 @@ class _Builder:
     def _scalar(self, node: yaml.Node):
         if not isinstance(node, yaml.ScalarNode):
             return None
+        tag = node.tag
+        if tag == _STR:  # the common case, without the constructor's overhead
+            return node.value
+        if tag == _INT and node.value.isdigit() and not (len(node.value) > 1 and node.value[0] == "0"):
+            return int(node.value)
         return self._constructor.construct_object(node, deep=True)
 
     def _problem(self, node, path, message, rule):

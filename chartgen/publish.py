@@ -1,0 +1,386 @@
+"""Package the generated mesh chart and publish it to a chart repository or an OCI registry.
+
+* ``package_chart`` runs ``helm package`` on a copy of the chart directory whose file times and
+  modes are normalised, so the same chart content always gives the same ``.tgz`` bytes
+  (helm writes no timestamp of its own into the archive; it copies the files' mtimes).
+* ``publish_repo`` adds a package to a classic chart repository (a directory of ``.tgz`` files
+  plus ``index.yaml``, servable as static files), with ``helm repo index --merge`` semantics.
+* ``publish_oci`` pushes a package to an ``oci://`` registry with ``helm push``.
+
+A version that is already published is never overwritten with different content: both
+publishers compare digests (and, for OCI, the archive contents) and raise ``VersionConflict``.
+Publishing identical content again changes nothing. This module never prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import ChartgenError, ToolError
+
+__all__ = [
+    "FIXED_MTIME",
+    "ChartNotGenerated",
+    "Package",
+    "PublishError",
+    "PublishResult",
+    "SigningError",
+    "SignOptions",
+    "VersionConflict",
+    "chart_dir_for",
+    "package_chart",
+    "publish",
+    "publish_oci",
+    "publish_repo",
+    "read_package",
+]
+
+# 1980-01-01T00:00:00Z: every file in the packaged copy gets this mtime, so archives depend on
+# content only (the same constant reproducible-build tools use for zip-compatible epochs).
+FIXED_MTIME = 315532800
+
+_HELM_TIMEOUT = 120.0
+
+
+class PublishError(ChartgenError):
+    """Packaging or publishing failed."""
+
+
+class ChartNotGenerated(PublishError):
+    """The chart directory is missing or out of date with the catalog."""
+
+
+class SigningError(PublishError):
+    """``helm package --sign`` failed (key, keyring or passphrase)."""
+
+
+class VersionConflict(PublishError):
+    """The chart version is already published with different content."""
+
+
+@dataclass(frozen=True)
+class SignOptions:
+    key: str  # the key's name (uid substring), as for ``helm package --key``
+    keyring: str | None = None  # a legacy secret keyring (``gpg --export-secret-keys > secring.gpg``)
+    passphrase_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Package:
+    path: Path
+    name: str
+    version: str
+    digest: str  # sha256 hex of the .tgz
+    prov: Path | None = None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    package: Package
+    target: str  # repository directory or oci:// reference of the chart
+    changed: bool  # False: the identical version was already there
+    digest: str | None = None  # OCI manifest digest reported by helm push
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _helm(helm: str | None) -> str:
+    from .toolchain import ToolError as _ToolFailed, ToolNotFound, find_tool
+
+    try:
+        return find_tool("helm", helm).path
+    except (ToolNotFound, _ToolFailed) as exc:
+        raise ToolError(str(exc)) from None
+
+
+def _run(helm: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    from .toolchain import tool_env
+
+    cmd = [helm, *args]
+    try:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              env=tool_env(env), timeout=_HELM_TIMEOUT)
+    except OSError as exc:
+        raise ToolError(f"cannot run {helm}: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"`helm {' '.join(args)}` timed out after {_HELM_TIMEOUT:g}s") from None
+
+
+def _detail(proc: subprocess.CompletedProcess) -> str:
+    text = (proc.stderr or proc.stdout or "").strip()
+    return re.sub(r"^Error:\s*", "", text.splitlines()[-1] if text else f"exit code {proc.returncode}")
+
+
+def _check(proc: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
+    if proc.returncode != 0:
+        raise PublishError(f"{what} failed: {_detail(proc)}")
+    return proc
+
+
+def _chart_meta(chart_yaml_text: str, where: str) -> tuple[str, str]:
+    try:
+        meta = yaml.safe_load(chart_yaml_text) or {}
+        return str(meta["name"]), str(meta["version"])
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise PublishError(f"{where}: not a valid Chart.yaml ({exc})") from None
+
+
+def read_package(path: str | Path) -> Package:
+    """Describe an existing chart archive (and the ``.prov`` beside it, if any)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PublishError(f"{path}: no such chart package")
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            member = next((m for m in tar.getmembers()
+                           if m.isfile() and m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None)
+            if member is None:
+                raise PublishError(f"{path}: no Chart.yaml in the archive")
+            text = tar.extractfile(member).read().decode("utf-8")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise PublishError(f"{path}: not a chart archive ({exc})") from None
+    name, version = _chart_meta(text, f"{path}:{member.name}")
+    prov = path.with_name(path.name + ".prov")
+    return Package(path=path, name=name, version=version, digest=_sha256(path),
+                   prov=prov if prov.is_file() else None)
+
+
+def _archive_contents(path: Path) -> dict[str, bytes]:
+    """File name → bytes of a chart archive (ignores times, owners and modes)."""
+    out: dict[str, bytes] = {}
+    with tarfile.open(path, "r:gz") as tar:
+        for m in tar.getmembers():
+            if m.isfile():
+                out[m.name] = tar.extractfile(m).read()
+    return out
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    if _sha256(a) == _sha256(b):
+        return True
+    try:
+        return _archive_contents(a) == _archive_contents(b)
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+
+
+# --- package ---------------------------------------------------------------------------------
+
+def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
+                  *, check: bool = True) -> Path:
+    """The generated chart directory of a catalog; with ``check``, refuse a stale chart."""
+    from .generate import plan
+    from .validate import load_catalog
+    from .values import chart_name
+    from .writer import stale_paths
+
+    catalog_path = Path(catalog_path)
+    catalog = load_catalog(catalog_path)
+    root = Path(out) if out is not None else catalog_path.resolve().parent
+    rel = f"charts/{chart_name(catalog)}"
+    chart_dir = root / rel
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise ChartNotGenerated(f"{chart_dir}/Chart.yaml does not exist; run `chartgen generate -c {catalog_path}` first")
+    if check:
+        outcome = plan(catalog, root)
+        to_write, to_delete = stale_paths(root, {k: v for k, v in outcome.files.items() if k.startswith(rel + "/")},
+                                          outcome.owned_dirs)
+        stale = [p for p in to_write + to_delete if p.startswith(rel + "/")]
+        if stale:
+            raise ChartNotGenerated(f"{rel} is out of date with {catalog_path} ({len(stale)} file(s), e.g. {stale[0]}); "
+                                    f"run `chartgen generate -c {catalog_path}` first")
+    return chart_dir
+
+
+def _normalised_copy(chart_dir: Path, dst: Path) -> None:
+    shutil.copytree(chart_dir, dst, symlinks=False)
+    for path in [dst, *dst.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    for path in [*dst.rglob("*"), dst]:
+        os.utime(path, (FIXED_MTIME, FIXED_MTIME))
+
+
+def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions | None = None,
+                  helm: str | None = None) -> Package:
+    """``helm package`` a chart directory into ``dest`` reproducibly (optionally signed)."""
+    chart_dir = Path(chart_dir)
+    try:
+        name, version = _chart_meta((chart_dir / "Chart.yaml").read_text(encoding="utf-8"), str(chart_dir / "Chart.yaml"))
+    except OSError as exc:
+        raise ChartNotGenerated(f"{chart_dir}: {exc.strerror}; run `chartgen generate` first") from None
+    helm_path = _helm(helm)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    args: list[str] = []
+    if sign is not None:
+        if sign.keyring:
+            keyring = Path(sign.keyring).expanduser()
+            if not keyring.is_file():
+                raise SigningError(f"keyring {sign.keyring} does not exist")
+            if keyring.suffix == ".kbx":
+                raise SigningError(f"{sign.keyring} is a GnuPG 2 keybox; helm needs a legacy secret keyring: "
+                                   "`gpg --export-secret-keys > secring.gpg`, then --keyring secring.gpg")
+            args += ["--keyring", str(keyring)]
+        args += ["--sign", "--key", sign.key]
+        if sign.passphrase_file:
+            args += ["--passphrase-file", sign.passphrase_file]
+    with tempfile.TemporaryDirectory(prefix="chartgen-package-") as tmp:
+        copy = Path(tmp) / "src" / name
+        _normalised_copy(chart_dir, copy)
+        built = Path(tmp) / "out"
+        built.mkdir()
+        proc = _run(helm_path, "package", str(copy), "--destination", str(built), *args)
+        if proc.returncode != 0:
+            detail = _detail(proc)
+            if sign is not None and re.search(r"private key|secret key|keyring|passphrase|openpgp|no such file", detail, re.I):
+                raise SigningError(f"signing failed: {detail} (helm needs a legacy secret keyring: "
+                                   "`gpg --export-secret-keys > secring.gpg`, and --key must match its uid)")
+            raise PublishError(f"helm package {chart_dir} failed: {detail}")
+        tgz = built / f"{name}-{version}.tgz"
+        if not tgz.is_file():
+            found = sorted(built.glob("*.tgz"))
+            if len(found) != 1:
+                raise PublishError(f"helm package wrote no archive for {chart_dir}")
+            tgz = found[0]
+        target = dest / tgz.name
+        shutil.copyfile(tgz, target)
+        prov_target = None
+        stale_prov = dest / (tgz.name + ".prov")
+        if sign is not None:
+            prov_target = stale_prov
+            shutil.copyfile(tgz.with_name(tgz.name + ".prov"), prov_target)
+        elif stale_prov.exists():
+            stale_prov.unlink()  # a signature of an earlier build would no longer match
+    return Package(path=target, name=name, version=version, digest=_sha256(target), prov=prov_target)
+
+
+# --- classic chart repository ----------------------------------------------------------------
+
+def _load_index(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, OSError) as exc:
+        raise PublishError(f"{path}: cannot read the repository index ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entries", {}) or {}, dict):
+        raise PublishError(f"{path}: not a chart repository index")
+    return data
+
+
+def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, helm: str | None = None) -> PublishResult:
+    """Add ``pkg`` to the chart repository directory ``repo_dir`` (created if missing).
+
+    Earlier versions stay listed. An existing version with a different digest is refused and
+    nothing in the repository changes; the identical version again is a no-op.
+    """
+    from .writer import locked
+
+    repo = Path(repo_dir)
+    helm_path = _helm(helm)
+    with locked(repo):
+        index_path = repo / "index.yaml"
+        index = _load_index(index_path)
+        entries = (index.get("entries") or {}).get(pkg.name) or []
+        listed = [e for e in entries if isinstance(e, dict) and str(e.get("version")) == pkg.version]
+        target = repo / pkg.path.name
+        for entry in listed:
+            if entry.get("digest") and entry["digest"] != pkg.digest:
+                raise VersionConflict(
+                    f"{pkg.name} {pkg.version} is already published in {repo} with different content "
+                    f"(digest {entry['digest'][:12]}…, this package {pkg.digest[:12]}…); bump the chart version "
+                    "(`chartgen generate`) instead of overwriting a release")
+        if target.exists() and _sha256(target) != pkg.digest:
+            raise VersionConflict(f"{target} exists with different content; refusing to overwrite "
+                                  f"{pkg.name} {pkg.version}")
+        prov_target = repo / (pkg.path.name + ".prov")
+        add_prov = pkg.prov is not None and not prov_target.exists()
+        if listed and target.exists():
+            if add_prov:
+                shutil.copyfile(pkg.prov, prov_target)
+            return PublishResult(pkg, str(repo), changed=add_prov)
+
+        stage = Path(tempfile.mkdtemp(prefix=".", suffix=".chartgen-tmp", dir=repo))
+        try:
+            shutil.copyfile(pkg.path, stage / pkg.path.name)
+            args = ["repo", "index", str(stage)]
+            if url:
+                args += ["--url", url.rstrip("/")]
+            if index_path.exists():
+                args += ["--merge", str(index_path)]
+            _check(_run(helm_path, *args), f"helm repo index {repo}")
+            # Package first, index last: a reader never sees an entry without its archive.
+            os.replace(stage / pkg.path.name, target)
+            if add_prov:
+                shutil.copyfile(pkg.prov, stage / prov_target.name)
+                os.replace(stage / prov_target.name, prov_target)
+            os.replace(stage / "index.yaml", index_path)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return PublishResult(pkg, str(repo), changed=True)
+
+
+# --- OCI registry ----------------------------------------------------------------------------
+
+_NOT_FOUND = re.compile(r"not found|manifest unknown|name unknown|404", re.I)
+
+
+def publish_oci(pkg: Package, ref: str, *, plain_http: bool = False, helm: str | None = None) -> PublishResult:
+    """``helm push`` ``pkg`` to ``ref`` (``oci://host/path``), unless that tag already exists.
+
+    Credentials come from helm's registry configuration (``helm registry login``).
+    """
+    if not ref.startswith("oci://"):
+        raise PublishError(f"{ref}: an OCI reference must start with oci://")
+    ref = ref.rstrip("/")
+    chart_ref = f"{ref}/{pkg.name}"
+    helm_path = _helm(helm)
+    http = ["--plain-http"] if plain_http else []
+    with tempfile.TemporaryDirectory(prefix="chartgen-oci-") as tmp:
+        proc = _run(helm_path, "pull", chart_ref, "--version", pkg.version, "--destination", tmp, *http)
+        if proc.returncode == 0:
+            existing = sorted(Path(tmp).glob("*.tgz"))
+            if not existing or not _same_content(existing[0], pkg.path):
+                theirs = _sha256(existing[0])[:12] if existing else "?"
+                raise VersionConflict(
+                    f"{chart_ref}:{pkg.version} already exists with different content (sha256 {theirs}…, this "
+                    f"package {pkg.digest[:12]}…); bump the chart version (`chartgen generate`) instead of "
+                    "overwriting a release")
+            return PublishResult(pkg, chart_ref, changed=False)
+        if not _NOT_FOUND.search(_detail(proc)):
+            raise PublishError(f"cannot check {chart_ref}:{pkg.version}: {_detail(proc)}"
+                               + (" (an http-only registry needs --plain-http)" if "HTTPS client" in _detail(proc) else ""))
+    proc = _check(_run(helm_path, "push", str(pkg.path), ref, *http), f"helm push {pkg.path.name} {ref}")
+    m = re.search(r"Digest:\s*(sha256:[0-9a-f]+)", proc.stdout + proc.stderr)
+    return PublishResult(pkg, chart_ref, changed=True, digest=m.group(1) if m else None)
+
+
+def publish(pkg: Package, to: str, *, url: str | None = None, plain_http: bool = False,
+            helm: str | None = None) -> PublishResult:
+    """Publish to an ``oci://`` registry or a repository directory, by the form of ``to``."""
+    if to.startswith("oci://"):
+        if url:
+            raise PublishError("--url applies to a chart repository directory, not to an oci:// registry")
+        return publish_oci(pkg, to, plain_http=plain_http, helm=helm)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", to):
+        raise PublishError(f"--to {to}: expected a directory or oci://host/path (upload the directory with "
+                           "your static host's own tooling)")
+    if plain_http:
+        raise PublishError("--plain-http applies to oci:// registries only")
+    return publish_repo(pkg, to, url=url, helm=helm)
+

@@ -1,0 +1,468 @@
+{{/*
+Helpers of the mesh chart. Every helper is namespaced "chartgen.".
+Templates read only the keys listed in docs/design/values-contract.md.
+*/}}
+
+{{/*
+chartgen.name: the chart name (or .Values.nameOverride), DNS-label safe.
+Usage: {{ include "chartgen.name" . }}
+*/}}
+{{- define "chartgen.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+chartgen.chart: "<chart name>-<chart version>" for the helm.sh/chart label.
+Usage: {{ include "chartgen.chart" . }}
+*/}}
+{{- define "chartgen.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+chartgen.labels: the common labels of every object.
+Usage: {{- include "chartgen.labels" (dict "root" $ "component" "traffic") | nindent 4 }}
+*/}}
+{{- define "chartgen.labels" -}}
+{{- $root := .root -}}
+app.kubernetes.io/name: {{ include "chartgen.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | default $root.Chart.Version | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+app.kubernetes.io/part-of: {{ $root.Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . | trunc 63 | trimSuffix "-" }}
+{{- end }}
+helm.sh/chart: {{ include "chartgen.chart" $root }}
+{{- end -}}
+
+{{/*
+chartgen.svcNamespace: the namespace of a service or external service
+(its "namespace", else environment.namespace).
+Usage: {{ include "chartgen.svcNamespace" (dict "root" $ "svc" $svc) }}
+*/}}
+{{- define "chartgen.svcNamespace" -}}
+{{- $ns := get .svc "namespace" | default .root.Values.environment.namespace -}}
+{{- required "environment.namespace is required (a service or external service has no namespace of its own)" $ns | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+chartgen.fqdn: "<serviceName>.<namespace>.svc.cluster.local" of a service.
+Usage: {{ include "chartgen.fqdn" (dict "root" $ "svc" $svc) }}
+*/}}
+{{- define "chartgen.fqdn" -}}
+{{- $name := required "every enabled service needs a serviceName" (get .svc "serviceName") -}}
+{{- printf "%s.%s.svc.cluster.local" $name (include "chartgen.svcNamespace" .) -}}
+{{- end -}}
+
+{{/*
+chartgen.externalHost: the host a service is exposed as on the gateway:
+"<expose.host>.<environment.hostSuffix>", or expose.host when hostSuffix is "".
+Usage: {{ include "chartgen.externalHost" (dict "root" $ "svc" $svc) }}
+*/}}
+{{- define "chartgen.externalHost" -}}
+{{- $host := required (printf "service %q is exposed but has no expose.host" (get .svc "serviceName")) (get (get .svc "expose") "host") -}}
+{{- with .root.Values.environment.hostSuffix -}}
+{{- printf "%s.%s" $host . -}}
+{{- else -}}
+{{- $host -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+chartgen.namespaces: the sorted, unique namespaces of the enabled services
+and enabled external services, as a JSON list.
+Usage: {{- range include "chartgen.namespaces" . | fromJsonArray }}
+*/}}
+{{- define "chartgen.namespaces" -}}
+{{- $root := . -}}
+{{- $out := list -}}
+{{- range $key, $svc := (.Values.services | default dict) -}}
+{{- if and $svc (get $svc "enabled") -}}
+{{- $out = append $out (include "chartgen.svcNamespace" (dict "root" $root "svc" $svc)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $key, $ext := (.Values.externalServices | default dict) -}}
+{{- if and $ext (get $ext "enabled") -}}
+{{- $out = append $out (include "chartgen.svcNamespace" (dict "root" $root "svc" $ext)) -}}
+{{- end -}}
+{{- end -}}
+{{- $out | uniq | sortAlpha | toJson -}}
+{{- end -}}
+
+{{/*
+chartgen.principal: the SPIFFE-style principal "<trustDomain>/ns/<ns>/sa/<sa>".
+Usage: {{ include "chartgen.principal" (dict "root" $ "ns" $svc.ns "sa" $svc.serviceAccount.name) }}
+*/}}
+{{- define "chartgen.principal" -}}
+{{- printf "%s/ns/%s/sa/%s" (required "istio.trustDomain is required" .root.Values.istio.trustDomain) (required "principal: namespace is required" .ns) (required "principal: service account is required" .sa) -}}
+{{- end -}}
+
+{{/*
+chartgen.gatewayRef: "<gateway.namespace>/<gateway.name>", as used in VirtualService.gateways.
+Usage: {{ include "chartgen.gatewayRef" . }}
+*/}}
+{{- define "chartgen.gatewayRef" -}}
+{{- printf "%s/%s" (required "gateway.namespace is required" .Values.gateway.namespace) (required "gateway.name is required" .Values.gateway.name) -}}
+{{- end -}}
+
+{{/*
+chartgen.gatewayPrincipal: the principal of the ingress gateway workload.
+Usage: {{ include "chartgen.gatewayPrincipal" . }}
+*/}}
+{{- define "chartgen.gatewayPrincipal" -}}
+{{- include "chartgen.principal" (dict "root" . "ns" .Values.gateway.namespace "sa" (required "gateway.serviceAccount is required" .Values.gateway.serviceAccount)) -}}
+{{- end -}}
+
+{{/*
+chartgen.jaegerFqdn / chartgen.prometheusFqdn: the observability Services.
+Usage: {{ include "chartgen.jaegerFqdn" . }}
+*/}}
+{{- define "chartgen.jaegerFqdn" -}}
+{{- printf "%s.%s.svc.cluster.local" (required "observability.jaeger.service is required" .Values.observability.jaeger.service) (required "observability.namespace is required" .Values.observability.namespace) -}}
+{{- end -}}
+
+{{- define "chartgen.prometheusFqdn" -}}
+{{- printf "%s.%s.svc.cluster.local" (required "observability.prometheus.service is required" .Values.observability.prometheus.service) (required "observability.namespace is required" .Values.observability.namespace) -}}
+{{- end -}}
+
+{{/*
+chartgen.serviceDefaults / chartgen.externalDefaults: the shape of one entry
+of .Values.services / .Values.externalServices. Missing keys take these values,
+so templates never read a key that is absent.
+*/}}
+{{- define "chartgen.serviceDefaults" -}}
+enabled: false
+namespace: ""
+serviceName: ""
+selector: {}
+serviceAccount: {create: false, name: ""}
+ports: []
+expose: {enabled: false, host: "", paths: [], gatewayPort: 0}
+timeout: ""
+retries: {}
+loadBalancer: {}
+connectionPool: {}
+outlierDetection: {}
+versions: {}
+weights: {}
+routes: []
+mirror: {enabled: false, version: "", percent: 0}
+faults: []
+rateLimit: {enabled: false, maxTokens: 0, tokensPerFill: 0, fillInterval: ""}
+calls: []
+env: {}
+slo: {enabled: false, errorRatio: 0, p99LatencyMs: 0}
+{{- end -}}
+
+{{- define "chartgen.externalDefaults" -}}
+enabled: false
+namespace: ""
+hosts: []
+ports: []
+exportTo: []
+redirect: {enabled: false, service: "", port: 0}
+envVar: ""
+{{- end -}}
+
+{{/*
+chartgen.withDefaults: "value" laid over "defaults", two levels deep (a key of
+"value" replaces the default; a map default is merged key by key), as JSON.
+Usage: {{ include "chartgen.withDefaults" (dict "defaults" $d "value" $v) | fromJson }}
+*/}}
+{{- define "chartgen.withDefaults" -}}
+{{- $value := .value | default dict -}}
+{{- $out := dict -}}
+{{- range $k, $d := .defaults -}}
+{{- if not (hasKey $value $k) -}}
+{{- $_ := set $out $k $d -}}
+{{- else if kindIs "invalid" (index $value $k) -}}
+{{- $_ := set $out $k $d -}}
+{{- else if and (kindIs "map" $d) (gt (len $d) 0) (kindIs "map" (index $value $k)) -}}
+{{- $m := deepCopy $d -}}
+{{- range $k2, $v2 := (index $value $k) -}}
+{{- $_ := set $m $k2 $v2 -}}
+{{- end -}}
+{{- $_ := set $out $k $m -}}
+{{- else -}}
+{{- $_ := set $out $k (index $value $k) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+chartgen.model: the validated, normalized view of the values that every
+template works from, as JSON. Fails on inconsistent values.
+Usage: {{- $m := include "chartgen.model" . | fromJson }}
+  $m.services.<key>   service with defaults + ns, fqdn, port (first port number),
+                      portStrings, principal, exposed, host, gwPort, scheme,
+                      hostPort ("host" or "host:port"), callees (internal keys
+                      reached, directly or through an active redirect),
+                      externalCalls (enabled external keys called)
+  $m.externals.<key>  external service with defaults + ns, redirectActive
+  $m.edges            [{from, to}] between enabled services, sorted, unique
+  $m.namespaces       the output of chartgen.namespaces
+*/}}
+{{- define "chartgen.model" -}}
+{{- $root := . -}}
+{{- $V := .Values -}}
+{{- $gw := $V.gateway -}}
+{{- $sd := include "chartgen.serviceDefaults" . | fromYaml -}}
+{{- $ed := include "chartgen.externalDefaults" . | fromYaml -}}
+{{- $services := dict -}}
+{{- $externals := dict -}}
+{{- range $key, $raw := ($V.services | default dict) -}}
+{{- $_ := set $services $key (include "chartgen.withDefaults" (dict "defaults" $sd "value" $raw) | fromJson) -}}
+{{- end -}}
+{{- range $key, $raw := ($V.externalServices | default dict) -}}
+{{- if hasKey $services $key -}}
+{{- fail (printf "%q is both a service and an external service; keys must be unique" $key) -}}
+{{- end -}}
+{{- $_ := set $externals $key (include "chartgen.withDefaults" (dict "defaults" $ed "value" $raw) | fromJson) -}}
+{{- end -}}
+{{- if and $gw.enabled $gw.https (not $gw.credentialName) -}}
+{{- fail "gateway.https is true but gateway.credentialName is empty" -}}
+{{- end -}}
+{{- $extraPorts := dict -}}
+{{- range $p := ($gw.extraPorts | default list) -}}
+{{- $_ := set $extraPorts (toString (int $p.number)) $p -}}
+{{- end -}}
+{{- /* pass 1: per service */ -}}
+{{- range $key, $svc := $services -}}
+{{- $_ := set $svc "key" $key -}}
+{{- $_ := set $svc "ns" (include "chartgen.svcNamespace" (dict "root" $root "svc" $svc)) -}}
+{{- $versions := $svc.versions | default dict -}}
+{{- $sum := 0 -}}
+{{- range $v, $w := ($svc.weights | default dict) -}}
+{{- if not (hasKey $versions $v) -}}
+{{- fail (printf "services.%s.weights: %q is not a version of services.%s.versions" $key $v $key) -}}
+{{- end -}}
+{{- $sum = add $sum (int $w) -}}
+{{- end -}}
+{{- if and $svc.weights (ne (int $sum) 100) -}}
+{{- fail (printf "services.%s.weights must add up to 100 (got %d)" $key (int $sum)) -}}
+{{- end -}}
+{{- range $i, $r := $svc.routes -}}
+{{- if not (hasKey $versions (toString (get $r "version"))) -}}
+{{- fail (printf "services.%s.routes[%d] (%v): version %q is not in services.%s.versions" $key $i (get $r "name") (get $r "version") $key) -}}
+{{- end -}}
+{{- if not (get $r "match") -}}
+{{- fail (printf "services.%s.routes[%d] (%v) needs a match (an A/B rule without one would take all traffic)" $key $i (get $r "name")) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $svc.mirror.enabled (not (hasKey $versions (toString $svc.mirror.version))) -}}
+{{- fail (printf "services.%s.mirror.version %q is not in services.%s.versions" $key $svc.mirror.version $key) -}}
+{{- end -}}
+{{- range $i, $f := $svc.faults -}}
+{{- if not (or (get $f "delay") (get $f "abort")) -}}
+{{- fail (printf "services.%s.faults[%d] (%v) has neither delay nor abort" $key $i (get $f "name")) -}}
+{{- end -}}
+{{- end -}}
+{{- if $svc.enabled -}}
+{{- if not $svc.selector -}}
+{{- fail (printf "services.%s.selector must not be empty" $key) -}}
+{{- end -}}
+{{- if not $svc.ports -}}
+{{- fail (printf "services.%s.ports must not be empty" $key) -}}
+{{- end -}}
+{{- $_ := set $svc "fqdn" (include "chartgen.fqdn" (dict "root" $root "svc" $svc)) -}}
+{{- $_ := set $svc "port" (int (first $svc.ports).number) -}}
+{{- $ps := list -}}
+{{- range $p := $svc.ports -}}
+{{- $ps = append $ps (toString (int $p.number)) -}}
+{{- end -}}
+{{- $_ := set $svc "portStrings" $ps -}}
+{{- $sa := required (printf "services.%s.serviceAccount.name is required" $key) $svc.serviceAccount.name -}}
+{{- $_ := set $svc "principal" (include "chartgen.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
+{{- $exposed := and $gw.enabled $svc.expose.enabled -}}
+{{- $_ := set $svc "exposed" $exposed -}}
+{{- if $exposed -}}
+{{- if not $svc.expose.paths -}}
+{{- fail (printf "services.%s.expose.paths must not be empty" $key) -}}
+{{- end -}}
+{{- $_ := set $svc "host" (include "chartgen.externalHost" (dict "root" $root "svc" $svc)) -}}
+{{- $gp := int $svc.expose.gatewayPort -}}
+{{- if eq $gp 0 -}}
+{{- $_ := set $svc "gwPort" (ternary 443 80 (eq (toString $gw.https) "true")) -}}
+{{- $_ := set $svc "scheme" (ternary "https" "http" (eq (toString $gw.https) "true")) -}}
+{{- $_ := set $svc "hostPort" $svc.host -}}
+{{- else -}}
+{{- $ep := get $extraPorts (toString $gp) -}}
+{{- if not $ep -}}
+{{- fail (printf "services.%s.expose.gatewayPort %d is not a number of gateway.extraPorts" $key $gp) -}}
+{{- end -}}
+{{- $_ := set $svc "gwPort" $gp -}}
+{{- $_ := set $svc "scheme" (ternary "https" "http" (eq (upper (toString $ep.protocol)) "HTTPS")) -}}
+{{- $_ := set $svc "hostPort" (printf "%s:%d" $svc.host $gp) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- /* pass 2: external services */ -}}
+{{- range $key, $ext := $externals -}}
+{{- $_ := set $ext "key" $key -}}
+{{- $_ := set $ext "ns" (include "chartgen.svcNamespace" (dict "root" $root "svc" $ext)) -}}
+{{- $active := false -}}
+{{- if $ext.redirect.enabled -}}
+{{- $target := get $services (toString $ext.redirect.service) -}}
+{{- if not $target -}}
+{{- fail (printf "externalServices.%s.redirect.service %q is not a key of services" $key $ext.redirect.service) -}}
+{{- end -}}
+{{- if $target.enabled -}}
+{{- if not (has (toString (int $ext.redirect.port)) $target.portStrings) -}}
+{{- fail (printf "externalServices.%s.redirect.port %d is not a port of services.%s" $key (int $ext.redirect.port) $ext.redirect.service) -}}
+{{- end -}}
+{{- $active = $ext.enabled -}}
+{{- end -}}
+{{- end -}}
+{{- if and $ext.enabled (not $ext.hosts) -}}
+{{- fail (printf "externalServices.%s.hosts must not be empty" $key) -}}
+{{- end -}}
+{{- $_ := set $ext "redirectActive" $active -}}
+{{- end -}}
+{{- /* pass 3: calls → callees, external calls, edges */ -}}
+{{- $edges := dict -}}
+{{- range $key, $svc := $services -}}
+{{- $callees := list -}}
+{{- $extCalls := list -}}
+{{- range $c := $svc.calls -}}
+{{- $c = toString $c -}}
+{{- if hasKey $services $c -}}
+{{- if (get $services $c).enabled -}}
+{{- $callees = append $callees $c -}}
+{{- end -}}
+{{- else if hasKey $externals $c -}}
+{{- $ext := get $externals $c -}}
+{{- if $ext.enabled -}}
+{{- $extCalls = append $extCalls $c -}}
+{{- if $ext.redirectActive -}}
+{{- $callees = append $callees (toString $ext.redirect.service) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- fail (printf "services.%s.calls: %q is neither a key of services nor of externalServices" $key $c) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $svc "callees" ($callees | uniq | sortAlpha) -}}
+{{- $_ := set $svc "externalCalls" ($extCalls | uniq | sortAlpha) -}}
+{{- if $svc.enabled -}}
+{{- range $t := $svc.callees -}}
+{{- $_ := set $edges (printf "%s/%s" $key $t) (dict "from" $key "to" $t) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $edgeList := list -}}
+{{- range $k := keys $edges | sortAlpha -}}
+{{- $edgeList = append $edgeList (get $edges $k) -}}
+{{- end -}}
+{{- toJson (dict "services" $services "externals" $externals "edges" $edgeList "namespaces" (include "chartgen.namespaces" $root | fromJsonArray)) -}}
+{{- end -}}
+
+{{/*
+chartgen.matches: the match list of one HTTP rule. Mesh rules keep the rule's
+matches; ingress rules combine each match with each uri.prefix of expose.paths
+(one entry per path, ORed) and, on a non-default gateway port, the port.
+Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
+*/}}
+{{- define "chartgen.matches" -}}
+{{- $ms := .match | default list -}}
+{{- if not .ingress -}}
+{{- toJson $ms -}}
+{{- else -}}
+{{- $out := list -}}
+{{- $gp := int .svc.expose.gatewayPort -}}
+{{- range $m := ($ms | default (list dict)) -}}
+{{- range $p := $.svc.expose.paths -}}
+{{- $x := deepCopy $m -}}
+{{- $_ := set $x "uri" (dict "prefix" $p) -}}
+{{- if ne $gp 0 -}}
+{{- $_ := set $x "port" $gp -}}
+{{- end -}}
+{{- $out = append $out $x -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+chartgen.httpRules: the VirtualService http rules of a service, in order:
+fault rules (only when environment.chaos), A/B routes, then the default
+(weighted over version subsets, or the plain host; mirror when enabled).
+Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" false) | nindent 4 }}
+*/}}
+{{- define "chartgen.httpRules" -}}
+{{- $svc := .svc -}}
+{{- $ingress := .ingress -}}
+{{- $dest := dict "host" $svc.fqdn "port" (dict "number" (int $svc.port)) -}}
+{{- $default := list -}}
+{{- range $v, $w := $svc.weights -}}
+{{- if gt (int $w) 0 -}}
+{{- $default = append $default (dict "destination" (merge (dict "subset" $v) $dest) "weight" (int $w)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $default -}}
+{{- $default = list (dict "destination" $dest) -}}
+{{- end -}}
+{{- $common := dict -}}
+{{- with $svc.timeout -}}
+{{- $_ := set $common "timeout" . -}}
+{{- end -}}
+{{- with $svc.retries -}}
+{{- $r := dict -}}
+{{- with get . "attempts" }}{{ $_ := set $r "attempts" (int .) }}{{ end -}}
+{{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" . }}{{ end -}}
+{{- with get . "retryOn" }}{{ $_ := set $r "retryOn" . }}{{ end -}}
+{{- $_ := set $common "retries" $r -}}
+{{- end -}}
+{{- $rules := list -}}
+{{- if .root.Values.environment.chaos -}}
+{{- range $f := $svc.faults -}}
+{{- $fault := dict -}}
+{{- with get $f "delay" -}}
+{{- $d := dict "fixedDelay" (required "a fault delay needs fixedDelay" (get . "fixedDelay")) -}}
+{{- $_ := set $d "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent")))) -}}
+{{- $_ := set $fault "delay" $d -}}
+{{- end -}}
+{{- with get $f "abort" -}}
+{{- $a := dict "httpStatus" (int (required "a fault abort needs httpStatus" (get . "httpStatus"))) -}}
+{{- $_ := set $a "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent")))) -}}
+{{- $_ := set $fault "abort" $a -}}
+{{- end -}}
+{{- $rule := dict "name" (get $f "name" | default "fault") "fault" $fault "route" $default -}}
+{{- with include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $f "match")) | fromJsonArray -}}
+{{- $_ := set $rule "match" . -}}
+{{- end -}}
+{{- $rules = append $rules (merge $rule $common) -}}
+{{- end -}}
+{{- end -}}
+{{- range $r := $svc.routes -}}
+{{- $route := list (dict "destination" (merge (dict "subset" (toString (get $r "version"))) $dest)) -}}
+{{- $rule := dict "name" (get $r "name" | default (printf "route-%s" (get $r "version"))) "route" $route -}}
+{{- $_ := set $rule "match" (include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match")) | fromJsonArray) -}}
+{{- $rules = append $rules (merge $rule $common) -}}
+{{- end -}}
+{{- $rule := dict "name" "default" "route" $default -}}
+{{- with include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" list) | fromJsonArray -}}
+{{- $_ := set $rule "match" . -}}
+{{- end -}}
+{{- if $svc.mirror.enabled -}}
+{{- $_ := set $rule "mirror" (merge (dict "subset" (toString $svc.mirror.version)) $dest) -}}
+{{- $_ := set $rule "mirrorPercentage" (dict "value" (float64 $svc.mirror.percent)) -}}
+{{- end -}}
+{{- $rules = append $rules (merge $rule $common) -}}
+{{- toYaml $rules -}}
+{{- end -}}
+
+{{/*
+chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list.
+Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
+*/}}
+{{- define "chartgen.npPorts" -}}
+{{- $out := list -}}
+{{- range $p := . -}}
+{{- $out = append $out (dict "protocol" (ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP")) "port" (int $p.number)) -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
