@@ -17,7 +17,7 @@ from .catalog import Catalog
 from .errors import ChartgenError, RenderError
 from .render import ChartMeta, build_chart, changelog_text
 from .validate import load_catalog
-from .values import chart_name, chart_values
+from .values import chart_name, chart_values, mesh_env_values
 from .values_schema import VALUES_SCHEMA
 from .writer import WriteResult, locked, stale_paths, write_plan
 
@@ -69,6 +69,8 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     name = chart_name(catalog)
     chart_dir = f"charts/{name}"
     probe = build_chart(catalog, ChartMeta(version="0.0.0"))
+    # the environments' values are part of what a release of the chart means
+    probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
     fp = lifecycle.fingerprint(probe)
     state = _read_state(root / chart_dir / STATE_FILE)
     snapshot = lifecycle.model_snapshot(catalog)

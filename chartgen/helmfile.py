@@ -169,6 +169,11 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
             spec["values"] = [{r.extra["condition"].split(".")[0]: {"enabled": view.name in r.envs}}
                               for r in conditional]
         environments[view.name] = spec or {}
+    if conditional and "default" not in environments:
+        # `helmfile list` & co. without `-e` use the environment "default": give the
+        # release conditions a value there too (nothing conditional is installed)
+        environments["default"] = {"values": [{r.extra["condition"].split(".")[0]: {"enabled": False}}
+                                              for r in conditional]}
     part1 = {
         "environments": environments,
         "helmDefaults": {

@@ -1,0 +1,83 @@
+"""The value objects of the analyzer: a finding, and the rules that produce them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+LEVELS = ("error", "warning", "info")
+SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+RULES_DOC = "docs/lint-rules.md"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    level: str
+    summary: str
+
+
+_RULES = [
+    Rule("K8S-SCHEMA", "error", "Kubernetes object does not match the strict Kubernetes schema"),
+    Rule("IST0101", "error", "Referenced resource not found"),
+    Rule("IST0106", "error", "Istio object does not match the Istio schema"),
+    Rule("IST0109", "error", "Two mesh VirtualServices for one host"),
+    Rule("IST0112", "error", "Destination port missing for a service with several ports"),
+    Rule("IST0118", "info", "Port name does not follow <protocol>[-suffix]"),
+    Rule("IST0123", "warning", "Namespace carries more than one injection label"),
+    Rule("IST0130", "warning", "VirtualService rule is unreachable"),
+    Rule("IST0131", "info", "VirtualService match is ineffective (duplicate of an earlier one)"),
+    Rule("IST0132", "warning", "VirtualService host not exposed by its Gateway"),
+    Rule("IST0145", "error", "Conflicting Gateways (same selector, port and host)"),
+    Rule("IST0151", "warning", "EnvoyFilter with a relative patch and no priority"),
+    Rule("IST0160", "error", "More than one selector-less Telemetry in a namespace"),
+    Rule("IST0161", "error", "Gateway credential outside the gateway workload namespace"),
+    Rule("IST0162", "warning", "Gateway port not on the gateway Service"),
+    Rule("IST0173", "warning", "DestinationRule subset selects no known version"),
+    Rule("IST0174", "warning", "DestinationRule host is not a known service"),
+    Rule("CG101", "error", "Production namespaces must enforce STRICT mTLS"),
+    Rule("CG102", "error", "Deny-by-default AuthorizationPolicy missing in a workload namespace"),
+    Rule("CG103", "error", "ALLOW rule with wildcard or empty sources"),
+    Rule("CG104", "error", "Fault injection in a production environment"),
+    Rule("CG105", "error", "Production Gateway must be TLS-only with an HTTPS redirect"),
+    Rule("CG106", "warning", "Workload without a Sidecar resource"),
+    Rule("CG107", "error", "NetworkPolicy default-deny missing in a workload namespace"),
+    Rule("CG108", "warning", "Telemetry provider not defined in the istiod meshConfig"),
+    Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
+]
+RULES: dict[str, Rule] = {r.code: r for r in _RULES}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem in one environment's rendered output.
+
+    ``file`` is the chart template the object comes from (from helm's ``# Source:``
+    comment, relative to the project root), or the catalog for catalog-level findings;
+    ``line`` starts at 1 (0: unknown).
+    """
+
+    env: str
+    kind: str
+    namespace: str
+    name: str
+    code: str
+    message: str
+    level: str = "error"
+    file: str = ""
+    line: int = 0
+    tool: str = field(default="chartgen", compare=False)
+
+    @property
+    def object(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+    def format(self) -> str:
+        return f"{self.env} {self.object}: {self.level}: {self.message} [{self.code}]"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def help_uri(code: str) -> str:
+    anchor = code if code in RULES else "SCANNER"
+    return f"{RULES_DOC}#{anchor}"
