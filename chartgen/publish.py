@@ -292,6 +292,8 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
     from .writer import locked
 
     repo = Path(repo_dir)
+    if repo.exists() and not repo.is_dir():
+        raise PublishError(f"--to {repo_dir}: not a directory")
     helm_path = _helm(helm)
     with locked(repo):
         index_path = repo / "index.yaml"

@@ -99,7 +99,9 @@ def assert_istio_schema(docs: list[dict]) -> None:
     assert objs
     try:
         from chartgen.analyzer.schema import validate_objects  # type: ignore[import-not-found]
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("chartgen.analyzer", "chartgen.analyzer.schema"):
+            raise
         validate_objects = None
     if validate_objects is not None:
         problems = list(validate_objects(objs) or [])
@@ -215,6 +217,13 @@ def test_faults_first_in_dev_then_ab_then_default(ab_rendered):
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
 def test_virtualservices_pass_istio_schema(ab_rendered, env_name):
     assert_istio_schema(ab_rendered[env_name])
+
+
+def test_schema_check_catches_unknown_fields(ab_rendered):
+    bad = yaml.safe_load(yaml.safe_dump(vs(ab_rendered["prod"], "bytefreezer-proxy")))
+    bad["spec"]["http"][-1]["mirrorPercent"] = 5  # the pre-1.x name: not a field any more
+    with pytest.raises(AssertionError, match="mirrorPercent"):
+        assert_istio_schema([bad])
 
 
 @pytest.mark.parametrize("step", [10, 25, 50, 100])
@@ -448,7 +457,7 @@ def test_bad_steps_are_located(tmp_path, steps):
             f"100, got {steps} [canary-steps]") in out
 
 
-def test_an_edit_that_breaks_the_catalog_is_not_written(repo):
+def test_an_invalid_catalog_is_not_edited(repo):
     catalog = repo / "catalog.yaml"
     text = catalog.read_text().replace("      candidate: v2", "      candidate: v1")  # stable == candidate
     catalog.write_text(text)

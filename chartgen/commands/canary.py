@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ..catalog import Canary, Match
-from ..catalog_edit import edit_weights, unified_diff, weights_path, write_atomic
+from ..catalog_edit import RoundTrip, edit_weights, unified_diff, weights_path, write_atomic
 from ..errors import CatalogError, ChartgenError
 
 _catalog_option = click.option("-c", "--catalog", "catalog", default="catalog.yaml", show_default=True,
@@ -196,6 +196,9 @@ def _change(obj, catalog: str, out: str | None, service: str, env: str | None, d
     if new == old:
         click.echo(f"{service}{f' in {env}' if env else ''}: already {weights_text(old)}; nothing to change")
         return
+    if not RoundTrip(text, str(path)).faithful:
+        _err(f"warning: ruamel.yaml cannot reproduce the layout of {catalog} exactly; lines other than the "
+             "weights may be reformatted (check with --dry-run)")
     new_text = edit_weights(text, service, new, env, file=str(path))
     try:
         edited, _ = parse_catalog(new_text, str(path))
@@ -275,7 +278,7 @@ def promote(obj, service, catalog, out, env, dry_run):
                                 f"(last step of {c.steps}); nothing to promote. Make {c.candidate} the stable "
                                 f"version in the catalog, or `chartgen canary rollback {service}`")
         s = nxt[0]
-        return {c.stable: 100 - s, c.candidate: s}, f" (step {c.steps.index(s) + 1}/{len(c.steps)})"
+        return {c.stable: 100 - s, c.candidate: s}, f", step {step_text(c, {c.candidate: s})}"
 
     _guard(obj, lambda: _change(obj, catalog, out, service, env, dry_run, decide))
 
@@ -297,7 +300,7 @@ def rollback(obj, service, catalog, out, env, dry_run):
 
     def decide(spec):
         c = _need_canary(service, spec, env)
-        return {c.stable: 100, c.candidate: 0}, " (rolled back)"
+        return {c.stable: 100, c.candidate: 0}, ", rolled back"
 
     _guard(obj, lambda: _change(obj, catalog, out, service, env, dry_run, decide))
 
@@ -357,7 +360,7 @@ def set_cmd(obj, service, weights, catalog, out, env, dry_run):
                     f"unknown version '{v}' of service '{service}'"
                     + (f" (did you mean '{hint[0]}'?)" if hint else f" (versions: {', '.join(known) or 'none'})"),
                     param_hint="--weights")
-        return new, f" ({step_text(spec.canary, new)})" if spec.canary else ""
+        return new, f", step {step_text(spec.canary, new)}" if spec.canary else ""
 
     _guard(obj, lambda: _change(obj, catalog, out, service, env, dry_run, decide))
 

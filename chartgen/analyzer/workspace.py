@@ -1,0 +1,344 @@
+"""The project as ``chartgen generate`` would write it, rendered per environment with the
+real helm, exactly as the helmfile layers the values.
+
+``Project`` holds the planned files in memory (nothing is written to the project);
+``render`` writes them into a scratch directory and runs ``helm template`` there.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..catalog import Catalog
+from ..errors import ChartgenError, ToolError
+from ..mesh import EnvView, env_views
+from ..values import chart_name
+
+KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
+GATEWAY_CHART_DEFAULT_PORTS = (15021, 80, 443)  # the Istio gateway chart's service.ports
+_ENV_EXPR = re.compile(r"\{\{-?\s*\.Environment\.Name\s*-?\}\}")
+_SOURCE = re.compile(r"^# Source: (\S+)")
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    namespace: str
+    chart: str
+    values: tuple  # entries of the release's `values:` (paths or inline maps)
+
+
+@dataclass
+class Doc:
+    """One rendered object, with where it came from."""
+
+    obj: dict
+    source: str  # template path relative to the project root ("" if unknown)
+    start: int  # first line of the document in the rendered file (1-based)
+    end: int
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def api(self) -> str:
+        return str(self.obj.get("apiVersion", ""))
+
+    @property
+    def meta(self) -> dict:
+        m = self.obj.get("metadata")
+        return m if isinstance(m, dict) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.meta.get("namespace") or "")
+
+    @property
+    def spec(self) -> dict:
+        s = self.obj.get("spec")
+        return s if isinstance(s, dict) else {}
+
+
+@dataclass
+class Rendered:
+    """One environment: the rendered objects and the values around them."""
+
+    env: str
+    view: EnvView
+    text: str
+    docs: list[Doc]
+    mesh_values: dict
+    gateway_values: dict | None  # None: the helmfile has no values for the gateway release
+    istiod_values: dict | None
+    gateway_namespace: str
+    known_namespaces: set[str] = field(default_factory=set)
+
+
+def deep_merge(base: Any, upper: Any) -> Any:
+    """helm's values merge: maps merge key by key, anything else replaces; null deletes."""
+    if isinstance(base, dict) and isinstance(upper, dict):
+        out = dict(base)
+        for key, value in upper.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = deep_merge(out.get(key), value)
+        return out
+    return upper
+
+
+def load_yaml_text(text: str) -> dict:
+    data = yaml.safe_load(text) if text else None
+    return data if isinstance(data, dict) else {}
+
+
+class Project:
+    """The catalog and every file ``chartgen generate`` would write, in memory."""
+
+    def __init__(self, catalog: Catalog, files: dict[str, str], catalog_file: str = "catalog.yaml",
+                 notes: list[str] | None = None):
+        self.catalog = catalog
+        self.files = dict(files)
+        self.catalog_file = catalog_file
+        self.chart_name = chart_name(catalog)
+        self.chart_dir = f"charts/{self.chart_name}"
+        self.notes: list[str] = list(notes or [])
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml") -> Project:
+        """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``)."""
+        notes: list[str] = []
+        try:
+            from ..generate import plan
+
+            files = plan(catalog, root).files
+        except ModuleNotFoundError as exc:  # the helmfile / values-file writers are optional here
+            if exc.name not in ("chartgen.helmfile", "chartgen.userfiles"):
+                raise
+            files = cls._chart_only_files(catalog)
+            notes.append(f"{exc.name} is not available: linting the chart with its per-environment values only "
+                         "(no helmfile, no gateway or istiod values)")
+        return cls(catalog, files, catalog_file, notes)
+
+    @staticmethod
+    def _chart_only_files(catalog: Catalog) -> dict[str, str]:
+        from ..render import ChartMeta, build_chart, dump_yaml
+        from ..values import mesh_env_values
+
+        name = chart_name(catalog)
+        files = {f"charts/{name}/{rel}": text for rel, text in build_chart(catalog, ChartMeta()).items()}
+        for env, data in mesh_env_values(catalog).items():
+            files[f"values/{name}/{env}.yaml"] = dump_yaml(data)
+        return files
+
+    # --- the helmfile ------------------------------------------------------------------------
+
+    @cached_property
+    def releases(self) -> list[Release]:
+        text = self.files.get("helmfile.yaml")
+        if not text:
+            return []
+        out = []
+        try:
+            parts = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as exc:
+            self.notes.append(f"helmfile.yaml is not plain YAML ({exc.__class__.__name__}); using the default layering")
+            return []
+        for part in parts:
+            for r in (part or {}).get("releases") or [] if isinstance(part, dict) else []:
+                if isinstance(r, dict) and r.get("name"):
+                    out.append(Release(str(r["name"]), str(r.get("namespace") or ""), str(r.get("chart") or ""),
+                                       tuple(r.get("values") or ())))
+        return out
+
+    def _release(self, *, name: str | None = None, chart_suffix: str | None = None) -> Release | None:
+        for r in self.releases:
+            if name is not None and r.name == name:
+                return r
+        for r in self.releases:
+            if chart_suffix is not None and r.chart.rstrip("/").endswith(chart_suffix):
+                return r
+        return None
+
+    @cached_property
+    def mesh_release(self) -> Release:
+        r = self._release(chart_suffix=self.chart_dir) or self._release(name=self.chart_name)
+        if r is not None:
+            return r
+        return Release(self.chart_name, "istio-system", f"./{self.chart_dir}",
+                       (f"values/{self.chart_name}/common.yaml", f"values/{self.chart_name}/{{{{ .Environment.Name }}}}.yaml"))
+
+    @cached_property
+    def gateway_release(self) -> Release | None:
+        return self._release(name=self.catalog.istio.gatewayRelease)
+
+    @cached_property
+    def istiod_release(self) -> Release | None:
+        return self._release(name="istiod") or self._release(chart_suffix="/istiod")
+
+    def gateway_namespace(self) -> str:
+        r = self.gateway_release
+        return (r.namespace if r and r.namespace else None) or self.catalog.istio.gatewayRelease
+
+    def values_layers(self, release: Release | None, env: str, default_dir: str | None = None) -> list[tuple[str, dict]]:
+        """The values of ``release`` in ``env`` as (path, data) in helmfile order.
+
+        Without a release, ``values/<default_dir>/common.yaml`` and ``<env>.yaml`` when present."""
+        entries: tuple = release.values if release else (
+            (f"values/{default_dir}/common.yaml", f"values/{default_dir}/{env}.yaml") if default_dir else ())
+        layers = []
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict):
+                layers.append((f"<inline values[{i}]>", entry))
+                continue
+            path = _ENV_EXPR.sub(env, str(entry))
+            path = path[2:] if path.startswith("./") else path
+            if "{{" in path or path.endswith(".gotmpl"):
+                self.notes.append(f"{release.name if release else default_dir}: values entry {entry!r} is a template; skipped")
+                continue
+            if path in self.files:
+                layers.append((path, load_yaml_text(self.files[path])))
+        return layers
+
+    def merged_values(self, release: Release | None, env: str, default_dir: str | None = None) -> dict | None:
+        layers = self.values_layers(release, env, default_dir)
+        if not layers:
+            return None
+        merged: dict = {}
+        for _, data in layers:
+            merged = deep_merge(merged, data)
+        return merged
+
+    def environments(self) -> list[str]:
+        return [v.name for v in env_views(self.catalog)]
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def split_documents(text: str, chart_parent: str) -> list[Doc]:
+    """Parse helm's output into objects; ``source`` is relative to the project root."""
+    docs: list[Doc] = []
+    lines = text.split("\n")
+    chunk: list[str] = []
+    start = 1
+    source = ""
+
+    def flush(end: int):
+        if not chunk:
+            return
+        try:
+            obj = yaml.safe_load("\n".join(chunk))
+        except yaml.YAMLError as exc:
+            raise ChartgenError(f"helm output near line {start} is not YAML: {exc}") from None
+        if isinstance(obj, dict):
+            docs.append(Doc(obj, f"{chart_parent}/{source}" if source else "", start, end))
+
+    for i, line in enumerate(lines, start=1):
+        if line.rstrip() == "---":
+            flush(i - 1)
+            chunk, start, source = [], i + 1, ""
+            continue
+        m = _SOURCE.match(line)
+        if m and not source:
+            source = m.group(1)
+        chunk.append(line)
+    flush(len(lines))
+    return docs
+
+
+def _helm_env(scratch: Path) -> dict:
+    from ..toolchain import tool_env
+
+    return tool_env({"HELM_CONFIG_HOME": scratch / "helm" / "config", "HELM_CACHE_HOME": scratch / "helm" / "cache",
+                     "HELM_DATA_HOME": scratch / "helm" / "data"})
+
+
+def write_files(project: Project, scratch: Path) -> None:
+    for rel, text in project.files.items():
+        if rel.startswith((project.chart_dir + "/", "values/")):
+            path = scratch / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+
+def helm_template(project: Project, env: str, scratch: Path, helm: str) -> str:
+    release = project.mesh_release
+    args = [helm, "template", release.name, str(scratch / project.chart_dir), "-n", release.namespace or "istio-system"]
+    for i, (path, data) in enumerate(project.values_layers(release, env, project.chart_name)):
+        if path.startswith("<inline"):
+            inline = scratch / "inline" / f"{env}-{i}.yaml"
+            inline.parent.mkdir(parents=True, exist_ok=True)
+            inline.write_text(yaml.safe_dump(data), encoding="utf-8")
+            args += ["-f", str(inline)]
+        else:
+            args += ["-f", str(scratch / path)]
+    args += ["--kube-version", KUBE_VERSION]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=_helm_env(scratch),
+                              timeout=120)
+    except OSError as exc:
+        raise ToolError(f"cannot run helm: {exc}") from None
+    if proc.returncode != 0:
+        raise ToolError(f"helm template failed for environment {env}:\n{proc.stderr.strip()}")
+    return proc.stdout
+
+
+def render(project: Project, envs: list[str], scratch: Path | None = None, helm: str | None = None) -> dict[str, Rendered]:
+    """Render every environment (in parallel) and gather the values around it."""
+    from ..toolchain import ToolNotFound, find_tool
+
+    if helm is None:
+        try:
+            helm = find_tool("helm").path
+        except ToolNotFound as exc:
+            raise ToolError(str(exc)) from None
+    views = {v.name: v for v in env_views(project.catalog)}
+    own = None
+    if scratch is None:
+        own = tempfile.TemporaryDirectory(prefix="chartgen-lint-")
+        scratch = Path(own.name)
+    try:
+        write_files(project, scratch)
+        with ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:
+            texts = dict(zip(envs, pool.map(lambda e: helm_template(project, e, scratch, helm), envs)))
+    finally:
+        if own is not None:
+            own.cleanup()
+    chart_parent = project.chart_dir.rsplit("/", 1)[0]
+    out = {}
+    for env in envs:
+        docs = split_documents(texts[env], chart_parent)
+        mesh_values = project.merged_values(project.mesh_release, env, project.chart_name) or {}
+        gw_values = project.merged_values(project.gateway_release, env) if project.gateway_release else \
+            project.merged_values(None, env, project.catalog.istio.gatewayRelease)
+        istiod_values = project.merged_values(project.istiod_release, env) if project.istiod_release else \
+            project.merged_values(None, env, "istiod")
+        r = Rendered(env, views[env], texts[env], docs, mesh_values, gw_values, istiod_values, project.gateway_namespace())
+        r.known_namespaces = _known_namespaces(project, r)
+        out[env] = r
+    return out
+
+
+def _known_namespaces(project: Project, r: Rendered) -> set[str]:
+    view = r.view
+    known = {"istio-system", "kube-system", "default", r.gateway_namespace, view.namespace,
+             project.catalog.observability.namespace}
+    known |= {view.service_namespace(s) for s in view.enabled.values()}
+    known |= {rel.namespace for rel in project.releases if rel.namespace}
+    known |= {d.name for d in r.docs if d.kind == "Namespace"}
+    return known
