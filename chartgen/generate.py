@@ -120,14 +120,21 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
 
 
 def _validate_values(catalog: Catalog) -> None:
-    """The generated values must satisfy the chart's own schema in every environment."""
+    """The generated values must satisfy the chart's own schema in every environment.
+    values.yaml is checked whole; each environment only where it differs from it."""
     from .mesh import env_views
 
     validator = jsonschema.Draft7Validator(VALUES_SCHEMA)
-    for view in [None, *env_views(catalog)]:
-        errors = sorted(validator.iter_errors(chart_values(catalog, view)), key=lambda e: e.json_path)
+    base = chart_values(catalog)
+    checks = [("values.yaml", base)]
+    for view, diff in zip(env_views(catalog), mesh_env_values(catalog).values()):
+        full = chart_values(catalog, view)
+        changed = set(diff.get("services", {}))
+        full["services"] = {k: v for k, v in full["services"].items() if k in changed}
+        checks.append((view.name, full))
+    for where, values in checks:
+        errors = sorted(validator.iter_errors(values), key=lambda e: e.json_path)
         if errors:
-            where = view.name if view else "values.yaml"
             raise RenderError(f"generated values for {where} break the chart schema: "
                               + "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5]))
 

@@ -52,6 +52,17 @@ def _str_presenter(dumper, data):
 _Dumper.add_representer(str, _str_presenter)
 
 
+class _FastDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    pass
+
+
+_FastDumper.add_representer(str, _str_presenter)
+
+
+def _dump_fast(data: Any) -> str:
+    return yaml.dump(data, Dumper=_FastDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+
+
 def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
 
@@ -132,6 +143,7 @@ def _change_kind(text: str) -> str:
 def values_yaml(values: dict) -> str:
     """values.yaml with a `## @param` comment on every documented key."""
     docs = {path: (typ, desc) for path, typ, desc in describe()}
+    docs = {p: d for p, d in docs.items() if p.count("<name>") <= 1 and not p.endswith("<name>")}
     lines = [f"# {GENERATED}", "# Environment-neutral defaults; values/<chart>/<env>.yaml holds each environment's overrides.", ""]
     _emit(values, "", 0, docs, lines)
     return "\n".join(lines) + "\n"
@@ -142,21 +154,17 @@ def _emit(node: dict, path: str, indent: int, docs: dict, lines: list[str]):
     for key, value in node.items():
         kpath = f"{path}.{key}" if path else key
         doc_path = kpath
-        if doc_path not in docs:
+        if doc_path not in docs and path.count(".") >= 1:
             # services.proxy.timeout -> services.<name>.timeout
             parts = kpath.split(".")
-            for i in range(len(parts)):
-                trial = ".".join(parts[:i] + ["<name>"] + parts[i + 1:])
-                if trial in docs:
-                    doc_path = trial
-                    break
-        if doc_path in docs and doc_path.count("<name>") <= 1 and not doc_path.endswith("<name>"):
+            doc_path = ".".join([parts[0], "<name>", *parts[2:]])
+        if doc_path in docs:
             lines.append(f"{pad}## @param {kpath} {docs[doc_path][1]}".rstrip())
         if isinstance(value, dict) and value:
             lines.append(f"{pad}{_key(key)}:")
             _emit(value, kpath, indent + 1, docs, lines)
         else:
-            text = dump_yaml({key: value}).rstrip("\n")
+            text = _dump_fast({key: value}).rstrip("\n")
             lines.extend(f"{pad}{line}" for line in text.split("\n"))
 
 

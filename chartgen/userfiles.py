@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import io
 import re
+
+import yaml
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -298,10 +300,45 @@ def merge_user_values(existing: str | None, generated: dict, *, header: str) -> 
     """
     if not isinstance(generated, dict):
         raise TypeError("generated values must be a mapping")
+    if existing is not None and _already_merged(existing, generated):
+        return existing
     first = _merge_text(existing, generated, header)
     # a second pass from the parsed form settles ruamel's comment placement, so that
     # merging the result again yields the very same text
     return _merge_text(first, generated, header)
+
+
+_MARKER_LINE = re.compile(r"#\s*" + MARKER + r"\s*$", re.M)
+
+
+def _leaves(data: dict, prefix: tuple = ()):
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, prefix + (key,))
+        else:
+            yield prefix + (key,), value
+
+
+def _already_merged(existing: str, generated: dict) -> bool:
+    """Fast no-op check (C parser, no round trip): every generated leaf already holds its
+    value, and the file carries exactly as many ``# chartgen`` markers as there are leaves."""
+    try:
+        data = yaml.load(existing, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return False
+    if not isinstance(data, dict):
+        return False
+    count = 0
+    for path, value in _leaves(generated):
+        node = data
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        if node != value or type(node) is not type(value):
+            return False
+        count += 1
+    return count == len(_MARKER_LINE.findall(existing))
 
 
 def owned_paths(text: str) -> list[str]:

@@ -221,8 +221,8 @@ def test_virtualservices_pass_istio_schema(ab_rendered, env_name):
 
 def test_schema_check_catches_unknown_fields(ab_rendered):
     bad = yaml.safe_load(yaml.safe_dump(vs(ab_rendered["prod"], "bytefreezer-proxy")))
-    bad["spec"]["http"][-1]["mirrorPercent"] = 5  # the pre-1.x name: not a field any more
-    with pytest.raises(AssertionError, match="mirrorPercent"):
+    bad["spec"]["http"][-1]["mirrorPercentage"]["percent"] = 5  # not a field of Percent
+    with pytest.raises(AssertionError, match="percent"):
         assert_istio_schema([bad])
 
 

@@ -322,6 +322,21 @@ def _helmfile_path(root: Path) -> Path:
     raise AssertionError("chartgen generate wrote no helmfile")
 
 
+def render_mesh_release(env: dict, work: Path, chart_ref: str, version: str, helm3: str, helmfile_bin: str) -> str:
+    """``helmfile template`` of only the release that installs ``chart_ref`` (after generate)."""
+    helmfile = _helmfile_path(work)
+    docs = [d for d in yaml.safe_load_all(re.sub(r"\{\{[^}]*\}\}", "x", helmfile.read_text())) if d]
+    releases = [r for d in docs for r in d.get("releases") or [] if r.get("chart") == chart_ref]
+    assert len(releases) == 1, f"no release installs {chart_ref}"
+    assert str(releases[0].get("version")) == version
+    envs = [name for d in docs for name in (d.get("environments") or {})]
+    args = [helmfile_bin, "--helm-binary", helm3, "-f", helmfile.name]
+    if envs and "default" not in envs:
+        args += ["-e", envs[0]]
+    # --skip-deps: the helmfile's other repositories are remote and unreachable offline.
+    return run(env, *args, "template", "--skip-deps", "-l", f"name={releases[0]['name']}", cwd=work).stdout
+
+
 def test_helmfile_renders_the_published_mesh_chart(tmp_path, ws, env, helm3, helmfile_bin):
     repo = tmp_path / "repo"
     cli(env, "publish", "--package", str(ws.pkg1), "--to", str(repo))
@@ -334,17 +349,7 @@ def test_helmfile_renders_the_published_mesh_chart(tmp_path, ws, env, helm3, hel
         # The older, published version, so the render cannot come from the local chart (v2).
         cli(env, "generate", "-c", str(work / "catalog.yaml"), "--mesh-chart", f"meshpub/{CHART}",
             "--mesh-version", ws.v1)
-        helmfile = _helmfile_path(work)
-        docs = [d for d in yaml.safe_load_all(re.sub(r"\{\{[^}]*\}\}", "x", helmfile.read_text())) if d]
-        releases = [r for d in docs for r in d.get("releases") or [] if r.get("chart") == f"meshpub/{CHART}"]
-        assert len(releases) == 1, f"no release uses meshpub/{CHART}"
-        assert str(releases[0]["version"]) == ws.v1
-        envs = [name for d in docs for name in (d.get("environments") or {})]
-        args = [helmfile_bin, "--helm-binary", helm3, "-f", helmfile.name]
-        if envs and "default" not in envs:
-            args += ["-e", envs[0]]
-        # --skip-deps: the helmfile's other repositories are remote and unreachable offline.
-        out = run(env, *args, "template", "--skip-deps", "-l", f"name={releases[0]['name']}", cwd=work).stdout
+        out = render_mesh_release(env, work, f"meshpub/{CHART}", ws.v1, helm3, helmfile_bin)
     assert f"helm.sh/chart: {CHART}-{ws.v1}" in out
     assert f"helm.sh/chart: {CHART}-{ws.v2}" not in out
     assert "timeout: 15s" in out and "timeout: 20s" not in out
@@ -357,13 +362,6 @@ def test_helmfile_renders_the_mesh_chart_from_the_oci_registry(tmp_path, ws, env
     work.mkdir()
     shutil.copy(ws.catalog, work / "catalog.yaml")
     cli(env, "generate", "-c", str(work / "catalog.yaml"), "--mesh-chart", f"{ref}/{CHART}", "--mesh-version", ws.v1)
-    helmfile = _helmfile_path(work)
-    docs = [d for d in yaml.safe_load_all(re.sub(r"\{\{[^}]*\}\}", "x", helmfile.read_text())) if d]
-    [release] = [r for d in docs for r in d.get("releases") or [] if r.get("chart") == f"{ref}/{CHART}"]
-    envs = [name for d in docs for name in (d.get("environments") or {})]
-    args = [helmfile_bin, "--helm-binary", helm3, "-f", helmfile.name]
-    if envs and "default" not in envs:
-        args += ["-e", envs[0]]
     # helm 3 falls back to plain HTTP for a registry on 127.0.0.1 by itself.
-    out = run(env, *args, "template", "--skip-deps", "-l", f"name={release['name']}", cwd=work).stdout
+    out = render_mesh_release(env, work, f"{ref}/{CHART}", ws.v1, helm3, helmfile_bin)
     assert f"helm.sh/chart: {CHART}-{ws.v1}" in out

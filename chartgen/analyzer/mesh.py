@@ -1,0 +1,287 @@
+"""Mesh semantics, with the codes of ``istioctl analyze`` (offline: the cluster is the
+rendered objects plus the catalog as the service registry)."""
+
+from __future__ import annotations
+
+import re
+from itertools import combinations
+
+from .context import Context, fqdn, host_match, hosts_overlap, scopes_overlap, visible_in
+from .workspace import GATEWAY_CHART_DEFAULT_PORTS, Doc
+
+PORT_NAME = re.compile(r"^(grpc|grpc-web|http|http2|https|mongo|mysql|redis|tcp|tls|udp)(-.*)?$")
+RELATIVE_OPS = {"INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE"}
+MATCH_KEYS_BESIDES_URI = ("headers", "queryParams", "sourceLabels", "withoutHeaders", "gateways", "method", "scheme",
+                          "port", "authority", "sourceNamespace")
+
+
+def check_mesh(ctx: Context) -> None:
+    _virtual_services(ctx)
+    _destination_rules(ctx)
+    _gateways(ctx)
+    _namespaces(ctx)
+    _envoy_filters(ctx)
+    _telemetry(ctx)
+    _authorization(ctx)
+    _port_names(ctx)
+
+
+# --- VirtualService -------------------------------------------------------------------------------
+
+
+def _gateway_ref(ref: str, vs_ns: str) -> tuple[str, str]:
+    return tuple(ref.split("/", 1)) if "/" in ref else (vs_ns, ref)  # type: ignore[return-value]
+
+
+def _server_hosts(server: dict, vs_ns: str, gw_ns: str) -> list[str]:
+    """The hosts of a Gateway server that a VirtualService in ``vs_ns`` may bind to."""
+    out = []
+    for h in server.get("hosts") or []:
+        ns, _, host = str(h).rpartition("/")
+        if ns in ("", "*", vs_ns) or (ns == "." and gw_ns == vs_ns):
+            out.append(host)
+    return out
+
+
+def _destinations(rule: dict, http: bool) -> list[dict]:
+    out = [r.get("destination") for r in rule.get("route") or [] if isinstance(r, dict)]
+    if http:
+        if isinstance(rule.get("mirror"), dict):
+            out.append(rule["mirror"])
+        out += [m.get("destination") for m in rule.get("mirrors") or [] if isinstance(m, dict)]
+    return [d for d in out if isinstance(d, dict) and d.get("host")]
+
+
+def _subsets(ctx: Context, host: str) -> set[str]:
+    out: set[str] = set()
+    for dr in ctx.kind("DestinationRule"):
+        if host_match(fqdn(dr.spec.get("host", ""), dr.namespace), host):
+            out |= {str(s.get("name")) for s in dr.spec.get("subsets") or [] if isinstance(s, dict)}
+    return out
+
+
+def _is_catch_all(match: dict) -> bool:
+    if not match:
+        return True
+    uri = match.get("uri") or {}
+    catch = uri.get("prefix") == "/" or uri.get("regex") in ("*", ".*")
+    return catch and not any(match.get(k) for k in MATCH_KEYS_BESIDES_URI)
+
+
+def _virtual_services(ctx: Context) -> None:
+    gateways = {(g.namespace, g.name): g for g in ctx.kind("Gateway")}
+    mesh_hosts: dict[str, list[Doc]] = {}
+    for vs in ctx.kind("VirtualService"):
+        spec, ns = vs.spec, vs.namespace
+        hosts = [str(h) for h in spec.get("hosts") or []]
+        refs = [str(g) for g in spec.get("gateways") or []]
+        if not refs or "mesh" in refs:
+            for h in hosts:
+                mesh_hosts.setdefault(fqdn(h, ns), []).append(vs)
+        for ref in refs:
+            if ref == "mesh":
+                continue
+            gw = gateways.get(_gateway_ref(ref, ns))
+            if gw is None:
+                ctx.add(vs, "IST0101", f"Referenced gateway not found: {ref!r}")
+                continue
+            exposed = [h for s in gw.spec.get("servers") or [] for h in _server_hosts(s, ns, gw.namespace)]
+            for h in hosts:
+                if not any(hosts_overlap(e, h) for e in exposed):
+                    ctx.add(vs, "IST0132", f"host {h!r} is not exposed by gateway {ref!r}")
+        for proto in ("http", "tcp", "tls"):
+            for i, rule in enumerate(spec.get(proto) or []):
+                if isinstance(rule, dict):
+                    for dest in _destinations(rule, proto == "http"):
+                        _destination(ctx, vs, dest, f"{proto}[{i}]")
+        _unreachable_rules(ctx, vs)
+    for host, owners in sorted(mesh_hosts.items()):
+        for a, b in combinations(owners, 2):
+            if scopes_overlap(visible_in(a.spec.get("exportTo"), a.namespace), visible_in(b.spec.get("exportTo"), b.namespace)):
+                for this, other in ((a, b), (b, a)):
+                    ctx.add(this, "IST0109", f"host {host!r} is also routed for the mesh by VirtualService "
+                                             f"{other.namespace}/{other.name}")
+
+
+def _destination(ctx: Context, vs: Doc, dest: dict, where: str) -> None:
+    host = fqdn(dest["host"], vs.namespace)
+    if not ctx.known_host(host, vs.namespace):
+        ctx.add(vs, "IST0101", f"{where}: referenced host not found: {host!r}")
+        return
+    subset = dest.get("subset")
+    if subset and str(subset) not in _subsets(ctx, host):
+        ctx.add(vs, "IST0101", f"{where}: referenced subset {subset!r} of host {host!r} is not defined by a DestinationRule")
+    svc = ctx.services.get(host)
+    port = (dest.get("port") or {}).get("number") if isinstance(dest.get("port"), dict) else None
+    if svc is not None and len(svc.ports) > 1 and not port:
+        ctx.add(vs, "IST0112", f"{where}: destination {host!r} has {len(svc.ports)} ports; set destination.port")
+
+
+def _unreachable_rules(ctx: Context, vs: Doc) -> None:
+    seen: list[tuple[str, dict]] = []
+    catch_all: str | None = None
+    for i, rule in enumerate(vs.spec.get("http") or []):
+        if not isinstance(rule, dict):
+            continue
+        label = f"http[{i}]" + (f" ({rule['name']})" if rule.get("name") else "")
+        if catch_all is not None:
+            ctx.add(vs, "IST0130", f"rule {label} is unreachable: rule {catch_all} before it matches every request")
+            continue
+        matches = [m for m in rule.get("match") or [] if isinstance(m, dict)] or []
+        dups = [(j, prev) for j, m in enumerate(matches) for prev, pm in seen if pm == m]
+        if matches and len({j for j, _ in dups}) == len(matches):
+            ctx.add(vs, "IST0130", f"rule {label} is unreachable: every match repeats an earlier rule "
+                                   f"({', '.join(sorted({p for _, p in dups}))})")
+        else:
+            for j, prev in dups:
+                ctx.add(vs, "IST0131", f"rule {label} match[{j}] is ineffective: rule {prev} has the same match")
+        if not matches or any(_is_catch_all(m) for m in matches):
+            catch_all = label
+        seen += [(label, m) for m in matches]
+
+
+# --- DestinationRule ------------------------------------------------------------------------------
+
+
+def _destination_rules(ctx: Context) -> None:
+    for dr in ctx.kind("DestinationRule"):
+        host = fqdn(dr.spec.get("host", ""), dr.namespace)
+        if not ctx.known_host(host):
+            ctx.add(dr, "IST0174", f"host {host!r} is neither a service of the catalog nor a ServiceEntry host")
+            continue
+        svc = ctx.services.get(host)
+        if svc is None:
+            continue
+        pods = [{**svc.selector, **labels} for labels in svc.versions.values()] or [dict(svc.selector)]
+        for s in dr.spec.get("subsets") or []:
+            labels = (s or {}).get("labels") or {}
+            if not any(all(p.get(k) == v for k, v in labels.items()) for p in pods):
+                known = ", ".join(sorted(svc.versions)) or "none"
+                ctx.add(dr, "IST0173", f"subset {s.get('name')!r} (labels {labels}) selects no version of service "
+                                       f"{svc.key!r} in the catalog (versions: {known})")
+
+
+# --- Gateway --------------------------------------------------------------------------------------
+
+
+def _gateway_workload_labels(ctx: Context) -> dict:
+    release = ctx.view.catalog.istio.gatewayRelease
+    labels = {"app": release, "istio": release[len("istio-"):] if release.startswith("istio-") else release}
+    extra = (ctx.r.gateway_values or {}).get("labels")
+    if isinstance(extra, dict):
+        labels.update({str(k): str(v) for k, v in extra.items()})
+    return labels
+
+
+def _gateway_service_ports(ctx: Context) -> list[int]:
+    service = (ctx.r.gateway_values or {}).get("service") or {}
+    ports = service.get("ports") if isinstance(service, dict) else None
+    if not ports:
+        return list(GATEWAY_CHART_DEFAULT_PORTS)
+    return [int(p["port"]) for p in ports if isinstance(p, dict) and str(p.get("port", "")).isdigit()]
+
+
+def _host_part(h) -> str:
+    return str(h).rpartition("/")[2]
+
+
+def _gateways(ctx: Context) -> None:
+    gws = ctx.kind("Gateway")
+    workload = _gateway_workload_labels(ctx)
+    ports = _gateway_service_ports(ctx) if ctx.r.gateway_values is not None else None
+    for gw in gws:
+        selector = gw.spec.get("selector") or {}
+        ours = bool(selector) and all(workload.get(k) == str(v) for k, v in selector.items())
+        if selector and not ours:
+            ctx.add(gw, "IST0101", f"selector {selector} matches no gateway workload (the {ctx.view.catalog.istio.gatewayRelease} "
+                                   f"pods carry {workload})")
+            continue
+        servers = [s for s in gw.spec.get("servers") or [] if isinstance(s, dict)]
+        creds = sorted({str((s.get("tls") or {}).get("credentialName")) for s in servers
+                        if (s.get("tls") or {}).get("credentialName")})
+        if creds and gw.namespace != ctx.r.gateway_namespace:
+            ctx.add(gw, "IST0161", f"credential {', '.join(creds)} must be a secret in the gateway workload namespace "
+                                   f"{ctx.r.gateway_namespace!r}, but the Gateway is in {gw.namespace!r}")
+        if ports is not None:
+            for s in servers:
+                number = (s.get("port") or {}).get("number")
+                if number is not None and int(number) not in ports:
+                    ctx.add(gw, "IST0162", f"server port {number} is not a port of the gateway Service "
+                                           f"(service.ports of {ctx.view.catalog.istio.gatewayRelease}: "
+                                           f"{', '.join(map(str, sorted(ports)))})")
+    for a, b in combinations(gws, 2):
+        if (a.spec.get("selector") or {}) != (b.spec.get("selector") or {}):
+            continue
+        for sa in a.spec.get("servers") or []:
+            for sb in b.spec.get("servers") or []:
+                pa, pb = (sa.get("port") or {}).get("number"), (sb.get("port") or {}).get("number")
+                if pa is None or pa != pb:
+                    continue
+                common = sorted({_host_part(x) for x in sa.get("hosts") or [] for y in sb.get("hosts") or []
+                                 if hosts_overlap(_host_part(x), _host_part(y))})
+                if common:
+                    for this, other in ((a, b), (b, a)):
+                        ctx.add(this, "IST0145", f"port {pa} host(s) {', '.join(common)} conflict with Gateway "
+                                                 f"{other.namespace}/{other.name} on the same selector")
+
+
+# --- namespaces, EnvoyFilter, Telemetry, AuthorizationPolicy, ports ------------------------------------------------
+
+
+def _namespaces(ctx: Context) -> None:
+    for ns in ctx.kind("Namespace"):
+        labels = ns.meta.get("labels") or {}
+        if "istio-injection" in labels and "istio.io/rev" in labels:
+            ctx.add(ns, "IST0123", f"both istio-injection={labels['istio-injection']} and "
+                                   f"istio.io/rev={labels['istio.io/rev']} are set; keep one")
+
+
+def _envoy_filters(ctx: Context) -> None:
+    for ef in ctx.kind("EnvoyFilter"):
+        if ef.spec.get("priority"):
+            continue
+        ops = sorted({str((p.get("patch") or {}).get("operation")) for p in ef.spec.get("configPatches") or []
+                      if isinstance(p, dict)} & RELATIVE_OPS)
+        if ops:
+            ctx.add(ef, "IST0151", f"relative patch operation {', '.join(ops)} without a priority; set spec.priority "
+                                   "so that the filter order is defined")
+
+
+def _telemetry(ctx: Context) -> None:
+    by_ns: dict[str, list[Doc]] = {}
+    for t in ctx.kind("Telemetry"):
+        if not (t.spec.get("selector") or t.spec.get("targetRef") or t.spec.get("targetRefs")):
+            by_ns.setdefault(t.namespace, []).append(t)
+    for ns, docs in by_ns.items():
+        if len(docs) > 1:
+            names = ", ".join(sorted(d.name for d in docs))
+            for d in docs:
+                ctx.add(d, "IST0160", f"namespace {ns!r} has {len(docs)} Telemetry resources without a selector ({names})")
+
+
+def _principal_namespace(principal: str) -> str | None:
+    m = re.search(r"(?:^|/)ns/([^/]+)/sa/", principal)
+    return m.group(1) if m else None
+
+
+def _authorization(ctx: Context) -> None:
+    known = ctx.r.known_namespaces
+    for ap in ctx.kind("AuthorizationPolicy"):
+        for i, rule in enumerate(ap.spec.get("rules") or []):
+            for j, frm in enumerate((rule or {}).get("from") or []):
+                source = (frm or {}).get("source") or {}
+                refs = [(str(n), str(n)) for key in ("namespaces", "notNamespaces") for n in source.get(key) or []]
+                refs += [(_principal_namespace(str(p)), str(p)) for key in ("principals", "notPrincipals")
+                         for p in source.get(key) or []]
+                for ns, text in refs:
+                    if ns and "*" not in ns and ns not in known:
+                        ctx.add(ap, "IST0101", f"rules[{i}].from[{j}]: referenced namespace not found: {ns!r} ({text})")
+
+
+def _port_names(ctx: Context) -> None:
+    for svc in ctx.services.values():
+        for name, number, _protocol in svc.ports:
+            if not PORT_NAME.match(name):
+                ctx.add_at("Service", svc.namespace, svc.name, "IST0118",
+                           f"port {number} name {name!r} does not follow <protocol>[-suffix] "
+                           "(e.g. http, http-api, grpc, tcp-db)", ctx.catalog_file)

@@ -1,0 +1,98 @@
+"""``lint``: render every environment, run the checks, gather the findings."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import ChartgenError
+from .context import Context
+from .findings import Finding
+from .mesh import check_mesh
+from .scanner import apply_suppressions, collect, find_checkov, load_suppressions, start_checkov
+from .schema import validate_objects
+from .security import check_security
+from .workspace import KUBE_VERSION, Project, Rendered, render
+
+
+@dataclass
+class LintResult:
+    environments: list[str]
+    findings: list[Finding]
+    suppressed: list[tuple[Finding, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    scanner: str | None = None  # the checkov that ran (None: skipped)
+
+    def count(self, level: str) -> int:
+        return sum(1 for f in self.findings if f.level == level)
+
+    def failed(self, strict: bool = False) -> bool:
+        return self.count("error") > 0 or (strict and self.count("warning") > 0)
+
+
+def analyze(project: Project, rendered: Rendered) -> list[Finding]:
+    """Schema, mesh and security findings of one rendered environment (no scanner)."""
+    templates = {rel.rsplit("/", 1)[-1]: rel for rel in project.files
+                 if rel.startswith(f"{project.chart_dir}/templates/")}
+    ctx = Context(rendered, project.catalog_file, templates)
+    findings = validate_objects(rendered.docs, rendered.env, KUBE_VERSION.rsplit(".", 1)[0])
+    check_mesh(ctx)
+    check_security(ctx)
+    return findings + ctx.findings
+
+
+def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
+         suppressions_text: str | None = None) -> LintResult:
+    known = project.environments()
+    envs = list(envs) if envs else known
+    unknown = [e for e in envs if e not in known]
+    if unknown:
+        raise ChartgenError(f"unknown environment(s) {', '.join(unknown)}; the catalog has {', '.join(known)}")
+    envs = sorted(dict.fromkeys(envs))
+    suppressions = load_suppressions(suppressions_text)
+    checkov = find_checkov() if scanner else None
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
+        scratch = Path(tmp)
+        rendered = render(project, envs, scratch / "project")
+        proc = manifests = None
+        if checkov:
+            manifests = {}
+            for env in envs:
+                manifests[env] = scratch / "rendered" / f"{env}.yaml"
+                manifests[env].parent.mkdir(parents=True, exist_ok=True)
+                manifests[env].write_text(rendered[env].text, encoding="utf-8")
+            proc = start_checkov(checkov, list(manifests.values()))
+        try:
+            for env in envs:
+                findings += analyze(project, rendered[env])
+        finally:
+            if proc is not None:
+                scanned = collect(proc, manifests, rendered)
+        if proc is not None:
+            findings += scanned
+    findings = [_locate(project, f) for f in findings]
+    kept, dropped = apply_suppressions(findings, suppressions)
+    notes = list(dict.fromkeys(project.notes))
+    for env in envs:
+        r = rendered[env]
+        if r.gateway_values is None:
+            notes.append(f"{env}: no values for the gateway release {project.catalog.istio.gatewayRelease}; IST0162 skipped")
+        if r.istiod_values is None:
+            notes.append(f"{env}: no values for istiod; CG108 skipped")
+    return LintResult(envs, sorted(set(kept)), dropped, notes, checkov)
+
+
+@lru_cache(maxsize=256)
+def _kind_line(text: str, kind: str) -> int:
+    m = re.search(rf"^kind:\s*{re.escape(kind)}\s*$", text, re.M)
+    return text.count("\n", 0, m.start()) + 1 if m else 1
+
+
+def _locate(project: Project, f: Finding) -> Finding:
+    """Give a template finding the line of its kind in the template (the SARIF region)."""
+    text = project.files.get(f.file) if f.file and not f.line else None
+    return replace(f, line=_kind_line(text, f.kind)) if text is not None else f

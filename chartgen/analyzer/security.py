@@ -1,0 +1,155 @@
+"""chartgen's own security rules (CG1xx): zero-trust defaults that istioctl does not check."""
+
+from __future__ import annotations
+
+from .context import Context
+from .workspace import Doc
+
+BUILTIN_PROVIDERS = {"envoy", "prometheus", "stackdriver"}  # in Istio's default meshConfig
+ROOT_NAMESPACE = "istio-system"
+
+
+def check_security(ctx: Context) -> None:
+    namespaces = ctx.workload_namespaces()
+    if ctx.production:
+        _strict_mtls(ctx, namespaces)
+        _no_faults(ctx)
+        _tls_only_gateway(ctx)
+    _deny_by_default(ctx, namespaces)
+    _no_open_allow(ctx)
+    _sidecars(ctx)
+    _network_default_deny(ctx, namespaces)
+    _telemetry_providers(ctx)
+
+
+def _selectorless(doc: Doc) -> bool:
+    sel = doc.spec.get("selector") or {}
+    return not (sel.get("matchLabels") if isinstance(sel, dict) else sel) and not doc.spec.get("targetRef") \
+        and not doc.spec.get("targetRefs")
+
+
+def _strict_mtls(ctx: Context, namespaces: list[str]) -> None:
+    pas = ctx.kind("PeerAuthentication")
+    mesh = [p for p in pas if p.namespace == ROOT_NAMESPACE and _selectorless(p)]
+    mesh_mode = ((mesh[0].spec.get("mtls") or {}).get("mode") if mesh else None) or "PERMISSIVE"
+    for ns in namespaces:
+        own = [p for p in pas if p.namespace == ns and _selectorless(p)]
+        mode = ((own[0].spec.get("mtls") or {}).get("mode") if own else None) or "UNSET"
+        effective = mesh_mode if mode in ("UNSET", "") else mode
+        if effective != "STRICT":
+            where = f"PeerAuthentication {ns}/{own[0].name}" if own and mode != "UNSET" else "no namespace-wide PeerAuthentication"
+            ctx.add_at("Namespace", "", ns, "CG101", f"mTLS is {effective} ({where}); production requires STRICT",
+                       own[0].source if own else ctx.template("peerauthentication.yaml"))
+    for p in pas:
+        modes = {str((p.spec.get("mtls") or {}).get("mode") or "")}
+        modes |= {str((v or {}).get("mode") or "") for v in (p.spec.get("portLevelMtls") or {}).values()}
+        weak = sorted(modes & {"PERMISSIVE", "DISABLE"})
+        if weak and not (_selectorless(p) and p.namespace in namespaces):  # those are reported above
+            ctx.add(p, "CG101", f"mTLS mode {', '.join(weak)} in a production environment; use STRICT")
+
+
+def _deny_by_default(ctx: Context, namespaces: list[str]) -> None:
+    have = {p.namespace for p in ctx.kind("AuthorizationPolicy") if not p.spec}
+    for ns in namespaces:
+        if ns not in have:
+            ctx.add_at("Namespace", "", ns, "CG102", "no deny-by-default AuthorizationPolicy (an empty spec) in a "
+                       "namespace with workloads", ctx.template("authorizationpolicy.yaml"))
+
+
+def _no_open_allow(ctx: Context) -> None:
+    for ap in ctx.kind("AuthorizationPolicy"):
+        if not ap.spec or (ap.spec.get("action") or "ALLOW") != "ALLOW":
+            continue
+        for i, rule in enumerate(ap.spec.get("rules") or []):
+            rule = rule or {}
+            froms = rule.get("from") or []
+            if not froms:
+                ctx.add(ap, "CG103", f"rules[{i}] allows every source (no 'from')")
+                continue
+            for j, frm in enumerate(froms):
+                source = (frm or {}).get("source") or {}
+                if not source:
+                    ctx.add(ap, "CG103", f"rules[{i}].from[{j}] has an empty source, which matches every caller")
+                    continue
+                for key in ("principals", "namespaces", "requestPrincipals"):
+                    wild = [str(v) for v in source.get(key) or [] if "*" in str(v)]
+                    if wild:
+                        ctx.add(ap, "CG103", f"rules[{i}].from[{j}].source.{key} has a wildcard: {', '.join(wild)}")
+
+
+def _no_faults(ctx: Context) -> None:
+    for vs in ctx.kind("VirtualService"):
+        for i, rule in enumerate(vs.spec.get("http") or []):
+            if isinstance(rule, dict) and rule.get("fault"):
+                name = f" ({rule['name']})" if rule.get("name") else ""
+                ctx.add(vs, "CG104", f"http[{i}]{name} injects faults in a production environment")
+
+
+def _tls_only_gateway(ctx: Context) -> None:
+    for gw in ctx.kind("Gateway"):
+        servers = [s for s in gw.spec.get("servers") or [] if isinstance(s, dict)]
+        redirect = False
+        for s in servers:
+            port = s.get("port") or {}
+            protocol = str(port.get("protocol", "")).upper()
+            tls = s.get("tls") or {}
+            if protocol in ("HTTPS", "TLS"):
+                continue
+            if tls.get("httpsRedirect"):
+                redirect = True
+                continue
+            ctx.add(gw, "CG105", f"server port {port.get('number')} ({protocol or 'no protocol'}) serves plaintext in "
+                                 "production; use HTTPS or tls.httpsRedirect")
+        if servers and not redirect:
+            ctx.add(gw, "CG105", "no HTTP server with tls.httpsRedirect: plain HTTP clients get no redirect to HTTPS")
+
+
+def _sidecars(ctx: Context) -> None:
+    sidecars = ctx.kind("Sidecar")
+    for svc in sorted(ctx.services.values(), key=lambda s: (s.namespace, s.name)):
+        covered = False
+        for sc in sidecars:
+            if sc.namespace != svc.namespace:
+                continue
+            labels = (sc.spec.get("workloadSelector") or {}).get("labels") or {}
+            if all(svc.selector.get(k) == v for k, v in labels.items()):
+                covered = True
+                break
+        if not covered:
+            ctx.add_at("Service", svc.namespace, svc.name, "CG106", "no Sidecar resource selects this workload, so its "
+                       "proxy receives the configuration of the whole mesh", ctx.template("sidecar.yaml"))
+
+
+def _denies(policy: Doc, direction: str) -> bool:
+    spec = policy.spec
+    selector = spec.get("podSelector")
+    if selector is None or any((selector or {}).values()):
+        return False
+    types = spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+    return direction.capitalize() in types and not spec.get(direction)
+
+
+def _network_default_deny(ctx: Context, namespaces: list[str]) -> None:
+    nps = ctx.kind("NetworkPolicy")
+    for ns in namespaces:
+        mine = [n for n in nps if n.namespace == ns]
+        missing = [d for d in ("ingress", "egress") if not any(_denies(n, d) for n in mine)]
+        if missing:
+            ctx.add_at("Namespace", "", ns, "CG107", f"no default-deny NetworkPolicy for {' and '.join(missing)} "
+                       "(podSelector: {} with no rules)", ctx.template("networkpolicy.yaml"))
+
+
+def _telemetry_providers(ctx: Context) -> None:
+    if ctx.r.istiod_values is None:
+        return
+    mesh_config = ctx.r.istiod_values.get("meshConfig") or {}
+    defined = {str(p.get("name")) for p in mesh_config.get("extensionProviders") or [] if isinstance(p, dict)}
+    defined |= BUILTIN_PROVIDERS
+    for t in ctx.kind("Telemetry"):
+        for section in ("tracing", "accessLogging", "metrics"):
+            for entry in t.spec.get(section) or []:
+                for p in (entry or {}).get("providers") or []:
+                    name = str((p or {}).get("name"))
+                    if name not in defined:
+                        ctx.add(t, "CG108", f"{section} provider {name!r} is not in the istiod "
+                                            "meshConfig.extensionProviders")

@@ -1,0 +1,55 @@
+"""``chartgen lint``: analyse the rendered mesh offline (see docs/lint-rules.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..cli import Ctx, catalog_option, run_guarded
+
+
+@click.command("lint")
+@catalog_option
+@click.option("--env", "envs", multiple=True, metavar="ENV",
+              help="Lint only this environment (repeatable; default: all).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--no-scanner", is_flag=True, help="Skip checkov's Kubernetes checks.")
+@click.pass_obj
+def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
+    """Render every environment with helm and check the result offline.
+
+    Checks: Kubernetes and Istio schemas, mesh semantics (istioctl analyze codes),
+    chartgen's security rules (CG1xx) and checkov's Kubernetes checks. Exit 1 on
+    errors (with --strict, on warnings too). The rules: docs/lint-rules.md.
+
+    \b
+    Example:
+      chartgen lint
+      chartgen lint --env prod --strict
+      chartgen lint --format sarif > lint.sarif
+    """
+    from ..analyzer import Project, lint
+    from ..analyzer.report import summary, to_json, to_sarif, to_text
+    from ..validate import load_catalog
+
+    def run():
+        catalog_path = Path(catalog)
+        c = load_catalog(catalog_path)
+        project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name)
+        result = lint(project, list(envs), scanner=not no_scanner)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        if fmt == "json":
+            click.echo(to_json(result), nl=False)
+        elif fmt == "sarif":
+            click.echo(to_sarif(result, catalog_path.name), nl=False)
+        else:
+            click.echo(to_text(result), nl=False)
+            click.echo(summary(result))
+        if result.failed(strict):
+            sys.exit(1)
+
+    run_guarded(run, obj, "json" if fmt == "json" else "text")
