@@ -443,8 +443,14 @@ def _hint(name: str, known) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def _matches_everything(cond) -> bool:
+    return (cond.prefix is not None and cond.prefix in ("", "/")) or (cond.regex is not None and cond.regex in (".*", "^.*$"))
+
+
 def _is_catch_all(m: Match) -> bool:
-    return not m.headers and m.cookie is None and m.path is None and not m.queryParams
+    """No condition, or only conditions that every request meets (path prefix "/")."""
+    return (not m.headers and m.cookie is None
+            and (m.path is None or _matches_everything(m.path)) and not m.queryParams)
 
 
 def _string_covers(a, b) -> bool:

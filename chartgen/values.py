@@ -7,6 +7,7 @@ read nothing else. Pure functions of the catalog.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import naming
@@ -35,8 +36,7 @@ def istio_match(m: Match | None) -> list[dict]:
     out: dict[str, Any] = {}
     headers = {name: _string_match(cond) for name, cond in sorted(m.headers.items())}
     if m.cookie is not None:
-        value = m.cookie.value.replace("\\", "\\\\").replace(".", "\\.")
-        headers["cookie"] = {"regex": f"^(.*?;\\s*)?({m.cookie.name}={value})(;.*)?$"}
+        headers["cookie"] = {"regex": f"^(.*?;\\s*)?({re.escape(m.cookie.name)}={re.escape(m.cookie.value)})(;.*)?$"}
     if headers:
         out["headers"] = headers
     if m.path is not None:

@@ -429,8 +429,6 @@ def test_catch_all_route_is_located(tmp_path):
             f"request, so the default route is unreachable [route-shadowed]") in out
 
 
-@pytest.mark.xfail(strict=True, reason="validate._is_catch_all only knows the empty match: path prefix '/' "
-                                       "(or header prefix '') also matches every request")
 def test_path_prefix_slash_is_a_catch_all(tmp_path):
     path, text, out = _located(tmp_path, "          headers:\n            x-bytefreezer-beta: {exact: \"true\"}\n",
                                "          path: {prefix: /}\n")

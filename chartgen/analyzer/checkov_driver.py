@@ -9,7 +9,12 @@ Usage: python checkov_driver.py FILE...
 """
 
 import json
+import os
 import sys
+
+# This file sits among chartgen's modules (schema.py, …); they must not shadow checkov's imports.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 
 def main(files):
