@@ -93,7 +93,7 @@ def bench_size(n: int, work: Path, helm: str, env: dict) -> dict:
     def clean():
         shutil.rmtree(out, ignore_errors=True)
 
-    runs = 3 if n >= 1000 else 5
+    runs = 2 if n >= 1000 else 5
     gen, gen_mem = timed(CHARTGEN + ["generate", "-c", "catalog.yaml", "-o", "out"], cwd=d, runs=runs, setup=clean)
     subprocess.run(CHARTGEN + ["generate", "-c", "catalog.yaml", "-o", "out"], cwd=d, check=True, capture_output=True)
     noop, _ = timed(CHARTGEN + ["generate", "-c", "catalog.yaml", "-o", "out"], cwd=d, runs=runs)

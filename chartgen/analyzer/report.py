@@ -9,7 +9,6 @@ from .findings import RULES, SARIF_LEVELS, help_uri
 from .runner import LintResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-TOOL_URI = "docs/lint-rules.md"
 
 
 def _sorted(result: LintResult):
@@ -72,8 +71,7 @@ def to_sarif(result: LintResult, catalog_file: str = "catalog.yaml") -> str:
             "properties": {"environment": f.env, "tool": f.tool},
         })
     run = {
-        "tool": {"driver": {"name": "chartgen-lint", "version": __version__, "informationUri": TOOL_URI,
-                            "rules": rules}},
+        "tool": {"driver": {"name": "chartgen-lint", "version": __version__, "rules": rules}},
         "results": results,
     }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"

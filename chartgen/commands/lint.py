@@ -39,6 +39,10 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
         catalog_path = Path(catalog)
         c = load_catalog(catalog_path)
         project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name)
+        unknown = [e for e in envs if e not in c.environments]
+        if unknown:
+            raise click.BadParameter(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
+                                     f"{', '.join(sorted(c.environments))}", param_hint="--env")
         result = lint(project, list(envs), scanner=not no_scanner)
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
