@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 tools:
 	$(PYTHON) tools/install_tools.py --quiet
+	$(PYTHON) tools/install_checkov.py --quiet
 
 setup: $(STAMP) tools
 

@@ -66,8 +66,9 @@ def scopes_overlap(a: set | None, b: set | None) -> bool:
 
 class Context:
     def __init__(self, rendered: Rendered, catalog_file: str = "catalog.yaml", templates: dict | None = None,
-                 production: bool | None = None):
+                 production: bool | None = None, source_map=None):
         self.r = rendered
+        self.source_map = source_map
         self.env = rendered.env
         self.view = rendered.view
         self.catalog_file = catalog_file
@@ -115,6 +116,15 @@ class Context:
                line: int = 0, level: str | None = None) -> None:
         self.findings.append(Finding(self.env, kind, namespace, name, code, message, level or RULES[code].level,
                                      file, line))
+
+    def catalog_line(self, *paths: tuple) -> int:
+        """The line of the first of ``paths`` that the catalog file sets (0: unknown)."""
+        if self.source_map is None:
+            return 0
+        for path in paths:
+            if tuple(path) in self.source_map.values:
+                return self.source_map.values[tuple(path)][0]
+        return 0
 
     def template(self, name: str) -> str:
         return self.templates.get(name, "")

@@ -280,8 +280,10 @@ def _authorization(ctx: Context) -> None:
 
 def _port_names(ctx: Context) -> None:
     for svc in ctx.services.values():
-        for name, number, _protocol in svc.ports:
+        for i, (name, number, _protocol) in enumerate(svc.ports):
             if not PORT_NAME.match(name):
+                line = ctx.catalog_line(("environments", ctx.env, "services", svc.key, "ports", i, "name"),
+                                        ("services", svc.key, "ports", i, "name"), ("defaults", "ports", i, "name"))
                 ctx.add_at("Service", svc.namespace, svc.name, "IST0118",
                            f"port {number} name {name!r} does not follow <protocol>[-suffix] "
-                           "(e.g. http, http-api, grpc, tcp-db)", ctx.catalog_file)
+                           "(e.g. http, http-api, grpc, tcp-db)", ctx.catalog_file, line)

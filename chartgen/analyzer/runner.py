@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -13,9 +14,9 @@ from .context import Context
 from .findings import Finding
 from .mesh import check_mesh
 from .scanner import apply_suppressions, collect, find_checkov, load_suppressions, start_checkov
-from .schema import validate_objects
+from .schema import preload, validate_objects
 from .security import check_security
-from .workspace import KUBE_VERSION, Project, Rendered, render
+from .workspace import KUBE_VERSION, Project, Rendered, assemble, render_texts
 
 
 @dataclass
@@ -37,11 +38,11 @@ def analyze(project: Project, rendered: Rendered) -> list[Finding]:
     """Schema, mesh and security findings of one rendered environment (no scanner)."""
     templates = {rel.rsplit("/", 1)[-1]: rel for rel in project.files
                  if rel.startswith(f"{project.chart_dir}/templates/")}
-    ctx = Context(rendered, project.catalog_file, templates)
+    ctx = Context(rendered, project.catalog_file, templates, source_map=project.source_map)
     findings = validate_objects(rendered.docs, rendered.env, KUBE_VERSION.rsplit(".", 1)[0])
     check_mesh(ctx)
     check_security(ctx)
-    return findings + ctx.findings
+    return [_locate(project, f) for f in findings + ctx.findings]
 
 
 def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
@@ -55,26 +56,31 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     suppressions = load_suppressions(suppressions_text)
     checkov = find_checkov() if scanner else None
     findings: list[Finding] = []
+    warm = threading.Thread(target=preload, daemon=True)  # imports the models while helm runs
+    warm.start()
     with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
         scratch = Path(tmp)
-        rendered = render(project, envs, scratch / "project")
-        proc = manifests = None
+        texts = render_texts(project, envs, scratch / "project")
+        scan = manifests = None
         if checkov:
             manifests = {}
             for env in envs:
                 manifests[env] = scratch / "rendered" / f"{env}.yaml"
                 manifests[env].parent.mkdir(parents=True, exist_ok=True)
-                manifests[env].write_text(rendered[env].text, encoding="utf-8")
-            proc = start_checkov(checkov, list(manifests.values()))
+                manifests[env].write_text(texts[env], encoding="utf-8")
+            scan = start_checkov(checkov, list(manifests.values()))
         try:
+            rendered = assemble(project, texts)
+            warm.join()
             for env in envs:
                 findings += analyze(project, rendered[env])
-        finally:
-            if proc is not None:
-                scanned = collect(proc, manifests, rendered)
-        if proc is not None:
-            findings += scanned
-    findings = [_locate(project, f) for f in findings]
+        except BaseException:
+            if scan is not None:
+                scan.proc.kill()
+                scan.proc.communicate()
+            raise
+        if scan is not None:
+            findings += [_locate(project, f) for f in collect(scan, manifests, rendered)]
     kept, dropped = apply_suppressions(findings, suppressions)
     notes = list(dict.fromkeys(project.notes))
     for env in envs:

@@ -110,8 +110,9 @@ class Project:
     """The catalog and every file ``chartgen generate`` would write, in memory."""
 
     def __init__(self, catalog: Catalog, files: dict[str, str], catalog_file: str = "catalog.yaml",
-                 notes: list[str] | None = None):
+                 notes: list[str] | None = None, source_map=None):
         self.catalog = catalog
+        self.source_map = source_map  # positions in the catalog file (chartgen.yamlsrc.SourceMap), optional
         self.files = dict(files)
         self.catalog_file = catalog_file
         self.chart_name = chart_name(catalog)
@@ -119,7 +120,7 @@ class Project:
         self.notes: list[str] = list(notes or [])
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml") -> Project:
+    def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml", source_map=None) -> Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``)."""
         notes: list[str] = []
         try:
@@ -132,7 +133,7 @@ class Project:
             files = cls._chart_only_files(catalog)
             notes.append(f"{exc.name} is not available: linting the chart with its per-environment values only "
                          "(no helmfile, no gateway or istiod values)")
-        return cls(catalog, files, catalog_file, notes)
+        return cls(catalog, files, catalog_file, notes, source_map)
 
     @staticmethod
     def _chart_only_files(catalog: Catalog) -> dict[str, str]:
@@ -298,8 +299,8 @@ def helm_template(project: Project, env: str, scratch: Path, helm: str) -> str:
     return proc.stdout
 
 
-def render(project: Project, envs: list[str], scratch: Path | None = None, helm: str | None = None) -> dict[str, Rendered]:
-    """Render every environment (in parallel) and gather the values around it."""
+def render_texts(project: Project, envs: list[str], scratch: Path, helm: str | None = None) -> dict[str, str]:
+    """``helm template`` output per environment (the environments render in parallel)."""
     from ..toolchain import ToolNotFound, find_tool
 
     if helm is None:
@@ -307,31 +308,35 @@ def render(project: Project, envs: list[str], scratch: Path | None = None, helm:
             helm = find_tool("helm").path
         except ToolNotFound as exc:
             raise ToolError(str(exc)) from None
+    write_files(project, scratch)
+    with ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:
+        return dict(zip(envs, pool.map(lambda e: helm_template(project, e, scratch, helm), envs)))
+
+
+def assemble(project: Project, texts: dict[str, str]) -> dict[str, Rendered]:
+    """Parse the rendered output and gather the values around each environment."""
     views = {v.name: v for v in env_views(project.catalog)}
-    own = None
-    if scratch is None:
-        own = tempfile.TemporaryDirectory(prefix="chartgen-lint-")
-        scratch = Path(own.name)
-    try:
-        write_files(project, scratch)
-        with ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:
-            texts = dict(zip(envs, pool.map(lambda e: helm_template(project, e, scratch, helm), envs)))
-    finally:
-        if own is not None:
-            own.cleanup()
     chart_parent = project.chart_dir.rsplit("/", 1)[0]
     out = {}
-    for env in envs:
-        docs = split_documents(texts[env], chart_parent)
+    for env, text in texts.items():
+        docs = split_documents(text, chart_parent)
         mesh_values = project.merged_values(project.mesh_release, env, project.chart_name) or {}
         gw_values = project.merged_values(project.gateway_release, env) if project.gateway_release else \
             project.merged_values(None, env, project.catalog.istio.gatewayRelease)
         istiod_values = project.merged_values(project.istiod_release, env) if project.istiod_release else \
             project.merged_values(None, env, "istiod")
-        r = Rendered(env, views[env], texts[env], docs, mesh_values, gw_values, istiod_values, project.gateway_namespace())
+        r = Rendered(env, views[env], text, docs, mesh_values, gw_values, istiod_values, project.gateway_namespace())
         r.known_namespaces = _known_namespaces(project, r)
         out[env] = r
     return out
+
+
+def render(project: Project, envs: list[str], scratch: Path | None = None, helm: str | None = None) -> dict[str, Rendered]:
+    """Render every environment and gather the values around it."""
+    if scratch is not None:
+        return assemble(project, render_texts(project, envs, scratch, helm))
+    with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
+        return assemble(project, render_texts(project, envs, Path(tmp), helm))
 
 
 def _known_namespaces(project: Project, r: Rendered) -> set[str]:

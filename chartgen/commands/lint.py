@@ -33,12 +33,13 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
     """
     from ..analyzer import Project, lint
     from ..analyzer.report import summary, to_json, to_sarif, to_text
-    from ..validate import load_catalog
+    from ..validate import load_catalog, parse_catalog
 
     def run():
         catalog_path = Path(catalog)
-        c = load_catalog(catalog_path)
-        project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name)
+        load_catalog(catalog_path)  # reports an unreadable or invalid catalog
+        c, smap = parse_catalog(catalog_path.read_text(encoding="utf-8"), catalog_path.name)
+        project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name, source_map=smap)
         unknown = [e for e in envs if e not in c.environments]
         if unknown:
             raise click.BadParameter(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "

@@ -1,0 +1,391 @@
+"""``chartgen lint``: every check triggered once, the default catalog clean, the output formats.
+
+Real helm and real checkov, no mocks: a missing tool fails these tests, it never skips them.
+Triggers are catalog or values overrides (``tests/fixtures/lint/*.yaml``); checks that no
+override can reach through the chart (the chart never renders two Gateways, for instance)
+are triggered by editing the rendered objects before the analysis.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from chartgen.analyzer import Project, analyze, lint, render, validate_objects
+from chartgen.analyzer.findings import RULES
+from chartgen.analyzer.report import to_json, to_sarif, to_text
+from chartgen.analyzer.scanner import find_checkov, load_suppressions
+from chartgen.analyzer.workspace import Doc, deep_merge, load_yaml_text
+from chartgen.cli import cli
+from chartgen.errors import ChartgenError
+from chartgen.toolchain import ToolNotFound, find_tool
+from chartgen.validate import parse_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = ROOT / "catalog.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lint"
+MESH = "values/bytefreezer-mesh"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tools():
+    """helm and checkov are required: without them every test here fails."""
+    try:
+        find_tool("helm")
+    except ToolNotFound as exc:
+        pytest.fail(f"helm is required for the lint tests: {exc}")
+    try:
+        find_checkov()
+    except ChartgenError as exc:
+        pytest.fail(f"checkov is required for the lint tests: {exc}")
+
+
+def _catalog(patch: dict | None = None):
+    data = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
+    if patch:
+        data = deep_merge(data, patch)
+    return parse_catalog(yaml.safe_dump(data, sort_keys=False), "catalog.yaml")
+
+
+_PLANS: dict[str, Project] = {}
+
+
+def _project(tmp: Path, catalog_patch: dict | None = None, values: dict | None = None) -> Project:
+    """The project as `chartgen generate` would write it into an empty directory, plus overrides."""
+    key = json.dumps(catalog_patch, sort_keys=True)
+    if key not in _PLANS:
+        catalog, smap = _catalog(catalog_patch)
+        _PLANS[key] = Project.from_catalog(catalog, tmp, source_map=smap)
+    planned = _PLANS[key]
+    project = Project(planned.catalog, planned.files, planned.catalog_file, planned.notes, planned.source_map)
+    for path, patch in (values or {}).items():
+        project.files[path] = yaml.safe_dump(deep_merge(load_yaml_text(project.files.get(path, "")), patch))
+    return project
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    project = _project(tmp_path_factory.mktemp("base"))
+    return project, render(project, project.environments())
+
+
+@pytest.fixture(scope="module")
+def default_result(tmp_path_factory):
+    """The default catalog, every environment, with the scanner."""
+    return lint(_project(tmp_path_factory.mktemp("default")))
+
+
+def codes(findings) -> set[str]:
+    return {f.code for f in findings}
+
+
+def mutated(base, env: str, mutate) -> list:
+    """Analyse ``env`` after ``mutate(docs)`` edited a copy of the rendered objects."""
+    project, rendered = base
+    docs = [Doc(copy.deepcopy(d.obj), d.source, d.start, d.end) for d in rendered[env].docs]
+    mutate(docs)
+    return analyze(project, replace(rendered[env], docs=docs))
+
+
+def find(docs, kind: str, name: str | None = None, namespace: str | None = None) -> Doc:
+    return next(d for d in docs if d.kind == kind and (name is None or d.name == name)
+                and (namespace is None or d.namespace == namespace))
+
+
+def clone(docs, doc: Doc, name: str) -> Doc:
+    new = Doc(copy.deepcopy(doc.obj), doc.source, 0, 0)
+    new.obj["metadata"]["name"] = name
+    docs.append(new)
+    return new
+
+
+# --- the default catalog is clean ------------------------------------------------------------------
+
+
+def test_default_catalog_has_no_findings_in_any_environment(default_result):
+    assert default_result.environments == ["dev", "prod"]
+    assert [f.format() for f in default_result.findings] == []
+    assert default_result.scanner, "checkov must have run"
+    assert not default_result.failed(strict=True)
+
+
+def test_default_catalog_suppressions_are_used_and_explained(default_result):
+    suppressions = load_suppressions()
+    assert suppressions and all(s.reason for s in suppressions)
+    used = {s for _, s in default_result.suppressed}
+    assert set(suppressions) == used, "a suppression matches nothing: remove it"
+    assert {f.env for f, _ in default_result.suppressed} == {"dev", "prod"}
+    assert {f.tool for f, _ in default_result.suppressed} == {"checkov"}
+
+
+def test_each_default_environment_passes_every_analyzer_check(base):
+    project, rendered = base
+    for env in project.environments():
+        assert analyze(project, rendered[env]) == []
+
+
+# --- catalog and values overrides ------------------------------------------------------------------------
+
+
+CASES = sorted(FIXTURES.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_override_triggers_its_check(case, tmp_path):
+    spec = yaml.safe_load(case.read_text(encoding="utf-8"))
+    project = _project(tmp_path, spec.get("catalog"), spec.get("values"))
+    env = spec["env"]
+    findings = analyze(project, render(project, [env])[env])
+    assert codes(findings) == set(spec["expect"]), [f.format() for f in findings]
+    assert all(f.env == env and f.level == RULES[f.code].level for f in findings)
+    for f in findings:  # every finding points at a file: its template, or the catalog
+        assert f.file == "catalog.yaml" if f.code == "IST0118" else f.file.startswith("charts/bytefreezer-mesh/templates/")
+        assert f.line > 0
+
+
+def test_fixtures_cover_every_values_reachable_check():
+    covered = set()
+    for case in CASES:
+        covered |= set(yaml.safe_load(case.read_text(encoding="utf-8"))["expect"])
+    assert {"IST0101", "IST0118", "IST0123", "IST0130", "IST0131", "IST0161", "IST0162", "IST0173", "IST0174",
+            "CG101", "CG104", "CG105", "CG106", "CG108"} <= covered
+
+
+# --- checks reached by editing the rendered objects -----------------------------------------------------
+
+
+def test_schema_kubernetes_reports_every_error():
+    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "x", "namespace": "a"},
+          "spec": {"podSelecter": {}, "policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": [80]}]}]}}
+    findings = validate_objects([np], "dev")
+    assert sorted(f.message for f in findings) == [
+        "spec.ingress[0].ports[0].port: [80] is not valid under any of the given schemas",
+        "spec: 'podSelector' is a required property",
+        "spec: Additional properties are not allowed ('podSelecter' was unexpected)",
+    ]
+    assert codes(findings) == {"K8S-SCHEMA"}
+
+
+def test_schema_istio_types_unknown_fields_and_kinds():
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "v", "namespace": "a"},
+          "spec": {"hosts": ["a"], "http": [{"timeout": 3, "retries": {"attemps": 2},
+                                              "route": [{"destination": {"host": "a"}, "weight": "90"}]}]}}
+    ef = {"apiVersion": "networking.istio.io/v1", "kind": "EnvoyFilter", "metadata": {"name": "e"}, "spec": {}}
+    findings = validate_objects([vs, ef], "dev")
+    assert codes(findings) == {"IST0106"}
+    messages = sorted(f.message for f in findings)
+    assert any(m.startswith("spec.http[0].timeout:") for m in messages)
+    assert any(m.startswith("spec.http[0].route[0].weight:") for m in messages)
+    assert "spec.http[0].retries.attemps: unknown field 'attemps'" in messages
+    assert any("unknown Istio kind EnvoyFilter" in m for m in messages)
+
+
+def test_schema_accepts_the_default_render(base):
+    _, rendered = base
+    for env, r in rendered.items():
+        assert validate_objects(r.docs, env) == []
+
+
+def test_ist0101_missing_subset_and_gateway(base):
+    def mutate(docs):
+        find(docs, "DestinationRule", "bytefreezer-proxy").spec.pop("subsets")
+        find(docs, "VirtualService", "bytefreezer-piper-ingress").spec["gateways"] = ["istio-ingress/nope"]
+    findings = mutated(base, "dev", mutate)
+    assert codes(findings) == {"IST0101"}
+    text = " ".join(f.message for f in findings)
+    assert "subset 'v2'" in text and "gateway not found: 'istio-ingress/nope'" in text
+
+
+def test_ist0109_two_mesh_virtual_services(base):
+    findings = mutated(base, "dev", lambda docs: clone(docs, find(docs, "VirtualService", "bytefreezer-piper"), "piper-2"))
+    assert codes(findings) == {"IST0109"} and len(findings) == 2
+
+
+def test_ist0112_destination_port_on_a_multi_port_service(tmp_path):
+    project = _project(tmp_path, {"services": {"receiver": {"ports": [
+        {"name": "http", "port": 3000, "protocol": "HTTP"}, {"name": "grpc", "port": 9000, "protocol": "GRPC"}]}}})
+    rendered = render(project, ["dev"])["dev"]
+    assert analyze(project, rendered) == []  # the chart always sets the port
+    vs = find(rendered.docs, "VirtualService", "bytefreezer-receiver")
+    for rule in vs.spec["http"]:
+        for route in rule["route"]:
+            route["destination"].pop("port")
+    assert codes(analyze(project, rendered)) == {"IST0112"}
+
+
+def test_ist0132_host_not_on_gateway(base):
+    findings = mutated(base, "dev", lambda docs: find(docs, "VirtualService", "bytefreezer-piper-ingress")
+                       .spec.update(hosts=["other.dev.bytefreezer.local"]))
+    assert codes(findings) == {"IST0132"}
+
+
+def test_ist0145_conflicting_gateways(base):
+    findings = mutated(base, "prod", lambda docs: clone(docs, find(docs, "Gateway"), "second-gateway"))
+    assert codes(findings) == {"IST0145"}
+
+
+def test_ist0151_envoyfilter_without_priority(base):
+    findings = mutated(base, "prod", lambda docs: find(docs, "EnvoyFilter", "bytefreezer-gateway-ratelimit")
+                       .spec.pop("priority"))
+    assert codes(findings) == {"IST0151"}
+
+
+def test_ist0160_two_selectorless_telemetries(base):
+    findings = mutated(base, "dev", lambda docs: clone(docs, find(docs, "Telemetry"), "another"))
+    assert codes(findings) == {"IST0160"} and len(findings) == 2
+
+
+def test_cg102_missing_deny_all(base):
+    findings = mutated(base, "prod", lambda docs: docs.remove(find(docs, "AuthorizationPolicy", "deny-all")))
+    assert codes(findings) == {"CG102"}
+    assert findings[0].object == "Namespace/bytefreezer-prod"
+    assert findings[0].file.endswith("templates/authorizationpolicy.yaml")
+
+
+def test_cg103_open_allow_rules(base):
+    def mutate(docs):
+        rules = find(docs, "AuthorizationPolicy", "allow-metrics-scraping").spec["rules"]
+        rules.append({"to": [{"operation": {"paths": ["/"]}}]})
+        rules.append({"from": [{"source": {}}]})
+        rules.append({"from": [{"source": {"principals": ["*"]}}]})
+    findings = mutated(base, "prod", mutate)
+    assert codes(findings) == {"CG103"} and len(findings) == 3
+
+
+def test_cg106_workload_without_sidecar(base):
+    findings = mutated(base, "dev", lambda docs: docs.remove(find(docs, "Sidecar", "bytefreezer-piper")))
+    assert codes(findings) == {"CG106"}
+    assert findings[0].object == "Service/bytefreezer-dev/bytefreezer-piper"
+
+
+def test_cg107_missing_network_default_deny(base):
+    findings = mutated(base, "dev", lambda docs: docs.remove(find(docs, "NetworkPolicy", "default-deny", "localstack")))
+    assert codes(findings) == {"CG107"}
+    assert "ingress and egress" in findings[0].message
+
+
+# --- the scanner ----------------------------------------------------------------------------------------
+
+
+def test_scanner_finding_is_reported_against_its_template(tmp_path):
+    project = _project(tmp_path, values={f"{MESH}/dev.yaml": {"test": {"image": "curlimages/curl:latest"}}})
+    result = lint(project, ["dev"])
+    scanned = [f for f in result.findings if f.tool == "checkov"]
+    assert scanned and all(f.code.startswith("CKV_K8S_") for f in scanned)
+    assert {f.object for f in scanned} == {"Pod/istio-system/bytefreezer-mesh-test-routes"}
+    assert all(f.file == "charts/bytefreezer-mesh/templates/tests/test-routes.yaml" and f.line > 1 for f in scanned)
+    assert result.failed()
+
+
+def test_suppressions_need_a_reason():
+    with pytest.raises(ChartgenError, match="reason"):
+        load_suppressions("suppressions:\n  - check: CKV_K8S_8\n    resource: Pod/*/*\n")
+
+
+# --- output formats and the command ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def warned(base):
+    """A result with one warning (IST0123) in dev, as `lint` would return it."""
+    findings = mutated(base, "dev", lambda docs: find(docs, "Namespace", "localstack").meta["labels"]
+                       .update({"istio.io/rev": "canary"}))
+    from chartgen.analyzer.runner import LintResult
+
+    return LintResult(["dev", "prod"], sorted(findings))
+
+
+def test_text_format(warned):
+    assert to_text(warned) == ("dev Namespace/localstack: warning: both istio-injection=enabled and "
+                               "istio.io/rev=canary are set; keep one [IST0123]\n")
+
+
+def test_json_format(warned):
+    data = json.loads(to_json(warned))
+    assert data["valid"] is True and data["environments"] == ["dev", "prod"]
+    assert data["summary"] == {"errors": 0, "warnings": 1, "infos": 0, "suppressed": 0}
+    (f,) = data["findings"]
+    assert {k: f[k] for k in ("env", "kind", "namespace", "name", "code", "level")} == {
+        "env": "dev", "kind": "Namespace", "namespace": "", "name": "localstack", "code": "IST0123", "level": "warning"}
+    assert f["file"] == "charts/bytefreezer-mesh/templates/namespace.yaml"
+
+
+def test_sarif_format(warned, base):
+    project, _ = base
+    sarif = json.loads(to_sarif(warned))
+    assert sarif["version"] == "2.1.0" and "sarif-2.1.0" in sarif["$schema"]
+    (run,) = sarif["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"]
+    doc = (ROOT / "docs" / "lint-rules.md").read_text(encoding="utf-8")
+    for rule in driver["rules"]:
+        assert rule["shortDescription"]["text"]
+        assert rule["helpUri"] == f"docs/lint-rules.md#{rule['id']}"
+        assert f'<a id="{rule["id"]}"></a>' in doc
+    assert {r["id"] for r in driver["rules"]} >= set(RULES)
+    (result,) = run["results"]
+    assert result["ruleId"] == "IST0123" and result["level"] == "warning"
+    assert "IST0123" not in result["message"]["text"] and "localstack" in result["message"]["text"]
+    (loc,) = result["locations"]
+    physical = loc["physicalLocation"]
+    uri = physical["artifactLocation"]["uri"]
+    assert uri == "charts/bytefreezer-mesh/templates/namespace.yaml"
+    template = project.files[uri].splitlines()
+    assert template[physical["region"]["startLine"] - 1].strip() == "kind: Namespace"
+
+
+def _workdir(tmp_path: Path) -> Path:
+    shutil.copy(CATALOG, tmp_path / "catalog.yaml")
+    return tmp_path
+
+
+def test_cli_json_and_sarif_without_scanner(tmp_path):
+    work = _workdir(tmp_path)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["lint", "-c", str(work / "catalog.yaml"), "--no-scanner", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["valid"] and data["findings"] == [] and data["scanner"] is None
+    res = runner.invoke(cli, ["lint", "-c", str(work / "catalog.yaml"), "--no-scanner", "--format", "sarif",
+                              "--env", "prod"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["runs"][0]["results"] == []
+
+
+def test_cli_strict_fails_on_a_warning_in_a_user_values_file(tmp_path):
+    work = _workdir(tmp_path)
+    (work / MESH).mkdir(parents=True)
+    (work / MESH / "dev.yaml").write_text("namespaces:\n  labels:\n    istio.io/rev: canary\n", encoding="utf-8")
+    runner = CliRunner()
+    args = ["lint", "-c", str(work / "catalog.yaml"), "--no-scanner", "--env", "dev"]
+    res = runner.invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.stdout.splitlines() if "[IST0123]" in line]
+    assert lines and all(re.fullmatch(r"dev Namespace/[a-z-]+: warning: .* \[IST0123\]", line) for line in lines)
+    assert runner.invoke(cli, args + ["--strict"]).exit_code == 1
+
+
+def test_cli_errors_exit_1_and_unknown_env_is_a_usage_error(tmp_path):
+    work = _workdir(tmp_path)
+    (work / MESH).mkdir(parents=True)
+    (work / MESH / "prod.yaml").write_text("environment:\n  mtlsMode: PERMISSIVE\n", encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["lint", "-c", str(work / "catalog.yaml"), "--no-scanner", "--env", "prod"])
+    assert res.exit_code == 1 and "[CG101]" in res.stdout
+    res = runner.invoke(cli, ["lint", "-c", str(work / "catalog.yaml"), "--env", "staging"])
+    assert res.exit_code == 2 and "staging" in res.output
+
+
+def test_cli_missing_checkov_is_an_error_not_a_skip(tmp_path, monkeypatch):
+    work = _workdir(tmp_path)
+    monkeypatch.setenv("CHARTGEN_CHECKOV", str(tmp_path / "no-checkov"))
+    res = CliRunner().invoke(cli, ["lint", "-c", str(work / "catalog.yaml")])
+    assert res.exit_code == 1 and "checkov" in res.output and "--no-scanner" in res.output
