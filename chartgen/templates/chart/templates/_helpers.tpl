@@ -166,29 +166,23 @@ envVar: ""
 {{- end -}}
 
 {{/*
-chartgen.withDefaults: "value" laid over "defaults", two levels deep (a key of
-"value" replaces the default; a map default is merged key by key), as JSON.
-Usage: {{ include "chartgen.withDefaults" (dict "defaults" $d "value" $v) | fromJson }}
+chartgen.fillDefaults: a copy of "value" with "defaults" filled in (a key of
+"value" replaces the default; a non-empty map default is merged key by key).
+The result is left in defaults._filled, since include returns only text (a JSON
+round trip per service made large meshes slow).
+Usage: {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $d "value" $v) }}{{- $x := $d._filled }}
 */}}
-{{- define "chartgen.withDefaults" -}}
-{{- $value := .value | default dict -}}
-{{- $out := dict -}}
+{{- define "chartgen.fillDefaults" -}}
+{{- $out := deepCopy (.value | default dict) -}}
 {{- range $k, $d := .defaults -}}
-{{- if not (hasKey $value $k) -}}
-{{- $_ := set $out $k $d -}}
-{{- else if kindIs "invalid" (index $value $k) -}}
-{{- $_ := set $out $k $d -}}
-{{- else if and (kindIs "map" $d) (gt (len $d) 0) (kindIs "map" (index $value $k)) -}}
-{{- $m := deepCopy $d -}}
-{{- range $k2, $v2 := (index $value $k) -}}
-{{- $_ := set $m $k2 $v2 -}}
-{{- end -}}
-{{- $_ := set $out $k $m -}}
-{{- else -}}
-{{- $_ := set $out $k (index $value $k) -}}
+{{- if eq $k "_filled" -}}
+{{- else if or (not (hasKey $out $k)) (kindIs "invalid" (get $out $k)) -}}
+{{- $_ := set $out $k (deepCopy $d) -}}
+{{- else if and (kindIs "map" $d) (gt (len $d) 0) (kindIs "map" (get $out $k)) -}}
+{{- $_ := set $out $k (merge (get $out $k) (deepCopy $d)) -}}
 {{- end -}}
 {{- end -}}
-{{- toJson $out -}}
+{{- $_ := set .defaults "_filled" $out -}}
 {{- end -}}
 
 {{/*
@@ -202,6 +196,7 @@ Usage: {{- $m := include "chartgen.model" . | fromJson }}
                       externalCalls (enabled external keys called)
   $m.externals.<key>  external service with defaults + ns, redirectActive
   $m.edges            [{from, to}] between enabled services, sorted, unique
+  $m.services.<key>.callers  keys of the enabled services that call it, sorted
   $m.namespaces       the output of chartgen.namespaces
 */}}
 {{- define "chartgen.model" -}}
@@ -213,13 +208,15 @@ Usage: {{- $m := include "chartgen.model" . | fromJson }}
 {{- $services := dict -}}
 {{- $externals := dict -}}
 {{- range $key, $raw := ($V.services | default dict) -}}
-{{- $_ := set $services $key (include "chartgen.withDefaults" (dict "defaults" $sd "value" $raw) | fromJson) -}}
+{{- $_ := include "chartgen.fillDefaults" (dict "defaults" $sd "value" $raw) -}}
+{{- $_ := set $services $key $sd._filled -}}
 {{- end -}}
 {{- range $key, $raw := ($V.externalServices | default dict) -}}
 {{- if hasKey $services $key -}}
 {{- fail (printf "%q is both a service and an external service; keys must be unique" $key) -}}
 {{- end -}}
-{{- $_ := set $externals $key (include "chartgen.withDefaults" (dict "defaults" $ed "value" $raw) | fromJson) -}}
+{{- $_ := include "chartgen.fillDefaults" (dict "defaults" $ed "value" $raw) -}}
+{{- $_ := set $externals $key $ed._filled -}}
 {{- end -}}
 {{- if and $gw.enabled $gw.https (not $gw.credentialName) -}}
 {{- fail "gateway.https is true but gateway.credentialName is empty" -}}
@@ -353,10 +350,27 @@ Usage: {{- $m := include "chartgen.model" . | fromJson }}
 {{- end -}}
 {{- end -}}
 {{- $edgeList := list -}}
+{{- range $svc := $services -}}
+{{- $_ := set $svc "callers" list -}}
+{{- end -}}
 {{- range $k := keys $edges | sortAlpha -}}
-{{- $edgeList = append $edgeList (get $edges $k) -}}
+{{- $e := get $edges $k -}}
+{{- $edgeList = append $edgeList $e -}}
+{{- $to := get $services $e.to -}}
+{{- $_ := set $to "callers" (append $to.callers $e.from) -}}
 {{- end -}}
 {{- toJson (dict "services" $services "externals" $externals "edges" $edgeList "namespaces" (include "chartgen.namespaces" $root | fromJsonArray)) -}}
+{{- end -}}
+
+{{/*
+chartgen.cacheModel: compute chartgen.model once per render and keep it on the
+root context, so that the template files share it instead of each recomputing it.
+Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
+*/}}
+{{- define "chartgen.cacheModel" -}}
+{{- if not (hasKey . "_chartgenModel") -}}
+{{- $_ := set . "_chartgenModel" (include "chartgen.model" . | fromJson) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
