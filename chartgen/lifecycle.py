@@ -24,7 +24,13 @@ class Change:
 
 def model_snapshot(catalog: Catalog) -> dict:
     """What the comparison looks at: every environment's effective values."""
-    return {view.name: chart_values(catalog, view) for view in env_views(catalog)}
+    out = {}
+    for view in env_views(catalog):
+        values = chart_values(catalog, view)
+        # the canary candidate names the version in changelog lines ("canary v2 10% → 25%")
+        values["_canary"] = {k: s.spec.canary.candidate for k, s in sorted(view.services.items()) if s.spec.canary}
+        out[view.name] = values
+    return out
 
 
 def fingerprint(files: dict[str, str]) -> str:
@@ -64,7 +70,7 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _service_changes(name: str, old: dict, new: dict) -> list[Change]:
+def _service_changes(name: str, old: dict, new: dict, candidate: str | None = None) -> list[Change]:
     out: list[Change] = []
     if old.get("enabled") and not new.get("enabled"):
         return [Change(MAJOR, f"{name}: removed")]
@@ -95,7 +101,7 @@ def _service_changes(name: str, old: dict, new: dict) -> list[Change]:
         if oe["gatewayPort"] != ne["gatewayPort"]:
             out.append(Change(MAJOR, f"{name}: gateway port {oe['gatewayPort']} → {ne['gatewayPort']}"))
     if old["weights"] != new["weights"]:
-        out.append(Change(PATCH, f"{name}: {_weights_text(old['weights'], new['weights'])}"))
+        out.append(Change(PATCH, f"{name}: {_weights_text(old['weights'], new['weights'], candidate)}"))
     for key in sorted(set(old) | set(new)):
         if key in ("enabled", "ports", "expose", "weights"):
             continue
@@ -103,12 +109,12 @@ def _service_changes(name: str, old: dict, new: dict) -> list[Change]:
     return out
 
 
-def _weights_text(old: dict, new: dict) -> str:
+def _weights_text(old: dict, new: dict, candidate: str | None = None) -> str:
     versions = sorted(set(old) | set(new))
     moved = [v for v in versions if old.get(v, 0) != new.get(v, 0)]
     # two versions trade traffic: name the one that had less ("canary v2 10% → 25%")
     if len(moved) == 2:
-        v = sorted(moved, key=lambda x: (old.get(x, 0), x))[0]
+        v = candidate if candidate in moved else sorted(moved, key=lambda x: (old.get(x, 0), x))[0]
         return f"canary {v} {old.get(v, 0)}% → {new.get(v, 0)}%"
     return "weights " + ", ".join(f"{v} {old.get(v, 0)}% → {new.get(v, 0)}%" for v in moved)
 
@@ -151,9 +157,9 @@ def compare(old: dict | None, new: dict) -> list[Change]:
                 if os_["enabled"]:
                     changes.append(Change(MAJOR, f"{svc}: removed"))
             else:
-                changes += _service_changes(svc, os_, ns_)
+                changes += _service_changes(svc, os_, ns_, n.get("_canary", {}).get(svc))
         for key in sorted(set(o) | set(n)):
-            if key != "services":
+            if key not in ("services", "_canary"):
                 changes += _leaf_changes("", key, o.get(key), n.get(key))
         per_env[env] = changes
     # a change seen in every environment is reported once, without the environment name

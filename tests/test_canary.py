@@ -194,8 +194,6 @@ def test_ingress_rules_keep_order_and_add_the_exposed_path(ab_rendered):
     assert rule(v, "default")["mirrorPercentage"] == {"value": 5.0}
 
 
-@pytest.mark.xfail(strict=True, reason="chartgen.matches replaces a route's own path (uri) with the exposed "
-                                       "path on the ingress VirtualService, so the path condition is lost")
 def test_ingress_keeps_a_routes_own_path(ab_rendered):
     v = vs(ab_rendered["prod"], "bytefreezer-proxy-ingress")
     assert [m["uri"] for m in rule(v, "beta-api")["match"]] == [{"prefix": "/api/v2"}]
@@ -270,6 +268,7 @@ def test_promote_through_every_step_then_refuse_then_rollback(repo):
     version = _version(repo)
     assert version == "0.1.0"
     expected = [(25, "0.1.1"), (50, "0.1.2"), (100, "0.1.3")]
+    old_pct = 10
     for step, new_version in expected:
         before = catalog.read_text()
         old_step = _weights_line(before)
@@ -283,7 +282,8 @@ def test_promote_through_every_step_then_refuse_then_rollback(repo):
         changelog = (repo / "charts" / CHART / "CHANGELOG.md").read_text()
         head = changelog.split("## ")[1]
         assert head.startswith(f"{new_version}\n")
-        assert "- proxy: canary " in head  # e.g. "proxy: canary v2 10% → 25%"
+        assert f"- proxy: canary v2 {old_pct}% → {step}%" in head
+        old_pct = step
         changes = yaml.safe_load(yaml.safe_load((repo / "charts" / CHART / "Chart.yaml").read_text())
                                  ["annotations"]["artifacthub.io/changes"])
         assert [c["description"] for c in changes] == [head.split("- ", 1)[1].strip()]
@@ -304,6 +304,7 @@ def test_promote_through_every_step_then_refuse_then_rollback(repo):
     _check_edit(before, catalog.read_text(), "{v1: 100, v2: 0}")
     assert _version(repo) == "0.1.4"
     assert "→ 0.1.4 (patch)" in out
+    assert "proxy: canary v2 100% → 0%" in out
     # everything but the weights line is the original file, byte for byte
     a, b = original.splitlines(keepends=True), catalog.read_text().splitlines(keepends=True)
     assert [i for i, (x, y) in enumerate(zip(a, b)) if x != y] == [original.splitlines().index(COMMENTS[0])]

@@ -376,7 +376,9 @@ Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
 {{/*
 chartgen.matches: the match list of one HTTP rule. Mesh rules keep the rule's
 matches; ingress rules combine each match with each uri.prefix of expose.paths
-(one entry per path, ORed) and, on a non-default gateway port, the port.
+(one entry per path, ORed) and, on a non-default gateway port, the port. A
+match with its own path keeps it where it lies under an exposed path and is
+dropped elsewhere; an empty result means the rule cannot apply on the ingress.
 Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
 */}}
 {{- define "chartgen.matches" -}}
@@ -389,11 +391,25 @@ Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $li
 {{- range $m := ($ms | default (list dict)) -}}
 {{- range $p := $.svc.expose.paths -}}
 {{- $x := deepCopy $m -}}
+{{- $keep := true -}}
+{{- $u := get $x "uri" -}}
+{{- if $u -}}
+{{- /* the rule has its own path: keep it where it lies under this exposed path */ -}}
+{{- if not (hasKey $u "regex") -}}
+{{- $v := toString (coalesce (get $u "prefix") (get $u "exact") "") -}}
+{{- if not (hasPrefix (trimSuffix "/" $p) $v) -}}
+{{- $keep = false -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
 {{- $_ := set $x "uri" (dict "prefix" $p) -}}
+{{- end -}}
 {{- if ne $gp 0 -}}
 {{- $_ := set $x "port" $gp -}}
 {{- end -}}
+{{- if and $keep (not (has $x $out)) -}}
 {{- $out = append $out $x -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $out -}}
@@ -445,17 +461,23 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $_ := set $fault "abort" $a -}}
 {{- end -}}
 {{- $rule := dict "name" (get $f "name" | default "fault") "fault" $fault "route" $default -}}
-{{- with include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $f "match")) | fromJsonArray -}}
-{{- $_ := set $rule "match" . -}}
+{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $f "match")) | fromJsonArray -}}
+{{- if $ms -}}
+{{- $_ := set $rule "match" $ms -}}
 {{- end -}}
+{{- if or $ms (not (get $f "match")) -}}
 {{- $rules = append $rules (merge $rule $common) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range $r := $svc.routes -}}
 {{- $route := list (dict "destination" (merge (dict "subset" (toString (get $r "version"))) $dest)) -}}
 {{- $rule := dict "name" (get $r "name" | default (printf "route-%s" (get $r "version"))) "route" $route -}}
-{{- $_ := set $rule "match" (include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match")) | fromJsonArray) -}}
+{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match")) | fromJsonArray -}}
+{{- if $ms -}}
+{{- $_ := set $rule "match" $ms -}}
 {{- $rules = append $rules (merge $rule $common) -}}
+{{- end -}}
 {{- end -}}
 {{- $rule := dict "name" "default" "route" $default -}}
 {{- with include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" list) | fromJsonArray -}}
