@@ -15,7 +15,7 @@ import jsonschema
 from . import lifecycle
 from .catalog import Catalog
 from .errors import ChartgenError, RenderError
-from .render import ChartMeta, build_chart, changelog_text
+from .render import GENERATED, ChartMeta, build_chart, changelog_text, dump_yaml_fast
 from .validate import load_catalog
 from .values import chart_name, chart_values, mesh_env_values
 from .values_schema import VALUES_SCHEMA
@@ -63,7 +63,7 @@ def _read_state(path: Path) -> dict | None:
 
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
-    from .helmfile import build_helmfile, build_release_values, dump_helmfile
+    from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
     from .userfiles import merge_user_values
 
     name = chart_name(catalog)
@@ -111,12 +111,18 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}", chart_mirror=options.chart_mirror,
                           mesh_chart=options.mesh_chart, mesh_version=options.mesh_version)
     files["helmfile.yaml"] = dump_helmfile(docs)
+    owned_dirs = [chart_dir]
+    for rel, data in build_generated_values(catalog).items():
+        files[f"values/{rel}"] = f"# {GENERATED}\n" + dump_yaml_fast(data)
+        owned = f"values/{rel.split('/')[0]}/{GENERATED_DIR}"
+        if owned not in owned_dirs:
+            owned_dirs.append(owned)
     for rel, data in sorted(build_release_values(catalog).items()):
         path = root / "values" / rel
         existing = path.read_text(encoding="utf-8") if path.exists() else None
         files[f"values/{rel}"] = merge_user_values(existing, data, header=USER_VALUES_HEADER)
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=(chart_dir,))
+                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs))
 
 
 def _validate_values(catalog: Catalog) -> None:

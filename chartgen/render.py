@@ -59,7 +59,8 @@ class _FastDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
 _FastDumper.add_representer(str, _str_presenter)
 
 
-def _dump_fast(data: Any) -> str:
+def dump_yaml_fast(data: Any) -> str:
+    """Like dump_yaml, with libyaml's emitter where PyYAML has it (large files)."""
     return yaml.dump(data, Dumper=_FastDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
 
 
@@ -164,7 +165,7 @@ def _emit(node: dict, path: str, indent: int, docs: dict, lines: list[str]):
             lines.append(f"{pad}{_key(key)}:")
             _emit(value, kpath, indent + 1, docs, lines)
         else:
-            text = _dump_fast({key: value}).rstrip("\n")
+            text = dump_yaml_fast({key: value}).rstrip("\n")
             lines.extend(f"{pad}{line}" for line in text.split("\n"))
 
 

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from chartgen.catalog import Addons
-from chartgen.helmfile import REPOSITORIES, build_helmfile, build_release_values, dump_helmfile, release_names
+from chartgen.helmfile import (REPOSITORIES, build_generated_values, build_helmfile, build_release_values,
+                               dump_helmfile, release_names)
 from chartgen.mesh import env_views
 from chartgen.observability import slo_alert_rules
 from chartgen.toolchain import find_tool
@@ -104,6 +105,10 @@ def tree(tmp_path_factory, catalog, chart_repo, mesh_chart_writer):
         path = root / "values" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(merge_user_values(None, data, header=HEADER), encoding="utf-8")
+    for rel, data in build_generated_values(catalog).items():
+        path = root / "values" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
     kind = mesh_chart_writer(root / "charts" / "bytefreezer-mesh", catalog)
     return root, kind
 
@@ -283,7 +288,7 @@ def test_helmfile_layout(catalog):
     # Go templating only in the values file names
     for line in text.splitlines():
         if "{{" in line:
-            assert re.fullmatch(r"\s*- values/[a-z0-9-]+/\{\{ \.Environment\.Name \}\}\.yaml", line), line
+            assert re.fullmatch(r"\s*- values/[a-z0-9-]+/(generated/slo-rules-)?\{\{ \.Environment\.Name \}\}\.yaml", line), line
     rel = {r["name"]: r for r in part2["releases"]}
     assert rel["istiod"]["wait"] is True
     assert rel["bytefreezer-mesh"]["chart"] == "./charts/bytefreezer-mesh"
@@ -292,7 +297,10 @@ def test_helmfile_layout(catalog):
     assert rel["localstack"]["condition"] == "localstack.enabled"
     assert rel["istio-ingress"]["chart"] == "istio/gateway" and rel["istio-ingress"]["namespace"] == "istio-ingress"
     for r in part2["releases"]:
-        assert r["values"] == [f"values/{r['name']}/common.yaml", f"values/{r['name']}/{{{{ .Environment.Name }}}}.yaml"]
+        expected = [f"values/{r['name']}/common.yaml", f"values/{r['name']}/{{{{ .Environment.Name }}}}.yaml"]
+        if r["name"] == "prometheus":  # the SLO rules: a chartgen-owned layer before the user's env file
+            expected.insert(1, "values/prometheus/generated/slo-rules-{{ .Environment.Name }}.yaml")
+        assert r["values"] == expected
         assert r["missingFileHandler"] == "Warn"
 
 
