@@ -7,15 +7,14 @@ the final plan to the writer; everything it renders comes from pure functions.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import jsonschema
 
 from . import lifecycle
 from .catalog import Catalog
 from .errors import ChartgenError, RenderError
-from .render import GENERATED, ChartMeta, build_chart, changelog_text, dump_yaml_fast
+from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
 from .values import chart_name, chart_values, mesh_env_values
 from .values_schema import VALUES_SCHEMA
@@ -54,6 +53,22 @@ class Outcome:
         return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.version != self.previous_version else "none"
 
 
+def _state_text(state: dict) -> str:
+    """The state file: one line per top-level key and per environment of the model, so
+    that reviews show what moved; each line is compact JSON (the C encoder)."""
+    def enc(value) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    lines = []
+    for key in sorted(state):
+        if key == "model":
+            envs = [f"  {enc(env)}: {enc(state['model'][env])}" for env in sorted(state["model"])]
+            lines.append(f'"model": {{\n' + ",\n".join(envs) + "\n }")
+        else:
+            lines.append(f"{enc(key)}: {enc(state[key])}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def _read_state(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -68,7 +83,8 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
 
     name = chart_name(catalog)
     chart_dir = f"charts/{name}"
-    probe = build_chart(catalog, ChartMeta(version="0.0.0"))
+    body = chart_body(catalog)
+    probe = build_chart(catalog, ChartMeta(version="0.0.0"), body)
     # the environments' values are part of what a release of the chart means
     probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
     fp = lifecycle.fingerprint(probe)
@@ -101,10 +117,8 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
         history.insert(0, {"version": version, "changes": [c.text for c in changes]})
     current_changes = tuple(history[0]["changes"]) if history else ()
     meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
-    chart_files = build_chart(catalog, meta)
-    chart_files[STATE_FILE] = json.dumps(
-        {"fingerprint": fp, "history": history, "model": snapshot, "version": version},
-        indent=1, sort_keys=True) + "\n"
+    chart_files = build_chart(catalog, meta, body)
+    chart_files[STATE_FILE] = _state_text({"fingerprint": fp, "history": history, "model": snapshot, "version": version})
     _validate_values(catalog)
 
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
@@ -113,7 +127,8 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     files["helmfile.yaml"] = dump_helmfile(docs)
     owned_dirs = [chart_dir]
     for rel, data in build_generated_values(catalog).items():
-        files[f"values/{rel}"] = f"# {GENERATED}\n" + dump_yaml_fast(data)
+        # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
+        files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         owned = f"values/{rel.split('/')[0]}/{GENERATED_DIR}"
         if owned not in owned_dirs:
             owned_dirs.append(owned)
@@ -125,24 +140,28 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
                    changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs))
 
 
+@lru_cache(maxsize=1)
+def _values_validator():
+    import fastjsonschema
+
+    return fastjsonschema.compile(VALUES_SCHEMA)
+
+
 def _validate_values(catalog: Catalog) -> None:
-    """The generated values must satisfy the chart's own schema in every environment.
-    values.yaml is checked whole; each environment only where it differs from it."""
+    """The generated values must satisfy the chart's own schema in every environment
+    (a guard against generator bugs; fastjsonschema compiles the schema to Python, which
+    keeps this cheap for large meshes)."""
+    import fastjsonschema
+
     from .mesh import env_views
 
-    validator = jsonschema.Draft7Validator(VALUES_SCHEMA)
-    base = chart_values(catalog)
-    checks = [("values.yaml", base)]
-    for view, diff in zip(env_views(catalog), mesh_env_values(catalog).values()):
-        full = chart_values(catalog, view)
-        changed = set(diff.get("services", {}))
-        full["services"] = {k: v for k, v in full["services"].items() if k in changed}
-        checks.append((view.name, full))
-    for where, values in checks:
-        errors = sorted(validator.iter_errors(values), key=lambda e: e.json_path)
-        if errors:
-            raise RenderError(f"generated values for {where} break the chart schema: "
-                              + "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5]))
+    validate = _values_validator()
+    for view in [None, *env_views(catalog)]:
+        try:
+            validate(chart_values(catalog, view))
+        except fastjsonschema.JsonSchemaException as exc:
+            where = view.name if view else "values.yaml"
+            raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None
 
 
 def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, check: bool = False,

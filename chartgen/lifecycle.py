@@ -26,7 +26,7 @@ def model_snapshot(catalog: Catalog) -> dict:
     """What the comparison looks at: every environment's effective values."""
     out = {}
     for view in env_views(catalog):
-        values = chart_values(catalog, view)
+        values = dict(chart_values(catalog, view))  # a copy: chart_values is shared
         # the canary candidate names the version in changelog lines ("canary v2 10% → 25%")
         values["_canary"] = {k: s.spec.canary.candidate for k, s in sorted(view.services.items()) if s.spec.canary}
         out[view.name] = values

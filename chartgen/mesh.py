@@ -142,6 +142,14 @@ def _merge_pair(lower: BaseModel, upper: BaseModel) -> BaseModel:
 
 
 def resolve_service(catalog: Catalog, key: str, env_name: str | None) -> ResolvedService:
+    """The effective service ``key`` in ``env_name`` (None: the environment-neutral layer)."""
+    cached = catalog._cache.get(("service", key, env_name))
+    if cached is None:
+        cached = catalog._cache[("service", key, env_name)] = _resolve_service(catalog, key, env_name)
+    return cached
+
+
+def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> ResolvedService:
     service = catalog.services[key]
     layers = [catalog.defaults, service]
     enabled = service.environments is None or (env_name is not None and env_name in service.environments)

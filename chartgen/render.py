@@ -164,11 +164,30 @@ def _emit(node: dict, path: str, indent: int, docs: dict, lines: list[str]):
         if isinstance(value, dict) and value:
             lines.append(f"{pad}{_key(key)}:")
             _emit(value, kpath, indent + 1, docs, lines)
+        elif value == {} or value == []:
+            lines.append(f"{pad}{_key(key)}: {'{}' if value == {} else '[]'}")
+        elif _short_scalar(value):
+            lines.append(f"{pad}{_key(key)}: {_scalar(type(value), value)}")
+        elif isinstance(value, list) and all(_short_scalar(v) for v in value):
+            lines.append(f"{pad}{_key(key)}:")
+            lines.extend(f"{pad}- {_scalar(type(v), v)}" for v in value)
         else:
             text = dump_yaml_fast({key: value}).rstrip("\n")
             lines.extend(f"{pad}{line}" for line in text.split("\n"))
 
 
+def _short_scalar(v) -> bool:
+    return isinstance(v, (int, float, bool)) or v is None or (isinstance(v, str) and "\n" not in v and len(v) < 100)
+
+
+@lru_cache(maxsize=65536)
+def _scalar(_type: type, value) -> str:
+    """A one-line scalar exactly as PyYAML writes it (cached: meshes repeat values).
+    The type is part of the key, since True == 1 for the cache."""
+    return dump_yaml_fast({"k": value})[3:].rstrip("\n")
+
+
+@lru_cache(maxsize=4096)
 def _key(key: str) -> str:
     return dump_yaml({key: 0}).split(":")[0] if not key.replace("-", "").replace("_", "").isalnum() else key
 
@@ -193,17 +212,26 @@ def changelog_text(catalog: Catalog, entries: str) -> str:
     return head + (entries or "")
 
 
-def build_chart(catalog: Catalog, meta: ChartMeta) -> dict[str, str]:
-    """The chart's files, relative to the chart directory."""
+def chart_body(catalog: Catalog) -> dict:
+    """The chart files that do not depend on the version (computed once per run)."""
     values = chart_values(catalog)
     files = {
-        "Chart.yaml": chart_yaml(catalog, meta),
         "values.yaml": values_yaml(values),
         "values.schema.json": json.dumps(VALUES_SCHEMA, indent=2) + "\n",
-        "README.md": readme(catalog, values, meta),
-        "CHANGELOG.md": changelog_text(catalog, meta.changelog),
         ".helmignore": _jinja().loader.get_source(_jinja(), "helmignore")[0],
     }
     for rel, text in static_chart_files():
         files[rel] = text
+    return {"values": values, "files": files}
+
+
+def build_chart(catalog: Catalog, meta: ChartMeta, body: dict | None = None) -> dict[str, str]:
+    """The chart's files, relative to the chart directory."""
+    body = body or chart_body(catalog)
+    files = dict(body["files"])
+    files.update({
+        "Chart.yaml": chart_yaml(catalog, meta),
+        "README.md": readme(catalog, body["values"], meta),
+        "CHANGELOG.md": changelog_text(catalog, meta.changelog),
+    })
     return dict(sorted(files.items()))

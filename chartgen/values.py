@@ -221,7 +221,15 @@ def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
 
 
 def chart_values(catalog: Catalog, view: EnvView | None = None) -> dict:
-    """The complete values for ``view`` (None: the environment-neutral values.yaml)."""
+    """The complete values for ``view`` (None: the environment-neutral values.yaml).
+    Computed once per catalog and environment: treat the result as read-only."""
+    key = ("chart_values", view.name if view else None)
+    if key not in catalog._cache:
+        catalog._cache[key] = _chart_values(catalog, view)
+    return catalog._cache[key]
+
+
+def _chart_values(catalog: Catalog, view: EnvView | None) -> dict:
     if view is None:
         services = {k: resolve_service(catalog, k, None) for k in sorted(catalog.services)}
     else:
@@ -271,5 +279,8 @@ def values_diff(base: dict, full: dict) -> dict:
 
 def mesh_env_values(catalog: Catalog) -> dict[str, dict]:
     """Per environment: the overrides of the chart's values.yaml."""
-    base = chart_values(catalog)
-    return {view.name: values_diff(base, chart_values(catalog, view)) for view in env_views(catalog)}
+    if "mesh_env_values" not in catalog._cache:
+        base = chart_values(catalog)
+        catalog._cache["mesh_env_values"] = {
+            view.name: values_diff(base, chart_values(catalog, view)) for view in env_views(catalog)}
+    return catalog._cache["mesh_env_values"]
