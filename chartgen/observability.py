@@ -36,7 +36,7 @@ def slo_alert_rules(catalog: Catalog, env_view: EnvView) -> dict:
         fqdn = svc.fqdn(env_view.namespace)
         sel = f'reporter="destination",destination_service="{fqdn}"'
         alert = naming.camel_title(key)
-        labels = {"severity": "warning", "service": key, "namespace": namespace}
+        labels = {"severity": "warning", "service": svc.service_name, "namespace": namespace}
         if slo.errorRatio is not None:
             ratio = _number(slo.errorRatio)
             rules.append({
@@ -46,7 +46,7 @@ def slo_alert_rules(catalog: Catalog, env_view: EnvView) -> dict:
                 "for": "5m",
                 "labels": dict(labels),
                 "annotations": {
-                    "summary": f"{key}: 5xx ratio above {ratio}",
+                    "summary": f"{svc.service_name}: 5xx ratio above {ratio}",
                     "description": (f"More than {ratio} of the requests to {fqdn} returned 5xx "
                                     "over the last 5 minutes."),
                 },
@@ -60,7 +60,7 @@ def slo_alert_rules(catalog: Catalog, env_view: EnvView) -> dict:
                 "for": "5m",
                 "labels": dict(labels),
                 "annotations": {
-                    "summary": f"{key}: p99 latency above {ms}ms",
+                    "summary": f"{svc.service_name}: p99 latency above {ms}ms",
                     "description": f"The 99th percentile latency of {fqdn} has been above {ms}ms for 5 minutes.",
                 },
             })

@@ -294,3 +294,16 @@ def test_api_versions(rendered):
 
 def test_environments_in_catalog_match(catalog):
     assert [v.name for v in env_views(catalog)] == ENVS
+
+
+def test_chart_alert_rules_match_the_helmfile_prometheus_rules(rendered, catalog):
+    """One set of SLO rules: the chart's ConfigMap and the Prometheus values agree."""
+    from chartgen.helmfile import build_generated_values
+
+    generated = build_generated_values(catalog)
+    for env in ENVS:
+        cm = next(d for d in find(rendered[env], "ConfigMap", namespace="observability")
+                  if "alerting_rules.yml" in d.get("data", {}))
+        in_chart = yaml.safe_load(cm["data"]["alerting_rules.yml"])
+        in_values = generated[f"prometheus/generated/slo-rules-{env}.yaml"]["serverFiles"]["alerting_rules.yml"]
+        assert in_chart == in_values

@@ -351,7 +351,7 @@ def test_slo_alert_rules(catalog):
     assert rules["ReceiverHighLatencyP99"]["expr"] == (
         "histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
         f"{{{sel}}}[5m]))) > 2000")
-    assert rules["ReceiverHighErrorRatio"]["labels"] == {"severity": "warning", "service": "receiver",
+    assert rules["ReceiverHighErrorRatio"]["labels"] == {"severity": "warning", "service": "bytefreezer-receiver",
                                                         "namespace": "bytefreezer-dev"}
     assert rules["ReceiverHighErrorRatio"]["for"] == "5m"
     assert rules["LocalstackHighErrorRatio"]["labels"]["namespace"] == "localstack"
