@@ -441,6 +441,14 @@ class Addons(Model):
     grafana: bool = True
 
 
+class HelmfileSettings(Model):
+    """How the generated helmfile finds its charts (a CLI flag overrides each for one run)."""
+
+    chartMirror: str | None = Field(None, description="Pull every remote chart from this one repository or oci:// registry.")
+    meshChart: str | None = Field(None, description="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
+    meshVersion: Version | None = Field(None, description="Version of meshChart.")
+
+
 class Catalog(Model):
     apiVersion: Literal["chartgen.io/v1"]
     kind: Literal["ServiceCatalog"]
@@ -448,6 +456,7 @@ class Catalog(Model):
     versions: Versions = Versions()
     istio: IstioSettings = IstioSettings()
     observability: Addons = Addons()
+    helmfile: HelmfileSettings = HelmfileSettings()
     defaults: ServiceSettings = ServiceSettings()
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]
     services: Annotated[dict[DnsLabel, Service], Field(min_length=1)]

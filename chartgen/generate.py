@@ -122,8 +122,11 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     _validate_values(catalog)
 
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
-    docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}", chart_mirror=options.chart_mirror,
-                          mesh_chart=options.mesh_chart, mesh_version=options.mesh_version)
+    hf = catalog.helmfile  # the catalog's settings; a CLI flag overrides each for this run
+    docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}",
+                          chart_mirror=options.chart_mirror or hf.chartMirror,
+                          mesh_chart=options.mesh_chart or hf.meshChart,
+                          mesh_version=options.mesh_version or hf.meshVersion)
     files["helmfile.yaml"] = dump_helmfile(docs)
     owned_dirs = [chart_dir]
     for rel, data in build_generated_values(catalog).items():

@@ -229,3 +229,21 @@ def test_user_values_survive_regeneration(generated):
 def test_generate_error_for_bad_forced_version(generated):
     with pytest.raises(ChartgenError):
         generate(generated / "catalog.yaml", options=__import__("chartgen.generate", fromlist=["Options"]).Options(version="x"))
+
+
+def test_helmfile_settings_in_the_catalog_survive_regeneration(generated):
+    text = (generated / "catalog.yaml").read_text()
+    text = text.replace("# helmfile:\n#   chartMirror: oci://registry.internal/charts      # air-gapped: every remote chart from one mirror\n",
+                        "helmfile:\n  chartMirror: https://charts.internal.example/mirror\n")
+    (generated / "catalog.yaml").write_text(text)
+    assert run_cli("generate", cwd=generated).returncode == 0
+    docs = list(yaml.safe_load_all((generated / "helmfile.yaml").read_text()))
+    assert docs[1]["repositories"] == [{"name": "mirror", "url": "https://charts.internal.example/mirror"}]
+    assert {r["chart"] for r in docs[1]["releases"] if r["name"] == "istiod"} == {"mirror/istiod"}
+    # a later run (e.g. a canary step) regenerates with the same settings
+    edit(generated, "    timeout: 60s\n", "    timeout: 90s\n")
+    assert run_cli("generate", cwd=generated).returncode == 0
+    assert "mirror/istiod" in (generated / "helmfile.yaml").read_text()
+    # a flag overrides the catalog for one run
+    assert run_cli("generate", "--chart-mirror", "oci://other.example/charts", cwd=generated).returncode == 0
+    assert "other.example/charts" in (generated / "helmfile.yaml").read_text()
