@@ -397,6 +397,19 @@ class _Checker:
                     self.add(L("routes", i, "version"), f"unknown version '{r.version}'{_hint(r.version, versions)}",
                              "unknown-version")
             self.check_shadowing(L, s.routes or [], "routes")
+            chaos_here = view is not None and view.env.chaos
+            if chaos_here and s.routes:
+                for i, f in enumerate(s.faults or []):
+                    if f.match is None or _is_catch_all(f.match):
+                        self.add(L("faults", i),
+                                 f"fault '{f.name}' matches every request in environment '{env_name}', so the A/B "
+                                 f"routes after it are unreachable there; give it a match (e.g. a header)",
+                                 "route-shadowed")
+            for field, items in (("routes", s.routes or []), ("faults", s.faults or [])):
+                for i, item in enumerate(items):
+                    if item.match is not None and item.match.cookie is not None and "cookie" in item.match.headers:
+                        self.add(L(field, i, "match"), "a cookie condition and a 'cookie' header condition exclude "
+                                 "each other (both match the Cookie header)", "cookie-conflict")
             self.check_names(L, s.routes or [], "routes")
             self.check_names(L, s.faults or [], "faults")
             if s.mirror and s.mirror.version not in versions:
