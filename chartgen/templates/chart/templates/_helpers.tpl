@@ -166,14 +166,17 @@ envVar: ""
 {{- end -}}
 
 {{/*
-chartgen.fillDefaults: a copy of "value" with "defaults" filled in (a key of
+chartgen.fillDefaults: a shallow copy of "value" with "defaults" filled in (a key of
 "value" replaces the default; a non-empty map default is merged key by key).
 The result is left in defaults._filled, since include returns only text (a JSON
 round trip per service made large meshes slow).
 Usage: {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $d "value" $v) }}{{- $x := $d._filled }}
 */}}
 {{- define "chartgen.fillDefaults" -}}
-{{- $out := deepCopy (.value | default dict) -}}
+{{- $out := dict -}}
+{{- range $k, $v := (.value | default dict) -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
 {{- range $k, $d := .defaults -}}
 {{- if eq $k "_filled" -}}
 {{- else if or (not (hasKey $out $k)) (kindIs "invalid" (get $out $k)) -}}
@@ -187,8 +190,10 @@ Usage: {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $d "value" $v)
 
 {{/*
 chartgen.model: the validated, normalized view of the values that every
-template works from, as JSON. Fails on inconsistent values.
-Usage: {{- $m := include "chartgen.model" . | fromJson }}
+template works from. Fails on inconsistent values.
+The result is left on the root context as ._chartgenModel (include returns only
+text; a JSON round trip of the whole model was a large part of the render time).
+Usage: through chartgen.cacheModel.
   $m.services.<key>   service with defaults + ns, fqdn, port (first port number),
                       portStrings, principal, exposed, host, gwPort, scheme,
                       hostPort ("host" or "host:port"), callees (internal keys
@@ -359,7 +364,7 @@ Usage: {{- $m := include "chartgen.model" . | fromJson }}
 {{- $to := get $services $e.to -}}
 {{- $_ := set $to "callers" (append $to.callers $e.from) -}}
 {{- end -}}
-{{- toJson (dict "services" $services "externals" $externals "edges" $edgeList "namespaces" (include "chartgen.namespaces" $root | fromJsonArray)) -}}
+{{- $_ := set $root "_chartgenModel" (dict "services" $services "externals" $externals "edges" $edgeList "namespaces" (include "chartgen.namespaces" $root | fromJsonArray)) -}}
 {{- end -}}
 
 {{/*
@@ -369,7 +374,7 @@ Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
 */}}
 {{- define "chartgen.cacheModel" -}}
 {{- if not (hasKey . "_chartgenModel") -}}
-{{- $_ := set . "_chartgenModel" (include "chartgen.model" . | fromJson) -}}
+{{- $_ := include "chartgen.model" . -}}
 {{- end -}}
 {{- end -}}
 
