@@ -50,6 +50,14 @@ def _report(exc: BaseException, debug: bool, fmt: str = "text") -> int:
     return 1
 
 
+def print_bump(outcome) -> None:
+    """The version line and the changelog lines of a generate outcome, if it bumped."""
+    if outcome.version != outcome.previous_version:
+        click.echo(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})")
+        for ch in outcome.changes:
+            click.echo(f"  - {ch.text}")
+
+
 def run_guarded(fn, ctx: Ctx, fmt: str = "text"):
     try:
         return fn()
@@ -143,11 +151,7 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
         if not changed:
             click.echo(f"up to date: {outcome.chart_dir} {outcome.version} (nothing written)")
             return
-        if outcome.version != outcome.previous_version:
-            prev = outcome.previous_version or "new"
-            click.echo(f"{outcome.chart_dir}: {prev} → {outcome.version} ({outcome.bump})")
-            for ch in outcome.changes:
-                click.echo(f"  - {ch.text}")
+        print_bump(outcome)
         click.echo(f"wrote {len(outcome.result.written)} file(s)"
                    + (f", removed {len(outcome.result.deleted)}" if outcome.result.deleted else ""))
 

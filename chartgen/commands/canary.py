@@ -237,10 +237,9 @@ def _change(obj, catalog: str, out: str | None, service: str, env: str | None, d
 
 
 def _print_bump(outcome) -> None:
-    if outcome.version != outcome.previous_version:
-        click.echo(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})")
-        for ch in outcome.changes:
-            click.echo(f"  - {ch.text}")
+    from ..cli import print_bump
+
+    print_bump(outcome)
 
 
 def _need_canary(service: str, spec, env: str | None) -> Canary:
