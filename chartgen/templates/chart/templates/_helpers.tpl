@@ -466,7 +466,10 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $_ := set $fault "abort" $a -}}
 {{- end -}}
 {{- $rule := dict "name" (get $f "name" | default "fault") "fault" $fault "route" $default -}}
-{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $f "match")) | fromJsonArray -}}
+{{- $ms := (get $f "match") | default list -}}
+{{- if $ingress -}}
+{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" (get $f "match")) | fromJsonArray -}}
+{{- end -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- end -}}
@@ -478,14 +481,17 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- range $r := $svc.routes -}}
 {{- $route := list (dict "destination" (merge (dict "subset" (toString (get $r "version"))) $dest)) -}}
 {{- $rule := dict "name" (get $r "name" | default (printf "route-%s" (get $r "version"))) "route" $route -}}
-{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match")) | fromJsonArray -}}
+{{- $ms := (get $r "match") | default list -}}
+{{- if $ingress -}}
+{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" (get $r "match")) | fromJsonArray -}}
+{{- end -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- $rules = append $rules (merge $rule $common) -}}
 {{- end -}}
 {{- end -}}
 {{- $rule := dict "name" "default" "route" $default -}}
-{{- with include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" list) | fromJsonArray -}}
+{{- with and $ingress (include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray) -}}
 {{- $_ := set $rule "match" . -}}
 {{- end -}}
 {{- if $svc.mirror.enabled -}}
