@@ -210,6 +210,20 @@ def write_report(results: dict, sizes: list[dict]) -> None:
     ]
     for s in sizes:
         lines.append(f"| {s['n']} | {s['scope_mean']:.1f} | {s['scope_max']} | {s['n']} services |")
+    lines += [
+        "",
+        "## Where the time goes",
+        "",
+        "- `chartgen generate` at 1,000 services: about a third is loading and validating the catalog",
+        "  (YAML with positions, pydantic, semantic rules), the rest building and writing values.yaml,",
+        "  the per-environment values and the state file. A no-op run does the same work and writes",
+        "  nothing, so it costs as much as a cold run.",
+        "- The template overhead is Go template execution: about 12 objects per service, each built",
+        "  as data and serialised with `toYaml`, on top of a model of the values that the chart",
+        "  computes once per render. The static chart does no work but YAML splitting. The ratio is",
+        "  close to 1.5× for small meshes and grows to about 5× at 1,000 services; it stays linear",
+        "  (see the scaling row), so large meshes pay seconds, not minutes.",
+    ]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import CatalogError, ChartgenError, Problem
+from .errors import CatalogError, ChartgenError
 
 CATALOG_HELP = "The service catalog (default: ./catalog.yaml)."
 
@@ -70,7 +70,29 @@ def run_guarded(fn, ctx: Ctx, fmt: str = "text"):
         sys.exit(_report(exc, ctx.debug, fmt))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Commands that live in their own modules, imported only when used (start-up time).
+LAZY_COMMANDS = {
+    "canary": ("chartgen.commands.canary", "command"),
+    "lint": ("chartgen.commands.lint", "command"),
+    "package": ("chartgen.commands.publish", "package"),
+    "publish": ("chartgen.commands.publish", "publish"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, "--version", prog_name="chartgen")
 @click.pass_context
@@ -282,24 +304,3 @@ def version_cmd(obj: Ctx, helm, helmfile):
 
 def main(argv=None) -> None:
     cli.main(args=argv, prog_name="chartgen")
-
-
-_ = Problem  # re-exported for type users
-
-
-# Commands that live in their own modules (each exports ``command``).
-def _register_commands() -> None:
-    import importlib
-
-    for module in ("lint", "publish", "canary"):
-        try:
-            mod = importlib.import_module(f"chartgen.commands.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"chartgen.commands.{module}":
-                raise
-            continue
-        for command in getattr(mod, "commands", [mod.command] if hasattr(mod, "command") else []):
-            cli.add_command(command)
-
-
-_register_commands()
