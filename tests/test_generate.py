@@ -247,3 +247,20 @@ def test_helmfile_settings_in_the_catalog_survive_regeneration(generated):
     # a flag overrides the catalog for one run
     assert run_cli("generate", "--chart-mirror", "oci://other.example/charts", cwd=generated).returncode == 0
     assert "other.example/charts" in (generated / "helmfile.yaml").read_text()
+
+
+def test_values_validator_cache_is_used_and_survives_corruption(repo_copy, tmp_path):
+    cache = tmp_path / "cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    assert run_cli("generate", cwd=repo_copy, env=env).returncode == 0
+    [cached] = list((cache / "chartgen").glob("values-validator-*.marshal"))
+    cached.write_bytes(b"not a code object")
+    edit(repo_copy, "    timeout: 60s\n", "    timeout: 90s\n")
+    r = run_cli("generate", cwd=repo_copy, env=env)
+    assert r.returncode == 0, r.stderr
+    assert cached.read_bytes() != b"not a code object"  # rebuilt
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # a cache "directory" below a file cannot be created, even by root
+    edit(repo_copy, "    timeout: 90s\n", "    timeout: 91s\n")
+    r = run_cli("generate", cwd=repo_copy, env={**env, "XDG_CACHE_HOME": str(blocked / "cache")})
+    assert r.returncode == 0, r.stderr
