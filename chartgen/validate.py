@@ -303,12 +303,16 @@ class _Checker:
         return self.problems
 
     def check_ports(self, loc, ports):
+        """``loc``: the path that holds ``ports``, or a function giving it (only called
+        when there is something to report)."""
         names, numbers = {}, {}
         for i, p in enumerate(ports or []):
-            if p.name in names:
-                self.add(loc + ("ports", i, "name"), f"duplicate port name '{p.name}'", "duplicate-port")
-            if p.port in numbers:
-                self.add(loc + ("ports", i, "port"), f"duplicate port {p.port}", "duplicate-port")
+            if p.name in names or p.port in numbers:
+                base = loc() if callable(loc) else loc
+                if p.name in names:
+                    self.add(base + ("ports", i, "name"), f"duplicate port name '{p.name}'", "duplicate-port")
+                if p.port in numbers:
+                    self.add(base + ("ports", i, "port"), f"duplicate port {p.port}", "duplicate-port")
             names[p.name] = numbers[p.port] = i
 
     def check_environment(self, name: str, env):
@@ -422,7 +426,7 @@ class _Checker:
                 elif callee == key:
                     self.add(L("calls", i), f"service '{key}' calls itself", "self-call")
             if s.ports:
-                self.check_ports(L("ports")[:-1] if L("ports")[-1] == "ports" else ("services", key), s.ports)
+                self.check_ports(lambda: L("ports")[:-1] if L("ports")[-1] == "ports" else ("services", key), s.ports)
             if view is not None and s.faults and svc.enabled:
                 ov = view.env.services.get(key)
                 if ov is not None and ov.faults and not view.env.chaos:

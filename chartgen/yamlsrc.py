@@ -25,11 +25,30 @@ _INT = "tag:yaml.org,2002:int"
 
 @dataclass
 class SourceMap:
-    """Positions of the values and keys of a loaded document, by path."""
+    """Positions of the values and keys of a loaded document, by path.
+
+    With ``root`` (the composed node tree) the positions are gathered on first use: a valid
+    document never needs them, and recording them costs as much as loading."""
 
     file: str
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    _values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    _keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    root: yaml.Node | None = None
+
+    def _ensure(self) -> None:
+        if self.root is not None:
+            root, self.root = self.root, None
+            _Builder(self).build(root, ())
+
+    @property
+    def values(self) -> dict[Path, tuple[int, int]]:
+        self._ensure()
+        return self._values
+
+    @property
+    def keys(self) -> dict[Path, tuple[int, int]]:
+        self._ensure()
+        return self._keys
 
     def value_pos(self, path: Path) -> tuple[int, int]:
         """Position of the value at ``path``, or of its nearest located ancestor."""
@@ -66,7 +85,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path):
         mark = node.start_mark
-        self.smap.values[path] = (mark.line + 1, mark.column + 1)
+        self.smap._values[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             out: dict = {}
             for key_node, value_node in node.value:
@@ -81,7 +100,7 @@ class _Builder:
                     key = key_node.value  # keys are names: keep the text (e.g. "on", "80")
                 kpath = path + (key,)
                 if key in out:
-                    first = self.smap.keys[kpath]
+                    first = self.smap._keys[kpath]
                     self._problem(
                         key_node,
                         kpath,
@@ -89,7 +108,7 @@ class _Builder:
                         "duplicate-key",
                     )
                     continue
-                self.smap.keys[kpath] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                self.smap._keys[kpath] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 out[key] = self.build(value_node, kpath)
             return out
         if isinstance(node, yaml.SequenceNode):
@@ -113,6 +132,36 @@ class _Builder:
         )
 
 
+_SLOW = object()
+
+
+def _fast_build(node: yaml.Node, _scalar=None):
+    """The data of a node tree, without positions; _SLOW when the document needs the full
+    builder (a duplicate or merge key, a non-string key) to report precisely."""
+    scalar = _scalar or _Builder(SourceMap(""))._scalar
+
+    def build(n):
+        if isinstance(n, yaml.MappingNode):
+            out = {}
+            for k, v in n.value:
+                if not isinstance(k, yaml.ScalarNode) or k.tag != _STR or k.value in out:
+                    raise _NeedSlow
+                out[k.value] = build(v)
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(i) for i in n.value]
+        return scalar(n)
+
+    try:
+        return build(node)
+    except _NeedSlow:
+        return _SLOW
+
+
+class _NeedSlow(Exception):
+    pass
+
+
 def load_yaml(text: str, file: str = "<string>") -> tuple[object, SourceMap, list[Problem]]:
     """Load one YAML document. Returns (data, source map, problems)."""
     smap = SourceMap(file)
@@ -128,10 +177,14 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[object, SourceMap, lis
     except yaml.YAMLError as exc:
         return None, smap, [Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax")]
     if node is None:
-        smap.values[()] = (1, 1)
+        smap._values[()] = (1, 1)
         return None, smap, []
-    builder = _Builder(smap)
     try:
+        data = _fast_build(node)
+        if data is not _SLOW:
+            smap.root = node  # positions on demand
+            return data, smap, []
+        builder = _Builder(smap)
         data = builder.build(node, ())
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
