@@ -137,6 +137,7 @@ class Metadata(Model):
     domain: Host = Field(description="Base DNS domain; hosts are <service>.<env>.<domain>.")
     description: str = "Istio service mesh configuration"
     home: str | None = None
+    icon: str = Field("https://istio.io/latest/favicons/android-192x192.png", description="Chart icon URL.")
     sources: list[str] = []
     keywords: list[str] = []
     maintainers: list[Maintainer] = []

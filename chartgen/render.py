@@ -113,6 +113,7 @@ def chart_yaml(catalog: Catalog, meta: ChartMeta) -> str:
     }
     if md.home:
         data["home"] = md.home
+    data["icon"] = md.icon
     if md.sources:
         data["sources"] = list(md.sources)
     if md.maintainers:

@@ -264,3 +264,17 @@ def test_values_validator_cache_is_used_and_survives_corruption(repo_copy, tmp_p
     edit(repo_copy, "    timeout: 90s\n", "    timeout: 91s\n")
     r = run_cli("generate", cwd=repo_copy, env={**env, "XDG_CACHE_HOME": str(blocked / "cache")})
     assert r.returncode == 0, r.stderr
+
+
+def test_interrupt_after_rendering_leaves_the_tree_byte_identical(generated):
+    edit(generated, "    timeout: 60s\n", "    timeout: 90s\n")
+    before = tree(generated)
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(generated / "catalog.yaml", before_commit=interrupt)
+    assert {k: v for k, v in tree(generated).items() if k != "catalog.yaml"} == \
+        {k: v for k, v in before.items() if k != "catalog.yaml"}
+    assert not list(generated.rglob("*.chartgen-tmp"))
