@@ -76,18 +76,18 @@ Usage: {{- range include "chartgen.namespaces" . | fromJsonArray }}
 */}}
 {{- define "chartgen.namespaces" -}}
 {{- $root := . -}}
-{{- $out := list -}}
+{{- $out := dict -}}
 {{- range $key, $svc := (.Values.services | default dict) -}}
 {{- if and $svc (get $svc "enabled") -}}
-{{- $out = append $out (include "chartgen.svcNamespace" (dict "root" $root "svc" $svc)) -}}
+{{- $_ := set $out (include "chartgen.svcNamespace" (dict "root" $root "svc" $svc)) true -}}
 {{- end -}}
 {{- end -}}
 {{- range $key, $ext := (.Values.externalServices | default dict) -}}
 {{- if and $ext (get $ext "enabled") -}}
-{{- $out = append $out (include "chartgen.svcNamespace" (dict "root" $root "svc" $ext)) -}}
+{{- $_ := set $out (include "chartgen.svcNamespace" (dict "root" $root "svc" $ext)) true -}}
 {{- end -}}
 {{- end -}}
-{{- $out | uniq | sortAlpha | toJson -}}
+{{- keys $out | sortAlpha | toJson -}}
 {{- end -}}
 
 {{/*
@@ -200,8 +200,10 @@ Usage: through chartgen.cacheModel.
                       reached, directly or through an active redirect),
                       externalCalls (enabled external keys called)
   $m.externals.<key>  external service with defaults + ns, redirectActive
-  $m.edges            [{from, to}] between enabled services, sorted, unique
+  $m.edges            {"<from>/<to>": {from, to}} between enabled services
+  $m.edgeKeys         the keys of $m.edges, sorted
   $m.services.<key>.callers  keys of the enabled services that call it, sorted
+  selectorYaml, npPortsYaml  the selector and NetworkPolicy ports as YAML text
   $m.namespaces       the output of chartgen.namespaces
 */}}
 {{- define "chartgen.model" -}}
@@ -275,6 +277,9 @@ Usage: through chartgen.cacheModel.
 {{- $ps = append $ps (toString (int $p.number)) -}}
 {{- end -}}
 {{- $_ := set $svc "portStrings" $ps -}}
+{{- /* rendered once here: every template that needs them reuses the text */ -}}
+{{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
+{{- $_ := set $svc "npPortsYaml" (include "chartgen.npPorts" $svc.ports) -}}
 {{- $sa := required (printf "services.%s.serviceAccount.name is required" $key) $svc.serviceAccount.name -}}
 {{- $_ := set $svc "principal" (include "chartgen.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
 {{- $exposed := and $gw.enabled $svc.expose.enabled -}}
@@ -322,6 +327,7 @@ Usage: through chartgen.cacheModel.
 {{- fail (printf "externalServices.%s.hosts must not be empty" $key) -}}
 {{- end -}}
 {{- $_ := set $ext "redirectActive" $active -}}
+{{- $_ := set $ext "npPortsYaml" (include "chartgen.npPorts" ($ext.ports | default list)) -}}
 {{- end -}}
 {{- /* pass 3: calls → callees, external calls, edges */ -}}
 {{- $edges := dict -}}
@@ -354,17 +360,17 @@ Usage: through chartgen.cacheModel.
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- $edgeList := list -}}
 {{- range $svc := $services -}}
 {{- $_ := set $svc "callers" list -}}
 {{- end -}}
-{{- range $k := keys $edges | sortAlpha -}}
+{{- /* edges stay a dict with a sorted key list: appending to a long list copies it each time */ -}}
+{{- $edgeKeys := keys $edges | sortAlpha -}}
+{{- range $k := $edgeKeys -}}
 {{- $e := get $edges $k -}}
-{{- $edgeList = append $edgeList $e -}}
 {{- $to := get $services $e.to -}}
 {{- $_ := set $to "callers" (append $to.callers $e.from) -}}
 {{- end -}}
-{{- $_ := set $root "_chartgenModel" (dict "services" $services "externals" $externals "edges" $edgeList "namespaces" (include "chartgen.namespaces" $root | fromJsonArray)) -}}
+{{- $_ := set $root "_chartgenModel" (dict "services" $services "externals" $externals "edges" $edges "edgeKeys" $edgeKeys "namespaces" (include "chartgen.namespaces" $root | fromJsonArray)) -}}
 {{- end -}}
 
 {{/*
