@@ -378,10 +378,8 @@ def _localstack(catalog: Catalog, envs: tuple[str, ...]) -> tuple[dict, dict[str
 
 
 def _mesh(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
-    try:
-        from .values import mesh_env_values
-    except ImportError:  # the values module is not there yet
-        return {}, {view.name: {} for view in env_views(catalog)}
+    from .values import mesh_env_values
+
     env_values = mesh_env_values(catalog)
     return {}, {view.name: env_values.get(view.name, {}) for view in env_views(catalog)}
 
@@ -403,27 +401,18 @@ def build_release_values(catalog: Catalog) -> dict[str, dict]:
     """Values of every release, keyed by path under ``values/``: ``<release>/common.yaml``
     and ``<release>/<env>.yaml`` for each environment that installs the release."""
     out: dict[str, dict] = {}
+    builders = {
+        "base": lambda r: ({"defaultRevision": catalog.istio.revision or "default"}, {}),
+        "istiod": lambda r: _istiod(catalog),
+        "gateway": lambda r: _gateway(catalog),
+        "kiali-server": lambda r: _kiali(catalog),
+        "jaeger": lambda r: _jaeger(catalog),
+        "prometheus": lambda r: _prometheus(catalog),
+        "grafana": lambda r: _grafana(catalog),
+        "localstack": lambda r: _localstack(catalog, r.envs),
+    }
     for r in _releases(catalog):
-        if r.chart == "base":
-            common, per_env = {"defaultRevision": catalog.istio.revision or "default"}, {}
-        elif r.chart == "istiod":
-            common, per_env = _istiod(catalog)
-        elif r.chart == "gateway":
-            common, per_env = _gateway(catalog)
-        elif r.tier == "mesh":
-            common, per_env = _mesh(catalog)
-        elif r.chart == "kiali-server":
-            common, per_env = _kiali(catalog)
-        elif r.chart == "jaeger":
-            common, per_env = _jaeger(catalog)
-        elif r.chart == "prometheus":
-            common, per_env = _prometheus(catalog)
-        elif r.chart == "grafana":
-            common, per_env = _grafana(catalog)
-        elif r.chart == "localstack":
-            common, per_env = _localstack(catalog, r.envs)
-        else:  # pragma: no cover - every release kind is handled above
-            common, per_env = {}, {}
+        common, per_env = _mesh(catalog) if r.tier == "mesh" else builders[r.chart](r)
         out[f"{r.name}/common.yaml"] = common
         for env in r.envs:
             out[f"{r.name}/{env}.yaml"] = per_env.get(env, {})

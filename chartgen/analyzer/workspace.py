@@ -122,29 +122,9 @@ class Project:
     @classmethod
     def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml", source_map=None) -> Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``)."""
-        notes: list[str] = []
-        try:
-            from ..generate import plan
+        from ..generate import plan
 
-            files = plan(catalog, root).files
-        except ModuleNotFoundError as exc:  # the helmfile / values-file writers are optional here
-            if exc.name not in ("chartgen.helmfile", "chartgen.userfiles"):
-                raise
-            files = cls._chart_only_files(catalog)
-            notes.append(f"{exc.name} is not available: linting the chart with its per-environment values only "
-                         "(no helmfile, no gateway or istiod values)")
-        return cls(catalog, files, catalog_file, notes, source_map)
-
-    @staticmethod
-    def _chart_only_files(catalog: Catalog) -> dict[str, str]:
-        from ..render import ChartMeta, build_chart, dump_yaml
-        from ..values import mesh_env_values
-
-        name = chart_name(catalog)
-        files = {f"charts/{name}/{rel}": text for rel, text in build_chart(catalog, ChartMeta()).items()}
-        for env, data in mesh_env_values(catalog).items():
-            files[f"values/{name}/{env}.yaml"] = dump_yaml(data)
-        return files
+        return cls(catalog, plan(catalog, root).files, catalog_file, [], source_map)
 
     # --- the helmfile ------------------------------------------------------------------------
 
