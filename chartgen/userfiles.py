@@ -257,10 +257,14 @@ def _remove(m: CommentedMap, key) -> None:
             _attach_trailing(m, keys[idx - 1], trailing)
 
 
+_MARKER_SPACING = re.compile(r"(?m)^(?P<code>[^#\n]*?\S)[ \t]+# " + MARKER + r"$")
+
+
 def _dump(doc: Any) -> str:
     buf = io.StringIO()
     _yaml().dump(doc, buf)
-    return buf.getvalue()
+    # ruamel places end-of-line comments one or two spaces after the value; use two, always
+    return _MARKER_SPACING.sub(lambda m: f"{m.group('code')}  # {MARKER}", buf.getvalue())
 
 
 def _header_lines(header: str) -> str:
