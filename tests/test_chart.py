@@ -307,3 +307,25 @@ def test_chart_alert_rules_match_the_helmfile_prometheus_rules(rendered, catalog
         in_chart = yaml.safe_load(cm["data"]["alerting_rules.yml"])
         in_values = generated[f"prometheus/generated/slo-rules-{env}.yaml"]["serverFiles"]["alerting_rules.yml"]
         assert in_chart == in_values
+
+
+def test_jwt_on_the_gateway_when_an_issuer_is_named(chart_dir, helm, helm_env):
+    docs = objects(render(helm, chart_dir, "prod", helm_env, extra=[
+        "--set", "gateway.jwt.enabled=true", "--set", "gateway.jwt.issuer=https://auth.bytefreezer.local",
+        "--set", "gateway.jwt.jwksUri=https://auth.bytefreezer.local/.well-known/jwks.json"]).stdout)
+    ra = one(docs, "RequestAuthentication", find(docs, "RequestAuthentication")[0]["metadata"]["name"], "istio-ingress")
+    assert ra["apiVersion"] == "security.istio.io/v1"
+    assert ra["spec"]["selector"] == {"matchLabels": {"istio": "ingress"}}
+    assert ra["spec"]["jwtRules"][0]["issuer"] == "https://auth.bytefreezer.local"
+    deny = one(docs, "AuthorizationPolicy", "require-jwt", "istio-ingress")["spec"]
+    assert deny["action"] == "DENY"
+    assert deny["rules"] == [{"from": [{"source": {"notRequestPrincipals": ["*"]}}]}]
+    plain = objects(render(helm, chart_dir, "prod", helm_env).stdout)
+    assert find(plain, "RequestAuthentication") == []
+
+
+def test_revision_label_instead_of_injection_label(chart_dir, helm, helm_env):
+    docs = objects(render(helm, chart_dir, "dev", helm_env, extra=["--set", "istio.revision=1-30"]).stdout)
+    for ns in find(docs, "Namespace"):
+        labels = ns["metadata"]["labels"]
+        assert labels["istio.io/rev"] == "1-30" and "istio-injection" not in labels
