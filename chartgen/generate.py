@@ -97,7 +97,9 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     else:
         changes = lifecycle.compare(state.get("model") if state else None, snapshot)
         if state and not changes:
-            changes = [lifecycle.Change(lifecycle.PATCH, "chart templates updated")]
+            changed = state.get("fingerprint") != fp
+            changes = [lifecycle.Change(lifecycle.PATCH, "chart templates updated" if changed
+                                        else f"version set to {options.version}")]
         if options.version:
             try:
                 forced = lifecycle.parse_version(options.version)
@@ -106,13 +108,14 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
             if previous and forced < lifecycle.parse_version(previous):
                 raise ChartgenError(f"--version {options.version} is lower than the current chart version {previous}; "
                                     "versions never go backwards")
+            if previous and forced == lifecycle.parse_version(previous):
+                raise ChartgenError(f"--version {options.version} is the current chart version, and the chart has "
+                                    "changed; a version is never reused for different content")
             version = options.version
         elif previous:
             version = lifecycle.bump(previous, lifecycle.level_of(changes))
         else:
             version = "0.1.0"
-        if version == previous and not state.get("fingerprint") == fp:
-            version = lifecycle.bump(previous, lifecycle.PATCH)
         history = [h for h in history if h["version"] != version]
         history.insert(0, {"version": version, "changes": [c.text for c in changes]})
     current_changes = tuple(history[0]["changes"]) if history else ()

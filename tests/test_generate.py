@@ -278,3 +278,14 @@ def test_interrupt_after_rendering_leaves_the_tree_byte_identical(generated):
     assert {k: v for k, v in tree(generated).items() if k != "catalog.yaml"} == \
         {k: v for k, v in before.items() if k != "catalog.yaml"}
     assert not list(generated.rglob("*.chartgen-tmp"))
+
+
+def test_forced_version_is_never_reused_for_different_content(generated):
+    edit(generated, "    timeout: 60s\n", "    timeout: 61s\n")
+    r = run_cli("generate", "--version", "0.1.0", cwd=generated)
+    assert r.returncode == 1 and "never reused" in r.stderr
+    assert chart_yaml(generated)["version"] == "0.1.0"
+    # the same version with unchanged content is a no-op
+    edit(generated, "    timeout: 61s\n", "    timeout: 60s\n")
+    r = run_cli("generate", "--version", "0.1.0", cwd=generated)
+    assert r.returncode == 0 and "nothing written" in r.stdout
