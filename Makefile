@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CATALOG ?= catalog.yaml
 
-.PHONY: help setup tools run generate check lint test test-fast bench schema clean
+.PHONY: help setup tools system-deps run generate check lint test bench schema clean
 
 help:
 	@echo "make run    - set up, then validate, generate and lint the default catalog"
@@ -24,6 +24,10 @@ tools:
 
 setup: $(STAMP) tools
 
+# Debian packages the tests use for real (OCI registry, GnuPG); installed when missing
+system-deps:
+	bash tools/install_system_deps.sh
+
 run: setup
 	$(BIN)/chartgen validate -c $(CATALOG)
 	$(BIN)/chartgen generate -c $(CATALOG)
@@ -38,7 +42,7 @@ check: setup
 lint: setup
 	$(BIN)/chartgen lint -c $(CATALOG)
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest -q
 
 bench: setup
