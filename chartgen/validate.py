@@ -95,7 +95,6 @@ def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Probl
         if loc and loc[-1] == "[key]":  # a mapping key itself is invalid: point at the key
             loc = loc[:-1]
             line, col = smap.key_pos(loc)
-            msg = err["msg"] if err.get("ctx") is None or "expected" not in err["ctx"] else None
             text = err["msg"]
             if err.get("ctx", {}).get("expected"):
                 text = f"expected {err['ctx']['expected']}, got {err['ctx'].get('got', repr(err.get('input')))}"
@@ -151,9 +150,6 @@ def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, Sourc
         raise CatalogError(problems)
     if not isinstance(data, dict):
         raise CatalogError([Problem(file, 1, 1, "", f"expected a mapping (the catalog), got {_describe(data)}", "type")])
-    if data.get("apiVersion") not in (None, API_VERSION) or data.get("kind") not in (None, KIND):
-        # Report these precisely before the model does, since everything else depends on them.
-        pass
     structural: list[Problem] = []
     pruned: set[str] = set()
     catalog = None
@@ -287,10 +283,8 @@ class _Checker:
                 if host == "*":
                     self.add(("externalServices", ext_key, "hosts", i), "expected a host, got '*' alone", "host")
             r = ext.redirectTo
-            if r is not None:
-                if r.service in self.assumed:
-                    pass
-                elif r.service not in c.services:
+            if r is not None and r.service not in self.assumed:  # an assumed service was dropped as broken
+                if r.service not in c.services:
                     self.add(("externalServices", ext_key, "redirectTo", "service"),
                              f"unknown service '{r.service}'{_hint(r.service, c.services)}", "unknown-service")
                 elif r.port not in {p.port for p in c.services[r.service].ports}:

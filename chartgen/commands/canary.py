@@ -242,6 +242,13 @@ def _print_bump(outcome) -> None:
     print_bump(outcome)
 
 
+def _change_options(fn):
+    """The options every weight-changing command takes: -c, -o, --env, --dry-run."""
+    for option in (click.pass_obj, _dry_run_option, _env_option, _out_option, _catalog_option):
+        fn = option(fn)
+    return fn
+
+
 def _need_canary(service: str, spec, env: str | None) -> Canary:
     if spec.canary is None:
         raise ChartgenError(f"service '{service}' has no canary{f' in {env}' if env else ''}: add "
@@ -251,11 +258,7 @@ def _need_canary(service: str, spec, env: str | None) -> Canary:
 
 @command.command("promote")
 @click.argument("service")
-@_catalog_option
-@_out_option
-@_env_option
-@_dry_run_option
-@click.pass_obj
+@_change_options
 def promote(obj, service, catalog, out, env, dry_run):
     """Move SERVICE's candidate to the next step of canary.steps.
 
@@ -284,11 +287,7 @@ def promote(obj, service, catalog, out, env, dry_run):
 
 @command.command("rollback")
 @click.argument("service")
-@_catalog_option
-@_out_option
-@_env_option
-@_dry_run_option
-@click.pass_obj
+@_change_options
 def rollback(obj, service, catalog, out, env, dry_run):
     """Send all of SERVICE's traffic back to the stable version: {stable: 100, candidate: 0}.
 
@@ -335,11 +334,7 @@ def parse_weights(text: str) -> dict[str, int]:
 @command.command("set")
 @click.argument("service")
 @click.option("--weights", "weights", required=True, metavar="V=N,…", help="The new weights, e.g. v1=75,v2=25.")
-@_catalog_option
-@_out_option
-@_env_option
-@_dry_run_option
-@click.pass_obj
+@_change_options
 def set_cmd(obj, service, weights, catalog, out, env, dry_run):
     """Set SERVICE's weights directly (known versions, whole numbers 0–100, summing to 100).
 
