@@ -89,3 +89,29 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     """Run the real `chartgen` process."""
     return subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+UPSTREAM_ENV = "CHARTGEN_UPSTREAM_CHARTS"
+
+
+@pytest.fixture(scope="session")
+def upstream_charts() -> Path:
+    """The directory of a chart repository holding the real upstream charts at the pinned
+    versions (``index.yaml`` plus archives), named by $CHARTGEN_UPSTREAM_CHARTS. CI sets it;
+    without it the tests that need the real charts are skipped with a one-line reason."""
+    value = os.environ.get(UPSTREAM_ENV)
+    if not value:
+        pytest.skip(f"${UPSTREAM_ENV} is not set (a chart repository of the real upstream charts)")
+    path = Path(value)
+    if not (path / "index.yaml").is_file():
+        pytest.fail(f"${UPSTREAM_ENV}={value} holds no index.yaml", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def upstream_repo(upstream_charts, tmp_path_factory):
+    """The real upstream charts served as a chart repository on 127.0.0.1; yields its URL."""
+    from helpers.servers import static_server
+
+    with static_server(upstream_charts, tmp_path_factory.mktemp("upstream-log")) as url:
+        yield url
