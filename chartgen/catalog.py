@@ -97,6 +97,8 @@ Version = Annotated[
 ]
 Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"]
 MtlsMode = Literal["STRICT", "PERMISSIVE"]
+DataPlane = Literal["sidecar", "ambient"]
+IngressApi = Literal["istio", "gatewayApi"]
 Balancer = Literal["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]
 
 RETRY_ON = (
@@ -414,6 +416,12 @@ class Tracing(Model):
 
 class Environment(Model):
     production: bool = False
+    dataPlane: DataPlane = Field(
+        "sidecar", description="sidecar: an Envoy proxy in every pod; ambient: a ztunnel per node for mTLS and L4 "
+        "policy, and waypoint proxies for the services that need L7 (routing through the Gateway API).")
+    ingressApi: IngressApi | None = Field(
+        None, description="istio: an Istio Gateway and VirtualServices; gatewayApi: a Gateway API Gateway (class "
+        "istio) and HTTPRoutes. Default: istio with the sidecar data plane, gatewayApi with ambient.")
     namespace: DnsLabel | None = Field(None, description="Default namespace of services; default <name>-<env>.")
     hostSuffix: Host | None = Field(None, description="External hosts end with it; default <env>.<domain>.")
     kubeContext: str | None = None

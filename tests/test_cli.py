@@ -83,6 +83,7 @@ def test_schema_command_prints_the_committed_schema():
     assert run_cli("schema", "--check", str(ROOT / "schemas" / "catalog.schema.json")).returncode == 0
 
 
+@pytest.mark.integration
 def test_version_reports_helm_and_helmfile():
     r = run_cli("version", cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -92,6 +93,7 @@ def test_version_reports_helm_and_helmfile():
     assert "helmfile 0.166.0" in r.stdout
 
 
+@pytest.mark.integration
 def test_version_honours_chartgen_helm(tmp_path):
     fake = tmp_path / "helm"
     shutil.copy(ROOT / ".tools" / "bin" / "helm3", fake)

@@ -31,6 +31,8 @@ from chartgen.errors import ChartgenError
 from chartgen.toolchain import ToolNotFound, find_tool
 from chartgen.validate import parse_catalog
 
+pytestmark = pytest.mark.integration  # lint renders with the real helm and runs checkov
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog.yaml"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lint"
