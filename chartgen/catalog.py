@@ -118,6 +118,8 @@ def protocol_class(protocol: str) -> str:
         return "http"
     return "tls" if protocol in TLS_PROTOCOLS else "tcp"
 MtlsMode = Literal["STRICT", "PERMISSIVE"]
+DataPlane = Literal["sidecar", "ambient"]
+IngressApi = Literal["istio", "gatewayApi"]
 Balancer = Literal["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]
 
 RETRY_ON = (
@@ -458,7 +460,7 @@ class ServiceOverride(ServiceSettings):
 
 class Service(ServiceOverride):
     description: str | None = None
-    serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default <mesh>-<key>.")
+    serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default the key, after naming.prefix.")
     selector: dict[str, str] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
     serviceAccount: ServiceAccount | None = None
     environments: list[DnsLabel] | None = Field(None, description="Environments that run this service; default all.")
@@ -512,6 +514,12 @@ class Tracing(Model):
 
 class Environment(Model):
     production: bool = False
+    dataPlane: DataPlane = Field(
+        "sidecar", description="sidecar: an Envoy proxy in every pod; ambient: a ztunnel per node for mTLS and L4 "
+        "policy, and waypoint proxies for the services that need L7 (routing through the Gateway API).")
+    ingressApi: IngressApi | None = Field(
+        None, description="istio: an Istio Gateway and VirtualServices; gatewayApi: a Gateway API Gateway (class "
+        "istio) and HTTPRoutes. Default: istio with the sidecar data plane, gatewayApi with ambient.")
     namespace: DnsLabel | None = Field(None, description="Default namespace of services; default <name>-<env>.")
     hostSuffix: Host | None = Field(None, description="External hosts end with it; default <env>.<domain>.")
     kubeContext: str | None = None
@@ -548,6 +556,14 @@ class HelmfileSettings(Model):
     meshVersion: Version | None = Field(None, description="Version of meshChart.")
 
 
+class Naming(Model):
+    """How catalog keys become Kubernetes names (Services, selectors, service accounts)."""
+
+    prefix: Annotated[str, Field(pattern=r"^([a-z0-9][-a-z0-9]*)?$", max_length=40)] = Field(
+        "", description="Put before every service key: with 'shop-', service 'orders' is the Kubernetes Service "
+                        "'shop-orders' with selector app: shop-orders. Default: none, the key as written.")
+
+
 class Catalog(Model):
     apiVersion: Literal["chartgen.io/v1"]
     kind: Literal["ServiceCatalog"]
@@ -556,6 +572,7 @@ class Catalog(Model):
     istio: IstioSettings = IstioSettings()
     observability: Addons = Addons()
     helmfile: HelmfileSettings = HelmfileSettings()
+    naming: Naming = Naming()
     defaults: ServiceSettings = ServiceSettings()
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]
     services: Annotated[dict[DnsLabel, Service], Field(min_length=1)]

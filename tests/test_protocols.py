@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from chartgen.errors import CatalogError
-from chartgen.mesh import env_views
+from chartgen.mesh import env_views, resolve_service
 from chartgen.observability import slo_alert_rules
 from chartgen.validate import parse_catalog
 from chartgen.values import chart_values
@@ -91,7 +91,9 @@ def test_inherited_http_defaults_are_not_applied_to_a_tcp_service():
     assert svc["timeout"] == ""
     assert svc["rateLimit"]["enabled"] is False
     assert svc["loadBalancer"] == {"consistentHash": {"useSourceIp": True}}
-    assert svc["slo"] == {"enabled": True, "errorRatio": 0.01, "p99LatencyMs": 0}
+    catalog, _ = parse_catalog(catalog_text(REDIS), "catalog.yaml")
+    slo = resolve_service(catalog, "redis", "dev").spec.slo
+    assert (slo.errorRatio, slo.p99Latency) == (0.01, None)
     assert values_of(REDIS)["redis"]["loadBalancer"] == {}
 
 

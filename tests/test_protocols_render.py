@@ -47,31 +47,31 @@ def _dests(rule):
 
 def test_tcp_service_gets_weighted_tcp_rules_and_nothing_http(mixed):
     docs = mixed["dev"]
-    vs = one(docs, "VirtualService", "shop-redis")["spec"]
+    vs = one(docs, "VirtualService", "redis")["spec"]
     assert set(vs) == {"hosts", "tcp"}
     assert vs["tcp"] == [{"route": [
-        {"destination": {"host": "shop-redis.shop-dev.svc.cluster.local", "port": {"number": 6379}, "subset": "v6"},
+        {"destination": {"host": "redis.shop-dev.svc.cluster.local", "port": {"number": 6379}, "subset": "v6"},
          "weight": 80},
-        {"destination": {"host": "shop-redis.shop-dev.svc.cluster.local", "port": {"number": 6379}, "subset": "v7"},
+        {"destination": {"host": "redis.shop-dev.svc.cluster.local", "port": {"number": 6379}, "subset": "v7"},
          "weight": 20}]}]
-    dr = one(docs, "DestinationRule", "shop-redis")["spec"]["trafficPolicy"]
+    dr = one(docs, "DestinationRule", "redis")["spec"]["trafficPolicy"]
     assert "loadBalancer" not in dr  # the inherited header affinity is HTTP-only
-    assert not [d for d in docs if d["kind"] == "EnvoyFilter" and d["metadata"]["name"] == "shop-redis-ratelimit"]
+    assert not [d for d in docs if d["kind"] == "EnvoyFilter" and d["metadata"]["name"] == "redis-ratelimit"]
 
 
 def test_tls_service_gets_tls_rules_by_sni(mixed):
-    vs = one(mixed["dev"], "VirtualService", "shop-db")["spec"]
+    vs = one(mixed["dev"], "VirtualService", "db")["spec"]
     assert set(vs) == {"hosts", "tls"}
-    assert vs["tls"] == [{"match": [{"sniHosts": ["shop-db.shop-dev.svc.cluster.local"]}],
-                          "route": [{"destination": {"host": "shop-db.shop-dev.svc.cluster.local",
+    assert vs["tls"] == [{"match": [{"sniHosts": ["db.shop-dev.svc.cluster.local"]}],
+                          "route": [{"destination": {"host": "db.shop-dev.svc.cluster.local",
                                                      "port": {"number": 5432}}}]}]
 
 
 def test_mixed_service_gets_each_ports_rules_with_match_port(mixed):
-    vs = one(mixed["dev"], "VirtualService", "shop-cart")["spec"]
+    vs = one(mixed["dev"], "VirtualService", "cart")["spec"]
     assert [r["match"] for r in vs["tcp"]] == [[{"port": 7000}]]
     assert _dests(vs["tcp"][0]) == [(7000, "v1", 90), (7000, "v2", 10)]
-    assert [r["match"] for r in vs["tls"]] == [[{"port": 8443, "sniHosts": ["shop-cart.shop-dev.svc.cluster.local"]}]]
+    assert [r["match"] for r in vs["tls"]] == [[{"port": 8443, "sniHosts": ["cart.shop-dev.svc.cluster.local"]}]]
     http = vs["http"]
     for rule in http:  # every http rule names its port, and routes to that port (IST0112)
         ports = {m["port"] for m in rule["match"]}
@@ -88,12 +88,12 @@ def test_mixed_service_gets_each_ports_rules_with_match_port(mixed):
 
 
 def test_faults_and_grpc_abort_stay_out_of_production(mixed):
-    vs = one(mixed["prod"], "VirtualService", "shop-cart")["spec"]
+    vs = one(mixed["prod"], "VirtualService", "cart")["spec"]
     assert not [r for r in vs["http"] if "fault" in r]
 
 
 def test_disabled_retries_render_exactly_attempts_zero(mixed):
-    vs = one(mixed["dev"], "VirtualService", "shop-noretry")["spec"]
+    vs = one(mixed["dev"], "VirtualService", "noretry")["spec"]
     assert [r["retries"] for r in vs["http"]] == [{"attempts": 0}]
 
 
@@ -133,8 +133,8 @@ web:
   expose: {{host: web, paths: {paths}}}
 """
         docs = render_catalog(catalog_text(services), tmp_path_factory.mktemp(name), helm, helm_env)["dev"]
-        out[name] = (one(docs, "VirtualService", "shop-web-ingress"), one(docs, "AuthorizationPolicy",
-                                                                           "allow-gateway-to-shop-web"))
+        out[name] = (one(docs, "VirtualService", "web-ingress"), one(docs, "AuthorizationPolicy",
+                                                                           "allow-gateway-to-web"))
     return out
 
 
