@@ -164,6 +164,12 @@ class Metadata(Model):
     sources: list[str] = []
     keywords: list[str] = []
     maintainers: list[Maintainer] = []
+    license: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": naming.SPDX_EXPRESSION.pattern, "examples": ["Apache-2.0", "MIT OR Apache-2.0"]}),
+        _check("spdx", "an SPDX license expression such as 'Apache-2.0' or 'MIT OR Apache-2.0'",
+               lambda v: bool(naming.SPDX_EXPRESSION.match(v)) and v.count("(") == v.count(")")),
+    ] | None = Field(None, description="The chart's licence (SPDX), shown by Artifact Hub; default: none stated.")
 
 
 class Versions(Model):
