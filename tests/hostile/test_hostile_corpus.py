@@ -18,6 +18,11 @@ Adding a case
        expect: refused              # refused (last step exits 1) | ok (last step exits 0)
        checks: [helmfile, test-pod] # ok cases: named proofs (CHECKS below)
        literals: ["{{ exec ..."]    # strings that must come out of helm/helmfile verbatim
+       chart_values: {...}          # extra values given to the chart by hand (helm-template,
+                                    # test-pod): what a user of the published chart may set
+       skip_schema: true            # chart_values the chart's values.schema.json refuses: the
+                                    # checks prove the refusal, then render with helm 4's
+                                    # --skip-schema-validation to prove the templates safe too
        timeout: 20                  # seconds per step (default 20)
 
    Optional beside it: ``setup/`` (a tree copied into the work directory over the case's
@@ -155,6 +160,30 @@ def _mesh_chart(ctx: Ctx) -> Path:
     return charts[0]
 
 
+def _values_args(ctx: Ctx, chart: Path, env: str) -> list[str]:
+    """``-f`` arguments: the environment's values file, then the case's chart_values."""
+    args = ["-f", str(ctx.dir / "values" / chart.name / f"{env}.yaml")]
+    if ctx.spec.get("chart_values"):
+        extra = ctx.dir.parent / "chart-values.yaml"
+        extra.write_text(json.dumps(ctx.spec["chart_values"]), encoding="utf-8")
+        args += ["-f", str(extra)]
+    return args
+
+
+def _helms(ctx: Ctx, chart: Path) -> list[list[str]]:
+    """The helm commands to render with: helm 4 and helm 3; with skip_schema, first prove
+    that both refuse the values by the chart's schema, then helm 4 without the schema."""
+    if not ctx.spec.get("skip_schema"):
+        return [[ctx.tools["helm"]], [ctx.tools["helm3"]]]
+    for helm in (ctx.tools["helm"], ctx.tools["helm3"]):
+        for env in _environments(ctx):
+            proc = subprocess.run([helm, "template", "mesh", str(chart), *_values_args(ctx, chart, env)], cwd=ctx.dir,
+                                  env=ctx.env, capture_output=True, text=True, timeout=120)
+            assert proc.returncode != 0 and "schema" in proc.stderr, \
+                f"the chart's values schema should refuse these values ({helm}):\n{proc.stderr}"
+    return [[ctx.tools["helm"], "--skip-schema-validation"]]
+
+
 def _assert_literals(ctx: Ctx, texts: list[str], where: str) -> None:
     strings = set()
     for text in texts:
@@ -224,16 +253,19 @@ def check_helm_template(ctx: Ctx) -> None:
     and helm 3; the literals must come out verbatim."""
     chart = _mesh_chart(ctx)
     rendered = []
-    for helm in (ctx.tools["helm"], ctx.tools["helm3"]):
+    for helm in _helms(ctx, chart):
         for env in _environments(ctx):
-            values = ctx.dir / "values" / chart.name / f"{env}.yaml"
-            rendered.append(_tool_run(ctx, [helm, "template", "mesh", str(chart), "-f", str(values)]))
+            rendered.append(_tool_run(ctx, [helm[0], "template", "mesh", str(chart), *helm[1:],
+                                            *_values_args(ctx, chart, env)]))
+    for text in rendered:  # no smuggled object: the chart renders no Secret, ever
+        for doc in _docs(text):
+            assert doc.get("apiVersion") and doc.get("kind") and doc["kind"] != "Secret", doc
     _assert_literals(ctx, rendered, "helm template")
 
 
 STUB_CURL = """#!/bin/sh
-# stands in for curl: records its arguments, one per line, and answers 200
-for a in "$@"; do printf '%s\\n' "$a"; done >> "$STUB_LOG"
+# stands in for curl: records its arguments (NUL-separated) and answers 200
+for a in "$@"; do printf '%s\\0' "$a"; done >> "$STUB_LOG"
 printf '%s' 200
 """
 
@@ -245,9 +277,9 @@ def check_test_pod(ctx: Ctx) -> None:
     stub = _stub(ctx, "curl", STUB_CURL).parent
     log = ctx.dir.parent / "curl.log"
     seen = 0
+    helm = _helms(ctx, chart)[0]
     for env in _environments(ctx):
-        values = ctx.dir / "values" / chart.name / f"{env}.yaml"
-        out = _tool_run(ctx, [ctx.tools["helm"], "template", "mesh", str(chart), "-f", str(values),
+        out = _tool_run(ctx, [helm[0], "template", "mesh", str(chart), *helm[1:], *_values_args(ctx, chart, env),
                               "--show-only", "templates/tests/test-routes.yaml"])
         pods = [d for d in _docs(out) if d.get("kind") == "Pod"]
         assert len(pods) == 1, out
@@ -258,7 +290,7 @@ def check_test_pod(ctx: Ctx) -> None:
         proc = subprocess.run(argv, cwd=ctx.dir, env=env_vars, capture_output=True, text=True, timeout=60)
         assert not list(ctx.dir.parent.rglob("pwned*")), f"the test pod ran a payload:\n{proc.stdout}{proc.stderr}"
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        args = log.read_text(encoding="utf-8").splitlines()
+        args = log.read_text(encoding="utf-8").split("\0")
         urls = container.get("args", [])[0::3]  # URL, connect-to, -k
         for url in urls:
             assert url in args, f"curl never received {url!r} as one argument: {args}"
@@ -346,7 +378,7 @@ def test_hostile_case(case, tmp_path, golden, request):
     last = steps[-1]
     if spec["expect"] == "refused":
         assert last.returncode == 1, transcript
-        lines = [ln for ln in last.stderr.splitlines() if ln.strip()]
+        lines = [ln for ln in (last.stdout + last.stderr).splitlines() if ln.strip()]
         assert lines, transcript
         for ln in lines:
             assert LOCATED.match(ln) or SUMMARY.match(ln) or ln.startswith("error: "), \
