@@ -413,6 +413,9 @@ PlainPath = Annotated[
 def _check_re2(value: str) -> str:
     from . import regex
 
+    if len(value) > 1024:  # Istio's webhook: "regex is too large, max length allowed is 1024"
+        raise PydanticCustomError("regex", "expected a regular expression of at most 1024 characters, got {n}",
+                                  {"n": len(value)})
     problem = regex.re2_problem(value)
     if problem:
         raise PydanticCustomError("regex", "expected an RE2 regular expression, got {got}: {why}",
