@@ -14,6 +14,8 @@ from chartgen.validate import load_catalog
 from chartgen.values import mesh_env_values
 from conftest import ROOT
 
+pytestmark = pytest.mark.integration  # renders the chart with the real helm 4 and helm 3
+
 GOLDEN = Path(__file__).resolve().parent / "golden" / "bytefreezer"
 ENVS = ["dev", "prod"]
 KUBE_VERSION = "1.33.0"
