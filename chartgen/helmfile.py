@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from . import naming
 from .catalog import Catalog
+from .errors import RenderError
 from .mesh import EnvView, env_views
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 
@@ -219,8 +221,27 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
     return [part1, part2]
 
 
+def _template_free(node, path: str = "") -> None:
+    """helmfile renders a plain ``helmfile.yaml`` as a Go template (in its default mode): no
+    string in it may hold a template delimiter, except the values file names chartgen writes
+    on purpose. The catalog model refuses such strings already; this guards every other way
+    in (command-line options, future fields)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _template_free(key, path)
+            _template_free(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _template_free(value, f"{path}[{i}]")
+    elif isinstance(node, str):
+        if naming.has_template(node.replace(ENV_FILE, "")) or naming.has_control(node):
+            raise RenderError(f"helmfile.yaml: {path}: refusing to write {node!r}: helmfile would evaluate "
+                              "template delimiters or control characters in it")
+
+
 def dump_helmfile(docs: list[dict]) -> str:
     """``helmfile.yaml`` text: the header comment, then the documents separated by ``---``."""
+    _template_free(docs)
     parts = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096) for doc in docs]
     return HEADER + "\n" + "---\n".join(parts)
 

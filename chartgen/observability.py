@@ -65,7 +65,8 @@ def _error_metric(svc, sel: str, ratio: str, fqdn: str) -> tuple[str, str, str, 
     """(errors, total, what, description) of the error ratio, by the service's ports: HTTP
     requests with a 5xx; gRPC requests with a grpc-status other than OK (their failures arrive
     as HTTP 200); for a service without HTTP ports, TCP connections that Envoy closed with a
-    response flag (Istio records no request metrics for TCP)."""
+    response flag (Istio records no request metrics for TCP, and its stats filter sets the
+    flags of a TCP connection once, when it is set up: UF, UH… mean it failed to connect)."""
     if "http" not in svc.port_classes:
         return (f'rate(istio_tcp_connections_closed_total{{{sel},response_flags!="-"}}[5m])',
                 f"rate(istio_tcp_connections_closed_total{{{sel}}}[5m])", "failed connection ratio",
