@@ -12,7 +12,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lifecycle
+from . import lifecycle, naming
 from .catalog import Catalog
 from .errors import ChartgenError, RenderError
 from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
@@ -177,6 +177,12 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
 
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     hf = catalog.helmfile  # the catalog's settings; a CLI flag overrides each for this run
+    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
+                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
+        if value is not None and problem(value):
+            raise ChartgenError(f"{flag}: {problem(value)}")
+    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
+        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
     docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}",
                           chart_mirror=options.chart_mirror or hf.chartMirror,
                           mesh_chart=options.mesh_chart or hf.meshChart,

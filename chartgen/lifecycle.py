@@ -41,7 +41,7 @@ def fingerprint(files: dict[str, str]) -> str:
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
-    m = naming.SEMVER.match(text or "")
+    m = naming.SEMVER.fullmatch(text or "")
     if not m:
         raise ValueError(f"expected a semantic version X.Y.Z, got {text!r}")
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
