@@ -179,6 +179,7 @@ web:
     ("{regex: '(?<=/a)b'}", "expected an RE2 regular expression, got '(?<=/a)b': invalid perl operator"),
     ("{regex: '(a)\\1'}", "expected an RE2 regular expression"),
     (f"{{regex: '/{'a' * 1030}'}}", "at most 1024 characters"),
+    ('{regex: "/a\\nb"}', "without control characters"),
     ("{exact: /a, prefix: /b}", "expected exactly one of exact, prefix, regex, got exact, prefix"),
 ])
 def test_exposed_path_refusals_are_located(path, message):
