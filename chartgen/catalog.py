@@ -364,6 +364,7 @@ def _plain_path(v) -> bool:
 
 PlainPath = Annotated[
     str,
+    Field(json_schema_extra={"pattern": r"^/[^*{}?#\s]*$"}),
     _check("path", "an HTTP path starting with '/', without '*', '{', '}', '?', '#' or spaces", _plain_path),
 ]
 
