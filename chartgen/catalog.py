@@ -97,6 +97,8 @@ Version = Annotated[
 ]
 Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"]
 MtlsMode = Literal["STRICT", "PERMISSIVE"]
+DataPlane = Literal["sidecar", "ambient"]
+IngressApi = Literal["istio", "gatewayApi"]
 Balancer = Literal["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]
 
 RETRY_ON = (
@@ -141,6 +143,12 @@ class Metadata(Model):
     sources: list[str] = []
     keywords: list[str] = []
     maintainers: list[Maintainer] = []
+    license: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": naming.SPDX_EXPRESSION.pattern, "examples": ["Apache-2.0", "MIT OR Apache-2.0"]}),
+        _check("spdx", "an SPDX license expression such as 'Apache-2.0' or 'MIT OR Apache-2.0'",
+               lambda v: bool(naming.SPDX_EXPRESSION.match(v)) and v.count("(") == v.count(")")),
+    ] | None = Field(None, description="The chart's licence (SPDX), shown by Artifact Hub; default: none stated.")
 
 
 class Versions(Model):
@@ -360,7 +368,7 @@ class ServiceOverride(ServiceSettings):
 
 class Service(ServiceOverride):
     description: str | None = None
-    serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default <mesh>-<key>.")
+    serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default the key, after naming.prefix.")
     selector: dict[str, str] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
     serviceAccount: ServiceAccount | None = None
     environments: list[DnsLabel] | None = Field(None, description="Environments that run this service; default all.")
@@ -414,6 +422,12 @@ class Tracing(Model):
 
 class Environment(Model):
     production: bool = False
+    dataPlane: DataPlane = Field(
+        "sidecar", description="sidecar: an Envoy proxy in every pod; ambient: a ztunnel per node for mTLS and L4 "
+        "policy, and waypoint proxies for the services that need L7 (routing through the Gateway API).")
+    ingressApi: IngressApi | None = Field(
+        None, description="istio: an Istio Gateway and VirtualServices; gatewayApi: a Gateway API Gateway (class "
+        "istio) and HTTPRoutes. Default: istio with the sidecar data plane, gatewayApi with ambient.")
     namespace: DnsLabel | None = Field(None, description="Default namespace of services; default <name>-<env>.")
     hostSuffix: Host | None = Field(None, description="External hosts end with it; default <env>.<domain>.")
     kubeContext: str | None = None
@@ -519,6 +533,14 @@ class GitOpsSettings(Model):
     flux: FluxSettings | None = Field(None, description="Set (even to {}) to write gitops/flux/ on generate.")
 
 
+class Naming(Model):
+    """How catalog keys become Kubernetes names (Services, selectors, service accounts)."""
+
+    prefix: Annotated[str, Field(pattern=r"^([a-z0-9][-a-z0-9]*)?$", max_length=40)] = Field(
+        "", description="Put before every service key: with 'shop-', service 'orders' is the Kubernetes Service "
+                        "'shop-orders' with selector app: shop-orders. Default: none, the key as written.")
+
+
 class Catalog(Model):
     apiVersion: Literal["chartgen.io/v1"]
     kind: Literal["ServiceCatalog"]
@@ -528,6 +550,7 @@ class Catalog(Model):
     observability: Addons = Addons()
     helmfile: HelmfileSettings = HelmfileSettings()
     gitops: GitOpsSettings | None = None
+    naming: Naming = Naming()
     defaults: ServiceSettings = ServiceSettings()
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]
     services: Annotated[dict[DnsLabel, Service], Field(min_length=1)]

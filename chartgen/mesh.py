@@ -48,11 +48,13 @@ class ResolvedService:
     spec: Service  # the merged layers
     enabled: bool
     namespace: str | None  # None: the environment's default namespace (base layer only)
-    mesh: str
+    prefix: str = ""  # the catalog's naming.prefix
 
     @property
     def service_name(self) -> str:
-        return self.spec.serviceName or f"{self.mesh}-{self.key}"
+        """The Kubernetes name: ``serviceName``, else the catalog key as written, after the
+        catalog's ``naming.prefix`` (empty unless the catalog sets one)."""
+        return self.spec.serviceName or f"{self.prefix}{self.key}"
 
     @property
     def selector(self) -> dict[str, str]:
@@ -107,12 +109,51 @@ class EnvView:
             return None
         return f"{svc.spec.expose.host or svc.key}.{self.host_suffix}"
 
+    @property
+    def ambient(self) -> bool:
+        return self.env.dataPlane == "ambient"
+
+    @property
+    def ingress_api(self) -> str:
+        """The ingress API actually used: the catalog's, else the data plane's default."""
+        return self.env.ingressApi or ("gatewayApi" if self.ambient else "istio")
+
+    @property
+    def chaos(self) -> bool:
+        """Fault rules render here (production also needs allowChaosInProduction)."""
+        return self.env.chaos and (not self.env.production or self.env.allowChaosInProduction)
+
+    def gateway_api_routed(self, svc: ResolvedService) -> str | None:
+        """Why this service's traffic is routed through the Gateway API here, or None:
+        "ambient" (in-mesh routing) or "gatewayApi" (its ingress)."""
+        if self.ambient:
+            return "ambient"
+        if self.ingress_api == "gatewayApi" and svc.spec.expose is not None:
+            return "gatewayApi"
+        return None
+
     def redirect_active(self, ext_key: str) -> bool:
         ext = self.catalog.externalServices[ext_key]
         if ext.redirectTo is None:
             return False
         target = self.services.get(ext.redirectTo.service)
         return bool(target and target.enabled)
+
+
+# What a waypoint does for a service in the ambient data plane: every setting below is
+# applied by an L7 proxy (ztunnel only does mTLS, L4 authorization and L4 load balancing).
+L7_SETTINGS = ("timeout", "retries", "routes", "mirror", "faults", "rateLimit", "loadBalancer", "sessionAffinity",
+               "connectionPool", "outlierDetection")
+
+
+def l7_needs(svc: ResolvedService) -> list[str]:
+    """The catalog settings of ``svc`` that need a waypoint in the ambient data plane
+    (a version split counts as "weights")."""
+    s = svc.spec
+    out = [name for name in L7_SETTINGS if getattr(s, name)]
+    if s.weights:  # even 100 % to one version: only a route picks that version's pods
+        out.append("weights")
+    return out
 
 
 def _merge_models(layers: list) -> dict:
@@ -164,7 +205,8 @@ def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolv
     merged = _merge_models(layers)
     merged.pop("enabled", None)
     spec = Service.model_construct(_fields_set=set(merged), **merged)
-    return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace, mesh=catalog.metadata.name)
+    return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace,
+                           prefix=catalog.naming.prefix)
 
 
 def env_views(catalog: Catalog) -> list[EnvView]:

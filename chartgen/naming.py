@@ -16,6 +16,9 @@ GIT_REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}$")
 REPO_PATH = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*)?$")
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._:@/-]{0,252}$")
 CLUSTER_SERVER = re.compile(r"^https://[A-Za-z0-9._~:/%-]+$")
+# an SPDX license expression: identifiers (LicenseRef-… too) joined by AND / OR / WITH, in parentheses
+SPDX_ID = r"[A-Za-z0-9][A-Za-z0-9.-]*\+?"
+SPDX_EXPRESSION = re.compile(rf"^\(*{SPDX_ID}\)*( (AND|OR|WITH) \(*{SPDX_ID}\)*)*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}

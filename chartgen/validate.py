@@ -6,6 +6,7 @@ Every problem is collected, located through the SourceMap and reported at once.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -341,6 +342,9 @@ class _Checker:
                      "chaos-in-production")
         if env.namespace in RESERVED_NAMESPACES:
             self.add(loc + ("namespace",), f"namespace '{env.namespace}' is reserved", "reserved-namespace")
+        if env.dataPlane == "ambient" and env.ingressApi == "istio":
+            self.add(loc + ("ingressApi",), "the ambient data plane routes through the Gateway API; expected "
+                     "ingressApi: gatewayApi (or no ingressApi), got 'istio'", "ingress-api")
 
     def check_layer(self, view: EnvView | None):
         c = self.c
@@ -359,6 +363,9 @@ class _Checker:
             if s.namespace in reserved:
                 self.add(L("namespace"), f"namespace '{s.namespace}' is reserved for the mesh's own components",
                          "reserved-namespace")
+            if view is None and not s.serviceName and len(svc.service_name) > 63:
+                self.add(("services", key), f"Kubernetes name '{svc.service_name}' (naming.prefix + key) is longer "
+                         "than 63 characters; shorten naming.prefix or set serviceName", "dns-1123", key=True)
             if view is not None and svc.enabled:
                 ident = (view.service_namespace(svc), svc.service_name)
                 if ident in names_seen:
@@ -437,12 +444,53 @@ class _Checker:
                     self.add(L("calls", i), f"service '{key}' calls itself", "self-call")
             if s.ports:
                 self.check_ports(lambda: L("ports")[:-1] if L("ports")[-1] == "ports" else ("services", key), s.ports)
+            if view is not None and svc.enabled and view.gateway_api_routed(svc):
+                self.check_gateway_api(view, svc, L)
             if view is not None and s.faults and svc.enabled:
                 ov = view.env.services.get(key)
                 if ov is not None and ov.faults and not view.env.chaos:
                     self.add(("environments", env_name, "services", key, "faults"),
                              f"faults are set but environments.{env_name}.chaos is false, so they would never apply",
                              "faults-without-chaos")
+
+    def check_gateway_api(self, view: EnvView, svc, L):
+        """What the Gateway API (GAMMA in ambient, or the ingress) and waypoints cannot
+        express is an error, never dropped: the same catalog must mean the same thing."""
+        s = svc.spec
+        why = view.gateway_api_routed(svc)
+        where = (f"the ambient data plane of environment '{view.name}'" if why == "ambient"
+                 else f"the Gateway API ingress of environment '{view.name}'")
+        if s.faults and view.chaos:
+            self.add(L("faults"), f"fault injection is not available with {where}: the Gateway API has no fault "
+                     "filter (turn chaos off there, or use the sidecar data plane and ingressApi: istio)",
+                     "data-plane-feature")
+        if s.retries is not None:
+            self.add(L("retries"), f"retries are not available with {where}: Gateway API HTTPRoutes (standard "
+                     "channel) have no retry policy, so the mesh default would apply instead", "data-plane-feature")
+        if why == "ambient" and s.rateLimit is not None:
+            self.add(L("rateLimit"), f"a per-service local rate limit is not available with {where}: a waypoint's "
+                     "filter applies to every service that uses it", "data-plane-feature")
+        self.check_precedence(view, svc, L, ingress=why != "ambient")
+        if why == "ambient" and s.expose is not None and view.ingress_api == "gatewayApi":
+            self.check_precedence(view, svc, L, ingress=True)
+
+    def check_precedence(self, view: EnvView, svc, L, ingress: bool):
+        """Gateway API routes are ordered by match specificity (path type, path length, then
+        header and query counts), not by position: the catalog's first-match order must agree."""
+        s = svc.spec
+        rules = [(i, r.name, r.match) for i, r in enumerate(s.routes or [])] + [(None, "default", None)]
+        paths = list(s.expose.paths) if ingress and s.expose else [None]
+        keyed = [(i, name, min(gateway_api_rank(m, p) for p in paths)) for i, name, m in rules]
+        for j, (jdx, jname, jkey) in enumerate(keyed):
+            for idx, iname, ikey in keyed[:j]:
+                if jkey < ikey:
+                    part = f"{'ingress' if ingress else 'mesh'} routes of environment '{view.name}'"
+                    loc = L("routes", idx) if jdx is None else L("routes", jdx)
+                    self.add(loc, f"in the Gateway API {part}, rule '{jname}' would be matched before rule '{iname}' "
+                             "(HTTPRoute rules are ordered by path type and length, then by the number of header and "
+                             "query conditions); reorder the rules or make them more specific",
+                             "route-precedence")
+                    break
 
     def check_names(self, L, items, field):
         seen = set()
@@ -463,6 +511,31 @@ class _Checker:
             if _is_catch_all(r.match):
                 self.add(L(field, i, "match"),
                          f"rule '{r.name}' matches every request, so the default route is unreachable", "route-shadowed")
+
+
+def gateway_api_rank(m: Match | None, exposed_path: str | None = None) -> tuple:
+    """The order Istio gives a rule converted from an HTTPRoute (lower first): exact paths,
+    then prefixes, then regexes, each longer first, then more headers, then more query
+    parameters. A catalog prefix becomes a regex in the Gateway API (a PathPrefix matches
+    whole segments only); an exposed path is a PathPrefix."""
+    path = m.path if m is not None else None
+    if path is None:
+        rank, length = 2, len(exposed_path or "/")
+    elif path.exact is not None:
+        rank, length = 3, len(path.exact)
+    elif path.prefix is not None:
+        rank, length = 1, len(gateway_api_prefix_regex(path.prefix))
+    else:
+        rank, length = 1, len(path.regex)
+    headers = len(m.headers) + (m.cookie is not None) if m is not None else 0
+    queries = len(m.queryParams) if m is not None else 0
+    return (-rank, -length, -headers, -queries)
+
+
+def gateway_api_prefix_regex(prefix: str) -> str:
+    """A string prefix as the full-match RE2 regex the chart renders for the Gateway API
+    (the chart quotes with Go's regexp.QuoteMeta; this is the same quoting)."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", prefix) + ".*"
 
 
 def _hint(name: str, known) -> str:
