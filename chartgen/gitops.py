@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import yaml
 
 from .catalog import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
-from .errors import ChartgenError
+from .errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan
 from .mesh import EnvView, env_views
 
-__all__ = ["TOOLS", "CHART_FOOTPRINT", "ExportContext", "build_argocd", "build_flux", "export_files",
+__all__ = ["TOOLS", "CHART_FOOTPRINT", "ExportContext", "build_argocd", "build_flux", "check_files", "crd_set", "export_files",
            "mesh_namespaces", "istiod_ignore_differences"]
 
 TOOLS = ("argocd", "flux")
@@ -436,6 +436,42 @@ def build_flux(catalog: Catalog, ctx: ExportContext, envs: list[str] | None = No
     return dict(sorted(files.items()))
 
 
+KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"  # a kustomize build file, not an API object
+
+
+def crd_set():
+    """The vendored Argo CD and Flux CRDs (chartgen/data/gitops/) as a ``CRDSet``."""
+    from importlib import resources
+
+    from .crdcheck import CRDSet
+
+    base = resources.files("chartgen") / "data" / "gitops"
+    return CRDSet.from_files(sorted(str(p) for p in base.iterdir() if p.name.endswith(".yaml")))
+
+
+def check_files(files: dict[str, str], crds=None) -> list[str]:
+    """Every object in the exported files checked against the real CRDs, as the API server
+    would admit it (unknown fields, types, enums, patterns, CEL rules). One message per
+    violation: ``<file>: <Kind>/<name>: <path>: <message>``."""
+    crds = crds or crd_set()
+    out = []
+    for path, text in sorted(files.items()):
+        for obj in yaml.safe_load_all(text):
+            if not obj or obj.get("apiVersion") == KUSTOMIZE_API:
+                continue
+            what = f"{path}: {obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+            if not crds.knows(obj.get("apiVersion", ""), obj.get("kind", "")):
+                out.append(f"{what}: no CRD for {obj.get('apiVersion')} {obj.get('kind')}")
+                continue
+            violations = crds.validate(obj)
+            if isinstance(obj.get("metadata"), dict):
+                # crdcheck checks metadata on its own and then walks the rest of the object,
+                # so a schema listing `metadata` as required (Argo CD's) reports it missing
+                violations = [v for v in violations if not (v.path == "metadata" and v.rule == "required")]
+            out += [f"{what}: {v}" for v in violations]
+    return out
+
+
 def export_files(tool: str, catalog: Catalog, *, chart_dir: str, out_dir: str, envs: list[str] | None = None,
                  chart_mirror: str | None = None, mesh_chart: str | None = None,
                  mesh_version: str | None = None) -> dict[str, str]:
@@ -455,4 +491,8 @@ def export_files(tool: str, catalog: Catalog, *, chart_dir: str, out_dir: str, e
                         mesh_version=mesh_version)
     ctx = ExportContext(plan=plan, chart_dir=chart_dir, out_dir=out_dir)
     build = build_argocd if tool == "argocd" else build_flux
-    return {f"{out_dir}/{rel}": text for rel, text in build(catalog, ctx, envs).items()}
+    files = {f"{out_dir}/{rel}": text for rel, text in build(catalog, ctx, envs).items()}
+    problems = check_files(files)
+    if problems:  # a guard against generator bugs: the controllers' API servers would refuse these
+        raise RenderError(f"the {tool} export breaks its CRDs: " + "; ".join(problems[:5]))
+    return files

@@ -48,14 +48,9 @@ NAMESPACED = {"ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment", 
               "RequestAuthentication", "Sidecar", "Telemetry", "EnvoyFilter", "WorkloadEntry", "HTTPRoute",
               "GRPCRoute", "TCPRoute", "TLSRoute", "ReferenceGrant"}
 
-GITOPS = """
+MIRROR = """
 helmfile:
   chartMirror: {mirror}
-gitops:
-  repoURL: https://git.example.com/platform/mesh.git
-  revision: main
-  argocd: {{}}
-  flux: {{}}
 """
 
 
@@ -69,7 +64,10 @@ def tree(tmp_path_factory, upstream_repo):
     """The default catalog generated with the GitOps exports, its charts from the mirror of
     the real upstream charts."""
     root = tmp_path_factory.mktemp("gitops-tree")
-    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8") + GITOPS.format(mirror=upstream_repo)
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+    assert "\n  argocd: {}\n  flux: {}\n" in text  # ByteFreezer's catalog asks for both exports
+    text = text.replace("repoURL: https://github.com/bytefreezer/chartgen.git",
+                        "repoURL: https://git.example.com/platform/mesh.git") + MIRROR.format(mirror=upstream_repo)
     (root / "catalog.yaml").write_text(text, encoding="utf-8")
     generate(root / "catalog.yaml")
     # the user's own edits, so that the layering order shows in the output: an environment
