@@ -42,6 +42,8 @@ _RULES = [
     Rule("CG106", "warning", "Workload without a Sidecar resource"),
     Rule("CG107", "error", "NetworkPolicy default-deny missing in a workload namespace"),
     Rule("CG108", "warning", "Telemetry provider not defined in the istiod meshConfig"),
+    Rule("CG120", "error", "Port name makes Istio handle the port as another protocol"),
+    Rule("CG121", "warning", "Port name and declared protocol differ"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 RULES: dict[str, Rule] = {r.code: r for r in _RULES}
