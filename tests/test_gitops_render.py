@@ -161,7 +161,7 @@ def renders(tree, tools, helm_env, tmp_path_factory):
                 assert ref["kind"] == "ConfigMap"
                 values = _deep_merge(values, yaml.safe_load(by_kind["ConfigMap"][ref["name"]]["data"][ref["valuesKey"]]) or {})
             vfile = scratch / f"{env}-{spec['releaseName']}.yaml"
-            vfile.write_text(json.dumps(values), encoding="utf-8")
+            vfile.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
             chart = spec["chart"]["spec"]
             source = by_kind[chart["sourceRef"]["kind"]][chart["sourceRef"]["name"]]
             if source["kind"] == "HelmRepository":
