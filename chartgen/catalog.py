@@ -611,6 +611,75 @@ class HelmfileSettings(Model):
     meshVersion: Version | None = Field(None, description="Version of meshChart.")
 
 
+GitURL = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.GIT_URL.pattern}),
+    _check("git-url", "a git repository URL (https://, ssh:// or git@host:path) without spaces, quotes, '$' or braces",
+           lambda v: bool(naming.GIT_URL.match(v))),
+]
+GitRevision = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.GIT_REVISION.pattern}),
+    _check("git-revision", "a branch, tag or commit (letters, digits, '.', '_', '-', '/')",
+           lambda v: bool(naming.GIT_REVISION.match(v))),
+]
+RepoPath = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.REPO_PATH.pattern}),
+    _check("repo-path", "a relative directory inside the repository such as 'deploy/mesh' ('' for its root)",
+           lambda v: bool(naming.REPO_PATH.match(v))),
+]
+ClusterName = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.CLUSTER_NAME.pattern}),
+    _check("cluster-name", "a cluster name (letters, digits, '.', '_', ':', '@', '/', '-')",
+           lambda v: bool(naming.CLUSTER_NAME.match(v))),
+]
+
+
+class ArgoCluster(Model):
+    """An Argo CD destination cluster: its API server URL or its registered name (one of them)."""
+
+    server: Annotated[str, Field(json_schema_extra={"pattern": naming.CLUSTER_SERVER.pattern}),
+                      _check("cluster-server", "a cluster API server URL such as https://10.0.0.1:6443",
+                             lambda v: bool(naming.CLUSTER_SERVER.match(v)))] | None = None
+    name: ClusterName | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.server is None) == (self.name is None):
+            raise PydanticCustomError("cluster", "expected exactly one of 'server' or 'name'")
+        return self
+
+
+class ArgoSettings(Model):
+    """Argo CD Applications under gitops/argocd/<env>/ (written by `chartgen generate`)."""
+
+    namespace: DnsLabel = Field("argocd", description="Namespace of Argo CD (where the Applications live).")
+    project: DnsLabel | None = Field(None, description="AppProject name prefix; default <name> (the project is <project>-<env>).")
+    automated: bool = Field(True, description="Automated sync with prune and self-heal.")
+    clusters: dict[DnsLabel, ArgoCluster] = Field(
+        {}, description="Destination cluster per environment; default: the environment's kubeContext as the "
+                        "registered cluster name, or the cluster Argo CD runs in.")
+
+
+class FluxSettings(Model):
+    """Flux HelmReleases under gitops/flux/<env>/ (written by `chartgen generate`)."""
+
+    namespace: DnsLabel = Field("flux-system", description="Namespace of the Flux objects and values ConfigMaps.")
+    interval: Duration = Field("10m", description="Reconcile interval of the sources and releases.")
+
+
+class GitOpsSettings(Model):
+    """Where the GitOps controllers find this repository, and which exports `generate` writes."""
+
+    repoURL: GitURL = Field(description="The git repository holding this catalog's outputs (values/, charts/).")
+    revision: GitRevision = Field("main", description="Branch, tag or commit the controllers follow.")
+    path: RepoPath = Field("", description="Directory of the catalog inside the repository ('' for its root).")
+    argocd: ArgoSettings | None = Field(None, description="Set (even to {}) to write gitops/argocd/ on generate.")
+    flux: FluxSettings | None = Field(None, description="Set (even to {}) to write gitops/flux/ on generate.")
+
+
 class Naming(Model):
     """How catalog keys become Kubernetes names (Services, selectors, service accounts)."""
 
@@ -627,6 +696,7 @@ class Catalog(Model):
     istio: IstioSettings = IstioSettings()
     observability: Addons = Addons()
     helmfile: HelmfileSettings = HelmfileSettings()
+    gitops: GitOpsSettings | None = None
     naming: Naming = Naming()
     defaults: ServiceSettings = ServiceSettings()
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]

@@ -131,6 +131,7 @@ def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
 # Commands that live in their own modules, imported only when used (start-up time).
 LAZY_COMMANDS = {
     "canary": ("chartgen.commands.canary", "command"),
+    "export": ("chartgen.commands.export", "command"),
     "lint": ("chartgen.commands.lint", "command"),
     "package": ("chartgen.commands.publish", "package"),
     "publish": ("chartgen.commands.publish", "publish"),

@@ -97,6 +97,20 @@ def _read_state(path: Path) -> dict | None:
         return None
 
 
+def chart_options(catalog: Catalog, chart_dir: str, options: Options = Options()) -> dict:
+    """Where the releases' charts come from: the catalog's helmfile settings, each
+    overridden by its CLI flag for this run (helmfile.yaml and the exports share them)."""
+    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
+                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
+        if value is not None and problem(value):
+            raise ChartgenError(f"{flag}: {problem(value)}")
+    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
+        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
+    hf = catalog.helmfile
+    return {"chart_dir": f"./{chart_dir}", "chart_mirror": options.chart_mirror or hf.chartMirror,
+            "mesh_chart": options.mesh_chart or hf.meshChart, "mesh_version": options.mesh_version or hf.meshVersion}
+
+
 def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
     """The state of the chart as last committed: the state file at git's HEAD. Outside a git
     work tree (or without git) the state on disk stands for it; inside one, a state file that
@@ -176,19 +190,16 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     _validate_values(catalog)
 
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
-    hf = catalog.helmfile  # the catalog's settings; a CLI flag overrides each for this run
-    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
-                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
-        if value is not None and problem(value):
-            raise ChartgenError(f"{flag}: {problem(value)}")
-    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
-        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
-    docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}",
-                          chart_mirror=options.chart_mirror or hf.chartMirror,
-                          mesh_chart=options.mesh_chart or hf.meshChart,
-                          mesh_version=options.mesh_version or hf.meshVersion)
-    files["helmfile.yaml"] = dump_helmfile(docs)
+    chart_args = chart_options(catalog, chart_dir, options)
+    files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
     owned_dirs = [chart_dir]
+    if catalog.gitops is not None:
+        from .gitops import TOOLS, export_files
+
+        for tool in TOOLS:
+            if getattr(catalog.gitops, tool) is not None:
+                files.update(export_files(tool, catalog, out_dir=f"gitops/{tool}", **chart_args))
+                owned_dirs.append(f"gitops/{tool}")
     for rel, data in build_generated_values(catalog).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -288,4 +299,44 @@ def preview(catalog_path: str | Path, out: str | Path | None = None, options: Op
     return outcome, old
 
 
-__all__ = ["Options", "Outcome", "generate", "plan", "preview", "changelog_text"]
+@dataclass
+class ExportOutcome:
+    tool: str
+    out_dir: str  # from the catalog's directory
+    files: dict[str, str]
+    result: WriteResult = field(default_factory=WriteResult)
+    stale: list[str] = field(default_factory=list)
+
+
+def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *, envs: tuple[str, ...] = (),
+           check: bool = False, options: Options = Options(), wait_message=None) -> ExportOutcome:
+    """Write (or with ``check``, compare) one GitOps export of the catalog's releases.
+
+    ``out`` (default ``gitops/<tool>`` beside the catalog) must lie inside the catalog's
+    directory: the controllers read the values files from the same git repository. Stale
+    files are removed only from the default directory of a full export, which chartgen owns
+    (as ``generate`` does); a custom ``--out`` directory only ever gains or updates files."""
+    import os
+
+    from .gitops import export_files
+
+    catalog_path = Path(catalog_path)
+    catalog = load_catalog(catalog_path)
+    root = catalog_path.resolve().parent
+    default = f"gitops/{tool}"
+    out_dir = default if out is None else Path(os.path.relpath(Path(out).resolve(), root)).as_posix()
+    chart_dir = f"charts/{chart_name(catalog)}"
+    files = export_files(tool, catalog, out_dir=out_dir, envs=list(envs) or None,
+                         **chart_options(catalog, chart_dir, options))
+    owned = (out_dir,) if out_dir == default and not envs else ()
+    outcome = ExportOutcome(tool=tool, out_dir=out_dir, files=files)
+    if check:
+        to_write, to_delete = stale_paths(root, files, owned)
+        outcome.stale = sorted(to_write + to_delete)
+        return outcome
+    with locked(root, wait_message=wait_message):
+        outcome.result = write_plan(root, files, owned)
+    return outcome
+
+
+__all__ = ["ExportOutcome", "Options", "Outcome", "export", "generate", "plan", "preview", "changelog_text"]
