@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import lifecycle
 from .catalog import Catalog
-from .errors import ChartgenError, RenderError
+from .errors import CatalogError, ChartgenError, Problem, RenderError
 from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
 from .values import chart_name, chart_values, mesh_env_values
@@ -47,6 +47,8 @@ class Outcome:
     owned_dirs: tuple[str, ...]
     result: WriteResult = field(default_factory=WriteResult)
     stale: list[str] = field(default_factory=list)
+    undecodable: list[str] = field(default_factory=list)  # current files that are not UTF-8 text
+    notes: list[str] = field(default_factory=list)  # what the run recovered or cleaned up, for the user
 
     @property
     def bump(self) -> str:
@@ -139,11 +141,32 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
         if owned not in owned_dirs:
             owned_dirs.append(owned)
     for rel, data in sorted(build_release_values(catalog).items()):
-        path = root / "values" / rel
-        existing = path.read_text(encoding="utf-8") if path.exists() else None
-        files[f"values/{rel}"] = merge_user_values(existing, data, header=USER_VALUES_HEADER)
+        files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
                    changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs))
+
+
+def _merge_user_file(path: Path, data: dict) -> str:
+    """The user's values file at ``path`` with chartgen's keys merged in; a file that cannot be
+    read or merged is a located problem, and is never replaced."""
+    from .safeio import decode, display, file_error, nesting_problem
+    from .userfiles import ValuesFileError, merge_user_values
+
+    name = display(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    except OSError as exc:
+        raise file_error(exc, path, "read the values file") from None
+    existing = decode(raw, name, "values file") if raw is not None else None
+    try:
+        return merge_user_values(existing, data, header=USER_VALUES_HEADER)
+    except ValuesFileError as exc:
+        raise CatalogError([Problem(name, exc.line, exc.col, "", f"{exc.message}; fix the file (chartgen keeps it as "
+                                    "it is until it parses)", "user-values")]) from None
+    except RecursionError:
+        raise nesting_problem(name, "values file") from None
 
 
 @lru_cache(maxsize=1)
@@ -198,20 +221,41 @@ def _validate_values(catalog: Catalog) -> None:
             raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None
 
 
+def output_root(catalog_path: str | Path, out: str | Path | None = None) -> Path:
+    """Where the outputs of the catalog go: ``out``, or the catalog's directory."""
+    return Path(out) if out is not None else Path(catalog_path).resolve().parent
+
+
 def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, check: bool = False,
              options: Options = Options(), wait_message=None, before_commit=None) -> Outcome:
-    """Validate the catalog and write (or with ``check``, compare) every output."""
+    """Validate the catalog and write (or with ``check``, compare) every output.
+
+    The catalog is read under the output tree's lock, so a run never writes a chart from a
+    catalog that a concurrent edit (``chartgen canary``) has already replaced."""
+    from .safeio import leftover_temps
+
     catalog_path = Path(catalog_path)
-    catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+    root = output_root(catalog_path, out)
     if check:
-        outcome = plan(catalog, root, options)
+        outcome = plan(load_catalog(catalog_path), root, options)
         to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
         outcome.stale = sorted(to_write + to_delete)
+        dirs = {root} | {(root / rel).parent for rel in outcome.files}
+        for path in leftover_temps(sorted(dirs)):
+            outcome.notes.append(f"{path} is a temporary file left by an interrupted chartgen run; the next "
+                                 "`chartgen generate` removes it")
         return outcome
     with locked(root, wait_message=wait_message):
-        outcome = plan(catalog, root, options)
-        outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+        return generate_locked(catalog_path, root, options, before_commit=before_commit)
+
+
+def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
+    """``generate`` for a caller that already holds the lock of ``root``."""
+    outcome = plan(load_catalog(catalog_path), root, options)
+    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+    if outcome.result.cleaned:
+        outcome.notes.append(f"removed {len(outcome.result.cleaned)} temporary file(s) left by an interrupted "
+                             f"run: {', '.join(outcome.result.cleaned)}")
     return outcome
 
 
@@ -222,12 +266,33 @@ def preview(catalog_path: str | Path, out: str | Path | None = None, options: Op
     root = Path(out) if out is not None else catalog_path.resolve().parent
     outcome = plan(catalog, root, options)
     to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
-    old: dict[str, str | None] = {}
-    for rel in to_write + to_delete:
-        p = root / rel
-        old[rel] = p.read_text(encoding="utf-8") if p.exists() else None
+    old, outcome.undecodable = current_texts(root, to_write + to_delete)
     outcome.stale = sorted(old)
     return outcome, old
 
 
-__all__ = ["Options", "Outcome", "generate", "plan", "preview", "changelog_text"]
+def current_texts(root: Path, rels) -> tuple[dict[str, str | None], list[str]]:
+    """The current text of each path below ``root`` (None: missing), and the paths whose bytes
+    are not UTF-8 text (their text is given as ""; generate replaces them)."""
+    from .safeio import file_error
+
+    old: dict[str, str | None] = {}
+    undecodable = []
+    for rel in rels:
+        try:
+            data = (root / rel).read_bytes()
+        except FileNotFoundError:
+            old[rel] = None
+            continue
+        except OSError as exc:
+            raise file_error(exc, root / rel, "read") from None
+        try:
+            old[rel] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            old[rel] = ""
+            undecodable.append(rel)
+    return old, sorted(undecodable)
+
+
+__all__ = ["Options", "Outcome", "current_texts", "generate", "generate_locked", "output_root", "plan", "preview",
+           "changelog_text"]
