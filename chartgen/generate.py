@@ -71,11 +71,81 @@ def _state_text(state: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _read_state(path: Path) -> dict | None:
+def _state_problem(path: Path) -> tuple[dict | None, str | None]:
+    """(the state, None), (None, None) when there is none, or (None, what is wrong with it)."""
+    from .safeio import file_error
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise file_error(exc, path, "read the chart's state file") from None
+    try:
+        state = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"is corrupt ({str(exc).splitlines()[0]})"
+    if not isinstance(state, dict):
+        return None, "is corrupt (not a JSON object)"
+    version = state.get("version")
+    history = state.get("history")
+    if not isinstance(version, str) or lifecycle.highest(version) is None:
+        return None, f"is corrupt (no valid version: {version!r})"
+    if not isinstance(history, list) or not all(isinstance(h, dict) and isinstance(h.get("version"), str)
+                                                 and isinstance(h.get("changes"), list) for h in history):
+        return None, "is corrupt (its history is not a list of releases)"
+    if not isinstance(state.get("model"), dict):
+        return None, "is corrupt (no model to compare the catalog with)"
+    return state, None
+
+
+def _chart_version(chart_root: Path) -> str | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load((chart_root / "Chart.yaml").read_bytes())
+    except (OSError, yaml.YAMLError, RecursionError):
         return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version) if version is not None and lifecycle.highest(str(version)) else None
+
+
+def _read_state(chart_root: Path) -> tuple[dict | None, list[str]]:
+    """The previous release of the chart: its state file, checked against ``Chart.yaml`` and
+    ``CHANGELOG.md`` so that the version never moves backwards. A missing or corrupt state
+    file beside an existing chart is recovered from those two files (``model`` None: the
+    changes since cannot be itemised). Returns (state or None, notes for the user)."""
+    from .safeio import display
+
+    path = chart_root / STATE_FILE
+    state, problem = _state_problem(path)
+    chart_version = _chart_version(chart_root)
+    try:
+        log = lifecycle.parse_changelog((chart_root / "CHANGELOG.md").read_bytes().decode("utf-8", "replace"))
+    except OSError:
+        log = []
+    logged = log[0]["version"] if log else None
+    notes: list[str] = []
+    if state is not None:
+        ahead = lifecycle.highest(chart_version, logged)
+        if ahead and lifecycle.parse_version(ahead) > lifecycle.parse_version(state["version"]):
+            notes.append(f"{display(path)} records version {state['version']}, but the chart is already at {ahead}; "
+                         f"continuing from {ahead} (a chart version never moves backwards)")
+            state = {**state, "version": ahead}
+            if not any(h["version"] == ahead for h in state["history"]):
+                state["history"] = [h for h in log if lifecycle.parse_version(h["version"]) >
+                                    lifecycle.parse_version(state["history"][0]["version"] if state["history"]
+                                                            else "0.0.0")] + state["history"]
+        return state, notes
+    version = lifecycle.highest(chart_version, logged)
+    if version is None:
+        if problem:  # no chart to recover from: say so, and start as a new chart
+            notes.append(f"{display(path)} {problem}, and there is no chart version to recover; starting a new chart")
+        return None, notes
+    what = problem or "is missing"
+    notes.append(f"{display(path)} {what}; recovered version {version} and {len(log)} changelog release(s) from "
+                 f"Chart.yaml and CHANGELOG.md")
+    return {"version": version, "history": log, "model": None, "fingerprint": None}, notes
 
 
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
@@ -90,14 +160,24 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     # the environments' values are part of what a release of the chart means
     probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
     fp = lifecycle.fingerprint(probe)
-    state = _read_state(root / chart_dir / STATE_FILE)
+    state, notes = _read_state(root / chart_dir)
     snapshot = lifecycle.model_snapshot(catalog)
     previous = state.get("version") if state else None
     history = list(state.get("history", [])) if state else []
-    if state and state.get("fingerprint") == fp and options.version in (None, previous):
+    recovered = state is not None and state.get("model") is None
+    if recovered and options.version in (None, previous) and _same_chart_on_disk(catalog, root, chart_dir, body, previous, history):
+        version, changes = previous, []
+    elif state and state.get("fingerprint") == fp and options.version in (None, previous):
         version, changes = previous, []
     else:
-        changes = lifecycle.compare(state.get("model") if state else None, snapshot)
+        if recovered:
+            changes = [lifecycle.Change(lifecycle.MAJOR, f"changes since {previous} not itemised: the chart's state "
+                                                         "file was lost; review the diff of this release")]
+            if not options.version:
+                notes.append(f"the chart changed since {previous}, and without its state file chartgen cannot tell "
+                             "how: a major release is the safe choice (--version X.Y.Z picks another, higher one)")
+        else:
+            changes = lifecycle.compare(state.get("model") if state else None, snapshot)
         if state and not changes:
             changed = state.get("fingerprint") != fp
             changes = [lifecycle.Change(lifecycle.PATCH, "chart templates updated" if changed
@@ -143,7 +223,23 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     for rel, data in sorted(build_release_values(catalog).items()):
         files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs))
+                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs), notes=notes)
+
+
+def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body, version: str, history: list[dict]) -> bool:
+    """Whether the chart on disk is exactly what the catalog renders at ``version`` with
+    ``history`` (the state file aside): then nothing changed since that release."""
+    current = tuple(history[0]["changes"]) if history and history[0]["version"] == version else ()
+    if not current:
+        return False
+    meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))
+    for rel, text in build_chart(catalog, meta, body).items():
+        try:
+            if (root / chart_dir / rel).read_bytes() != text.encode("utf-8"):
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _merge_user_file(path: Path, data: dict) -> str:

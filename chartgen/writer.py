@@ -120,9 +120,9 @@ def check_targets(root: Path, rels) -> None:
     for rel in rels:
         link = outside_link(root, rel)
         if link is not None:
-            raise FileError(f"refusing to write {rel}: {link[0]} is a symbolic link to {link[1]}, outside "
-                            f"{display(root)}; chartgen never writes or deletes outside its output root. Remove the "
-                            "link (or point it inside) and run again")
+            raise FileError(f"refusing to write {rel}: {link[0]} is a symbolic link to {link[1]}, outside the "
+                            f"output root {os.path.realpath(root)}; chartgen never writes or deletes outside it. "
+                            "Remove the link (or point it inside) and run again; nothing was changed")
         path = root / rel
         try:
             st = os.stat(path)
@@ -130,7 +130,7 @@ def check_targets(root: Path, rels) -> None:
             continue
         if not st.st_mode & 0o200:
             raise FileError(f"refusing to replace {display(path)}: it is read-only (mode {st.st_mode & 0o777:04o}); "
-                            f"make it writable (chmod u+w {display(path)}) and run again, or leave the catalog as it was")
+                            f"make it writable (chmod u+w {display(path)}) and run again; nothing was changed")
 
 
 def _real_target(root: Path, rel: str) -> Path:

@@ -377,3 +377,271 @@ def test_an_aliased_environment_override_is_never_edited(repo_copy):
     (repo_copy / "catalog.yaml").write_text(dumped, encoding="utf-8")
     one_clear_line(run_cli("canary", "set", "proxy", "--env", "prod", "--weights", "v1=50,v2=50", cwd=repo_copy),
                    "environments.prod: is shared through the YAML anchor &prodenv", "with environments.staging")
+
+
+# --- the chart version never moves backwards -------------------------------------------------
+
+STATE = f"{CHART}/.chartgen-state.json"
+
+
+def _version(root: Path) -> str:
+    return str(yaml.safe_load((root / CHART / "Chart.yaml").read_text(encoding="utf-8"))["version"])
+
+
+@pytest.fixture
+def released(generated) -> Path:
+    """The repo catalog generated, then released once more (0.1.1) with a changelog line."""
+    (generated / "catalog.yaml").write_text(CATALOG.replace("timeout: 60s", "timeout: 61s"), encoding="utf-8")
+    assert run_cli("generate", cwd=generated).returncode == 0
+    assert _version(generated) == "0.1.1"
+    return generated
+
+
+@pytest.mark.parametrize("damage", ["delete", "garbage", "binary", "not-an-object", "no-version", "no-model"])
+def test_a_lost_state_file_is_recovered_and_an_unchanged_chart_keeps_its_version(released, damage):
+    state = released / STATE
+    changelog = (released / CHART / "CHANGELOG.md").read_text(encoding="utf-8")
+    original = json_state = state.read_text(encoding="utf-8")
+    if damage == "delete":
+        state.unlink()
+    elif damage == "garbage":
+        state.write_text("{garbage", encoding="utf-8")
+    elif damage == "binary":
+        state.write_bytes(b"\xff\xfe\x00\x01")
+    elif damage == "not-an-object":
+        state.write_text("[1, 2]", encoding="utf-8")
+    elif damage == "no-version":
+        state.write_text(json_state.replace('"version": "0.1.1"', '"version": "banana"'), encoding="utf-8")
+    else:
+        import json
+
+        data = json.loads(json_state)
+        del data["model"]
+        state.write_text(json.dumps(data), encoding="utf-8")
+    r = run_cli("generate", cwd=released)
+    assert r.returncode == 0, r.stderr
+    assert "recovered version 0.1.1 and 2 changelog release(s) from Chart.yaml and CHANGELOG.md" in r.stderr
+    assert ("is missing" if damage == "delete" else "is corrupt") in r.stderr
+    assert _version(released) == "0.1.1"
+    assert (released / CHART / "CHANGELOG.md").read_text(encoding="utf-8") == changelog
+    assert state.read_text(encoding="utf-8") == original  # rebuilt exactly
+    assert run_cli("generate", "--check", cwd=released).returncode == 0
+
+
+def test_a_lost_state_file_and_a_changed_catalog_is_a_major_release_keeping_the_history(released):
+    (released / STATE).unlink()
+    (released / "catalog.yaml").write_text(CATALOG.replace("timeout: 60s", "timeout: 62s"), encoding="utf-8")
+    r = run_cli("generate", cwd=released)
+    assert r.returncode == 0, r.stderr
+    assert "a major release is the safe choice" in r.stderr
+    assert _version(released) == "1.0.0"
+    changelog = (released / CHART / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert changelog.index("## 1.0.0") < changelog.index("## 0.1.1") < changelog.index("## 0.1.0")
+    assert "- changes since 0.1.1 not itemised" in changelog and "initial version" in changelog
+    # from here on the state is whole again: the next change is itemised
+    (released / "catalog.yaml").write_text(CATALOG.replace("timeout: 60s", "timeout: 63s"), encoding="utf-8")
+    r = run_cli("generate", cwd=released)
+    assert "timeout 62s → 63s" in r.stdout and _version(released) == "1.0.1"
+
+
+def test_a_lost_state_file_with_a_forced_version_uses_it_but_never_a_lower_one(released):
+    (released / STATE).unlink()
+    (released / "catalog.yaml").write_text(CATALOG.replace("timeout: 60s", "timeout: 62s"), encoding="utf-8")
+    one_clear_line(run_cli("generate", "--version", "0.1.0", cwd=released),
+                   "--version 0.1.0 is lower than the current chart version 0.1.1")
+    r = run_cli("generate", "--version", "0.2.0", cwd=released)
+    assert r.returncode == 0 and _version(released) == "0.2.0", r.stderr
+
+
+@pytest.mark.parametrize("edit", ["lower", "much-lower"])
+def test_a_state_version_below_the_chart_never_moves_it_backwards(released, edit):
+    state = released / STATE
+    text = state.read_text(encoding="utf-8")
+    state.write_text(text.replace('"version": "0.1.1"', '"version": "0.1.0"' if edit == "lower" else '"version": "0.0.1"'),
+                     encoding="utf-8")
+    assert state.read_text(encoding="utf-8") != text
+    r = run_cli("generate", cwd=released)
+    assert r.returncode == 0 and "never moves backwards" in r.stderr, r.stderr
+    assert _version(released) == "0.1.1"
+    (released / "catalog.yaml").write_text(CATALOG.replace("timeout: 60s", "timeout: 62s"), encoding="utf-8")
+    assert run_cli("generate", cwd=released).returncode == 0
+    assert _version(released) == "0.1.2"
+
+
+def test_a_corrupt_state_without_a_chart_starts_a_new_chart_and_says_so(repo_copy):
+    (repo_copy / CHART).mkdir(parents=True)
+    (repo_copy / STATE).write_text("{garbage", encoding="utf-8")
+    r = run_cli("generate", cwd=repo_copy)
+    assert r.returncode == 0 and "no chart version to recover; starting a new chart" in r.stderr, r.stderr
+    assert _version(repo_copy) == "0.1.0"
+
+
+# --- symbolic links and read-only files --------------------------------------------------------
+
+
+def test_a_link_out_of_the_root_is_never_written_or_deleted_through(generated, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "precious.yaml").write_text("keep: me\n", encoding="utf-8")
+    gen = generated / "values" / "prometheus" / "generated"
+    shutil.rmtree(gen)
+    gen.symlink_to(outside, target_is_directory=True)
+    before = {p.name: p.read_bytes() for p in outside.iterdir()}
+    line = one_clear_line(run_cli("generate", cwd=generated), "refusing to write values/prometheus/generated/",
+                          f"is a symbolic link to {outside}", "nothing was changed")
+    assert "outside the output root" in line
+    assert {p.name: p.read_bytes() for p in outside.iterdir()} == before
+    # the leftover stale files an outside directory holds are not deleted either
+    (outside / "slo-rules-dev.yaml").write_text("x: 1\n", encoding="utf-8")
+    (outside / "slo-rules-prod.yaml").write_text("x: 1\n", encoding="utf-8")
+    one_clear_line(run_cli("generate", cwd=generated), "refusing to write values/prometheus/generated/")
+    assert (outside / "precious.yaml").read_text(encoding="utf-8") == "keep: me\n"
+
+
+def test_a_user_values_file_linked_out_of_the_root_is_refused(generated, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "prod.yaml"
+    prod = generated / "values" / "bytefreezer-mesh" / "prod.yaml"
+    shutil.move(prod, outside)
+    prod.symlink_to(outside)
+    before = outside.read_bytes()
+    (generated / "catalog.yaml").write_text(CATALOG.replace("bytefreezer-prod-tls", "bytefreezer-prod-tls2"), encoding="utf-8")
+    one_clear_line(run_cli("generate", cwd=generated), "refusing to write values/bytefreezer-mesh/prod.yaml",
+                   f"symbolic link to {outside}")
+    assert outside.read_bytes() == before and prod.is_symlink()
+
+
+def test_a_user_values_file_linked_inside_the_root_is_written_through_and_stays_a_link(generated):
+    shared = generated / "shared"
+    shared.mkdir()
+    prod = generated / "values" / "bytefreezer-mesh" / "prod.yaml"
+    shutil.move(prod, shared / "prod.yaml")
+    prod.symlink_to(Path("..") / ".." / "shared" / "prod.yaml")
+    (shared / "prod.yaml").write_text((shared / "prod.yaml").read_text() + "mine: kept\n", encoding="utf-8")
+    (generated / "catalog.yaml").write_text(CATALOG.replace("bytefreezer-prod-tls", "bytefreezer-prod-tls2"), encoding="utf-8")
+    r = run_cli("generate", cwd=generated)
+    assert r.returncode == 0, r.stderr
+    assert prod.is_symlink()
+    text = (shared / "prod.yaml").read_text(encoding="utf-8")
+    assert "bytefreezer-prod-tls2" in text and "mine: kept" in text
+
+
+def test_a_read_only_user_values_file_is_refused_never_replaced(generated):
+    prod = generated / "values" / "bytefreezer-mesh" / "prod.yaml"
+    before = prod.read_bytes()
+    os.chmod(prod, 0o444)
+    (generated / "catalog.yaml").write_text(CATALOG.replace("bytefreezer-prod-tls", "bytefreezer-prod-tls2"), encoding="utf-8")
+    tree = {p: p.read_bytes() for p in generated.rglob("*") if p.is_file() and p.name != "catalog.yaml"}
+    one_clear_line(run_cli("generate", cwd=generated), "refusing to replace values/bytefreezer-mesh/prod.yaml: it is "
+                   "read-only (mode 0444)", "chmod u+w")
+    assert {p: p.read_bytes() for p in generated.rglob("*") if p.is_file() and p.name != "catalog.yaml"} == tree
+    assert prod.read_bytes() == before and (prod.stat().st_mode & 0o777) == 0o444
+
+
+def test_a_read_only_or_linked_catalog_in_a_canary_edit(generated, tmp_path_factory):
+    cat = generated / "catalog.yaml"
+    os.chmod(cat, 0o444)
+    one_clear_line(run_cli("canary", "promote", "proxy", cwd=generated), "refusing to replace catalog.yaml: it is read-only")
+    assert cat.read_text(encoding="utf-8") == CATALOG
+    os.chmod(cat, 0o644)
+    real = tmp_path_factory.mktemp("catalogs") / "mesh.yaml"
+    shutil.move(cat, real)
+    cat.symlink_to(real)
+    r = run_cli("canary", "promote", "proxy", cwd=generated)
+    assert r.returncode == 0, r.stderr
+    assert cat.is_symlink() and "{v1: 75, v2: 25}" in real.read_text(encoding="utf-8")
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+
+def _start_and_signal(root: Path, sig: int, args=("generate",)):
+    """Start a real `chartgen generate` and send ``sig`` the moment it has staged its first
+    temporary file (the window between rendering and renaming into place)."""
+    import signal as _signal  # noqa: F401 - the caller passes signal.SIG*
+    import time
+
+    chart = root / CHART
+    p = _spawn(list(args), root)
+    deadline = time.monotonic() + 120
+    sent = False
+    while p.poll() is None and time.monotonic() < deadline:
+        try:
+            if any(n.endswith(".chartgen-tmp") for n in os.listdir(chart)):
+                p.send_signal(sig)
+                sent = True
+                break
+        except FileNotFoundError:
+            pass
+    out, err = p.communicate(timeout=120)
+    return p.returncode, out, err, sent
+
+
+def _outputs(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name not in (".chartgen.lock", "catalog.yaml")}
+
+
+@pytest.mark.parametrize("sig_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_staging_removes_what_was_staged(repo_copy, sig_name):
+    import signal
+
+    sig = getattr(signal, sig_name)
+    for _ in range(3):
+        code, out, err, sent = _start_and_signal(repo_copy, sig)
+        if sent:
+            break
+    else:
+        pytest.skip("the run finished before a signal could be sent")
+    assert "Traceback" not in err, err
+    if code == 0:  # the signal landed after the last rename: a complete run
+        assert run_cli("generate", "--check", cwd=repo_copy).returncode == 0
+        return
+    assert code == (143 if sig_name == "SIGTERM" else 130), (code, err)
+    assert err.strip() in ("terminated; nothing was changed", "interrupted; nothing was changed",
+                           "terminated; the files were already written", "interrupted; the files were already written")
+    assert not list(repo_copy.rglob("*.chartgen-tmp"))
+    if "nothing was changed" in err:
+        assert _outputs(repo_copy) == {}
+
+
+def test_sigterm_during_an_update_keeps_the_tree_old_or_new_never_mixed(generated):
+    import signal
+
+    old = _outputs(generated)
+    (generated / "catalog.yaml").write_text(CATALOG.replace("timeout: 60s", "timeout: 61s"), encoding="utf-8")
+    code, out, err, sent = _start_and_signal(generated, signal.SIGTERM)
+    assert not list(generated.rglob("*.chartgen-tmp"))
+    now = _outputs(generated)
+    if code == 143 and "nothing was changed" in err:
+        assert now == old
+    else:
+        assert run_cli("generate", "--check", cwd=generated).returncode == 0
+
+
+def test_leftovers_of_a_killed_run_are_reported_then_removed(repo_copy):
+    import signal
+
+    for _ in range(5):
+        code, out, err, sent = _start_and_signal(repo_copy, signal.SIGKILL)
+        if sent and code == -signal.SIGKILL:
+            break
+    else:
+        pytest.skip("the run finished before it could be killed")
+    left = sorted(p.relative_to(repo_copy).as_posix() for p in repo_copy.rglob("*.chartgen-tmp"))
+    assert left, "kill -9 while staging leaves temporary files"
+    r = run_cli("generate", "--check", cwd=repo_copy)
+    assert r.returncode == 1 and "temporary file left by an interrupted chartgen run" in r.stderr
+    r = run_cli("generate", cwd=repo_copy)
+    assert r.returncode == 0, r.stderr
+    assert f"removed {len(left)} temporary file(s) left by an interrupted run" in r.stderr
+    assert not list(repo_copy.rglob("*.chartgen-tmp"))
+    assert run_cli("generate", "--check", cwd=repo_copy).returncode == 0
+
+
+def test_a_leftover_from_a_killed_catalog_edit_is_removed_with_the_next_edit(generated):
+    stray = generated / ".catalog.yaml.k2j4x9.chartgen-tmp"
+    stray.write_text("half a catalog", encoding="utf-8")
+    unrelated = generated / ".notes.chartgen-tmp.txt"
+    unrelated.write_text("mine", encoding="utf-8")
+    r = run_cli("canary", "promote", "proxy", cwd=generated)
+    assert r.returncode == 0, r.stderr
+    assert "removed 1 temporary file(s)" in r.stderr and not stray.exists() and unrelated.exists()
