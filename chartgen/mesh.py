@@ -8,10 +8,47 @@ from functools import cached_property
 
 from pydantic import BaseModel
 
-from .catalog import Catalog, Environment, Service
+from .catalog import HTTP_PROTOCOLS, Catalog, Environment, Service, Slo, protocol_class
+
+# Settings that only HTTP traffic has (timeouts, retries, faults, A/B matches, mirroring, local
+# rate limits). A service without an HTTP port does not inherit them from ``defaults``, and
+# asking for one on such a service is a validation error.
+HTTP_ONLY = ("timeout", "retries", "faults", "routes", "mirror", "rateLimit")
+
+
+def http_only_setting(name: str, value) -> bool:
+    """Is ``name: value`` an HTTP-only setting? Also header/cookie/query affinity (source-IP
+    affinity works for TCP) and a p99 latency SLO (Istio records no TCP latency)."""
+    if name in HTTP_ONLY:
+        return value is not None
+    if name == "sessionAffinity":
+        return value is not None and not value.sourceIp
+    if name == "slo":
+        return value is not None and value.p99Latency is not None
+    return False
+
+
+def has_http_port(ports) -> bool:
+    return any(p.protocol in HTTP_PROTOCOLS for p in ports or [])
+
+
+def _drop_http_only(merged: dict) -> None:
+    """Remove the HTTP-only settings of a service that has no HTTP port."""
+    for name in HTTP_ONLY:
+        merged.pop(name, None)
+    if http_only_setting("sessionAffinity", merged.get("sessionAffinity")):
+        merged.pop("sessionAffinity")
+    slo = merged.get("slo")
+    if http_only_setting("slo", slo):
+        if slo.errorRatio is None:
+            merged.pop("slo")
+        else:
+            merged["slo"] = Slo.model_construct(_fields_set={"errorRatio"}, errorRatio=slo.errorRatio)
 
 # Maps that an upper layer replaces wholesale instead of merging key by key.
 REPLACED_MAPS = frozenset({"weights", "versions", "selector"})
+# Settings that hold exactly one of their keys: an upper layer replaces them whole.
+ONE_OF_MODELS = frozenset({"sessionAffinity"})
 # Keys that exclude each other within one layer: setting one drops the other inherited.
 EXCLUSIVE = {"loadBalancer": "sessionAffinity", "sessionAffinity": "loadBalancer"}
 
@@ -48,11 +85,13 @@ class ResolvedService:
     spec: Service  # the merged layers
     enabled: bool
     namespace: str | None  # None: the environment's default namespace (base layer only)
-    mesh: str
+    prefix: str = ""  # the catalog's naming.prefix
 
     @property
     def service_name(self) -> str:
-        return self.spec.serviceName or f"{self.mesh}-{self.key}"
+        """The Kubernetes name: ``serviceName``, else the catalog key as written, after the
+        catalog's ``naming.prefix`` (empty unless the catalog sets one)."""
+        return self.spec.serviceName or f"{self.prefix}{self.key}"
 
     @property
     def selector(self) -> dict[str, str]:
@@ -69,6 +108,15 @@ class ResolvedService:
 
     def fqdn(self, namespace: str) -> str:
         return f"{self.service_name}.{self.namespace or namespace}.svc.cluster.local"
+
+    @property
+    def port_classes(self) -> set[str]:
+        """The rule kinds its ports need: ``http``, ``tls``, ``tcp``."""
+        return {protocol_class(p.protocol) for p in self.spec.ports or []}
+
+    @property
+    def has_grpc(self) -> bool:
+        return any(p.protocol == "GRPC" for p in self.spec.ports or [])
 
     def version_labels(self, version: str) -> dict[str, str]:
         spec = (self.spec.versions or {}).get(version)
@@ -107,12 +155,51 @@ class EnvView:
             return None
         return f"{svc.spec.expose.host or svc.key}.{self.host_suffix}"
 
+    @property
+    def ambient(self) -> bool:
+        return self.env.dataPlane == "ambient"
+
+    @property
+    def ingress_api(self) -> str:
+        """The ingress API actually used: the catalog's, else the data plane's default."""
+        return self.env.ingressApi or ("gatewayApi" if self.ambient else "istio")
+
+    @property
+    def chaos(self) -> bool:
+        """Fault rules render here (production also needs allowChaosInProduction)."""
+        return self.env.chaos and (not self.env.production or self.env.allowChaosInProduction)
+
+    def gateway_api_routed(self, svc: ResolvedService) -> str | None:
+        """Why this service's traffic is routed through the Gateway API here, or None:
+        "ambient" (in-mesh routing) or "gatewayApi" (its ingress)."""
+        if self.ambient:
+            return "ambient"
+        if self.ingress_api == "gatewayApi" and svc.spec.expose is not None:
+            return "gatewayApi"
+        return None
+
     def redirect_active(self, ext_key: str) -> bool:
         ext = self.catalog.externalServices[ext_key]
         if ext.redirectTo is None:
             return False
         target = self.services.get(ext.redirectTo.service)
         return bool(target and target.enabled)
+
+
+# What a waypoint does for a service in the ambient data plane: every setting below is
+# applied by an L7 proxy (ztunnel only does mTLS, L4 authorization and L4 load balancing).
+L7_SETTINGS = ("timeout", "retries", "routes", "mirror", "faults", "rateLimit", "loadBalancer", "sessionAffinity",
+               "connectionPool", "outlierDetection")
+
+
+def l7_needs(svc: ResolvedService) -> list[str]:
+    """The catalog settings of ``svc`` that need a waypoint in the ambient data plane
+    (a version split counts as "weights")."""
+    s = svc.spec
+    out = [name for name in L7_SETTINGS if getattr(s, name)]
+    if s.weights:  # even 100 % to one version: only a route picks that version's pods
+        out.append("weights")
+    return out
 
 
 def _merge_models(layers: list) -> dict:
@@ -127,7 +214,7 @@ def _merge_models(layers: list) -> dict:
         for name in fields:
             value = getattr(layer, name)
             lower = acc.get(name)
-            if isinstance(value, BaseModel) and isinstance(lower, BaseModel):
+            if isinstance(value, BaseModel) and isinstance(lower, BaseModel) and name not in ONE_OF_MODELS:
                 acc[name] = _merge_pair(lower, value)
             elif isinstance(value, dict) and isinstance(lower, dict) and name not in REPLACED_MAPS:
                 acc[name] = {**lower, **value}
@@ -163,8 +250,11 @@ def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolv
                 enabled = override.enabled
     merged = _merge_models(layers)
     merged.pop("enabled", None)
+    if not has_http_port(merged.get("ports")):
+        _drop_http_only(merged)
     spec = Service.model_construct(_fields_set=set(merged), **merged)
-    return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace, mesh=catalog.metadata.name)
+    return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace,
+                           prefix=catalog.naming.prefix)
 
 
 def env_views(catalog: Catalog) -> list[EnvView]:

@@ -6,6 +6,7 @@ Every problem is collected, located through the SourceMap and reported at once.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -13,9 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from . import naming
-from .catalog import API_VERSION, KIND, Catalog, Match
+from .catalog import API_VERSION, KIND, PATH_UNION_TAGS, Catalog, Match, path_match
 from .errors import CatalogError, Problem
-from .mesh import EnvView, env_views
+from .mesh import HTTP_ONLY, EnvView, env_views, has_http_port, http_only_setting
 from .yamlsrc import SourceMap, format_path, load_yaml
 
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
@@ -84,7 +85,8 @@ def _fields_at(loc: tuple) -> list[str]:
 
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's synthetic loc parts (function-after[...], union tags)."""
-    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p and "(" in p or p.startswith("function-"))))
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p and "(" in p or p.startswith("function-")
+                                                                or p in PATH_UNION_TAGS)))
 
 
 def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Problem]:
@@ -341,6 +343,9 @@ class _Checker:
                      "chaos-in-production")
         if env.namespace in RESERVED_NAMESPACES:
             self.add(loc + ("namespace",), f"namespace '{env.namespace}' is reserved", "reserved-namespace")
+        if env.dataPlane == "ambient" and env.ingressApi == "istio":
+            self.add(loc + ("ingressApi",), "the ambient data plane routes through the Gateway API; expected "
+                     "ingressApi: gatewayApi (or no ingressApi), got 'istio'", "ingress-api")
 
     def check_layer(self, view: EnvView | None):
         c = self.c
@@ -359,6 +364,9 @@ class _Checker:
             if s.namespace in reserved:
                 self.add(L("namespace"), f"namespace '{s.namespace}' is reserved for the mesh's own components",
                          "reserved-namespace")
+            if view is None and not s.serviceName and len(svc.service_name) > 63:
+                self.add(("services", key), f"Kubernetes name '{svc.service_name}' (naming.prefix + key) is longer "
+                         "than 63 characters; shorten naming.prefix or set serviceName", "dns-1123", key=True)
             if view is not None and svc.enabled:
                 ident = (view.service_namespace(svc), svc.service_name)
                 if ident in names_seen:
@@ -369,16 +377,18 @@ class _Checker:
                 if s.expose is not None:
                     host = view.external_host(svc)
                     for i, path in enumerate(s.expose.paths):
-                        other = routes_seen.get((host, path))
+                        kind, value = path_match(path)
+                        other = routes_seen.get((host, kind, value))
                         if other:
                             self.add(L("expose", "paths", i),
-                                     f"route {host}{path} in environment '{env_name}' is also claimed by service '{other}'",
-                                     "unique-route")
-                        routes_seen[(host, path)] = key
+                                     f"route {host}{value}{'' if kind == 'prefix' else f' ({kind})'} in environment '{env_name}' is also claimed by "
+                                     f"service '{other}'", "unique-route")
+                        routes_seen[(host, kind, value)] = key
                     gp = s.expose.gatewayPort
                     if gp is not None and gp not in {p.port for p in view.env.gateway.extraPorts}:
                         self.add(L("expose", "gatewayPort"),
                                  f"expected a port of environments.{env_name}.gateway.extraPorts, got {gp}", "gateway-port")
+            self.check_protocols(view, key, svc)
             if s.loadBalancer is not None and s.sessionAffinity is not None:
                 self.add(L("sessionAffinity"), "sessionAffinity (consistent hash) and loadBalancer exclude each other",
                          "lb-exclusive")
@@ -437,12 +447,82 @@ class _Checker:
                     self.add(L("calls", i), f"service '{key}' calls itself", "self-call")
             if s.ports:
                 self.check_ports(lambda: L("ports")[:-1] if L("ports")[-1] == "ports" else ("services", key), s.ports)
+            if view is not None and svc.enabled and view.gateway_api_routed(svc):
+                self.check_gateway_api(view, svc, L)
             if view is not None and s.faults and svc.enabled:
                 ov = view.env.services.get(key)
                 if ov is not None and ov.faults and not view.env.chaos:
                     self.add(("environments", env_name, "services", key, "faults"),
                              f"faults are set but environments.{env_name}.chaos is false, so they would never apply",
                              "faults-without-chaos")
+
+    def check_protocols(self, view: EnvView | None, key: str, svc):
+        """HTTP-only settings asked of a service without an HTTP port (inherited defaults
+        are simply not applied, see chartgen.mesh), and gRPC aborts without a gRPC port."""
+        s = svc.spec
+        layers = [(("services", key), self.c.services[key])]
+        if view is not None and key in view.env.services:
+            layers.append((("environments", view.name, "services", key), view.env.services[key]))
+        ports = ", ".join(f"{p.port}/{p.protocol}" for p in s.ports or [])
+        if not has_http_port(s.ports):
+            for loc, layer in layers:
+                for name in (*HTTP_ONLY, "sessionAffinity", "slo", "expose"):
+                    value = getattr(layer, name, None)
+                    if name == "expose" and value is not None:
+                        self.add(loc + (name,), f"expose routes HTTP through the gateway, but service '{key}' has no "
+                                 f"HTTP, HTTP2 or GRPC port (ports: {ports})", "http-only")
+                    elif name in layer.model_fields_set and http_only_setting(name, value):
+                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are",
+                                "slo": "a p99 latency SLO is (Istio records no latency for TCP)"}.get(name, f"{name} is")
+                        sub = ("p99Latency",) if name == "slo" else ()
+                        self.add(loc + (name,) + sub, f"{what} HTTP-only, but service '{key}' has no HTTP, HTTP2 or "
+                                 f"GRPC port (ports: {ports})", "http-only")
+        elif not svc.has_grpc:
+            for loc, layer in layers:
+                for i, f in enumerate(layer.faults or []):
+                    if f.abort is not None and f.abort.grpcStatus is not None:
+                        self.add(loc + ("faults", i, "abort", "grpcStatus"),
+                                 f"a gRPC abort needs a GRPC port, but service '{key}' has none (ports: {ports})",
+                                 "grpc-abort")
+
+    def check_gateway_api(self, view: EnvView, svc, L):
+        """What the Gateway API (GAMMA in ambient, or the ingress) and waypoints cannot
+        express is an error, never dropped: the same catalog must mean the same thing."""
+        s = svc.spec
+        why = view.gateway_api_routed(svc)
+        where = (f"the ambient data plane of environment '{view.name}'" if why == "ambient"
+                 else f"the Gateway API ingress of environment '{view.name}'")
+        if s.faults and view.chaos:
+            self.add(L("faults"), f"fault injection is not available with {where}: the Gateway API has no fault "
+                     "filter (turn chaos off there, or use the sidecar data plane and ingressApi: istio)",
+                     "data-plane-feature")
+        if s.retries is not None:
+            self.add(L("retries"), f"retries are not available with {where}: Gateway API HTTPRoutes (standard "
+                     "channel) have no retry policy, so the mesh default would apply instead", "data-plane-feature")
+        if why == "ambient" and s.rateLimit is not None:
+            self.add(L("rateLimit"), f"a per-service local rate limit is not available with {where}: a waypoint's "
+                     "filter applies to every service that uses it", "data-plane-feature")
+        self.check_precedence(view, svc, L, ingress=why != "ambient")
+        if why == "ambient" and s.expose is not None and view.ingress_api == "gatewayApi":
+            self.check_precedence(view, svc, L, ingress=True)
+
+    def check_precedence(self, view: EnvView, svc, L, ingress: bool):
+        """Gateway API routes are ordered by match specificity (path type, path length, then
+        header and query counts), not by position: the catalog's first-match order must agree."""
+        s = svc.spec
+        rules = [(i, r.name, r.match) for i, r in enumerate(s.routes or [])] + [(None, "default", None)]
+        paths = [path_match(p)[1] for p in s.expose.paths] if ingress and s.expose else [None]
+        keyed = [(i, name, min(gateway_api_rank(m, p) for p in paths)) for i, name, m in rules]
+        for j, (jdx, jname, jkey) in enumerate(keyed):
+            for idx, iname, ikey in keyed[:j]:
+                if jkey < ikey:
+                    part = f"{'ingress' if ingress else 'mesh'} routes of environment '{view.name}'"
+                    loc = L("routes", idx) if jdx is None else L("routes", jdx)
+                    self.add(loc, f"in the Gateway API {part}, rule '{jname}' would be matched before rule '{iname}' "
+                             "(HTTPRoute rules are ordered by path type and length, then by the number of header and "
+                             "query conditions); reorder the rules or make them more specific",
+                             "route-precedence")
+                    break
 
     def check_names(self, L, items, field):
         seen = set()
@@ -463,6 +543,31 @@ class _Checker:
             if _is_catch_all(r.match):
                 self.add(L(field, i, "match"),
                          f"rule '{r.name}' matches every request, so the default route is unreachable", "route-shadowed")
+
+
+def gateway_api_rank(m: Match | None, exposed_path: str | None = None) -> tuple:
+    """The order Istio gives a rule converted from an HTTPRoute (lower first): exact paths,
+    then prefixes, then regexes, each longer first, then more headers, then more query
+    parameters. A catalog prefix becomes a regex in the Gateway API (a PathPrefix matches
+    whole segments only); an exposed path is a PathPrefix."""
+    path = m.path if m is not None else None
+    if path is None:
+        rank, length = 2, len(exposed_path or "/")
+    elif path.exact is not None:
+        rank, length = 3, len(path.exact)
+    elif path.prefix is not None:
+        rank, length = 1, len(gateway_api_prefix_regex(path.prefix))
+    else:
+        rank, length = 1, len(path.regex)
+    headers = len(m.headers) + (m.cookie is not None) if m is not None else 0
+    queries = len(m.queryParams) if m is not None else 0
+    return (-rank, -length, -headers, -queries)
+
+
+def gateway_api_prefix_regex(prefix: str) -> str:
+    """A string prefix as the full-match RE2 regex the chart renders for the Gateway API
+    (the chart quotes with Go's regexp.QuoteMeta; this is the same quoting)."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", prefix) + ".*"
 
 
 def _hint(name: str, known) -> str:
