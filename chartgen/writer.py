@@ -173,9 +173,11 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
         return result
     check_targets(root, to_write + to_delete)
     staged: list[tuple[str, Path, Path]] = []
+    dirs: set[Path] = set()  # where temporary files may be: an interrupt can land between creating one and noting it
     try:
         for rel in to_write:
             target = _real_target(root, rel)
+            dirs.add(target.parent)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -198,7 +200,7 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
         if before_commit is not None:
             before_commit()
     except BaseException:
-        for _, _, tmp in staged:
+        for tmp in {tmp for _, _, tmp in staged} | set(leftover_temps(sorted(dirs))):  # the lock is ours: all ours
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise
