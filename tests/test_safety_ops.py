@@ -451,7 +451,7 @@ def test_a_lost_state_file_with_a_forced_version_uses_it_but_never_a_lower_one(r
     (released / STATE).unlink()
     (released / "catalog.yaml").write_text(CATALOG.replace("timeout: 60s", "timeout: 62s"), encoding="utf-8")
     one_clear_line(run_cli("generate", "--version", "0.1.0", cwd=released),
-                   "--version 0.1.0 is lower than the current chart version 0.1.1")
+                   "--version 0.1.0 is lower than the released chart version 0.1.1")
     r = run_cli("generate", "--version", "0.2.0", cwd=released)
     assert r.returncode == 0 and _version(released) == "0.2.0", r.stderr
 
