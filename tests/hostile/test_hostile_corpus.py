@@ -94,6 +94,17 @@ class Ctx:
     def chartgen(self, *args: str, timeout: float = 60) -> Step:
         return _chartgen(self.dir, list(args), timeout)
 
+    def helm_template(self, env: str, helm: str = "helm") -> list:
+        """The documents ``helm template`` renders from the generated chart for ``env``."""
+        chart = _mesh_chart(self)
+        return _docs(_tool_run(self, [self.tools[helm], "template", "mesh", str(chart),
+                                      *_values_args(self, chart, env)]))
+
+    def helmfile_template(self, env: str, v1: bool = False) -> list:
+        """The documents ``helmfile template`` renders for the mesh release in ``env``."""
+        return _docs(_tool_run(self, [self.tools["helmfile"], "--helm-binary", self.tools["helm3"], "-e", env, "-l",
+                                      "tier=mesh", "template", "--skip-deps"], {"HELMFILE_V1MODE": "true"} if v1 else {}))
+
 
 def _chartgen(cwd: Path, args: list[str], timeout: float) -> Step:
     env = dict(os.environ, NO_COLOR="1", COLUMNS="200")
