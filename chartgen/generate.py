@@ -7,6 +7,7 @@ the final plan to the writer; everything it renders comes from pure functions.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +49,22 @@ class Outcome:
     result: WriteResult = field(default_factory=WriteResult)
     stale: list[str] = field(default_factory=list)
 
+    release: str | None = None  # the last release the version is computed against
+
     @property
     def bump(self) -> str:
-        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.version != self.previous_version else "none"
+        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.changes else "none"
+
+    def version_line(self) -> str | None:
+        """'charts/x: 0.1.0 → 0.2.0 (minor)', or None when neither version nor changes moved."""
+        since = f" since release {self.release}" if self.release and self.release != self.previous_version else ""
+        if self.version != self.previous_version:
+            if self.release and self.version == self.release:
+                return f"{self.chart_dir}: {self.previous_version} → {self.version} (back to the release: no changes since)"
+            return f"{self.chart_dir}: {self.previous_version or 'new'} → {self.version} ({self.bump}{since})"
+        if self.changes and since:
+            return f"{self.chart_dir}: {self.version} ({self.bump}{since}; its changes updated)"
+        return None
 
 
 def _state_text(state: dict) -> str:
@@ -59,11 +73,18 @@ def _state_text(state: dict) -> str:
     def enc(value) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+    def model(value: dict, pad: str) -> str:
+        envs = [f"{pad}  {enc(env)}: {enc(value[env])}" for env in sorted(value)]
+        return "{\n" + ",\n".join(envs) + f"\n{pad} }}"
+
     lines = []
     for key in sorted(state):
         if key == "model":
-            envs = [f"  {enc(env)}: {enc(state['model'][env])}" for env in sorted(state["model"])]
-            lines.append(f'"model": {{\n' + ",\n".join(envs) + "\n }")
+            lines.append(f'"model": {model(state["model"], "")}')
+        elif key == "release" and isinstance(state[key].get("model"), dict):
+            rel = state[key]
+            inner = [f"  {enc(k)}: {model(rel[k], '  ') if k == 'model' else enc(rel[k])}" for k in sorted(rel)]
+            lines.append('"release": {\n' + ",\n".join(inner) + "\n }")
         else:
             lines.append(f"{enc(key)}: {enc(state[key])}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
@@ -74,6 +95,65 @@ def _read_state(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def chart_options(catalog: Catalog, chart_dir: str, options: Options = Options()) -> dict:
+    """Where the releases' charts come from: the catalog's helmfile settings, each
+    overridden by its CLI flag for this run (helmfile.yaml and the exports share them)."""
+    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
+                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
+        if value is not None and problem(value):
+            raise ChartgenError(f"{flag}: {problem(value)}")
+    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
+        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
+    hf = catalog.helmfile
+    return {"chart_dir": f"./{chart_dir}", "chart_mirror": options.chart_mirror or hf.chartMirror,
+            "mesh_chart": options.mesh_chart or hf.meshChart, "mesh_version": options.mesh_version or hf.meshVersion}
+
+
+def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
+    """The state of the chart as last committed: the state file at git's HEAD. Outside a git
+    work tree (or without git) the state on disk stands for it; inside one, a state file that
+    HEAD does not have means nothing was committed yet."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}"], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except (OSError, subprocess.SubprocessError):
+        return on_disk
+    if proc.returncode == 0:
+        try:
+            return json.loads(proc.stdout.decode("utf-8"))
+        except ValueError:
+            return None
+    if not chart_dir.is_dir() or b"not a git repository" in proc.stderr or b"dubious ownership" in proc.stderr:
+        return on_disk
+    return None
+
+
+def record_release(chart_dir: str | Path) -> str | None:
+    """Record the chart's current version as released (``chartgen package`` / ``publish``):
+    later versions are computed against it. Returns the version, None without a state."""
+    import tempfile
+
+    chart_dir = Path(chart_dir)
+    path = chart_dir / STATE_FILE
+    state = _read_state(path)
+    current = lifecycle.Release.of(state)
+    if current is None:
+        return None
+    if state.get("release") != current.record():
+        state["release"] = current.record()
+        fd, tmp = tempfile.mkstemp(dir=chart_dir, prefix=".chartgen-state.", suffix=".chartgen-tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(_state_text(state))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return current.version
 
 
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
@@ -91,53 +171,35 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     state = _read_state(root / chart_dir / STATE_FILE)
     snapshot = lifecycle.model_snapshot(catalog)
     previous = state.get("version") if state else None
-    history = list(state.get("history", [])) if state else []
-    if state and state.get("fingerprint") == fp and options.version in (None, previous):
-        version, changes = previous, []
-    else:
-        changes = lifecycle.compare(state.get("model") if state else None, snapshot)
-        if state and not changes:
-            changed = state.get("fingerprint") != fp
-            changes = [lifecycle.Change(lifecycle.PATCH, "chart templates updated" if changed
-                                        else f"version set to {options.version}")]
-        if options.version:
-            try:
-                forced = lifecycle.parse_version(options.version)
-            except ValueError as exc:
-                raise ChartgenError(f"--version: {exc}") from None
-            if previous and forced < lifecycle.parse_version(previous):
-                raise ChartgenError(f"--version {options.version} is lower than the current chart version {previous}; "
-                                    "versions never go backwards")
-            if previous and forced == lifecycle.parse_version(previous):
-                raise ChartgenError(f"--version {options.version} is the current chart version, and the chart has "
-                                    "changed; a version is never reused for different content")
-            version = options.version
-        elif previous:
-            version = lifecycle.bump(previous, lifecycle.level_of(changes))
-        else:
-            version = "0.1.0"
-        history = [h for h in history if h["version"] != version]
-        history.insert(0, {"version": version, "changes": [c.text for c in changes]})
+    recorded = lifecycle.Release.of(state.get("release")) if state else None
+    release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
+    try:
+        version, changes = lifecycle.next_version(release, snapshot, fp, options.version)
+    except lifecycle.ReleaseError as exc:
+        raise ChartgenError(str(exc)) from None
+    except ValueError as exc:
+        raise ChartgenError(f"--version: {exc}") from None
+    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, version, changes)
     current_changes = tuple(history[0]["changes"]) if history else ()
     meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
     chart_files = build_chart(catalog, meta, body)
-    chart_files[STATE_FILE] = _state_text({"fingerprint": fp, "history": history, "model": snapshot, "version": version})
+    new_state = {"fingerprint": fp, "history": history, "model": snapshot, "version": version}
+    if recorded is not None:
+        new_state["release"] = recorded.record()
+    chart_files[STATE_FILE] = _state_text(new_state)
     _validate_values(catalog)
 
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
-    hf = catalog.helmfile  # the catalog's settings; a CLI flag overrides each for this run
-    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
-                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
-        if value is not None and problem(value):
-            raise ChartgenError(f"{flag}: {problem(value)}")
-    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
-        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
-    docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}",
-                          chart_mirror=options.chart_mirror or hf.chartMirror,
-                          mesh_chart=options.mesh_chart or hf.meshChart,
-                          mesh_version=options.mesh_version or hf.meshVersion)
-    files["helmfile.yaml"] = dump_helmfile(docs)
+    chart_args = chart_options(catalog, chart_dir, options)
+    files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
     owned_dirs = [chart_dir]
+    if catalog.gitops is not None:
+        from .gitops import TOOLS, export_files
+
+        for tool in TOOLS:
+            if getattr(catalog.gitops, tool) is not None:
+                files.update(export_files(tool, catalog, out_dir=f"gitops/{tool}", **chart_args))
+                owned_dirs.append(f"gitops/{tool}")
     for rel, data in build_generated_values(catalog).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -149,7 +211,8 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
         existing = path.read_text(encoding="utf-8") if path.exists() else None
         files[f"values/{rel}"] = merge_user_values(existing, data, header=USER_VALUES_HEADER)
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs))
+                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
+                   release=release.version if release else None)
 
 
 @lru_cache(maxsize=1)
@@ -236,4 +299,44 @@ def preview(catalog_path: str | Path, out: str | Path | None = None, options: Op
     return outcome, old
 
 
-__all__ = ["Options", "Outcome", "generate", "plan", "preview", "changelog_text"]
+@dataclass
+class ExportOutcome:
+    tool: str
+    out_dir: str  # from the catalog's directory
+    files: dict[str, str]
+    result: WriteResult = field(default_factory=WriteResult)
+    stale: list[str] = field(default_factory=list)
+
+
+def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *, envs: tuple[str, ...] = (),
+           check: bool = False, options: Options = Options(), wait_message=None) -> ExportOutcome:
+    """Write (or with ``check``, compare) one GitOps export of the catalog's releases.
+
+    ``out`` (default ``gitops/<tool>`` beside the catalog) must lie inside the catalog's
+    directory: the controllers read the values files from the same git repository. Stale
+    files are removed only from the default directory of a full export, which chartgen owns
+    (as ``generate`` does); a custom ``--out`` directory only ever gains or updates files."""
+    import os
+
+    from .gitops import export_files
+
+    catalog_path = Path(catalog_path)
+    catalog = load_catalog(catalog_path)
+    root = catalog_path.resolve().parent
+    default = f"gitops/{tool}"
+    out_dir = default if out is None else Path(os.path.relpath(Path(out).resolve(), root)).as_posix()
+    chart_dir = f"charts/{chart_name(catalog)}"
+    files = export_files(tool, catalog, out_dir=out_dir, envs=list(envs) or None,
+                         **chart_options(catalog, chart_dir, options))
+    owned = (out_dir,) if out_dir == default and not envs else ()
+    outcome = ExportOutcome(tool=tool, out_dir=out_dir, files=files)
+    if check:
+        to_write, to_delete = stale_paths(root, files, owned)
+        outcome.stale = sorted(to_write + to_delete)
+        return outcome
+    with locked(root, wait_message=wait_message):
+        outcome.result = write_plan(root, files, owned)
+    return outcome
+
+
+__all__ = ["ExportOutcome", "Options", "Outcome", "export", "generate", "plan", "preview", "changelog_text"]
