@@ -288,3 +288,20 @@ def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(mon
     monkeypatch.setattr(hf, "_releases", with_unknown)
     with pytest.raises(ChartgenError, match="does not know what chart 'mystery' creates at cluster scope"):
         _export(catalog, "argocd")
+
+
+def test_generate_refuses_to_write_an_export_the_crds_reject(repo_copy, monkeypatch):
+    import chartgen.gitops as gitops
+    from chartgen.errors import RenderError
+
+    real = gitops._helmrelease
+
+    def broken(*args):
+        hr = real(*args)
+        hr["spec"]["valuesFile"] = "typo.yaml"  # no such field in HelmRelease v2
+        return hr
+
+    monkeypatch.setattr(gitops, "_helmrelease", broken)
+    with pytest.raises(RenderError, match="flux export breaks its CRDs: .*valuesFile"):
+        generate(repo_copy / "catalog.yaml")
+    assert not (repo_copy / "gitops").exists() and not (repo_copy / "helmfile.yaml").exists()  # nothing written
