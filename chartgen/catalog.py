@@ -406,6 +406,7 @@ def _plain_path(v) -> bool:
 
 PlainPath = Annotated[
     str,
+    Field(json_schema_extra={"pattern": r"^/[^*{}?#\s]*$"}),
     _check("path", "an HTTP path starting with '/', without '*', '{', '}', '?', '#' or spaces", _plain_path),
 ]
 
@@ -413,6 +414,9 @@ PlainPath = Annotated[
 def _check_re2(value: str) -> str:
     from . import regex
 
+    if any(ord(c) < 0x20 or ord(c) == 0x7f for c in value):  # a path never holds one; write \n etc.
+        raise PydanticCustomError("regex", "expected a regular expression without control characters, got {got}",
+                                  {"got": repr(value)})
     if len(value) > 1024:  # Istio's webhook: "regex is too large, max length allowed is 1024"
         raise PydanticCustomError("regex", "expected a regular expression of at most 1024 characters, got {n}",
                                   {"n": len(value)})

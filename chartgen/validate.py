@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from . import naming
-from .catalog import API_VERSION, KIND, PATH_UNION_TAGS, Catalog, Match, path_match
+from .catalog import API_VERSION, HTTP_PROTOCOLS, KIND, PATH_UNION_TAGS, Catalog, Match, path_match
 from .errors import CatalogError, Problem
 from .mesh import HTTP_ONLY, EnvView, env_views, has_http_port, http_only_setting
 from .yamlsrc import SourceMap, format_path, load_yaml
@@ -410,9 +410,14 @@ class _Checker:
                                      f"service '{other}'", "unique-route")
                         routes_seen[(host, kind, value)] = key
                     gp = s.expose.gatewayPort
-                    if gp is not None and gp not in {p.port for p in view.env.gateway.extraPorts}:
+                    extra = {p.port: p for p in view.env.gateway.extraPorts}
+                    if gp is not None and gp not in extra:
                         self.add(L("expose", "gatewayPort"),
                                  f"expected a port of environments.{env_name}.gateway.extraPorts, got {gp}", "gateway-port")
+                    elif gp is not None and extra[gp].protocol not in HTTP_PROTOCOLS:
+                        self.add(L("expose", "gatewayPort"),
+                                 f"gateway port {gp} is {extra[gp].protocol} in environment '{env_name}': the exposed "
+                                 "paths are HTTP routes, which a TCP gateway server never applies", "gateway-port")
             self.check_protocols(view, key, svc)
             if s.loadBalancer is not None and s.sessionAffinity is not None:
                 self.add(L("sessionAffinity"), "sessionAffinity (consistent hash) and loadBalancer exclude each other",
