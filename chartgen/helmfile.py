@@ -389,8 +389,6 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     common = {
         "deployment": {"pod_annotations": dict(INJECT_FALSE)},
         "external_services": {
-            # where Kiali looks for mesh-wide Istio config (the chart defaults to Kiali's own namespace)
-            "istio": {"root_namespace": ISTIO_NS},
             "prometheus": {"url": f"http://{_svc('prometheus-server', ns)}"},
             "grafana": {
                 "enabled": obs.grafana,

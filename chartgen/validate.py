@@ -159,6 +159,15 @@ def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Probl
 
 def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, SourceMap]:
     """Parse and validate catalog text. Raises CatalogError with every problem."""
+    try:
+        return _parse_catalog(text, file)
+    except RecursionError:
+        from .safeio import nesting_problem
+
+        raise nesting_problem(file, "catalog") from None
+
+
+def _parse_catalog(text: str, file: str) -> tuple[Catalog, SourceMap]:
     data, smap, problems = load_yaml(text, file)
     if problems and data is None:
         raise CatalogError(problems)
@@ -237,12 +246,19 @@ def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
 
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate the catalog at ``path``."""
+    return parse_catalog(read_catalog_text(path), str(path))[0]
+
+
+def read_catalog_text(path: str | Path) -> str:
+    """The catalog's text; an unreadable or non-UTF-8 file is a located problem."""
+    from .safeio import decode, os_error_message
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise CatalogError([Problem(str(path), 0, 0, "", f"cannot read the catalog: {exc.strerror}", "io")]) from None
-    return parse_catalog(text, str(path))[0]
+        raise CatalogError([Problem(str(path), 0, 0, "", os_error_message(exc, path, "read the catalog"), "io")]) from None
+    return decode(data, str(path), "catalog")
 
 
 # --- semantic rules ----------------------------------------------------------------------------
