@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CATALOG ?= catalog.yaml
 
-.PHONY: help setup tools system-deps run generate check lint test bench schema clean
+.PHONY: help setup tools system-deps run generate check lint test test-fast bench schema clean
 
 help:
 	@echo "make run    - set up, then validate, generate and lint the default catalog"
 	@echo "make test   - set up, then run the whole test suite"
+	@echo "make test-fast - the fast tier: pure-Python tests, no external binary or server"
 	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
 
 $(STAMP): pyproject.toml
@@ -44,6 +45,10 @@ lint: setup
 
 test: setup system-deps
 	$(BIN)/python -m pytest -q
+
+# The inner loop: tests that run no external binary and start no server (see tests/conftest.py)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

@@ -143,6 +143,12 @@ class Metadata(Model):
     sources: list[str] = []
     keywords: list[str] = []
     maintainers: list[Maintainer] = []
+    license: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": naming.SPDX_EXPRESSION.pattern, "examples": ["Apache-2.0", "MIT OR Apache-2.0"]}),
+        _check("spdx", "an SPDX license expression such as 'Apache-2.0' or 'MIT OR Apache-2.0'",
+               lambda v: bool(naming.SPDX_EXPRESSION.match(v)) and v.count("(") == v.count(")")),
+    ] | None = Field(None, description="The chart's licence (SPDX), shown by Artifact Hub; default: none stated.")
 
 
 class Versions(Model):
@@ -362,7 +368,7 @@ class ServiceOverride(ServiceSettings):
 
 class Service(ServiceOverride):
     description: str | None = None
-    serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default <mesh>-<key>.")
+    serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default the key, after naming.prefix.")
     selector: dict[str, str] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
     serviceAccount: ServiceAccount | None = None
     environments: list[DnsLabel] | None = Field(None, description="Environments that run this service; default all.")
@@ -458,6 +464,14 @@ class HelmfileSettings(Model):
     meshVersion: Version | None = Field(None, description="Version of meshChart.")
 
 
+class Naming(Model):
+    """How catalog keys become Kubernetes names (Services, selectors, service accounts)."""
+
+    prefix: Annotated[str, Field(pattern=r"^([a-z0-9][-a-z0-9]*)?$", max_length=40)] = Field(
+        "", description="Put before every service key: with 'shop-', service 'orders' is the Kubernetes Service "
+                        "'shop-orders' with selector app: shop-orders. Default: none, the key as written.")
+
+
 class Catalog(Model):
     apiVersion: Literal["chartgen.io/v1"]
     kind: Literal["ServiceCatalog"]
@@ -466,6 +480,7 @@ class Catalog(Model):
     istio: IstioSettings = IstioSettings()
     observability: Addons = Addons()
     helmfile: HelmfileSettings = HelmfileSettings()
+    naming: Naming = Naming()
     defaults: ServiceSettings = ServiceSettings()
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]
     services: Annotated[dict[DnsLabel, Service], Field(min_length=1)]

@@ -4,7 +4,9 @@ prints. Errors become exit codes here: 1 for problems, 2 for usage."""
 from __future__ import annotations
 
 import difflib
+import functools
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -14,10 +16,37 @@ import click
 from . import __version__
 from .errors import CatalogError, ChartgenError
 
-CATALOG_HELP = "The service catalog (default: ./catalog.yaml)."
+CATALOG_HELP = "The service catalog (default: ./catalog.yaml); also accepted as the CATALOG argument."
+DEFAULT_CATALOG = "catalog.yaml"
 
-catalog_option = click.option("-c", "--catalog", "catalog", default="catalog.yaml", show_default=True,
-                              type=click.Path(dir_okay=False), help=CATALOG_HELP)
+
+def catalog_option(fn):
+    """The catalog, as ``-c/--catalog FILE`` or as an optional last positional argument
+    (pre-commit and editors pass file names; every linter accepts them)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, catalog=None, catalog_arg=None, **kwargs):
+        if catalog and catalog_arg and catalog != catalog_arg:
+            raise click.UsageError(f"two catalogs given ({catalog_arg} and -c {catalog}); give one")
+        return fn(*args, catalog=catalog_arg or catalog or DEFAULT_CATALOG, **kwargs)
+
+    wrapper = click.option("-c", "--catalog", "catalog", default=None, metavar="FILE",
+                           type=click.Path(dir_okay=False), help=CATALOG_HELP)(wrapper)
+    return click.argument("catalog_arg", required=False, metavar="[CATALOG]", type=click.Path(dir_okay=False))(wrapper)
+
+
+def use_color(flag: bool | None, stream=None) -> bool:
+    """Colour or not: ``--color/--no-color`` wins, then ``NO_COLOR`` (no-color.org: set and
+    not empty means no colour), then whether the output is a terminal."""
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR"):
+        return False
+    return (stream or sys.stdout).isatty()
+
+
+color_option = click.option("--color/--no-color", "color", default=None,
+                            help="Colour the output (default: on a terminal, unless NO_COLOR is set).")
 out_option = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
                           help="Output root (default: the catalog's directory).")
 
@@ -27,21 +56,47 @@ class Ctx:
         self.debug = debug
 
 
+def _set_debug(ctx: click.Context, _param, value: bool) -> None:
+    if value:
+        root = ctx.find_root()
+        if root.obj is None:
+            root.obj = Ctx(True)
+        root.obj.debug = True
+
+
+def _with_debug(command: click.Command) -> click.Command:
+    """``--debug`` on a subcommand too (``chartgen validate --debug``), recursively."""
+    if not any(p.name == "debug" for p in command.params):
+        command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
+                                           callback=_set_debug, help="Show tracebacks."))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_debug(sub)
+    return command
+
+
 def _err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _report(exc: BaseException, debug: bool, fmt: str = "text") -> int:
+def _report(exc: BaseException, debug: bool, fmt: str = "text", report: bool = False) -> int:
+    """Print an error; the exit code. Streams: a command's report goes to stdout, and for the
+    commands whose report *is* the catalog's problems (validate, lint) so do those problems;
+    everywhere else they, like every other error, go to stderr."""
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, CatalogError):
         if fmt == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in exc.problems]}, indent=2))
+        elif fmt == "sarif":
+            from .sarif import problems_log
+
+            click.echo(problems_log(exc.problems), nl=False)
         else:
             for p in exc.problems:
-                _err(p.format())
+                click.echo(p.format(), err=not report)
             n = len(exc.problems)
-            _err(f"{n} problem{'s' if n != 1 else ''} found")
+            click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=not report)
         return 1
     if isinstance(exc, ChartgenError):
         _err(f"error: {exc}")
@@ -58,7 +113,9 @@ def print_bump(outcome) -> None:
             click.echo(f"  - {ch.text}")
 
 
-def run_guarded(fn, ctx: Ctx, fmt: str = "text"):
+def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
+    """Run a command's body; errors become one-line messages and exit codes. ``report``:
+    the catalog's problems are this command's report (stdout), not a diagnostic (stderr)."""
     try:
         return fn()
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -67,7 +124,7 @@ def run_guarded(fn, ctx: Ctx, fmt: str = "text"):
         _err("interrupted; nothing was changed")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
-        sys.exit(_report(exc, ctx.debug, fmt))
+        sys.exit(_report(exc, ctx.debug, fmt, report))
 
 
 # Commands that live in their own modules, imported only when used (start-up time).
@@ -89,7 +146,8 @@ class LazyGroup(click.Group):
 
             module, attr = LAZY_COMMANDS[name]
             self.add_command(getattr(importlib.import_module(module), attr), name)
-        return super().get_command(ctx, name)
+        command = super().get_command(ctx, name)
+        return _with_debug(command) if command is not None else None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -105,7 +163,9 @@ def cli(ctx, debug):
       chartgen generate            # write charts/, helmfile.yaml, values/
       chartgen lint                # analyse the rendered mesh offline
     """
-    ctx.obj = Ctx(debug)
+    if ctx.obj is None:
+        ctx.obj = Ctx(debug)
+    ctx.obj.debug = ctx.obj.debug or debug
 
 
 @cli.command()
@@ -130,7 +190,7 @@ def validate(obj: Ctx, catalog, fmt):
         else:
             click.echo(f"{catalog}: ok ({len(c.services)} services, {len(c.environments)} environments)")
 
-    run_guarded(run, obj, fmt)
+    run_guarded(run, obj, fmt, report=True)
 
 
 @cli.command()
@@ -184,7 +244,7 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
 @catalog_option
 @out_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 when generate would change something (like git diff --exit-code).")
-@click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
+@color_option
 @click.option("--stat", is_flag=True, help="Only the summary and the list of files.")
 @click.pass_obj
 def diff(obj: Ctx, catalog, out, exit_code, color, stat):
@@ -202,14 +262,15 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat):
         if not old:
             click.echo("no changes")
             return
-        use_color = sys.stdout.isatty() if color is None else color
-        style = (lambda t, **k: click.style(t, **k)) if use_color else (lambda t, **k: t)
+        colored = use_color(color)
+        style = (lambda t, **k: click.style(t, **k)) if colored else (lambda t, **k: t)
+        echo = functools.partial(click.echo, color=colored)  # click strips colour off a pipe otherwise
         if outcome.version != outcome.previous_version:
-            click.echo(style(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})", bold=True))
+            echo(style(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})", bold=True))
             for ch in outcome.changes:
                 click.echo(f"  - {ch.text}")
         for path in sorted(old):
-            click.echo(style(f"  {'new' if old[path] is None else 'removed' if path not in outcome.files else 'changed'}: {path}", fg="cyan"))
+            echo(style(f"  {'new' if old[path] is None else 'removed' if path not in outcome.files else 'changed'}: {path}", fg="cyan"))
         if not stat:
             for path in sorted(old):
                 if path.endswith(".chartgen-state.json"):
@@ -219,15 +280,15 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat):
                 for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
                     line = line if line.endswith("\n") else line + "\n"
                     if line.startswith(("+++", "---")):
-                        click.echo(style(line, bold=True), nl=False)
+                        echo(style(line, bold=True), nl=False)
                     elif line.startswith("+"):
-                        click.echo(style(line, fg="green"), nl=False)
+                        echo(style(line, fg="green"), nl=False)
                     elif line.startswith("-"):
-                        click.echo(style(line, fg="red"), nl=False)
+                        echo(style(line, fg="red"), nl=False)
                     elif line.startswith("@@"):
-                        click.echo(style(line, fg="cyan"), nl=False)
+                        echo(style(line, fg="cyan"), nl=False)
                     else:
-                        click.echo(line, nl=False)
+                        echo(line, nl=False)
         if exit_code:
             sys.exit(1)
 

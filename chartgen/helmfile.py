@@ -9,8 +9,8 @@ entries per release, with or without ``HELMFILE_V1MODE``, so the file works as a
 
 Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. The
 add-ons (Kiali, Jaeger, Prometheus, Grafana) need at most istio-base. The mesh chart also
-needs the Prometheus and Grafana releases when they are enabled, because it writes its
-alert and dashboard ConfigMaps into their namespace. LocalStack needs the mesh chart, which
+needs the Grafana release when it is enabled, because it writes its dashboard ConfigMap
+into Grafana's namespace. LocalStack needs the mesh chart, which
 creates its (injected) namespace; it runs only in the environments that enable the catalog
 service ``localstack`` (``condition: localstack.enabled``, from the environment values).
 
@@ -107,8 +107,6 @@ def _releases(catalog: Catalog) -> list[_Release]:
         _Release(gw, gw, "istio", "gateway", v.istio, "istio", (f"{ISTIO_NS}/istiod",), envs),
     ]
     mesh_needs = [f"{ISTIO_NS}/istiod", f"{gw}/{gw}"]
-    if obs.prometheus:
-        mesh_needs.append(f"{obs.namespace}/prometheus")
     if obs.grafana:
         mesh_needs.append(f"{obs.namespace}/grafana")
     out.append(_Release(mesh, ISTIO_NS, None, mesh, None, "mesh", tuple(mesh_needs), envs,
@@ -273,7 +271,6 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     obs = catalog.observability
     ns = obs.namespace
     common = {
-        "istio_namespace": ISTIO_NS,
         "deployment": {"pod_annotations": dict(INJECT_FALSE)},
         "external_services": {
             "prometheus": {"url": f"http://{_svc('prometheus-server', ns)}"},
@@ -307,41 +304,21 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
 
 
 def _jaeger(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
-    # chart 4.x (Jaeger v2): one all-in-one Deployment with in-memory storage; its pod
-    # template takes labels only, and the label form of the injection switch wins anyway.
-    common = {
-        "provisionDataStore": {"cassandra": False, "elasticsearch": False, "kafka": False},
-        "storage": {"type": "memory"},
-        "allInOne": {"enabled": True},
-        "jaeger": {"podLabels": dict(INJECT_FALSE)},
-    }
+    # chart 4.x (Jaeger v2): the all-in-one Deployment with in-memory storage is the chart's
+    # default (`jaeger.enabled`), so only the injection switch is set; the pod template takes
+    # labels only, and the label form of the switch wins anyway.
+    common = {"jaeger": {"podLabels": dict(INJECT_FALSE)}}
     return common, {view.name: {} for view in env_views(catalog)}
 
 
 def _prometheus(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
+    # One scrape path for Istio's metrics: the chart's default `kubernetes-pods` job keeps
+    # every pod annotated `prometheus.io/scrape`, which covers istiod (15014) and, with
+    # `meshConfig.enablePrometheusMerge`, every sidecar and gateway (Envoy's and the
+    # application's metrics merged on 15020). A dedicated `envoy-stats`/`istiod` job would
+    # scrape the same series a second time under another `job` label.
     common = {
         "server": {"podAnnotations": dict(INJECT_FALSE)},
-        # chart ≥ 28: scrape jobs are a map keyed by job name; chart 29 discovers via endpointslices
-        "scrapeConfigs": {
-            "istiod": {
-                "job_name": "istiod",
-                "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": [ISTIO_NS]}}],
-                "relabel_configs": [{
-                    "source_labels": ["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
-                    "action": "keep",
-                    "regex": "istiod;http-monitoring",
-                }],
-            },
-            "envoy-stats": {
-                "job_name": "envoy-stats",
-                "metrics_path": "/stats/prometheus",
-                "kubernetes_sd_configs": [{"role": "pod"}],
-                "relabel_configs": [
-                    {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "action": "keep",
-                     "regex": ".*-envoy-prom"},
-                ],
-            },
-        },
     }
     # the alert rules are machine-made and grow with the mesh: they live in chartgen-owned
     # files (build_generated_values), layered before the user's environment file

@@ -48,11 +48,13 @@ class ResolvedService:
     spec: Service  # the merged layers
     enabled: bool
     namespace: str | None  # None: the environment's default namespace (base layer only)
-    mesh: str
+    prefix: str = ""  # the catalog's naming.prefix
 
     @property
     def service_name(self) -> str:
-        return self.spec.serviceName or f"{self.mesh}-{self.key}"
+        """The Kubernetes name: ``serviceName``, else the catalog key as written, after the
+        catalog's ``naming.prefix`` (empty unless the catalog sets one)."""
+        return self.spec.serviceName or f"{self.prefix}{self.key}"
 
     @property
     def selector(self) -> dict[str, str]:
@@ -203,7 +205,8 @@ def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolv
     merged = _merge_models(layers)
     merged.pop("enabled", None)
     spec = Service.model_construct(_fields_set=set(merged), **merged)
-    return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace, mesh=catalog.metadata.name)
+    return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace,
+                           prefix=catalog.naming.prefix)
 
 
 def env_views(catalog: Catalog) -> list[EnvView]:

@@ -120,12 +120,13 @@ def chart_yaml(catalog: Catalog, meta: ChartMeta) -> str:
         data["maintainers"] = [m.model_dump(exclude_none=True) for m in md.maintainers]
     annotations = {
         "artifacthub.io/category": "networking",
-        "artifacthub.io/license": "Apache-2.0",
         "artifacthub.io/prerelease": "false",
         "artifacthub.io/operator": "false",
         "artifacthub.io/containsSecurityUpdates": "false",
         "chartgen.io/generator-version": __version__,
     }
+    if md.license:
+        annotations["artifacthub.io/license"] = md.license
     if meta.changes:
         annotations["artifacthub.io/changes"] = dump_yaml(
             [{"kind": _change_kind(c), "description": c} for c in meta.changes]
@@ -202,10 +203,40 @@ def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
         services.append({"key": key, "namespace": s["namespace"], "ports": ports, "expose": expose,
                          "calls": ", ".join(s["calls"]) or "—"})
     chart = yaml.safe_load(chart_yaml(catalog, meta))
+    rows = [(path, typ, desc, _default_text(values, path)) for path, typ, desc in describe() if path.count("<name>") <= 1]
     return _jinja().get_template("README.md.j2").render(
-        chart=chart, mesh=catalog.metadata.name, envs=env_views(catalog), services=services,
-        values_rows=[r for r in describe() if r[0].count("<name>") <= 1],
+        chart=chart, mesh=catalog.metadata.name, envs=env_views(catalog), services=services, values_rows=rows,
     )
+
+
+_NO_DEFAULT = object()
+
+
+def _lookup(node, parts: list[str]) -> list:
+    """Every value at a dotted path of values.yaml; ``<name>`` matches each key."""
+    if not parts:
+        return [node]
+    if not isinstance(node, dict):
+        return []
+    head, rest = parts[0], parts[1:]
+    if head == "<name>":
+        return [v for key in sorted(node) for v in _lookup(node[key], rest)]
+    return _lookup(node[head], rest) if head in node else []
+
+
+def _default_text(values: dict, path: str) -> str:
+    """The Default column of the values table: the value in values.yaml, '(per entry)' when the
+    services differ, '—' for a section (its keys have their own rows) or a key not set."""
+    found = _lookup(values, path.split("."))
+    if not found or all(isinstance(v, dict) and v for v in found):
+        return "—"
+    texts = {json.dumps(v, sort_keys=True, separators=(", ", ": "), ensure_ascii=False) for v in found}
+    if len(texts) > 1:
+        return "(per entry)"
+    text = texts.pop()
+    if len(text) > 60:
+        text = text[:57] + "…"
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
 
 
 def changelog_text(catalog: Catalog, entries: str) -> str:

@@ -347,6 +347,9 @@ class _Checker:
             if s.namespace in reserved:
                 self.add(L("namespace"), f"namespace '{s.namespace}' is reserved for the mesh's own components",
                          "reserved-namespace")
+            if view is None and not s.serviceName and len(svc.service_name) > 63:
+                self.add(("services", key), f"Kubernetes name '{svc.service_name}' (naming.prefix + key) is longer "
+                         "than 63 characters; shorten naming.prefix or set serviceName", "dns-1123", key=True)
             if view is not None and svc.enabled:
                 ident = (view.service_namespace(svc), svc.service_name)
                 if ident in names_seen:

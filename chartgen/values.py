@@ -76,7 +76,6 @@ def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
     expose = s.expose
     retries = s.retries
     rl = s.rateLimit
-    slo = s.slo
     return {
         "enabled": svc.enabled,
         "waypoint": WAYPOINT if view is not None and view.ambient and l7_needs(svc) else "",
@@ -117,11 +116,6 @@ def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
         },
         "calls": list(s.calls or []),
         "env": dict(sorted((s.env or {}).items())),
-        "slo": {
-            "enabled": bool(slo and (slo.errorRatio is not None or slo.p99Latency)),
-            "errorRatio": slo.errorRatio if slo and slo.errorRatio is not None else 0,
-            "p99LatencyMs": int(naming.duration_ms(slo.p99Latency)) if slo and slo.p99Latency else 0,
-        },
     }
 
 
@@ -260,7 +254,6 @@ def _chart_values(catalog: Catalog, view: EnvView | None) -> dict:
             "jaeger": {"service": "jaeger", "otlpGrpcPort": 4317, "otlpHttpPort": 4318},
             "tracingProvider": "jaeger",
             "dashboards": {"enabled": obs.grafana},
-            "alerts": {"enabled": obs.prometheus},
         },
         "test": {"enabled": True, "image": TEST_IMAGE},
         "env": {},

@@ -166,8 +166,6 @@ SERVICE = obj({
     "calls": arr(s("A key of services or externalServices.", pattern=DNS_LABEL),
                  "Dependencies: drive AuthorizationPolicies, NetworkPolicies and Sidecar scope."),
     "env": mapof({"type": "string"}, "Entries of this service's env ConfigMap.", r"^[A-Za-z_][A-Za-z0-9_]*$"),
-    "slo": obj({"enabled": b("Render SLO alerts."), "errorRatio": n("Max 5xx ratio.", 0, 1),
-                "p99LatencyMs": i("Max p99 latency (ms).", 0)}, "Service level objectives."),
 }, "One service of the mesh.")
 
 VALUES_SCHEMA: dict[str, Any] = {
@@ -221,7 +219,6 @@ VALUES_SCHEMA: dict[str, Any] = {
             "jaeger": obj({"service": s("Jaeger Service."), "otlpGrpcPort": PORT, "otlpHttpPort": PORT}, "Jaeger."),
             "tracingProvider": s("meshConfig extensionProvider name."),
             "dashboards": obj({"enabled": b("Ship the Grafana dashboard ConfigMap.")}, "Dashboards."),
-            "alerts": obj({"enabled": b("Ship the SLO alert rules ConfigMap.")}, "Alerts."),
         }, "Observability wiring."),
         "test": obj({"enabled": b("Render the helm test."), "image": s("curl image.")}, "helm test."),
         "env": mapof({"type": "string"}, "Extra entries of every namespace's env ConfigMap.",

@@ -14,6 +14,18 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# Fixtures that run an external binary or a server: a test using any of them belongs to the
+# integration tier, whatever its module says. The fast tier is `pytest -m "not integration"`.
+INTEGRATION_FIXTURES = frozenset({"helm", "helm3", "helmfile_bin", "upstream_charts",
+                                  "upstream_repo"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files instead of comparing")
 

@@ -19,6 +19,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from helpers.sarif import sarif_errors
+
 from chartgen.analyzer import Project, analyze, lint, render, validate_objects
 from chartgen.analyzer.findings import RULES
 from chartgen.analyzer.report import to_json, to_sarif, to_text
@@ -28,6 +30,8 @@ from chartgen.cli import cli
 from chartgen.errors import ChartgenError
 from chartgen.toolchain import ToolNotFound, find_tool
 from chartgen.validate import parse_catalog
+
+pytestmark = pytest.mark.integration  # lint renders with the real helm and runs checkov
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog.yaml"
@@ -320,7 +324,9 @@ def test_json_format(warned):
 
 def test_sarif_format(warned, base):
     project, _ = base
-    sarif = json.loads(to_sarif(warned))
+    text = to_sarif(warned)
+    assert sarif_errors(text) == []
+    sarif = json.loads(text)
     assert sarif["version"] == "2.1.0" and "sarif-2.1.0" in sarif["$schema"]
     (run,) = sarif["runs"]
     driver = run["tool"]["driver"]
@@ -328,7 +334,7 @@ def test_sarif_format(warned, base):
     doc = (ROOT / "docs" / "lint-rules.md").read_text(encoding="utf-8")
     for rule in driver["rules"]:
         assert rule["shortDescription"]["text"]
-        assert rule["helpUri"] == f"docs/lint-rules.md#{rule['id']}"
+        assert rule["helpUri"] == f"https://github.com/bytefreezer/chartgen/blob/main/docs/lint-rules.md#{rule['id']}"
         assert f'<a id="{rule["id"]}"></a>' in doc
     assert {r["id"] for r in driver["rules"]} >= set(RULES)
     (result,) = run["results"]

@@ -24,6 +24,8 @@ import pytest
 from chartgen import toolchain
 from chartgen.toolchain import Tool, ToolError, ToolNotFound, find_tool, tool_env, tool_version
 
+pytestmark = pytest.mark.integration  # installs and runs the pinned binaries
+
 REPO = Path(__file__).resolve().parent.parent
 INSTALLER = REPO / "tools" / "install_tools.py"
 TOOLS_BIN = REPO / ".tools" / "bin"

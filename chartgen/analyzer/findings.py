@@ -79,5 +79,8 @@ class Finding:
 
 
 def help_uri(code: str) -> str:
+    """The rule's absolute documentation URL (SARIF wants a URI; see chartgen.sarif)."""
+    from ..sarif import docs_url
+
     anchor = code if code in RULES else "SCANNER"
-    return f"{RULES_DOC}#{anchor}"
+    return docs_url(f"{RULES_DOC}#{anchor}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from .. import __version__
+from .. import sarif
 from .findings import RULES, SARIF_LEVELS, help_uri
 from .runner import LintResult
 
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SCHEMA = sarif.SCHEMA
 
 
 def _sorted(result: LintResult):
@@ -65,13 +65,9 @@ def to_sarif(result: LintResult, catalog_file: str = "catalog.yaml") -> str:
             "level": SARIF_LEVELS[f.level],
             "message": {"text": f"{f.env} {f.object}: {f.message}"},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.file or catalog_file},
+                "artifactLocation": {"uri": sarif.file_uri(f.file or catalog_file)},
                 "region": {"startLine": max(f.line, 1)},
             }, "logicalLocations": [{"name": f.object, "kind": "resource"}]}],
             "properties": {"environment": f.env, "tool": f.tool},
         })
-    run = {
-        "tool": {"driver": {"name": "chartgen-lint", "version": __version__, "rules": rules}},
-        "results": results,
-    }
-    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
+    return sarif.log(rules, results)

@@ -17,8 +17,7 @@ from ..catalog import Canary, Match
 from ..catalog_edit import RoundTrip, edit_weights, unified_diff, weights_path, write_atomic
 from ..errors import CatalogError, ChartgenError
 
-_catalog_option = click.option("-c", "--catalog", "catalog", default="catalog.yaml", show_default=True,
-                               type=click.Path(dir_okay=False), help="The service catalog (default: ./catalog.yaml).")
+from ..cli import catalog_option as _catalog_option
 _out_option = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
                            help="Output root to regenerate (default: the catalog's directory).")
 _env_option = click.option("--env", "env", default=None, metavar="ENV",

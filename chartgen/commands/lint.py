@@ -57,4 +57,4 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
         if result.failed(strict):
             sys.exit(1)
 
-    run_guarded(run, obj, "json" if fmt == "json" else "text")
+    run_guarded(run, obj, fmt, report=True)

@@ -6,10 +6,8 @@ import tempfile
 
 import click
 
-from ..cli import CATALOG_HELP, Ctx, run_guarded
+from ..cli import Ctx, catalog_option as _catalog, run_guarded
 
-_catalog = click.option("-c", "--catalog", "catalog", default="catalog.yaml", show_default=True,
-                        type=click.Path(dir_okay=False), help=CATALOG_HELP)
 _out = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
                     help="Root of the generated output (default: the catalog's directory).")
 _helm = click.option("--helm", "helm", default=None, metavar="PATH", help="helm binary (default: lookup order).")

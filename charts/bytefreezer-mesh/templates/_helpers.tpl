@@ -169,7 +169,6 @@ faults: []
 rateLimit: {enabled: false, maxTokens: 0, tokensPerFill: 0, fillInterval: ""}
 calls: []
 env: {}
-slo: {enabled: false, errorRatio: 0, p99LatencyMs: 0}
 {{- end -}}
 
 {{- define "chartgen.externalDefaults" -}}

@@ -1,0 +1,856 @@
+"""Validate objects against CustomResourceDefinitions the way a Kubernetes API server does.
+
+For each object of a kind the set knows:
+
+1. the object's metadata is checked as for any custom resource (name, namespace, labels);
+2. the structural schema of the served version is walked: schema ``default``s are applied
+   first (to a copy), unknown fields are rejected (strict field validation, what ``kubectl``
+   asks for), then types, ``nullable``, enums, formats, patterns (RE2), bounds, list types
+   and the ``oneOf``/``anyOf``/``allOf``/``not`` value validations;
+3. every ``x-kubernetes-validations`` CEL rule is evaluated on the defaulted value
+   (``cel-python``, with the Kubernetes CEL library functions the CRDs use: ``url()``,
+   ``isURL()``, ``getScheme()``…, the string extensions ``substring``, ``split``…,
+   ``isIP()``…). Transition rules (those reading ``oldSelf``) only run on updates and are
+   skipped: every object here is a create.
+
+Schemas are compiled once per (apiVersion, kind) and each CEL rule once per text; the
+result of a rule is cached per value it judged, so thousands of similar objects cost little.
+
+    crds = CRDSet.from_files([path])
+    crds.knows("networking.istio.io/v1", "VirtualService")
+    crds.validate(obj)  # [] when admitted, else [CRDViolation(path, message, rule), ...]
+
+``rule`` is the CEL expression for a rule violation, or the schema keyword that failed
+(``type``, ``required``, ``unknown field``, ``enum``, ``pattern``, ``oneOf``, …).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+__all__ = ["CRDSet", "CRDViolation"]
+
+
+@dataclass(frozen=True, order=True)
+class CRDViolation:
+    path: str  # where, as the API server prints it (``spec.http[0].timeout``)
+    message: str
+    rule: str  # the CEL rule, or the schema keyword that failed
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+# --- CEL: the Kubernetes library functions (shims for cel-python) -------------------------------
+
+_CEL_LOCK = threading.Lock()  # the caches below are shared
+_CEL_ENV = None
+_PROGRAMS: dict[str, Any] = {}  # rule text -> program (or the compile error)
+_RESULTS: dict[tuple[str, str], str | None] = {}  # (rule, value) -> None (passed) or why it failed
+_RESULTS_MAX = 200_000
+
+_CEL_KEYWORDS = {"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
+                 "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
+_CEL_IDENT = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _escape_property(name: str) -> str:
+    """Kubernetes' escaping of property names in CEL (``namespace`` -> ``__namespace__``)."""
+    if name in _CEL_KEYWORDS:
+        return f"__{name}__"
+    if _CEL_IDENT.fullmatch(name) and "__" not in name:
+        return name
+    out = name.replace("__", "__underscores__").replace(".", "__dot__").replace("-", "__dash__")
+    return out.replace("/", "__slash__")
+
+
+class _URL:
+    """What Kubernetes' ``url()`` returns (Go's url.ParseRequestURI, the parts CEL can read)."""
+
+    __slots__ = ("scheme", "host", "path", "query")
+
+    def __init__(self, scheme: str, host: str, path: str, query: str):
+        self.scheme, self.host, self.path, self.query = scheme, host, path, query
+
+
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+_HOST_OK = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]*")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _parse_request_uri(text: str) -> _URL:
+    """Go's ``url.ParseRequestURI``: an absolute URL or an absolute path; ValueError otherwise."""
+    if not text:
+        raise ValueError("empty url")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError("invalid control character in URL")
+    if text == "*":
+        return _URL("", "", "*", "")
+    if text.startswith(":"):
+        raise ValueError("missing protocol scheme")
+    m = _SCHEME.match(text)
+    scheme = m.group(1).lower() if m else ""
+    rest = text[m.end():] if m else text
+    if "?" in rest:
+        rest, _, query = rest.partition("?")
+    else:
+        query = ""
+    if not rest.startswith("/"):
+        if scheme:
+            return _URL(scheme, "", "", query)  # opaque (mailto:x)
+        raise ValueError("invalid URI for request")
+    host = ""
+    if scheme and rest.startswith("//"):
+        authority, slash, path = rest[2:].partition("/")
+        rest = slash + path
+        host = authority.rpartition("@")[2]
+        if host.startswith("["):
+            end = host.find("]")
+            if end < 0:
+                raise ValueError("missing ']' in host")
+            port = host[end + 1:]
+            if port and not (port.startswith(":") and port[1:].isdigit()):
+                raise ValueError(f"invalid port {port!r} after host")
+        else:
+            name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
+            if colon and port and not port.isdigit():
+                raise ValueError(f"invalid port {':' + port!r} after host")
+            if not _HOST_OK.fullmatch(name) or _BAD_ESCAPE.search(name):
+                raise ValueError(f"invalid character in host name {name!r}")
+    if _BAD_ESCAPE.search(rest):
+        raise ValueError("invalid URL escape")
+    return _URL(scheme, host, rest, query)
+
+
+def _cel_functions() -> dict:
+    from celpy import celtypes as t
+
+    S, I, B, L = t.StringType, t.IntType, t.BoolType, t.ListType
+
+    def url(s):
+        return _parse_request_uri(str(s))
+
+    def isURL(s):
+        try:
+            _parse_request_uri(str(s))
+        except ValueError:
+            return B(False)
+        return B(True)
+
+    def getScheme(u):
+        return S(u.scheme)
+
+    def getHost(u):
+        return S(u.host)
+
+    def getHostname(u):
+        host = u.host
+        if host.startswith("["):
+            return S(host[1:host.find("]")])
+        return S(host.rpartition(":")[0] if ":" in host else host)
+
+    def getPort(u):
+        host = u.host
+        tail = host[host.find("]") + 1:] if host.startswith("[") else host
+        return S(tail.rpartition(":")[2] if ":" in tail else "")
+
+    def getEscapedPath(u):
+        return S(u.path)
+
+    def getQuery(u):
+        out: dict = {}
+        for part in u.query.split("&") if u.query else []:
+            key, _, value = part.partition("=")
+            out.setdefault(S(key), []).append(S(value))
+        return t.MapType({k: L(v) for k, v in out.items()})
+
+    def substring(s, start, end=None):
+        s = str(s)
+        start = int(start)
+        end = len(s) if end is None else int(end)
+        if start < 0 or end > len(s) or start > end:
+            raise ValueError(f"substring({start}, {end}) out of range for a string of {len(s)}")
+        return S(s[start:end])
+
+    def charAt(s, i):
+        s, i = str(s), int(i)
+        if i < 0 or i > len(s):
+            raise ValueError("index out of range")
+        return S(s[i:i + 1])
+
+    def split(s, sep, limit=None):
+        parts = str(s).split(str(sep)) if limit is None or int(limit) < 0 else \
+            ([] if int(limit) == 0 else str(s).split(str(sep), int(limit) - 1))
+        return L([S(p) for p in parts])
+
+    def indexOf(s, sub, start=0):
+        if isinstance(s, list):
+            return I(next((i for i, x in enumerate(s) if x == sub), -1))
+        return I(str(s).find(str(sub), int(start)))
+
+    def lastIndexOf(s, sub, end=None):
+        if isinstance(s, list):
+            return I(max((i for i, x in enumerate(s) if x == sub), default=-1))
+        return I(str(s).rfind(str(sub), 0, None if end is None else int(end) + len(str(sub))))
+
+    def lowerAscii(s):
+        return S("".join(c.lower() if c.isascii() else c for c in str(s)))
+
+    def upperAscii(s):
+        return S("".join(c.upper() if c.isascii() else c for c in str(s)))
+
+    def replace(s, old, new, n=None):
+        return S(str(s).replace(str(old), str(new), -1 if n is None else int(n)))
+
+    def trim(s):
+        return S(str(s).strip())
+
+    def join(items, sep=""):
+        return S(str(sep).join(str(x) for x in items))
+
+    def isSorted(items):
+        return B(all(items[i] <= items[i + 1] for i in range(len(items) - 1)))
+
+    def _ip(s):
+        s = str(s)
+        if "%" in s:
+            raise ValueError("IP address with a zone")
+        addr = ipaddress.ip_address(s)
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            raise ValueError("IPv4-mapped IPv6 address")
+        return addr
+
+    def isIP(s):
+        try:
+            _ip(s)
+        except ValueError:
+            return B(False)
+        return B(True)
+
+    def isCIDR(s):
+        try:
+            ipaddress.ip_network(str(s), strict=False)
+        except ValueError:
+            return B(False)
+        return B("/" in str(s))
+
+    return {f.__name__: f for f in (url, isURL, getScheme, getHost, getHostname, getPort, getEscapedPath, getQuery,
+                                    substring, charAt, split, indexOf, lastIndexOf, lowerAscii, upperAscii, replace,
+                                    trim, join, isSorted, isIP, isCIDR)}
+
+
+_FUNCTIONS: dict | None = None
+
+
+def _environment():
+    """One CEL environment for the process. The interpreted runner: cel-python's compiled
+    runner gets ``has()`` wrong (it answers a Python bool, and true for absent fields)."""
+    global _CEL_ENV, _FUNCTIONS
+    if _CEL_ENV is None:
+        import celpy
+
+        logging.getLogger("celpy").setLevel(logging.CRITICAL)
+        _FUNCTIONS = _cel_functions()
+        _CEL_ENV = celpy.Environment()
+    return _CEL_ENV
+
+
+def _program(rule: str):
+    """The compiled program of a rule (cached per text); an Exception when it does not compile."""
+    prog = _PROGRAMS.get(rule)
+    if prog is None:
+        env = _environment()
+        try:
+            prog = env.program(env.compile(rule), functions=_FUNCTIONS)
+        except Exception as exc:  # noqa: BLE001 - a rule we cannot compile is reported, not raised
+            prog = exc
+        _PROGRAMS[rule] = prog
+    return prog
+
+
+def _short_error(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    text = str(args[0]) if args else str(exc)
+    inner = args[2] if len(args) > 2 and isinstance(args[2], tuple) and args[2] else None
+    if inner and text in ("evaluation error", "no such overload", "return error for overflow"):
+        text = f"{text}: {inner[0]}"
+    text = re.sub(r"\s+", " ", text)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _evaluate(rule: str, value: Any, to_cel) -> tuple[bool, str]:
+    """(passed, error): error is set when the rule could not be evaluated."""
+    prog = _program(rule)
+    if isinstance(prog, Exception):
+        return False, f"rule does not compile: {_short_error(prog)}"
+    try:
+        with _CEL_LOCK:
+            result = prog.evaluate({"self": to_cel(value)})
+    except Exception as exc:  # noqa: BLE001 - CELEvalError and friends
+        return False, _short_error(exc)
+    if isinstance(result, Exception):
+        return False, _short_error(result)
+    return bool(result), ""
+
+
+def cel_check(rule: str, value: Any) -> bool:
+    """Evaluate one CEL rule with ``self`` = ``value`` (plain JSON-like data); for tests and probes."""
+    import celpy
+
+    passed, error = _evaluate(rule, value, celpy.json_to_cel)
+    if error:
+        raise ValueError(error)
+    return passed
+
+
+# --- the compiled schema -----------------------------------------------------------------------------
+
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_OBJECT_META = {"name", "generateName", "namespace", "labels", "annotations", "finalizers", "ownerReferences",
+                "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+                "deletionGracePeriodSeconds", "managedFields", "selfLink"}
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+class _Node:
+    """One schema node, compiled."""
+
+    __slots__ = ("type", "props", "required", "items", "addl", "closed", "preserve", "int_or_string", "nullable",
+                 "enum", "fmt", "pattern", "minimum", "maximum", "xmin", "xmax", "min_len", "max_len", "min_items",
+                 "max_items", "min_props", "max_props", "list_type", "map_keys", "default", "rules", "one_of",
+                 "any_of", "all_of", "not_", "embedded", "cel_names")
+
+    def __init__(self, s: dict):
+        s = s if isinstance(s, dict) else {}
+        self.type = s.get("type")
+        self.props = {k: _Node(v) for k, v in (s.get("properties") or {}).items()}
+        self.required = list(s.get("required") or [])
+        addl = s.get("additionalProperties")
+        self.addl = _Node(addl) if isinstance(addl, dict) else None
+        self.preserve = bool(s.get("x-kubernetes-preserve-unknown-fields"))
+        self.embedded = bool(s.get("x-kubernetes-embedded-resource"))
+        self.closed = self.addl is None and addl is not True and not self.preserve and \
+            (self.type == "object" or bool(self.props))
+        self.items = _Node(s["items"]) if isinstance(s.get("items"), dict) else None
+        self.int_or_string = bool(s.get("x-kubernetes-int-or-string"))
+        self.nullable = bool(s.get("nullable"))
+        self.enum = s.get("enum")
+        self.fmt = s.get("format")
+        self.pattern = s.get("pattern")
+        self.minimum, self.maximum = s.get("minimum"), s.get("maximum")
+        self.xmin, self.xmax = bool(s.get("exclusiveMinimum")), bool(s.get("exclusiveMaximum"))
+        self.min_len, self.max_len = s.get("minLength"), s.get("maxLength")
+        self.min_items, self.max_items = s.get("minItems"), s.get("maxItems")
+        self.min_props, self.max_props = s.get("minProperties"), s.get("maxProperties")
+        self.list_type = s.get("x-kubernetes-list-type")
+        self.map_keys = list(s.get("x-kubernetes-list-map-keys") or [])
+        self.default = s.get("default", _Node)
+        rules = []
+        for r in s.get("x-kubernetes-validations") or []:
+            text = str(r.get("rule", ""))
+            if not text or re.search(r"\boldSelf\b", text):
+                continue  # transition rules run on updates only
+            rules.append((text, str(r.get("message") or ""), str(r.get("messageExpression") or ""),
+                          str(r.get("fieldPath") or "")))
+        self.rules = rules
+        self.one_of = s.get("oneOf")
+        self.any_of = s.get("anyOf")
+        self.all_of = s.get("allOf")
+        self.not_ = s.get("not")
+        self.cel_names = {k: _escape_property(k) for k in self.props}
+
+
+def _type_ok(t: str | None, value: Any, int_or_string: bool) -> bool:
+    if int_or_string:
+        return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+    if t is None:
+        return True
+    if t == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) or \
+            (isinstance(value, float) and value.is_integer())
+    if t == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if t == "string":
+        return isinstance(value, (str, datetime.date))
+    return isinstance(value, _TYPES.get(t, object))
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, (str, datetime.date)):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _fmt_ok(fmt: str, value: str) -> bool:
+    try:
+        if fmt == "ipv4":
+            return isinstance(ipaddress.ip_address(value), ipaddress.IPv4Address)
+        if fmt == "ipv6":
+            return isinstance(ipaddress.ip_address(value), ipaddress.IPv6Address)
+        if fmt == "cidr":
+            ipaddress.ip_network(value, strict=False)
+            return "/" in value
+        if fmt == "byte":
+            base64.b64decode(value, validate=True)
+            return True
+        if fmt == "date-time":
+            return bool(_DATE_TIME.fullmatch(value))
+        if fmt == "date":
+            datetime.date.fromisoformat(value)
+            return True
+        if fmt == "uuid":
+            return bool(re.fullmatch(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}", value))
+    except ValueError:
+        return False
+    return True  # int32, int64, double… and formats the API server does not check
+
+
+_PATTERNS: dict[str, Any] = {}
+
+
+def _pattern_ok(pattern: str, value: str) -> bool:
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        try:
+            import re2
+
+            compiled = re2.compile(pattern)
+        except Exception:  # noqa: BLE001 - RE2 unavailable or pattern it rejects: Python's engine
+            compiled = re.compile(pattern)
+        _PATTERNS[pattern] = compiled
+    return compiled.search(value) is not None
+
+
+def _matches(schema: Any, value: Any) -> bool:
+    """Whether ``value`` satisfies a value-validation schema (the branches of oneOf/anyOf/allOf/not)."""
+    if not isinstance(schema, dict):
+        return True
+    if "type" in schema and not _type_ok(schema["type"], value, False):
+        return False
+    if isinstance(value, dict):
+        if any(k not in value for k in schema.get("required") or []):
+            return False
+        for k, sub in (schema.get("properties") or {}).items():
+            if k in value and not _matches(sub, value[k]):
+                return False
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    if isinstance(value, str) and "pattern" in schema and not _pattern_ok(schema["pattern"], value):
+        return False
+    if "not" in schema and _matches(schema["not"], value):
+        return False
+    if "anyOf" in schema and not any(_matches(s, value) for s in schema["anyOf"]):
+        return False
+    if "allOf" in schema and not all(_matches(s, value) for s in schema["allOf"]):
+        return False
+    if "oneOf" in schema and sum(1 for s in schema["oneOf"] if _matches(s, value)) != 1:
+        return False
+    if "items" in schema and isinstance(value, list):
+        return all(_matches(schema["items"], v) for v in value)
+    return True
+
+
+def _exclusive_keys(one_of: list) -> list[str] | None:
+    """The keys of the ``at most one of`` pattern Istio's CRDs use for oneof fields, else None."""
+    keys: list[str] = []
+    for branch in one_of:
+        if not isinstance(branch, dict):
+            return None
+        if set(branch) == {"required"} and len(branch["required"]) == 1:
+            keys.append(branch["required"][0])
+        elif set(branch) == {"not"} and set(branch["not"]) == {"anyOf"}:
+            for b in branch["not"]["anyOf"]:
+                if not (isinstance(b, dict) and set(b) == {"required"}):
+                    return None
+        else:
+            return None
+    return keys
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Run:
+    """One validation: the violations found so far."""
+
+    __slots__ = ("out",)
+
+    def __init__(self):
+        self.out: list[CRDViolation] = []
+
+    def add(self, path: str, message: str, rule: str) -> None:
+        self.out.append(CRDViolation(path, message, rule))
+
+    # The walk returns the (possibly defaulted) value; ``ok`` tells whether its type matched.
+    def walk(self, node: _Node, value: Any, path: str) -> tuple[Any, bool]:
+        if value is None:
+            if node.nullable:
+                return value, True
+            if node.type is None and not node.int_or_string and not node.props:
+                return value, True
+            self.add(path, f"Invalid value: \"null\": {path or 'value'} in body must be of type "
+                           f"{'integer or string' if node.int_or_string else node.type}", "type")
+            return value, False
+        if not _type_ok(node.type, value, node.int_or_string):
+            want = "integer or string" if node.int_or_string else node.type
+            self.add(path, f"Invalid value: \"{_type_name(value)}\": {path or 'value'} in body must be of type {want}",
+                     "type")
+            return value, False
+        if isinstance(value, dict):
+            value = self._object(node, value, path)
+        elif isinstance(value, list):
+            value = self._array(node, value, path)
+        else:
+            self._scalar(node, value, path)
+        self._compositions(node, value, path)
+        if node.rules:
+            self._cel(node, value, path)
+        return value, True
+
+    def _object(self, node: _Node, value: dict, path: str) -> dict:
+        out = value
+        missing_defaults = [(k, sub) for k, sub in node.props.items() if k not in value and sub.default is not _Node]
+        if missing_defaults:
+            out = dict(value)
+            for k, sub in missing_defaults:
+                out[k] = json.loads(json.dumps(sub.default))
+        for k, v in list(out.items()):
+            sub = node.props.get(k)
+            if sub is None:
+                sub = node.addl
+            if sub is None:
+                if node.closed and not (node.embedded and k in ("apiVersion", "kind", "metadata")):
+                    self.add(_join(path, str(k)), f"unknown field \"{_join(path, str(k))}\"", "unknown field")
+                continue
+            new, _ = self.walk(sub, v, _join(path, str(k)))
+            if new is not v:
+                if out is value:
+                    out = dict(value)
+                out[k] = new
+        for k in node.required:
+            if k not in out:
+                self.add(_join(path, k), "Required value", "required")
+        n = len(out)
+        if node.min_props is not None and n < node.min_props:
+            self.add(path, f"Invalid value: {n}: {path} in body should have at least {node.min_props} properties",
+                     "minProperties")
+        if node.max_props is not None and n > node.max_props:
+            self.add(path, f"Too many: {n}: must have at most {node.max_props} items", "maxProperties")
+        return out
+
+    def _array(self, node: _Node, value: list, path: str) -> list:
+        out = value
+        if node.items is not None:
+            for i, v in enumerate(value):
+                new, _ = self.walk(node.items, v, f"{path}[{i}]")
+                if new is not v:
+                    if out is value:
+                        out = list(value)
+                    out[i] = new
+        n = len(out)
+        if node.min_items is not None and n < node.min_items:
+            self.add(path, f"Invalid value: {n}: {path} in body should have at least {node.min_items} items",
+                     "minItems")
+        if node.max_items is not None and n > node.max_items:
+            self.add(path, f"Too many: {n}: must have at most {node.max_items} items", "maxItems")
+        if node.list_type == "set":
+            seen: list = []
+            for i, v in enumerate(out):
+                if v in seen:
+                    self.add(f"{path}[{i}]", f"Duplicate value: {json.dumps(v, default=str)}", "x-kubernetes-list-type")
+                seen.append(v)
+        elif node.list_type == "map" and node.map_keys:
+            seen_keys: set = set()
+            for i, v in enumerate(out):
+                if not isinstance(v, dict):
+                    continue
+                key = tuple(json.dumps(v.get(k), default=str) for k in node.map_keys)
+                if key in seen_keys:
+                    shown = ", ".join(f"{k}: {v.get(k)!r}" for k in node.map_keys)
+                    self.add(f"{path}[{i}]", f"Duplicate value: {{{shown}}}", "x-kubernetes-list-map-keys")
+                seen_keys.add(key)
+        return out
+
+    def _scalar(self, node: _Node, value: Any, path: str) -> None:
+        if node.enum is not None and value not in node.enum:
+            allowed = ", ".join(json.dumps(e) for e in node.enum)
+            self.add(path, f"Unsupported value: {json.dumps(value, default=str)}: supported values: {allowed}", "enum")
+        if isinstance(value, str):
+            if node.max_len is not None and len(value) > node.max_len:
+                self.add(path, f"Too long: may not be more than {node.max_len} bytes", "maxLength")
+            if node.min_len is not None and len(value) < node.min_len:
+                self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body should be at least {node.min_len} "
+                               "chars long", "minLength")
+            if node.pattern and not _pattern_ok(node.pattern, value):
+                self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body should match '{node.pattern}'",
+                         "pattern")
+            if node.fmt and not _fmt_ok(node.fmt, value):
+                self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body must be of type {node.fmt}",
+                         "format")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if node.minimum is not None and (value < node.minimum or (node.xmin and value == node.minimum)):
+                op = "greater than" if node.xmin else "greater than or equal to"
+                self.add(path, f"Invalid value: {value}: {path} in body should be {op} {node.minimum}", "minimum")
+            if node.maximum is not None and (value > node.maximum or (node.xmax and value == node.maximum)):
+                op = "less than" if node.xmax else "less than or equal to"
+                self.add(path, f"Invalid value: {value}: {path} in body should be {op} {node.maximum}", "maximum")
+
+    def _compositions(self, node: _Node, value: Any, path: str) -> None:
+        if node.one_of is not None:
+            matched = sum(1 for s in node.one_of if _matches(s, value))
+            if matched != 1:
+                keys = _exclusive_keys(node.one_of)
+                if keys is not None and isinstance(value, dict):
+                    given = [k for k in keys if k in value]
+                    self.add(path, f"Invalid value: \"object\": only one of {', '.join(keys)} may be set "
+                                   f"(set: {', '.join(given)})", "oneOf")
+                else:
+                    self.add(path, "Invalid value: \"object\": must validate one and only one schema (oneOf). "
+                                   f"Found {matched} valid alternatives", "oneOf")
+        if node.any_of is not None and not any(_matches(s, value) for s in node.any_of):
+            if not (node.int_or_string and all(set(s) <= {"type"} for s in node.any_of if isinstance(s, dict))):
+                self.add(path, "Invalid value: must validate at least one schema (anyOf)", "anyOf")
+        if node.all_of is not None and not all(_matches(s, value) for s in node.all_of):
+            self.add(path, "Invalid value: must validate all the schemas (allOf)", "allOf")
+        if node.not_ is not None and _matches(node.not_, value):
+            self.add(path, "Invalid value: must not validate the schema (not)", "not")
+
+    def _cel(self, node: _Node, value: Any, path: str) -> None:
+        key = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+        converted: list = []
+
+        def to_cel(_ignored):
+            if not converted:
+                converted.append(_to_cel(node, value))
+            return converted[0]
+
+        for rule, message, message_expr, field_path in node.rules:
+            cache_key = (rule, key)
+            outcome = _RESULTS.get(cache_key, _Node)
+            if outcome is _Node:
+                passed, error = _evaluate(rule, value, to_cel)
+                if passed:
+                    outcome = None
+                elif error:
+                    outcome = f"rule could not be evaluated ({error})"
+                else:
+                    outcome = _message(message_expr, value, to_cel) or message or f"failed rule: {rule}"
+                if len(_RESULTS) >= _RESULTS_MAX:
+                    _RESULTS.clear()
+                _RESULTS[cache_key] = outcome
+            if outcome is not None:
+                where = path + field_path if field_path.startswith((".", "[")) else path
+                self.add(where, f"Invalid value: \"{_type_name(value)}\": {outcome}", rule)
+
+
+def _message(expression: str, value: Any, to_cel) -> str:
+    if not expression:
+        return ""
+    prog = _program(expression)
+    if isinstance(prog, Exception):
+        return ""
+    try:
+        with _CEL_LOCK:
+            out = prog.evaluate({"self": to_cel(value)})
+    except Exception:  # noqa: BLE001
+        return ""
+    return str(out) if isinstance(out, str) else ""
+
+
+def _to_cel(node: _Node | None, value: Any):
+    """CEL values with Kubernetes' property-name escaping (``namespace`` -> ``__namespace__``)."""
+    from celpy import celtypes as t
+
+    if isinstance(value, dict):
+        names = node.cel_names if node is not None else {}
+        out = {}
+        for k, v in value.items():
+            sub = node.props.get(k) if node is not None else None
+            if sub is None and node is not None:
+                sub = node.addl
+            out[t.StringType(names.get(k, k))] = _to_cel(sub, v)
+        return t.MapType(out)
+    if isinstance(value, list):
+        sub = node.items if node is not None else None
+        return t.ListType([_to_cel(sub, v) for v in value])
+    if isinstance(value, bool):
+        return t.BoolType(value)
+    if isinstance(value, int):
+        return t.IntType(value)
+    if isinstance(value, float):
+        return t.DoubleType(value)
+    if value is None:
+        return None
+    return t.StringType(str(value))
+
+
+# --- metadata -----------------------------------------------------------------------------------------
+
+
+def _check_metadata(meta: Any, run: _Run, namespaced: bool) -> None:
+    if not isinstance(meta, dict):
+        run.add("metadata", "Required value: name or generateName is required", "required")
+        return
+    for k in meta:
+        if k not in _OBJECT_META:
+            run.add(f"metadata.{k}", f"unknown field \"metadata.{k}\"", "unknown field")
+    name = meta.get("name")
+    if not name and not meta.get("generateName"):
+        run.add("metadata.name", "Required value: name or generateName is required", "required")
+    elif name is not None:
+        name = str(name)
+        if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+            run.add("metadata.name", f"Invalid value: {json.dumps(name)}: a lowercase RFC 1123 subdomain must consist "
+                                     "of lower case alphanumeric characters, '-' or '.', and must start and end with "
+                                     "an alphanumeric character", "metadata")
+    ns = meta.get("namespace")
+    if ns is not None and namespaced and (len(str(ns)) > 63 or not _DNS_LABEL.fullmatch(str(ns))):
+        run.add("metadata.namespace", f"Invalid value: {json.dumps(str(ns))}: a lowercase RFC 1123 label must consist "
+                                      "of lower case alphanumeric characters or '-'", "metadata")
+    labels = meta.get("labels")
+    if labels is not None:
+        if not isinstance(labels, dict):
+            run.add("metadata.labels", "Invalid value: must be a map of strings", "type")
+        else:
+            for k, v in labels.items():
+                if not _qualified_name_ok(str(k)):
+                    run.add("metadata.labels", f"Invalid value: {json.dumps(str(k))}: name part must consist of "
+                                                "alphanumeric characters, '-', '_' or '.'", "metadata")
+                if not isinstance(v, str) or (v and (len(v) > 63 or not _LABEL_NAME.fullmatch(v))):
+                    run.add("metadata.labels", f"Invalid value: {json.dumps(v, default=str)}: a valid label must be "
+                                                "an empty string or consist of alphanumeric characters, '-', '_' or "
+                                                "'.', and must start and end with an alphanumeric character",
+                            "metadata")
+    annotations = meta.get("annotations")
+    if annotations is not None:
+        if not isinstance(annotations, dict):
+            run.add("metadata.annotations", "Invalid value: must be a map of strings", "type")
+        else:
+            for k, v in annotations.items():
+                if not _qualified_name_ok(str(k)):
+                    run.add("metadata.annotations", f"Invalid value: {json.dumps(str(k))}: name part must consist of "
+                                                    "alphanumeric characters, '-', '_' or '.'", "metadata")
+                if not isinstance(v, str):
+                    run.add(f"metadata.annotations.{k}", "Invalid value: annotation values must be strings", "type")
+            size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+            if size > 256 * 1024:
+                run.add("metadata.annotations", f"Too long: must have at most {256 * 1024} bytes", "metadata")
+
+
+def _qualified_name_ok(key: str) -> bool:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_LABEL_NAME.fullmatch(name))
+
+
+# --- the set -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Version:
+    schema: dict
+    served: bool
+    namespaced: bool
+    preserve_all: bool
+    compiled: _Node | None = None
+
+
+class CRDSet:
+    """The CRDs an API server would have installed; validates objects of their kinds."""
+
+    def __init__(self, versions: dict[tuple[str, str], _Version]):
+        self._versions = versions
+
+    @classmethod
+    def from_documents(cls, docs: Iterable[Any]) -> CRDSet:
+        versions: dict[tuple[str, str], _Version] = {}
+        for doc in docs:
+            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            if not str(doc.get("apiVersion", "")).startswith("apiextensions.k8s.io/"):
+                continue
+            spec = doc.get("spec") or {}
+            group = str(spec.get("group", ""))
+            kind = str((spec.get("names") or {}).get("kind", ""))
+            namespaced = spec.get("scope", "Namespaced") == "Namespaced"
+            preserve = bool(spec.get("preserveUnknownFields"))
+            common = ((spec.get("validation") or {}).get("openAPIV3Schema")) or {}
+            for v in spec.get("versions") or [{"name": spec.get("version"), "served": True}]:
+                if not isinstance(v, dict) or not v.get("name"):
+                    continue
+                schema = ((v.get("schema") or {}).get("openAPIV3Schema")) or common
+                versions[(f"{group}/{v['name']}" if group else str(v["name"]), kind)] = \
+                    _Version(schema, bool(v.get("served", True)), namespaced, preserve)
+        return cls(versions)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | Path]) -> CRDSet:
+        docs: list = []
+        for p in paths:
+            text = Path(p).read_text(encoding="utf-8")
+            docs += [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))]
+        return cls.from_documents(docs)
+
+    def knows(self, api_version: str, kind: str) -> bool:
+        return (str(api_version), str(kind)) in self._versions
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return sorted(self._versions)
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def _compiled(self, version: _Version) -> _Node:
+        if version.compiled is None:
+            root = _Node(version.schema)
+            # the API server owns apiVersion, kind and metadata at the root
+            for implicit in ("apiVersion", "kind", "metadata"):
+                root.props.setdefault(implicit, _Node({}))
+            if version.preserve_all:
+                root.closed = False
+            version.compiled = root
+        return version.compiled
+
+    def validate(self, obj: dict) -> list[CRDViolation]:
+        """Every reason the API server would refuse to create ``obj`` ([] when it admits it)."""
+        if not isinstance(obj, dict):
+            return [CRDViolation("", "an object must be a map", "type")]
+        key = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        version = self._versions.get(key)
+        if version is None:
+            return [CRDViolation("", f"no CustomResourceDefinition for {key[1]} in {key[0]}", "kind")]
+        if not version.served:
+            return [CRDViolation("apiVersion", f"version {key[0]} of {key[1]} is not served", "served")]
+        run = _Run()
+        _check_metadata(obj.get("metadata"), run, version.namespaced)
+        body = {k: v for k, v in obj.items() if k != "metadata"}
+        run.walk(self._compiled(version), body, "")
+        return sorted(set(run.out), key=lambda v: (v.path, v.rule, v.message))

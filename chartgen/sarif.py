@@ -1,0 +1,61 @@
+"""SARIF 2.1.0 logs (pure functions: data in, JSON text out).
+
+Every ``helpUri`` is absolute: SARIF requires a URI there, and code-scanning services
+resolve nothing relative. The base is the project's documentation, or ``CHARTGEN_DOCS_URL``
+for a mirror of the docs (e.g. an internal Git server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import quote
+
+from . import __version__
+from .errors import Problem
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+DOCS_URL = "https://github.com/bytefreezer/chartgen/blob/main/"
+DRIVER = "chartgen-lint"
+CATALOG_DOC = "README.md#the-catalog"
+LEVELS = {"error": "error", "warning": "warning", "info": "note", "note": "note"}
+
+
+def docs_url(relative: str) -> str:
+    """The absolute URL of a page of the docs (``docs/lint-rules.md#CG101``)."""
+    base = os.environ.get("CHARTGEN_DOCS_URL") or DOCS_URL
+    return base.rstrip("/") + "/" + relative.lstrip("/")
+
+
+def file_uri(path: str) -> str:
+    """A file path as a SARIF artifact URI (a relative or absolute URI reference)."""
+    return quote(path.replace(os.sep, "/"), safe="/:@-._~")
+
+
+def log(rules: list[dict], results: list[dict]) -> str:
+    run = {"tool": {"driver": {"name": DRIVER, "version": __version__, "informationUri": docs_url("README.md"),
+                               "rules": rules}},
+           "results": results}
+    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
+
+
+def problems_log(problems: list[Problem]) -> str:
+    """A catalog that does not validate, as a SARIF log: one result per problem, at its
+    line and column, under a rule per problem kind."""
+    ids = sorted({p.rule for p in problems})
+    rules = [{"id": rule, "shortDescription": {"text": f"catalog rule {rule}"},
+              "helpUri": docs_url(CATALOG_DOC), "defaultConfiguration": {"level": "error"}} for rule in ids]
+    index = {rule: i for i, rule in enumerate(ids)}
+    results = []
+    for p in problems:
+        region = {"startLine": max(p.line, 1)}
+        if p.line and p.col:
+            region["startColumn"] = p.col
+        results.append({
+            "ruleId": p.rule,
+            "ruleIndex": index[p.rule],
+            "level": LEVELS.get(p.level, "error"),
+            "message": {"text": f"{p.path}: {p.message}" if p.path else p.message},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": file_uri(p.file)}, "region": region}}],
+        })
+    return log(rules, results)

@@ -1,0 +1,140 @@
+"""Command-line conventions every command keeps: the catalog as an argument, --debug
+anywhere, NO_COLOR and --color/--no-color, one stream convention, valid SARIF."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES, ROOT, run_cli
+from helpers.sarif import sarif_errors
+
+INVALID = FIXTURES / "invalid"
+ANSI = "\x1b["
+
+
+@pytest.mark.parametrize("args", [["validate"], ["canary", "status"], ["diff", "--stat"], ["lint"],
+                                  ["generate", "--check"], ["package"]])
+def test_every_catalog_command_takes_the_catalog_as_an_argument(args):
+    """pre-commit and editors pass the file name: `chartgen validate broken.yaml` reads it."""
+    r = run_cli(*args, "several-mistakes.yaml", cwd=INVALID)
+    assert r.returncode == 1, r.stderr
+    assert "several-mistakes.yaml:89:28: error: services.proxy.ports[0].port" in r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_catalog_argument_and_option_must_agree():
+    assert run_cli("validate", "-c", "several-mistakes.yaml", "several-mistakes.yaml", cwd=INVALID).returncode == 1
+    r = run_cli("validate", "-c", "other.yaml", "several-mistakes.yaml", cwd=INVALID)
+    assert r.returncode == 2 and "two catalogs given" in r.stderr
+
+
+def test_canary_takes_the_catalog_after_the_service(tmp_path):
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "mesh.yaml")
+    r = run_cli("canary", "promote", "proxy", "mesh.yaml", "--dry-run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("proxy: v1 90% / v2 10% → v1 75% / v2 25%")
+    assert "--- a/mesh.yaml" in r.stdout
+
+
+@pytest.mark.parametrize("args", [["--debug", "validate", "several-mistakes.yaml"],
+                                  ["validate", "--debug", "several-mistakes.yaml"],
+                                  ["validate", "several-mistakes.yaml", "--debug"],
+                                  ["canary", "--debug", "status", "several-mistakes.yaml"],
+                                  ["canary", "status", "several-mistakes.yaml", "--debug"]])
+def test_debug_is_accepted_wherever_it_is_put(args):
+    r = run_cli(*args, cwd=INVALID)
+    assert r.returncode == 1
+    assert "Traceback" in r.stderr
+
+
+def test_without_debug_no_traceback():
+    r = run_cli("canary", "status", "several-mistakes.yaml", cwd=INVALID)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_validate_and_lint_report_catalog_problems_on_stdout():
+    """One convention: a command's report goes to stdout; for validate and lint the
+    catalog's problems are the report. Other commands treat them as errors (stderr)."""
+    for args in (["validate"], ["lint"]):
+        r = run_cli(*args, "several-mistakes.yaml", cwd=INVALID)
+        assert r.returncode == 1
+        assert r.stderr == ""
+        lines = r.stdout.splitlines()
+        assert lines[-1] == "5 problems found"
+        assert all(line.startswith("several-mistakes.yaml:") and line.endswith("]") for line in lines[:-1])
+    r = run_cli("generate", "several-mistakes.yaml", cwd=INVALID)
+    assert r.returncode == 1 and r.stdout == "" and r.stderr.splitlines()[-1] == "5 problems found"
+
+
+def test_sarif_of_an_invalid_catalog_is_a_valid_log_of_its_problems():
+    r = run_cli("lint", "several-mistakes.yaml", "--format", "sarif", cwd=INVALID)
+    assert r.returncode == 1 and r.stderr == ""
+    assert sarif_errors(r.stdout) == []
+    (run,) = json.loads(r.stdout)["runs"]
+    got = [(x["ruleId"], x["locations"][0]["physicalLocation"]["region"]["startLine"],
+            x["locations"][0]["physicalLocation"]["region"]["startColumn"],
+            x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for x in run["results"]]
+    assert got == [("https-credential", 77, 7, "several-mistakes.yaml"), ("port-range", 89, 28, "several-mistakes.yaml"),
+                   ("canary-weights", 99, 14, "several-mistakes.yaml"), ("unknown-service", 111, 13, "several-mistakes.yaml"),
+                   ("enum", 144, 19, "several-mistakes.yaml")]
+    rules = run["tool"]["driver"]["rules"]
+    for x in run["results"]:
+        assert rules[x["ruleIndex"]]["id"] == x["ruleId"]
+        assert rules[x["ruleIndex"]]["helpUri"].startswith("https://")
+
+
+def test_sarif_help_uris_follow_the_docs_url_setting():
+    env = dict(os.environ, CHARTGEN_DOCS_URL="https://git.internal/mesh/chartgen/-/blob/v1/")
+    r = run_cli("lint", "several-mistakes.yaml", "--format", "sarif", cwd=INVALID, env=env)
+    assert sarif_errors(r.stdout) == []
+    rules = json.loads(r.stdout)["runs"][0]["tool"]["driver"]["rules"]
+    assert {x["helpUri"] for x in rules} == {"https://git.internal/mesh/chartgen/-/blob/v1/README.md#the-catalog"}
+
+
+def test_sarif_schema_check_catches_a_relative_help_uri():
+    """The check the SARIF tests rely on does fail on what code scanning rejects."""
+    log = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x", "rules": [
+        {"id": "CG101", "helpUri": "docs/lint-rules.md#CG101"}]}}, "results": []}]}
+    assert sarif_errors(json.dumps(log)) == ["runs/0/tool/driver/rules/0/helpUri: 'docs/lint-rules.md#CG101' is not a 'uri'"]
+
+
+def _on_a_terminal(args, cwd, env) -> str:
+    """Run chartgen with stdout on a pseudo-terminal; what it wrote there."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "chartgen", *args], cwd=cwd, env=env, stdout=child,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(main)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_diff_colours_on_a_terminal_unless_no_color(tmp_path):
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert ANSI in _on_a_terminal(["diff", "--stat"], tmp_path, env)
+    assert ANSI not in _on_a_terminal(["diff", "--stat"], tmp_path, {**env, "NO_COLOR": "1"})
+    assert ANSI not in _on_a_terminal(["diff", "--stat", "--no-color"], tmp_path, env)
+    # an empty NO_COLOR does not count (no-color.org)
+    assert ANSI in _on_a_terminal(["diff", "--stat"], tmp_path, {**env, "NO_COLOR": ""})
+    # --color wins over NO_COLOR, and colours a pipe too
+    assert ANSI in _on_a_terminal(["diff", "--stat", "--color"], tmp_path, {**env, "NO_COLOR": "1"})
+    piped = run_cli("diff", "--stat", "--color", cwd=tmp_path, env=env)
+    assert ANSI in piped.stdout
+    assert ANSI not in run_cli("diff", "--stat", cwd=tmp_path, env=env).stdout
