@@ -79,6 +79,7 @@ def _read_state(path: Path) -> dict | None:
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
+    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .userfiles import merge_user_values
 
     name = chart_name(catalog)
@@ -131,7 +132,9 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
                           mesh_chart=options.mesh_chart or hf.meshChart,
                           mesh_version=options.mesh_version or hf.meshVersion)
     files["helmfile.yaml"] = dump_helmfile(docs)
-    owned_dirs = [chart_dir]
+    owned_dirs = [chart_dir, f"charts/{CRD_CHART}"]  # the CRD chart goes when no environment needs it
+    if uses_gateway_api(catalog):
+        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
     for rel, data in build_generated_values(catalog).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
