@@ -42,6 +42,11 @@ _RULES = [
     Rule("CG106", "warning", "Workload without a Sidecar resource"),
     Rule("CG107", "error", "NetworkPolicy default-deny missing in a workload namespace"),
     Rule("CG108", "warning", "Telemetry provider not defined in the istiod meshConfig"),
+    Rule("CG130", "error", "Ambient: L7 authorization that no waypoint enforces"),
+    Rule("CG131", "error", "Ambient: routing for a service that no waypoint serves"),
+    Rule("CG132", "error", "Ambient: Sidecar in an ambient namespace"),
+    Rule("CG133", "error", "Namespace both sidecar-injected and ambient"),
+    Rule("CG134", "warning", "Ambient: waypoint that nothing uses"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 RULES: dict[str, Rule] = {r.code: r for r in _RULES}

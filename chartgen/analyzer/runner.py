@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import ChartgenError
 from .context import Context
 from .findings import Finding
+from .ambient import check_ambient
 from .mesh import check_mesh
 from .scanner import apply_suppressions, collect, find_checkov, load_suppressions, start_checkov
 from .schema import preload, validate_objects
@@ -42,6 +43,7 @@ def analyze(project: Project, rendered: Rendered) -> list[Finding]:
     findings = validate_objects(rendered.docs, rendered.env, KUBE_VERSION.rsplit(".", 1)[0])
     check_mesh(ctx)
     check_security(ctx)
+    check_ambient(ctx)
     return [_locate(project, f) for f in findings + ctx.findings]
 
 
@@ -85,7 +87,7 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     notes = list(dict.fromkeys(project.notes))
     for env in envs:
         r = rendered[env]
-        if r.gateway_values is None:
+        if r.gateway_values is None and r.view.ingress_api == "istio":  # Gateway API: Istio makes the Service
             notes.append(f"{env}: no values for the gateway release {project.catalog.istio.gatewayRelease}; IST0162 skipped")
         if r.istiod_values is None:
             notes.append(f"{env}: no values for istiod; CG108 skipped")

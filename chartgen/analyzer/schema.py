@@ -5,6 +5,8 @@
   from the package's schema files and a ``referencing`` registry.
 - Istio kinds: the cloudcoil pydantic models (strict types), plus unknown-field detection
   (the models drop unknown fields silently, so the input keys are compared with the dump).
+- Gateway API kinds: the vendored Gateway API CRDs through ``chartgen.crdcheck`` (schema
+  defaults applied, then the structural schema and every CEL rule).
 
 ``validate_objects(docs)`` is the public entry point; tests use it directly.
 """
@@ -179,6 +181,23 @@ def _istio_errors(obj: dict) -> list[tuple[str, str]]:
     return errors + [(_path(p), f"unknown field {p[-1]!r}") for p in _unknown_keys(given, kept)]
 
 
+# --- Gateway API ---------------------------------------------------------------------------------
+
+
+def _gateway_api_errors(obj: dict) -> list[tuple[str, str]]:
+    """The vendored Gateway API CRDs, as the API server applies them (defaults, schema, CEL)."""
+    from ..gatewayapi import GATEWAY_API_VERSION, crd_set
+
+    crds = crd_set()
+    if not crds.knows(str(obj.get("apiVersion", "")), str(obj.get("kind", ""))):
+        return [("", f"no Gateway API {GATEWAY_API_VERSION} CRD serves {obj.get('apiVersion')} {obj.get('kind')}")]
+    return [(v.path, v.message) for v in crds.validate(obj)]
+
+
+def is_gateway_api(obj: dict) -> bool:
+    return str(obj.get("apiVersion", "")).split("/")[0] == "gateway.networking.k8s.io"
+
+
 def is_istio(obj: dict) -> bool:
     return str(obj.get("apiVersion", "")).split("/")[0].endswith(".istio.io")
 
@@ -192,7 +211,12 @@ def validate_objects(docs: Iterable, env: str = "", kube_version: str = DEFAULT_
             continue
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         istio = is_istio(obj)
-        errors = _istio_errors(obj) if istio else _k8s_errors(obj, kube_version)
+        if istio:
+            errors = _istio_errors(obj)
+        elif is_gateway_api(obj):
+            errors = _gateway_api_errors(obj)
+        else:
+            errors = _k8s_errors(obj, kube_version)
         for where, message in errors:
             findings.append(Finding(env, str(obj["kind"]), str(meta.get("namespace") or ""), str(meta.get("name", "")),
                                     ISTIO_CODE if istio else K8S_CODE, f"{where}: {message}" if where else message,
