@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, PrivateAttr, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from . import naming
@@ -95,7 +96,27 @@ Version = Annotated[
     str,
     _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.match(v))),
 ]
-Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"]
+Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL"]
+# How Istio routes each protocol: HTTP rules (L7), TLS rules by SNI (the sidecar sees only the
+# handshake: TLS and app-originated HTTPS), TCP rules (opaque bytes; Mongo, Redis and MySQL
+# are TCP to the router: their filters are off by default in Istio).
+HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC"})
+TLS_PROTOCOLS = frozenset({"TLS", "HTTPS"})
+TCP_PROTOCOLS = frozenset({"TCP", "MONGO", "REDIS", "MYSQL"})
+# gRPC status names that Istio accepts for a fault abort (pkg/util/grpc SupportedGRPCStatus).
+GRPC_STATUS = (
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+)
+GrpcStatus = Literal[GRPC_STATUS]  # type: ignore[valid-type]
+
+
+def protocol_class(protocol: str) -> str:
+    """``http``, ``tls`` or ``tcp``: the kind of VirtualService rule a port gets."""
+    if protocol in HTTP_PROTOCOLS:
+        return "http"
+    return "tls" if protocol in TLS_PROTOCOLS else "tcp"
 MtlsMode = Literal["STRICT", "PERMISSIVE"]
 DataPlane = Literal["sidecar", "ambient"]
 IngressApi = Literal["istio", "gatewayApi"]
@@ -282,8 +303,19 @@ class Delay(Model):
 
 
 class Abort(Model):
+    """Abort with an HTTP status, or (gRPC services) a gRPC status such as UNAVAILABLE."""
+
     percent: Percent
-    httpStatus: HttpStatus
+    httpStatus: HttpStatus | None = None
+    grpcStatus: GrpcStatus | None = None
+
+    @model_validator(mode="after")
+    def _one_status(self):
+        if (self.httpStatus is None) == (self.grpcStatus is None):
+            raise PydanticCustomError(
+                "abort-one-of", "expected exactly one of httpStatus, grpcStatus, got {got}",
+                {"got": "both" if self.httpStatus is not None else "none"})
+        return self
 
 
 class Fault(Model):
@@ -322,9 +354,75 @@ class VersionSpec(Model):
     labels: dict[str, str] = {}
 
 
+def _plain_path(v) -> bool:
+    """A literal path that both a route and an AuthorizationPolicy can state: it starts with
+    '/', and has no query, fragment, space, control character, nor the '*', '{', '}' that
+    AuthorizationPolicy paths read as wildcards or templates."""
+    return (isinstance(v, str) and v.startswith("/")
+            and not any(c in v for c in "*{}?# ") and all(0x20 < ord(c) != 0x7f for c in v))
+
+
+PlainPath = Annotated[
+    str,
+    _check("path", "an HTTP path starting with '/', without '*', '{', '}', '?', '#' or spaces", _plain_path),
+]
+
+
+def _check_re2(value: str) -> str:
+    from . import regex
+
+    problem = regex.re2_problem(value)
+    if problem:
+        raise PydanticCustomError("regex", "expected an RE2 regular expression, got {got}: {why}",
+                                  {"got": repr(value), "why": problem})
+    return value
+
+
+class ExposedPath(Model):
+    """One exposed path: exactly one of ``exact``, ``prefix`` (plain string prefix, as Istio
+    matches it: ``/api`` admits ``/api``, ``/api/x`` and ``/apix``) or ``regex`` (RE2, matching
+    the whole path without the query)."""
+
+    exact: PlainPath | None = None
+    prefix: PlainPath | None = None
+    regex: Annotated[str, Field(min_length=1), AfterValidator(_check_re2)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        set_keys = [k for k in ("exact", "prefix", "regex") if getattr(self, k) is not None]
+        if len(set_keys) != 1:
+            raise PydanticCustomError(
+                "match-one-of", "expected exactly one of exact, prefix, regex, got {got}", {"got": ", ".join(set_keys) or "none"}
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("exact", "prefix", "regex") if getattr(self, k) is not None)
+
+    @property
+    def value(self) -> str:
+        return getattr(self, self.kind)
+
+
+# A bare string is a prefix (the original form); the tags name the two forms in error paths
+# and are dropped from them (chartgen.validate).
+PATH_UNION_TAGS = ("path-string", "path-match")
+ExposedPathItem = Annotated[
+    Annotated[PlainPath, Tag(PATH_UNION_TAGS[0])] | Annotated[ExposedPath, Tag(PATH_UNION_TAGS[1])],
+    Discriminator(lambda v: PATH_UNION_TAGS[0] if isinstance(v, str) else PATH_UNION_TAGS[1]),
+]
+
+
+def path_match(item) -> tuple[str, str]:
+    """An exposed path as (kind, value): a bare string is a prefix."""
+    return ("prefix", item) if isinstance(item, str) else (item.kind, item.value)
+
+
 class Expose(Model):
     host: DnsLabel | None = Field(None, description="Subdomain; the external host is <host>.<env hostSuffix>.")
-    paths: Annotated[list[PathPrefix], Field(min_length=1)] = ["/"]
+    paths: Annotated[list[ExposedPathItem], Field(min_length=1)] = Field(
+        ["/"], description="Exposed paths: a string is a prefix; or {exact: …}, {prefix: …}, {regex: …} (RE2).")
     gatewayPort: PortNumber | None = Field(None, description="A gateway port other than the main one (80/443).")
 
 

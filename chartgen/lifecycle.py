@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from . import naming
 from .catalog import Catalog
 from .mesh import env_views
-from .values import chart_values
+from .values import chart_values, path_label
 
 MAJOR, MINOR, PATCH, NONE = 3, 2, 1, 0
 LEVEL_NAMES = {MAJOR: "major", MINOR: "minor", PATCH: "patch", NONE: "none"}
@@ -94,9 +94,10 @@ def _service_changes(name: str, old: dict, new: dict, candidate: str | None = No
     elif oe["enabled"]:
         if oe["host"] != ne["host"]:
             out.append(Change(MAJOR, f"{name}: host {oe['host']} → {ne['host']}"))
-        for path in sorted(set(oe["paths"]) - set(ne["paths"])):
+        opaths, npaths = {path_label(p) for p in oe["paths"]}, {path_label(p) for p in ne["paths"]}
+        for path in sorted(opaths - npaths):
             out.append(Change(MAJOR, f"{name}: path {path} removed"))
-        for path in sorted(set(ne["paths"]) - set(oe["paths"])):
+        for path in sorted(npaths - opaths):
             out.append(Change(MINOR, f"{name}: path {path} added"))
         if oe["gatewayPort"] != ne["gatewayPort"]:
             out.append(Change(MAJOR, f"{name}: gateway port {oe['gatewayPort']} → {ne['gatewayPort']}"))

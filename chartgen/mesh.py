@@ -8,10 +8,47 @@ from functools import cached_property
 
 from pydantic import BaseModel
 
-from .catalog import Catalog, Environment, Service
+from .catalog import HTTP_PROTOCOLS, Catalog, Environment, Service, Slo, protocol_class
+
+# Settings that only HTTP traffic has (timeouts, retries, faults, A/B matches, mirroring, local
+# rate limits). A service without an HTTP port does not inherit them from ``defaults``, and
+# asking for one on such a service is a validation error.
+HTTP_ONLY = ("timeout", "retries", "faults", "routes", "mirror", "rateLimit")
+
+
+def http_only_setting(name: str, value) -> bool:
+    """Is ``name: value`` an HTTP-only setting? Also header/cookie/query affinity (source-IP
+    affinity works for TCP) and a p99 latency SLO (Istio records no TCP latency)."""
+    if name in HTTP_ONLY:
+        return value is not None
+    if name == "sessionAffinity":
+        return value is not None and not value.sourceIp
+    if name == "slo":
+        return value is not None and value.p99Latency is not None
+    return False
+
+
+def has_http_port(ports) -> bool:
+    return any(p.protocol in HTTP_PROTOCOLS for p in ports or [])
+
+
+def _drop_http_only(merged: dict) -> None:
+    """Remove the HTTP-only settings of a service that has no HTTP port."""
+    for name in HTTP_ONLY:
+        merged.pop(name, None)
+    if http_only_setting("sessionAffinity", merged.get("sessionAffinity")):
+        merged.pop("sessionAffinity")
+    slo = merged.get("slo")
+    if http_only_setting("slo", slo):
+        if slo.errorRatio is None:
+            merged.pop("slo")
+        else:
+            merged["slo"] = Slo.model_construct(_fields_set={"errorRatio"}, errorRatio=slo.errorRatio)
 
 # Maps that an upper layer replaces wholesale instead of merging key by key.
 REPLACED_MAPS = frozenset({"weights", "versions", "selector"})
+# Settings that hold exactly one of their keys: an upper layer replaces them whole.
+ONE_OF_MODELS = frozenset({"sessionAffinity"})
 # Keys that exclude each other within one layer: setting one drops the other inherited.
 EXCLUSIVE = {"loadBalancer": "sessionAffinity", "sessionAffinity": "loadBalancer"}
 
@@ -71,6 +108,15 @@ class ResolvedService:
 
     def fqdn(self, namespace: str) -> str:
         return f"{self.service_name}.{self.namespace or namespace}.svc.cluster.local"
+
+    @property
+    def port_classes(self) -> set[str]:
+        """The rule kinds its ports need: ``http``, ``tls``, ``tcp``."""
+        return {protocol_class(p.protocol) for p in self.spec.ports or []}
+
+    @property
+    def has_grpc(self) -> bool:
+        return any(p.protocol == "GRPC" for p in self.spec.ports or [])
 
     def version_labels(self, version: str) -> dict[str, str]:
         spec = (self.spec.versions or {}).get(version)
@@ -168,7 +214,7 @@ def _merge_models(layers: list) -> dict:
         for name in fields:
             value = getattr(layer, name)
             lower = acc.get(name)
-            if isinstance(value, BaseModel) and isinstance(lower, BaseModel):
+            if isinstance(value, BaseModel) and isinstance(lower, BaseModel) and name not in ONE_OF_MODELS:
                 acc[name] = _merge_pair(lower, value)
             elif isinstance(value, dict) and isinstance(lower, dict) and name not in REPLACED_MAPS:
                 acc[name] = {**lower, **value}
@@ -204,6 +250,8 @@ def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolv
                 enabled = override.enabled
     merged = _merge_models(layers)
     merged.pop("enabled", None)
+    if not has_http_port(merged.get("ports")):
+        _drop_http_only(merged)
     spec = Service.model_construct(_fields_set=set(merged), **merged)
     return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace,
                            prefix=catalog.naming.prefix)

@@ -24,9 +24,31 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+def _error_metric(svc, sel: str, ratio: str, fqdn: str) -> tuple[str, str, str, str]:
+    """(errors, total, what, description) of the error ratio, by the service's ports: HTTP
+    requests with a 5xx; gRPC requests with a grpc-status other than OK (their failures arrive
+    as HTTP 200); for a service without HTTP ports, TCP connections that Envoy closed with a
+    response flag (Istio records no request metrics for TCP)."""
+    if "http" not in svc.port_classes:
+        return (f'rate(istio_tcp_connections_closed_total{{{sel},response_flags!="-"}}[5m])',
+                f"rate(istio_tcp_connections_closed_total{{{sel}}}[5m])", "failed connection ratio",
+                f"More than {ratio} of the TCP connections to {fqdn} closed with an Envoy response flag "
+                "(failure) over the last 5 minutes.")
+    total = f"rate(istio_requests_total{{{sel}}}[5m])"
+    if svc.has_grpc:
+        return (f'rate(istio_requests_total{{{sel},request_protocol!="grpc",response_code=~"5.."}}[5m]) or '
+                f'rate(istio_requests_total{{{sel},request_protocol="grpc",grpc_response_status!="0"}}[5m])',
+                total, "error ratio",
+                f"More than {ratio} of the requests to {fqdn} failed (HTTP 5xx, or a gRPC status other than OK) "
+                "over the last 5 minutes.")
+    return (f'rate(istio_requests_total{{{sel},response_code=~"5.."}}[5m])', total, "5xx ratio",
+            f"More than {ratio} of the requests to {fqdn} returned 5xx over the last 5 minutes.")
+
+
 def slo_alert_rules(catalog: Catalog, env_view: EnvView) -> dict:
     """``{"groups": [...]}``: per enabled service with an SLO, an error-ratio and a p99
-    latency alert on Istio's standard metrics (reporter="destination")."""
+    latency alert on Istio's standard metrics (reporter="destination"), the metrics chosen
+    by the service's ports (see ``_error_metric``)."""
     rules: list[dict] = []
     for key, svc in sorted(env_view.enabled.items()):
         slo = svc.spec.slo
@@ -39,19 +61,15 @@ def slo_alert_rules(catalog: Catalog, env_view: EnvView) -> dict:
         labels = {"severity": "warning", "service": svc.service_name, "namespace": namespace}
         if slo.errorRatio is not None:
             ratio = _number(slo.errorRatio)
+            errors, total, what, desc = _error_metric(svc, sel, ratio, fqdn)
             rules.append({
                 "alert": f"{alert}HighErrorRatio",
-                "expr": (f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[5m])) / '
-                         f"sum(rate(istio_requests_total{{{sel}}}[5m])) > {ratio}"),
+                "expr": f"sum({errors}) / sum({total}) > {ratio}",
                 "for": "5m",
                 "labels": dict(labels),
-                "annotations": {
-                    "summary": f"{svc.service_name}: 5xx ratio above {ratio}",
-                    "description": (f"More than {ratio} of the requests to {fqdn} returned 5xx "
-                                    "over the last 5 minutes."),
-                },
+                "annotations": {"summary": f"{svc.service_name}: {what} above {ratio}", "description": desc},
             })
-        if slo.p99Latency is not None:
+        if slo.p99Latency is not None and "http" in svc.port_classes:
             ms = _number(naming.duration_ms(slo.p99Latency))
             rules.append({
                 "alert": f"{alert}HighLatencyP99",

@@ -14,9 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from . import naming
-from .catalog import API_VERSION, KIND, Catalog, Match
+from .catalog import API_VERSION, KIND, PATH_UNION_TAGS, Catalog, Match, path_match
 from .errors import CatalogError, Problem
-from .mesh import EnvView, env_views
+from .mesh import HTTP_ONLY, EnvView, env_views, has_http_port, http_only_setting
 from .yamlsrc import SourceMap, format_path, load_yaml
 
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
@@ -85,7 +85,8 @@ def _fields_at(loc: tuple) -> list[str]:
 
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's synthetic loc parts (function-after[...], union tags)."""
-    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p and "(" in p or p.startswith("function-"))))
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p and "(" in p or p.startswith("function-")
+                                                                or p in PATH_UNION_TAGS)))
 
 
 def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Problem]:
@@ -360,16 +361,18 @@ class _Checker:
                 if s.expose is not None:
                     host = view.external_host(svc)
                     for i, path in enumerate(s.expose.paths):
-                        other = routes_seen.get((host, path))
+                        kind, value = path_match(path)
+                        other = routes_seen.get((host, kind, value))
                         if other:
                             self.add(L("expose", "paths", i),
-                                     f"route {host}{path} in environment '{env_name}' is also claimed by service '{other}'",
-                                     "unique-route")
-                        routes_seen[(host, path)] = key
+                                     f"route {host}{value}{'' if kind == 'prefix' else f' ({kind})'} in environment '{env_name}' is also claimed by "
+                                     f"service '{other}'", "unique-route")
+                        routes_seen[(host, kind, value)] = key
                     gp = s.expose.gatewayPort
                     if gp is not None and gp not in {p.port for p in view.env.gateway.extraPorts}:
                         self.add(L("expose", "gatewayPort"),
                                  f"expected a port of environments.{env_name}.gateway.extraPorts, got {gp}", "gateway-port")
+            self.check_protocols(view, key, svc)
             if s.loadBalancer is not None and s.sessionAffinity is not None:
                 self.add(L("sessionAffinity"), "sessionAffinity (consistent hash) and loadBalancer exclude each other",
                          "lb-exclusive")
@@ -437,6 +440,35 @@ class _Checker:
                              f"faults are set but environments.{env_name}.chaos is false, so they would never apply",
                              "faults-without-chaos")
 
+    def check_protocols(self, view: EnvView | None, key: str, svc):
+        """HTTP-only settings asked of a service without an HTTP port (inherited defaults
+        are simply not applied, see chartgen.mesh), and gRPC aborts without a gRPC port."""
+        s = svc.spec
+        layers = [(("services", key), self.c.services[key])]
+        if view is not None and key in view.env.services:
+            layers.append((("environments", view.name, "services", key), view.env.services[key]))
+        ports = ", ".join(f"{p.port}/{p.protocol}" for p in s.ports or [])
+        if not has_http_port(s.ports):
+            for loc, layer in layers:
+                for name in (*HTTP_ONLY, "sessionAffinity", "slo", "expose"):
+                    value = getattr(layer, name, None)
+                    if name == "expose" and value is not None:
+                        self.add(loc + (name,), f"expose routes HTTP through the gateway, but service '{key}' has no "
+                                 f"HTTP, HTTP2 or GRPC port (ports: {ports})", "http-only")
+                    elif name in layer.model_fields_set and http_only_setting(name, value):
+                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are",
+                                "slo": "a p99 latency SLO is (Istio records no latency for TCP)"}.get(name, f"{name} is")
+                        sub = ("p99Latency",) if name == "slo" else ()
+                        self.add(loc + (name,) + sub, f"{what} HTTP-only, but service '{key}' has no HTTP, HTTP2 or "
+                                 f"GRPC port (ports: {ports})", "http-only")
+        elif not svc.has_grpc:
+            for loc, layer in layers:
+                for i, f in enumerate(layer.faults or []):
+                    if f.abort is not None and f.abort.grpcStatus is not None:
+                        self.add(loc + ("faults", i, "abort", "grpcStatus"),
+                                 f"a gRPC abort needs a GRPC port, but service '{key}' has none (ports: {ports})",
+                                 "grpc-abort")
+
     def check_gateway_api(self, view: EnvView, svc, L):
         """What the Gateway API (GAMMA in ambient, or the ingress) and waypoints cannot
         express is an error, never dropped: the same catalog must mean the same thing."""
@@ -463,7 +495,7 @@ class _Checker:
         header and query counts), not by position: the catalog's first-match order must agree."""
         s = svc.spec
         rules = [(i, r.name, r.match) for i, r in enumerate(s.routes or [])] + [(None, "default", None)]
-        paths = list(s.expose.paths) if ingress and s.expose else [None]
+        paths = [path_match(p) for p in s.expose.paths] if ingress and s.expose else [None]
         keyed = [(i, name, min(gateway_api_rank(m, p) for p in paths)) for i, name, m in rules]
         for j, (jdx, jname, jkey) in enumerate(keyed):
             for idx, iname, ikey in keyed[:j]:
@@ -497,20 +529,26 @@ class _Checker:
                          f"rule '{r.name}' matches every request, so the default route is unreachable", "route-shadowed")
 
 
-def gateway_api_rank(m: Match | None, exposed_path: str | None = None) -> tuple:
+def gateway_api_rank(m: Match | None, exposed: tuple[str, str] | None = None) -> tuple:
     """The order Istio gives a rule converted from an HTTPRoute (lower first): exact paths,
     then prefixes, then regexes, each longer first, then more headers, then more query
-    parameters. A catalog prefix becomes a regex in the Gateway API (a PathPrefix matches
-    whole segments only); an exposed path is a PathPrefix."""
+    parameters. A string prefix other than "/" becomes a regex in the Gateway API (a
+    PathPrefix matches whole segments only). ``exposed``: the (kind, value) of the exposed
+    path an ingress rule without a path of its own is combined with."""
     path = m.path if m is not None else None
-    if path is None:
-        rank, length = 2, len(exposed_path or "/")
-    elif path.exact is not None:
-        rank, length = 3, len(path.exact)
-    elif path.prefix is not None:
-        rank, length = 1, len(gateway_api_prefix_regex(path.prefix))
+    if path is not None:
+        kind, value = (("exact", path.exact) if path.exact is not None
+                       else ("prefix", path.prefix) if path.prefix is not None else ("regex", path.regex))
     else:
-        rank, length = 1, len(path.regex)
+        kind, value = exposed or ("prefix", "/")
+    if kind == "exact":
+        rank, length = 3, len(value)
+    elif kind == "prefix" and value == "/":
+        rank, length = 2, 1
+    elif kind == "prefix":
+        rank, length = 1, len(gateway_api_prefix_regex(value))
+    else:
+        rank, length = 1, len(value)
     headers = len(m.headers) + (m.cookie is not None) if m is not None else 0
     queries = len(m.queryParams) if m is not None else 0
     return (-rank, -length, -headers, -queries)

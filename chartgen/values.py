@@ -11,10 +11,12 @@ import re
 from typing import Any
 
 from . import naming
-from .catalog import Catalog, Match
+from .catalog import Catalog, Match, path_match
 from .mesh import EnvView, ResolvedService, env_views, l7_needs, resolve_service
 
 ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+# gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
+GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
 TEST_IMAGE = "curlimages/curl:8.11.1"
 WAYPOINT = "waypoint"  # the waypoint Gateway of an ambient namespace (also its service account)
 
@@ -67,6 +69,33 @@ def _load_balancer(s) -> dict:
     return {}
 
 
+def _retry_on(svc: ResolvedService) -> str:
+    """The retry conditions: the catalog's when it states them; otherwise the default, plus
+    the gRPC status conditions for a service with a GRPC port."""
+    retries = svc.spec.retries
+    if retries is not None and "retryOn" in retries.model_fields_set:
+        return retries.retryOn
+    base = retries.retryOn if retries is not None else ISTIO_DEFAULT_RETRY_ON
+    if not svc.has_grpc:
+        return base
+    tokens = base.split(",")
+    return ",".join(tokens + [t for t in GRPC_RETRY_ON if t not in tokens])
+
+
+def _exposed_path(item):
+    """A prefix stays a bare string (the original form); exact and regex become a match."""
+    kind, value = path_match(item)
+    return value if kind == "prefix" else {kind: value}
+
+
+def path_label(item) -> str:
+    """An exposed path of the values as text: ``/api`` (a prefix), ``/login (exact)``."""
+    if isinstance(item, str):
+        return item
+    kind, value = next(iter(item.items()))
+    return f"{value} ({kind})"
+
+
 def _nonnull(model) -> dict:
     return model.model_dump(mode="json", exclude_none=True) if model is not None else {}
 
@@ -87,14 +116,14 @@ def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
         "expose": {
             "enabled": expose is not None,
             "host": (expose.host if expose and expose.host else svc.key),
-            "paths": list(expose.paths) if expose else ["/"],
+            "paths": [_exposed_path(p) for p in expose.paths] if expose else ["/"],
             "gatewayPort": (expose.gatewayPort or 0) if expose else 0,
         },
         "timeout": s.timeout or "",
         "retries": {
             "attempts": retries.attempts if retries else 2,
             "perTryTimeout": (retries.perTryTimeout or "") if retries else "",
-            "retryOn": retries.retryOn if retries else ISTIO_DEFAULT_RETRY_ON,
+            "retryOn": _retry_on(svc),
         },
         "loadBalancer": _load_balancer(s),
         "connectionPool": _nonnull(s.connectionPool),
@@ -124,7 +153,8 @@ def _fault(f) -> dict:
     if f.delay is not None:
         out["delay"] = {"percent": f.delay.percent, "fixedDelay": f.delay.fixedDelay}
     if f.abort is not None:
-        out["abort"] = {"percent": f.abort.percent, "httpStatus": f.abort.httpStatus}
+        status = ("httpStatus", f.abort.httpStatus) if f.abort.httpStatus is not None else ("grpcStatus", f.abort.grpcStatus)
+        out["abort"] = {"percent": f.abort.percent, status[0]: status[1]}
     return out
 
 

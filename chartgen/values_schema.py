@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .catalog import GRPC_STATUS
+
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_LABEL_OR_EMPTY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
@@ -76,11 +78,24 @@ HTTP_MATCH = {
     },
     "description": "An Istio HTTPMatchRequest.",
 }
+PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL"]
 PORT_ITEM = obj({
     "name": s("Port name (<protocol>[-suffix]).", pattern=DNS_LABEL),
     "number": PORT,
-    "protocol": s("Protocol.", enum=["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"]),
+    "protocol": s("Protocol: HTTP, HTTP2 and GRPC ports get http rules, TLS and HTTPS tls rules (by SNI), "
+                  "TCP, MONGO, REDIS and MYSQL tcp rules.", enum=PROTOCOLS),
 })
+# AuthorizationPolicy reads '*' as a wildcard and '{…}' as a template: literal paths have neither.
+PLAIN_PATH = r"^/[^*{}?# ]*$"
+EXPOSED_PATH = {
+    "oneOf": [
+        {"type": "string", "pattern": PLAIN_PATH, "description": "A path prefix."},
+        {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+         "properties": {"exact": {"type": "string", "pattern": PLAIN_PATH},
+                        "prefix": {"type": "string", "pattern": PLAIN_PATH},
+                        "regex": {"type": "string", "minLength": 1}}},
+    ],
+}
 RATE_LIMIT = obj({
     "enabled": b("Insert a local rate limit (token bucket per pod; over-limit requests get 429)."),
     "maxTokens": i("Bucket size (burst).", 0),
@@ -119,7 +134,8 @@ SERVICE = obj({
     "expose": obj({
         "enabled": b("Route external traffic to this service through the gateway."),
         "host": s("Subdomain; the host is <host>.<environment.hostSuffix>.", pattern=DNS_LABEL),
-        "paths": arr(s("Path prefix.", pattern="^/"), "Path prefixes routed through the gateway.", 1),
+        "paths": arr(EXPOSED_PATH, "Paths routed through the gateway: a string is a prefix, or "
+                     "{exact: …}, {prefix: …}, {regex: …} (RE2, whole path).", 1),
         "gatewayPort": i("Gateway port; 0 means the main port (443 or 80).", 0, 65535),
     }, "External exposure."),
     "timeout": dur("Request timeout; empty for none.", allow_empty=True),
@@ -159,7 +175,10 @@ SERVICE = obj({
             "name": s("Rule name.", pattern=DNS_LABEL),
             "match": arr(HTTP_MATCH, "Matches (ORed); empty for all requests."),
             "delay": obj({"percent": n("Share delayed (%).", 0, 100), "fixedDelay": dur("Delay.")}),
-            "abort": obj({"percent": n("Share aborted (%).", 0, 100), "httpStatus": i("Status returned.", 200, 599)}),
+            "abort": {**obj({"percent": n("Share aborted (%).", 0, 100), "httpStatus": i("HTTP status returned.", 200, 599),
+                             "grpcStatus": s("gRPC status returned (e.g. UNAVAILABLE).", enum=list(GRPC_STATUS))},
+                            required=False),
+                      "required": ["percent"], "minProperties": 2, "maxProperties": 2},
         },
     }, "Fault injection rules (rendered first, only when environment.chaos)."),
     "rateLimit": RATE_LIMIT,

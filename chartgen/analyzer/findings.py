@@ -42,6 +42,8 @@ _RULES = [
     Rule("CG106", "warning", "Workload without a Sidecar resource"),
     Rule("CG107", "error", "NetworkPolicy default-deny missing in a workload namespace"),
     Rule("CG108", "warning", "Telemetry provider not defined in the istiod meshConfig"),
+    Rule("CG120", "error", "Port name makes Istio handle the port as another protocol"),
+    Rule("CG121", "warning", "Port name and declared protocol differ"),
     Rule("CG130", "error", "Ambient: L7 authorization that no waypoint enforces"),
     Rule("CG131", "error", "Ambient: routing for a service that no waypoint serves"),
     Rule("CG132", "error", "Ambient: Sidecar in an ambient namespace"),

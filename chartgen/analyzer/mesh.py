@@ -9,7 +9,7 @@ from itertools import combinations
 from .context import Context, fqdn, host_match, hosts_overlap, scopes_overlap, visible_in
 from .workspace import GATEWAY_CHART_DEFAULT_PORTS, Doc
 
-PORT_NAME = re.compile(r"^(grpc|grpc-web|http|http2|https|mongo|mysql|redis|tcp|tls|udp)(-.*)?$")
+PORT_NAME = re.compile(r"^(grpc-web|grpc|http|http2|https|mongo|mysql|redis|tcp|tls|udp)(-.*)?$")
 RELATIVE_OPS = {"INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE"}
 MATCH_KEYS_BESIDES_URI = ("headers", "queryParams", "sourceLabels", "withoutHeaders", "gateways", "method", "scheme",
                           "port", "authority", "sourceNamespace")
@@ -278,12 +278,48 @@ def _authorization(ctx: Context) -> None:
                         ctx.add(ap, "IST0101", f"rules[{i}].from[{j}]: referenced namespace not found: {ns!r} ({text})")
 
 
+# What Istio makes of a port by its name (when the Service sets no appProtocol): the kind of
+# rule that applies (http, tls, tcp) and, for HTTP, the HTTP version spoken to the workload.
+_NAME_PROTOCOL = {"http": ("http", 1), "http2": ("http", 2), "grpc": ("http", 2), "grpc-web": ("http", 1),
+                  "https": ("tls", 0), "tls": ("tls", 0), "tcp": ("tcp", 0), "mongo": ("tcp", 0),
+                  "mysql": ("tcp", 0), "redis": ("tcp", 0), "udp": ("udp", 0)}
+_DECLARED = {"HTTP": ("http", 1), "HTTP2": ("http", 2), "GRPC": ("http", 2), "HTTPS": ("tls", 0), "TLS": ("tls", 0),
+             "TCP": ("tcp", 0), "MONGO": ("tcp", 0), "MYSQL": ("tcp", 0), "REDIS": ("tcp", 0)}
+
+
 def _port_names(ctx: Context) -> None:
+    """IST0118: the name has no protocol prefix. CG120: the name's protocol changes how Istio
+    handles the port (another kind of rule, or another HTTP version: a GRPC port named http is
+    spoken to in HTTP/1.1). CG121: the name's protocol differs from the declared one in a way
+    that keeps the routing (redis named tcp, TLS named https, GRPC named http2)."""
     for svc in ctx.services.values():
-        for i, (name, number, _protocol) in enumerate(svc.ports):
-            if not PORT_NAME.match(name):
+        for i, (name, number, protocol) in enumerate(svc.ports):
+            m = PORT_NAME.match(name)
+            line = None
+            if not m or m.group(1).upper() != str(protocol).upper():
                 line = ctx.catalog_line(("environments", ctx.env, "services", svc.key, "ports", i, "name"),
                                         ("services", svc.key, "ports", i, "name"), ("defaults", "ports", i, "name"))
+            if not m:
                 ctx.add_at("Service", svc.namespace, svc.name, "IST0118",
                            f"port {number} name {name!r} does not follow <protocol>[-suffix] "
                            "(e.g. http, http-api, grpc, tcp-db)", ctx.catalog_file, line)
+                continue
+            said = m.group(1)
+            if line is None:
+                continue
+            by_name, declared = _NAME_PROTOCOL[said], _DECLARED.get(str(protocol).upper())
+            if declared is None:
+                continue
+            hint = f"name it {str(protocol).lower()} or {str(protocol).lower()}-<suffix>"
+            if by_name[0] != declared[0]:
+                ctx.add_at("Service", svc.namespace, svc.name, "CG120",
+                           f"port {number} is {protocol} but its name {name!r} makes Istio treat it as {said} "
+                           f"({by_name[0]} rules instead of {declared[0]} rules); {hint}", ctx.catalog_file, line)
+            elif by_name[1] != declared[1]:
+                ctx.add_at("Service", svc.namespace, svc.name, "CG120",
+                           f"port {number} is {protocol} but its name {name!r} makes Istio speak HTTP/{by_name[1]} "
+                           f"to it instead of HTTP/{declared[1]}; {hint}", ctx.catalog_file, line)
+            else:
+                ctx.add_at("Service", svc.namespace, svc.name, "CG121",
+                           f"port {number} is {protocol} but its name {name!r} says {said}; Istio takes the protocol "
+                           f"from the name (telemetry and protocol filters follow it); {hint}", ctx.catalog_file, line)

@@ -298,6 +298,29 @@ Usage: through chartgen.cacheModel.
 {{- $ps = append $ps (toString (int $p.number)) -}}
 {{- end -}}
 {{- $_ := set $svc "portStrings" $ps -}}
+{{- /* rule kind per port: http (HTTP, HTTP2, GRPC), tls (TLS, HTTPS: by SNI), tcp (the rest) */ -}}
+{{- $httpPorts := list -}}
+{{- $tlsPorts := list -}}
+{{- $tcpPorts := list -}}
+{{- $grpcPorts := list -}}
+{{- range $p := $svc.ports -}}
+{{- $proto := upper (toString $p.protocol) -}}
+{{- if has $proto (list "HTTP" "HTTP2" "GRPC") -}}
+{{- $httpPorts = append $httpPorts (int $p.number) -}}
+{{- if eq $proto "GRPC" -}}
+{{- $grpcPorts = append $grpcPorts (int $p.number) -}}
+{{- end -}}
+{{- else if has $proto (list "TLS" "HTTPS") -}}
+{{- $tlsPorts = append $tlsPorts (int $p.number) -}}
+{{- else -}}
+{{- $tcpPorts = append $tcpPorts (int $p.number) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $svc "httpPorts" $httpPorts -}}
+{{- $_ := set $svc "tlsPorts" $tlsPorts -}}
+{{- $_ := set $svc "tcpPorts" $tcpPorts -}}
+{{- $_ := set $svc "grpcPorts" $grpcPorts -}}
+{{- $_ := set $svc "multiPort" (gt (len $svc.ports) 1) -}}
 {{- /* rendered once here: every template that needs them reuses the text */ -}}
 {{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
 {{- $_ := set $svc "npPortsYaml" (include "chartgen.npPorts" (ternary (concat $svc.ports $hbone) $svc.ports $ambient)) -}}
@@ -309,6 +332,32 @@ Usage: through chartgen.cacheModel.
 {{- if not $svc.expose.paths -}}
 {{- fail (printf "services.%s.expose.paths must not be empty" $key) -}}
 {{- end -}}
+{{- if not $httpPorts -}}
+{{- fail (printf "services.%s is exposed but has no HTTP, HTTP2 or GRPC port" $key) -}}
+{{- end -}}
+{{- /* the gateway routes to the first HTTP port; paths as matches: a string is a prefix */ -}}
+{{- $_ := set $svc "ingressPort" (first $httpPorts) -}}
+{{- $pms := list -}}
+{{- $authzPaths := list -}}
+{{- $anyPath := false -}}
+{{- $testPaths := list -}}
+{{- range $p := $svc.expose.paths -}}
+{{- $pm := ternary (dict "prefix" (toString $p)) $p (kindIs "string" $p) -}}
+{{- $pms = append $pms $pm -}}
+{{- if hasKey $pm "regex" -}}
+{{- $anyPath = true -}}
+{{- else if hasKey $pm "exact" -}}
+{{- $authzPaths = append $authzPaths (toString $pm.exact) -}}
+{{- $testPaths = append $testPaths (toString $pm.exact) -}}
+{{- else -}}
+{{- /* AuthorizationPolicy "P*" is a plain prefix match, as the route's prefix is */ -}}
+{{- $authzPaths = append $authzPaths (printf "%s*" $pm.prefix) -}}
+{{- $testPaths = append $testPaths (toString $pm.prefix) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $svc "pathMatches" $pms -}}
+{{- $_ := set $svc "authzPaths" (ternary list $authzPaths $anyPath) -}}
+{{- $_ := set $svc "testPaths" $testPaths -}}
 {{- $_ := set $svc "host" (include "chartgen.externalHost" (dict "root" $root "svc" $svc)) -}}
 {{- $gp := int $svc.expose.gatewayPort -}}
 {{- if eq $gp 0 -}}
@@ -425,34 +474,56 @@ Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
 
 {{/*
 chartgen.matches: the match list of one HTTP rule. Mesh rules keep the rule's
-matches; ingress rules combine each match with each uri.prefix of expose.paths
-(one entry per path, ORed) and, on a non-default gateway port, the port. A
-match with its own path keeps it where it lies under an exposed path and is
-dropped elsewhere; an empty result means the rule cannot apply on the ingress.
-Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
+matches, each with the service port when "port" is not 0 (a service with
+several ports). Ingress rules combine each match with each exposed path
+(svc.pathMatches: one entry per path, ORed) and, on a non-default gateway port,
+the port. A match with its own path keeps it only where every request it admits
+is under the exposed path (a prefix within a prefix, an exact path within a
+prefix, or the exposed exact path itself); elsewhere it is dropped, so that the
+ingress admits exactly the exposed paths. An empty result means the rule cannot
+apply on the ingress.
+Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "port" 0) | fromJsonArray }}
 */}}
 {{- define "chartgen.matches" -}}
 {{- $ms := .match | default list -}}
+{{- $port := int (.port | default 0) -}}
 {{- if not .ingress -}}
+{{- if eq $port 0 -}}
 {{- toJson $ms -}}
+{{- else -}}
+{{- $out := list -}}
+{{- range $m := ($ms | default (list dict)) -}}
+{{- $x := deepCopy $m -}}
+{{- $_ := set $x "port" $port -}}
+{{- $out = append $out $x -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
 {{- else -}}
 {{- $out := list -}}
 {{- $gp := int .svc.expose.gatewayPort -}}
 {{- range $m := ($ms | default (list dict)) -}}
-{{- range $p := $.svc.expose.paths -}}
+{{- range $pm := $.svc.pathMatches -}}
 {{- $x := deepCopy $m -}}
 {{- $keep := true -}}
 {{- $u := get $x "uri" -}}
 {{- if $u -}}
 {{- /* the rule has its own path: keep it where it lies under this exposed path */ -}}
-{{- if not (hasKey $u "regex") -}}
-{{- $v := toString (coalesce (get $u "prefix") (get $u "exact") "") -}}
-{{- if not (hasPrefix (trimSuffix "/" $p) $v) -}}
 {{- $keep = false -}}
+{{- if and (hasKey $pm "prefix") (not (hasKey $u "regex")) -}}
+{{- $v := toString (coalesce (get $u "prefix") (get $u "exact") "") -}}
+{{- $keep = hasPrefix (toString $pm.prefix) $v -}}
+{{- else if and (hasKey $pm "prefix") (eq (toString $pm.prefix) "/") -}}
+{{- $keep = true -}}
+{{- else if and (hasKey $pm "exact") (not (hasKey $u "regex")) -}}
+{{- $e := toString $pm.exact -}}
+{{- if or (eq (toString (get $u "exact")) $e) (and (hasKey $u "prefix") (hasPrefix (toString (get $u "prefix")) $e)) -}}
+{{- $_ := set $x "uri" (dict "exact" $e) -}}
+{{- $keep = true -}}
 {{- end -}}
 {{- end -}}
 {{- else -}}
-{{- $_ := set $x "uri" (dict "prefix" $p) -}}
+{{- $_ := set $x "uri" (deepCopy $pm) -}}
 {{- end -}}
 {{- if ne $gp 0 -}}
 {{- $_ := set $x "port" $gp -}}
@@ -467,33 +538,56 @@ Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $li
 {{- end -}}
 
 {{/*
-chartgen.httpRules: the VirtualService http rules of a service, in order:
-fault rules (only when environment.chaos), A/B routes, then the default
-(weighted over version subsets, or the plain host; mirror when enabled).
-Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" false) | nindent 4 }}
+chartgen.weighted: the route of a rule to "port" of a service: weighted over
+the version subsets, or the plain host. Left in .out (include returns text).
+Usage: {{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" 8080 "out" $holder) }}
+*/}}
+{{- define "chartgen.weighted" -}}
+{{- $dest := dict "host" .svc.fqdn "port" (dict "number" (int .port)) -}}
+{{- $route := list -}}
+{{- range $v, $w := .svc.weights -}}
+{{- if gt (int $w) 0 -}}
+{{- $route = append $route (dict "destination" (merge (dict "subset" $v) $dest) "weight" (int $w)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $route -}}
+{{- $route = list (dict "destination" $dest) -}}
+{{- end -}}
+{{- $_ := set .out "route" $route -}}
+{{- $_ := set .out "dest" $dest -}}
+{{- end -}}
+
+{{/*
+chartgen.httpRules: the VirtualService http rules of a service for one HTTP
+port, in order: fault rules (only when environment.chaos), A/B routes, then
+the default (weighted over version subsets, or the plain host; mirror when
+enabled). "port" is the destination port; "matchPort" (not 0) adds the port to
+every match of a mesh rule (a service with several ports, IST0112).
+Disabled retries render as exactly {attempts: 0} (Istio rejects other retry
+fields then).
+Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" false "port" 8080 "matchPort" 0) | nindent 4 }}
 */}}
 {{- define "chartgen.httpRules" -}}
 {{- $svc := .svc -}}
 {{- $ingress := .ingress -}}
-{{- $dest := dict "host" $svc.fqdn "port" (dict "number" (int $svc.port)) -}}
-{{- $default := list -}}
-{{- range $v, $w := $svc.weights -}}
-{{- if gt (int $w) 0 -}}
-{{- $default = append $default (dict "destination" (merge (dict "subset" $v) $dest) "weight" (int $w)) -}}
-{{- end -}}
-{{- end -}}
-{{- if not $default -}}
-{{- $default = list (dict "destination" $dest) -}}
-{{- end -}}
+{{- $matchPort := int (.matchPort | default 0) -}}
+{{- $w := dict -}}
+{{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" .port "out" $w) -}}
+{{- $dest := $w.dest -}}
+{{- $default := $w.route -}}
 {{- $common := dict -}}
 {{- with $svc.timeout -}}
 {{- $_ := set $common "timeout" . -}}
 {{- end -}}
 {{- with $svc.retries -}}
 {{- $r := dict -}}
+{{- if and (hasKey . "attempts") (eq (int (get . "attempts")) 0) -}}
+{{- $_ := set $r "attempts" 0 -}}
+{{- else -}}
 {{- with get . "attempts" }}{{ $_ := set $r "attempts" (int .) }}{{ end -}}
 {{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" . }}{{ end -}}
 {{- with get . "retryOn" }}{{ $_ := set $r "retryOn" . }}{{ end -}}
+{{- end -}}
 {{- $_ := set $common "retries" $r -}}
 {{- end -}}
 {{- $rules := list -}}
@@ -506,19 +600,23 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $_ := set $fault "delay" $d -}}
 {{- end -}}
 {{- with get $f "abort" -}}
-{{- $a := dict "httpStatus" (int (required "a fault abort needs httpStatus" (get . "httpStatus"))) -}}
+{{- $a := dict -}}
+{{- if hasKey . "grpcStatus" -}}
+{{- $_ := set $a "grpcStatus" (toString (get . "grpcStatus")) -}}
+{{- else -}}
+{{- $_ := set $a "httpStatus" (int (required "a fault abort needs httpStatus or grpcStatus" (get . "httpStatus"))) -}}
+{{- end -}}
 {{- $_ := set $a "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent")))) -}}
 {{- $_ := set $fault "abort" $a -}}
 {{- end -}}
+{{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
+{{- $onPort := or (not (hasKey $fault "abort")) (not (hasKey $fault.abort "grpcStatus")) (has (int $.port) $svc.grpcPorts) -}}
 {{- $rule := dict "name" (get $f "name" | default "fault") "fault" $fault "route" $default -}}
-{{- $ms := (get $f "match") | default list -}}
-{{- if $ingress -}}
-{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" (get $f "match")) | fromJsonArray -}}
-{{- end -}}
+{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $f "match") "port" $matchPort) | fromJsonArray -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- end -}}
-{{- if or $ms (not (get $f "match")) -}}
+{{- if and $onPort (or $ms (not (get $f "match"))) -}}
 {{- $rules = append $rules (merge $rule $common) -}}
 {{- end -}}
 {{- end -}}
@@ -526,17 +624,14 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- range $r := $svc.routes -}}
 {{- $route := list (dict "destination" (merge (dict "subset" (toString (get $r "version"))) $dest)) -}}
 {{- $rule := dict "name" (get $r "name" | default (printf "route-%s" (get $r "version"))) "route" $route -}}
-{{- $ms := (get $r "match") | default list -}}
-{{- if $ingress -}}
-{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" (get $r "match")) | fromJsonArray -}}
-{{- end -}}
+{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match") "port" $matchPort) | fromJsonArray -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- $rules = append $rules (merge $rule $common) -}}
 {{- end -}}
 {{- end -}}
 {{- $rule := dict "name" "default" "route" $default -}}
-{{- with and $ingress (include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray) -}}
+{{- with and (or $ingress (ne $matchPort 0)) (include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" list "port" $matchPort) | fromJsonArray) -}}
 {{- $_ := set $rule "match" . -}}
 {{- end -}}
 {{- if $svc.mirror.enabled -}}
@@ -544,6 +639,35 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $_ := set $rule "mirrorPercentage" (dict "value" (float64 $svc.mirror.percent)) -}}
 {{- end -}}
 {{- $rules = append $rules (merge $rule $common) -}}
+{{- toYaml $rules -}}
+{{- end -}}
+
+{{/*
+chartgen.l4Rules: the VirtualService tcp or tls rules of a service ("kind"),
+one per port of that kind: weighted over the version subsets (a canary), with
+the port in the match when the service has several ports, and for tls the
+service host as SNI (passthrough: the sidecar routes by the TLS handshake).
+Usage: {{- include "chartgen.l4Rules" (dict "svc" $svc "kind" "tcp") | nindent 4 }}
+*/}}
+{{- define "chartgen.l4Rules" -}}
+{{- $svc := .svc -}}
+{{- $rules := list -}}
+{{- range $p := (ternary $svc.tlsPorts $svc.tcpPorts (eq $.kind "tls")) -}}
+{{- $w := dict -}}
+{{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" $p "out" $w) -}}
+{{- $m := dict -}}
+{{- if $svc.multiPort -}}
+{{- $_ := set $m "port" (int $p) -}}
+{{- end -}}
+{{- if eq $.kind "tls" -}}
+{{- $_ := set $m "sniHosts" (list $svc.fqdn) -}}
+{{- end -}}
+{{- $rule := dict "route" $w.route -}}
+{{- if $m -}}
+{{- $_ := set $rule "match" (list $m) -}}
+{{- end -}}
+{{- $rules = append $rules $rule -}}
+{{- end -}}
 {{- toYaml $rules -}}
 {{- end -}}
 
@@ -577,22 +701,22 @@ Usage: {{ include "chartgen.gatewayApiString" $cond | fromJson }} → {type, val
 {{- end -}}
 
 {{/*
-chartgen.gatewayApiMatch: one Istio HTTPMatchRequest as a Gateway API HTTPRouteMatch.
-"path" (ingress only) is the exposed path prefix used when the match has no uri.
-Usage: {{ include "chartgen.gatewayApiMatch" (dict "match" $m "path" $p) | fromJson }}
+chartgen.gatewayApiMatch: one Istio HTTPMatchRequest as a Gateway API HTTPRouteMatch:
+uri prefix "/" becomes PathPrefix "/", any other string prefix the full-match regex
+"<quoted prefix>.*" (a PathPrefix matches whole path segments only), exact stays Exact;
+the port is left to the parent's listener (sectionName).
+Usage: {{ include "chartgen.gatewayApiMatch" $m | fromJson }}
 */}}
 {{- define "chartgen.gatewayApiMatch" -}}
-{{- $m := .match | default dict -}}
+{{- $m := . | default dict -}}
 {{- $out := dict -}}
 {{- with get $m "uri" -}}
 {{- if hasKey . "exact" -}}
 {{- $_ := set $out "path" (dict "type" "Exact" "value" (toString .exact)) -}}
+{{- else if and (hasKey . "prefix") (eq (toString .prefix) "/") -}}
+{{- $_ := set $out "path" (dict "type" "PathPrefix" "value" "/") -}}
 {{- else -}}
 {{- $_ := set $out "path" (include "chartgen.gatewayApiString" . | fromJson) -}}
-{{- end -}}
-{{- else -}}
-{{- with $.path -}}
-{{- $_ := set $out "path" (dict "type" "PathPrefix" "value" .) -}}
 {{- end -}}
 {{- end -}}
 {{- with get $m "headers" -}}
@@ -613,35 +737,18 @@ Usage: {{ include "chartgen.gatewayApiMatch" (dict "match" $m "path" $p) | fromJ
 {{- end -}}
 
 {{/*
-chartgen.gatewayApiMatches: the Gateway API matches of one rule. Mesh rules: the
-rule's matches (none: every request). Ingress rules: each match combined with each
-exposed path (a PathPrefix); a match with its own path keeps it where it lies under an
-exposed path and is dropped elsewhere (as in chartgen.matches). An ingress result of
-[] means the rule cannot apply on the ingress.
+chartgen.gatewayApiMatches: the Gateway API matches of one rule: the Istio matches of
+chartgen.matches (on the ingress: each combined with each exposed path, as the
+ingress VirtualService has them), converted. An ingress result of [] means the rule
+cannot apply on the ingress.
 Usage: {{ include "chartgen.gatewayApiMatches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
 */}}
 {{- define "chartgen.gatewayApiMatches" -}}
 {{- $out := list -}}
-{{- if not .ingress -}}
-{{- range $m := (.match | default list) -}}
-{{- $out = append $out (include "chartgen.gatewayApiMatch" (dict "match" $m) | fromJson) -}}
-{{- end -}}
-{{- else -}}
-{{- range $m := (.match | default (list dict)) -}}
-{{- range $p := $.svc.expose.paths -}}
-{{- $keep := true -}}
-{{- with get $m "uri" -}}
-{{- if not (hasKey . "regex") -}}
-{{- if not (hasPrefix (trimSuffix "/" $p) (toString (coalesce (get . "prefix") (get . "exact") ""))) -}}
-{{- $keep = false -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
-{{- $x := include "chartgen.gatewayApiMatch" (dict "match" $m "path" $p) | fromJson -}}
-{{- if and $keep (not (has $x $out)) -}}
+{{- range $m := include "chartgen.matches" (dict "svc" .svc "ingress" .ingress "match" .match) | fromJsonArray -}}
+{{- $x := include "chartgen.gatewayApiMatch" $m | fromJson -}}
+{{- if not (has $x $out) -}}
 {{- $out = append $out $x -}}
-{{- end -}}
-{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $out -}}
@@ -661,12 +768,13 @@ chartgen.gatewayApiRules: the HTTPRoute rules of a service, in the catalog's ord
 (A/B routes, then the default: weighted over the per-version Services, or the
 Service itself; a RequestMirror filter when mirror.enabled). Faults and retries have
 no Gateway API form: validation refuses them where a service is routed this way.
-Usage: {{- include "chartgen.gatewayApiRules" (dict "root" $ "svc" $svc "ingress" false) | nindent 4 }}
+"port" is the Service port the route serves (and its backends' port).
+Usage: {{- include "chartgen.gatewayApiRules" (dict "root" $ "svc" $svc "ingress" false "port" 8080) | nindent 4 }}
 */}}
 {{- define "chartgen.gatewayApiRules" -}}
 {{- $svc := .svc -}}
 {{- $ingress := .ingress -}}
-{{- $port := int $svc.port -}}
+{{- $port := int .port -}}
 {{- $default := list -}}
 {{- range $v, $w := $svc.weights -}}
 {{- if gt (int $w) 0 -}}

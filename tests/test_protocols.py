@@ -1,0 +1,167 @@
+"""Protocol-aware routing: TCP / TLS / Redis / MySQL / Mongo ports get tcp or tls rules and none
+of the HTTP-only features, gRPC gets status-code retries, gRPC aborts and gRPC error alerts,
+mixed services get per-port rules; disabled retries render as exactly {attempts: 0}."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from chartgen.errors import CatalogError
+from chartgen.mesh import env_views, resolve_service
+from chartgen.observability import slo_alert_rules
+from chartgen.validate import parse_catalog
+from chartgen.values import chart_values
+
+BASE = """\
+apiVersion: chartgen.io/v1
+kind: ServiceCatalog
+metadata: {name: shop, domain: shop.local}
+defaults:
+  timeout: 10s
+  retries: {attempts: 2, perTryTimeout: 2s}
+  sessionAffinity: {header: x-user}
+  rateLimit: {requests: 100}
+  slo: {errorRatio: 0.01, p99Latency: 500ms}
+environments:
+  dev: {mtls: PERMISSIVE, chaos: true, gateway: {https: false}}
+  prod: {production: true, gateway: {https: true, credentialName: shop-tls}}
+services:
+"""
+
+
+def catalog_text(services: str) -> str:
+    return BASE + textwrap.indent(textwrap.dedent(services), "  ")
+
+
+def problems(services: str) -> list[str]:
+    with pytest.raises(CatalogError) as exc:
+        parse_catalog(catalog_text(services), "catalog.yaml")
+    return [p.format() for p in exc.value.problems]
+
+
+def values_of(services: str, env: str = "dev") -> dict:
+    catalog, _ = parse_catalog(catalog_text(services), "catalog.yaml")
+    view = next(v for v in env_views(catalog) if v.name == env)
+    return chart_values(catalog, view)["services"]
+
+
+REDIS = """\
+redis:
+  ports: [{name: redis, port: 6379, protocol: REDIS}]
+"""
+
+
+# --- validation: HTTP-only settings on a service without an HTTP port --------------------------
+
+
+@pytest.mark.parametrize("setting, path", [
+    ("timeout: 5s", "services.redis.timeout"),
+    ("retries: {attempts: 1}", "services.redis.retries"),
+    ("mirror: {version: v1}", "services.redis.mirror"),
+    ("rateLimit: {requests: 10}", "services.redis.rateLimit"),
+    ("sessionAffinity: {cookie: {name: c}}", "services.redis.sessionAffinity"),
+    ("slo: {p99Latency: 1s}", "services.redis.slo.p99Latency"),
+    ("expose: {paths: [/]}", "services.redis.expose"),
+    ("routes: [{name: ab, match: {headers: {x: {exact: a}}}, version: v1}]", "services.redis.routes"),
+    ("faults: [{name: f, delay: {percent: 1, fixedDelay: 1s}}]", "services.redis.faults"),
+])
+def test_http_only_setting_on_a_tcp_service_is_a_located_error(setting, path):
+    found = problems(REDIS + f"  versions: {{v1: {{}}}}\n  {setting}\n")
+    assert len(found) == 1, found
+    assert f": error: {path}: " in found[0] and found[0].endswith("[http-only]")
+    assert "no HTTP, HTTP2 or GRPC port (ports: 6379/REDIS)" in found[0]
+    assert found[0].startswith("catalog.yaml:") and found[0].split(":")[1] != "0"
+
+
+def test_http_only_setting_in_an_environment_override_is_located_there():
+    text = catalog_text(REDIS).replace("dev: {mtls: PERMISSIVE, chaos: true, gateway: {https: false}}",
+                                       "dev: {mtls: PERMISSIVE, chaos: true, gateway: {https: false}, "
+                                       "services: {redis: {timeout: 3s}}}")
+    with pytest.raises(CatalogError) as exc:
+        parse_catalog(text, "catalog.yaml")
+    assert [p.path for p in exc.value.problems] == ["environments.dev.services.redis.timeout"]
+
+
+def test_inherited_http_defaults_are_not_applied_to_a_tcp_service():
+    """defaults carry timeout, retries, header affinity, a rate limit and a p99 SLO: the Redis
+    service validates and keeps only what TCP has (the error-ratio SLO)."""
+    svc = values_of(REDIS + "  sessionAffinity: {sourceIp: true}\n")["redis"]
+    assert svc["timeout"] == ""
+    assert svc["rateLimit"]["enabled"] is False
+    assert svc["loadBalancer"] == {"consistentHash": {"useSourceIp": True}}
+    catalog, _ = parse_catalog(catalog_text(REDIS), "catalog.yaml")
+    slo = resolve_service(catalog, "redis", "dev").spec.slo
+    assert (slo.errorRatio, slo.p99Latency) == (0.01, None)
+    assert values_of(REDIS)["redis"]["loadBalancer"] == {}
+
+
+def test_mixed_service_keeps_http_settings():
+    svc = values_of("""\
+cart:
+  ports: [{name: grpc, port: 9090, protocol: GRPC}, {name: tcp-raw, port: 7000, protocol: TCP}]
+""")["cart"]
+    assert svc["timeout"] == "10s" and svc["rateLimit"]["enabled"] is True
+
+
+def test_grpc_abort_needs_a_grpc_port():
+    found = problems("""\
+web:
+  ports: [{name: http, port: 8080}]
+  faults: [{name: f, abort: {percent: 5, grpcStatus: UNAVAILABLE}}]
+""")
+    assert len(found) == 1 and "services.web.faults[0].abort.grpcStatus" in found[0] and "[grpc-abort]" in found[0]
+
+
+@pytest.mark.parametrize("abort, message", [
+    ("{percent: 5, grpcStatus: UNAVAILABLE, httpStatus: 503}", "expected exactly one of httpStatus, grpcStatus, got both"),
+    ("{percent: 5}", "expected exactly one of httpStatus, grpcStatus, got none"),
+    ("{percent: 5, grpcStatus: unavailable}", "expected one of"),
+])
+def test_abort_status_shapes(abort, message):
+    found = problems(f"""\
+cart:
+  ports: [{{name: grpc, port: 9090, protocol: GRPC}}]
+  faults: [{{name: f, abort: {abort}}}]
+""")
+    assert len(found) == 1 and message in found[0] and "services.cart.faults[0].abort" in found[0], found
+
+
+# --- values: gRPC retries, disabled retries ---------------------------------------------------
+
+
+def test_grpc_service_retries_on_grpc_status_codes():
+    svc = values_of("cart:\n  ports: [{name: grpc, port: 9090, protocol: GRPC}]\n")["cart"]
+    assert svc["retries"]["retryOn"].split(",") == [
+        "5xx", "reset", "connect-failure", "refused-stream",
+        "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"]
+    web = values_of("web:\n  ports: [{name: http, port: 8080}]\n")["web"]
+    assert web["retries"]["retryOn"] == "5xx,reset,connect-failure,refused-stream"
+
+
+def test_explicit_retry_on_is_kept_for_grpc():
+    svc = values_of("cart:\n  ports: [{name: grpc, port: 9090, protocol: GRPC}]\n"
+                    "  retries: {attempts: 1, retryOn: unavailable}\n")["cart"]
+    assert svc["retries"]["retryOn"] == "unavailable"
+
+
+# --- alerts on the right metrics --------------------------------------------------------------
+
+
+def test_alert_metrics_follow_the_protocol():
+    catalog, _ = parse_catalog(catalog_text(REDIS + """\
+cart:
+  ports: [{name: grpc, port: 9090, protocol: GRPC}]
+web:
+  ports: [{name: http, port: 8080}]
+"""), "catalog.yaml")
+    view = next(v for v in env_views(catalog) if v.name == "dev")
+    rules = {r["alert"]: r["expr"] for r in slo_alert_rules(catalog, view)["groups"][0]["rules"]}
+    assert set(rules) == {"RedisHighErrorRatio", "CartHighErrorRatio", "CartHighLatencyP99",
+                          "WebHighErrorRatio", "WebHighLatencyP99"}  # no TCP latency alert
+    assert "istio_tcp_connections_closed_total" in rules["RedisHighErrorRatio"]
+    assert 'response_flags!="-"' in rules["RedisHighErrorRatio"]
+    assert "istio_requests_total" not in rules["RedisHighErrorRatio"]
+    assert 'request_protocol="grpc",grpc_response_status!="0"' in rules["CartHighErrorRatio"]
+    assert 'response_code=~"5.."' in rules["WebHighErrorRatio"] and "grpc" not in rules["WebHighErrorRatio"]
