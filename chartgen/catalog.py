@@ -55,12 +55,12 @@ DnsLabel = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.DNS1123_LABEL.pattern, "maxLength": 63}),
     _check("dns-1123", "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
-           lambda v: len(v) <= 63 and naming.DNS1123_LABEL.match(v)),
+           lambda v: len(v) <= 63 and naming.DNS1123_LABEL.fullmatch(v)),
 ]
 Duration = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.DURATION.pattern, "examples": ["2s", "500ms", "1m"]}),
-    _check("duration", "a duration such as '2s', '500ms' or '1m'", lambda v: bool(naming.DURATION.match(v))),
+    _check("duration", "a duration such as '2s', '500ms' or '1m'", lambda v: bool(naming.DURATION.fullmatch(v))),
 ]
 Percent = Annotated[
     float,
@@ -81,20 +81,61 @@ Count = Annotated[int, Field(json_schema_extra={"minimum": 0}), _check("range", 
 PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("range", "a whole number ≥ 1", lambda v: v >= 1, int)]
 Host = Annotated[
     str,
-    Field(json_schema_extra={"pattern": naming.HOST.pattern}),
-    _check("host", "a DNS host name (a leading '*.' is allowed)", lambda v: bool(naming.HOST.match(v))),
+    Field(json_schema_extra={"pattern": naming.HOST.pattern, "maxLength": 253}),
+    _check("host", "a DNS host name of at most 253 characters, labels of at most 63 (a leading '*.' is allowed)",
+           naming.is_host),
 ]
 PathPrefix = Annotated[
     str,
-    _check("path", "an HTTP path starting with '/'", lambda v: v.startswith("/") and " " not in v),
+    Field(json_schema_extra={"pattern": r"^/[^\s\x00-\x1f\x7f]*$"}),
+    _check("path", "an HTTP path starting with '/', without spaces or control characters",
+           lambda v: v.startswith("/") and not any(c.isspace() for c in v) and not naming.has_control(v)),
+]
+Text = Annotated[
+    str,
+    _check("text", "a single line without control characters", lambda v: not naming.has_control(v)),
+]
+MultilineText = Annotated[
+    str,
+    _check("text", "text without control characters other than tab and line breaks",
+           lambda v: not naming.has_control(v, multiline=True)),
+]
+LabelKey = Annotated[
+    str,
+    _check("label-key", "a Kubernetes label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.')",
+           naming.is_label_key),
+]
+LabelValue = Annotated[
+    str,
+    Field(json_schema_extra={"maxLength": 63, "pattern": "^(?:" + naming.LABEL_VALUE.pattern + ")$"}),
+    _check("label-value", "a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', alphanumeric at both ends)",
+           naming.is_label_value),
+]
+KubeContext = Annotated[
+    str,
+    Field(json_schema_extra={"minLength": 1, "maxLength": 253, "not": {"pattern": r"\{\{|\}\}"}}),
+    _check("kube-context", "a kube context name (1–253 characters, no control characters, no '{{' or '}}': "
+           "helmfile renders helmfile.yaml as a Go template)",
+           lambda v: 0 < len(v) <= 253 and not naming.has_control(v) and not naming.has_template(v)),
+]
+ChartMirror = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": "^(?:" + naming.CHART_MIRROR.pattern + ")$"}),
+    _check("chart-mirror", "an https://, http:// or oci:// URL of host, port and path "
+           "(letters, digits, '.', '-', '_', '~')", lambda v: naming.chart_mirror_problem(v) is None),
+]
+MeshChartRef = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": "^(?:" + naming.MESH_CHART.pattern + ")$"}),
+    _check("mesh-chart", "<repository>/<chart> or oci://<registry>/<path>", lambda v: naming.mesh_chart_problem(v) is None),
 ]
 EnvVarName = Annotated[
     str,
-    _check("env-name", "an environment variable name", lambda v: bool(naming.ENV_VAR.match(v))),
+    _check("env-name", "an environment variable name", lambda v: bool(naming.ENV_VAR.fullmatch(v))),
 ]
 Version = Annotated[
     str,
-    _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.match(v))),
+    _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.fullmatch(v))),
 ]
 Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL"]
 # How Istio routes each protocol: HTTP rules (L7), TLS rules by SNI (the sidecar sees only the
@@ -150,19 +191,19 @@ class Model(BaseModel):
 
 
 class Maintainer(Model):
-    name: str
-    email: str | None = None
-    url: str | None = None
+    name: Text
+    email: Text | None = None
+    url: Text | None = None
 
 
 class Metadata(Model):
     name: DnsLabel = Field(description="Mesh name; the chart is called <name>-mesh.")
     domain: Host = Field(description="Base DNS domain; hosts are <service>.<env>.<domain>.")
-    description: str = "Istio service mesh configuration"
-    home: str | None = None
-    icon: str = Field("https://istio.io/latest/favicons/android-192x192.png", description="Chart icon URL.")
-    sources: list[str] = []
-    keywords: list[str] = []
+    description: Text = "Istio service mesh configuration"
+    home: Text | None = None
+    icon: Text = Field("https://istio.io/latest/favicons/android-192x192.png", description="Chart icon URL.")
+    sources: list[Text] = []
+    keywords: list[Text] = []
     maintainers: list[Maintainer] = []
     license: Annotated[
         str,
@@ -181,7 +222,7 @@ class Versions(Model):
     prometheus: Version = "29.0.0"
     grafana: Version = "12.0.0"
     localstack: Version = "0.6.15"
-    kubernetes: str = Field(">=1.30.0-0", description="The chart's kubeVersion constraint.")
+    kubernetes: Text = Field(">=1.30.0-0", description="The chart's kubeVersion constraint.")
 
 
 class Port(Model):
@@ -262,9 +303,9 @@ class Slo(Model):
 
 
 class StringMatch(Model):
-    exact: str | None = None
-    prefix: str | None = None
-    regex: str | None = None
+    exact: Text | None = None
+    prefix: Text | None = None
+    regex: Text | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -279,13 +320,13 @@ class StringMatch(Model):
 HeaderName = Annotated[
     str,
     Field(json_schema_extra={"pattern": r"^[a-z0-9-]+$"}),
-    _check("header-name", "a lowercase header name", lambda v: bool(re.match(r"^[a-z0-9-]+$", v))),
+    _check("header-name", "a lowercase header name", lambda v: bool(re.fullmatch(r"[a-z0-9-]+", v))),
 ]
 
 
 class CookieMatch(Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
-    value: str
+    value: Text
 
 
 class Match(Model):
@@ -351,7 +392,7 @@ class Canary(Model):
 
 
 class VersionSpec(Model):
-    labels: dict[str, str] = {}
+    labels: dict[LabelKey, LabelValue] = {}
 
 
 def _plain_path(v) -> bool:
@@ -359,7 +400,8 @@ def _plain_path(v) -> bool:
     '/', and has no query, fragment, space, control character, nor the '*', '{', '}' that
     AuthorizationPolicy paths read as wildcards or templates."""
     return (isinstance(v, str) and v.startswith("/")
-            and not any(c in v for c in "*{}?# ") and all(0x20 < ord(c) != 0x7f for c in v))
+            and not any(c in v for c in "*{}?# ") and all(0x20 < ord(c) != 0x7f for c in v)
+            and not naming.has_control(v))
 
 
 PlainPath = Annotated[
@@ -371,6 +413,9 @@ PlainPath = Annotated[
 def _check_re2(value: str) -> str:
     from . import regex
 
+    if len(value) > 1024:  # Istio's webhook: "regex is too large, max length allowed is 1024"
+        raise PydanticCustomError("regex", "expected a regular expression of at most 1024 characters, got {n}",
+                                  {"n": len(value)})
     problem = regex.re2_problem(value)
     if problem:
         raise PydanticCustomError("regex", "expected an RE2 regular expression, got {got}: {why}",
@@ -445,7 +490,7 @@ class ServiceSettings(Model):
     outlierDetection: OutlierDetection | None = None
     rateLimit: RateLimit | None = None
     slo: Slo | None = None
-    env: dict[EnvVarName, str] | None = None
+    env: dict[EnvVarName, MultilineText] | None = None
 
 
 class ServiceOverride(ServiceSettings):
@@ -467,7 +512,7 @@ class ServiceOverride(ServiceSettings):
 class Service(ServiceOverride):
     description: str | None = None
     serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default the key, after naming.prefix.")
-    selector: dict[str, str] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
+    selector: dict[LabelKey, LabelValue] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
     serviceAccount: ServiceAccount | None = None
     environments: list[DnsLabel] | None = Field(None, description="Environments that run this service; default all.")
     ports: Annotated[list[Port], Field(min_length=1)]
@@ -494,9 +539,9 @@ class ExternalService(Model):
 
 
 class Jwt(Model):
-    issuer: Annotated[str, Field(min_length=1)]
-    jwksUri: Annotated[str, Field(min_length=1)]
-    audiences: list[str] = []
+    issuer: Annotated[Text, Field(min_length=1)]
+    jwksUri: Annotated[Text, Field(min_length=1)]
+    audiences: list[Text] = []
 
 
 class GatewayPort(Model):
@@ -528,7 +573,7 @@ class Environment(Model):
         "istio) and HTTPRoutes. Default: istio with the sidecar data plane, gatewayApi with ambient.")
     namespace: DnsLabel | None = Field(None, description="Default namespace of services; default <name>-<env>.")
     hostSuffix: Host | None = Field(None, description="External hosts end with it; default <env>.<domain>.")
-    kubeContext: str | None = None
+    kubeContext: KubeContext | None = None
     mtls: MtlsMode = "STRICT"
     tracing: Tracing = Tracing()
     accessLogging: bool = True
@@ -557,8 +602,8 @@ class Addons(Model):
 class HelmfileSettings(Model):
     """How the generated helmfile finds its charts (a CLI flag overrides each for one run)."""
 
-    chartMirror: str | None = Field(None, description="Pull every remote chart from this one repository or oci:// registry.")
-    meshChart: str | None = Field(None, description="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
+    chartMirror: ChartMirror | None = Field(None, description="Pull every remote chart from this one repository or oci:// registry.")
+    meshChart: MeshChartRef | None = Field(None, description="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
     meshVersion: Version | None = Field(None, description="Version of meshChart.")
 
 

@@ -106,9 +106,10 @@ def _report(exc: BaseException, debug: bool, fmt: str = "text", report: bool = F
 
 
 def print_bump(outcome) -> None:
-    """The version line and the changelog lines of a generate outcome, if it bumped."""
-    if outcome.version != outcome.previous_version:
-        click.echo(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})")
+    """The version line and the changelog lines of a generate outcome, if either moved."""
+    line = outcome.version_line()
+    if line:
+        click.echo(line)
         for ch in outcome.changes:
             click.echo(f"  - {ch.text}")
 
@@ -208,7 +209,8 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
     """Write charts/<name>-mesh/, helmfile.yaml and values/ from the catalog.
 
     Only changed files are written; an unchanged catalog touches nothing. The chart version
-    is bumped by what changed (major: removals, minor: additions, patch: settings).
+    is the last release's (committed, or packaged/published) bumped by the net change since
+    (major: removals, minor: additions, patch: settings); a reverted change bumps nothing.
 
     \b
     Example:
@@ -265,8 +267,9 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat):
         colored = use_color(color)
         style = (lambda t, **k: click.style(t, **k)) if colored else (lambda t, **k: t)
         echo = functools.partial(click.echo, color=colored)  # click strips colour off a pipe otherwise
-        if outcome.version != outcome.previous_version:
-            echo(style(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})", bold=True))
+        line = outcome.version_line()
+        if line:
+            echo(style(line, bold=True))
             for ch in outcome.changes:
                 click.echo(f"  - {ch.text}")
         for path in sorted(old):

@@ -434,17 +434,31 @@ def _fmt_ok(fmt: str, value: str) -> bool:
 _PATTERNS: dict[str, Any] = {}
 
 
-def _pattern_ok(pattern: str, value: str) -> bool:
+def re2_compile(pattern: str):
+    """``pattern`` compiled by RE2 (what Go's regexp and Envoy accept); ValueError with RE2's
+    reason otherwise. Cached; RE2's own logging of bad patterns is off."""
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        try:
-            import re2
+        import re2
 
-            compiled = re2.compile(pattern)
-        except Exception:  # noqa: BLE001 - RE2 unavailable or pattern it rejects: Python's engine
-            compiled = re.compile(pattern)
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            compiled = re2.compile(pattern, options)
+        except re2.error as exc:
+            reason = exc.args[0] if exc.args else "invalid regular expression"
+            compiled = ValueError(reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason))
         _PATTERNS[pattern] = compiled
-    return compiled.search(value) is not None
+    if isinstance(compiled, ValueError):
+        raise compiled
+    return compiled
+
+
+def _pattern_ok(pattern: str, value: str) -> bool:
+    try:
+        return re2_compile(pattern).search(value) is not None
+    except ValueError:
+        return False
 
 
 def _matches(schema: Any, value: Any) -> bool:

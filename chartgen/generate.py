@@ -7,11 +7,12 @@ the final plan to the writer; everything it renders comes from pure functions.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lifecycle
+from . import lifecycle, naming
 from .catalog import Catalog
 from .errors import ChartgenError, RenderError
 from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
@@ -48,9 +49,22 @@ class Outcome:
     result: WriteResult = field(default_factory=WriteResult)
     stale: list[str] = field(default_factory=list)
 
+    release: str | None = None  # the last release the version is computed against
+
     @property
     def bump(self) -> str:
-        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.version != self.previous_version else "none"
+        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.changes else "none"
+
+    def version_line(self) -> str | None:
+        """'charts/x: 0.1.0 → 0.2.0 (minor)', or None when neither version nor changes moved."""
+        since = f" since release {self.release}" if self.release and self.release != self.previous_version else ""
+        if self.version != self.previous_version:
+            if self.release and self.version == self.release:
+                return f"{self.chart_dir}: {self.previous_version} → {self.version} (back to the release: no changes since)"
+            return f"{self.chart_dir}: {self.previous_version or 'new'} → {self.version} ({self.bump}{since})"
+        if self.changes and since:
+            return f"{self.chart_dir}: {self.version} ({self.bump}{since}; its changes updated)"
+        return None
 
 
 def _state_text(state: dict) -> str:
@@ -59,11 +73,18 @@ def _state_text(state: dict) -> str:
     def enc(value) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+    def model(value: dict, pad: str) -> str:
+        envs = [f"{pad}  {enc(env)}: {enc(value[env])}" for env in sorted(value)]
+        return "{\n" + ",\n".join(envs) + f"\n{pad} }}"
+
     lines = []
     for key in sorted(state):
         if key == "model":
-            envs = [f"  {enc(env)}: {enc(state['model'][env])}" for env in sorted(state["model"])]
-            lines.append(f'"model": {{\n' + ",\n".join(envs) + "\n }")
+            lines.append(f'"model": {model(state["model"], "")}')
+        elif key == "release" and isinstance(state[key].get("model"), dict):
+            rel = state[key]
+            inner = [f"  {enc(k)}: {model(rel[k], '  ') if k == 'model' else enc(rel[k])}" for k in sorted(rel)]
+            lines.append('"release": {\n' + ",\n".join(inner) + "\n }")
         else:
             lines.append(f"{enc(key)}: {enc(state[key])}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
@@ -74,6 +95,51 @@ def _read_state(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
+    """The state of the chart as last committed: the state file at git's HEAD. Outside a git
+    work tree (or without git) the state on disk stands for it; inside one, a state file that
+    HEAD does not have means nothing was committed yet."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}"], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except (OSError, subprocess.SubprocessError):
+        return on_disk
+    if proc.returncode == 0:
+        try:
+            return json.loads(proc.stdout.decode("utf-8"))
+        except ValueError:
+            return None
+    if not chart_dir.is_dir() or b"not a git repository" in proc.stderr or b"dubious ownership" in proc.stderr:
+        return on_disk
+    return None
+
+
+def record_release(chart_dir: str | Path) -> str | None:
+    """Record the chart's current version as released (``chartgen package`` / ``publish``):
+    later versions are computed against it. Returns the version, None without a state."""
+    import tempfile
+
+    chart_dir = Path(chart_dir)
+    path = chart_dir / STATE_FILE
+    state = _read_state(path)
+    current = lifecycle.Release.of(state)
+    if current is None:
+        return None
+    if state.get("release") != current.record():
+        state["release"] = current.record()
+        fd, tmp = tempfile.mkstemp(dir=chart_dir, prefix=".chartgen-state.", suffix=".chartgen-tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(_state_text(state))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return current.version
 
 
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
@@ -92,41 +158,32 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     state = _read_state(root / chart_dir / STATE_FILE)
     snapshot = lifecycle.model_snapshot(catalog)
     previous = state.get("version") if state else None
-    history = list(state.get("history", [])) if state else []
-    if state and state.get("fingerprint") == fp and options.version in (None, previous):
-        version, changes = previous, []
-    else:
-        changes = lifecycle.compare(state.get("model") if state else None, snapshot)
-        if state and not changes:
-            changed = state.get("fingerprint") != fp
-            changes = [lifecycle.Change(lifecycle.PATCH, "chart templates updated" if changed
-                                        else f"version set to {options.version}")]
-        if options.version:
-            try:
-                forced = lifecycle.parse_version(options.version)
-            except ValueError as exc:
-                raise ChartgenError(f"--version: {exc}") from None
-            if previous and forced < lifecycle.parse_version(previous):
-                raise ChartgenError(f"--version {options.version} is lower than the current chart version {previous}; "
-                                    "versions never go backwards")
-            if previous and forced == lifecycle.parse_version(previous):
-                raise ChartgenError(f"--version {options.version} is the current chart version, and the chart has "
-                                    "changed; a version is never reused for different content")
-            version = options.version
-        elif previous:
-            version = lifecycle.bump(previous, lifecycle.level_of(changes))
-        else:
-            version = "0.1.0"
-        history = [h for h in history if h["version"] != version]
-        history.insert(0, {"version": version, "changes": [c.text for c in changes]})
+    recorded = lifecycle.Release.of(state.get("release")) if state else None
+    release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
+    try:
+        version, changes = lifecycle.next_version(release, snapshot, fp, options.version)
+    except lifecycle.ReleaseError as exc:
+        raise ChartgenError(str(exc)) from None
+    except ValueError as exc:
+        raise ChartgenError(f"--version: {exc}") from None
+    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, version, changes)
     current_changes = tuple(history[0]["changes"]) if history else ()
     meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
     chart_files = build_chart(catalog, meta, body)
-    chart_files[STATE_FILE] = _state_text({"fingerprint": fp, "history": history, "model": snapshot, "version": version})
+    new_state = {"fingerprint": fp, "history": history, "model": snapshot, "version": version}
+    if recorded is not None:
+        new_state["release"] = recorded.record()
+    chart_files[STATE_FILE] = _state_text(new_state)
     _validate_values(catalog)
 
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     hf = catalog.helmfile  # the catalog's settings; a CLI flag overrides each for this run
+    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
+                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
+        if value is not None and problem(value):
+            raise ChartgenError(f"{flag}: {problem(value)}")
+    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
+        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
     docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}",
                           chart_mirror=options.chart_mirror or hf.chartMirror,
                           mesh_chart=options.mesh_chart or hf.meshChart,
@@ -146,7 +203,8 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
         existing = path.read_text(encoding="utf-8") if path.exists() else None
         files[f"values/{rel}"] = merge_user_values(existing, data, header=USER_VALUES_HEADER)
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs))
+                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
+                   release=release.version if release else None)
 
 
 @lru_cache(maxsize=1)

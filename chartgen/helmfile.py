@@ -27,14 +27,17 @@ generates one into the Secret ``grafana`` (key ``admin-password``).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import yaml
 
+from . import naming
 from .catalog import Catalog
+from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
 from .mesh import EnvView, env_views
-from .observability import slo_alert_rules
+from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 
 __all__ = [
     "HEADER",
@@ -62,14 +65,11 @@ REPOSITORIES: dict[str, str] = {
     "localstack": "https://localstack.github.io/helm-charts",
 }
 
-# grafana.com dashboards of Istio: (file key, gnetId)
-ISTIO_DASHBOARDS = (
-    ("istio-mesh", 7639),
-    ("istio-service", 7636),
-    ("istio-workload", 7630),
-    ("istio-performance", 11829),
-    ("istio-control-plane", 7645),
-)
+SLO_RULES_FILE = f"slo-rules-{ENV_FILE}.yaml"
+DASHBOARDS_FILE = "istio-dashboards.yaml"
+# Kiali's login-token signing key in environments that log users in: a Secret the cluster's
+# operator creates once (docs/addons.md); never a value in the repository
+KIALI_SIGNING_SECRET = ("kiali-signing-key", "signing-key")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,9 @@ class _Release:
     needs: tuple[str, ...] = ()
     envs: tuple[str, ...] = ()  # environments that install it
     extra: dict = field(default_factory=dict)
+    # chartgen-owned values files under values/<name>/generated/, layered between
+    # common.yaml and <env>.yaml (names may contain the environment placeholder)
+    generated: tuple[str, ...] = ()
 
 
 def _mesh_name(catalog: Catalog) -> str:
@@ -147,15 +150,17 @@ def _releases(catalog: Catalog) -> list[_Release]:
     out.append(_Release(mesh, ISTIO_NS, None, mesh, None, "mesh", tuple(mesh_needs), envs,
                         {"disableValidationOnInstall": True}))
     if obs.kiali:
-        out.append(_Release("kiali", obs.namespace, "kiali", "kiali-server", v.kiali, "addons",
-                            (f"{ISTIO_NS}/istio-base",), envs))
+        # Kiali reads Grafana's admin credentials from Grafana's Secret
+        kiali_needs = (f"{ISTIO_NS}/istio-base",) + ((f"{obs.namespace}/grafana",) if obs.grafana else ())
+        out.append(_Release("kiali", obs.namespace, "kiali", "kiali-server", v.kiali, "addons", kiali_needs, envs))
     if obs.jaeger:
         out.append(_Release("jaeger", obs.namespace, "jaegertracing", "jaeger", v.jaeger, "addons", (), envs))
     if obs.prometheus:
         out.append(_Release("prometheus", obs.namespace, "prometheus-community", "prometheus", v.prometheus,
-                            "addons", (), envs))
+                            "addons", (), envs, generated=(SLO_RULES_FILE,)))
     if obs.grafana:
-        out.append(_Release("grafana", obs.namespace, "grafana-community", "grafana", v.grafana, "addons", (), envs))
+        out.append(_Release("grafana", obs.namespace, "grafana-community", "grafana", v.grafana, "addons", (), envs,
+                            generated=(DASHBOARDS_FILE,)))
     active, ls_ns = _localstack_envs(catalog)
     if active:
         out.append(_Release("localstack", ls_ns, "localstack", "localstack", v.localstack, "addons",
@@ -245,16 +250,35 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
             rel["needs"] = list(r.needs)
         rel.update(r.extra)
         rel["missingFileHandler"] = "Warn"
-        rel["values"] = [f"values/{r.name}/common.yaml", f"values/{r.name}/{ENV_FILE}.yaml"]
-        if r.chart == "prometheus":
-            rel["values"].insert(1, f"values/{r.name}/{GENERATED_DIR}/slo-rules-{ENV_FILE}.yaml")
+        rel["values"] = [f"values/{r.name}/common.yaml",
+                         *(f"values/{r.name}/{GENERATED_DIR}/{g}" for g in r.generated),
+                         f"values/{r.name}/{ENV_FILE}.yaml"]
         out_releases.append(rel)
     part2 = {"repositories": repositories, "releases": out_releases}
     return [part1, part2]
 
 
+def _template_free(node, path: str = "") -> None:
+    """helmfile renders a plain ``helmfile.yaml`` as a Go template (in its default mode): no
+    string in it may hold a template delimiter, except the values file names chartgen writes
+    on purpose. The catalog model refuses such strings already; this guards every other way
+    in (command-line options, future fields)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _template_free(key, path)
+            _template_free(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _template_free(value, f"{path}[{i}]")
+    elif isinstance(node, str):
+        if naming.has_template(node.replace(ENV_FILE, "")) or naming.has_control(node):
+            raise RenderError(f"helmfile.yaml: {path}: refusing to write {node!r}: helmfile would evaluate "
+                              "template delimiters or control characters in it")
+
+
 def dump_helmfile(docs: list[dict]) -> str:
     """``helmfile.yaml`` text: the header comment, then the documents separated by ``---``."""
+    _template_free(docs)
     parts = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096) for doc in docs]
     return HEADER + "\n" + "---\n".join(parts)
 
@@ -316,14 +340,21 @@ def _gateway(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
 def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     obs = catalog.observability
     ns = obs.namespace
+    grafana_secret = "grafana"  # the grafana chart's admin Secret (keys admin-user, admin-password)
     common = {
         "deployment": {"pod_annotations": dict(INJECT_FALSE)},
         "external_services": {
+            # where Kiali looks for mesh-wide Istio config (the chart defaults to Kiali's own namespace)
+            "istio": {"root_namespace": ISTIO_NS},
             "prometheus": {"url": f"http://{_svc('prometheus-server', ns)}"},
             "grafana": {
                 "enabled": obs.grafana,
                 "internal_url": f"http://{_svc('grafana', ns)}",
                 "external_url": "http://localhost:3000",
+                # Grafana has no anonymous access: Kiali reads its credentials from Grafana's
+                # Secret (the chart mounts `secret:<name>:<key>` references into the pod)
+                "auth": {"type": "basic", "username": f"secret:{grafana_secret}:admin-user",
+                         "password": f"secret:{grafana_secret}:admin-password"},
                 "dashboards": [
                     {"name": "Istio Service Dashboard",
                      "variables": {"namespace": "var-namespace", "service": "var-service"}},
@@ -342,11 +373,26 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
             },
         },
     }
+    if not obs.grafana:
+        del common["external_services"]["grafana"]["auth"]
     per_env = {}
     for view in env_views(catalog):
         anonymous = view.env.kialiAnonymous if view.env.kialiAnonymous is not None else not view.env.production
-        per_env[view.name] = {"auth": {"strategy": "anonymous" if anonymous else "token"}}
+        per_env[view.name] = {"auth": {"strategy": "anonymous" if anonymous else "token"},
+                              "login_token": {"signing_key": _kiali_signing_key(catalog, view.name, anonymous)}}
     return common, per_env
+
+
+def _kiali_signing_key(catalog: Catalog, env: str, anonymous: bool) -> str:
+    """Kiali's login-token signing key, stable across renders (the chart draws a random one
+    on every render when it is unset). Where users log in it comes from a Secret created
+    once in the cluster; with anonymous access there is no session to protect, so a key
+    derived from the mesh and environment names (32 characters, as Kiali requires) keeps
+    the render stable without anyone having to create a Secret."""
+    if not anonymous:
+        name, key = KIALI_SIGNING_SECRET
+        return f"secret:{name}:{key}"
+    return hashlib.sha256(f"{catalog.metadata.name}/{env}/kiali-anonymous".encode()).hexdigest()[:32]
 
 
 def _jaeger(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
@@ -379,11 +425,13 @@ def _grafana(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
             "name": "Prometheus", "type": "prometheus", "access": "proxy",
             "url": f"http://{_svc('prometheus-server', ns)}", "isDefault": True,
         }]}},
-        "dashboardProviders": {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [{
-            "name": "istio", "orgId": 1, "folder": "istio", "type": "file", "disableDeletion": False,
-            "options": {"path": "/var/lib/grafana/dashboards/istio"},
-        }]}},
-        "dashboards": {"istio": {key: {"gnetId": gnet, "datasource": "Prometheus"} for key, gnet in ISTIO_DASHBOARDS}},
+        # Istio's dashboards come from chartgen's generated values file (no download at pod
+        # start); the chart mounts each provider's ConfigMap at the provider's path
+        "dashboardProviders": {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [
+            {"name": provider, "orgId": 1, "folder": "istio", "type": "file", "disableDeletion": False,
+             "options": {"path": f"/var/lib/grafana/dashboards/{provider}"}}
+            for provider in ISTIO_DASHBOARDS
+        ]}},
         "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
                                    "searchNamespace": "ALL"}},
     }
@@ -407,16 +455,27 @@ def _mesh(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     return {}, {view.name: env_values.get(view.name, {}) for view in env_views(catalog)}
 
 
+def _generated_content(catalog: Catalog, name: str, view: EnvView) -> dict:
+    if name == SLO_RULES_FILE:
+        return {"serverFiles": {"alerting_rules.yml": slo_alert_rules(catalog, view)}}
+    if name == DASHBOARDS_FILE:
+        return {"dashboards": {provider: {key: {"json": text} for key, text in boards.items()}
+                               for provider, boards in istio_dashboards().items()}}
+    raise AssertionError(f"no content for generated values file {name}")
+
+
 def build_generated_values(catalog: Catalog) -> dict[str, dict]:
     """Values files that chartgen owns whole (not the user's), keyed by path under
-    ``values/``: the Prometheus alert rules of each environment, from the SLOs."""
+    ``values/``: the Prometheus alert rules of each environment (from the SLOs) and Istio's
+    Grafana dashboards (vendored, so that Grafana needs no internet access for them)."""
     out: dict[str, dict] = {}
+    views = env_views(catalog)
     for r in _releases(catalog):
-        if r.chart == "prometheus":
-            for view in env_views(catalog):
+        for name in r.generated:
+            for view in views:
                 if view.name in r.envs:
-                    out[f"{r.name}/{GENERATED_DIR}/slo-rules-{view.name}.yaml"] = {
-                        "serverFiles": {"alerting_rules.yml": slo_alert_rules(catalog, view)}}
+                    out[f"{r.name}/{GENERATED_DIR}/{name.replace(ENV_FILE, view.name)}"] = \
+                        _generated_content(catalog, name, view)
     return dict(sorted(out.items()))
 
 

@@ -14,6 +14,61 @@ SPDX_ID = r"[A-Za-z0-9][A-Za-z0-9.-]*\+?"
 SPDX_EXPRESSION = re.compile(rf"^\(*{SPDX_ID}\)*( (AND|OR|WITH) \(*{SPDX_ID}\)*)*$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
+# characters no single-line catalog string may hold: C0/C1 controls, DEL, Unicode line breaks
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# multi-line text (env values) may hold tabs and line breaks, nothing else of the above
+CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Go template delimiters: helmfile renders a plain helmfile.yaml as a Go template
+TEMPLATE_DELIMITERS = ("{{", "}}")
+CHART_MIRROR = re.compile(r"(https?|oci)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*/?")
+MESH_CHART = re.compile(r"oci://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)+|[A-Za-z0-9][A-Za-z0-9._-]*/[a-z0-9][a-z0-9._-]*")
+
+
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def is_label_value(value: str) -> bool:
+    """A Kubernetes label value: at most 63 characters of [A-Za-z0-9-_.], alphanumeric at both ends."""
+    return len(value) <= 63 and bool(LABEL_VALUE.fullmatch(value))
+
+
+def is_label_key(key: str) -> bool:
+    """A Kubernetes label key: [<DNS subdomain ≤ 253>/]<name ≤ 63>."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(LABEL_NAME.fullmatch(name))
+
+
+def is_host(value: str) -> bool:
+    """A DNS host name (a leading ``*.`` allowed): at most 253 characters, labels at most 63."""
+    if len(value) > 253 or not HOST.fullmatch(value):
+        return False
+    return all(len(label) <= 63 for label in value.split("."))
+
+
+def has_control(value: str, multiline: bool = False) -> bool:
+    return bool((CONTROL_MULTILINE if multiline else CONTROL).search(value))
+
+
+def has_template(value: str) -> bool:
+    return any(d in value for d in TEMPLATE_DELIMITERS)
+
+
+def chart_mirror_problem(value: str) -> str | None:
+    """Why ``value`` is not a chart mirror (None: it is one)."""
+    if not CHART_MIRROR.fullmatch(value):
+        return "expected an https://, http:// or oci:// URL of host, port and path (letters, digits, '.', '-', '_', '~'), got " + repr(value)
+    return None
+
+
+def mesh_chart_problem(value: str) -> str | None:
+    if not MESH_CHART.fullmatch(value):
+        return "expected <repository>/<chart> or oci://<registry>/<path>, got " + repr(value)
+    return None
+
+
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 

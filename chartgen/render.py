@@ -136,6 +136,8 @@ def chart_yaml(catalog: Catalog, meta: ChartMeta) -> str:
 
 
 def _change_kind(text: str) -> str:
+    if text == "initial version":  # the first release adds everything
+        return "added"
     if text.startswith(("removed", "REMOVED")) or " removed" in text:
         return "removed"
     if text.startswith("added") or " added" in text:

@@ -19,7 +19,19 @@ from .errors import CatalogError, Problem
 from .mesh import HTTP_ONLY, EnvView, env_views, has_http_port, http_only_setting
 from .yamlsrc import SourceMap, format_path, load_yaml
 
+# Kubernetes' own namespaces: chartgen never writes into them
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
+ISTIO_ROOT_NAMESPACE = "istio-system"
+
+
+def mesh_namespaces(catalog: Catalog) -> dict[str, str]:
+    """Namespaces that belong to the mesh's own components: namespace -> what it holds.
+    No environment or service may use one (a deny-all there would cut off the mesh)."""
+    out = {ns: "a Kubernetes system namespace" for ns in RESERVED_NAMESPACES}
+    out[catalog.observability.namespace] = "the observability add-ons' namespace"
+    out[catalog.istio.gatewayRelease] = "the ingress gateway's namespace"
+    out[ISTIO_ROOT_NAMESPACE] = "Istio's root namespace (a policy there applies to the whole mesh)"
+    return out
 
 _TYPE_NAMES = {
     "int_type": "integer", "int_parsing": "integer", "int_from_float": "integer",
@@ -292,6 +304,13 @@ class _Checker:
                 elif r.port not in {p.port for p in c.services[r.service].ports}:
                     self.add(("externalServices", ext_key, "redirectTo", "port"),
                              f"expected a port of service '{r.service}', got {r.port}", "unknown-port")
+        for loc, ns in ((("istio", "gatewayRelease"), c.istio.gatewayRelease),
+                        (("observability", "namespace"), c.observability.namespace)):
+            if ns in RESERVED_NAMESPACES:
+                self.add(loc, f"namespace '{ns}' is reserved: a Kubernetes system namespace", "reserved-namespace")
+        if c.observability.namespace == c.istio.gatewayRelease:
+            self.add(("observability", "namespace"), f"namespace '{c.observability.namespace}' is also the ingress "
+                     "gateway's namespace (istio.gatewayRelease)", "reserved-namespace")
         # the base layer (no environment) and every environment
         self.check_layer(None)
         for view in env_views(c):
@@ -325,8 +344,14 @@ class _Checker:
         if env.production and env.chaos and not env.allowChaosInProduction:
             self.add(loc + ("chaos",), "fault injection in a production environment needs allowChaosInProduction: true",
                      "chaos-in-production")
-        if env.namespace in RESERVED_NAMESPACES:
-            self.add(loc + ("namespace",), f"namespace '{env.namespace}' is reserved", "reserved-namespace")
+        reserved = mesh_namespaces(self.c)
+        ns = env.namespace or f"{self.c.metadata.name}-{name}"
+        if ns in reserved:
+            if env.namespace:
+                self.add(loc + ("namespace",), f"namespace '{ns}' is reserved: {reserved[ns]}", "reserved-namespace")
+            else:
+                self.add(loc, f"the default namespace '{ns}' (<metadata.name>-<environment>) is reserved: "
+                         f"{reserved[ns]}; set environments.{name}.namespace", "reserved-namespace", key=True)
         if env.dataPlane == "ambient" and env.ingressApi == "istio":
             self.add(loc + ("ingressApi",), "the ambient data plane routes through the Gateway API; expected "
                      "ingressApi: gatewayApi (or no ingressApi), got 'istio'", "ingress-api")
@@ -341,12 +366,12 @@ class _Checker:
             services = {k: resolve_service(c, k, None) for k in c.services}
         routes_seen: dict[tuple, str] = {}
         names_seen: dict[tuple, str] = {}
-        reserved = {c.istio.gatewayRelease, "istio-system", c.observability.namespace} | RESERVED_NAMESPACES
+        reserved = mesh_namespaces(c)
         for key, svc in services.items():
             s = svc.spec
             L = lambda *f: self.layer_loc(env_name, key, *f)  # noqa: E731
             if s.namespace in reserved:
-                self.add(L("namespace"), f"namespace '{s.namespace}' is reserved for the mesh's own components",
+                self.add(L("namespace"), f"namespace '{s.namespace}' is reserved: {reserved[s.namespace]}",
                          "reserved-namespace")
             if view is None and not s.serviceName and len(svc.service_name) > 63:
                 self.add(("services", key), f"Kubernetes name '{svc.service_name}' (naming.prefix + key) is longer "

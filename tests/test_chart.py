@@ -108,8 +108,11 @@ def test_golden_render(env_name, chart_dir, helm, helm_env, golden):
 @pytest.mark.parametrize("env_name", ENVS)
 def test_every_object_passes_schema_validation(env_name, rendered):
     from chartgen.analyzer.schema import validate_objects
+    from chartgen.analyzer.webhook import validate
+    from helpers.istio import istio_crds
 
-    findings = validate_objects(rendered[env_name])
+    findings = validate_objects(rendered[env_name], istio=istio_crds())
+    findings += [(d["kind"], d["metadata"]["name"], e) for d in rendered[env_name] for e in validate(d)]
     assert findings == [], "\n".join(str(f) for f in findings)
 
 

@@ -165,3 +165,42 @@ web:
     assert "istio_requests_total" not in rules["RedisHighErrorRatio"]
     assert 'request_protocol="grpc",grpc_response_status!="0"' in rules["CartHighErrorRatio"]
     assert 'response_code=~"5.."' in rules["WebHighErrorRatio"] and "grpc" not in rules["WebHighErrorRatio"]
+
+
+# --- exposed paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/api*", "expected an HTTP path starting with '/', without '*'"),
+    ("'/a/{id}'", "without '*', '{', '}'"),
+    ("/a?x=1", "'?', '#' or spaces"),
+    ("api", "starting with '/'"),
+    ("{exact: /a*}", "without '*'"),
+    ("{regex: '(?<=/a)b'}", "expected an RE2 regular expression, got '(?<=/a)b': invalid perl operator"),
+    ("{regex: '(a)\\1'}", "expected an RE2 regular expression"),
+    (f"{{regex: '/{'a' * 1030}'}}", "at most 1024 characters"),
+    ("{exact: /a, prefix: /b}", "expected exactly one of exact, prefix, regex, got exact, prefix"),
+])
+def test_exposed_path_refusals_are_located(path, message):
+    found = problems(f"web:\n  ports: [{{name: http, port: 8080}}]\n  expose: {{paths: [/ok, {path}]}}\n")
+    assert len(found) == 1 and message in found[0], found
+    assert ": error: services.web.expose.paths[1]" in found[0], found
+
+
+def test_exposed_paths_values_keep_bare_prefixes():
+    svc = values_of("web:\n  ports: [{name: http, port: 8080}]\n"
+                    "  expose: {paths: [/api, {prefix: /static/}, {exact: /login}, {regex: '/v[0-9]+/.*'}]}\n")["web"]
+    assert svc["expose"]["paths"] == ["/api", "/static/", {"exact": "/login"}, {"regex": "/v[0-9]+/.*"}]
+
+
+def test_same_path_claimed_twice_by_kind():
+    found = problems("""\
+a:
+  ports: [{name: http, port: 8080}]
+  expose: {host: www, paths: [{exact: /login}]}
+b:
+  ports: [{name: http, port: 8080}]
+  expose: {host: www, paths: [/login, {exact: /login}]}
+""")
+    assert [f for f in found if "[unique-route]" in f] and all("services.b.expose.paths[1]" in f for f in found), found
+    assert any("/login (exact)" in f for f in found)

@@ -175,3 +175,42 @@ def test_prefix_matcher_is_istio_string_prefix():
     assert uri_matches({"prefix": "/api"}, "/apix") and uri_matches({"prefix": "/api"}, "/api/x")
     assert not uri_matches({"prefix": "/api/"}, "/api")
     assert uri_matches({"exact": "/login"}, "/login?x=1") and not uri_matches({"exact": "/login"}, "/login/")
+
+
+# --- lint: port names against declared protocols ------------------------------------------------
+
+PORT_NAMES = {  # service: (port name, protocol, expected lint codes)
+    "grpc-as-http": ("http", "GRPC", {"CG120"}),          # Istio would speak HTTP/1.1 to a gRPC server
+    "grpc-as-grpcweb": ("grpc-web", "GRPC", {"CG120"}),
+    "http-as-grpc": ("grpc", "HTTP", {"CG120"}),          # HTTP/2 to an HTTP/1.1 server
+    "tls-as-http": ("http-db", "TLS", {"CG120"}),         # TLS bytes parsed as HTTP
+    "http-as-tcp": ("tcp", "HTTP", {"CG120"}),            # http rules would not apply
+    "redis-as-tcp": ("tcp-cache", "REDIS", {"CG121"}),
+    "tls-as-https": ("https", "TLS", {"CG121"}),
+    "grpc-as-http2": ("http2", "GRPC", {"CG121"}),
+    "redis-ok": ("redis", "REDIS", set()),
+    "grpc-ok": ("grpc-api", "GRPC", set()),
+    "tls-ok": ("tls-db", "TLS", set()),
+    "unnamed": ("web", "GRPC", {"IST0118"}),
+}
+
+
+def test_port_names_that_disagree_with_the_protocol(tmp_path):
+    from chartgen.analyzer import Project, analyze, render
+    from chartgen.validate import parse_catalog
+
+    services = "".join(f"{key}:\n  ports: [{{name: {name}, port: 7000, protocol: {proto}}}]\n"
+                       for key, (name, proto, _) in PORT_NAMES.items())
+    text = catalog_text(services)
+    catalog, smap = parse_catalog(text, "catalog.yaml")
+    project = Project.from_catalog(catalog, tmp_path, source_map=smap)
+    findings = analyze(project, render(project, ["dev"])["dev"])
+    got = {key: set() for key in PORT_NAMES}
+    lines = text.splitlines()
+    for f in findings:
+        got[f.name].add(f.code)
+        assert f.file == "catalog.yaml" and f"name: {PORT_NAMES[f.name][0]}," in lines[f.line - 1], f.format()
+    assert got == {key: codes for key, (_, _, codes) in PORT_NAMES.items()}, [f.format() for f in findings]
+    by_name = {f.name: f for f in findings}
+    assert by_name["grpc-as-http"].level == "error" and "HTTP/1" in by_name["grpc-as-http"].message
+    assert by_name["redis-as-tcp"].level == "warning"

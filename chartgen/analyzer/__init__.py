@@ -1,7 +1,8 @@
 """``chartgen lint``: offline analysis of the rendered mesh chart.
 
 Every environment is rendered with the real helm, layered as the helmfile does, then
-checked: schemas (Kubernetes and Istio), mesh semantics (istioctl analyze codes), chartgen's
+checked: Kubernetes schemas, the pinned Istio release's CRDs (schema and CEL rules) and a port of
+Istio's validating webhook, mesh semantics (istioctl analyze codes), chartgen's
 security rules (CG1xx) and checkov's Kubernetes checks. The rules are documented in
 docs/lint-rules.md.
 """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .webhook import CHECKS as WEBHOOK_CHECKS
+
 LEVELS = ("error", "warning", "info")
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 RULES_DOC = "docs/lint-rules.md"
@@ -19,7 +21,8 @@ class Rule:
 _RULES = [
     Rule("K8S-SCHEMA", "error", "Kubernetes object does not match the strict Kubernetes schema"),
     Rule("IST0101", "error", "Referenced resource not found"),
-    Rule("IST0106", "error", "Istio object does not match the Istio schema"),
+    Rule("IST0106", "error", "Istio object does not match the CRD schema of the pinned Istio release"),
+    Rule("CRD-CEL", "error", "Istio object breaks an x-kubernetes-validations (CEL) rule of its CRD"),
     Rule("IST0109", "error", "Two mesh VirtualServices for one host"),
     Rule("IST0112", "error", "Destination port missing for a service with several ports"),
     Rule("IST0118", "info", "Port name does not follow <protocol>[-suffix]"),
@@ -51,6 +54,7 @@ _RULES = [
     Rule("CG134", "warning", "Ambient: waypoint that nothing uses"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
+_RULES += [Rule(name, "error", f"Istio's validating webhook rejects the object ({name})") for name in WEBHOOK_CHECKS]
 RULES: dict[str, Rule] = {r.code: r for r in _RULES}
 
 

@@ -13,10 +13,12 @@ from ..errors import ChartgenError
 from .context import Context
 from .findings import Finding
 from .ambient import check_ambient
+from .istio_crds import load as load_istio_crds
 from .mesh import check_mesh
 from .scanner import apply_suppressions, collect, find_checkov, load_suppressions, start_checkov
 from .schema import preload, validate_objects
 from .security import check_security
+from .webhook import check_webhook
 from .workspace import KUBE_VERSION, Project, Rendered, assemble, render_texts
 
 
@@ -35,12 +37,16 @@ class LintResult:
         return self.count("error") > 0 or (strict and self.count("warning") > 0)
 
 
-def analyze(project: Project, rendered: Rendered) -> list[Finding]:
-    """Schema, mesh and security findings of one rendered environment (no scanner)."""
+def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Finding]:
+    """Schema, admission, mesh and security findings of one rendered environment (no scanner).
+
+    ``istio_crds``: the pinned Istio release's CRDs (``chartgen.crdcheck.CRDSet``); without
+    them Istio objects get the webhook checks but no CRD schema or CEL checks."""
     templates = {rel.rsplit("/", 1)[-1]: rel for rel in project.files
                  if rel.startswith(f"{project.chart_dir}/templates/")}
     ctx = Context(rendered, project.catalog_file, templates, source_map=project.source_map)
-    findings = validate_objects(rendered.docs, rendered.env, KUBE_VERSION.rsplit(".", 1)[0])
+    findings = validate_objects(rendered.docs, rendered.env, KUBE_VERSION.rsplit(".", 1)[0], istio_crds)
+    check_webhook(ctx)
     check_mesh(ctx)
     check_security(ctx)
     check_ambient(ctx)
@@ -58,7 +64,13 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     suppressions = load_suppressions(suppressions_text)
     checkov = find_checkov() if scanner else None
     findings: list[Finding] = []
-    warm = threading.Thread(target=preload, daemon=True)  # imports the models while helm runs
+    istio: list = []
+
+    def warm_up():  # while helm renders: the Kubernetes schemas and the pinned Istio CRDs
+        preload()
+        istio.append(load_istio_crds(project))
+
+    warm = threading.Thread(target=warm_up, daemon=True)
     warm.start()
     with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
         scratch = Path(tmp)
@@ -74,8 +86,9 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
         try:
             rendered = assemble(project, texts)
             warm.join()
+            crds = istio[0] if istio else None
             for env in envs:
-                findings += analyze(project, rendered[env])
+                findings += analyze(project, rendered[env], crds.crds if crds else None)
         except BaseException:
             if scan is not None:
                 scan.proc.kill()
@@ -85,6 +98,10 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
             findings += [_locate(project, f) for f in collect(scan, manifests, rendered)]
     kept, dropped = apply_suppressions(findings, suppressions)
     notes = list(dict.fromkeys(project.notes))
+    if not istio:
+        notes.append("the Istio CRDs could not be loaded; Istio CRD schema and CEL checks skipped")
+    elif istio[0].note:
+        notes.append(istio[0].note)
     for env in envs:
         r = rendered[env]
         if r.gateway_values is None and r.view.ingress_api == "istio":  # Gateway API: Istio makes the Service

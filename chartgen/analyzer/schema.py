@@ -3,8 +3,9 @@
 - Kubernetes kinds: kubernetes-validate's strict JSON schemas for a pinned Kubernetes
   version, every error of every object. One validator per (apiVersion, kind), built once
   from the package's schema files and a ``referencing`` registry.
-- Istio kinds: the cloudcoil pydantic models (strict types), plus unknown-field detection
-  (the models drop unknown fields silently, so the input keys are compared with the dump).
+- Istio kinds: the CRDs of the pinned Istio release (``chartgen.crdcheck``): structural
+  schema with unknown fields rejected, schema defaults, then the CRDs' CEL rules. Without
+  those CRDs (``istio=None``) Istio kinds are not schema-checked; lint says so in a note.
 - Gateway API kinds: the vendored Gateway API CRDs through ``chartgen.crdcheck`` (schema
   defaults applied, then the structural schema and every CEL rule).
 
@@ -13,8 +14,6 @@
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
 import re
 from functools import lru_cache
@@ -25,6 +24,11 @@ from .findings import Finding
 
 K8S_CODE = "K8S-SCHEMA"
 ISTIO_CODE = "IST0106"
+CEL_CODE = "CRD-CEL"
+SCHEMA_KEYWORDS = {"type", "required", "unknown field", "enum", "pattern", "format", "minimum", "maximum",
+                   "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "oneOf",
+                   "anyOf", "allOf", "not", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "metadata",
+                   "kind", "served"}
 DEFAULT_KUBE_VERSION = "1.33"
 ISTIO_GROUPS = {
     "networking.istio.io": "networking",
@@ -99,86 +103,25 @@ def _k8s_errors(obj: dict, version: str) -> list[tuple[str, str]]:
 # --- Istio ---------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
-def _istio_model(api_version: str, kind: str):
-    group, _, version = api_version.partition("/")
-    short = ISTIO_GROUPS.get(group)
-    if short is None or not re.fullmatch(r"v\d+((alpha|beta)\d+)?", version):
-        return None
-    try:
-        module = importlib.import_module(f"cloudcoil.models.istio.{short}.{version}")
-    except ModuleNotFoundError:
-        return None
-    model = getattr(module, kind, None)
-    return model if isinstance(model, type) and hasattr(model, "model_validate") else None
-
-
 def preload() -> None:
-    """Import the Istio models and build the Kubernetes registry (about 1.5 s; lint runs it
-    in a thread while helm renders)."""
-    for api, kind in (("networking.istio.io/v1", "VirtualService"), ("security.istio.io/v1", "AuthorizationPolicy"),
-                      ("telemetry.istio.io/v1", "Telemetry"), ("networking.istio.io/v1alpha3", "EnvoyFilter")):
-        _istio_model(api, kind)
+    """Build the Kubernetes registry (lint runs it in a thread while helm renders)."""
     _registry(DEFAULT_KUBE_VERSION)
 
 
-def _unknown_keys(given: Any, kept: Any, path: tuple = ()) -> list[tuple]:
-    """Paths of keys present in ``given`` but dropped from ``kept``."""
-    out: list[tuple] = []
-    if isinstance(given, dict) and isinstance(kept, dict):
-        for key, value in given.items():
-            if key not in kept:
-                out.append(path + (key,))
-            else:
-                out += _unknown_keys(value, kept[key], path + (key,))
-    elif isinstance(given, list) and isinstance(kept, list):
-        for i, (a, b) in enumerate(zip(given, kept)):
-            out += _unknown_keys(a, b, path + (i,))
+def _istio_findings(obj: dict, crds) -> list[tuple[str, str, str]]:
+    """(code, where, message) for one Istio object: the CRD schema, then its CEL rules."""
+    out = []
+    for v in crds.validate(obj):
+        if v.rule in SCHEMA_KEYWORDS:
+            out.append((ISTIO_CODE, v.path, v.message))
+        else:
+            out.append((CEL_CODE, v.path, f"{v.message} (rule: {_short(v.rule)})"))
     return out
 
 
-def _without_errors(model, obj: dict, exc):
-    """Parse ``obj`` with the failing values removed, to look for unknown fields next to them."""
-    from pydantic import ValidationError
-
-    pruned = copy.deepcopy(obj)
-    for _ in range(3):
-        for err in exc.errors():
-            loc = list(err["loc"])
-            node = pruned
-            for part in loc[:-1]:
-                try:
-                    node = node[part]
-                except (KeyError, IndexError, TypeError):
-                    node = None
-                    break
-            if isinstance(node, dict):
-                node.pop(loc[-1], None) if loc else None
-        try:
-            return model.model_validate(pruned), pruned
-        except ValidationError as again:
-            exc = again
-    return None
-
-
-def _istio_errors(obj: dict) -> list[tuple[str, str]]:
-    from pydantic import ValidationError
-
-    model = _istio_model(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-    if model is None:
-        return [("", f"unknown Istio kind {obj.get('kind')} in {obj.get('apiVersion')}")]
-    errors: list[tuple[str, str]] = []
-    given = obj
-    try:
-        parsed = model.model_validate(obj, strict=True)
-    except ValidationError as exc:
-        errors = [(_path(e["loc"]), e["msg"]) for e in exc.errors()]
-        retry = _without_errors(model, obj, exc)
-        if retry is None:
-            return errors
-        parsed, given = retry
-    kept = parsed.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return errors + [(_path(p), f"unknown field {p[-1]!r}") for p in _unknown_keys(given, kept)]
+def _short(rule: str) -> str:
+    rule = " ".join(rule.split())
+    return rule if len(rule) <= 120 else rule[:117] + "..."
 
 
 # --- Gateway API ---------------------------------------------------------------------------------
@@ -202,23 +145,26 @@ def is_istio(obj: dict) -> bool:
     return str(obj.get("apiVersion", "")).split("/")[0].endswith(".istio.io")
 
 
-def validate_objects(docs: Iterable, env: str = "", kube_version: str = DEFAULT_KUBE_VERSION) -> list[Finding]:
-    """Schema findings for rendered objects (dicts, or ``Doc`` objects with a source)."""
+def validate_objects(docs: Iterable, env: str = "", kube_version: str = DEFAULT_KUBE_VERSION,
+                     istio=None) -> list[Finding]:
+    """Schema findings for rendered objects (dicts, or ``Doc`` objects with a source).
+
+    ``istio``: the Istio CRDs (a ``chartgen.crdcheck.CRDSet``); None skips Istio kinds."""
     findings = []
     for doc in docs:
         obj = _obj(doc)
         if not isinstance(obj, dict) or not obj.get("kind"):
             continue
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        istio = is_istio(obj)
-        if istio:
-            errors = _istio_errors(obj)
+        if is_istio(obj):
+            if istio is None:
+                continue
+            errors = _istio_findings(obj, istio)
         elif is_gateway_api(obj):
-            errors = _gateway_api_errors(obj)
+            errors = [(K8S_CODE, where, message) for where, message in _gateway_api_errors(obj)]
         else:
-            errors = _k8s_errors(obj, kube_version)
-        for where, message in errors:
+            errors = [(K8S_CODE, where, message) for where, message in _k8s_errors(obj, kube_version)]
+        for code, where, message in errors:
             findings.append(Finding(env, str(obj["kind"]), str(meta.get("namespace") or ""), str(meta.get("name", "")),
-                                    ISTIO_CODE if istio else K8S_CODE, f"{where}: {message}" if where else message,
-                                    "error", _source(doc)))
+                                    code, f"{where}: {message}" if where else message, "error", _source(doc)))
     return findings

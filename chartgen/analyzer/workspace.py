@@ -110,8 +110,9 @@ class Project:
     """The catalog and every file ``chartgen generate`` would write, in memory."""
 
     def __init__(self, catalog: Catalog, files: dict[str, str], catalog_file: str = "catalog.yaml",
-                 notes: list[str] | None = None, source_map=None):
+                 notes: list[str] | None = None, source_map=None, root: Path | None = None):
         self.catalog = catalog
+        self.root = root  # the directory of the catalog (where the user's helmfile.yaml is), if known
         self.source_map = source_map  # positions in the catalog file (chartgen.yamlsrc.SourceMap), optional
         self.files = dict(files)
         self.catalog_file = catalog_file
@@ -124,7 +125,7 @@ class Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``)."""
         from ..generate import plan
 
-        return cls(catalog, plan(catalog, root).files, catalog_file, [], source_map)
+        return cls(catalog, plan(catalog, root).files, catalog_file, [], source_map, root)
 
     # --- the helmfile ------------------------------------------------------------------------
 

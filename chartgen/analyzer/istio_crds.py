@@ -1,0 +1,184 @@
+"""The CRDs of the Istio release the catalog pins, for the admission checks of ``lint``.
+
+They come from that release's ``istio/base`` chart (``files/crd-all.gen.yaml``), pulled
+with ``helm pull`` through the repository or mirror the generated helmfile uses for it, and
+kept in the user's cache (``$XDG_CACHE_HOME/chartgen/istio-base-<version>/``). When the
+chart cannot be had (offline, no mirror), ``load`` says so in one line and lint runs the
+checks it can without them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..crdcheck import CRDSet
+
+CRD_FILE = "base/files/crd-all.gen.yaml"
+MAX_CRD_BYTES = 64 * 1024 * 1024
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chartgen"
+
+
+@dataclass
+class ChartSource:
+    """Where the helmfile gets ``istio/base``: a chart repository URL or an OCI reference."""
+
+    version: str
+    repo_url: str | None  # https://… chart repository, or None
+    oci_ref: str | None  # oci://host/path/base, or None
+
+
+@dataclass
+class IstioCRDs:
+    version: str
+    crds: CRDSet | None
+    note: str | None = None  # set when the CRDs could not be had: what was skipped, and why
+
+
+def chart_source(project) -> ChartSource:
+    """``istio/base`` as the project's helmfile installs it (version and repository): the
+    helmfile.yaml beside the catalog when there is one (it may name a mirror given to
+    ``generate --chart-mirror``), else the one ``generate`` would write."""
+    version = project.catalog.versions.istio
+    text = project.files.get("helmfile.yaml") or ""
+    root = getattr(project, "root", None)
+    if root is not None:
+        try:
+            text = (Path(root) / "helmfile.yaml").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+    try:
+        parts = [p for p in yaml.safe_load_all(text) if isinstance(p, dict)]
+    except yaml.YAMLError:
+        parts = []
+    repos = {str(r.get("name")): r for p in parts for r in p.get("repositories") or [] if isinstance(r, dict)}
+    for p in parts:
+        for rel in p.get("releases") or []:
+            if not isinstance(rel, dict):
+                continue
+            chart = str(rel.get("chart") or "")
+            if rel.get("name") != "istio-base" and not chart.endswith("/base"):
+                continue
+            version = str(rel.get("version") or version)
+            if chart.startswith("oci://"):
+                return ChartSource(version, None, chart)
+            repo_name, _, chart_name = chart.partition("/")
+            repo = repos.get(repo_name)
+            if repo is None or not repo.get("url"):
+                return ChartSource(version, None, None)
+            url = str(repo["url"]).rstrip("/")
+            if repo.get("oci") or url.startswith("oci://"):
+                return ChartSource(version, None, f"oci://{url.removeprefix('oci://')}/{chart_name}")
+            return ChartSource(version, url, None)
+    return ChartSource(version, None, None)
+
+
+def _cache_dir(version: str) -> Path:
+    return cache_root() / f"istio-base-{version}"
+
+
+def _read_cached(version: str) -> list | None:
+    path = _cache_dir(version) / "crds.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _store(version: str, docs: list) -> None:
+    folder = _cache_dir(version)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(docs, fh, separators=(",", ":"), default=str)
+        os.replace(tmp, folder / "crds.json")
+    except OSError:  # no writable cache: the CRDs are used from memory
+        pass
+
+
+def crds_from_chart(archive: Path) -> list:
+    """The CRD documents of an ``istio/base`` chart archive."""
+    with tarfile.open(archive, "r:gz") as tar:
+        try:
+            member = tar.getmember(CRD_FILE)
+        except KeyError:
+            raise ValueError(f"{archive.name} has no {CRD_FILE}") from None
+        if not member.isfile() or member.size > MAX_CRD_BYTES:
+            raise ValueError(f"{archive.name}: {CRD_FILE} is not a plain file of a sane size")
+        text = tar.extractfile(member).read().decode("utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [d for d in yaml.load_all(text, Loader=loader) if isinstance(d, dict)
+            and d.get("kind") == "CustomResourceDefinition"]
+
+
+def _pull(source: ChartSource, helm: str, scratch: Path) -> Path:
+    from ..toolchain import tool_env
+
+    env = tool_env({"HELM_CONFIG_HOME": scratch / "config", "HELM_CACHE_HOME": scratch / "cache",
+                    "HELM_DATA_HOME": scratch / "data"})
+    dest = scratch / "pulled"
+    dest.mkdir(parents=True, exist_ok=True)
+    if source.oci_ref:
+        args = [helm, "pull", source.oci_ref, "--version", source.version, "-d", str(dest)]
+        if source.oci_ref.startswith(("oci://127.0.0.1", "oci://localhost")):
+            args.append("--plain-http")
+    else:
+        args = [helm, "pull", "base", "--repo", str(source.repo_url), "--version", source.version, "-d", str(dest)]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ValueError(f"helm pull failed: {exc}") from None
+    if proc.returncode != 0:
+        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
+        raise ValueError(lines[-1].removeprefix("Error: ") if lines else f"helm pull exited {proc.returncode}")
+    archives = sorted(dest.glob("*.tgz"))
+    if not archives:
+        raise ValueError("helm pull produced no chart archive")
+    return archives[0]
+
+
+_LOADED: dict[str, CRDSet] = {}
+
+
+def load(project, helm: str | None = None) -> IstioCRDs:
+    """The Istio CRDs for ``project``: from memory, the cache, or ``helm pull`` of istio/base."""
+    source = chart_source(project)
+    version = source.version
+    if version in _LOADED:
+        return IstioCRDs(version, _LOADED[version])
+    docs = _read_cached(version)
+    if docs is None:
+        skipped = "Istio CRD schema and CEL checks skipped"
+        if not (source.repo_url or source.oci_ref):
+            return IstioCRDs(version, None, f"the helmfile names no repository for istio/base {version}; {skipped}")
+        if helm is None:
+            from ..toolchain import ToolNotFound, find_tool
+
+            try:
+                helm = find_tool("helm").path
+            except ToolNotFound as exc:
+                return IstioCRDs(version, None, f"no helm to pull istio/base {version} ({exc}); {skipped}")
+        with tempfile.TemporaryDirectory(prefix="chartgen-istio-base-") as tmp:
+            try:
+                docs = crds_from_chart(_pull(source, helm, Path(tmp)))
+            except (ValueError, OSError, tarfile.TarError, yaml.YAMLError) as exc:
+                where = source.oci_ref or source.repo_url
+                return IstioCRDs(version, None, f"istio/base {version} could not be pulled from {where} ({exc}); "
+                                                f"{skipped}")
+        if not docs:
+            return IstioCRDs(version, None, f"istio/base {version} carries no CRDs; {skipped}")
+        _store(version, docs)
+    crds = CRDSet.from_documents(docs)
+    _LOADED[version] = crds
+    return IstioCRDs(version, crds)
