@@ -40,7 +40,11 @@ from .mesh import EnvView, env_views
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 
 __all__ = [
+    "ChartSource",
     "HEADER",
+    "Release",
+    "ReleasePlan",
+    "release_plan",
     "REPOSITORIES",
     "ENV_FILE",
     "build_helmfile",
@@ -73,19 +77,85 @@ KIALI_SIGNING_SECRET = ("kiali-signing-key", "signing-key")
 
 
 @dataclass(frozen=True)
-class _Release:
+class Release:
+    """One release of the helmfile: the model that helmfile.yaml and the GitOps exports
+    (``chartgen.gitops``) are all written from."""
+
     name: str
     namespace: str
     repo: str | None  # None: a local chart or mesh_chart
     chart: str
     version: str | None
     tier: str
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # "<namespace>/<release>", as helmfile writes them
     envs: tuple[str, ...] = ()  # environments that install it
     extra: dict = field(default_factory=dict)
     # chartgen-owned values files under values/<name>/generated/, layered between
     # common.yaml and <env>.yaml (names may contain the environment placeholder)
     generated: tuple[str, ...] = ()
+    # a local chart other than the mesh chart: its directory from the output root
+    # (e.g. charts/<chart>); None for the mesh chart (repo None) and repository charts
+    path: str | None = None
+
+    @property
+    def needs_names(self) -> tuple[str, ...]:
+        return tuple(n.split("/", 1)[1] for n in self.needs)
+
+    @property
+    def create_namespace(self) -> bool:
+        return self.extra.get("createNamespace", True)  # helmDefaults.createNamespace
+
+    def value_files(self, env: str) -> list[str]:
+        """The release's values files (paths from the output root), lowest layer first:
+        common.yaml, chartgen's generated files, then the environment's file. ``env`` is an
+        environment name, or helmfile's ``ENV_FILE`` placeholder."""
+        return [f"values/{self.name}/common.yaml",
+                *(f"values/{self.name}/{GENERATED_DIR}/{g.replace(ENV_FILE, env)}" for g in self.generated),
+                f"values/{self.name}/{env}.yaml"]
+
+
+_Release = Release
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """Where a release's chart comes from, as helmfile, Argo CD and Flux each need it."""
+
+    ref: str  # helmfile's `chart:`: repo/chart, oci://…/chart, or ./path
+    version: str | None
+    repo_url: str | None  # https://… chart repository or oci://… registry path; None: local or unknown
+    name: str  # the chart's name in that repository, or the local directory
+
+    @property
+    def local(self) -> bool:
+        return self.ref.startswith(("./", "../", "/"))
+
+    @property
+    def oci(self) -> bool:
+        return bool(self.repo_url) and self.repo_url.startswith("oci://")
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    releases: list[Release]
+    sources: dict[str, ChartSource]  # by release name
+    repositories: list[dict]  # helmfile's repositories
+
+    def waves(self) -> dict[str, int]:
+        """Install order as levels: a release's level is one more than the highest level
+        of what it needs (0 for no needs), which is the group helmfile's DAG gives it."""
+        by_name = {r.name: r for r in self.releases}
+        level: dict[str, int] = {}
+
+        def visit(name: str) -> int:
+            if name not in level:
+                deps = [n for n in by_name[name].needs_names if n in by_name]
+                level[name] = 1 + max((visit(n) for n in deps), default=-1)
+            return level[name]
+
+        for r in self.releases:
+            visit(r.name)
+        return level
 
 
 def _mesh_name(catalog: Catalog) -> str:
@@ -123,7 +193,7 @@ def _releases(catalog: Catalog) -> list[_Release]:
     if crd_envs:
         # the Gateway API CRDs come first: istiod watches them from its start
         out.append(_Release(CRD_CHART, ISTIO_NS, None, CRD_CHART, None, "istio", (), crd_envs,
-                            _only("gatewayApiCrds", crd_envs, envs)))
+                            _only("gatewayApiCrds", crd_envs, envs), path=f"charts/{CRD_CHART}"))
         base_needs = (f"{ISTIO_NS}/{CRD_CHART}",)
     out += [
         _Release("istio-base", ISTIO_NS, "istio", "base", v.istio, "istio", base_needs, envs),
@@ -186,6 +256,40 @@ def _local_chart(path: str) -> str:
     return "./" + path
 
 
+def release_plan(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None = None,
+                 mesh_chart: str | None = None, mesh_version: str | None = None) -> ReleasePlan:
+    """The releases with their chart sources and the helmfile's repositories (see
+    ``build_helmfile`` for the arguments)."""
+    releases = _releases(catalog)
+    used_repos = [r.repo for r in releases if r.repo is not None]
+    if chart_mirror:
+        repositories = [_mirror_repo(chart_mirror)]
+    else:
+        repositories = [{"name": name, "url": url} for name, url in REPOSITORIES.items() if name in used_repos]
+    urls = {repo["name"]: ("oci://" if repo.get("oci") else "") + repo["url"] for repo in repositories}
+    sources: dict[str, ChartSource] = {}
+    for r in releases:
+        if r.path is not None:
+            local = _local_chart(r.path)
+            sources[r.name] = ChartSource(local, None, None, local)
+        elif r.repo is None:  # the mesh chart: the local directory, or the published chart
+            if mesh_chart:
+                ref = mesh_chart
+                if ref.startswith("oci://"):
+                    url, _, name = ref.rstrip("/").rpartition("/")
+                else:
+                    repo, _, name = ref.partition("/")
+                    url = urls.get(repo)
+                sources[r.name] = ChartSource(ref, mesh_version, url, name)
+            else:
+                path = _local_chart(chart_dir)
+                sources[r.name] = ChartSource(path, None, None, path)
+        else:
+            repo = "mirror" if chart_mirror else r.repo
+            sources[r.name] = ChartSource(f"{repo}/{r.chart}", r.version, urls[repo], r.chart)
+    return ReleasePlan(releases, sources, repositories)
+
+
 def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None = None,
                    mesh_chart: str | None = None, mesh_version: str | None = None) -> list[dict]:
     """The YAML documents of ``helmfile.yaml`` (environments, then repositories and releases).
@@ -196,7 +300,9 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
     ``mesh_chart``/``mesh_version``: install the published mesh chart (``repo/chart`` or
     ``oci://…``) at that version instead of the local directory.
     """
-    releases = _releases(catalog)
+    plan = release_plan(catalog, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
+                        mesh_version=mesh_version)
+    releases = plan.releases
     conditional = [r for r in releases if "condition" in r.extra]
 
     environments: dict = {}
@@ -224,37 +330,20 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
         },
     }
 
-    used_repos = [r.repo for r in releases if r.repo is not None]
-    if chart_mirror:
-        repositories = [_mirror_repo(chart_mirror)]
-    else:
-        repositories = [{"name": name, "url": url} for name, url in REPOSITORIES.items() if name in used_repos]
-
     out_releases = []
     for r in releases:
-        rel: dict = {"name": r.name, "namespace": r.namespace}
-        if r.chart == CRD_CHART:
-            rel["chart"] = f"./charts/{CRD_CHART}"
-        elif r.repo is None:
-            if mesh_chart:
-                rel["chart"] = mesh_chart
-                if mesh_version:
-                    rel["version"] = mesh_version
-            else:
-                rel["chart"] = _local_chart(chart_dir)
-        else:
-            rel["chart"] = f"{'mirror' if chart_mirror else r.repo}/{r.chart}"
-            rel["version"] = r.version
+        src = plan.sources[r.name]
+        rel: dict = {"name": r.name, "namespace": r.namespace, "chart": src.ref}
+        if src.version:
+            rel["version"] = src.version
         rel["labels"] = {"tier": r.tier}
         if r.needs:
             rel["needs"] = list(r.needs)
         rel.update(r.extra)
         rel["missingFileHandler"] = "Warn"
-        rel["values"] = [f"values/{r.name}/common.yaml",
-                         *(f"values/{r.name}/{GENERATED_DIR}/{g}" for g in r.generated),
-                         f"values/{r.name}/{ENV_FILE}.yaml"]
+        rel["values"] = r.value_files(ENV_FILE)
         out_releases.append(rel)
-    part2 = {"repositories": repositories, "releases": out_releases}
+    part2 = {"repositories": plan.repositories, "releases": out_releases}
     return [part1, part2]
 
 
@@ -344,8 +433,6 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     common = {
         "deployment": {"pod_annotations": dict(INJECT_FALSE)},
         "external_services": {
-            # where Kiali looks for mesh-wide Istio config (the chart defaults to Kiali's own namespace)
-            "istio": {"root_namespace": ISTIO_NS},
             "prometheus": {"url": f"http://{_svc('prometheus-server', ns)}"},
             "grafana": {
                 "enabled": obs.grafana,
