@@ -336,7 +336,7 @@ def test_find_tool_lookup_order(fake_tree):
     assert tool_version(tool) == "v1.0.0-path"
 
     fakes["path"].unlink()
-    with pytest.raises(ToolNotFound, match=r"run `make setup` or set CHARTGEN_HELM"):
+    with pytest.raises(ToolNotFound, match=r"`make setup` in a chartgen checkout; or set CHARTGEN_HELM to its path"):
         find_tool("helm", start=start)
 
 
@@ -366,7 +366,7 @@ def test_nonexistent_env_path_is_tool_not_found(fake_tree, tmp_path):
         find_tool("helm", start=start)
     message = str(excinfo.value)
     assert "CHARTGEN_HELM" in message and str(missing) in message
-    assert "run `make setup` or set CHARTGEN_HELM" in message
+    assert "https://helm.sh/docs/intro/install/" in message and "or set CHARTGEN_HELM to its path" in message
 
 
 def test_non_executable_explicit_path_is_tool_not_found(fake_tree, tmp_path):
