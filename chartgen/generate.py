@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import lifecycle, naming
 from .catalog import Catalog
-from .errors import ChartgenError, RenderError
+from .errors import CatalogError, ChartgenError, Problem, RenderError
 from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
 from .values import chart_name, chart_values, mesh_env_values
@@ -48,6 +48,8 @@ class Outcome:
     owned_dirs: tuple[str, ...]
     result: WriteResult = field(default_factory=WriteResult)
     stale: list[str] = field(default_factory=list)
+    undecodable: list[str] = field(default_factory=list)  # current files that are not UTF-8 text
+    notes: list[str] = field(default_factory=list)  # what the run recovered or cleaned up, for the user
 
     release: str | None = None  # the last release the version is computed against
 
@@ -90,11 +92,89 @@ def _state_text(state: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def _state_problem(path: Path) -> tuple[dict | None, str | None]:
+    """(the state, None), (None, None) when there is none, or (None, what is wrong with it)."""
+    from .safeio import file_error
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise file_error(exc, path, "read the chart's state file") from None
+    try:
+        state = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"is corrupt ({str(exc).splitlines()[0]})"
+    if not isinstance(state, dict):
+        return None, "is corrupt (not a JSON object)"
+    version = state.get("version")
+    history = state.get("history")
+    if not isinstance(version, str) or lifecycle.highest(version) is None:
+        return None, f"is corrupt (no valid version: {version!r})"
+    if not isinstance(history, list) or not all(isinstance(h, dict) and isinstance(h.get("version"), str)
+                                                 and isinstance(h.get("changes"), list) for h in history):
+        return None, "is corrupt (its history is not a list of releases)"
+    if not isinstance(state.get("model"), dict):
+        return None, "is corrupt (no model to compare the catalog with)"
+    return state, None
+
+
 def _read_state(path: Path) -> dict | None:
+    """The state file as it is (None when missing or unreadable)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _chart_version(chart_root: Path) -> str | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load((chart_root / "Chart.yaml").read_bytes())
+    except (OSError, yaml.YAMLError, RecursionError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version) if version is not None and lifecycle.highest(str(version)) else None
+
+
+def _previous_state(chart_root: Path) -> tuple[dict | None, list[str]]:
+    """The previous release of the chart: its state file, checked against ``Chart.yaml`` and
+    ``CHANGELOG.md`` so that the version never moves backwards. A missing or corrupt state
+    file beside an existing chart is recovered from those two files (``model`` None: the
+    changes since cannot be itemised). Returns (state or None, notes for the user)."""
+    from .safeio import display
+
+    path = chart_root / STATE_FILE
+    state, problem = _state_problem(path)
+    chart_version = _chart_version(chart_root)
+    try:
+        log = lifecycle.parse_changelog((chart_root / "CHANGELOG.md").read_bytes().decode("utf-8", "replace"))
+    except OSError:
+        log = []
+    logged = log[0]["version"] if log else None
+    notes: list[str] = []
+    if state is not None:
+        ahead = lifecycle.highest(chart_version, logged)
+        if ahead and lifecycle.parse_version(ahead) > lifecycle.parse_version(state["version"]):
+            notes.append(f"{display(path)} records version {state['version']}, but the chart is already at {ahead}; "
+                         f"continuing from {ahead} (a chart version never moves backwards)")
+            state = {**state, "version": ahead}
+            if not any(h["version"] == ahead for h in state["history"]):
+                state["history"] = [h for h in log if lifecycle.parse_version(h["version"]) >
+                                    lifecycle.parse_version(state["history"][0]["version"] if state["history"]
+                                                            else "0.0.0")] + state["history"]
+        return state, notes
+    version = lifecycle.highest(chart_version, logged)
+    if version is None:
+        if problem:  # no chart to recover from: say so, and start as a new chart
+            notes.append(f"{display(path)} {problem}, and there is no chart version to recover; starting a new chart")
+        return None, notes
+    what = problem or "is missing"
+    notes.append(f"{display(path)} {what}; recovered version {version} and {len(log)} changelog release(s) from "
+                 f"Chart.yaml and CHANGELOG.md")
+    return {"version": version, "history": log, "model": None, "fingerprint": None}, notes
 
 
 def chart_options(catalog: Catalog, chart_dir: str, options: Options = Options()) -> dict:
@@ -156,9 +236,17 @@ def record_release(chart_dir: str | Path) -> str | None:
     return current.version
 
 
+def _differs(path: Path, text: str) -> bool:
+    try:
+        return path.read_bytes() != text.encode("utf-8")
+    except OSError:
+        return True
+
+
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
+    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .userfiles import merge_user_values
 
     name = chart_name(catalog)
@@ -168,17 +256,34 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     # the environments' values are part of what a release of the chart means
     probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
     fp = lifecycle.fingerprint(probe)
-    state = _read_state(root / chart_dir / STATE_FILE)
+    state, notes = _previous_state(root / chart_dir)
     snapshot = lifecycle.model_snapshot(catalog)
     previous = state.get("version") if state else None
     recorded = lifecycle.Release.of(state.get("release")) if state else None
     release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
+    recovered = state is not None and state.get("model") is None  # rebuilt from Chart.yaml and CHANGELOG.md
+    if release is None and recovered:
+        release = lifecycle.Release.of(state)
     try:
         version, changes = lifecycle.next_version(release, snapshot, fp, options.version)
     except lifecycle.ReleaseError as exc:
         raise ChartgenError(str(exc)) from None
     except ValueError as exc:
         raise ChartgenError(f"--version: {exc}") from None
+    if recovered and release is not None and release.model is None:
+        # the changes since the recovered version cannot be itemised: the chart on disk tells
+        # whether there are any, and a major release is the safe level when there are
+        log = lifecycle.history_since(state["history"], release, release.version, [])
+        if options.version in (None, release.version) and _same_chart_on_disk(catalog, root, chart_dir, body,
+                                                                               release.version, log):
+            version, changes = release.version, []
+        else:
+            changes = [lifecycle.Change(lifecycle.MAJOR, f"changes since {release.version} not itemised: the chart's "
+                                                         "state file was lost; review the diff of this release")]
+            if not options.version:
+                version = lifecycle.bump(release.version, lifecycle.MAJOR)
+                notes.append(f"the chart changed since {release.version}, and without its state file chartgen cannot "
+                             "tell how: a major release is the safe choice (--version X.Y.Z picks another, higher one)")
     history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, version, changes)
     current_changes = tuple(history[0]["changes"]) if history else ()
     meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
@@ -192,13 +297,18 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     chart_args = chart_options(catalog, chart_dir, options)
     files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
-    owned_dirs = [chart_dir]
+    owned_dirs = [chart_dir, f"charts/{CRD_CHART}"]  # the CRD chart goes when no environment needs it
+    if uses_gateway_api(catalog):
+        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
     if catalog.gitops is not None:
-        from .gitops import TOOLS, export_files
+        from .gitops import TOOLS, check_or_raise, export_files
 
         for tool in TOOLS:
             if getattr(catalog.gitops, tool) is not None:
-                files.update(export_files(tool, catalog, out_dir=f"gitops/{tool}", **chart_args))
+                exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
+                # the CRD check costs about a second: only what would be written is checked
+                check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
+                files.update(exported)
                 owned_dirs.append(f"gitops/{tool}")
     for rel, data in build_generated_values(catalog).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
@@ -207,12 +317,49 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
         if owned not in owned_dirs:
             owned_dirs.append(owned)
     for rel, data in sorted(build_release_values(catalog).items()):
-        path = root / "values" / rel
-        existing = path.read_text(encoding="utf-8") if path.exists() else None
-        files[f"values/{rel}"] = merge_user_values(existing, data, header=USER_VALUES_HEADER)
+        files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
+                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs), notes=notes,
                    release=release.version if release else None)
+
+
+def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body, version: str, history: list[dict]) -> bool:
+    """Whether the chart on disk is exactly what the catalog renders at ``version`` with
+    ``history`` (the state file aside): then nothing changed since that release."""
+    current = tuple(history[0]["changes"]) if history and history[0]["version"] == version else ()
+    if not current:
+        return False
+    meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))
+    for rel, text in build_chart(catalog, meta, body).items():
+        try:
+            if (root / chart_dir / rel).read_bytes() != text.encode("utf-8"):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _merge_user_file(path: Path, data: dict) -> str:
+    """The user's values file at ``path`` with chartgen's keys merged in; a file that cannot be
+    read or merged is a located problem, and is never replaced."""
+    from .safeio import decode, display, file_error, nesting_problem
+    from .userfiles import ValuesFileError, merge_user_values
+
+    name = display(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    except OSError as exc:
+        raise file_error(exc, path, "read the values file") from None
+    existing = decode(raw, name, "values file") if raw is not None else None
+    try:
+        return merge_user_values(existing, data, header=USER_VALUES_HEADER)
+    except ValuesFileError as exc:
+        raise CatalogError([Problem(name, exc.line, exc.col, "", f"{exc.message}; fix the file (chartgen keeps it as "
+                                    "it is until it parses)", "user-values")]) from None
+    except RecursionError:
+        raise nesting_problem(name, "values file") from None
 
 
 @lru_cache(maxsize=1)
@@ -267,20 +414,41 @@ def _validate_values(catalog: Catalog) -> None:
             raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None
 
 
+def output_root(catalog_path: str | Path, out: str | Path | None = None) -> Path:
+    """Where the outputs of the catalog go: ``out``, or the catalog's directory."""
+    return Path(out) if out is not None else Path(catalog_path).resolve().parent
+
+
 def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, check: bool = False,
              options: Options = Options(), wait_message=None, before_commit=None) -> Outcome:
-    """Validate the catalog and write (or with ``check``, compare) every output."""
+    """Validate the catalog and write (or with ``check``, compare) every output.
+
+    The catalog is read under the output tree's lock, so a run never writes a chart from a
+    catalog that a concurrent edit (``chartgen canary``) has already replaced."""
+    from .safeio import leftover_temps
+
     catalog_path = Path(catalog_path)
-    catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+    root = output_root(catalog_path, out)
     if check:
-        outcome = plan(catalog, root, options)
+        outcome = plan(load_catalog(catalog_path), root, options)
         to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
         outcome.stale = sorted(to_write + to_delete)
+        dirs = {root} | {(root / rel).parent for rel in outcome.files}
+        for path in leftover_temps(sorted(dirs)):
+            outcome.notes.append(f"{path} is a temporary file left by an interrupted chartgen run; the next "
+                                 "`chartgen generate` removes it")
         return outcome
     with locked(root, wait_message=wait_message):
-        outcome = plan(catalog, root, options)
-        outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+        return generate_locked(catalog_path, root, options, before_commit=before_commit)
+
+
+def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
+    """``generate`` for a caller that already holds the lock of ``root``."""
+    outcome = plan(load_catalog(catalog_path), root, options)
+    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+    if outcome.result.cleaned:
+        outcome.notes.append(f"removed {len(outcome.result.cleaned)} temporary file(s) left by an interrupted "
+                             f"run: {', '.join(outcome.result.cleaned)}")
     return outcome
 
 
@@ -291,12 +459,32 @@ def preview(catalog_path: str | Path, out: str | Path | None = None, options: Op
     root = Path(out) if out is not None else catalog_path.resolve().parent
     outcome = plan(catalog, root, options)
     to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
-    old: dict[str, str | None] = {}
-    for rel in to_write + to_delete:
-        p = root / rel
-        old[rel] = p.read_text(encoding="utf-8") if p.exists() else None
+    old, outcome.undecodable = current_texts(root, to_write + to_delete)
     outcome.stale = sorted(old)
     return outcome, old
+
+
+def current_texts(root: Path, rels) -> tuple[dict[str, str | None], list[str]]:
+    """The current text of each path below ``root`` (None: missing), and the paths whose bytes
+    are not UTF-8 text (their text is given as ""; generate replaces them)."""
+    from .safeio import file_error
+
+    old: dict[str, str | None] = {}
+    undecodable = []
+    for rel in rels:
+        try:
+            data = (root / rel).read_bytes()
+        except FileNotFoundError:
+            old[rel] = None
+            continue
+        except OSError as exc:
+            raise file_error(exc, root / rel, "read") from None
+        try:
+            old[rel] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            old[rel] = ""
+            undecodable.append(rel)
+    return old, sorted(undecodable)
 
 
 @dataclass
@@ -339,4 +527,5 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
     return outcome
 
 
-__all__ = ["ExportOutcome", "Options", "Outcome", "export", "generate", "plan", "preview", "changelog_text"]
+__all__ = ["ExportOutcome", "Options", "Outcome", "current_texts", "export", "generate", "generate_locked",
+           "output_root", "plan", "preview", "changelog_text"]

@@ -291,3 +291,23 @@ def changelog_markdown(history: list[dict]) -> str:
         parts += [f"- {c}" for c in entry["changes"]]
         parts.append("")
     return "\n".join(parts)
+
+
+def parse_changelog(text: str) -> list[dict]:
+    """The history a chart's CHANGELOG.md records (``changelog_markdown`` read back):
+    [{"version": "0.2.0", "changes": ["…", …]}, …], newest first; unknown lines are skipped."""
+    history: list[dict] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            version = line[3:].strip()
+            if naming.SEMVER.match(version):
+                history.append({"version": version, "changes": []})
+        elif line.startswith("- ") and history:
+            history[-1]["changes"].append(line[2:])
+    return history
+
+
+def highest(*versions: str | None) -> str | None:
+    """The highest of the valid semantic versions given (None if there is none)."""
+    valid = [v for v in versions if v and naming.SEMVER.match(v)]
+    return max(valid, key=parse_version) if valid else None

@@ -27,12 +27,20 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark
+from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-__all__ = ["MARKER", "merge_user_values", "owned_paths"]
+__all__ = ["MARKER", "ValuesFileError", "merge_user_values", "owned_paths"]
 
 MARKER = "chartgen"
+
+
+class ValuesFileError(ValueError):
+    """The user's values file cannot be merged; ``line`` and ``col`` are in the whole file."""
+
+    def __init__(self, line: int, col: int, message: str):
+        self.line, self.col, self.message = line, col, message
+        super().__init__(f"line {line}, column {col}: {message}")
 _OWNED = re.compile(r"^#\s*chartgen\s*$")
 _KEEP = re.compile(r"^#\s*chartgen\s*:\s*keep\b")
 
@@ -286,11 +294,20 @@ def _merge_text(existing: str | None, generated: dict, header: str) -> str:
     if lead and not lead.endswith("\n"):
         lead += "\n"
     body_text = "".join(rest_lines)
-    doc = _yaml().load(body_text) if body_text.strip() else None
+    try:
+        doc = _yaml().load(body_text) if body_text.strip() else None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        # the lines of the leading comment block were cut off before parsing: count them back
+        line, col = (mark.line + 1 + len(lead_lines), mark.column + 1) if mark else (len(lead_lines) + 1, 1)
+        msg = f"{exc.context}, {exc.problem}" if exc.context and exc.problem else (exc.problem or exc.context or str(exc))
+        raise ValuesFileError(line, col, f"invalid YAML: {msg}") from None
+    except YAMLError as exc:
+        raise ValuesFileError(len(lead_lines) + 1, 1, f"invalid YAML: {exc}") from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):
-        raise ValueError("a values file must hold a mapping at the top level")
+        raise ValuesFileError(len(lead_lines) + 1, 1, "a values file must hold a mapping at the top level")
     _merge(doc, generated)
     body = _dump(doc) if len(doc) else "{}\n"
     return lead + body

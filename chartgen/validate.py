@@ -159,6 +159,15 @@ def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Probl
 
 def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, SourceMap]:
     """Parse and validate catalog text. Raises CatalogError with every problem."""
+    try:
+        return _parse_catalog(text, file)
+    except RecursionError:
+        from .safeio import nesting_problem
+
+        raise nesting_problem(file, "catalog") from None
+
+
+def _parse_catalog(text: str, file: str) -> tuple[Catalog, SourceMap]:
     data, smap, problems = load_yaml(text, file)
     if problems and data is None:
         raise CatalogError(problems)
@@ -237,12 +246,19 @@ def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
 
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate the catalog at ``path``."""
+    return parse_catalog(read_catalog_text(path), str(path))[0]
+
+
+def read_catalog_text(path: str | Path) -> str:
+    """The catalog's text; an unreadable or non-UTF-8 file is a located problem."""
+    from .safeio import decode, os_error_message
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise CatalogError([Problem(str(path), 0, 0, "", f"cannot read the catalog: {exc.strerror}", "io")]) from None
-    return parse_catalog(text, str(path))[0]
+        raise CatalogError([Problem(str(path), 0, 0, "", os_error_message(exc, path, "read the catalog"), "io")]) from None
+    return decode(data, str(path), "catalog")
 
 
 # --- semantic rules ----------------------------------------------------------------------------
@@ -542,7 +558,7 @@ class _Checker:
         header and query counts), not by position: the catalog's first-match order must agree."""
         s = svc.spec
         rules = [(i, r.name, r.match) for i, r in enumerate(s.routes or [])] + [(None, "default", None)]
-        paths = [path_match(p)[1] for p in s.expose.paths] if ingress and s.expose else [None]
+        paths = [path_match(p) for p in s.expose.paths] if ingress and s.expose else [None]
         keyed = [(i, name, min(gateway_api_rank(m, p) for p in paths)) for i, name, m in rules]
         for j, (jdx, jname, jkey) in enumerate(keyed):
             for idx, iname, ikey in keyed[:j]:
@@ -576,20 +592,26 @@ class _Checker:
                          f"rule '{r.name}' matches every request, so the default route is unreachable", "route-shadowed")
 
 
-def gateway_api_rank(m: Match | None, exposed_path: str | None = None) -> tuple:
+def gateway_api_rank(m: Match | None, exposed: tuple[str, str] | None = None) -> tuple:
     """The order Istio gives a rule converted from an HTTPRoute (lower first): exact paths,
     then prefixes, then regexes, each longer first, then more headers, then more query
-    parameters. A catalog prefix becomes a regex in the Gateway API (a PathPrefix matches
-    whole segments only); an exposed path is a PathPrefix."""
+    parameters. A string prefix other than "/" becomes a regex in the Gateway API (a
+    PathPrefix matches whole segments only). ``exposed``: the (kind, value) of the exposed
+    path an ingress rule without a path of its own is combined with."""
     path = m.path if m is not None else None
-    if path is None:
-        rank, length = 2, len(exposed_path or "/")
-    elif path.exact is not None:
-        rank, length = 3, len(path.exact)
-    elif path.prefix is not None:
-        rank, length = 1, len(gateway_api_prefix_regex(path.prefix))
+    if path is not None:
+        kind, value = (("exact", path.exact) if path.exact is not None
+                       else ("prefix", path.prefix) if path.prefix is not None else ("regex", path.regex))
     else:
-        rank, length = 1, len(path.regex)
+        kind, value = exposed or ("prefix", "/")
+    if kind == "exact":
+        rank, length = 3, len(value)
+    elif kind == "prefix" and value == "/":
+        rank, length = 2, 1
+    elif kind == "prefix":
+        rank, length = 1, len(gateway_api_prefix_regex(value))
+    else:
+        rank, length = 1, len(value)
     headers = len(m.headers) + (m.cookie is not None) if m is not None else 0
     queries = len(m.queryParams) if m is not None else 0
     return (-rank, -length, -headers, -queries)

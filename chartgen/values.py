@@ -12,12 +12,13 @@ from typing import Any
 
 from . import naming
 from .catalog import Catalog, Match, path_match
-from .mesh import EnvView, ResolvedService, env_views, resolve_service
+from .mesh import EnvView, ResolvedService, env_views, l7_needs, resolve_service
 
 ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
 TEST_IMAGE = "curlimages/curl:8.11.1"
+WAYPOINT = "waypoint"  # the waypoint Gateway of an ambient namespace (also its service account)
 
 
 def chart_name(catalog: Catalog) -> str:
@@ -97,13 +98,14 @@ def _nonnull(model) -> dict:
     return model.model_dump(mode="json", exclude_none=True) if model is not None else {}
 
 
-def service_values(svc: ResolvedService) -> dict:
+def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
     s = svc.spec
     expose = s.expose
     retries = s.retries
     rl = s.rateLimit
     return {
         "enabled": svc.enabled,
+        "waypoint": WAYPOINT if view is not None and view.ambient and l7_needs(svc) else "",
         "namespace": s.namespace or "",
         "serviceName": svc.service_name,
         "selector": svc.selector,
@@ -176,6 +178,7 @@ def _environment_block(catalog: Catalog, view: EnvView | None) -> dict:
             "tracingSamplingPercent": 1.0,
             "accessLogging": True,
             "egressPolicy": "REGISTRY_ONLY",
+            "dataPlane": "sidecar",
         }
     e = view.env
     return {
@@ -183,11 +186,12 @@ def _environment_block(catalog: Catalog, view: EnvView | None) -> dict:
         "production": e.production,
         "namespace": view.namespace,
         "hostSuffix": view.host_suffix,
-        "chaos": e.chaos and (not e.production or e.allowChaosInProduction),
+        "chaos": view.chaos,
         "mtlsMode": e.mtls,
         "tracingSamplingPercent": float(e.tracing.samplingPercent),
         "accessLogging": e.accessLogging,
         "egressPolicy": e.egressPolicy,
+        "dataPlane": e.dataPlane,
     }
 
 
@@ -195,6 +199,7 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
     release = catalog.istio.gatewayRelease
     block = {
         "enabled": True,
+        "api": "istio",
         "name": f"{catalog.metadata.name}-gateway",
         "namespace": release,
         "selector": {"istio": _gateway_release_label(release)},
@@ -216,6 +221,12 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
             extraPorts=[{"name": p.name, "number": p.port, "protocol": p.protocol} for p in gw.extraPorts],
             rateLimit=_rate_limit(gw.rateLimit),
         )
+        if view.ingress_api == "gatewayApi":
+            # Istio deploys the gateway of a Gateway API Gateway itself: "<name>-istio"
+            # (Deployment, Service and ServiceAccount), pods labelled with the Gateway's name
+            deployed = f"{block['name']}-istio"
+            block.update(api="gatewayApi", selector={"gateway.networking.k8s.io/gateway-name": block["name"]},
+                         serviceAccount=deployed, service=deployed)
         if gw.jwt is not None:
             block["jwt"] = {"enabled": True, "issuer": gw.jwt.issuer, "jwksUri": gw.jwt.jwksUri,
                             "audiences": list(gw.jwt.audiences)}
@@ -275,7 +286,7 @@ def _chart_values(catalog: Catalog, view: EnvView | None) -> dict:
         "test": {"enabled": True, "image": TEST_IMAGE},
         "env": {},
         "externalServices": _external_services(catalog, view),
-        "services": {k: service_values(s) for k, s in services.items()},
+        "services": {k: service_values(s, view) for k, s in services.items()},
     }
 
 
