@@ -14,7 +14,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import naming
+from . import naming, yamlout
 
 API_VERSION = "chartgen.io/v1"
 KIND = "ServiceCatalog"
@@ -51,9 +51,16 @@ def _as_tuple(typ) -> tuple:
     return typ if isinstance(typ, tuple) else (typ,)
 
 
+# Names are written bare into manifests and YAML files: one that YAML 1.1 reads as something
+# else ('on', 'no', 'y', 'null', '012', '1e3') would reach helm and kubectl as a boolean,
+# null or number. (Validators of one Annotated run last-declared first.)
+_YAML_NAME = _check("yaml-ambiguous", "a name that YAML reads as a string (to helm and kubectl 'on', 'no', 'y', "
+                    "'null', '012', '1e3' are booleans, nulls or numbers)",
+                    lambda v: not yamlout.ambiguous(v))
 DnsLabel = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.DNS1123_LABEL.pattern, "maxLength": 63}),
+    _YAML_NAME,
     _check("dns-1123", "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
            lambda v: len(v) <= 63 and naming.DNS1123_LABEL.fullmatch(v)),
 ]
@@ -89,6 +96,7 @@ PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("
 Host = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.HOST.pattern, "maxLength": 253}),
+    _YAML_NAME,
     _check("host", "a DNS host name of at most 253 characters, labels of at most 63 (a leading '*.' is allowed)",
            naming.is_host),
 ]
@@ -150,7 +158,6 @@ Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "RED
 # are TCP to the router: their filters are off by default in Istio).
 HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC"})
 TLS_PROTOCOLS = frozenset({"TLS", "HTTPS"})
-TCP_PROTOCOLS = frozenset({"TCP", "MONGO", "REDIS", "MYSQL"})
 # gRPC status names that Istio accepts for a fault abort (pkg/util/grpc SupportedGRPCStatus).
 GRPC_STATUS = (
     "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
@@ -414,6 +421,7 @@ def _plain_path(v) -> bool:
 
 PlainPath = Annotated[
     str,
+    Field(json_schema_extra={"pattern": r"^/[^*{}?#\s]*$"}),
     _check("path", "an HTTP path starting with '/', without '*', '{', '}', '?', '#' or spaces", _plain_path),
 ]
 
@@ -421,6 +429,9 @@ PlainPath = Annotated[
 def _check_re2(value: str) -> str:
     from . import regex
 
+    if any(ord(c) < 0x20 or ord(c) == 0x7f for c in value):  # a path never holds one; write \n etc.
+        raise PydanticCustomError("regex", "expected a regular expression without control characters, got {got}",
+                                  {"got": repr(value)})
     if len(value) > 1024:  # Istio's webhook: "regex is too large, max length allowed is 1024"
         raise PydanticCustomError("regex", "expected a regular expression of at most 1024 characters, got {n}",
                                   {"n": len(value)})
@@ -627,6 +638,75 @@ class HelmfileSettings(Model):
     meshVersion: Version | None = Field(None, description="Version of meshChart.")
 
 
+GitURL = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.GIT_URL.pattern}),
+    _check("git-url", "a git repository URL (https://, ssh:// or git@host:path) without spaces, quotes, '$' or braces",
+           lambda v: bool(naming.GIT_URL.match(v))),
+]
+GitRevision = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.GIT_REVISION.pattern}),
+    _check("git-revision", "a branch, tag or commit (letters, digits, '.', '_', '-', '/')",
+           lambda v: bool(naming.GIT_REVISION.match(v))),
+]
+RepoPath = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.REPO_PATH.pattern}),
+    _check("repo-path", "a relative directory inside the repository such as 'deploy/mesh' ('' for its root)",
+           lambda v: bool(naming.REPO_PATH.match(v))),
+]
+ClusterName = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": naming.CLUSTER_NAME.pattern}),
+    _check("cluster-name", "a cluster name (letters, digits, '.', '_', ':', '@', '/', '-')",
+           lambda v: bool(naming.CLUSTER_NAME.match(v))),
+]
+
+
+class ArgoCluster(Model):
+    """An Argo CD destination cluster: its API server URL or its registered name (one of them)."""
+
+    server: Annotated[str, Field(json_schema_extra={"pattern": naming.CLUSTER_SERVER.pattern}),
+                      _check("cluster-server", "a cluster API server URL such as https://10.0.0.1:6443",
+                             lambda v: bool(naming.CLUSTER_SERVER.match(v)))] | None = None
+    name: ClusterName | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.server is None) == (self.name is None):
+            raise PydanticCustomError("cluster", "expected exactly one of 'server' or 'name'")
+        return self
+
+
+class ArgoSettings(Model):
+    """Argo CD Applications under gitops/argocd/<env>/ (written by `chartgen generate`)."""
+
+    namespace: DnsLabel = Field("argocd", description="Namespace of Argo CD (where the Applications live).")
+    project: DnsLabel | None = Field(None, description="AppProject name prefix; default <name> (the project is <project>-<env>).")
+    automated: bool = Field(True, description="Automated sync with prune and self-heal.")
+    clusters: dict[DnsLabel, ArgoCluster] = Field(
+        {}, description="Destination cluster per environment; default: the environment's kubeContext as the "
+                        "registered cluster name, or the cluster Argo CD runs in.")
+
+
+class FluxSettings(Model):
+    """Flux HelmReleases under gitops/flux/<env>/ (written by `chartgen generate`)."""
+
+    namespace: DnsLabel = Field("flux-system", description="Namespace of the Flux objects and values ConfigMaps.")
+    interval: Duration = Field("10m", description="Reconcile interval of the sources and releases.")
+
+
+class GitOpsSettings(Model):
+    """Where the GitOps controllers find this repository, and which exports `generate` writes."""
+
+    repoURL: GitURL = Field(description="The git repository holding this catalog's outputs (values/, charts/).")
+    revision: GitRevision = Field("main", description="Branch, tag or commit the controllers follow.")
+    path: RepoPath = Field("", description="Directory of the catalog inside the repository ('' for its root).")
+    argocd: ArgoSettings | None = Field(None, description="Set (even to {}) to write gitops/argocd/ on generate.")
+    flux: FluxSettings | None = Field(None, description="Set (even to {}) to write gitops/flux/ on generate.")
+
+
 class Naming(Model):
     """How catalog keys become Kubernetes names (Services, selectors, service accounts)."""
 
@@ -643,6 +723,7 @@ class Catalog(Model):
     istio: IstioSettings = IstioSettings()
     observability: Addons = Addons()
     helmfile: HelmfileSettings = HelmfileSettings()
+    gitops: GitOpsSettings | None = None
     naming: Naming = Naming()
     defaults: ServiceSettings = ServiceSettings()
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]

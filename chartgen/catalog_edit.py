@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from .errors import ChartgenError
+from . import yamlout
+from .errors import CatalogError, ChartgenError, Problem
 
 # (mapping, sequence, offset) indents tried in turn: the first that reproduces the file
 # byte for byte is used, so untouched lines stay untouched.
@@ -109,13 +110,65 @@ def _service_node(doc: CommentedMap, service: str, env: str | None) -> tuple[Com
     return _mapping(env_services, service, f"environments.{env}.services", create=True), own
 
 
+def _paths_by_node(doc) -> dict[int, list[tuple]]:
+    """Every path at which each mapping or sequence of ``doc`` appears: more than one path
+    means the node is a YAML anchor with aliases. An aliased subtree is walked once."""
+    seen: dict[int, list[tuple]] = {}
+
+    def walk(node, path: tuple) -> None:
+        if not isinstance(node, (CommentedMap, CommentedSeq)):
+            return
+        first = id(node) not in seen
+        seen.setdefault(id(node), []).append(path)
+        if not first:
+            return
+        items = node.items() if isinstance(node, CommentedMap) else enumerate(node)
+        for key, value in items:
+            walk(value, path + (key,))
+
+    walk(doc, ())
+    return seen
+
+
+def _dotted(path: tuple) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _refuse_aliased(rt: RoundTrip, target: tuple) -> None:
+    """Refuse an edit below a node that the catalog shares through a YAML alias: the edit
+    would silently change every other user of the anchor too."""
+    paths = _paths_by_node(rt.doc)
+    node, parent = rt.doc, None
+    for depth, key in enumerate(target):
+        if not isinstance(node, CommentedMap) or key not in node:
+            return
+        parent, node = node, node[key]
+        users = paths.get(id(node), [])
+        if len(users) < 2:
+            continue
+        here = tuple(target[:depth + 1])
+        others = [u for u in users if u != here]
+        line, col = parent.lc.key(key)
+        anchor = node.anchor.value if getattr(node, "anchor", None) is not None and node.anchor.value else None
+        name = f"the YAML anchor &{anchor}" if anchor else "a YAML anchor"
+        where = f" (line {node.lc.line + 1})" if node.lc.line is not None else ""
+        alias = f"*{anchor}" if anchor else "the alias"
+        raise CatalogError([Problem(
+            rt.file, line + 1, col + 1, _dotted(here),
+            f"is shared through {name}{where} with {', '.join(_dotted(o) for o in others)}; editing it would "
+            f"change {'that one' if len(others) == 1 else 'them'} too, so {rt.file} was not changed. Give each its "
+            f"own copy (replace {alias} with the values it stands for), then run again", "aliased-node")])
+
+
 def edit_weights(text: str, service: str, weights: dict[str, int], env: str | None = None,
                  file: str = "catalog.yaml") -> str:
     """The catalog ``text`` with the weights of ``service`` (in ``env``) set to exactly
     ``weights``. Existing keys keep their order, style and comments; keys not in
     ``weights`` are removed; new keys are appended. A missing ``weights`` is added
-    in flow style (after ``versions`` in a service, at the end of an override)."""
+    in flow style (after ``versions`` in a service, at the end of an override).
+    A node shared through a YAML alias is never edited (``[aliased-node]``)."""
     rt = RoundTrip(text, file)
+    _refuse_aliased(rt, weights_path(service, env))
     holder, own = _service_node(rt.doc, service, env)
     current = holder.get("weights")
     if current is not None and not isinstance(current, CommentedMap):
@@ -127,7 +180,7 @@ def edit_weights(text: str, service: str, weights: dict[str, int], env: str | No
         if not block:
             node.fa.set_flow_style()
         for version, value in weights.items():
-            node[version] = int(value)
+            node[yamlout.scalar(version)] = int(value)
         if "versions" in holder and holder is own:
             holder.insert(list(holder).index("versions") + 1, "weights", node)
         else:
@@ -136,7 +189,7 @@ def edit_weights(text: str, service: str, weights: dict[str, int], env: str | No
         for version in [v for v in current if v not in weights]:
             del current[version]
         for version, value in weights.items():
-            current[version] = int(value)
+            current[yamlout.scalar(version)] = int(value)
     return rt.text()
 
 
@@ -148,11 +201,38 @@ def unified_diff(old: str, new: str, name: str) -> str:
     )
 
 
+def check_writable(path: str | Path) -> Path:
+    """Where writing ``path`` lands: a symbolic link is followed (the link is kept), and a
+    file made read-only is refused, never silently replaced."""
+    from .safeio import FileError, display
+
+    path = Path(path)
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        return real
+    except OSError as exc:
+        from .safeio import file_error
+
+        raise file_error(exc, path, "read") from None
+    if not mode & 0o200:
+        raise FileError(f"refusing to replace {display(path)}: it is read-only (mode {mode & 0o777:04o}); make it "
+                        f"writable (chmod u+w {display(real)}) and run again")
+    return real
+
+
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it and a rename, keeping
-    the file's mode: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".chartgen-tmp", dir=path.parent)
+    the file's mode: readers see the old file or the new one, never half of one. A symbolic
+    link is written through (the link stays); a read-only file is refused."""
+    from .safeio import TMP_SUFFIX, FileError, os_error_message
+
+    path = check_writable(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise FileError(os_error_message(exc, path.parent, "create a temporary file in")) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8"))
@@ -160,12 +240,14 @@ def write_atomic(path: str | Path, text: str) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, os.stat(path).st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise FileError(os_error_message(exc, path, "write") + f"; {path.name} was not changed") from None
         raise
 
 
-__all__ = ["EditError", "RoundTrip", "edit_weights", "unified_diff", "weights_path", "write_atomic"]
+__all__ = ["EditError", "RoundTrip", "check_writable", "edit_weights", "unified_diff", "weights_path", "write_atomic"]

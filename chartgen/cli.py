@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import CatalogError, ChartgenError
+from .errors import CatalogError, ChartgenError, Terminated
 
 CATALOG_HELP = "The service catalog (default: ./catalog.yaml); also accepted as the CATALOG argument."
 DEFAULT_CATALOG = "catalog.yaml"
@@ -101,14 +101,42 @@ def _report(exc: BaseException, debug: bool, fmt: str = "text", report: bool = F
     if isinstance(exc, ChartgenError):
         _err(f"error: {exc}")
         return exc.exit_code
+    if isinstance(exc, BrokenPipeError):  # `chartgen … | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    if isinstance(exc, OSError):  # a failure no caller named more precisely: the file is in the error
+        from .safeio import os_error_message
+
+        _err(f"error: {os_error_message(exc)}")
+        return 1
+    if isinstance(exc, RecursionError):
+        _err("error: the input is nested too deeply to process; flatten the deep structure")
+        return 1
+    if isinstance(exc, MemoryError):
+        _err("error: out of memory; the input is too large (check it for repeated YAML aliases)")
+        return 1
+    if isinstance(exc, ModuleNotFoundError):
+        from .doctor import missing_module_message
+
+        message = missing_module_message(exc.name)
+        if message:
+            _err(f"error: {message}")
+            return 1
     _err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
     return 1
 
 
+def print_notes(outcome) -> None:
+    """What a run recovered or cleaned up (stderr: the report stream stays clean)."""
+    for note in outcome.notes:
+        _err(f"note: {note}")
+
+
 def print_bump(outcome) -> None:
-    """The version line and the changelog lines of a generate outcome, if it bumped."""
-    if outcome.version != outcome.previous_version:
-        click.echo(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})")
+    """The version line and the changelog lines of a generate outcome, if either moved."""
+    line = outcome.version_line()
+    if line:
+        click.echo(line)
         for ch in outcome.changes:
             click.echo(f"  - {ch.text}")
 
@@ -120,9 +148,11 @@ def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
         return fn()
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise
-    except KeyboardInterrupt:
-        _err("interrupted; nothing was changed")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        _err(f"{what}; " + ("the files were already written" if getattr(exc, "committed", False)
+                            else "nothing was changed"))
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
     except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
         sys.exit(_report(exc, ctx.debug, fmt, report))
 
@@ -130,6 +160,7 @@ def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
 # Commands that live in their own modules, imported only when used (start-up time).
 LAZY_COMMANDS = {
     "canary": ("chartgen.commands.canary", "command"),
+    "export": ("chartgen.commands.export", "command"),
     "lint": ("chartgen.commands.lint", "command"),
     "package": ("chartgen.commands.publish", "package"),
     "publish": ("chartgen.commands.publish", "publish"),
@@ -208,7 +239,8 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
     """Write charts/<name>-mesh/, helmfile.yaml and values/ from the catalog.
 
     Only changed files are written; an unchanged catalog touches nothing. The chart version
-    is bumped by what changed (major: removals, minor: additions, patch: settings).
+    is the last release's (committed, or packaged/published) bumped by the net change since
+    (major: removals, minor: additions, patch: settings); a reverted change bumps nothing.
 
     \b
     Example:
@@ -221,6 +253,7 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
     def run():
         opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version)
         outcome = do_generate(catalog, out, check=check, options=opts, wait_message=_err)
+        print_notes(outcome)
         if check:
             if outcome.stale:
                 for path in outcome.stale:
@@ -246,27 +279,45 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
 @click.option("--exit-code", is_flag=True, help="Exit 1 when generate would change something (like git diff --exit-code).")
 @color_option
 @click.option("--stat", is_flag=True, help="Only the summary and the list of files.")
+@click.option("--graph", "graph_only", is_flag=True, help="Only the change of the mesh graph (its Mermaid lines).")
 @click.pass_obj
-def diff(obj: Ctx, catalog, out, exit_code, color, stat):
+def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
     """Show what `generate` would change: a summary, then a unified diff.
 
     \b
     Example:
       chartgen diff
+      chartgen diff --graph                # what changes in the picture of the mesh
       chartgen diff --exit-code --no-color > mesh.diff
     """
     from .generate import preview
 
     def run():
         outcome, old = preview(catalog, out)
+        print_notes(outcome)
         if not old:
             click.echo("no changes")
             return
         colored = use_color(color)
         style = (lambda t, **k: click.style(t, **k)) if colored else (lambda t, **k: t)
         echo = functools.partial(click.echo, color=colored)  # click strips colour off a pipe otherwise
-        if outcome.version != outcome.previous_version:
-            echo(style(f"{outcome.chart_dir}: {outcome.previous_version or 'new'} → {outcome.version} ({outcome.bump})", bold=True))
+        if graph_only:
+            from .render import readme_graph
+
+            readme = f"{outcome.chart_dir}/README.md"
+            before = readme_graph(old[readme] if readme in old else outcome.files.get(readme)).splitlines(keepends=True)
+            after = readme_graph(outcome.files.get(readme)).splitlines(keepends=True)
+            if before == after:
+                click.echo("graph unchanged")
+            for line in difflib.unified_diff(before, after, "a/graph.mmd", "b/graph.mmd"):
+                fg = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1]) if not line.startswith(("+++", "---")) else None
+                echo(style(line if line.endswith("\n") else line + "\n", fg=fg, bold=fg is None), nl=False)
+            if exit_code and before != after:
+                sys.exit(1)
+            return
+        line = outcome.version_line()
+        if line:
+            echo(style(line, bold=True))
             for ch in outcome.changes:
                 click.echo(f"  - {ch.text}")
         for path in sorted(old):
@@ -274,6 +325,10 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat):
         if not stat:
             for path in sorted(old):
                 if path.endswith(".chartgen-state.json"):
+                    continue
+                if path in outcome.undecodable:
+                    click.echo(f"Binary files a/{path} and b/{path} differ (a/{path} is not UTF-8 text; "
+                               "`chartgen generate` replaces it)")
                     continue
                 before = (old[path] or "").splitlines(keepends=True)
                 after = outcome.files.get(path, "").splitlines(keepends=True)
@@ -296,6 +351,67 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat):
 
 
 @cli.command()
+@catalog_option
+@click.option("--env", "env", default=None, metavar="ENV",
+              help="One environment (default: the whole catalog, each element marked with its environments).")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg", "png"]), default="mermaid",
+              show_default=True, help="svg and png are drawn by Graphviz `dot`.")
+@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file instead of stdout.")
+@click.option("--dot", "dot_bin", default=None, metavar="PATH", help="Graphviz dot binary (default: CHARTGEN_DOT, then PATH).")
+@click.pass_obj
+def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
+    """Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes,
+    mirrors, calls, external services and their redirects, mTLS, chaos.
+
+    \b
+    Example:
+      chartgen graph                          # Mermaid, every environment
+      chartgen graph --env prod --format dot
+      chartgen graph --env dev --format svg -o mesh-dev.svg
+    """
+    from .graph import build_graph, dot, mermaid
+    from .validate import load_catalog
+
+    def run():
+        c = load_catalog(catalog)
+        if env is not None and env not in c.environments:
+            raise click.BadParameter(f"unknown environment {env!r}; the catalog has {', '.join(sorted(c.environments))}",
+                                     param_hint="--env")
+        g = build_graph(c, env)
+        if fmt in ("mermaid", "dot"):
+            data = (mermaid(g) if fmt == "mermaid" else dot(g)).encode("utf-8")
+        else:
+            data = _draw(dot(g), fmt, dot_bin)
+        if output:
+            Path(output).write_bytes(data)
+            _err(f"wrote {output}")
+        elif fmt == "png" and sys.stdout.isatty():
+            raise click.UsageError("a PNG is not for the terminal: use -o FILE or redirect stdout")
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+
+    run_guarded(run, obj)
+
+
+def _draw(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
+    """SVG or PNG of a DOT graph, by Graphviz."""
+    import subprocess
+
+    from .toolchain import ToolNotFound, find_tool
+
+    try:
+        tool = find_tool("dot", dot_bin)
+    except ToolNotFound as exc:
+        raise ChartgenError(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
+    proc = subprocess.run([tool.path, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=300)
+    if proc.returncode != 0:
+        raise ChartgenError(f"{tool.path} -T{fmt} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    return proc.stdout
+
+
+@cli.command()
 @click.option("--check", "check_path", default=None, type=click.Path(dir_okay=False),
               help="Exit 1 if this file differs from the schema.")
 @click.pass_obj
@@ -307,15 +423,36 @@ def schema(obj: Ctx, check_path):
       chartgen schema > schemas/catalog.schema.json
     """
     from .catalog import catalog_json_schema
+    from .safeio import read_text
 
-    text = json.dumps(catalog_json_schema(), indent=2) + "\n"
-    if check_path:
-        current = Path(check_path).read_text(encoding="utf-8") if Path(check_path).exists() else ""
-        if current != text:
-            _err(f"{check_path} is out of date; run `chartgen schema > {check_path}`")
-            sys.exit(1)
-        return
-    click.echo(text, nl=False)
+    def run():
+        text = json.dumps(catalog_json_schema(), indent=2) + "\n"
+        if check_path:
+            current = read_text(check_path, "schema file") if Path(check_path).exists() else ""
+            if current != text:
+                _err(f"{check_path} is out of date; run `chartgen schema > {check_path}`")
+                sys.exit(1)
+            return
+        click.echo(text, nl=False)
+
+    run_guarded(run, obj)
+
+
+def gitignore_text(current: str | None) -> str:
+    """``current`` (a .gitignore, or None) with chartgen's lines added where missing: what
+    chartgen leaves beside a catalog that is not for version control (the lock of a run, the
+    temporary files of an interrupted one, `chartgen package`'s archives)."""
+    from .safeio import TMP_SUFFIX
+    from .writer import LOCK_NAME
+
+    have = set((current or "").splitlines())
+    missing = [line for line in (LOCK_NAME, f"*{TMP_SUFFIX}", "/dist/") if line not in have]
+    if not missing:
+        return current if current is not None else ""
+    text = current or ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + ("\n" if text else "") + "\n".join(["# chartgen", *missing]) + "\n"
 
 
 @cli.command()
@@ -323,7 +460,9 @@ def schema(obj: Ctx, check_path):
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.pass_obj
 def init(obj: Ctx, path, force):
-    """Write a commented starter catalog to PATH.
+    """Write a commented starter catalog to PATH, and a .gitignore beside it for what
+    chartgen leaves there (its lock file, temporary files, dist/); an existing .gitignore
+    gets the missing lines.
 
     \b
     Example:
@@ -331,14 +470,57 @@ def init(obj: Ctx, path, force):
     """
     from importlib import resources
 
-    target = Path(path)
-    if target.exists() and not force:
-        _err(f"error: {path} exists; use --force to overwrite it")
-        sys.exit(1)
-    text = (resources.files("chartgen") / "data" / "starter-catalog.yaml").read_text(encoding="utf-8")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {path}; next: chartgen validate -c {path}")
+    from .safeio import file_error
+
+    def run():
+        target = Path(path)
+        if target.exists() and not force:
+            _err(f"error: {path} exists; use --force to overwrite it")
+            sys.exit(1)
+        text = (resources.files("chartgen") / "data" / "starter-catalog.yaml").read_text(encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise file_error(exc, target.parent, "create the directory") from None
+        from .catalog_edit import write_atomic
+
+        try:
+            write_atomic(target, text)
+        except OSError as exc:
+            raise file_error(exc, target, "write") from None
+        ignore = target.parent / ".gitignore"
+        try:
+            current = ignore.read_text(encoding="utf-8") if ignore.exists() else None
+            merged = gitignore_text(current)
+            if merged != current:
+                write_atomic(ignore, merged)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise file_error(exc, ignore, "update") from None
+        click.echo(f"wrote {path}" + (f" and {ignore}" if merged != current else "") + f"; next: chartgen validate {path}")
+
+    run_guarded(run, obj)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def doctor(obj: Ctx, fmt):
+    """Report what chartgen can use here and where it found it: the optional Python parts
+    (the lint extra), helm, helmfile, kubectl, Graphviz, checkov and git, each with its
+    version and path, or the exact command that installs it.
+
+    \b
+    Example:
+      chartgen doctor
+      chartgen doctor --format json | jq '.tools[] | select(.found | not)'
+    """
+    from .doctor import diagnose, text_report
+
+    def run():
+        report = diagnose()
+        click.echo(json.dumps(report, indent=2) if fmt == "json" else text_report(report), nl=fmt == "json")
+
+    run_guarded(run, obj)
 
 
 @cli.command("version")
@@ -354,14 +536,26 @@ def version_cmd(obj: Ctx, helm, helmfile):
     """
     from .toolchain import ToolError, ToolNotFound, find_tool, tool_version
 
-    click.echo(f"chartgen {__version__}")
-    for name, explicit in (("helm", helm), ("helm3", None), ("helmfile", helmfile)):
-        try:
-            tool = find_tool(name, explicit)
-            click.echo(f"{name} {tool_version(tool)} ({tool.path}, from {tool.source})")
-        except (ToolNotFound, ToolError) as exc:
-            click.echo(f"{name}: not found ({exc})")
+    def run():
+        click.echo(f"chartgen {__version__}")
+        for name, explicit in (("helm", helm), ("helm3", None), ("helmfile", helmfile)):
+            try:
+                tool = find_tool(name, explicit)
+                click.echo(f"{name} {tool_version(tool)} ({tool.path}, from {tool.source})")
+            except (ToolNotFound, ToolError) as exc:
+                click.echo(f"{name}: not found ({exc})")
+
+    run_guarded(run, obj)
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def main(argv=None) -> None:
+    import signal
+
+    # SIGTERM (kill, a CI timeout, a container stop) stops a run the way Ctrl-C does: what was
+    # staged is removed and the tree stays as it was.
+    signal.signal(signal.SIGTERM, _terminate)
     cli.main(args=argv, prog_name="chartgen")

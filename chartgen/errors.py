@@ -51,6 +51,11 @@ class ToolError(ChartgenError):
     """An external tool (helm, helmfile) is missing or failed."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (SIGINT): the run stops and cleans up what it staged.
+    An interrupt that arrives once files were renamed into place carries ``committed``."""
+
+
 class StaleOutputError(ChartgenError):
     """``--check`` found generated files that differ from the catalog."""
 

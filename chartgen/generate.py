@@ -7,13 +7,14 @@ the final plan to the writer; everything it renders comes from pure functions.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lifecycle, naming
 from .catalog import Catalog
-from .errors import ChartgenError, RenderError
+from .errors import CatalogError, ChartgenError, Problem, RenderError
 from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
 from .values import chart_name, chart_values, mesh_env_values
@@ -47,10 +48,25 @@ class Outcome:
     owned_dirs: tuple[str, ...]
     result: WriteResult = field(default_factory=WriteResult)
     stale: list[str] = field(default_factory=list)
+    undecodable: list[str] = field(default_factory=list)  # current files that are not UTF-8 text
+    notes: list[str] = field(default_factory=list)  # what the run recovered or cleaned up, for the user
+
+    release: str | None = None  # the last release the version is computed against
 
     @property
     def bump(self) -> str:
-        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.version != self.previous_version else "none"
+        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.changes else "none"
+
+    def version_line(self) -> str | None:
+        """'charts/x: 0.1.0 → 0.2.0 (minor)', or None when neither version nor changes moved."""
+        since = f" since release {self.release}" if self.release and self.release != self.previous_version else ""
+        if self.version != self.previous_version:
+            if self.release and self.version == self.release:
+                return f"{self.chart_dir}: {self.previous_version} → {self.version} (back to the release: no changes since)"
+            return f"{self.chart_dir}: {self.previous_version or 'new'} → {self.version} ({self.bump}{since})"
+        if self.changes and since:
+            return f"{self.chart_dir}: {self.version} ({self.bump}{since}; its changes updated)"
+        return None
 
 
 def _state_text(state: dict) -> str:
@@ -59,26 +75,178 @@ def _state_text(state: dict) -> str:
     def enc(value) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+    def model(value: dict, pad: str) -> str:
+        envs = [f"{pad}  {enc(env)}: {enc(value[env])}" for env in sorted(value)]
+        return "{\n" + ",\n".join(envs) + f"\n{pad} }}"
+
     lines = []
     for key in sorted(state):
         if key == "model":
-            envs = [f"  {enc(env)}: {enc(state['model'][env])}" for env in sorted(state["model"])]
-            lines.append(f'"model": {{\n' + ",\n".join(envs) + "\n }")
+            lines.append(f'"model": {model(state["model"], "")}')
+        elif key == "release" and isinstance(state[key].get("model"), dict):
+            rel = state[key]
+            inner = [f"  {enc(k)}: {model(rel[k], '  ') if k == 'model' else enc(rel[k])}" for k in sorted(rel)]
+            lines.append('"release": {\n' + ",\n".join(inner) + "\n }")
         else:
             lines.append(f"{enc(key)}: {enc(state[key])}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def _state_problem(path: Path) -> tuple[dict | None, str | None]:
+    """(the state, None), (None, None) when there is none, or (None, what is wrong with it)."""
+    from .safeio import file_error
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise file_error(exc, path, "read the chart's state file") from None
+    try:
+        state = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"is corrupt ({str(exc).splitlines()[0]})"
+    if not isinstance(state, dict):
+        return None, "is corrupt (not a JSON object)"
+    version = state.get("version")
+    history = state.get("history")
+    if not isinstance(version, str) or lifecycle.highest(version) is None:
+        return None, f"is corrupt (no valid version: {version!r})"
+    if not isinstance(history, list) or not all(isinstance(h, dict) and isinstance(h.get("version"), str)
+                                                 and isinstance(h.get("changes"), list) for h in history):
+        return None, "is corrupt (its history is not a list of releases)"
+    if not isinstance(state.get("model"), dict):
+        return None, "is corrupt (no model to compare the catalog with)"
+    return state, None
+
+
 def _read_state(path: Path) -> dict | None:
+    """The state file as it is (None when missing or unreadable)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
 
+def _chart_version(chart_root: Path) -> str | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load((chart_root / "Chart.yaml").read_bytes())
+    except (OSError, yaml.YAMLError, RecursionError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version) if version is not None and lifecycle.highest(str(version)) else None
+
+
+def _previous_state(chart_root: Path) -> tuple[dict | None, list[str]]:
+    """The previous release of the chart: its state file, checked against ``Chart.yaml`` and
+    ``CHANGELOG.md`` so that the version never moves backwards. A missing or corrupt state
+    file beside an existing chart is recovered from those two files (``model`` None: the
+    changes since cannot be itemised). Returns (state or None, notes for the user)."""
+    from .safeio import display
+
+    path = chart_root / STATE_FILE
+    state, problem = _state_problem(path)
+    chart_version = _chart_version(chart_root)
+    try:
+        log = lifecycle.parse_changelog((chart_root / "CHANGELOG.md").read_bytes().decode("utf-8", "replace"))
+    except OSError:
+        log = []
+    logged = log[0]["version"] if log else None
+    notes: list[str] = []
+    if state is not None:
+        ahead = lifecycle.highest(chart_version, logged)
+        if ahead and lifecycle.parse_version(ahead) > lifecycle.parse_version(state["version"]):
+            notes.append(f"{display(path)} records version {state['version']}, but the chart is already at {ahead}; "
+                         f"continuing from {ahead} (a chart version never moves backwards)")
+            state = {**state, "version": ahead}
+            if not any(h["version"] == ahead for h in state["history"]):
+                state["history"] = [h for h in log if lifecycle.parse_version(h["version"]) >
+                                    lifecycle.parse_version(state["history"][0]["version"] if state["history"]
+                                                            else "0.0.0")] + state["history"]
+        return state, notes
+    version = lifecycle.highest(chart_version, logged)
+    if version is None:
+        if problem:  # no chart to recover from: say so, and start as a new chart
+            notes.append(f"{display(path)} {problem}, and there is no chart version to recover; starting a new chart")
+        return None, notes
+    what = problem or "is missing"
+    notes.append(f"{display(path)} {what}; recovered version {version} and {len(log)} changelog release(s) from "
+                 f"Chart.yaml and CHANGELOG.md")
+    return {"version": version, "history": log, "model": None, "fingerprint": None}, notes
+
+
+def chart_options(catalog: Catalog, chart_dir: str, options: Options = Options()) -> dict:
+    """Where the releases' charts come from: the catalog's helmfile settings, each
+    overridden by its CLI flag for this run (helmfile.yaml and the exports share them)."""
+    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
+                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
+        if value is not None and problem(value):
+            raise ChartgenError(f"{flag}: {problem(value)}")
+    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
+        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
+    hf = catalog.helmfile
+    return {"chart_dir": f"./{chart_dir}", "chart_mirror": options.chart_mirror or hf.chartMirror,
+            "mesh_chart": options.mesh_chart or hf.meshChart, "mesh_version": options.mesh_version or hf.meshVersion}
+
+
+def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
+    """The state of the chart as last committed: the state file at git's HEAD. Outside a git
+    work tree (or without git) the state on disk stands for it; inside one, a state file that
+    HEAD does not have means nothing was committed yet."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}"], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except (OSError, subprocess.SubprocessError):
+        return on_disk
+    if proc.returncode == 0:
+        try:
+            return json.loads(proc.stdout.decode("utf-8"))
+        except ValueError:
+            return None
+    if not chart_dir.is_dir() or b"not a git repository" in proc.stderr or b"dubious ownership" in proc.stderr:
+        return on_disk
+    return None
+
+
+def record_release(chart_dir: str | Path) -> str | None:
+    """Record the chart's current version as released (``chartgen package`` / ``publish``):
+    later versions are computed against it. Returns the version, None without a state."""
+    import tempfile
+
+    chart_dir = Path(chart_dir)
+    path = chart_dir / STATE_FILE
+    state = _read_state(path)
+    current = lifecycle.Release.of(state)
+    if current is None:
+        return None
+    if state.get("release") != current.record():
+        state["release"] = current.record()
+        fd, tmp = tempfile.mkstemp(dir=chart_dir, prefix=".chartgen-state.", suffix=".chartgen-tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(_state_text(state))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return current.version
+
+
+def _differs(path: Path, text: str) -> bool:
+    try:
+        return path.read_bytes() != text.encode("utf-8")
+    except OSError:
+        return True
+
+
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
+    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .userfiles import merge_user_values
 
     name = chart_name(catalog)
@@ -88,56 +256,60 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     # the environments' values are part of what a release of the chart means
     probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
     fp = lifecycle.fingerprint(probe)
-    state = _read_state(root / chart_dir / STATE_FILE)
+    state, notes = _previous_state(root / chart_dir)
     snapshot = lifecycle.model_snapshot(catalog)
     previous = state.get("version") if state else None
-    history = list(state.get("history", [])) if state else []
-    if state and state.get("fingerprint") == fp and options.version in (None, previous):
-        version, changes = previous, []
-    else:
-        changes = lifecycle.compare(state.get("model") if state else None, snapshot)
-        if state and not changes:
-            changed = state.get("fingerprint") != fp
-            changes = [lifecycle.Change(lifecycle.PATCH, "chart templates updated" if changed
-                                        else f"version set to {options.version}")]
-        if options.version:
-            try:
-                forced = lifecycle.parse_version(options.version)
-            except ValueError as exc:
-                raise ChartgenError(f"--version: {exc}") from None
-            if previous and forced < lifecycle.parse_version(previous):
-                raise ChartgenError(f"--version {options.version} is lower than the current chart version {previous}; "
-                                    "versions never go backwards")
-            if previous and forced == lifecycle.parse_version(previous):
-                raise ChartgenError(f"--version {options.version} is the current chart version, and the chart has "
-                                    "changed; a version is never reused for different content")
-            version = options.version
-        elif previous:
-            version = lifecycle.bump(previous, lifecycle.level_of(changes))
+    recorded = lifecycle.Release.of(state.get("release")) if state else None
+    release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
+    recovered = state is not None and state.get("model") is None  # rebuilt from Chart.yaml and CHANGELOG.md
+    if release is None and recovered:
+        release = lifecycle.Release.of(state)
+    try:
+        version, changes = lifecycle.next_version(release, snapshot, fp, options.version)
+    except lifecycle.ReleaseError as exc:
+        raise ChartgenError(str(exc)) from None
+    except ValueError as exc:
+        raise ChartgenError(f"--version: {exc}") from None
+    if recovered and release is not None and release.model is None:
+        # the changes since the recovered version cannot be itemised: the chart on disk tells
+        # whether there are any, and a major release is the safe level when there are
+        log = lifecycle.history_since(state["history"], release, release.version, [])
+        if options.version in (None, release.version) and _same_chart_on_disk(catalog, root, chart_dir, body,
+                                                                               release.version, log):
+            version, changes = release.version, []
         else:
-            version = "0.1.0"
-        history = [h for h in history if h["version"] != version]
-        history.insert(0, {"version": version, "changes": [c.text for c in changes]})
+            changes = [lifecycle.Change(lifecycle.MAJOR, f"changes since {release.version} not itemised: the chart's "
+                                                         "state file was lost; review the diff of this release")]
+            if not options.version:
+                version = lifecycle.bump(release.version, lifecycle.MAJOR)
+                notes.append(f"the chart changed since {release.version}, and without its state file chartgen cannot "
+                             "tell how: a major release is the safe choice (--version X.Y.Z picks another, higher one)")
+    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, version, changes)
     current_changes = tuple(history[0]["changes"]) if history else ()
     meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
     chart_files = build_chart(catalog, meta, body)
-    chart_files[STATE_FILE] = _state_text({"fingerprint": fp, "history": history, "model": snapshot, "version": version})
+    new_state = {"fingerprint": fp, "history": history, "model": snapshot, "version": version}
+    if recorded is not None:
+        new_state["release"] = recorded.record()
+    chart_files[STATE_FILE] = _state_text(new_state)
     _validate_values(catalog)
 
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
-    hf = catalog.helmfile  # the catalog's settings; a CLI flag overrides each for this run
-    for flag, value, problem in (("--chart-mirror", options.chart_mirror, naming.chart_mirror_problem),
-                                 ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
-        if value is not None and problem(value):
-            raise ChartgenError(f"{flag}: {problem(value)}")
-    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
-        raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
-    docs = build_helmfile(catalog, chart_dir=f"./{chart_dir}",
-                          chart_mirror=options.chart_mirror or hf.chartMirror,
-                          mesh_chart=options.mesh_chart or hf.meshChart,
-                          mesh_version=options.mesh_version or hf.meshVersion)
-    files["helmfile.yaml"] = dump_helmfile(docs)
-    owned_dirs = [chart_dir]
+    chart_args = chart_options(catalog, chart_dir, options)
+    files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
+    owned_dirs = [chart_dir, f"charts/{CRD_CHART}"]  # the CRD chart goes when no environment needs it
+    if uses_gateway_api(catalog):
+        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
+    if catalog.gitops is not None:
+        from .gitops import TOOLS, check_or_raise, export_files
+
+        for tool in TOOLS:
+            if getattr(catalog.gitops, tool) is not None:
+                exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
+                # the CRD check costs about a second: only what would be written is checked
+                check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
+                files.update(exported)
+                owned_dirs.append(f"gitops/{tool}")
     for rel, data in build_generated_values(catalog).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -145,11 +317,49 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
         if owned not in owned_dirs:
             owned_dirs.append(owned)
     for rel, data in sorted(build_release_values(catalog).items()):
-        path = root / "values" / rel
-        existing = path.read_text(encoding="utf-8") if path.exists() else None
-        files[f"values/{rel}"] = merge_user_values(existing, data, header=USER_VALUES_HEADER)
+        files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs))
+                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs), notes=notes,
+                   release=release.version if release else None)
+
+
+def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body, version: str, history: list[dict]) -> bool:
+    """Whether the chart on disk is exactly what the catalog renders at ``version`` with
+    ``history`` (the state file aside): then nothing changed since that release."""
+    current = tuple(history[0]["changes"]) if history and history[0]["version"] == version else ()
+    if not current:
+        return False
+    meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))
+    for rel, text in build_chart(catalog, meta, body).items():
+        try:
+            if (root / chart_dir / rel).read_bytes() != text.encode("utf-8"):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _merge_user_file(path: Path, data: dict) -> str:
+    """The user's values file at ``path`` with chartgen's keys merged in; a file that cannot be
+    read or merged is a located problem, and is never replaced."""
+    from .safeio import decode, display, file_error, nesting_problem
+    from .userfiles import ValuesFileError, merge_user_values
+
+    name = display(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    except OSError as exc:
+        raise file_error(exc, path, "read the values file") from None
+    existing = decode(raw, name, "values file") if raw is not None else None
+    try:
+        return merge_user_values(existing, data, header=USER_VALUES_HEADER)
+    except ValuesFileError as exc:
+        raise CatalogError([Problem(name, exc.line, exc.col, "", f"{exc.message}; fix the file (chartgen keeps it as "
+                                    "it is until it parses)", "user-values")]) from None
+    except RecursionError:
+        raise nesting_problem(name, "values file") from None
 
 
 @lru_cache(maxsize=1)
@@ -204,20 +414,41 @@ def _validate_values(catalog: Catalog) -> None:
             raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None
 
 
+def output_root(catalog_path: str | Path, out: str | Path | None = None) -> Path:
+    """Where the outputs of the catalog go: ``out``, or the catalog's directory."""
+    return Path(out) if out is not None else Path(catalog_path).resolve().parent
+
+
 def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, check: bool = False,
              options: Options = Options(), wait_message=None, before_commit=None) -> Outcome:
-    """Validate the catalog and write (or with ``check``, compare) every output."""
+    """Validate the catalog and write (or with ``check``, compare) every output.
+
+    The catalog is read under the output tree's lock, so a run never writes a chart from a
+    catalog that a concurrent edit (``chartgen canary``) has already replaced."""
+    from .safeio import leftover_temps
+
     catalog_path = Path(catalog_path)
-    catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+    root = output_root(catalog_path, out)
     if check:
-        outcome = plan(catalog, root, options)
+        outcome = plan(load_catalog(catalog_path), root, options)
         to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
         outcome.stale = sorted(to_write + to_delete)
+        dirs = {root} | {(root / rel).parent for rel in outcome.files}
+        for path in leftover_temps(sorted(dirs)):
+            outcome.notes.append(f"{path} is a temporary file left by an interrupted chartgen run; the next "
+                                 "`chartgen generate` removes it")
         return outcome
     with locked(root, wait_message=wait_message):
-        outcome = plan(catalog, root, options)
-        outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+        return generate_locked(catalog_path, root, options, before_commit=before_commit)
+
+
+def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
+    """``generate`` for a caller that already holds the lock of ``root``."""
+    outcome = plan(load_catalog(catalog_path), root, options)
+    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+    if outcome.result.cleaned:
+        outcome.notes.append(f"removed {len(outcome.result.cleaned)} temporary file(s) left by an interrupted "
+                             f"run: {', '.join(outcome.result.cleaned)}")
     return outcome
 
 
@@ -228,12 +459,73 @@ def preview(catalog_path: str | Path, out: str | Path | None = None, options: Op
     root = Path(out) if out is not None else catalog_path.resolve().parent
     outcome = plan(catalog, root, options)
     to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
-    old: dict[str, str | None] = {}
-    for rel in to_write + to_delete:
-        p = root / rel
-        old[rel] = p.read_text(encoding="utf-8") if p.exists() else None
+    old, outcome.undecodable = current_texts(root, to_write + to_delete)
     outcome.stale = sorted(old)
     return outcome, old
 
 
-__all__ = ["Options", "Outcome", "generate", "plan", "preview", "changelog_text"]
+def current_texts(root: Path, rels) -> tuple[dict[str, str | None], list[str]]:
+    """The current text of each path below ``root`` (None: missing), and the paths whose bytes
+    are not UTF-8 text (their text is given as ""; generate replaces them)."""
+    from .safeio import file_error
+
+    old: dict[str, str | None] = {}
+    undecodable = []
+    for rel in rels:
+        try:
+            data = (root / rel).read_bytes()
+        except FileNotFoundError:
+            old[rel] = None
+            continue
+        except OSError as exc:
+            raise file_error(exc, root / rel, "read") from None
+        try:
+            old[rel] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            old[rel] = ""
+            undecodable.append(rel)
+    return old, sorted(undecodable)
+
+
+@dataclass
+class ExportOutcome:
+    tool: str
+    out_dir: str  # from the catalog's directory
+    files: dict[str, str]
+    result: WriteResult = field(default_factory=WriteResult)
+    stale: list[str] = field(default_factory=list)
+
+
+def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *, envs: tuple[str, ...] = (),
+           check: bool = False, options: Options = Options(), wait_message=None) -> ExportOutcome:
+    """Write (or with ``check``, compare) one GitOps export of the catalog's releases.
+
+    ``out`` (default ``gitops/<tool>`` beside the catalog) must lie inside the catalog's
+    directory: the controllers read the values files from the same git repository. Stale
+    files are removed only from the default directory of a full export, which chartgen owns
+    (as ``generate`` does); a custom ``--out`` directory only ever gains or updates files."""
+    import os
+
+    from .gitops import export_files
+
+    catalog_path = Path(catalog_path)
+    catalog = load_catalog(catalog_path)
+    root = catalog_path.resolve().parent
+    default = f"gitops/{tool}"
+    out_dir = default if out is None else Path(os.path.relpath(Path(out).resolve(), root)).as_posix()
+    chart_dir = f"charts/{chart_name(catalog)}"
+    files = export_files(tool, catalog, out_dir=out_dir, envs=list(envs) or None,
+                         **chart_options(catalog, chart_dir, options))
+    owned = (out_dir,) if out_dir == default and not envs else ()
+    outcome = ExportOutcome(tool=tool, out_dir=out_dir, files=files)
+    if check:
+        to_write, to_delete = stale_paths(root, files, owned)
+        outcome.stale = sorted(to_write + to_delete)
+        return outcome
+    with locked(root, wait_message=wait_message):
+        outcome.result = write_plan(root, files, owned)
+    return outcome
+
+
+__all__ = ["ExportOutcome", "Options", "Outcome", "current_texts", "export", "generate", "generate_locked",
+           "output_root", "plan", "preview", "changelog_text"]

@@ -7,7 +7,12 @@ It contains no Go templating except the per-environment values file names
 entries per release, with or without ``HELMFILE_V1MODE``, so the file works as a plain
 ``helmfile.yaml`` under helmfile 0.166 in both modes and under helmfile v1.
 
-Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. The
+Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. Where an
+environment uses the Gateway API (ambient data plane, or a Gateway API ingress), the local
+chart ``gateway-api-crds`` comes before istio-base; the ambient data plane adds istio-cni
+and ztunnel after istiod (istiod and cni with ``profile: ambient``); a Gateway API ingress
+needs no <gatewayRelease> (Istio deploys the gateway of the chart's Gateway). Releases
+that only some environments install carry ``condition: <key>.enabled``. The
 add-ons (Kiali, Jaeger, Prometheus, Grafana) need at most istio-base. The mesh chart also
 needs the Grafana release when it is enabled, because it writes its dashboard ConfigMap
 into Grafana's namespace. LocalStack needs the mesh chart, which
@@ -22,18 +27,23 @@ generates one into the Secret ``grafana`` (key ``admin-password``).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
-import yaml
 
-from . import naming
+from . import naming, yamlout
 from .catalog import Catalog
 from .errors import RenderError
+from .gatewayapi import CRD_CHART, gateway_api_envs
 from .mesh import EnvView, env_views
-from .observability import slo_alert_rules
+from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 
 __all__ = [
+    "ChartSource",
     "HEADER",
+    "Release",
+    "ReleasePlan",
+    "release_plan",
     "REPOSITORIES",
     "ENV_FILE",
     "build_helmfile",
@@ -58,27 +68,93 @@ REPOSITORIES: dict[str, str] = {
     "localstack": "https://localstack.github.io/helm-charts",
 }
 
-# grafana.com dashboards of Istio: (file key, gnetId)
-ISTIO_DASHBOARDS = (
-    ("istio-mesh", 7639),
-    ("istio-service", 7636),
-    ("istio-workload", 7630),
-    ("istio-performance", 11829),
-    ("istio-control-plane", 7645),
-)
+SLO_RULES_FILE = f"slo-rules-{ENV_FILE}.yaml"
+DASHBOARDS_FILE = "istio-dashboards.yaml"
+# Kiali's login-token signing key in environments that log users in: a Secret the cluster's
+# operator creates once (docs/addons.md); never a value in the repository
+KIALI_SIGNING_SECRET = ("kiali-signing-key", "signing-key")
 
 
 @dataclass(frozen=True)
-class _Release:
+class Release:
+    """One release of the helmfile: the model that helmfile.yaml and the GitOps exports
+    (``chartgen.gitops``) are all written from."""
+
     name: str
     namespace: str
     repo: str | None  # None: a local chart or mesh_chart
     chart: str
     version: str | None
     tier: str
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # "<namespace>/<release>", as helmfile writes them
     envs: tuple[str, ...] = ()  # environments that install it
     extra: dict = field(default_factory=dict)
+    # chartgen-owned values files under values/<name>/generated/, layered between
+    # common.yaml and <env>.yaml (names may contain the environment placeholder)
+    generated: tuple[str, ...] = ()
+    # a local chart other than the mesh chart: its directory from the output root
+    # (e.g. charts/<chart>); None for the mesh chart (repo None) and repository charts
+    path: str | None = None
+
+    @property
+    def needs_names(self) -> tuple[str, ...]:
+        return tuple(n.split("/", 1)[1] for n in self.needs)
+
+    @property
+    def create_namespace(self) -> bool:
+        return self.extra.get("createNamespace", True)  # helmDefaults.createNamespace
+
+    def value_files(self, env: str) -> list[str]:
+        """The release's values files (paths from the output root), lowest layer first:
+        common.yaml, chartgen's generated files, then the environment's file. ``env`` is an
+        environment name, or helmfile's ``ENV_FILE`` placeholder."""
+        return [f"values/{self.name}/common.yaml",
+                *(f"values/{self.name}/{GENERATED_DIR}/{g.replace(ENV_FILE, env)}" for g in self.generated),
+                f"values/{self.name}/{env}.yaml"]
+
+
+_Release = Release
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """Where a release's chart comes from, as helmfile, Argo CD and Flux each need it."""
+
+    ref: str  # helmfile's `chart:`: repo/chart, oci://…/chart, or ./path
+    version: str | None
+    repo_url: str | None  # https://… chart repository or oci://… registry path; None: local or unknown
+    name: str  # the chart's name in that repository, or the local directory
+
+    @property
+    def local(self) -> bool:
+        return self.ref.startswith(("./", "../", "/"))
+
+    @property
+    def oci(self) -> bool:
+        return bool(self.repo_url) and self.repo_url.startswith("oci://")
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    releases: list[Release]
+    sources: dict[str, ChartSource]  # by release name
+    repositories: list[dict]  # helmfile's repositories
+
+    def waves(self) -> dict[str, int]:
+        """Install order as levels: a release's level is one more than the highest level
+        of what it needs (0 for no needs), which is the group helmfile's DAG gives it."""
+        by_name = {r.name: r for r in self.releases}
+        level: dict[str, int] = {}
+
+        def visit(name: str) -> int:
+            if name not in level:
+                deps = [n for n in by_name[name].needs_names if n in by_name]
+                level[name] = 1 + max((visit(n) for n in deps), default=-1)
+            return level[name]
+
+        for r in self.releases:
+            visit(r.name)
+        return level
 
 
 def _mesh_name(catalog: Catalog) -> str:
@@ -96,33 +172,64 @@ def _localstack_envs(catalog: Catalog) -> tuple[list[EnvView], str | None]:
     return active, view.service_namespace(view.enabled[LOCALSTACK_KEY])
 
 
+def _only(key: str, envs: tuple[str, ...], every: tuple[str, ...]) -> dict:
+    """A release installed in only some environments gets ``condition: <key>.enabled``."""
+    return {} if envs == every else {"condition": f"{key}.enabled"}
+
+
 def _releases(catalog: Catalog) -> list[_Release]:
     v = catalog.versions
     obs = catalog.observability
-    envs = tuple(view.name for view in env_views(catalog))
+    views = env_views(catalog)
+    envs = tuple(view.name for view in views)
     gw = catalog.istio.gatewayRelease
     mesh = _mesh_name(catalog)
-    out = [
-        _Release("istio-base", ISTIO_NS, "istio", "base", v.istio, "istio", (), envs),
+    crd_envs = tuple(gateway_api_envs(catalog))
+    ambient_envs = tuple(view.name for view in views if view.ambient)
+    ingress_envs = tuple(view.name for view in views if view.ingress_api == "istio")
+    out = []
+    base_needs: tuple[str, ...] = ()
+    if crd_envs:
+        # the Gateway API CRDs come first: istiod watches them from its start
+        out.append(_Release(CRD_CHART, ISTIO_NS, None, CRD_CHART, None, "istio", (), crd_envs,
+                            _only("gatewayApiCrds", crd_envs, envs), path=f"charts/{CRD_CHART}"))
+        base_needs = (f"{ISTIO_NS}/{CRD_CHART}",)
+    out += [
+        _Release("istio-base", ISTIO_NS, "istio", "base", v.istio, "istio", base_needs, envs),
         _Release("istiod", ISTIO_NS, "istio", "istiod", v.istio, "istio", (f"{ISTIO_NS}/istio-base",), envs,
                  {"wait": True}),
-        _Release(gw, gw, "istio", "gateway", v.istio, "istio", (f"{ISTIO_NS}/istiod",), envs),
     ]
-    mesh_needs = [f"{ISTIO_NS}/istiod", f"{gw}/{gw}"]
+    mesh_needs = [f"{ISTIO_NS}/istiod"]
+    if ambient_envs:
+        # ambient: the CNI node agent, then ztunnel, before anything joins the mesh
+        out += [
+            _Release("istio-cni", ISTIO_NS, "istio", "cni", v.istio, "istio", (f"{ISTIO_NS}/istiod",), ambient_envs,
+                     _only("istioCni", ambient_envs, envs)),
+            _Release("ztunnel", ISTIO_NS, "istio", "ztunnel", v.istio, "istio", (f"{ISTIO_NS}/istio-cni",),
+                     ambient_envs, {**_only("ztunnel", ambient_envs, envs), "wait": True}),
+        ]
+        mesh_needs.append(f"{ISTIO_NS}/ztunnel")
+    if ingress_envs:
+        # with a Gateway API ingress, Istio deploys the gateway from the chart's Gateway object
+        out.append(_Release(gw, gw, "istio", "gateway", v.istio, "istio", (f"{ISTIO_NS}/istiod",), ingress_envs,
+                            _only("istioIngress", ingress_envs, envs)))
+        mesh_needs.append(f"{gw}/{gw}")
     if obs.grafana:
         mesh_needs.append(f"{obs.namespace}/grafana")
     out.append(_Release(mesh, ISTIO_NS, None, mesh, None, "mesh", tuple(mesh_needs), envs,
                         {"disableValidationOnInstall": True}))
     if obs.kiali:
-        out.append(_Release("kiali", obs.namespace, "kiali", "kiali-server", v.kiali, "addons",
-                            (f"{ISTIO_NS}/istio-base",), envs))
+        # Kiali reads Grafana's admin credentials from Grafana's Secret
+        kiali_needs = (f"{ISTIO_NS}/istio-base",) + ((f"{obs.namespace}/grafana",) if obs.grafana else ())
+        out.append(_Release("kiali", obs.namespace, "kiali", "kiali-server", v.kiali, "addons", kiali_needs, envs))
     if obs.jaeger:
         out.append(_Release("jaeger", obs.namespace, "jaegertracing", "jaeger", v.jaeger, "addons", (), envs))
     if obs.prometheus:
         out.append(_Release("prometheus", obs.namespace, "prometheus-community", "prometheus", v.prometheus,
-                            "addons", (), envs))
+                            "addons", (), envs, generated=(SLO_RULES_FILE,)))
     if obs.grafana:
-        out.append(_Release("grafana", obs.namespace, "grafana-community", "grafana", v.grafana, "addons", (), envs))
+        out.append(_Release("grafana", obs.namespace, "grafana-community", "grafana", v.grafana, "addons", (), envs,
+                            generated=(DASHBOARDS_FILE,)))
     active, ls_ns = _localstack_envs(catalog)
     if active:
         out.append(_Release("localstack", ls_ns, "localstack", "localstack", v.localstack, "addons",
@@ -148,6 +255,40 @@ def _local_chart(path: str) -> str:
     return "./" + path
 
 
+def release_plan(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None = None,
+                 mesh_chart: str | None = None, mesh_version: str | None = None) -> ReleasePlan:
+    """The releases with their chart sources and the helmfile's repositories (see
+    ``build_helmfile`` for the arguments)."""
+    releases = _releases(catalog)
+    used_repos = [r.repo for r in releases if r.repo is not None]
+    if chart_mirror:
+        repositories = [_mirror_repo(chart_mirror)]
+    else:
+        repositories = [{"name": name, "url": url} for name, url in REPOSITORIES.items() if name in used_repos]
+    urls = {repo["name"]: ("oci://" if repo.get("oci") else "") + repo["url"] for repo in repositories}
+    sources: dict[str, ChartSource] = {}
+    for r in releases:
+        if r.path is not None:
+            local = _local_chart(r.path)
+            sources[r.name] = ChartSource(local, None, None, local)
+        elif r.repo is None:  # the mesh chart: the local directory, or the published chart
+            if mesh_chart:
+                ref = mesh_chart
+                if ref.startswith("oci://"):
+                    url, _, name = ref.rstrip("/").rpartition("/")
+                else:
+                    repo, _, name = ref.partition("/")
+                    url = urls.get(repo)
+                sources[r.name] = ChartSource(ref, mesh_version, url, name)
+            else:
+                path = _local_chart(chart_dir)
+                sources[r.name] = ChartSource(path, None, None, path)
+        else:
+            repo = "mirror" if chart_mirror else r.repo
+            sources[r.name] = ChartSource(f"{repo}/{r.chart}", r.version, urls[repo], r.chart)
+    return ReleasePlan(releases, sources, repositories)
+
+
 def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None = None,
                    mesh_chart: str | None = None, mesh_version: str | None = None) -> list[dict]:
     """The YAML documents of ``helmfile.yaml`` (environments, then repositories and releases).
@@ -158,7 +299,9 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
     ``mesh_chart``/``mesh_version``: install the published mesh chart (``repo/chart`` or
     ``oci://…``) at that version instead of the local directory.
     """
-    releases = _releases(catalog)
+    plan = release_plan(catalog, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
+                        mesh_version=mesh_version)
+    releases = plan.releases
     conditional = [r for r in releases if "condition" in r.extra]
 
     environments: dict = {}
@@ -186,35 +329,20 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
         },
     }
 
-    used_repos = [r.repo for r in releases if r.repo is not None]
-    if chart_mirror:
-        repositories = [_mirror_repo(chart_mirror)]
-    else:
-        repositories = [{"name": name, "url": url} for name, url in REPOSITORIES.items() if name in used_repos]
-
     out_releases = []
     for r in releases:
-        rel: dict = {"name": r.name, "namespace": r.namespace}
-        if r.repo is None:
-            if mesh_chart:
-                rel["chart"] = mesh_chart
-                if mesh_version:
-                    rel["version"] = mesh_version
-            else:
-                rel["chart"] = _local_chart(chart_dir)
-        else:
-            rel["chart"] = f"{'mirror' if chart_mirror else r.repo}/{r.chart}"
-            rel["version"] = r.version
+        src = plan.sources[r.name]
+        rel: dict = {"name": r.name, "namespace": r.namespace, "chart": src.ref}
+        if src.version:
+            rel["version"] = src.version
         rel["labels"] = {"tier": r.tier}
         if r.needs:
             rel["needs"] = list(r.needs)
         rel.update(r.extra)
         rel["missingFileHandler"] = "Warn"
-        rel["values"] = [f"values/{r.name}/common.yaml", f"values/{r.name}/{ENV_FILE}.yaml"]
-        if r.chart == "prometheus":
-            rel["values"].insert(1, f"values/{r.name}/{GENERATED_DIR}/slo-rules-{ENV_FILE}.yaml")
+        rel["values"] = r.value_files(ENV_FILE)
         out_releases.append(rel)
-    part2 = {"repositories": repositories, "releases": out_releases}
+    part2 = {"repositories": plan.repositories, "releases": out_releases}
     return [part1, part2]
 
 
@@ -239,7 +367,7 @@ def _template_free(node, path: str = "") -> None:
 def dump_helmfile(docs: list[dict]) -> str:
     """``helmfile.yaml`` text: the header comment, then the documents separated by ``---``."""
     _template_free(docs)
-    parts = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096) for doc in docs]
+    parts = [yamlout.dump(doc, width=4096) for doc in docs]
     return HEADER + "\n" + "---\n".join(parts)
 
 
@@ -261,11 +389,20 @@ def _istiod(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     common: dict = {"meshConfig": mesh_config}
     if catalog.istio.revision:
         common["revision"] = catalog.istio.revision
-    per_env = {
-        view.name: {"meshConfig": {"accessLogFile": "/dev/stdout" if view.env.accessLogging else ""}}
-        for view in env_views(catalog)
-    }
+    per_env = {}
+    for view in env_views(catalog):
+        per_env[view.name] = {"meshConfig": {"accessLogFile": "/dev/stdout" if view.env.accessLogging else ""}}
+        if view.ambient:
+            per_env[view.name] = {"profile": "ambient", **per_env[view.name]}
     return common, per_env
+
+
+def _ambient_node(catalog: Catalog, profile: bool) -> tuple[dict, dict[str, dict]]:
+    """istio/cni (with the ambient profile) and istio/ztunnel, in the ambient environments."""
+    common: dict = {"profile": "ambient"} if profile else {}
+    if catalog.istio.revision:
+        common["revision"] = catalog.istio.revision
+    return common, {}
 
 
 def _gateway(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
@@ -291,6 +428,7 @@ def _gateway(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
 def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     obs = catalog.observability
     ns = obs.namespace
+    grafana_secret = "grafana"  # the grafana chart's admin Secret (keys admin-user, admin-password)
     common = {
         "deployment": {"pod_annotations": dict(INJECT_FALSE)},
         "external_services": {
@@ -299,6 +437,10 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
                 "enabled": obs.grafana,
                 "internal_url": f"http://{_svc('grafana', ns)}",
                 "external_url": "http://localhost:3000",
+                # Grafana has no anonymous access: Kiali reads its credentials from Grafana's
+                # Secret (the chart mounts `secret:<name>:<key>` references into the pod)
+                "auth": {"type": "basic", "username": f"secret:{grafana_secret}:admin-user",
+                         "password": f"secret:{grafana_secret}:admin-password"},
                 "dashboards": [
                     {"name": "Istio Service Dashboard",
                      "variables": {"namespace": "var-namespace", "service": "var-service"}},
@@ -317,11 +459,26 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
             },
         },
     }
+    if not obs.grafana:
+        del common["external_services"]["grafana"]["auth"]
     per_env = {}
     for view in env_views(catalog):
         anonymous = view.env.kialiAnonymous if view.env.kialiAnonymous is not None else not view.env.production
-        per_env[view.name] = {"auth": {"strategy": "anonymous" if anonymous else "token"}}
+        per_env[view.name] = {"auth": {"strategy": "anonymous" if anonymous else "token"},
+                              "login_token": {"signing_key": _kiali_signing_key(catalog, view.name, anonymous)}}
     return common, per_env
+
+
+def _kiali_signing_key(catalog: Catalog, env: str, anonymous: bool) -> str:
+    """Kiali's login-token signing key, stable across renders (the chart draws a random one
+    on every render when it is unset). Where users log in it comes from a Secret created
+    once in the cluster; with anonymous access there is no session to protect, so a key
+    derived from the mesh and environment names (32 characters, as Kiali requires) keeps
+    the render stable without anyone having to create a Secret."""
+    if not anonymous:
+        name, key = KIALI_SIGNING_SECRET
+        return f"secret:{name}:{key}"
+    return hashlib.sha256(f"{catalog.metadata.name}/{env}/kiali-anonymous".encode()).hexdigest()[:32]
 
 
 def _jaeger(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
@@ -354,11 +511,13 @@ def _grafana(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
             "name": "Prometheus", "type": "prometheus", "access": "proxy",
             "url": f"http://{_svc('prometheus-server', ns)}", "isDefault": True,
         }]}},
-        "dashboardProviders": {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [{
-            "name": "istio", "orgId": 1, "folder": "istio", "type": "file", "disableDeletion": False,
-            "options": {"path": "/var/lib/grafana/dashboards/istio"},
-        }]}},
-        "dashboards": {"istio": {key: {"gnetId": gnet, "datasource": "Prometheus"} for key, gnet in ISTIO_DASHBOARDS}},
+        # Istio's dashboards come from chartgen's generated values file (no download at pod
+        # start); the chart mounts each provider's ConfigMap at the provider's path
+        "dashboardProviders": {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [
+            {"name": provider, "orgId": 1, "folder": "istio", "type": "file", "disableDeletion": False,
+             "options": {"path": f"/var/lib/grafana/dashboards/{provider}"}}
+            for provider in ISTIO_DASHBOARDS
+        ]}},
         "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
                                    "searchNamespace": "ALL"}},
     }
@@ -382,16 +541,27 @@ def _mesh(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     return {}, {view.name: env_values.get(view.name, {}) for view in env_views(catalog)}
 
 
+def _generated_content(catalog: Catalog, name: str, view: EnvView) -> dict:
+    if name == SLO_RULES_FILE:
+        return {"serverFiles": {"alerting_rules.yml": slo_alert_rules(catalog, view)}}
+    if name == DASHBOARDS_FILE:
+        return {"dashboards": {provider: {key: {"json": text} for key, text in boards.items()}
+                               for provider, boards in istio_dashboards().items()}}
+    raise AssertionError(f"no content for generated values file {name}")
+
+
 def build_generated_values(catalog: Catalog) -> dict[str, dict]:
     """Values files that chartgen owns whole (not the user's), keyed by path under
-    ``values/``: the Prometheus alert rules of each environment, from the SLOs."""
+    ``values/``: the Prometheus alert rules of each environment (from the SLOs) and Istio's
+    Grafana dashboards (vendored, so that Grafana needs no internet access for them)."""
     out: dict[str, dict] = {}
+    views = env_views(catalog)
     for r in _releases(catalog):
-        if r.chart == "prometheus":
-            for view in env_views(catalog):
+        for name in r.generated:
+            for view in views:
                 if view.name in r.envs:
-                    out[f"{r.name}/{GENERATED_DIR}/slo-rules-{view.name}.yaml"] = {
-                        "serverFiles": {"alerting_rules.yml": slo_alert_rules(catalog, view)}}
+                    out[f"{r.name}/{GENERATED_DIR}/{name.replace(ENV_FILE, view.name)}"] = \
+                        _generated_content(catalog, name, view)
     return dict(sorted(out.items()))
 
 
@@ -408,6 +578,9 @@ def build_release_values(catalog: Catalog) -> dict[str, dict]:
         "prometheus": lambda r: _prometheus(catalog),
         "grafana": lambda r: _grafana(catalog),
         "localstack": lambda r: _localstack(catalog, r.envs),
+        "cni": lambda r: _ambient_node(catalog, True),
+        "ztunnel": lambda r: _ambient_node(catalog, False),
+        CRD_CHART: lambda r: ({}, {}),
     }
     for r in _releases(catalog):
         common, per_env = _mesh(catalog) if r.tier == "mesh" else builders[r.chart](r)

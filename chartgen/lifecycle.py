@@ -78,9 +78,17 @@ def _service_changes(name: str, old: dict, new: dict, candidate: str | None = No
         return [Change(MINOR, f"{name}: added")]
     oports = {p["name"]: p for p in old["ports"]}
     nports = {p["name"]: p for p in new["ports"]}
-    for p in sorted(set(oports) - set(nports)):
+    removed, added = sorted(set(oports) - set(nports)), sorted(set(nports) - set(oports))
+    # a port renamed with the same number and protocol is the same port to every client
+    for p in list(removed):
+        same = [q for q in added if (nports[q]["number"], nports[q]["protocol"]) == (oports[p]["number"], oports[p]["protocol"])]
+        if same:
+            removed.remove(p)
+            added.remove(same[0])
+            out.append(Change(PATCH, f"{name}: port {p} renamed to {same[0]} ({oports[p]['number']}/{oports[p]['protocol']})"))
+    for p in removed:
         out.append(Change(MAJOR, f"{name}: port {p} ({oports[p]['number']}) removed"))
-    for p in sorted(set(nports) - set(oports)):
+    for p in added:
         out.append(Change(MINOR, f"{name}: port {p} ({nports[p]['number']}) added"))
     for p in sorted(set(oports) & set(nports)):
         if oports[p] != nports[p]:
@@ -138,7 +146,7 @@ def _leaf_changes(prefix: str, path: str, old, new) -> list[Change]:
 def compare(old: dict | None, new: dict) -> list[Change]:
     """Changes from the old snapshot to the new, deduplicated across environments."""
     if old is None:
-        return [Change(MINOR, "initial version")]
+        return [Change(MINOR, INITIAL)]
     per_env: dict[str, list[Change]] = {}
     for env in sorted(set(old) | set(new)):
         if env not in new:
@@ -183,6 +191,99 @@ def level_of(changes: list[Change]) -> int:
     return max((c.level for c in changes), default=NONE)
 
 
+# --- releases ----------------------------------------------------------------------------------
+#
+# A release is a version someone could have installed: the one recorded when the chart was last
+# packaged or published, or the one in the committed state. Every generate between two releases
+# computes the version against the last release, so the edits in between make one bump of the
+# level of their net changes, and a change followed by its revert makes none.
+
+INITIAL = "initial version"
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    model: dict | None
+    fingerprint: str | None
+
+    @classmethod
+    def of(cls, state: dict | None) -> "Release | None":
+        """The release a state (or a recorded ``release`` block) stands for, if well-formed."""
+        if not isinstance(state, dict) or not isinstance(state.get("version"), str):
+            return None
+        try:
+            parse_version(state["version"])
+        except ValueError:
+            return None
+        model = state.get("model") if isinstance(state.get("model"), dict) else None
+        fp = state.get("fingerprint") if isinstance(state.get("fingerprint"), str) else None
+        return cls(state["version"], model, fp)
+
+    def record(self) -> dict:
+        return {"fingerprint": self.fingerprint, "model": self.model, "version": self.version}
+
+
+def last_release(*candidates: Release | None) -> Release | None:
+    """The newest of the candidate releases (recorded by package/publish, committed)."""
+    found = [c for c in candidates if c is not None]
+    return max(found, key=lambda r: parse_version(r.version)) if found else None
+
+
+def next_version(release: Release | None, model: dict, fingerprint: str, forced: str | None = None) -> tuple[str, list[Change]]:
+    """The version of the chart for ``model`` and its net changes since ``release``.
+
+    Unchanged since the release: the release's version, no changes. Otherwise the release's
+    version bumped by the level of the net changes (or ``forced``, which must be newer)."""
+    if release is None:
+        changes = [Change(MINOR, INITIAL)]
+    elif release.fingerprint == fingerprint and forced in (None, release.version):
+        return release.version, []
+    else:
+        changes = compare(release.model, model) if release.model is not None else [Change(MINOR, INITIAL)]
+        if not changes:
+            changes = [Change(PATCH, "chart templates updated" if release.fingerprint != fingerprint
+                              else f"version set to {forced}")]
+    if forced:
+        wanted = parse_version(forced)  # ValueError: not a version
+        if release and wanted < parse_version(release.version):
+            raise ReleaseError(f"--version {forced} is lower than the released chart version {release.version}; "
+                               "versions never go backwards")
+        if release and wanted == parse_version(release.version):
+            raise ReleaseError(f"--version {forced} is the released chart version, and the chart has changed; "
+                               "a version is never reused for different content")
+        return forced, changes
+    if release is None:
+        return "0.1.0", changes
+    return bump(release.version, level_of(changes)), changes
+
+
+class ReleaseError(ValueError):
+    """A forced version that would reuse or go below a release."""
+
+
+def history_since(history: list[dict], release: Release | None, version: str, changes: list[Change]) -> list[dict]:
+    """The changelog entries: one per release up to ``release``, then one for ``version`` with
+    its net ``changes`` if it is not the release itself (unreleased entries are replaced)."""
+    if release is None:
+        kept: list[dict] = []
+    else:
+        top = parse_version(release.version)
+        kept = [h for h in history if isinstance(h, dict) and _is_version(h.get("version"))
+                and parse_version(h["version"]) <= top]
+    if release is not None and version == release.version:
+        return kept
+    return [{"version": version, "changes": [c.text for c in changes]}] + [h for h in kept if h["version"] != version]
+
+
+def _is_version(text) -> bool:
+    try:
+        parse_version(text)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
 def changelog_markdown(history: list[dict]) -> str:
     parts = []
     for entry in history:
@@ -190,3 +291,23 @@ def changelog_markdown(history: list[dict]) -> str:
         parts += [f"- {c}" for c in entry["changes"]]
         parts.append("")
     return "\n".join(parts)
+
+
+def parse_changelog(text: str) -> list[dict]:
+    """The history a chart's CHANGELOG.md records (``changelog_markdown`` read back):
+    [{"version": "0.2.0", "changes": ["…", …]}, …], newest first; unknown lines are skipped."""
+    history: list[dict] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            version = line[3:].strip()
+            if naming.SEMVER.match(version):
+                history.append({"version": version, "changes": []})
+        elif line.startswith("- ") and history:
+            history[-1]["changes"].append(line[2:])
+    return history
+
+
+def highest(*versions: str | None) -> str | None:
+    """The highest of the valid semantic versions given (None if there is none)."""
+    valid = [v for v in versions if v and naming.SEMVER.match(v)]
+    return max(valid, key=parse_version) if valid else None

@@ -9,6 +9,13 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# GitOps settings land in Argo CD and Flux objects: no '$' (Argo CD substitutes $VARS in
+# value file paths), no braces, quotes, spaces or control characters.
+GIT_URL = re.compile(r"^(https?://|ssh://|git@)[A-Za-z0-9._~:/?#@!&+,;=%-]+$")
+GIT_REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}$")
+REPO_PATH = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*)?$")
+CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._:@/-]{0,252}$")
+CLUSTER_SERVER = re.compile(r"^https://[A-Za-z0-9._~:/%-]+$")
 # an SPDX license expression: identifiers (LicenseRef-… too) joined by AND / OR / WITH, in parentheses
 SPDX_ID = r"[A-Za-z0-9][A-Za-z0-9.-]*\+?"
 SPDX_EXPRESSION = re.compile(rf"^\(*{SPDX_ID}\)*( (AND|OR|WITH) \(*{SPDX_ID}\)*)*$")

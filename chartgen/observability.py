@@ -1,16 +1,53 @@
-"""Observability wiring derived from the catalog: Prometheus alert rules from the SLOs.
+"""Observability wiring derived from the catalog: Prometheus alert rules from the SLOs, and
+Istio's Grafana dashboards.
 
-Pure functions of the validated catalog. The rules go into the prometheus release's
-``serverFiles."alerting_rules.yml"`` (see ``chartgen.helmfile``).
+Pure functions. The rules go into the prometheus release's ``serverFiles."alerting_rules.yml"``,
+the dashboards into the grafana release's ``dashboards`` (see ``chartgen.helmfile``).
 """
 
 from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
 
 from . import naming
 from .catalog import Catalog
 from .mesh import EnvView
 
-__all__ = ["slo_alert_rules", "slo_group_name"]
+__all__ = ["ISTIO_DASHBOARDS", "istio_dashboards", "slo_alert_rules", "slo_group_name"]
+
+# Istio 1.30.3's own dashboards, vendored under chartgen/data/dashboards/istio/ (see its
+# README: origin, licence, blob ids). Two Grafana dashboard providers, so that each of the
+# two ConfigMaps the grafana chart makes of them stays well below the 256 KiB a client-side
+# `kubectl apply` can annotate (Istio's own sample splits them the same way).
+# provider -> ((dashboard key, vendored file), ...)
+ISTIO_DASHBOARDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "istio": (
+        ("istio-control-plane", "pilot-dashboard.gen.json"),
+        ("istio-performance", "istio-performance-dashboard.json"),
+        ("istio-workload", "istio-workload-dashboard.json"),
+        ("istio-ztunnel", "ztunnel-dashboard.gen.json"),
+    ),
+    "istio-services": (
+        ("istio-extension", "istio-extension-dashboard.json"),
+        ("istio-mesh", "istio-mesh-dashboard.gen.json"),
+        ("istio-service", "istio-service-dashboard.json"),
+    ),
+}
+
+
+@lru_cache(maxsize=None)
+def _dashboard_json(filename: str) -> str:
+    """A vendored dashboard as compact JSON text (same content, no whitespace)."""
+    text = (resources.files("chartgen") / "data" / "dashboards" / "istio" / filename).read_text(encoding="utf-8")
+    return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+
+
+def istio_dashboards() -> dict[str, dict[str, str]]:
+    """provider → dashboard key → the dashboard's JSON text."""
+    return {provider: {key: _dashboard_json(filename) for key, filename in entries}
+            for provider, entries in ISTIO_DASHBOARDS.items()}
 
 
 def slo_group_name(catalog: Catalog) -> str:

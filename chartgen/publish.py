@@ -225,7 +225,12 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
         raise ChartNotGenerated(f"{chart_dir}: {exc.strerror}; run `chartgen generate` first") from None
     helm_path = _helm(helm)
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from .safeio import file_error
+
+        raise file_error(exc, dest, "create the directory") from None
     args: list[str] = []
     if sign is not None:
         if sign.keyring:
@@ -258,33 +263,58 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
                 raise PublishError(f"helm package wrote no archive for {chart_dir}")
             tgz = found[0]
         target = dest / tgz.name
-        shutil.copyfile(tgz, target)
         prov_target = None
         stale_prov = dest / (tgz.name + ".prov")
-        if sign is not None:
-            prov_target = stale_prov
-            shutil.copyfile(tgz.with_name(tgz.name + ".prov"), prov_target)
-        elif stale_prov.exists():
-            stale_prov.unlink()  # a signature of an earlier build would no longer match
+        try:
+            shutil.copyfile(tgz, target)
+            if sign is not None:
+                prov_target = stale_prov
+                shutil.copyfile(tgz.with_name(tgz.name + ".prov"), prov_target)
+            elif stale_prov.exists():
+                stale_prov.unlink()  # a signature of an earlier build would no longer match
+        except OSError as exc:
+            from .safeio import file_error
+
+            raise file_error(exc, exc.filename or dest, "write") from None
     return Package(path=target, name=name, version=version, digest=_sha256(target), prov=prov_target)
 
 
 # --- classic chart repository ----------------------------------------------------------------
 
 def _load_index(path: Path) -> dict:
+    from .errors import CatalogError
+    from .safeio import decode, display, file_error
+
     if not path.exists():
         return {}
+    fix = "restore it from a backup, or move it away to start a new index"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, OSError) as exc:
-        raise PublishError(f"{path}: cannot read the repository index ({exc})") from None
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise file_error(exc, path, "read the repository index") from None
+    try:
+        text = decode(raw, display(path), "repository index")
+    except CatalogError as exc:
+        p = exc.problems[0]
+        raise PublishError(f"{p.file}:{p.line}:{p.col}: {p.message.split(';')[0]}; {fix}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except RecursionError:
+        raise PublishError(f"{display(path)}: the repository index is nested too deeply to read; {fix}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PublishError(f"{display(path)}{where}: the repository index is not valid YAML ({problem}); "
+                           f"{fix}") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries", {}) or {}, dict):
-        raise PublishError(f"{path}: not a chart repository index")
+        raise PublishError(f"{display(path)} is not a chart repository index (no `entries` mapping); {fix}")
     return data
 
 
 def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, helm: str | None = None) -> PublishResult:
-    """Add ``pkg`` to the chart repository directory ``repo_dir`` (created if missing).
+    """Add ``pkg`` to the chart repository directory ``repo_dir`` (created if missing; its
+    parent must exist, so a mistyped path is not created).
 
     Earlier versions stay listed. An existing version with a different digest is refused and
     nothing in the repository changes; the identical version again is a no-op.
@@ -294,6 +324,10 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
     repo = Path(repo_dir)
     if repo.exists() and not repo.is_dir():
         raise PublishError(f"--to {repo_dir}: not a directory")
+    parent = repo.resolve().parent
+    if not repo.exists() and not parent.is_dir():
+        raise PublishError(f"--to {repo_dir}: the parent directory {parent} does not exist; create it first "
+                           "(chartgen creates only the repository directory itself), or fix the path")
     helm_path = _helm(helm)
     with locked(repo):
         index_path = repo / "index.yaml"

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from . import __version__
+from . import __version__, yamlout
 from .catalog import Catalog
 from .mesh import env_views
 from .values import chart_name, chart_values, path_label
@@ -40,32 +40,13 @@ class Plan:
     user_files: dict[str, dict] = field(default_factory=dict)
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str_presenter(dumper, data):
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_presenter)
-
-
-class _FastDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
-    pass
-
-
-_FastDumper.add_representer(str, _str_presenter)
-
-
 def dump_yaml_fast(data: Any) -> str:
     """Like dump_yaml, with libyaml's emitter where PyYAML has it (large files)."""
-    return yaml.dump(data, Dumper=_FastDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    return yamlout.dump_fast(data)
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    return yamlout.dump(data)
 
 
 @lru_cache(maxsize=1)
@@ -136,6 +117,8 @@ def chart_yaml(catalog: Catalog, meta: ChartMeta) -> str:
 
 
 def _change_kind(text: str) -> str:
+    if text == "initial version":  # the first release adds everything
+        return "added"
     if text.startswith(("removed", "REMOVED")) or " removed" in text:
         return "removed"
     if text.startswith("added") or " added" in text:
@@ -191,7 +174,9 @@ def _scalar(_type: type, value) -> str:
 
 @lru_cache(maxsize=4096)
 def _key(key: str) -> str:
-    return dump_yaml({key: 0}).split(":")[0] if not key.replace("-", "").replace("_", "").isalnum() else key
+    if key.replace("-", "").replace("_", "").isalnum() and not yamlout.ambiguous(key):
+        return key
+    return dump_yaml({key: 0})[: -len(": 0\n")]
 
 
 def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
@@ -204,9 +189,19 @@ def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
                          "calls": ", ".join(s["calls"]) or "—"})
     chart = yaml.safe_load(chart_yaml(catalog, meta))
     rows = [(path, typ, desc, _default_text(values, path)) for path, typ, desc in describe() if path.count("<name>") <= 1]
+    from .graph import build_graph, mermaid
+
     return _jinja().get_template("README.md.j2").render(
         chart=chart, mesh=catalog.metadata.name, envs=env_views(catalog), services=services, values_rows=rows,
+        mesh_graph=mermaid(build_graph(catalog)),
     )
+
+
+def readme_graph(text: str | None) -> str:
+    """The Mermaid diagram of a chart README ('' when there is none)."""
+    if not text or "```mermaid\n" not in text:
+        return ""
+    return text.split("```mermaid\n", 1)[1].split("```", 1)[0]
 
 
 _NO_DEFAULT = object()

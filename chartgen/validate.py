@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from . import naming
-from .catalog import API_VERSION, KIND, PATH_UNION_TAGS, Catalog, Match, path_match
+from .catalog import API_VERSION, HTTP_PROTOCOLS, KIND, PATH_UNION_TAGS, Catalog, Match, path_match
 from .errors import CatalogError, Problem
 from .mesh import HTTP_ONLY, EnvView, env_views, has_http_port, http_only_setting
 from .yamlsrc import SourceMap, format_path, load_yaml
@@ -159,6 +159,15 @@ def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Probl
 
 def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, SourceMap]:
     """Parse and validate catalog text. Raises CatalogError with every problem."""
+    try:
+        return _parse_catalog(text, file)
+    except RecursionError:
+        from .safeio import nesting_problem
+
+        raise nesting_problem(file, "catalog") from None
+
+
+def _parse_catalog(text: str, file: str) -> tuple[Catalog, SourceMap]:
     data, smap, problems = load_yaml(text, file)
     if problems and data is None:
         raise CatalogError(problems)
@@ -239,12 +248,19 @@ def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
 
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate the catalog at ``path``."""
+    return parse_catalog(read_catalog_text(path), str(path))[0]
+
+
+def read_catalog_text(path: str | Path) -> str:
+    """The catalog's text; an unreadable or non-UTF-8 file is a located problem."""
+    from .safeio import decode, os_error_message
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise CatalogError([Problem(str(path), 0, 0, "", f"cannot read the catalog: {exc.strerror}", "io")]) from None
-    return parse_catalog(text, str(path))[0]
+        raise CatalogError([Problem(str(path), 0, 0, "", os_error_message(exc, path, "read the catalog"), "io")]) from None
+    return decode(data, str(path), "catalog")
 
 
 # --- semantic rules ----------------------------------------------------------------------------
@@ -306,6 +322,7 @@ class _Checker:
                 elif r.port not in {p.port for p in c.services[r.service].ports}:
                     self.add(("externalServices", ext_key, "redirectTo", "port"),
                              f"expected a port of service '{r.service}', got {r.port}", "unknown-port")
+        self.check_gitops()
         for loc, ns in ((("istio", "gatewayRelease"), c.istio.gatewayRelease),
                         (("observability", "namespace"), c.observability.namespace)):
             if ns in RESERVED_NAMESPACES:
@@ -318,6 +335,21 @@ class _Checker:
         for view in env_views(c):
             self.check_layer(view)
         return self.problems
+
+    def check_gitops(self):
+        g = self.c.gitops
+        if g is None or g.argocd is None:
+            return
+        for env in g.argocd.clusters:
+            if env not in self.c.environments and env not in self.assumed:
+                self.add(("gitops", "argocd", "clusters", env),
+                         f"unknown environment '{env}'{_hint(env, self.c.environments)}", "unknown-environment", key=True)
+        for name, env in self.c.environments.items():
+            # the kube context becomes the Argo CD destination cluster's name
+            if name not in g.argocd.clusters and env.kubeContext and not naming.CLUSTER_NAME.match(env.kubeContext):
+                self.add(("environments", name, "kubeContext"),
+                         "expected a cluster name (letters, digits, '.', '_', ':', '@', '/', '-') for the Argo CD "
+                         f"destination, got {env.kubeContext!r}; or set gitops.argocd.clusters.{name}", "cluster-name")
 
     def check_ports(self, loc, ports):
         """``loc``: the path that holds ``ports``, or a function giving it (only called
@@ -396,9 +428,14 @@ class _Checker:
                                      f"service '{other}'", "unique-route")
                         routes_seen[(host, kind, value)] = key
                     gp = s.expose.gatewayPort
-                    if gp is not None and gp not in {p.port for p in view.env.gateway.extraPorts}:
+                    extra = {p.port: p for p in view.env.gateway.extraPorts}
+                    if gp is not None and gp not in extra:
                         self.add(L("expose", "gatewayPort"),
                                  f"expected a port of environments.{env_name}.gateway.extraPorts, got {gp}", "gateway-port")
+                    elif gp is not None and extra[gp].protocol not in HTTP_PROTOCOLS:
+                        self.add(L("expose", "gatewayPort"),
+                                 f"gateway port {gp} is {extra[gp].protocol} in environment '{env_name}': the exposed "
+                                 "paths are HTTP routes, which a TCP gateway server never applies", "gateway-port")
             self.check_protocols(view, key, svc)
             if s.loadBalancer is not None and s.sessionAffinity is not None:
                 self.add(L("sessionAffinity"), "sessionAffinity (consistent hash) and loadBalancer exclude each other",
@@ -483,10 +520,11 @@ class _Checker:
                         self.add(loc + (name,), f"expose routes HTTP through the gateway, but service '{key}' has no "
                                  f"HTTP, HTTP2 or GRPC port (ports: {ports})", "http-only")
                     elif name in layer.model_fields_set and http_only_setting(name, value):
-                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are",
-                                "slo": "a p99 latency SLO is (Istio records no latency for TCP)"}.get(name, f"{name} is")
+                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are HTTP-only",
+                                "slo": "a p99 latency SLO is HTTP-only (Istio records no latency for TCP)"
+                                }.get(name, f"{name} is HTTP-only")
                         sub = ("p99Latency",) if name == "slo" else ()
-                        self.add(loc + (name,) + sub, f"{what} HTTP-only, but service '{key}' has no HTTP, HTTP2 or "
+                        self.add(loc + (name,) + sub, f"{what}, but service '{key}' has no HTTP, HTTP2 or "
                                  f"GRPC port (ports: {ports})", "http-only")
         elif not svc.has_grpc:
             for loc, layer in layers:
@@ -522,7 +560,7 @@ class _Checker:
         header and query counts), not by position: the catalog's first-match order must agree."""
         s = svc.spec
         rules = [(i, r.name, r.match) for i, r in enumerate(s.routes or [])] + [(None, "default", None)]
-        paths = [path_match(p)[1] for p in s.expose.paths] if ingress and s.expose else [None]
+        paths = [path_match(p) for p in s.expose.paths] if ingress and s.expose else [None]
         keyed = [(i, name, min(gateway_api_rank(m, p) for p in paths)) for i, name, m in rules]
         for j, (jdx, jname, jkey) in enumerate(keyed):
             for idx, iname, ikey in keyed[:j]:
@@ -556,20 +594,26 @@ class _Checker:
                          f"rule '{r.name}' matches every request, so the default route is unreachable", "route-shadowed")
 
 
-def gateway_api_rank(m: Match | None, exposed_path: str | None = None) -> tuple:
+def gateway_api_rank(m: Match | None, exposed: tuple[str, str] | None = None) -> tuple:
     """The order Istio gives a rule converted from an HTTPRoute (lower first): exact paths,
     then prefixes, then regexes, each longer first, then more headers, then more query
-    parameters. A catalog prefix becomes a regex in the Gateway API (a PathPrefix matches
-    whole segments only); an exposed path is a PathPrefix."""
+    parameters. A string prefix other than "/" becomes a regex in the Gateway API (a
+    PathPrefix matches whole segments only). ``exposed``: the (kind, value) of the exposed
+    path an ingress rule without a path of its own is combined with."""
     path = m.path if m is not None else None
-    if path is None:
-        rank, length = 2, len(exposed_path or "/")
-    elif path.exact is not None:
-        rank, length = 3, len(path.exact)
-    elif path.prefix is not None:
-        rank, length = 1, len(gateway_api_prefix_regex(path.prefix))
+    if path is not None:
+        kind, value = (("exact", path.exact) if path.exact is not None
+                       else ("prefix", path.prefix) if path.prefix is not None else ("regex", path.regex))
     else:
-        rank, length = 1, len(path.regex)
+        kind, value = exposed or ("prefix", "/")
+    if kind == "exact":
+        rank, length = 3, len(value)
+    elif kind == "prefix" and value == "/":
+        rank, length = 2, 1
+    elif kind == "prefix":
+        rank, length = 1, len(gateway_api_prefix_regex(value))
+    else:
+        rank, length = 1, len(value)
     headers = len(m.headers) + (m.cookie is not None) if m is not None else 0
     queries = len(m.queryParams) if m is not None else 0
     return (-rank, -length, -headers, -queries)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ChartgenError
+from .safeio import TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link
 
 LOCK_NAME = ".chartgen.lock"
 
@@ -23,6 +24,7 @@ LOCK_NAME = ".chartgen.lock"
 class WriteResult:
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)  # temporary files of a killed run, removed
 
     @property
     def changed(self) -> list[str]:
@@ -54,15 +56,28 @@ def stale_paths(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] =
 
 @contextlib.contextmanager
 def locked(root: Path, wait_message=None, timeout: float = 120.0):
-    """Serialise chartgen runs on one output tree."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    """Serialise chartgen runs on one output tree (generate, the catalog edits, publish)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise file_error(exc, root, "create the output directory") from None
+    try:
+        try:
+            fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as denied:  # another user's lock file: flock needs only a readable descriptor
+            try:
+                fd = os.open(root / LOCK_NAME, os.O_RDONLY)
+            except FileNotFoundError:
+                raise denied from None
+    except OSError as exc:
+        raise FileError(os_error_message(exc, root / LOCK_NAME, "create the lock file")
+                        + " (chartgen needs write access to the output directory)") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
+                raise file_error(exc, root / LOCK_NAME, "lock") from None
             if wait_message:
                 wait_message(f"another chartgen run is writing to {root}; waiting for it to finish…")
             deadline = time.monotonic() + timeout
@@ -72,7 +87,8 @@ def locked(root: Path, wait_message=None, timeout: float = 120.0):
                     break
                 except OSError:
                     if time.monotonic() > deadline:
-                        raise ChartgenError(f"timed out after {timeout:.0f}s waiting for the lock {root / LOCK_NAME}") from None
+                        raise ChartgenError(f"timed out after {timeout:.0f}s waiting for the lock {root / LOCK_NAME}; "
+                                            "another chartgen run holds it (wait for it, or stop it)") from None
                     time.sleep(0.05)
         yield
     finally:
@@ -81,7 +97,8 @@ def locked(root: Path, wait_message=None, timeout: float = 120.0):
 
 @contextlib.contextmanager
 def _signals_deferred():
-    """Hold SIGINT/SIGTERM while files are renamed into place."""
+    """Hold SIGINT/SIGTERM while files are renamed into place. An interrupt that arrived
+    meanwhile is raised afterwards, marked ``committed``: the files are already written."""
     if sys.platform == "win32":  # pragma: no cover
         yield
         return
@@ -90,7 +107,55 @@ def _signals_deferred():
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        except KeyboardInterrupt as exc:
+            exc.committed = True
+            raise
+
+
+def check_targets(root: Path, rels) -> None:
+    """Refuse to write or delete through a symbolic link that leads out of ``root``, and to
+    replace a file that was made read-only."""
+    for rel in rels:
+        link = outside_link(root, rel)
+        if link is not None:
+            raise FileError(f"refusing to write {rel}: {link[0]} is a symbolic link to {link[1]}, outside the "
+                            f"output root {os.path.realpath(root)}; chartgen never writes or deletes outside it. "
+                            "Remove the link (or point it inside) and run again; nothing was changed")
+        path = root / rel
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if not st.st_mode & 0o200:
+            raise FileError(f"refusing to replace {display(path)}: it is read-only (mode {st.st_mode & 0o777:04o}); "
+                            f"make it writable (chmod u+w {display(path)}) and run again; nothing was changed")
+
+
+def _real_target(root: Path, rel: str) -> Path:
+    """Where ``rel`` is written: through a symbolic link (one that stays inside ``root``,
+    see ``check_targets``) to the file it names, so the link is kept."""
+    path = root / rel
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def clean_leftovers(root: Path, rels, owned_dirs: tuple[str, ...] = ()) -> list[str]:
+    """Remove chartgen's temporary files that a killed run left in the directories it writes
+    to; call it holding the lock. Returns them (relative to ``root`` when below it)."""
+    dirs = {root} | {(root / rel).parent for rel in rels}
+    for d in owned_dirs:
+        base = root / d
+        if base.is_dir() and not base.is_symlink():
+            dirs |= {p for p in base.rglob("*") if p.is_dir() and not p.is_symlink()}
+    removed = []
+    for path in leftover_temps(sorted(dirs)):
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path))
+    return removed
 
 
 def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = (), *, before_commit=None) -> WriteResult:
@@ -99,37 +164,61 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
     Every changed file is first written to a temporary file beside its target. Only when
     all of them are staged (and ``before_commit`` has not raised) are they renamed into
     place; on any failure the staged files are removed and the tree is as it was.
+    Temporary files left by a killed run are removed first (``result.cleaned``).
     """
-    to_write, to_delete = stale_paths(root, files, owned_dirs)
     result = WriteResult()
+    result.cleaned = clean_leftovers(root, files, owned_dirs)
+    to_write, to_delete = stale_paths(root, files, owned_dirs)
     if not to_write and not to_delete:
         return result
-    staged: list[tuple[str, Path]] = []
+    check_targets(root, to_write + to_delete)
+    staged: list[tuple[str, Path, Path]] = []
+    dirs: set[Path] = set()  # where temporary files may be: an interrupt can land between creating one and noting it
     try:
         for rel in to_write:
-            target = root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".chartgen-tmp", dir=target.parent)
-            staged.append((rel, Path(tmp)))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(files[rel].encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            mode = os.stat(target).st_mode & 0o777 if target.exists() else 0o644
-            os.chmod(tmp, mode)
+            target = _real_target(root, rel)
+            dirs.add(target.parent)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise file_error(exc, target.parent, "create the directory") from None
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent)
+            except OSError as exc:
+                raise FileError(os_error_message(exc, target.parent, "create a temporary file in")
+                                + "; nothing was changed") from None
+            staged.append((rel, target, Path(tmp)))
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(files[rel].encode("utf-8"))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                mode = os.stat(target).st_mode & 0o777 if target.exists() else 0o644
+                os.chmod(tmp, mode)
+            except OSError as exc:
+                raise FileError(os_error_message(exc, root / rel, "write") + "; nothing was changed") from None
         if before_commit is not None:
             before_commit()
     except BaseException:
-        for _, tmp in staged:
+        for tmp in {tmp for _, _, tmp in staged} | set(leftover_temps(sorted(dirs))):  # the lock is ours: all ours
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise
     with _signals_deferred():
-        for rel, tmp in staged:
-            os.replace(tmp, root / rel)
-            result.written.append(rel)
-        for rel in to_delete:
-            with contextlib.suppress(FileNotFoundError):
-                (root / rel).unlink()
-            result.deleted.append(rel)
+        try:
+            for rel, target, tmp in staged:
+                os.replace(tmp, target)
+                result.written.append(rel)
+            for rel in to_delete:
+                with contextlib.suppress(FileNotFoundError):
+                    (root / rel).unlink()
+                result.deleted.append(rel)
+        except OSError as exc:
+            for _, _, tmp in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            done = len(result.written) + len(result.deleted)
+            raise FileError(os_error_message(exc, exc.filename, "replace")
+                            + (f" ({done} file(s) were already replaced; run again once it is fixed)" if done else
+                               "; nothing was changed")) from None
     return result

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from helpers.meshrender import KUBE_VERSION, one
+from helpers.meshrender import KUBE_VERSION, crd_violations, istio_crdset, one
 from helpers.pathmatch import authz_admits, route_admits
 
 pytestmark = pytest.mark.integration
@@ -134,3 +134,18 @@ def test_bookstore_exact_paths_and_per_user_routing(bookstore):
             ("jason", "v2"), ("testers", "v3"), ("default", "v1")]
         assert reviews[0]["match"] == [{"headers": {"end-user": {"exact": "jason"}}}]
         assert "group=testers" in reviews[1]["match"][0]["headers"]["cookie"]["regex"]
+
+
+@pytest.fixture(scope="module")
+def istio_crds(upstream_charts):
+    return istio_crdset(upstream_charts)
+
+
+@pytest.mark.parametrize("name", ["grpc-shop", "bookstore"])
+def test_example_objects_are_admitted_by_the_istio_crds(name, istio_crds, tmp_path_factory, helm, helm_env):
+    """Every Istio object the example renders (tcp and tls routes, gRPC aborts, exact and regex
+    paths, {attempts: 0}) passes Istio 1.30.3's CRD schemas and CEL rules."""
+    _, rendered = generated(name, tmp_path_factory, helm, helm_env)
+    for env, docs in rendered.items():
+        checked, violations = crd_violations(istio_crds, docs)
+        assert checked > 20 and violations == [], (env, violations)

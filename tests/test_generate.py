@@ -18,7 +18,7 @@ from conftest import ROOT, run_cli
 CHART = "charts/bytefreezer-mesh"
 
 
-OUTPUTS = (CHART, "values", "helmfile.yaml")
+OUTPUTS = (CHART, "values", "helmfile.yaml", "gitops")
 
 
 def tree(root: Path, only: tuple[str, ...] | None = None) -> dict[str, str]:

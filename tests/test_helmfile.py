@@ -7,6 +7,7 @@ template) and with HELMFILE_V1MODE=true (plain YAML, as in helmfile v1).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -186,9 +187,10 @@ def test_install_order(tools, helm_home, tree, mode):
         needs[name] = {n.strip().split("/", 1)[1] for n in parts[2].split(",")} if len(parts) > 2 else set()
     assert group["istio-base"] < group["istiod"] < group["istio-ingress"] < group["bytefreezer-mesh"]
     assert group["localstack"] > group["bytefreezer-mesh"]  # its namespace comes from the mesh chart
-    for addon in ("kiali", "jaeger", "prometheus", "grafana"):
+    for addon in ("jaeger", "prometheus", "grafana"):
         assert needs[addon] <= {"istio-base"}, addon
         assert group[addon] <= 2
+    assert needs["kiali"] == {"istio-base", "grafana"}  # Kiali mounts Grafana's admin Secret
 
 
 # --- which values reach which release ----------------------------------------------------------
@@ -241,7 +243,12 @@ def test_values_reach_releases(rendered, mode):
     # grafana: datasource, Istio dashboards, sidecar for the mesh chart's dashboard ConfigMap
     graf = dev["grafana"]["values"]
     assert graf["datasources"]["datasources.yaml"]["datasources"][0]["url"] == "http://prometheus-server.observability"
-    assert sorted(d["gnetId"] for d in graf["dashboards"]["istio"].values()) == [7630, 7636, 7639, 7645, 11829]
+    # Istio's dashboards as JSON (no download from grafana.com), one ConfigMap per provider
+    providers = {p["name"]: p["options"]["path"] for p in graf["dashboardProviders"]["dashboardproviders.yaml"]["providers"]}
+    assert set(graf["dashboards"]) == set(providers) == {"istio", "istio-services"}
+    titles = {json.loads(d["json"])["title"] for boards in graf["dashboards"].values() for d in boards.values()}
+    assert {"Istio Mesh Dashboard", "Istio Service Dashboard", "Istio Control Plane Dashboard"} <= titles
+    assert not any("gnetId" in d or "url" in d for boards in graf["dashboards"].values() for d in boards.values())
     assert graf["sidecar"]["dashboards"]["label"] == "grafana_dashboard"
     assert "adminPassword" not in graf
 
@@ -300,6 +307,8 @@ def test_helmfile_layout(catalog):
         expected = [f"values/{r['name']}/common.yaml", f"values/{r['name']}/{{{{ .Environment.Name }}}}.yaml"]
         if r["name"] == "prometheus":  # the SLO rules: a chartgen-owned layer before the user's env file
             expected.insert(1, "values/prometheus/generated/slo-rules-{{ .Environment.Name }}.yaml")
+        if r["name"] == "grafana":  # Istio's dashboards, chartgen-owned too
+            expected.insert(1, "values/grafana/generated/istio-dashboards.yaml")
         assert r["values"] == expected
         assert r["missingFileHandler"] == "Warn"
 

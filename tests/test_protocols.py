@@ -140,6 +140,16 @@ def test_grpc_service_retries_on_grpc_status_codes():
     assert web["retries"]["retryOn"] == "5xx,reset,connect-failure,refused-stream"
 
 
+def test_grpc_service_adds_grpc_codes_to_retry_on_from_defaults():
+    catalog, _ = parse_catalog(catalog_text("cart:\n  ports: [{name: grpc, port: 9090, protocol: GRPC}]\n"
+                                            "web:\n  ports: [{name: http, port: 8080}]\n").replace(
+        "retries: {attempts: 2, perTryTimeout: 2s}", "retries: {attempts: 2, perTryTimeout: 2s, retryOn: 5xx}"),
+        "catalog.yaml")
+    services = chart_values(catalog, env_views(catalog)[0])["services"]
+    assert services["cart"]["retries"]["retryOn"] == "5xx,cancelled,deadline-exceeded,internal,resource-exhausted,unavailable"
+    assert services["web"]["retries"]["retryOn"] == "5xx"
+
+
 def test_explicit_retry_on_is_kept_for_grpc():
     svc = values_of("cart:\n  ports: [{name: grpc, port: 9090, protocol: GRPC}]\n"
                     "  retries: {attempts: 1, retryOn: unavailable}\n")["cart"]
@@ -179,6 +189,7 @@ web:
     ("{regex: '(?<=/a)b'}", "expected an RE2 regular expression, got '(?<=/a)b': invalid perl operator"),
     ("{regex: '(a)\\1'}", "expected an RE2 regular expression"),
     (f"{{regex: '/{'a' * 1030}'}}", "at most 1024 characters"),
+    ('{regex: "/a\\nb"}', "without control characters"),
     ("{exact: /a, prefix: /b}", "expected exactly one of exact, prefix, regex, got exact, prefix"),
 ])
 def test_exposed_path_refusals_are_located(path, message):
@@ -204,3 +215,12 @@ b:
 """)
     assert [f for f in found if "[unique-route]" in f] and all("services.b.expose.paths[1]" in f for f in found), found
     assert any("/login (exact)" in f for f in found)
+
+
+def test_exposing_on_a_tcp_gateway_port_is_refused():
+    text = catalog_text("web:\n  ports: [{name: http, port: 8080}]\n  expose: {paths: [/], gatewayPort: 9000}\n").replace(
+        "gateway: {https: false}}", "gateway: {https: false, extraPorts: [{name: tcp-raw, port: 9000, protocol: TCP}]}}")
+    with pytest.raises(CatalogError) as exc:
+        parse_catalog(text, "catalog.yaml")
+    found = [p.format() for p in exc.value.problems]
+    assert any("services.web.expose.gatewayPort: gateway port 9000 is TCP in environment 'dev'" in f for f in found), found

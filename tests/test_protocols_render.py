@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.meshrender import one, render_catalog
+from helpers.meshrender import crd_violations, istio_crdset, one, render_catalog
 from helpers.pathmatch import authz_admits, route_admits, uri_matches
 from test_protocols import catalog_text
 
@@ -214,3 +214,15 @@ def test_port_names_that_disagree_with_the_protocol(tmp_path):
     by_name = {f.name: f for f in findings}
     assert by_name["grpc-as-http"].level == "error" and "HTTP/1" in by_name["grpc-as-http"].message
     assert by_name["redis-as-tcp"].level == "warning"
+
+
+def test_rendered_objects_are_admitted_by_the_istio_crds(mixed, exposed, upstream_charts):
+    """tcp and tls routes, match.port, gRPC aborts, {attempts: 0}, exact/prefix/regex paths and
+    their AuthorizationPolicies pass Istio 1.30.3's CRD schemas and CEL rules."""
+    crds = istio_crdset(upstream_charts)
+    for env, docs in mixed.items():
+        checked, violations = crd_violations(crds, docs)
+        assert checked > 15 and violations == [], (env, violations)
+    for case, objs in exposed.items():
+        checked, violations = crd_violations(crds, list(objs))
+        assert checked == 2 and violations == [], (case, violations)

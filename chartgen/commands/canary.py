@@ -7,6 +7,7 @@ regenerate the chart, so every step is a reviewed, versioned change with a chang
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import click
 
 from ..catalog import Canary, Match
-from ..catalog_edit import RoundTrip, edit_weights, unified_diff, weights_path, write_atomic
+from ..catalog_edit import RoundTrip, check_writable, edit_weights, unified_diff, weights_path, write_atomic
 from ..errors import CatalogError, ChartgenError
 
 from ..cli import catalog_option as _catalog_option
@@ -170,17 +171,31 @@ def status(obj, catalog, env, fmt):
 
 def _change(obj, catalog: str, out: str | None, service: str, env: str | None, dry_run: bool, decide) -> None:
     """Read and check the catalog, let ``decide(spec)`` pick the new weights, edit, validate,
-    then show (--dry-run) or write and regenerate."""
-    from ..generate import Options, generate, plan
-    from ..mesh import resolve_service
-    from ..validate import parse_catalog
-    from ..writer import stale_paths
+    then show (--dry-run) or write and regenerate. A real edit happens from the first read to
+    the last write under the lock that ``generate`` takes, so concurrent edits queue up and
+    each one starts from the catalog the previous one left: none is lost."""
+    from ..generate import output_root
+    from ..writer import locked
 
     path = Path(catalog)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ChartgenError(f"cannot read the catalog {catalog}: {exc.strerror}") from None
+    root = output_root(path, out)
+    if dry_run:
+        _edit(catalog, path, root, service, env, dry_run, decide)
+        return
+    with contextlib.ExitStack() as stack:
+        # the catalog's directory and the output root (the same unless -o), in one order
+        for d in sorted({root.resolve(), path.resolve().parent}):
+            stack.enter_context(locked(d, wait_message=_err))
+        _edit(catalog, path, root, service, env, dry_run, decide)
+
+
+def _edit(catalog: str, path: Path, root: Path, service: str, env: str | None, dry_run: bool, decide) -> None:
+    from ..generate import Options, current_texts, generate_locked, plan
+    from ..mesh import resolve_service
+    from ..validate import parse_catalog, read_catalog_text
+    from ..writer import stale_paths
+
+    text = read_catalog_text(path)
     current, _ = parse_catalog(text, str(path))
     if service not in current.services:
         hint = difflib.get_close_matches(service, list(current.services), n=1)
@@ -205,7 +220,6 @@ def _change(obj, catalog: str, out: str | None, service: str, env: str | None, d
         _err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
         raise
     summary = f"{service}{f' ({env})' if env else ''}: {weights_text(old)} → {weights_text(new)}{note}"
-    root = Path(out) if out is not None else path.resolve().parent
 
     if dry_run:
         click.echo(f"{summary} (dry run: nothing written)")
@@ -213,26 +227,39 @@ def _change(obj, catalog: str, out: str | None, service: str, env: str | None, d
         outcome = plan(edited, root, Options())
         to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
         _print_bump(outcome)
+        before, undecodable = current_texts(root, to_write + to_delete)
         for rel in to_write + to_delete:
-            click.echo(f"  {'new' if not (root / rel).exists() else 'removed' if rel in to_delete else 'changed'}: {rel}")
+            click.echo(f"  {'new' if before[rel] is None else 'removed' if rel in to_delete else 'changed'}: {rel}")
         for rel in to_write + to_delete:
             if rel.endswith(".chartgen-state.json"):
                 continue
-            before = (root / rel).read_text(encoding="utf-8") if (root / rel).exists() else ""
-            click.echo(unified_diff(before, outcome.files.get(rel, ""), rel), nl=False)
+            if rel in undecodable:
+                click.echo(f"Binary files a/{rel} and b/{rel} differ (a/{rel} is not UTF-8 text)")
+                continue
+            click.echo(unified_diff(before[rel] or "", outcome.files.get(rel, ""), rel), nl=False)
         return
 
+    check_writable(path)
     write_atomic(path, new_text)
     try:
-        outcome = generate(path, out, options=Options(), wait_message=_err)
-    except BaseException:
+        outcome = generate_locked(path, root, Options())
+    except BaseException as exc:
+        if getattr(exc, "committed", False):  # interrupted after the chart was written: both are in step
+            raise
         write_atomic(path, text)  # keep catalog and chart in step
         _err(f"generate failed; {catalog} was restored")
         raise
     click.echo(f"{summary}  [{path.name}: {where}]")
+    _print_notes(outcome)
     _print_bump(outcome)
     changed = outcome.result.changed
     click.echo(f"wrote {path.name} and {len(changed)} generated file(s)")
+
+
+def _print_notes(outcome) -> None:
+    from ..cli import print_notes
+
+    print_notes(outcome)
 
 
 def _print_bump(outcome) -> None:

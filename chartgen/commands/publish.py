@@ -66,7 +66,11 @@ def package(obj: Ctx, catalog, out, dest, sign, key, keyring, passphrase_file, h
     sign_opts = _sign(sign, key, keyring, passphrase_file)
 
     def run():
-        pkg = package_chart(chart_dir_for(catalog, out), dest, sign=sign_opts, helm=helm)
+        from ..generate import record_release
+
+        chart_dir = chart_dir_for(catalog, out)
+        pkg = package_chart(chart_dir, dest, sign=sign_opts, helm=helm)
+        record_release(chart_dir)  # later versions are computed against this one
         click.echo(f"packaged {pkg.name} {pkg.version}: {_describe(pkg)}")
 
     run_guarded(run, obj)
@@ -106,11 +110,17 @@ def publish(obj: Ctx, catalog, out, to, url, plain_http, package_path, sign, key
 
     def run():
         with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
+            chart_dir = None
             if package_path:
                 pkg = read_package(package_path)
             else:
-                pkg = package_chart(chart_dir_for(catalog, out), tmp, sign=sign_opts, helm=helm)
+                chart_dir = chart_dir_for(catalog, out)
+                pkg = package_chart(chart_dir, tmp, sign=sign_opts, helm=helm)
             result = do_publish(pkg, to, url=url, plain_http=plain_http, helm=helm)
+            if chart_dir is not None:
+                from ..generate import record_release
+
+                record_release(chart_dir)  # later versions are computed against this one
         if result.changed:
             extra = f" ({result.digest})" if result.digest else f" (sha256:{pkg.digest})"
             click.echo(f"published {pkg.name} {pkg.version} to {result.target}{extra}")

@@ -42,3 +42,20 @@ def one(docs: list[dict], kind: str, name: str) -> dict:
     found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
     assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
     return found[0]
+
+
+def istio_crdset(upstream_charts: Path):
+    """The CRDs of the pinned Istio (1.30.3), from the real istio/base chart archive."""
+    import tarfile
+
+    from chartgen.crdcheck import CRDSet
+
+    with tarfile.open(upstream_charts / "base-1.30.3.tgz") as tgz:
+        text = tgz.extractfile("base/files/crd-all.gen.yaml").read().decode()
+    return CRDSet.from_documents(d for d in yaml.safe_load_all(text) if d)
+
+
+def crd_violations(crds, docs: list[dict]) -> tuple[int, list]:
+    """(how many objects the CRDs know, their violations)."""
+    known = [d for d in docs if crds.knows(d["apiVersion"], d["kind"])]
+    return len(known), [(d["kind"], d["metadata"]["name"], v) for d in known for v in crds.validate(d)]

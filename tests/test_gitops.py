@@ -1,0 +1,307 @@
+"""`chartgen export argocd|flux` and the exports `generate` writes: admitted by the real
+Argo CD / Flux CRDs (vendored in chartgen/data/gitops/, checked by chartgen.crdcheck), the
+helmfile's order and layering, catalog strings kept as data, and the lifecycle (--check,
+diff, determinism). The renders with helm live in test_gitops_render.py."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chartgen.generate import chart_options, generate
+from chartgen.gitops import check_files, crd_set, export_files
+from chartgen.helmfile import release_plan
+from chartgen.validate import load_catalog
+from conftest import ROOT, run_cli
+
+GITOPS = "https://github.com/bytefreezer/chartgen.git"
+
+
+def _docs(text: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def _catalog_with(tmp_path: Path, old: str, new: str, name: str = "catalog.yaml") -> Path:
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def _export(catalog, tool: str, **chart) -> dict[str, str]:
+    args = {"chart_dir": "./charts/bytefreezer-mesh", **chart}
+    return export_files(tool, catalog, out_dir=f"gitops/{tool}", **args)
+
+
+@pytest.fixture(scope="module")
+def crds():
+    return crd_set()
+
+
+VARIANTS = {
+    "default": ("argocd: {}", "argocd: {}", {}),
+    "https-mirror": ("argocd: {}", "argocd: {}", {"chart_mirror": "https://charts.internal/mirror/"}),
+    "oci-mirror-and-published-mesh": ("argocd: {}", "argocd: {}", {
+        "chart_mirror": "oci://registry.internal:5000/charts", "mesh_chart": "oci://registry.internal:5000/charts/bytefreezer-mesh",
+        "mesh_version": "0.4.2"}),
+    "settings": ("  revision: main\n  argocd: {}\n  flux: {}\n",
+                 "  revision: 0123456789abcdef0123456789abcdef01234567\n  path: deploy/mesh\n"
+                 "  argocd:\n    namespace: gitops\n    project: platform\n    automated: false\n"
+                 "    clusters:\n      prod: {server: 'https://10.0.0.1:6443'}\n"
+                 "  flux: {namespace: flux, interval: 1m30s}\n", {}),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("tool", ["argocd", "flux"])
+def test_every_exported_object_is_admitted_by_the_real_crds(tmp_path, crds, tool, variant):
+    old, new, chart = VARIANTS[variant]
+    catalog = load_catalog(_catalog_with(tmp_path, old, new))
+    files = _export(catalog, tool, **chart)
+    objs = [d for t in files.values() for d in _docs(t)]
+    assert len(objs) >= 18
+    assert check_files(files, crds) == []
+
+
+def test_the_crd_check_refuses_what_the_api_server_would(crds):
+    catalog = load_catalog(ROOT / "catalog.yaml")
+    argo = _export(catalog, "argocd")
+    app = _docs(argo["gitops/argocd/dev/istiod.yaml"])[0]
+    bad = copy.deepcopy(app)
+    bad["spec"]["sources"][0]["helm"]["valuesFiles"] = ["x.yaml"]  # a typo: unknown field
+    assert any("valuesFiles" in str(v) for v in crds.validate(bad))
+    flux = _export(catalog, "flux")
+    hr = _docs(flux["gitops/flux/dev/istiod.yaml"])[0]
+    both = copy.deepcopy(hr)
+    both["spec"]["chartRef"] = {"kind": "OCIRepository", "name": "istiod"}  # CEL: chart or chartRef
+    assert any("chart or chartRef" in v.message for v in crds.validate(both))
+    assert check_files({"x.yaml": yaml.safe_dump(both)}, crds)
+
+
+def test_order_and_layering_follow_the_helmfile():
+    catalog = load_catalog(ROOT / "catalog.yaml")
+    plan = release_plan(catalog, **chart_options(catalog, "charts/bytefreezer-mesh"))
+    argo = _export(catalog, "argocd")
+    flux = _export(catalog, "flux")
+    waves = plan.waves()
+    for view_env in catalog.environments:
+        for r in plan.releases:
+            if view_env not in r.envs:
+                assert f"gitops/argocd/{view_env}/{r.name}.yaml" not in argo
+                assert f"gitops/flux/{view_env}/{r.name}.yaml" not in flux
+                continue
+            app = _docs(argo[f"gitops/argocd/{view_env}/{r.name}.yaml"])[0]
+            wave = int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+            assert wave == waves[r.name]
+            for dep in r.needs_names:
+                assert waves[dep] < wave
+            src = app["spec"]["sources"][0]
+            assert src["helm"]["valueFiles"] == [f"$values/{f}" for f in r.value_files(view_env)]
+            hr = _docs(flux[f"gitops/flux/{view_env}/{r.name}.yaml"])[0]
+            assert {d["name"] for d in hr["spec"].get("dependsOn", [])} == set(r.needs_names)
+            assert [v["valuesKey"] for v in hr["spec"]["valuesFrom"]] == [Path(f).name for f in r.value_files(view_env)]
+        kust = _docs(flux[f"gitops/flux/{view_env}/kustomization.yaml"])[0]
+        gen = {g["name"]: g["files"] for g in kust["configMapGenerator"]}
+        assert gen["prometheus-values"] == [f"{Path(f).name}=../../../{f}"
+                                            for f in next(r for r in plan.releases if r.name == "prometheus").value_files(view_env)]
+    mesh = _docs(argo["gitops/argocd/dev/bytefreezer-mesh.yaml"])[0]
+    assert "SkipDryRunOnMissingResource=true" in mesh["spec"]["syncPolicy"]["syncOptions"]
+    assert mesh["spec"]["sources"][0]["path"] == "charts/bytefreezer-mesh"
+    assert mesh["spec"]["destination"] == {"name": "kind-bytefreezer-dev", "namespace": "istio-system"}
+    hr = _docs(flux["gitops/flux/dev/bytefreezer-mesh.yaml"])[0]
+    assert hr["spec"]["install"]["disableOpenAPIValidation"] is True
+    assert hr["spec"]["chart"]["spec"]["sourceRef"]["kind"] == "GitRepository"
+
+
+def test_settings_reach_the_objects(tmp_path):
+    old, new, _ = VARIANTS["settings"]
+    catalog = load_catalog(_catalog_with(tmp_path, old, new))
+    argo = _export(catalog, "argocd")
+    prod = _docs(argo["gitops/argocd/prod/istiod.yaml"])[0]
+    assert prod["metadata"]["namespace"] == "gitops"
+    assert prod["spec"]["project"] == "platform-prod"
+    assert prod["spec"]["destination"] == {"server": "https://10.0.0.1:6443", "namespace": "istio-system"}
+    assert "automated" not in prod["spec"]["syncPolicy"]
+    assert prod["spec"]["sources"][0]["helm"]["valueFiles"][0] == "$values/deploy/mesh/values/istiod/common.yaml"
+    assert prod["spec"]["sources"][1]["targetRevision"] == "0123456789abcdef0123456789abcdef01234567"
+    root = _docs(argo["gitops/argocd/bootstrap/prod.yaml"])[0]
+    assert root["spec"]["source"]["path"] == "deploy/mesh/gitops/argocd/prod"
+    flux = _export(catalog, "flux")
+    git = next(d for d in _docs(flux["gitops/flux/dev/sources.yaml"]) if d["kind"] == "GitRepository")
+    assert git["spec"]["ref"] == {"commit": "0123456789abcdef0123456789abcdef01234567"}
+    mesh = _docs(flux["gitops/flux/dev/bytefreezer-mesh.yaml"])[0]
+    assert mesh["spec"]["chart"]["spec"]["chart"] == "./deploy/mesh/charts/bytefreezer-mesh"
+    assert mesh["metadata"]["namespace"] == "flux" and mesh["spec"]["interval"] == "1m30s"
+
+
+def test_oci_mirror_uses_ocirepositories_and_argo_oci_helm_repos():
+    catalog = load_catalog(ROOT / "catalog.yaml")
+    chart = VARIANTS["oci-mirror-and-published-mesh"][2]
+    flux = _export(catalog, "flux", **chart)
+    sources = _docs(flux["gitops/flux/dev/sources.yaml"])
+    assert {d["kind"] for d in sources} == {"OCIRepository"}
+    istiod = next(d for d in sources if d["metadata"]["name"] == "istiod")
+    assert istiod["spec"]["url"] == "oci://registry.internal:5000/charts/istiod"
+    assert istiod["spec"]["ref"] == {"tag": "1.30.3"}
+    mesh = next(d for d in sources if d["metadata"]["name"] == "bytefreezer-mesh")
+    assert mesh["spec"]["ref"] == {"tag": "0.4.2"}
+    hr = _docs(flux["gitops/flux/dev/istiod.yaml"])[0]
+    assert hr["spec"]["chartRef"] == {"kind": "OCIRepository", "name": "istiod"} and "chart" not in hr["spec"]
+    argo = _export(catalog, "argocd", **chart)
+    app = _docs(argo["gitops/argocd/dev/bytefreezer-mesh.yaml"])[0]
+    assert app["spec"]["sources"][0] | {"helm": None} == {"repoURL": "registry.internal:5000/charts", "chart": "bytefreezer-mesh",
+                                                          "targetRevision": "0.4.2", "helm": None}
+
+
+@pytest.mark.parametrize("old,new,message", [
+    (f"repoURL: {GITOPS}", "repoURL: 'https://git.example.com/{{ .Values.x }}'", "gitops.repoURL: expected a git repository URL"),
+    (f"repoURL: {GITOPS}", "repoURL: https://git.example.com/$ARGOCD_APP_NAME", "[git-url]"),
+    ("revision: main", "revision: \"main'; rm -rf /\"", "gitops.revision: expected a branch, tag or commit"),
+    ("revision: main", "revision: main\n  path: ../elsewhere", "gitops.path: expected a relative directory"),
+    ("kubeContext: bytefreezer-prod", "kubeContext: 'prod ${HOME}'", "environments.prod.kubeContext: expected a cluster name"),
+    ("argocd: {}", "argocd: {clusters: {qa: {name: x}}}", "gitops.argocd.clusters.qa: unknown environment 'qa'"),
+    ("argocd: {}", "argocd: {clusters: {dev: {server: 'http://x'}}}", "gitops.argocd.clusters.dev.server"),
+])
+def test_hostile_gitops_settings_are_refused_with_a_location(tmp_path, old, new, message):
+    path = _catalog_with(tmp_path, old, new)
+    r = run_cli("validate", "-c", str(path))
+    assert r.returncode == 1
+    line = next(l for l in (r.stdout + r.stderr).splitlines() if message in l)
+    file, lineno, col, rest = line.split(":", 3)
+    assert file == str(path) and int(lineno) > 0 and int(col) > 0 and rest.startswith(" error: ")
+    assert "Traceback" not in r.stderr
+
+
+def test_catalog_strings_stay_data(tmp_path):
+    """What the settings allow lands verbatim, and nothing a controller would expand
+    (Argo CD's $VARS in value files, Flux's ${VARS}, Go templates) can appear."""
+    url = "https://git.example.com/a/b.git?ref=x&y=%7B%7B#frag"
+    catalog = load_catalog(_catalog_with(tmp_path, f"repoURL: {GITOPS}", f"repoURL: '{url}'"))
+    for tool in ("argocd", "flux"):
+        files = _export(catalog, tool)
+        text = "".join(files.values())
+        assert url in text
+        assert "{{" not in text and "${" not in text
+        for obj in (d for t in files.values() for d in _docs(t)):
+            for f in obj.get("spec", {}).get("sources", [{}])[0].get("helm", {}).get("valueFiles", []):
+                assert f.count("$") == 1 and f.startswith("$values/")
+            if tool == "flux" and obj["kind"] != "Kustomization":
+                assert obj["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/substitute"] == "disabled"
+
+
+def test_generate_writes_the_exports_and_check_and_diff_cover_them(repo_copy):
+    generate(repo_copy / "catalog.yaml")
+    app = repo_copy / "gitops/argocd/dev/istiod.yaml"
+    assert app.read_text() == (ROOT / "gitops/argocd/dev/istiod.yaml").read_text()
+    assert run_cli("generate", "--check", cwd=repo_copy).returncode == 0
+    app.write_text(app.read_text().replace("sync-wave: '1'", "sync-wave: '7'"))
+    extra = repo_copy / "gitops/flux/dev/old-release.yaml"
+    extra.write_text("stale\n")
+    r = run_cli("generate", "--check", cwd=repo_copy)
+    assert r.returncode == 1
+    assert "stale: gitops/argocd/dev/istiod.yaml" in r.stderr and "stale: gitops/flux/dev/old-release.yaml" in r.stderr
+    d = run_cli("diff", "--no-color", cwd=repo_copy)
+    assert "-    argocd.argoproj.io/sync-wave: '7'" in d.stdout and "+    argocd.argoproj.io/sync-wave: '1'" in d.stdout
+    assert run_cli("generate", cwd=repo_copy).returncode == 0
+    assert not extra.exists() and "sync-wave: '1'" in app.read_text()
+    # without the catalog's gitops section the exports are no longer chartgen's to keep
+    text = (repo_copy / "catalog.yaml").read_text()
+    (repo_copy / "catalog.yaml").write_text(text.replace("  argocd: {}", "  argocd: null"))
+    assert run_cli("generate", cwd=repo_copy).returncode == 0
+    assert run_cli("generate", "--check", cwd=repo_copy).returncode == 0
+
+
+def test_export_command(repo_copy):
+    r = run_cli("export", "flux", "--env", "prod", cwd=repo_copy)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (repo_copy / "gitops/flux").iterdir()) == ["prod"]
+    assert (repo_copy / "gitops/flux/prod/kustomization.yaml").read_text() == \
+        (ROOT / "gitops/flux/prod/kustomization.yaml").read_text()
+    r = run_cli("export", "argocd", "--out", "deploy/argo", cwd=repo_copy)
+    assert r.returncode == 0, r.stderr
+    root_app = _docs((repo_copy / "deploy/argo/bootstrap/dev.yaml").read_text())[0]
+    assert root_app["spec"]["source"]["path"] == "deploy/argo/dev"
+    assert run_cli("export", "argocd", "--out", "deploy/argo", "--check", cwd=repo_copy).returncode == 0
+    (repo_copy / "deploy/argo/dev/mine.yaml").write_text("a user's file\n")
+    assert run_cli("export", "argocd", "--out", "deploy/argo", cwd=repo_copy).returncode == 0
+    assert (repo_copy / "deploy/argo/dev/mine.yaml").exists()  # a custom directory is never pruned
+    for args, message in ((["--out", "../outside"], "must be inside the catalog's directory"),
+                          (["--env", "qa"], "unknown environment 'qa'")):
+        r = run_cli("export", "argocd", *args, cwd=repo_copy)
+        assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
+    bare = repo_copy / "bare"
+    bare.mkdir()
+    text = (repo_copy / "catalog.yaml").read_text()
+    start = text.index("gitops:\n")
+    end = text.index("\n\n", start)
+    (bare / "catalog.yaml").write_text(text[:start] + text[end + 2:])
+    r = run_cli("export", "argocd", "-c", str(bare / "catalog.yaml"), cwd=repo_copy)
+    assert r.returncode == 1 and "gitops.repoURL" in r.stderr
+
+
+def test_two_exports_are_byte_identical(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        shutil.copy(ROOT / "catalog.yaml", d / "catalog.yaml")
+        assert run_cli("export", "flux", cwd=d).returncode == 0
+        assert run_cli("export", "argocd", cwd=d).returncode == 0
+    files = sorted(p.relative_to(a) for p in (a / "gitops").rglob("*") if p.is_file())
+    assert len(files) > 30
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
+def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(monkeypatch):
+    import chartgen.helmfile as hf
+    from chartgen.errors import ChartgenError
+
+    catalog = load_catalog(ROOT / "catalog.yaml")
+    real = hf._releases
+
+    def with_local(c):
+        out = real(c)
+        envs = out[0].envs
+        return [hf.Release("gateway-api-crds", "istio-system", None, "gateway-api-crds", None, "istio", (), envs,
+                           path="charts/gateway-api-crds"), *out]
+
+    monkeypatch.setattr(hf, "_releases", with_local)
+    argo = _export(catalog, "argocd", mesh_chart="oci://registry.internal/charts/bytefreezer-mesh", mesh_version="1.0.0")
+    app = _docs(argo["gitops/argocd/dev/gateway-api-crds.yaml"])[0]
+    assert app["spec"]["sources"][0]["path"] == "charts/gateway-api-crds"  # not the (published) mesh chart
+    assert "ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    mesh = _docs(argo["gitops/argocd/dev/bytefreezer-mesh.yaml"])[0]
+    assert mesh["spec"]["sources"][0]["chart"] == "bytefreezer-mesh"
+    flux = _export(catalog, "flux")
+    hr = _docs(flux["gitops/flux/dev/gateway-api-crds.yaml"])[0]
+    assert hr["spec"]["chart"]["spec"]["chart"] == "./charts/gateway-api-crds"
+    assert hr["spec"]["install"]["crds"] == "CreateReplace"
+
+    def with_unknown(c):
+        out = real(c)
+        return [*out, hf.Release("mystery", "mystery", "istio", "mystery", "1.0.0", "addons", (), out[0].envs)]
+
+    monkeypatch.setattr(hf, "_releases", with_unknown)
+    with pytest.raises(ChartgenError, match="does not know what chart 'mystery' creates at cluster scope"):
+        _export(catalog, "argocd")
+
+
+def test_generate_refuses_to_write_an_export_the_crds_reject(repo_copy, monkeypatch):
+    import chartgen.gitops as gitops
+    from chartgen.errors import RenderError
+
+    real = gitops._helmrelease
+
+    def broken(*args):
+        hr = real(*args)
+        hr["spec"]["valuesFile"] = "typo.yaml"  # no such field in HelmRelease v2
+        return hr
+
+    monkeypatch.setattr(gitops, "_helmrelease", broken)
+    with pytest.raises(RenderError, match="flux export breaks its CRDs: .*valuesFile"):
+        generate(repo_copy / "catalog.yaml")
+    assert not (repo_copy / "gitops").exists() and not (repo_copy / "helmfile.yaml").exists()  # nothing written

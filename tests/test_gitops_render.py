@@ -1,0 +1,411 @@
+"""The helmfile, the Argo CD export and the Flux export install the same thing, in the same
+order: each is rendered with the real binaries (helmfile, helm 3, kubectl kustomize) against
+the real upstream charts served on 127.0.0.1, and the objects are compared.
+
+- helmfile: ``helmfile -e <env> template`` of the generated helmfile.yaml;
+- Argo CD: ``helm template`` of each Application's chart source with its ``valueFiles``
+  (``$values/`` resolved to the repository checkout), as the repo-server runs it;
+- Flux: ``kubectl kustomize`` of the environment's directory (the values ConfigMaps), then
+  ``helm template`` of each HelmRelease's chart with its ``valuesFrom`` merged in order.
+
+The same renders prove the tables the exports rely on: the cluster-scoped kinds and
+namespaces each release creates (the AppProject allows exactly those), the releases that
+carry CRDs, and the webhook configurations istiod patches at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chartgen.generate import generate
+from chartgen.gitops import CHART_FOOTPRINT, MESH_FOOTPRINT
+from chartgen.helmfile import release_plan
+from chartgen.toolchain import find_tool
+from chartgen.validate import load_catalog
+
+pytestmark = [pytest.mark.integration, pytest.mark.servers]
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVS = ("dev", "prod")
+
+# Kubernetes kinds by scope, for the objects these charts render (a kind in neither set
+# fails the test instead of being guessed)
+CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+                  "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "PersistentVolume",
+                  "StorageClass", "PriorityClass", "IngressClass", "APIService",
+                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+NAMESPACED = {"ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment", "DaemonSet", "StatefulSet",
+              "Pod", "Role", "RoleBinding", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Job",
+              "PersistentVolumeClaim", "NetworkPolicy", "Ingress", "Gateway", "VirtualService",
+              "DestinationRule", "ServiceEntry", "PeerAuthentication", "AuthorizationPolicy",
+              "RequestAuthentication", "Sidecar", "Telemetry", "EnvoyFilter", "WorkloadEntry", "HTTPRoute",
+              "GRPCRoute", "TCPRoute", "TLSRoute", "ReferenceGrant"}
+
+MIRROR = """
+helmfile:
+  chartMirror: {mirror}
+"""
+
+
+@pytest.fixture(scope="module")
+def tools():
+    return {name: find_tool(name, start=ROOT).path for name in ("helm3", "helmfile", "kubectl")}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, upstream_repo):
+    """The default catalog generated with the GitOps exports, its charts from the mirror of
+    the real upstream charts."""
+    root = tmp_path_factory.mktemp("gitops-tree")
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+    assert "\n  argocd: {}\n  flux: {}\n" in text  # ByteFreezer's catalog asks for both exports
+    text = text.replace("repoURL: https://github.com/bytefreezer/chartgen.git",
+                        "repoURL: https://git.example.com/platform/mesh.git") + MIRROR.format(mirror=upstream_repo)
+    (root / "catalog.yaml").write_text(text, encoding="utf-8")
+    generate(root / "catalog.yaml")
+    # the user's own edits, so that the layering order shows in the output: an environment
+    # file overriding its common file, and one overriding the generated alert rules
+    _edit(root / "values/istiod/dev.yaml", lambda v: v["meshConfig"].update(enablePrometheusMerge=False))
+    _edit(root / "values/prometheus/prod.yaml", lambda v: v.update(serverFiles={"alerting_rules.yml": {"groups": []}}))
+    return root
+
+
+def _edit(path: Path, change) -> None:
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    change(values)
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+
+
+def _run(args: list[str], env: dict, cwd: Path | None = None) -> str:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def _docs(text: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def _files(root: Path, pattern: str) -> list[dict]:
+    return [d for p in sorted(root.glob(pattern)) for d in _docs(p.read_text(encoding="utf-8"))]
+
+
+def _deep_merge(base: dict, upper: dict) -> dict:
+    """Flux's merge of valuesFrom entries: maps merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in upper.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _helm_template(tools, env, name: str, chart: str, namespace: str, value_files: list[Path],
+                   repo: str | None = None, version: str | None = None) -> list[dict]:
+    args = [tools["helm3"], "template", name, chart, "--namespace", namespace]
+    if repo:
+        args += ["--repo", repo]
+    if version:
+        args += ["--version", version]
+    for f in value_files:
+        args += ["-f", str(f)]
+    return _docs(_run(args, env))
+
+
+@pytest.fixture(scope="module")
+def renders(tree, tools, helm_env, tmp_path_factory):
+    """Per (tool, env): per release, the rendered objects (helmfile: all releases at once)."""
+    scratch = tmp_path_factory.mktemp("flux-values")
+    out: dict = {}
+    for env in ENVS:
+        hf = _docs(_run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "template"],
+                        helm_env, cwd=tree))
+        out[("helmfile", env)] = {"*": hf}
+
+        argo = {}
+        for app in _files(tree / "gitops" / "argocd" / env, "*.yaml"):
+            if app["kind"] != "Application":
+                continue
+            src, values_src = app["spec"]["sources"]
+            assert values_src == {"repoURL": "https://git.example.com/platform/mesh.git", "targetRevision": "main",
+                                  "ref": "values"}
+            helm = src["helm"]
+            files = [tree / f.removeprefix("$values/") for f in helm["valueFiles"]]
+            assert helm["ignoreMissingValueFiles"] is True
+            files = [f for f in files if f.exists()]
+            if "chart" in src:
+                objs = _helm_template(tools, helm_env, helm["releaseName"], src["chart"],
+                                      app["spec"]["destination"]["namespace"], files, repo=src["repoURL"],
+                                      version=src["targetRevision"])
+            else:
+                objs = _helm_template(tools, helm_env, helm["releaseName"], str(tree / src["path"]),
+                                      app["spec"]["destination"]["namespace"], files)
+            argo[helm["releaseName"]] = objs
+        out[("argocd", env)] = argo
+
+        built = _docs(_run([tools["kubectl"], "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                            str(tree / "gitops" / "flux" / env)], helm_env))
+        by_kind: dict = {}
+        for d in built:
+            by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+        flux = {}
+        for hr in by_kind["HelmRelease"].values():
+            spec = hr["spec"]
+            values: dict = {}
+            for ref in spec["valuesFrom"]:
+                assert ref["kind"] == "ConfigMap"
+                values = _deep_merge(values, yaml.safe_load(by_kind["ConfigMap"][ref["name"]]["data"][ref["valuesKey"]]) or {})
+            vfile = scratch / f"{env}-{spec['releaseName']}.yaml"
+            vfile.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+            chart = spec["chart"]["spec"]
+            source = by_kind[chart["sourceRef"]["kind"]][chart["sourceRef"]["name"]]
+            if source["kind"] == "HelmRepository":
+                objs = _helm_template(tools, helm_env, spec["releaseName"], chart["chart"], spec["targetNamespace"],
+                                      [vfile], repo=source["spec"]["url"], version=chart["version"])
+            else:
+                assert source["kind"] == "GitRepository"
+                objs = _helm_template(tools, helm_env, spec["releaseName"], str(tree / chart["chart"]),
+                                      spec["targetNamespace"], [vfile])
+            flux[spec["releaseName"]] = objs
+        out[("flux", env)] = flux
+    return out
+
+
+def _canonical(obj: dict) -> str:
+    obj = json.loads(json.dumps(obj))
+    # Values a chart draws at random on every render (helm's randAlphaNum, genCA): not
+    # the same between two renders of the same tool either
+    if obj.get("kind") == "Secret" and obj["metadata"].get("name") == "grafana":
+        obj.get("data", {}).pop("admin-password", None)
+    if obj.get("kind") == "ConfigMap" and obj["metadata"].get("name") == "kiali" and "config.yaml" in obj.get("data", {}):
+        # kiali-server draws a signing key when the values give none
+        obj["data"]["config.yaml"] = re.sub(r"(?m)^(\s*signing_key: ).*$", r"\1(random)", obj["data"]["config.yaml"])
+    annotations = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
+    for key in [k for k in annotations if k.startswith("checksum/")]:
+        annotations.pop(key)  # a checksum of the Secret above
+    return json.dumps(obj, sort_keys=True)
+
+
+def _all(render: dict) -> Counter:
+    return Counter(_canonical(o) for objs in render.values() for o in objs)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_three_tools_install_the_same_objects(renders, env):
+    helmfile = _all(renders[("helmfile", env)])
+    argo = _all(renders[("argocd", env)])
+    flux = _all(renders[("flux", env)])
+    assert sum(helmfile.values()) > 100  # the whole mesh, add-ons included
+    for name, other in (("Argo CD", argo), ("Flux", flux)):
+        missing = helmfile - other
+        extra = other - helmfile
+        assert not missing and not extra, (
+            f"{name} differs from helmfile in {env}: {len(missing)} object(s) only in helmfile, "
+            f"{len(extra)} only in {name}; first: {next(iter(missing or extra))[:400]}")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_same_releases_charts_and_versions(tree, env):
+    catalog = load_catalog(tree / "catalog.yaml")
+    hf = _docs((tree / "helmfile.yaml").read_text(encoding="utf-8"))[1]
+    expected = {}
+    for rel in hf["releases"]:
+        if rel.get("condition") and not (env == "dev"):  # localstack runs in dev only
+            continue
+        expected[rel["name"]] = (rel["namespace"], rel["chart"].split("/")[-1], rel.get("version"))
+    apps = {a["spec"]["sources"][0]["helm"]["releaseName"]: a
+            for a in _files(tree / "gitops" / "argocd" / env, "*.yaml") if a["kind"] == "Application"}
+    argo = {n: (a["spec"]["destination"]["namespace"],
+                a["spec"]["sources"][0].get("chart") or a["spec"]["sources"][0]["path"].split("/")[-1],
+                a["spec"]["sources"][0]["targetRevision"] if "chart" in a["spec"]["sources"][0] else None)
+            for n, a in apps.items()}
+    hrs = {h["spec"]["releaseName"]: h for h in _files(tree / "gitops" / "flux" / env, "*.yaml")
+           if h["kind"] == "HelmRelease"}
+    flux = {n: (h["spec"]["targetNamespace"], h["spec"]["chart"]["spec"]["chart"].split("/")[-1],
+                h["spec"]["chart"]["spec"].get("version")) for n, h in hrs.items()}
+    assert argo == expected
+    assert flux == expected
+    assert set(expected) == {r.name for r in release_plan(catalog, chart_dir="x").releases if env in r.envs}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_helmfile_dag_argo_waves_and_flux_dependson_agree(tree, tools, helm_env, env):
+    out = _run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "show-dag"], helm_env, cwd=tree)
+    group, needs = {}, {}
+    for line in out.strip().splitlines()[1:]:
+        parts = line.split(None, 2)
+        name = parts[1].split("/", 1)[1]
+        group[name] = int(parts[0])
+        needs[name] = {n.strip().split("/", 1)[1] for n in parts[2].split(",")} if len(parts) > 2 else set()
+    listing = _run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "list"], helm_env, cwd=tree)
+    enabled = {row.split()[0] for row in listing.strip().splitlines()[1:] if row.split()[2] == "true"}
+    group = {n: g for n, g in group.items() if n in enabled}  # the DAG lists disabled releases too
+    needs = {n: deps & enabled for n, deps in needs.items() if n in enabled}
+    waves = {a["metadata"]["labels"]["chartgen.io/release"]: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+             for a in _files(tree / "gitops" / "argocd" / env, "*.yaml") if a["kind"] == "Application"}
+    depends = {h["metadata"]["name"]: {d["name"] for d in h["spec"].get("dependsOn", [])}
+               for h in _files(tree / "gitops" / "flux" / env, "*.yaml") if h["kind"] == "HelmRelease"}
+    assert set(waves) == set(group) == set(depends)
+    # helmfile's groups are 1-based levels of its DAG; the waves are the same levels
+    assert {n: g - 1 for n, g in group.items()} == waves
+    assert len(set(waves.values())) >= 4
+    # Flux waits for exactly what helmfile waits for
+    assert depends == needs
+    for name, deps in needs.items():
+        for dep in deps:
+            assert waves[dep] < waves[name]
+    assert waves["istio-base"] < waves["istiod"] < waves["istio-ingress"] < waves["bytefreezer-mesh"]
+
+
+def _scope_tables(renders, tree, env):
+    apps = {a["metadata"]["labels"]["chartgen.io/release"]: a
+            for a in _files(tree / "gitops" / "argocd" / env, "*.yaml") if a["kind"] == "Application"}
+    kinds, namespaces = {}, {}
+    for release, objs in renders[("argocd", env)].items():
+        own_ns = apps[release]["spec"]["destination"]["namespace"]
+        ks, ns = set(), set()
+        for o in objs:
+            kind = o["kind"]
+            assert kind in CLUSTER_SCOPED or kind in NAMESPACED, f"{release}: unclassified kind {kind}"
+            if kind in CLUSTER_SCOPED:
+                group = o["apiVersion"].rpartition("/")[0]
+                ks.add((group, kind))
+            else:
+                ns.add(o["metadata"].get("namespace") or own_ns)
+        kinds[release], namespaces[release] = ks, ns
+    return apps, kinds, namespaces
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_project_allows_exactly_what_the_releases_create(renders, tree, env):
+    apps, kinds, namespaces = _scope_tables(renders, tree, env)
+    catalog = load_catalog(tree / "catalog.yaml")
+    plan = release_plan(catalog, chart_dir="x")
+    for r in plan.releases:
+        if env in r.envs:
+            table = MESH_FOOTPRINT if r.tier == "mesh" else CHART_FOOTPRINT[r.chart]
+            assert set(table) == kinds[r.name], f"CHART_FOOTPRINT[{r.chart!r}] is wrong: renders show {kinds[r.name]}"
+    project = next(p for p in _files(tree / "gitops" / "argocd" / env, "project.yaml"))
+    allowed_kinds = {(k["group"], k["kind"]) for k in project["spec"]["clusterResourceWhitelist"]}
+    assert allowed_kinds == set().union(*kinds.values())
+    allowed_ns = {d["namespace"] for d in project["spec"]["destinations"]}
+    assert allowed_ns == set().union(*namespaces.values())
+    assert "*" not in allowed_ns
+    # every Application targets its project, and the project's cluster is every app's cluster
+    for app in apps.values():
+        assert app["spec"]["project"] == project["metadata"]["name"]
+        dest = {k: v for k, v in app["spec"]["destination"].items() if k != "namespace"}
+        assert all({k: v for k, v in d.items() if k != "namespace"} == dest for d in project["spec"]["destinations"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_crd_policies_on_exactly_the_releases_with_crds(renders, tree, env):
+    apps = {a["metadata"]["labels"]["chartgen.io/release"]: a
+            for a in _files(tree / "gitops" / "argocd" / env, "*.yaml") if a["kind"] == "Application"}
+    hrs = {h["metadata"]["name"]: h for h in _files(tree / "gitops" / "flux" / env, "*.yaml")
+           if h["kind"] == "HelmRelease"}
+    with_crds = {n for n, objs in renders[("argocd", env)].items()
+                 if any(o["kind"] == "CustomResourceDefinition" for o in objs)}
+    assert with_crds == {"istio-base"}
+    for name, app in apps.items():
+        assert ("ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]) == (name in with_crds), name
+    for name, hr in hrs.items():
+        assert (hr["spec"]["install"].get("crds") == "CreateReplace") == (name in with_crds), name
+        assert (hr["spec"]["upgrade"].get("crds") == "CreateReplace") == (name in with_crds), name
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ignore_differences_name_istiods_webhooks(renders, tree, env):
+    """Each ignoreDifferences entry names a webhook configuration its release renders,
+    whose webhooks carry the fields istiod rewrites; and every webhook configuration in
+    the Istio releases is covered."""
+    apps = {a["metadata"]["labels"]["chartgen.io/release"]: a
+            for a in _files(tree / "gitops" / "argocd" / env, "*.yaml") if a["kind"] == "Application"}
+    covered = set()
+    for name, app in apps.items():
+        objs = {(o["kind"], o["metadata"]["name"]): o for o in renders[("argocd", env)][name]}
+        for entry in app["spec"].get("ignoreDifferences", []):
+            obj = objs.get((entry["kind"], entry["name"]))
+            assert obj is not None, f"{name}: ignoreDifferences names {entry['kind']}/{entry['name']}, not rendered"
+            for webhook in obj["webhooks"]:
+                assert "clientConfig" in webhook
+                if ".webhooks[]?.failurePolicy" in entry["jqPathExpressions"]:
+                    assert webhook["failurePolicy"] == "Ignore"  # istiod turns it to Fail once it serves
+            covered.add((entry["kind"], entry["name"]))
+            assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]
+        if "ignoreDifferences" not in app["spec"]:
+            assert not any("Webhook" in k for k, _ in objs), f"{name} has webhooks but no ignoreDifferences"
+    webhooks = {(o["kind"], o["metadata"]["name"]) for n in ("istio-base", "istiod")
+                for o in renders[("argocd", env)][n] if "Webhook" in o["kind"]}
+    assert covered == webhooks
+
+
+def test_user_layers_win(renders):
+    """The edits made in the fixture reach every tool's output, and the defaults they
+    override do not: the layering order is the helmfile's everywhere."""
+    for tool in ("helmfile", "argocd", "flux"):
+        maps = {env: {(o["metadata"]["namespace"] if "namespace" in o["metadata"] else "", o["metadata"]["name"]): o["data"]
+                      for objs in renders[(tool, env)].values() for o in objs if o["kind"] == "ConfigMap"}
+                for env in ENVS}
+        assert "enablePrometheusMerge: false" in maps["dev"][("istio-system", "istio")]["mesh"], tool
+        assert "enablePrometheusMerge: true" in maps["prod"][("istio-system", "istio")]["mesh"], tool
+        assert "groups: []" in maps["prod"][("observability", "prometheus-server")]["alerting_rules.yml"], tool
+        assert "ErrorBudget" in maps["dev"][("observability", "prometheus-server")]["alerting_rules.yml"] or \
+            "alert:" in maps["dev"][("observability", "prometheus-server")]["alerting_rules.yml"], tool
+
+
+def test_flux_values_configmaps_hold_the_values_files(tree, tools, helm_env):
+    built = _docs(_run([tools["kubectl"], "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                        str(tree / "gitops" / "flux" / "dev")], helm_env))
+    maps = {d["metadata"]["name"]: d for d in built if d["kind"] == "ConfigMap"}
+    cm = maps["prometheus-values"]
+    assert cm["metadata"]["namespace"] == "flux-system"
+    assert cm["metadata"]["labels"]["reconcile.fluxcd.io/watch"] == "Enabled"
+    assert cm["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/substitute"] == "disabled"
+    assert cm["data"]["common.yaml"] == (tree / "values/prometheus/common.yaml").read_text(encoding="utf-8")
+    assert cm["data"]["slo-rules-dev.yaml"] == (tree / "values/prometheus/generated/slo-rules-dev.yaml").read_text(encoding="utf-8")
+    assert all(d["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/substitute"] == "disabled" for d in built)
+
+
+def test_ignore_differences_follow_a_control_plane_revision(tmp_path, upstream_repo, tools, helm_env):
+    """With istio.revision the webhook configurations are named after the revision; the
+    ignoreDifferences entries still name exactly the ones the charts render."""
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+    assert 'revision: ""' in text
+    text = text.replace('revision: ""', 'revision: "1-30"', 1) + MIRROR.format(mirror=upstream_repo)
+    (tmp_path / "catalog.yaml").write_text(text, encoding="utf-8")
+    generate(tmp_path / "catalog.yaml")
+    covered, rendered = set(), set()
+    for release in ("istio-base", "istiod"):
+        app = _docs((tmp_path / f"gitops/argocd/prod/{release}.yaml").read_text(encoding="utf-8"))[0]
+        src = app["spec"]["sources"][0]
+        files = [tmp_path / f.removeprefix("$values/") for f in src["helm"]["valueFiles"]]
+        objs = _helm_template(tools, helm_env, release, src["chart"], "istio-system", [f for f in files if f.exists()],
+                              repo=src["repoURL"], version=src["targetRevision"])
+        hooks = {(o["kind"], o["metadata"]["name"]) for o in objs if "Webhook" in o["kind"]}
+        rendered |= hooks
+        mine = {(e["kind"], e["name"]) for e in app["spec"]["ignoreDifferences"]}
+        assert mine <= hooks, f"{release}: {mine - hooks} not rendered"
+        covered |= mine
+    assert covered == rendered
+    assert ("MutatingWebhookConfiguration", "istio-sidecar-injector-1-30") in covered
+    assert ("ValidatingWebhookConfiguration", "istio-validator-1-30-istio-system") in covered
+
+
+@pytest.mark.parametrize("chart", ["cni", "ztunnel"])
+def test_footprint_of_the_ambient_node_charts(chart, upstream_repo, tools, helm_env):
+    """The table also covers the ambient data plane's charts (with the ambient profile)."""
+    objs = _docs(_run([tools["helm3"], "template", chart, chart, "--repo", upstream_repo, "--version", "1.30.3",
+                       "--namespace", "istio-system", "--set", "profile=ambient"], helm_env))
+    assert objs
+    kinds = set()
+    for o in objs:
+        assert o["kind"] in CLUSTER_SCOPED or o["kind"] in NAMESPACED, o["kind"]
+        if o["kind"] in CLUSTER_SCOPED:
+            kinds.add((o["apiVersion"].rpartition("/")[0], o["kind"]))
+    assert set(CHART_FOOTPRINT[chart]) == kinds
