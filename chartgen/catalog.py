@@ -143,7 +143,6 @@ Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "RED
 # are TCP to the router: their filters are off by default in Istio).
 HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC"})
 TLS_PROTOCOLS = frozenset({"TLS", "HTTPS"})
-TCP_PROTOCOLS = frozenset({"TCP", "MONGO", "REDIS", "MYSQL"})
 # gRPC status names that Istio accepts for a fault abort (pkg/util/grpc SupportedGRPCStatus).
 GRPC_STATUS = (
     "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",

@@ -518,10 +518,11 @@ class _Checker:
                         self.add(loc + (name,), f"expose routes HTTP through the gateway, but service '{key}' has no "
                                  f"HTTP, HTTP2 or GRPC port (ports: {ports})", "http-only")
                     elif name in layer.model_fields_set and http_only_setting(name, value):
-                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are",
-                                "slo": "a p99 latency SLO is (Istio records no latency for TCP)"}.get(name, f"{name} is")
+                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are HTTP-only",
+                                "slo": "a p99 latency SLO is HTTP-only (Istio records no latency for TCP)"
+                                }.get(name, f"{name} is HTTP-only")
                         sub = ("p99Latency",) if name == "slo" else ()
-                        self.add(loc + (name,) + sub, f"{what} HTTP-only, but service '{key}' has no HTTP, HTTP2 or "
+                        self.add(loc + (name,) + sub, f"{what}, but service '{key}' has no HTTP, HTTP2 or "
                                  f"GRPC port (ports: {ports})", "http-only")
         elif not svc.has_grpc:
             for loc, layer in layers:
