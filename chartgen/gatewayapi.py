@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from .catalog import TCP_PROTOCOLS, Catalog
+from .catalog import Catalog, protocol_class
 from .mesh import env_views
 
 __all__ = ["GATEWAY_API_VERSION", "CRD_CHART", "uses_gateway_api", "gateway_api_envs", "uses_tcp_routes",
@@ -37,7 +37,7 @@ def uses_gateway_api(catalog: Catalog) -> bool:
 def uses_tcp_routes(catalog: Catalog) -> bool:
     """Does an ambient environment split the versions of a TCP port (a TCPRoute, whose CRD
     is in the experimental channel only)?"""
-    return any(view.ambient and svc.spec.weights and any(p.protocol in TCP_PROTOCOLS for p in svc.spec.ports)
+    return any(view.ambient and svc.spec.weights and any(protocol_class(p.protocol) == "tcp" for p in svc.spec.ports)
                for view in env_views(catalog) for svc in view.enabled.values())
 
 

@@ -18,7 +18,7 @@ from helpers.routemodel import (Objects, Request, gateway_api_ingress, gateway_a
                                 istio_ingress, istio_mesh, istio_tcp)
 
 from chartgen.analyzer import Project, analyze, lint, render
-from chartgen.catalog import HTTP_PROTOCOLS, TCP_PROTOCOLS, path_match
+from chartgen.catalog import path_match, protocol_class
 from chartgen.gatewayapi import crd_set
 from chartgen.generate import Options, generate
 from chartgen.mesh import env_views
@@ -229,13 +229,13 @@ def test_sidecar_and_ambient_route_the_same_requests_to_the_same_versions(any_re
         routes = list(svc.spec.routes or [])
         fqdn = svc.fqdn(view.namespace)
         for port in svc.spec.ports:
-            if port.protocol in HTTP_PROTOCOLS:
+            if protocol_class(port.protocol) == "http":
                 for req in _requests(fqdn, port.port, _paths([], routes), routes):
                     a, b = istio_mesh(sidecar, fqdn, req), gateway_api_mesh(ambient, fqdn, req)
                     assert a == b, (svc.key, req)
                     compared += 1
                     versions_seen += a[0] == "route" and len(a[1]) > 1
-            elif port.protocol in TCP_PROTOCOLS:
+            elif protocol_class(port.protocol) == "tcp":
                 a, b = istio_tcp(sidecar, fqdn, port.port), gateway_api_tcp(ambient, fqdn, port.port)
                 assert a == b, (svc.key, port.port)
                 compared += 1
