@@ -272,13 +272,15 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
 @click.option("--exit-code", is_flag=True, help="Exit 1 when generate would change something (like git diff --exit-code).")
 @color_option
 @click.option("--stat", is_flag=True, help="Only the summary and the list of files.")
+@click.option("--graph", "graph_only", is_flag=True, help="Only the change of the mesh graph (its Mermaid lines).")
 @click.pass_obj
-def diff(obj: Ctx, catalog, out, exit_code, color, stat):
+def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
     """Show what `generate` would change: a summary, then a unified diff.
 
     \b
     Example:
       chartgen diff
+      chartgen diff --graph                # what changes in the picture of the mesh
       chartgen diff --exit-code --no-color > mesh.diff
     """
     from .generate import preview
@@ -292,6 +294,20 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat):
         colored = use_color(color)
         style = (lambda t, **k: click.style(t, **k)) if colored else (lambda t, **k: t)
         echo = functools.partial(click.echo, color=colored)  # click strips colour off a pipe otherwise
+        if graph_only:
+            from .render import readme_graph
+
+            readme = f"{outcome.chart_dir}/README.md"
+            before = readme_graph(old[readme] if readme in old else outcome.files.get(readme)).splitlines(keepends=True)
+            after = readme_graph(outcome.files.get(readme)).splitlines(keepends=True)
+            if before == after:
+                click.echo("graph unchanged")
+            for line in difflib.unified_diff(before, after, "a/graph.mmd", "b/graph.mmd"):
+                fg = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1]) if not line.startswith(("+++", "---")) else None
+                echo(style(line if line.endswith("\n") else line + "\n", fg=fg, bold=fg is None), nl=False)
+            if exit_code and before != after:
+                sys.exit(1)
+            return
         line = outcome.version_line()
         if line:
             echo(style(line, bold=True))
@@ -325,6 +341,67 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat):
             sys.exit(1)
 
     run_guarded(run, obj)
+
+
+@cli.command()
+@catalog_option
+@click.option("--env", "env", default=None, metavar="ENV",
+              help="One environment (default: the whole catalog, each element marked with its environments).")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg", "png"]), default="mermaid",
+              show_default=True, help="svg and png are drawn by Graphviz `dot`.")
+@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file instead of stdout.")
+@click.option("--dot", "dot_bin", default=None, metavar="PATH", help="Graphviz dot binary (default: CHARTGEN_DOT, then PATH).")
+@click.pass_obj
+def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
+    """Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes,
+    mirrors, calls, external services and their redirects, mTLS, chaos.
+
+    \b
+    Example:
+      chartgen graph                          # Mermaid, every environment
+      chartgen graph --env prod --format dot
+      chartgen graph --env dev --format svg -o mesh-dev.svg
+    """
+    from .graph import build_graph, dot, mermaid
+    from .validate import load_catalog
+
+    def run():
+        c = load_catalog(catalog)
+        if env is not None and env not in c.environments:
+            raise click.BadParameter(f"unknown environment {env!r}; the catalog has {', '.join(sorted(c.environments))}",
+                                     param_hint="--env")
+        g = build_graph(c, env)
+        if fmt in ("mermaid", "dot"):
+            data = (mermaid(g) if fmt == "mermaid" else dot(g)).encode("utf-8")
+        else:
+            data = _draw(dot(g), fmt, dot_bin)
+        if output:
+            Path(output).write_bytes(data)
+            _err(f"wrote {output}")
+        elif fmt == "png" and sys.stdout.isatty():
+            raise click.UsageError("a PNG is not for the terminal: use -o FILE or redirect stdout")
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+
+    run_guarded(run, obj)
+
+
+def _draw(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
+    """SVG or PNG of a DOT graph, by Graphviz."""
+    import subprocess
+
+    from .toolchain import ToolNotFound, find_tool
+
+    try:
+        tool = find_tool("dot", dot_bin)
+    except ToolNotFound as exc:
+        raise ChartgenError(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
+    proc = subprocess.run([tool.path, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=300)
+    if proc.returncode != 0:
+        raise ChartgenError(f"{tool.path} -T{fmt} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    return proc.stdout
 
 
 @cli.command()

@@ -236,6 +236,13 @@ def record_release(chart_dir: str | Path) -> str | None:
     return current.version
 
 
+def _differs(path: Path, text: str) -> bool:
+    try:
+        return path.read_bytes() != text.encode("utf-8")
+    except OSError:
+        return True
+
+
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
@@ -291,11 +298,14 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
     owned_dirs = [chart_dir]
     if catalog.gitops is not None:
-        from .gitops import TOOLS, export_files
+        from .gitops import TOOLS, check_or_raise, export_files
 
         for tool in TOOLS:
             if getattr(catalog.gitops, tool) is not None:
-                files.update(export_files(tool, catalog, out_dir=f"gitops/{tool}", **chart_args))
+                exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
+                # the CRD check costs about a second: only what would be written is checked
+                check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
+                files.update(exported)
                 owned_dirs.append(f"gitops/{tool}")
     for rel, data in build_generated_values(catalog).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write

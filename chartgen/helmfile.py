@@ -87,6 +87,9 @@ class Release:
     # chartgen-owned values files under values/<name>/generated/, layered between
     # common.yaml and <env>.yaml (names may contain the environment placeholder)
     generated: tuple[str, ...] = ()
+    # a local chart other than the mesh chart: its directory from the output root
+    # (e.g. charts/<chart>); None for the mesh chart (repo None) and repository charts
+    path: str | None = None
 
     @property
     def needs_names(self) -> tuple[str, ...]:
@@ -231,7 +234,10 @@ def release_plan(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None =
     urls = {repo["name"]: ("oci://" if repo.get("oci") else "") + repo["url"] for repo in repositories}
     sources: dict[str, ChartSource] = {}
     for r in releases:
-        if r.repo is None:
+        if r.path is not None:
+            local = _local_chart(r.path)
+            sources[r.name] = ChartSource(local, None, None, local)
+        elif r.repo is None:  # the mesh chart: the local directory, or the published chart
             if mesh_chart:
                 ref = mesh_chart
                 if ref.startswith("oci://"):
@@ -383,8 +389,6 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     common = {
         "deployment": {"pod_annotations": dict(INJECT_FALSE)},
         "external_services": {
-            # where Kiali looks for mesh-wide Istio config (the chart defaults to Kiali's own namespace)
-            "istio": {"root_namespace": ISTIO_NS},
             "prometheus": {"url": f"http://{_svc('prometheus-server', ns)}"},
             "grafana": {
                 "enabled": obs.grafana,

@@ -206,9 +206,19 @@ def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
                          "calls": ", ".join(s["calls"]) or "—"})
     chart = yaml.safe_load(chart_yaml(catalog, meta))
     rows = [(path, typ, desc, _default_text(values, path)) for path, typ, desc in describe() if path.count("<name>") <= 1]
+    from .graph import build_graph, mermaid
+
     return _jinja().get_template("README.md.j2").render(
         chart=chart, mesh=catalog.metadata.name, envs=env_views(catalog), services=services, values_rows=rows,
+        mesh_graph=mermaid(build_graph(catalog)),
     )
+
+
+def readme_graph(text: str | None) -> str:
+    """The Mermaid diagram of a chart README ('' when there is none)."""
+    if not text or "```mermaid\n" not in text:
+        return ""
+    return text.split("```mermaid\n", 1)[1].split("```", 1)[0]
 
 
 _NO_DEFAULT = object()

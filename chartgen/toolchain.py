@@ -1,4 +1,4 @@
-"""Locate the external tools chartgen drives (helm, helm3, helmfile, kubectl).
+"""Locate the external tools chartgen drives (helm, helm3, helmfile, kubectl, Graphviz dot).
 
 Lookup order for a tool ``name``:
 
@@ -33,7 +33,16 @@ __all__ = [
     "tool_version",
 ]
 
-TOOL_NAMES: tuple[str, ...] = ("helm", "helm3", "helmfile", "kubectl")
+TOOL_NAMES: tuple[str, ...] = ("helm", "helm3", "helmfile", "kubectl", "dot")
+
+# How to get each tool: one line, with the exact command (shown when a tool is missing).
+INSTALL_HINTS = {
+    "helm": "install helm 4 (https://helm.sh/docs/intro/install/), or `make setup` in a chartgen checkout",
+    "helm3": "install helm 3 as `helm3` (https://github.com/helm/helm/releases), or `make setup` in a chartgen checkout",
+    "helmfile": "install helmfile (https://github.com/helmfile/helmfile/releases), or `make setup` in a chartgen checkout",
+    "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/), or `make setup` in a chartgen checkout",
+    "dot": "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS)",
+}
 
 SOURCES = ("option", "env", "tools", "path")
 
@@ -66,7 +75,7 @@ def env_var(name: str) -> str:
 
 
 def _hint(name: str) -> str:
-    return f"run `make setup` or set {env_var(name)}"
+    return f"{INSTALL_HINTS[name]}; or set {env_var(name)} to its path"
 
 
 def _check_name(name: str) -> None:
@@ -201,4 +210,19 @@ def tool_version(tool: Tool) -> str:
         return _helm_version(tool)
     if tool.name == "helmfile":
         return _helmfile_version(tool)
+    if tool.name == "dot":
+        return _dot_version(tool)
     return _kubectl_version(tool)
+
+
+def _dot_version(tool: Tool) -> str:
+    try:
+        proc = subprocess.run([tool.path, "-V"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=_VERSION_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"cannot run {tool.path}: {exc}") from exc
+    # "dot - graphviz version 2.42.2 (0)", on stderr
+    match = re.search(r"version\s+(\d+\.\d+(?:\.\d+)?)", proc.stderr + proc.stdout)
+    if proc.returncode != 0 or not match:
+        raise ToolError(f"cannot parse the Graphviz version from {(proc.stderr or proc.stdout).strip()!r}")
+    return match.group(1)

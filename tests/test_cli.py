@@ -57,7 +57,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["validate", "generate", "diff", "schema", "init", "version", "lint", "package",
-                                     "publish", "canary"])
+                                     "publish", "canary", "export"])
 def test_every_command_help_has_an_example(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0, result.output

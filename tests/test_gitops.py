@@ -254,3 +254,54 @@ def test_two_exports_are_byte_identical(tmp_path):
     files = sorted(p.relative_to(a) for p in (a / "gitops").rglob("*") if p.is_file())
     assert len(files) > 30
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
+def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(monkeypatch):
+    import chartgen.helmfile as hf
+    from chartgen.errors import ChartgenError
+
+    catalog = load_catalog(ROOT / "catalog.yaml")
+    real = hf._releases
+
+    def with_local(c):
+        out = real(c)
+        envs = out[0].envs
+        return [hf.Release("gateway-api-crds", "istio-system", None, "gateway-api-crds", None, "istio", (), envs,
+                           path="charts/gateway-api-crds"), *out]
+
+    monkeypatch.setattr(hf, "_releases", with_local)
+    argo = _export(catalog, "argocd", mesh_chart="oci://registry.internal/charts/bytefreezer-mesh", mesh_version="1.0.0")
+    app = _docs(argo["gitops/argocd/dev/gateway-api-crds.yaml"])[0]
+    assert app["spec"]["sources"][0]["path"] == "charts/gateway-api-crds"  # not the (published) mesh chart
+    assert "ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    mesh = _docs(argo["gitops/argocd/dev/bytefreezer-mesh.yaml"])[0]
+    assert mesh["spec"]["sources"][0]["chart"] == "bytefreezer-mesh"
+    flux = _export(catalog, "flux")
+    hr = _docs(flux["gitops/flux/dev/gateway-api-crds.yaml"])[0]
+    assert hr["spec"]["chart"]["spec"]["chart"] == "./charts/gateway-api-crds"
+    assert hr["spec"]["install"]["crds"] == "CreateReplace"
+
+    def with_unknown(c):
+        out = real(c)
+        return [*out, hf.Release("mystery", "mystery", "istio", "mystery", "1.0.0", "addons", (), out[0].envs)]
+
+    monkeypatch.setattr(hf, "_releases", with_unknown)
+    with pytest.raises(ChartgenError, match="does not know what chart 'mystery' creates at cluster scope"):
+        _export(catalog, "argocd")
+
+
+def test_generate_refuses_to_write_an_export_the_crds_reject(repo_copy, monkeypatch):
+    import chartgen.gitops as gitops
+    from chartgen.errors import RenderError
+
+    real = gitops._helmrelease
+
+    def broken(*args):
+        hr = real(*args)
+        hr["spec"]["valuesFile"] = "typo.yaml"  # no such field in HelmRelease v2
+        return hr
+
+    monkeypatch.setattr(gitops, "_helmrelease", broken)
+    with pytest.raises(RenderError, match="flux export breaks its CRDs: .*valuesFile"):
+        generate(repo_copy / "catalog.yaml")
+    assert not (repo_copy / "gitops").exists() and not (repo_copy / "helmfile.yaml").exists()  # nothing written

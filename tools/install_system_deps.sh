@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages that the test suite runs for real: an OCI registry (docker-registry) and
-# GnuPG (chart signing). Installs them only when missing.
+# Debian packages that the test suite runs for real: an OCI registry (docker-registry),
+# GnuPG (chart signing), Graphviz (`chartgen graph --format svg|png`) and git (release
+# baselines). Installs them only when missing.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v dot >/dev/null 2>&1 || need+=(graphviz)
+command -v git >/dev/null 2>&1 || need+=(git)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   sudo=()

