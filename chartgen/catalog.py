@@ -14,7 +14,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import naming
+from . import naming, yamlout
 
 API_VERSION = "chartgen.io/v1"
 KIND = "ServiceCatalog"
@@ -51,9 +51,16 @@ def _as_tuple(typ) -> tuple:
     return typ if isinstance(typ, tuple) else (typ,)
 
 
+# Names are written bare into manifests and YAML files: one that YAML 1.1 reads as something
+# else ('on', 'no', 'y', 'null', '012', '1e3') would reach helm and kubectl as a boolean,
+# null or number. (Validators of one Annotated run last-declared first.)
+_YAML_NAME = _check("yaml-ambiguous", "a name that YAML reads as a string (to helm and kubectl 'on', 'no', 'y', "
+                    "'null', '012', '1e3' are booleans, nulls or numbers)",
+                    lambda v: not yamlout.ambiguous(v))
 DnsLabel = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.DNS1123_LABEL.pattern, "maxLength": 63}),
+    _YAML_NAME,
     _check("dns-1123", "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
            lambda v: len(v) <= 63 and naming.DNS1123_LABEL.fullmatch(v)),
 ]
@@ -82,6 +89,7 @@ PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("
 Host = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.HOST.pattern, "maxLength": 253}),
+    _YAML_NAME,
     _check("host", "a DNS host name of at most 253 characters, labels of at most 63 (a leading '*.' is allowed)",
            naming.is_host),
 ]
@@ -143,7 +151,6 @@ Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "RED
 # are TCP to the router: their filters are off by default in Istio).
 HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC"})
 TLS_PROTOCOLS = frozenset({"TLS", "HTTPS"})
-TCP_PROTOCOLS = frozenset({"TCP", "MONGO", "REDIS", "MYSQL"})
 # gRPC status names that Istio accepts for a fault abort (pkg/util/grpc SupportedGRPCStatus).
 GRPC_STATUS = (
     "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",

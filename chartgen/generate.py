@@ -248,6 +248,7 @@ def _differs(path: Path, text: str) -> bool:
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
+    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .userfiles import merge_user_values
 
     name = chart_name(catalog)
@@ -298,7 +299,9 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     chart_args = chart_options(catalog, chart_dir, options)
     files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
-    owned_dirs = [chart_dir]
+    owned_dirs = [chart_dir, f"charts/{CRD_CHART}"]  # the CRD chart goes when no environment needs it
+    if uses_gateway_api(catalog):
+        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
     if catalog.gitops is not None:
         from .gitops import TOOLS, check_or_raise, export_files
 

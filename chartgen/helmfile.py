@@ -7,7 +7,12 @@ It contains no Go templating except the per-environment values file names
 entries per release, with or without ``HELMFILE_V1MODE``, so the file works as a plain
 ``helmfile.yaml`` under helmfile 0.166 in both modes and under helmfile v1.
 
-Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. The
+Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. Where an
+environment uses the Gateway API (ambient data plane, or a Gateway API ingress), the local
+chart ``gateway-api-crds`` comes before istio-base; the ambient data plane adds istio-cni
+and ztunnel after istiod (istiod and cni with ``profile: ambient``); a Gateway API ingress
+needs no <gatewayRelease> (Istio deploys the gateway of the chart's Gateway). Releases
+that only some environments install carry ``condition: <key>.enabled``. The
 add-ons (Kiali, Jaeger, Prometheus, Grafana) need at most istio-base. The mesh chart also
 needs the Grafana release when it is enabled, because it writes its dashboard ConfigMap
 into Grafana's namespace. LocalStack needs the mesh chart, which
@@ -25,11 +30,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import yaml
 
-from . import naming
+from . import naming, yamlout
 from .catalog import Catalog
 from .errors import RenderError
+from .gatewayapi import CRD_CHART, gateway_api_envs
 from .mesh import EnvView, env_views
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 
@@ -167,19 +172,48 @@ def _localstack_envs(catalog: Catalog) -> tuple[list[EnvView], str | None]:
     return active, view.service_namespace(view.enabled[LOCALSTACK_KEY])
 
 
+def _only(key: str, envs: tuple[str, ...], every: tuple[str, ...]) -> dict:
+    """A release installed in only some environments gets ``condition: <key>.enabled``."""
+    return {} if envs == every else {"condition": f"{key}.enabled"}
+
+
 def _releases(catalog: Catalog) -> list[_Release]:
     v = catalog.versions
     obs = catalog.observability
-    envs = tuple(view.name for view in env_views(catalog))
+    views = env_views(catalog)
+    envs = tuple(view.name for view in views)
     gw = catalog.istio.gatewayRelease
     mesh = _mesh_name(catalog)
-    out = [
-        _Release("istio-base", ISTIO_NS, "istio", "base", v.istio, "istio", (), envs),
+    crd_envs = tuple(gateway_api_envs(catalog))
+    ambient_envs = tuple(view.name for view in views if view.ambient)
+    ingress_envs = tuple(view.name for view in views if view.ingress_api == "istio")
+    out = []
+    base_needs: tuple[str, ...] = ()
+    if crd_envs:
+        # the Gateway API CRDs come first: istiod watches them from its start
+        out.append(_Release(CRD_CHART, ISTIO_NS, None, CRD_CHART, None, "istio", (), crd_envs,
+                            _only("gatewayApiCrds", crd_envs, envs), path=f"charts/{CRD_CHART}"))
+        base_needs = (f"{ISTIO_NS}/{CRD_CHART}",)
+    out += [
+        _Release("istio-base", ISTIO_NS, "istio", "base", v.istio, "istio", base_needs, envs),
         _Release("istiod", ISTIO_NS, "istio", "istiod", v.istio, "istio", (f"{ISTIO_NS}/istio-base",), envs,
                  {"wait": True}),
-        _Release(gw, gw, "istio", "gateway", v.istio, "istio", (f"{ISTIO_NS}/istiod",), envs),
     ]
-    mesh_needs = [f"{ISTIO_NS}/istiod", f"{gw}/{gw}"]
+    mesh_needs = [f"{ISTIO_NS}/istiod"]
+    if ambient_envs:
+        # ambient: the CNI node agent, then ztunnel, before anything joins the mesh
+        out += [
+            _Release("istio-cni", ISTIO_NS, "istio", "cni", v.istio, "istio", (f"{ISTIO_NS}/istiod",), ambient_envs,
+                     _only("istioCni", ambient_envs, envs)),
+            _Release("ztunnel", ISTIO_NS, "istio", "ztunnel", v.istio, "istio", (f"{ISTIO_NS}/istio-cni",),
+                     ambient_envs, {**_only("ztunnel", ambient_envs, envs), "wait": True}),
+        ]
+        mesh_needs.append(f"{ISTIO_NS}/ztunnel")
+    if ingress_envs:
+        # with a Gateway API ingress, Istio deploys the gateway from the chart's Gateway object
+        out.append(_Release(gw, gw, "istio", "gateway", v.istio, "istio", (f"{ISTIO_NS}/istiod",), ingress_envs,
+                            _only("istioIngress", ingress_envs, envs)))
+        mesh_needs.append(f"{gw}/{gw}")
     if obs.grafana:
         mesh_needs.append(f"{obs.namespace}/grafana")
     out.append(_Release(mesh, ISTIO_NS, None, mesh, None, "mesh", tuple(mesh_needs), envs,
@@ -333,7 +367,7 @@ def _template_free(node, path: str = "") -> None:
 def dump_helmfile(docs: list[dict]) -> str:
     """``helmfile.yaml`` text: the header comment, then the documents separated by ``---``."""
     _template_free(docs)
-    parts = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096) for doc in docs]
+    parts = [yamlout.dump(doc, width=4096) for doc in docs]
     return HEADER + "\n" + "---\n".join(parts)
 
 
@@ -355,11 +389,20 @@ def _istiod(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     common: dict = {"meshConfig": mesh_config}
     if catalog.istio.revision:
         common["revision"] = catalog.istio.revision
-    per_env = {
-        view.name: {"meshConfig": {"accessLogFile": "/dev/stdout" if view.env.accessLogging else ""}}
-        for view in env_views(catalog)
-    }
+    per_env = {}
+    for view in env_views(catalog):
+        per_env[view.name] = {"meshConfig": {"accessLogFile": "/dev/stdout" if view.env.accessLogging else ""}}
+        if view.ambient:
+            per_env[view.name] = {"profile": "ambient", **per_env[view.name]}
     return common, per_env
+
+
+def _ambient_node(catalog: Catalog, profile: bool) -> tuple[dict, dict[str, dict]]:
+    """istio/cni (with the ambient profile) and istio/ztunnel, in the ambient environments."""
+    common: dict = {"profile": "ambient"} if profile else {}
+    if catalog.istio.revision:
+        common["revision"] = catalog.istio.revision
+    return common, {}
 
 
 def _gateway(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
@@ -535,6 +578,9 @@ def build_release_values(catalog: Catalog) -> dict[str, dict]:
         "prometheus": lambda r: _prometheus(catalog),
         "grafana": lambda r: _grafana(catalog),
         "localstack": lambda r: _localstack(catalog, r.envs),
+        "cni": lambda r: _ambient_node(catalog, True),
+        "ztunnel": lambda r: _ambient_node(catalog, False),
+        CRD_CHART: lambda r: ({}, {}),
     }
     for r in _releases(catalog):
         common, per_env = _mesh(catalog) if r.tier == "mesh" else builders[r.chart](r)

@@ -518,10 +518,11 @@ class _Checker:
                         self.add(loc + (name,), f"expose routes HTTP through the gateway, but service '{key}' has no "
                                  f"HTTP, HTTP2 or GRPC port (ports: {ports})", "http-only")
                     elif name in layer.model_fields_set and http_only_setting(name, value):
-                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are",
-                                "slo": "a p99 latency SLO is (Istio records no latency for TCP)"}.get(name, f"{name} is")
+                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are HTTP-only",
+                                "slo": "a p99 latency SLO is HTTP-only (Istio records no latency for TCP)"
+                                }.get(name, f"{name} is HTTP-only")
                         sub = ("p99Latency",) if name == "slo" else ()
-                        self.add(loc + (name,) + sub, f"{what} HTTP-only, but service '{key}' has no HTTP, HTTP2 or "
+                        self.add(loc + (name,) + sub, f"{what}, but service '{key}' has no HTTP, HTTP2 or "
                                  f"GRPC port (ports: {ports})", "http-only")
         elif not svc.has_grpc:
             for loc, layer in layers:
@@ -557,7 +558,7 @@ class _Checker:
         header and query counts), not by position: the catalog's first-match order must agree."""
         s = svc.spec
         rules = [(i, r.name, r.match) for i, r in enumerate(s.routes or [])] + [(None, "default", None)]
-        paths = [path_match(p)[1] for p in s.expose.paths] if ingress and s.expose else [None]
+        paths = [path_match(p) for p in s.expose.paths] if ingress and s.expose else [None]
         keyed = [(i, name, min(gateway_api_rank(m, p) for p in paths)) for i, name, m in rules]
         for j, (jdx, jname, jkey) in enumerate(keyed):
             for idx, iname, ikey in keyed[:j]:
@@ -591,20 +592,26 @@ class _Checker:
                          f"rule '{r.name}' matches every request, so the default route is unreachable", "route-shadowed")
 
 
-def gateway_api_rank(m: Match | None, exposed_path: str | None = None) -> tuple:
+def gateway_api_rank(m: Match | None, exposed: tuple[str, str] | None = None) -> tuple:
     """The order Istio gives a rule converted from an HTTPRoute (lower first): exact paths,
     then prefixes, then regexes, each longer first, then more headers, then more query
-    parameters. A catalog prefix becomes a regex in the Gateway API (a PathPrefix matches
-    whole segments only); an exposed path is a PathPrefix."""
+    parameters. A string prefix other than "/" becomes a regex in the Gateway API (a
+    PathPrefix matches whole segments only). ``exposed``: the (kind, value) of the exposed
+    path an ingress rule without a path of its own is combined with."""
     path = m.path if m is not None else None
-    if path is None:
-        rank, length = 2, len(exposed_path or "/")
-    elif path.exact is not None:
-        rank, length = 3, len(path.exact)
-    elif path.prefix is not None:
-        rank, length = 1, len(gateway_api_prefix_regex(path.prefix))
+    if path is not None:
+        kind, value = (("exact", path.exact) if path.exact is not None
+                       else ("prefix", path.prefix) if path.prefix is not None else ("regex", path.regex))
     else:
-        rank, length = 1, len(path.regex)
+        kind, value = exposed or ("prefix", "/")
+    if kind == "exact":
+        rank, length = 3, len(value)
+    elif kind == "prefix" and value == "/":
+        rank, length = 2, 1
+    elif kind == "prefix":
+        rank, length = 1, len(gateway_api_prefix_regex(value))
+    else:
+        rank, length = 1, len(value)
     headers = len(m.headers) + (m.cookie is not None) if m is not None else 0
     queries = len(m.queryParams) if m is not None else 0
     return (-rank, -length, -headers, -queries)

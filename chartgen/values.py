@@ -12,12 +12,13 @@ from typing import Any
 
 from . import naming
 from .catalog import Catalog, Match, path_match
-from .mesh import EnvView, ResolvedService, env_views, resolve_service
+from .mesh import EnvView, ResolvedService, env_views, l7_needs, resolve_service
 
 ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
 TEST_IMAGE = "curlimages/curl:8.11.1"
+WAYPOINT = "waypoint"  # the waypoint Gateway of an ambient namespace (also its service account)
 
 
 def chart_name(catalog: Catalog) -> str:
@@ -69,13 +70,11 @@ def _load_balancer(s) -> dict:
 
 
 def _retry_on(svc: ResolvedService) -> str:
-    """The retry conditions: the catalog's when it states them; otherwise the default, plus
-    the gRPC status conditions for a service with a GRPC port."""
+    """The retry conditions: the service's own when it states them; otherwise those of
+    ``defaults`` (or Istio's), plus the gRPC status conditions for a service with a GRPC port."""
     retries = svc.spec.retries
-    if retries is not None and "retryOn" in retries.model_fields_set:
-        return retries.retryOn
     base = retries.retryOn if retries is not None else ISTIO_DEFAULT_RETRY_ON
-    if not svc.has_grpc:
+    if svc.own_retry_on or not svc.has_grpc:
         return base
     tokens = base.split(",")
     return ",".join(tokens + [t for t in GRPC_RETRY_ON if t not in tokens])
@@ -99,13 +98,14 @@ def _nonnull(model) -> dict:
     return model.model_dump(mode="json", exclude_none=True) if model is not None else {}
 
 
-def service_values(svc: ResolvedService) -> dict:
+def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
     s = svc.spec
     expose = s.expose
     retries = s.retries
     rl = s.rateLimit
     return {
         "enabled": svc.enabled,
+        "waypoint": WAYPOINT if view is not None and view.ambient and l7_needs(svc) else "",
         "namespace": s.namespace or "",
         "serviceName": svc.service_name,
         "selector": svc.selector,
@@ -178,6 +178,7 @@ def _environment_block(catalog: Catalog, view: EnvView | None) -> dict:
             "tracingSamplingPercent": 1.0,
             "accessLogging": True,
             "egressPolicy": "REGISTRY_ONLY",
+            "dataPlane": "sidecar",
         }
     e = view.env
     return {
@@ -185,11 +186,12 @@ def _environment_block(catalog: Catalog, view: EnvView | None) -> dict:
         "production": e.production,
         "namespace": view.namespace,
         "hostSuffix": view.host_suffix,
-        "chaos": e.chaos and (not e.production or e.allowChaosInProduction),
+        "chaos": view.chaos,
         "mtlsMode": e.mtls,
         "tracingSamplingPercent": float(e.tracing.samplingPercent),
         "accessLogging": e.accessLogging,
         "egressPolicy": e.egressPolicy,
+        "dataPlane": e.dataPlane,
     }
 
 
@@ -197,6 +199,7 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
     release = catalog.istio.gatewayRelease
     block = {
         "enabled": True,
+        "api": "istio",
         "name": f"{catalog.metadata.name}-gateway",
         "namespace": release,
         "selector": {"istio": _gateway_release_label(release)},
@@ -218,6 +221,12 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
             extraPorts=[{"name": p.name, "number": p.port, "protocol": p.protocol} for p in gw.extraPorts],
             rateLimit=_rate_limit(gw.rateLimit),
         )
+        if view.ingress_api == "gatewayApi":
+            # Istio deploys the gateway of a Gateway API Gateway itself: "<name>-istio"
+            # (Deployment, Service and ServiceAccount), pods labelled with the Gateway's name
+            deployed = f"{block['name']}-istio"
+            block.update(api="gatewayApi", selector={"gateway.networking.k8s.io/gateway-name": block["name"]},
+                         serviceAccount=deployed, service=deployed)
         if gw.jwt is not None:
             block["jwt"] = {"enabled": True, "issuer": gw.jwt.issuer, "jwksUri": gw.jwt.jwksUri,
                             "audiences": list(gw.jwt.audiences)}
@@ -277,7 +286,7 @@ def _chart_values(catalog: Catalog, view: EnvView | None) -> dict:
         "test": {"enabled": True, "image": TEST_IMAGE},
         "env": {},
         "externalServices": _external_services(catalog, view),
-        "services": {k: service_values(s) for k, s in services.items()},
+        "services": {k: service_values(s, view) for k, s in services.items()},
     }
 
 

@@ -121,6 +121,9 @@ LOAD_BALANCER = {
 }
 SERVICE = obj({
     "enabled": b("Render this service's objects."),
+    "waypoint": s("Ambient data plane: the waypoint (Gateway API Gateway of class istio-waypoint in the service's "
+                  "namespace) applying this service's L7 settings; empty for none (L4 only).",
+                  pattern=DNS_LABEL_OR_EMPTY),
     "namespace": s("Namespace; empty means environment.namespace.", pattern=DNS_LABEL_OR_EMPTY),
     "serviceName": s("Kubernetes Service name.", pattern=DNS_LABEL),
     "selector": mapof({"type": "string"}, "Pod labels of the workload."),
@@ -200,6 +203,8 @@ VALUES_SCHEMA: dict[str, Any] = {
             "tracingSamplingPercent": n("Trace sampling (%).", 0, 100),
             "accessLogging": b("Envoy access logs."),
             "egressPolicy": s("Sidecar outboundTrafficPolicy.", enum=["REGISTRY_ONLY", "ALLOW_ANY"]),
+            "dataPlane": s("sidecar (injected Envoy, Sidecar scoping) or ambient (ztunnel, waypoints, "
+                           "Gateway API routing).", enum=["sidecar", "ambient"]),
         }, "The environment this release configures."),
         "istio": obj({
             "revision": s("Control plane revision; empty uses istio-injection=enabled.", pattern=DNS_LABEL_OR_EMPTY),
@@ -210,6 +215,9 @@ VALUES_SCHEMA: dict[str, Any] = {
                            "labels": mapof({"type": "string"}, "Extra namespace labels.")}, "Namespaces."),
         "gateway": obj({
             "enabled": b("Render the Gateway and ingress routes."),
+            "api": s("istio: an Istio Gateway and VirtualServices (gateway pods from the istio/gateway chart); "
+                     "gatewayApi: a Gateway API Gateway of class istio (Istio deploys it) and HTTPRoutes.",
+                     enum=["istio", "gatewayApi"]),
             "name": s("Gateway name.", pattern=DNS_LABEL),
             "namespace": s("Namespace of the gateway workload.", pattern=DNS_LABEL),
             "selector": mapof({"type": "string"}, "Gateway pod labels."),

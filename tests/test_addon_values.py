@@ -75,7 +75,9 @@ def _nested(path: tuple, value) -> dict:
 
 def _archive(charts: Path, name: str, version: str) -> Path:
     index = yaml.safe_load((charts / "index.yaml").read_text(encoding="utf-8"))
-    entry = next(e for e in index["entries"][name] if e["version"] == version)
+    entries = [e for e in index["entries"].get(name, []) if e["version"] == version]
+    assert entries, f"{charts}/index.yaml has no {name} {version}: the tier cannot check that release"
+    entry = entries[0]
     return charts / Path(entry["urls"][0]).name
 
 

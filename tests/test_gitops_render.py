@@ -395,3 +395,17 @@ def test_ignore_differences_follow_a_control_plane_revision(tmp_path, upstream_r
     assert covered == rendered
     assert ("MutatingWebhookConfiguration", "istio-sidecar-injector-1-30") in covered
     assert ("ValidatingWebhookConfiguration", "istio-validator-1-30-istio-system") in covered
+
+
+@pytest.mark.parametrize("chart", ["cni", "ztunnel"])
+def test_footprint_of_the_ambient_node_charts(chart, upstream_repo, tools, helm_env):
+    """The table also covers the ambient data plane's charts (with the ambient profile)."""
+    objs = _docs(_run([tools["helm3"], "template", chart, chart, "--repo", upstream_repo, "--version", "1.30.3",
+                       "--namespace", "istio-system", "--set", "profile=ambient"], helm_env))
+    assert objs
+    kinds = set()
+    for o in objs:
+        assert o["kind"] in CLUSTER_SCOPED or o["kind"] in NAMESPACED, o["kind"]
+        if o["kind"] in CLUSTER_SCOPED:
+            kinds.add((o["apiVersion"].rpartition("/")[0], o["kind"]))
+    assert set(CHART_FOOTPRINT[chart]) == kinds

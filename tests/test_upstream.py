@@ -25,6 +25,8 @@ import pytest
 import yaml
 
 from chartgen.analyzer.schema import validate_objects
+from chartgen.crdcheck import CRDSet
+from chartgen.observability import ISTIO_DASHBOARDS
 from chartgen.toolchain import find_tool
 
 from conftest import ROOT, run_cli
@@ -35,6 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.servers]
 MODES = {"default": {}, "v1": {"HELMFILE_V1MODE": "true"}}
 ENVS = ("dev", "prod")
 OBS = "observability"
+DASHBOARDS_DIR = ROOT / "chartgen" / "data" / "dashboards" / "istio"
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,15 @@ def test_every_release_renders_and_validates_strictly(renders, namespaces, env):
     assert all(render.releases[r] for r in expected), "a release rendered no object"
     findings = validate_objects(render.objects)
     assert findings == [], "\n".join(f"{f.kind} {f.namespace}/{f.name}: {f.message}" for f in findings[:20])
+    # and as the API server would admit them: every Istio object against the CRDs (schema,
+    # defaults, CEL rules) that this very render installs through istio-base
+    crds = CRDSet.from_documents(render.find("CustomResourceDefinition", release="istio-base"))
+    istio = [o for o in render.objects if o["apiVersion"].split("/")[0].endswith(".istio.io")]
+    assert len(istio) > 10
+    refused = {f"{o['kind']} {o['metadata'].get('namespace')}/{o['metadata']['name']}": [str(v) for v in crds.validate(o)]
+               for o in istio}
+    assert {k: v for k, v in refused.items() if v} == {}
+    assert all(crds.knows(o["apiVersion"], o["kind"]) for o in istio)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -318,6 +330,9 @@ def test_grafana_gets_istio_dashboards_without_the_internet(renders, env):
             assert len(mounts) == 1, f"{path}/{key} is not mounted"
             assert volumes[mounts[0]["name"]]["configMap"]["name"] == boards["metadata"]["name"]
             titles[json.loads(text)["title"]] = provider["name"]
+            # Istio's own JSON arrives untouched (its `{{pod}}` legends are never templated)
+            vendored = dict(ISTIO_DASHBOARDS[provider["name"]])[key.removesuffix(".json")]
+            assert json.loads(text) == json.loads((DASHBOARDS_DIR / vendored).read_text(encoding="utf-8"))
     assert len(titles) == 7
     kiali = _kiali_config(render)["external_services"]["grafana"]["dashboards"]
     assert {d["name"] for d in kiali} <= set(titles), "Kiali links a dashboard Grafana does not have"

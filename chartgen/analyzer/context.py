@@ -101,7 +101,12 @@ class Context:
         return out
 
     def known_host(self, host: str, ns: str | None = None) -> bool:
-        return host in self.services or any(host_match(h, host) for h in self.service_entry_hosts(ns))
+        return (host in self.services or host in self.rendered_service_hosts()
+                or any(host_match(h, host) for h in self.service_entry_hosts(ns)))
+
+    def rendered_service_hosts(self) -> set[str]:
+        """FQDNs of the Services the chart itself renders (per-version Services)."""
+        return {f"{d.name}.{d.namespace}.svc.cluster.local" for d in self.kind("Service") if d.api == "v1"}
 
     def workload_namespaces(self) -> list[str]:
         return sorted({s.namespace for s in self.services.values()})

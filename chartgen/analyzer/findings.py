@@ -47,6 +47,11 @@ _RULES = [
     Rule("CG108", "warning", "Telemetry provider not defined in the istiod meshConfig"),
     Rule("CG120", "error", "Port name makes Istio handle the port as another protocol"),
     Rule("CG121", "warning", "Port name and declared protocol differ"),
+    Rule("CG130", "error", "Ambient: L7 authorization that no waypoint enforces"),
+    Rule("CG131", "error", "Ambient: routing for a service that no waypoint serves"),
+    Rule("CG132", "error", "Ambient: Sidecar in an ambient namespace"),
+    Rule("CG133", "error", "Namespace both sidecar-injected and ambient"),
+    Rule("CG134", "warning", "Ambient: waypoint that nothing uses"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 _RULES += [Rule(name, "error", f"Istio's validating webhook rejects the object ({name})") for name in WEBHOOK_CHECKS]

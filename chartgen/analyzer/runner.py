@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import ChartgenError
 from .context import Context
 from .findings import Finding
+from .ambient import check_ambient
 from .istio_crds import load as load_istio_crds
 from .mesh import check_mesh
 from .scanner import apply_suppressions, collect, find_checkov, load_suppressions, start_checkov
@@ -48,6 +49,7 @@ def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Findi
     check_webhook(ctx)
     check_mesh(ctx)
     check_security(ctx)
+    check_ambient(ctx)
     return [_locate(project, f) for f in findings + ctx.findings]
 
 
@@ -102,7 +104,7 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
         notes.append(istio[0].note)
     for env in envs:
         r = rendered[env]
-        if r.gateway_values is None:
+        if r.gateway_values is None and r.view.ingress_api == "istio":  # Gateway API: Istio makes the Service
             notes.append(f"{env}: no values for the gateway release {project.catalog.istio.gatewayRelease}; IST0162 skipped")
         if r.istiod_values is None:
             notes.append(f"{env}: no values for istiod; CG108 skipped")

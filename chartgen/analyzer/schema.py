@@ -6,6 +6,8 @@
 - Istio kinds: the CRDs of the pinned Istio release (``chartgen.crdcheck``): structural
   schema with unknown fields rejected, schema defaults, then the CRDs' CEL rules. Without
   those CRDs (``istio=None``) Istio kinds are not schema-checked; lint says so in a note.
+- Gateway API kinds: the vendored Gateway API CRDs through ``chartgen.crdcheck`` (schema
+  defaults applied, then the structural schema and every CEL rule).
 
 ``validate_objects(docs)`` is the public entry point; tests use it directly.
 """
@@ -122,6 +124,23 @@ def _short(rule: str) -> str:
     return rule if len(rule) <= 120 else rule[:117] + "..."
 
 
+# --- Gateway API ---------------------------------------------------------------------------------
+
+
+def _gateway_api_errors(obj: dict) -> list[tuple[str, str]]:
+    """The vendored Gateway API CRDs, as the API server applies them (defaults, schema, CEL)."""
+    from ..gatewayapi import GATEWAY_API_VERSION, crd_set
+
+    crds = crd_set()
+    if not crds.knows(str(obj.get("apiVersion", "")), str(obj.get("kind", ""))):
+        return [("", f"no Gateway API {GATEWAY_API_VERSION} CRD serves {obj.get('apiVersion')} {obj.get('kind')}")]
+    return [(v.path, v.message) for v in crds.validate(obj)]
+
+
+def is_gateway_api(obj: dict) -> bool:
+    return str(obj.get("apiVersion", "")).split("/")[0] == "gateway.networking.k8s.io"
+
+
 def is_istio(obj: dict) -> bool:
     return str(obj.get("apiVersion", "")).split("/")[0].endswith(".istio.io")
 
@@ -141,6 +160,8 @@ def validate_objects(docs: Iterable, env: str = "", kube_version: str = DEFAULT_
             if istio is None:
                 continue
             errors = _istio_findings(obj, istio)
+        elif is_gateway_api(obj):
+            errors = [(K8S_CODE, where, message) for where, message in _gateway_api_errors(obj)]
         else:
             errors = [(K8S_CODE, where, message) for where, message in _k8s_errors(obj, kube_version)]
         for code, where, message in errors:

@@ -106,7 +106,11 @@ def _tls_only_gateway(ctx: Context) -> None:
 
 def _sidecars(ctx: Context) -> None:
     sidecars = ctx.kind("Sidecar")
+    ambient = {ns.name for ns in ctx.kind("Namespace")
+               if (ns.meta.get("labels") or {}).get("istio.io/dataplane-mode") == "ambient"}
     for svc in sorted(ctx.services.values(), key=lambda s: (s.namespace, s.name)):
+        if svc.namespace in ambient:  # no sidecars there: nothing to scope
+            continue
         covered = False
         for sc in sidecars:
             if sc.namespace != svc.namespace:

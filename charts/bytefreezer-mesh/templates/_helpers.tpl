@@ -149,6 +149,7 @@ so templates never read a key that is absent.
 */}}
 {{- define "chartgen.serviceDefaults" -}}
 enabled: false
+waypoint: ""
 namespace: ""
 serviceName: ""
 selector: {}
@@ -220,6 +221,8 @@ Usage: through chartgen.cacheModel.
   $m.services.<key>.callers  keys of the enabled services that call it, sorted
   selectorYaml, npPortsYaml  the selector and NetworkPolicy ports as YAML text
   $m.namespaces       the output of chartgen.namespaces
+  $m.waypoints        ambient: {namespace: waypoint name} of the namespaces that need one
+  $m.services.<key>.versionServices  per-version Services are rendered (Gateway API routing)
 */}}
 {{- define "chartgen.model" -}}
 {{- $root := . -}}
@@ -243,6 +246,9 @@ Usage: through chartgen.cacheModel.
 {{- if and $gw.enabled $gw.https (not $gw.credentialName) -}}
 {{- fail "gateway.https is true but gateway.credentialName is empty" -}}
 {{- end -}}
+{{- $ambient := eq (toString $V.environment.dataPlane) "ambient" -}}
+{{- /* ambient: mesh traffic reaches pods as HBONE on 15008, which NetworkPolicies must admit */ -}}
+{{- $hbone := list (dict "number" 15008 "protocol" "TCP") -}}
 {{- $extraPorts := dict -}}
 {{- range $p := ($gw.extraPorts | default list) -}}
 {{- $_ := set $extraPorts (toString (int $p.number)) $p -}}
@@ -317,7 +323,7 @@ Usage: through chartgen.cacheModel.
 {{- $_ := set $svc "multiPort" (gt (len $svc.ports) 1) -}}
 {{- /* rendered once here: every template that needs them reuses the text */ -}}
 {{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
-{{- $_ := set $svc "npPortsYaml" (include "chartgen.npPorts" $svc.ports) -}}
+{{- $_ := set $svc "npPortsYaml" (include "chartgen.npPorts" (ternary (concat $svc.ports $hbone) $svc.ports $ambient)) -}}
 {{- $sa := required (printf "services.%s.serviceAccount.name is required" $key) $svc.serviceAccount.name -}}
 {{- $_ := set $svc "principal" (include "chartgen.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
 {{- $exposed := and $gw.enabled $svc.expose.enabled -}}
@@ -370,6 +376,20 @@ Usage: through chartgen.cacheModel.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- /* ambient: waypoints by namespace; per-version Services where the Gateway API routes */ -}}
+{{- $gatewayApi := and $gw.enabled (eq (toString $gw.api) "gatewayApi") -}}
+{{- $waypoints := dict -}}
+{{- range $key, $svc := $services -}}
+{{- $routed := false -}}
+{{- if and $svc.enabled $ambient $svc.waypoint -}}
+{{- $_ := set $waypoints $svc.ns $svc.waypoint -}}
+{{- $routed = true -}}
+{{- end -}}
+{{- if and $svc.enabled $gatewayApi $svc.exposed -}}
+{{- $routed = true -}}
+{{- end -}}
+{{- $_ := set $svc "versionServices" (and $routed (gt (len ($svc.versions | default dict)) 0)) -}}
+{{- end -}}
 {{- /* pass 2: external services */ -}}
 {{- range $key, $ext := $externals -}}
 {{- $_ := set $ext "key" $key -}}
@@ -391,6 +411,10 @@ Usage: through chartgen.cacheModel.
 {{- fail (printf "externalServices.%s.hosts must not be empty" $key) -}}
 {{- end -}}
 {{- $_ := set $ext "redirectActive" $active -}}
+{{- if and $active $ambient -}}
+{{- /* the redirect HTTPRoute's parent is the ServiceEntry: its namespace needs a waypoint */ -}}
+{{- $_ := set $waypoints $ext.ns (get $waypoints $ext.ns | default "waypoint") -}}
+{{- end -}}
 {{- $_ := set $ext "npPortsYaml" (include "chartgen.npPorts" ($ext.ports | default list)) -}}
 {{- end -}}
 {{- /* pass 3: calls → callees, external calls, edges */ -}}
@@ -434,7 +458,7 @@ Usage: through chartgen.cacheModel.
 {{- $to := get $services $e.to -}}
 {{- $_ := set $to "callers" (append $to.callers $e.from) -}}
 {{- end -}}
-{{- $_ := set $root "_chartgenModel" (dict "services" $services "externals" $externals "edges" $edges "edgeKeys" $edgeKeys "namespaces" (include "chartgen.namespaces" $root | fromJsonArray)) -}}
+{{- $_ := set $root "_chartgenModel" (dict "services" $services "externals" $externals "edges" $edges "edgeKeys" $edgeKeys "namespaces" (include "chartgen.namespaces" $root | fromJsonArray) "waypoints" $waypoints) -}}
 {{- end -}}
 
 {{/*
@@ -449,32 +473,34 @@ Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
 {{- end -}}
 
 {{/*
+chartgen.portMatches: the matches of a mesh rule of a service with several ports:
+each match (or one empty match) with "port" added. Left in .out.list (include
+returns only text; a JSON round trip per rule made large meshes slow).
+Usage: {{- $_ := include "chartgen.portMatches" (dict "match" $list "port" 8080 "out" $holder) }}
+*/}}
+{{- define "chartgen.portMatches" -}}
+{{- $out := list -}}
+{{- range $m := (.match | default (list dict)) -}}
+{{- $out = append $out (merge (dict "port" $.port) $m) -}}
+{{- end -}}
+{{- $_ := set .out "list" $out -}}
+{{- end -}}
+
+{{/*
 chartgen.matches: the match list of one HTTP rule. Mesh rules keep the rule's
-matches, each with the service port when "port" is not 0 (a service with
-several ports). Ingress rules combine each match with each exposed path
+matches. Ingress rules combine each match with each exposed path
 (svc.pathMatches: one entry per path, ORed) and, on a non-default gateway port,
 the port. A match with its own path keeps it only where every request it admits
 is under the exposed path (a prefix within a prefix, an exact path within a
 prefix, or the exposed exact path itself); elsewhere it is dropped, so that the
 ingress admits exactly the exposed paths. An empty result means the rule cannot
 apply on the ingress.
-Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "port" 0) | fromJsonArray }}
+Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
 */}}
 {{- define "chartgen.matches" -}}
 {{- $ms := .match | default list -}}
-{{- $port := int (.port | default 0) -}}
 {{- if not .ingress -}}
-{{- if eq $port 0 -}}
 {{- toJson $ms -}}
-{{- else -}}
-{{- $out := list -}}
-{{- range $m := ($ms | default (list dict)) -}}
-{{- $x := deepCopy $m -}}
-{{- $_ := set $x "port" $port -}}
-{{- $out = append $out $x -}}
-{{- end -}}
-{{- toJson $out -}}
-{{- end -}}
 {{- else -}}
 {{- $out := list -}}
 {{- $gp := int .svc.expose.gatewayPort -}}
@@ -588,7 +614,13 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
 {{- $onPort := or (not (hasKey $fault "abort")) (not (hasKey $fault.abort "grpcStatus")) (has (int $.port) $svc.grpcPorts) -}}
 {{- $rule := dict "name" (get $f "name" | default "fault") "fault" $fault "route" $default -}}
-{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $f "match") "port" $matchPort) | fromJsonArray -}}
+{{- $ms := (get $f "match") | default list -}}
+{{- if $ingress -}}
+{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
+{{- else if $matchPort -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" $matchPort "out" $w) -}}
+{{- $ms = $w.list -}}
+{{- end -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- end -}}
@@ -600,15 +632,25 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- range $r := $svc.routes -}}
 {{- $route := list (dict "destination" (merge (dict "subset" (toString (get $r "version"))) $dest)) -}}
 {{- $rule := dict "name" (get $r "name" | default (printf "route-%s" (get $r "version"))) "route" $route -}}
-{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match") "port" $matchPort) | fromJsonArray -}}
+{{- $ms := (get $r "match") | default list -}}
+{{- if $ingress -}}
+{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
+{{- else if $matchPort -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" $matchPort "out" $w) -}}
+{{- $ms = $w.list -}}
+{{- end -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- $rules = append $rules (merge $rule $common) -}}
 {{- end -}}
 {{- end -}}
 {{- $rule := dict "name" "default" "route" $default -}}
-{{- with and (or $ingress (ne $matchPort 0)) (include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" list "port" $matchPort) | fromJsonArray) -}}
+{{- if $ingress -}}
+{{- with include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray -}}
 {{- $_ := set $rule "match" . -}}
+{{- end -}}
+{{- else if $matchPort -}}
+{{- $_ := set $rule "match" (list (dict "port" $matchPort)) -}}
 {{- end -}}
 {{- if $svc.mirror.enabled -}}
 {{- $_ := set $rule "mirror" (merge (dict "subset" (toString $svc.mirror.version)) $dest) -}}
@@ -657,4 +699,137 @@ Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
 {{- $out = append $out (dict "protocol" (ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP")) "port" (int $p.number)) -}}
 {{- end -}}
 {{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+chartgen.gatewayApiString: an Istio string match ({exact|prefix|regex}) as a Gateway
+API match value: exact stays Exact; a prefix becomes the full-match regex
+"<quoted prefix>.*" (a Gateway API PathPrefix matches whole path segments only, and
+headers and query parameters have no prefix type).
+Usage: {{ include "chartgen.gatewayApiString" $cond | fromJson }} → {type, value}
+*/}}
+{{- define "chartgen.gatewayApiString" -}}
+{{- if hasKey . "exact" -}}
+{{- dict "type" "Exact" "value" (toString .exact) | toJson -}}
+{{- else if hasKey . "prefix" -}}
+{{- dict "type" "RegularExpression" "value" (printf "%s.*" (regexQuoteMeta (toString .prefix))) | toJson -}}
+{{- else -}}
+{{- dict "type" "RegularExpression" "value" (toString .regex) | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+chartgen.gatewayApiMatch: one Istio HTTPMatchRequest as a Gateway API HTTPRouteMatch:
+uri prefix "/" becomes PathPrefix "/", any other string prefix the full-match regex
+"<quoted prefix>.*" (a PathPrefix matches whole path segments only), exact stays Exact;
+the port is left to the parent's listener (sectionName).
+Usage: {{ include "chartgen.gatewayApiMatch" $m | fromJson }}
+*/}}
+{{- define "chartgen.gatewayApiMatch" -}}
+{{- $m := . | default dict -}}
+{{- $out := dict -}}
+{{- with get $m "uri" -}}
+{{- if hasKey . "exact" -}}
+{{- $_ := set $out "path" (dict "type" "Exact" "value" (toString .exact)) -}}
+{{- else if and (hasKey . "prefix") (eq (toString .prefix) "/") -}}
+{{- $_ := set $out "path" (dict "type" "PathPrefix" "value" "/") -}}
+{{- else -}}
+{{- $_ := set $out "path" (include "chartgen.gatewayApiString" . | fromJson) -}}
+{{- end -}}
+{{- end -}}
+{{- with get $m "headers" -}}
+{{- $hs := list -}}
+{{- range $name := keys . | sortAlpha -}}
+{{- $hs = append $hs (merge (dict "name" $name) (include "chartgen.gatewayApiString" (get $m.headers $name) | fromJson)) -}}
+{{- end -}}
+{{- $_ := set $out "headers" $hs -}}
+{{- end -}}
+{{- with get $m "queryParams" -}}
+{{- $qs := list -}}
+{{- range $name := keys . | sortAlpha -}}
+{{- $qs = append $qs (merge (dict "name" $name) (include "chartgen.gatewayApiString" (get $m.queryParams $name) | fromJson)) -}}
+{{- end -}}
+{{- $_ := set $out "queryParams" $qs -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+chartgen.gatewayApiMatches: the Gateway API matches of one rule: the Istio matches of
+chartgen.matches (on the ingress: each combined with each exposed path, as the
+ingress VirtualService has them), converted. An ingress result of [] means the rule
+cannot apply on the ingress.
+Usage: {{ include "chartgen.gatewayApiMatches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
+*/}}
+{{- define "chartgen.gatewayApiMatches" -}}
+{{- $out := list -}}
+{{- range $m := include "chartgen.matches" (dict "svc" .svc "ingress" .ingress "match" .match) | fromJsonArray -}}
+{{- $x := include "chartgen.gatewayApiMatch" $m | fromJson -}}
+{{- if not (has $x $out) -}}
+{{- $out = append $out $x -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+chartgen.versionService: the per-version Service of a service, "<serviceName>-<version>"
+(a Gateway API backendRef names a Service, not a subset).
+Usage: {{ include "chartgen.versionService" (dict "svc" $svc "version" $v) }}
+*/}}
+{{- define "chartgen.versionService" -}}
+{{- printf "%s-%s" .svc.serviceName .version | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+chartgen.gatewayApiRules: the HTTPRoute rules of a service, in the catalog's order
+(A/B routes, then the default: weighted over the per-version Services, or the
+Service itself; a RequestMirror filter when mirror.enabled). Faults and retries have
+no Gateway API form: validation refuses them where a service is routed this way.
+"port" is the Service port the route serves (and its backends' port).
+Usage: {{- include "chartgen.gatewayApiRules" (dict "root" $ "svc" $svc "ingress" false "port" 8080) | nindent 4 }}
+*/}}
+{{- define "chartgen.gatewayApiRules" -}}
+{{- $svc := .svc -}}
+{{- $ingress := .ingress -}}
+{{- $port := int .port -}}
+{{- $default := list -}}
+{{- range $v, $w := $svc.weights -}}
+{{- if gt (int $w) 0 -}}
+{{- $default = append $default (dict "name" (include "chartgen.versionService" (dict "svc" $svc "version" $v)) "port" $port "weight" (int $w)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $default -}}
+{{- $default = list (dict "name" $svc.serviceName "port" $port) -}}
+{{- end -}}
+{{- $timeouts := dict -}}
+{{- with $svc.timeout -}}
+{{- $_ := set $timeouts "request" . -}}
+{{- end -}}
+{{- $rules := list -}}
+{{- range $r := $svc.routes -}}
+{{- $ms := include "chartgen.gatewayApiMatches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match")) | fromJsonArray -}}
+{{- if $ms -}}
+{{- $rule := dict "name" (get $r "name") "matches" $ms "backendRefs" (list (dict "name" (include "chartgen.versionService" (dict "svc" $svc "version" (toString (get $r "version")))) "port" $port)) -}}
+{{- with $timeouts }}{{ $_ := set $rule "timeouts" . }}{{ end -}}
+{{- $rules = append $rules $rule -}}
+{{- end -}}
+{{- end -}}
+{{- $rule := dict "name" "default" "backendRefs" $default -}}
+{{- if $ingress -}}
+{{- $_ := set $rule "matches" (include "chartgen.gatewayApiMatches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray) -}}
+{{- end -}}
+{{- if $svc.mirror.enabled -}}
+{{- $pct := float64 $svc.mirror.percent -}}
+{{- $mirror := dict "backendRef" (dict "name" (include "chartgen.versionService" (dict "svc" $svc "version" (toString $svc.mirror.version))) "port" $port) -}}
+{{- if eq $pct (float64 (int $pct)) -}}
+{{- $_ := set $mirror "percent" (int $pct) -}}
+{{- else -}}
+{{- $_ := set $mirror "fraction" (dict "numerator" (int (round (mulf $pct 10000) 0)) "denominator" 1000000) -}}
+{{- end -}}
+{{- $_ := set $rule "filters" (list (dict "type" "RequestMirror" "requestMirror" $mirror)) -}}
+{{- end -}}
+{{- with $timeouts }}{{ $_ := set $rule "timeouts" . }}{{ end -}}
+{{- $rules = append $rules $rule -}}
+{{- toYaml $rules -}}
 {{- end -}}
