@@ -214,6 +214,8 @@ def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
             continue
         if len(loc) >= 2 and loc[0] in _PRUNABLE:
             depth = 5 if len(loc) >= 5 and loc[0] == "environments" and loc[2] == "services" else 3
+            if len(loc) >= 4 and loc[0] == "environments" and loc[2] == "gateway":
+                depth = 4  # drop the broken gateway field, not the gateway (its defaults would raise more)
             if loc[0] == "services" and len(loc) >= 4 and loc[2] == "ports" and isinstance(loc[3], int):
                 # keep the service: stand a neutral placeholder in for the broken port
                 try:
