@@ -201,21 +201,26 @@ def cli(ctx, debug):
 
 @cli.command()
 @catalog_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.pass_obj
 def validate(obj: Ctx, catalog, fmt):
     """Check the catalog and report every problem at once.
 
     \b
     Example:
-      chartgen validate -c catalog.yaml
+      chartgen validate catalog.yaml
       chartgen validate --format json | jq '.problems[].rule'
+      chartgen validate --format sarif > catalog.sarif   # code scanning
     """
     from .validate import load_catalog
 
     def run():
         c = load_catalog(catalog)
-        if fmt == "json":
+        if fmt == "sarif":
+            from .sarif import problems_log
+
+            click.echo(problems_log([]), nl=False)
+        elif fmt == "json":
             click.echo(json.dumps({"valid": True, "problems": [], "services": sorted(c.services),
                                    "environments": sorted(c.environments)}, indent=2))
         else:

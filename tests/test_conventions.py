@@ -138,3 +138,12 @@ def test_diff_colours_on_a_terminal_unless_no_color(tmp_path):
     piped = run_cli("diff", "--stat", "--color", cwd=tmp_path, env=env)
     assert ANSI in piped.stdout
     assert ANSI not in run_cli("diff", "--stat", cwd=tmp_path, env=env).stdout
+
+
+def test_validate_speaks_sarif_too():
+    r = run_cli("validate", "several-mistakes.yaml", "--format", "sarif", cwd=INVALID)
+    assert r.returncode == 1 and r.stderr == "" and sarif_errors(r.stdout) == []
+    assert len(json.loads(r.stdout)["runs"][0]["results"]) == 5
+    r = run_cli("validate", "--format", "sarif", cwd=ROOT)
+    assert r.returncode == 0 and sarif_errors(r.stdout) == []
+    assert json.loads(r.stdout)["runs"][0]["results"] == []
