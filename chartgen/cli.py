@@ -99,6 +99,10 @@ def _report(exc: BaseException, debug: bool, fmt: str = "text", report: bool = F
             click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=not report)
         return 1
     if isinstance(exc, ChartgenError):
+        if fmt == "sarif":
+            from .sarif import failure_log
+
+            click.echo(failure_log(str(exc)), nl=False)
         _err(f"error: {exc}")
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):  # `chartgen … | head`: the reader has gone
