@@ -62,7 +62,9 @@ CHART_FOOTPRINT: dict[str, tuple[tuple[str, str], ...]] = {
     "prometheus": _RBAC,
     "grafana": _RBAC,
     "localstack": (),
-    "gateway-api-crds": (_CRD,),  # chartgen's local chart of the Gateway API CRDs
+    # chartgen's local chart of the Gateway API CRDs, with their safe-upgrades admission policy
+    "gateway-api-crds": (_CRD, ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+                         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding")),
 }
 MESH_FOOTPRINT = (("", "Namespace"),)  # the mesh chart creates its services' namespaces
 

@@ -675,3 +675,27 @@ def _commands_without_guard() -> list[str]:
 
 def test_every_command_calls_the_error_guard():
     assert _commands_without_guard() == []
+
+
+@pytest.mark.integration
+def test_package_waits_for_a_running_generate_and_records_what_it_packaged(generated, tmp_path):
+    """`package` reads the chart and records the release under the output tree's lock: a
+    generate in progress is waited for, never packaged half-written."""
+    import fcntl
+    import json
+    import time
+
+    fd = os.open(generated / ".chartgen.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        p = _spawn(["package", "--dest", str(tmp_path / "dist")], generated)
+        first = p.stderr.readline()  # blocks until package reaches the lock (or ends)
+        time.sleep(0.5)
+        assert p.poll() is None and not (tmp_path / "dist").exists()
+    finally:
+        os.close(fd)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert "another chartgen run is writing" in first, (first, out, err)
+    state = json.loads((generated / STATE).read_text(encoding="utf-8"))
+    assert state["release"]["version"] == _version(generated) == out.split()[2].rstrip(":")
