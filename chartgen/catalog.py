@@ -79,12 +79,19 @@ Duration = Annotated[
     Field(json_schema_extra={"pattern": naming.DURATION.pattern, "examples": ["2s", "500ms", "1m"]}),
     _check("duration-range", "a duration of at most 2562047h (the longest Istio can read)",
            _duration_within(lambda ms: ms <= MAX_DURATION_MS), (object, bool)),
-    _check("duration", "a duration such as '2s', '500ms' or '1m'", lambda v: bool(naming.DURATION.fullmatch(v))),
+    _check("duration", "a duration such as '2s', '500ms' or '1m' (at least 1ms, whole milliseconds)",
+           lambda v: bool(naming.DURATION.fullmatch(v)) and naming.istio_duration(v)),
 ]
 Percent = Annotated[
     float,
     Field(json_schema_extra={"minimum": 0, "maximum": 100}),
     _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100, (int, float)),
+]
+# Istio refuses fault percentages in (0, 0.0001) (validatePercentage)
+FaultPercent = Annotated[
+    float,
+    Field(json_schema_extra={"minimum": 0, "maximum": 100}),
+    _check("percent-range", "a percentage: 0, or 0.0001–100", lambda v: v == 0 or 0.0001 <= v <= 100, (int, float)),
 ]
 PortNumber = Annotated[
     int,
@@ -337,9 +344,11 @@ class Slo(Model):
 
 class StringMatch(Model):
     exact: Text | None = None
-    prefix: Text | None = None
-    # Envoy runs it with RE2 (_check_re2, defined with the exposed paths below)
-    regex: Annotated[Text, AfterValidator(lambda v: _check_re2(v))] | None = None
+    # Istio refuses an empty prefix or regex; Envoy runs the regex with RE2 (_check_re2,
+    # defined with the exposed paths below)
+    prefix: Annotated[Text, _check("non-empty", "a non-empty string", lambda v: v != "")] | None = None
+    regex: Annotated[Text, AfterValidator(lambda v: _check_re2(v)),
+                     _check("non-empty", "a non-empty string", lambda v: v != "")] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -373,14 +382,14 @@ class Match(Model):
 
 
 class Delay(Model):
-    percent: Percent
+    percent: FaultPercent
     fixedDelay: Duration
 
 
 class Abort(Model):
     """Abort with an HTTP status, or (gRPC services) a gRPC status such as UNAVAILABLE."""
 
-    percent: Percent
+    percent: FaultPercent
     httpStatus: HttpStatus | None = None
     grpcStatus: GrpcStatus | None = None
 
@@ -576,9 +585,21 @@ class ExternalService(Model):
 # --- environments ----------------------------------------------------------------------------
 
 
+def _http_url(value: str) -> bool:
+    """An http(s) URL Istio accepts as a jwksUri (its CRD rule and its webhook parse it)."""
+    from .crdcheck import _parse_request_uri
+
+    try:
+        url = _parse_request_uri(value)
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
 class Jwt(Model):
     issuer: Annotated[Text, Field(min_length=1)]
-    jwksUri: Annotated[Text, Field(min_length=1)]
+    jwksUri: Annotated[Text, Field(min_length=1),
+                       _check("http-url", "an http:// or https:// URL", _http_url)]
     audiences: list[Text] = []
 
 

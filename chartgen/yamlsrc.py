@@ -194,7 +194,7 @@ def check_limits(root: yaml.Node, file: str, max_depth: int = MAX_DEPTH, max_nod
         if isinstance(node, yaml.ScalarNode):
             size[nid], height[nid] = 1, 1
             if depth > max_depth:
-                return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels", "yaml-limits")
+                return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels; flatten the structure", "yaml-limits")
             continue
         children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
         if done:
@@ -207,14 +207,14 @@ def check_limits(root: yaml.Node, file: str, max_depth: int = MAX_DEPTH, max_nod
             continue
         if nid in size:  # an alias of a node measured already
             if depth + height[nid] - 1 > max_depth:
-                return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels (through an alias)",
+                return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels (through an alias); flatten the structure",
                                "yaml-limits")
             continue
         if nid in open_nodes:
             return Problem(file, *where(node), "", "an alias refers to a node that contains it (a recursive "
                            "structure)", "yaml-limits")
         if depth > max_depth:
-            return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels", "yaml-limits")
+            return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels; flatten the structure", "yaml-limits")
         open_nodes.add(nid)
         stack.append((node, depth, True))
         stack.extend((c, depth + 1, False) for c in reversed(children))
@@ -242,7 +242,7 @@ def _depth_problem(root: yaml.Node, file: str, max_depth: int) -> Problem | None
             kids = [n for pair in node.value for n in pair] if node.__class__ is _Mapping else node.value
             if kids:
                 mark = kids[0].start_mark
-                return Problem(file, mark.line + 1, mark.column + 1, "", f"nesting deeper than {max_depth} levels",
+                return Problem(file, mark.line + 1, mark.column + 1, "", f"nesting deeper than {max_depth} levels; flatten the structure",
                                "yaml-limits")
             continue
         if node.__class__ is _Mapping:

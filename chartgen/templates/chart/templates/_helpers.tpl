@@ -796,6 +796,26 @@ Usage: {{ include "chartgen.versionService" (dict "svc" $svc "version" $v) }}
 {{- end -}}
 
 {{/*
+chartgen.gatewayApiBackends: the default backendRefs of a service's route on "port":
+weighted over the per-version Services, or the Service itself.
+Usage: {{ include "chartgen.gatewayApiBackends" (dict "svc" $svc "port" 8080) | fromJsonArray }}
+*/}}
+{{- define "chartgen.gatewayApiBackends" -}}
+{{- $svc := .svc -}}
+{{- $port := int .port -}}
+{{- $out := list -}}
+{{- range $v, $w := $svc.weights -}}
+{{- if gt (int $w) 0 -}}
+{{- $out = append $out (dict "name" (include "chartgen.versionService" (dict "svc" $svc "version" $v)) "port" $port "weight" (int $w)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $out -}}
+{{- $out = list (dict "name" $svc.serviceName "port" $port) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
 chartgen.gatewayApiRules: the HTTPRoute rules of a service, in the catalog's order
 (A/B routes, then the default: weighted over the per-version Services, or the
 Service itself; a RequestMirror filter when mirror.enabled). Faults and retries have
@@ -807,15 +827,7 @@ Usage: {{- include "chartgen.gatewayApiRules" (dict "root" $ "svc" $svc "ingress
 {{- $svc := .svc -}}
 {{- $ingress := .ingress -}}
 {{- $port := int .port -}}
-{{- $default := list -}}
-{{- range $v, $w := $svc.weights -}}
-{{- if gt (int $w) 0 -}}
-{{- $default = append $default (dict "name" (include "chartgen.versionService" (dict "svc" $svc "version" $v)) "port" $port "weight" (int $w)) -}}
-{{- end -}}
-{{- end -}}
-{{- if not $default -}}
-{{- $default = list (dict "name" $svc.serviceName "port" $port) -}}
-{{- end -}}
+{{- $default := include "chartgen.gatewayApiBackends" (dict "svc" $svc "port" $port) | fromJsonArray -}}
 {{- $timeouts := dict -}}
 {{- with $svc.timeout -}}
 {{- $_ := set $timeouts "request" . -}}
