@@ -14,7 +14,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import naming
+from . import naming, yamlout
 
 API_VERSION = "chartgen.io/v1"
 KIND = "ServiceCatalog"
@@ -51,21 +51,35 @@ def _as_tuple(typ) -> tuple:
     return typ if isinstance(typ, tuple) else (typ,)
 
 
+# Names are written bare into manifests and YAML files: one that YAML 1.1 reads as something
+# else ('on', 'no', 'y', 'null', '012', '1e3') would reach helm and kubectl as a boolean,
+# null or number. (Validators of one Annotated run last-declared first.)
+_YAML_NAME = _check("yaml-ambiguous", "a name that YAML reads as a string (to helm and kubectl 'on', 'no', 'y', "
+                    "'null', '012', '1e3' are booleans, nulls or numbers)",
+                    lambda v: not yamlout.ambiguous(v))
 DnsLabel = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.DNS1123_LABEL.pattern, "maxLength": 63}),
+    _YAML_NAME,
     _check("dns-1123", "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
            lambda v: len(v) <= 63 and naming.DNS1123_LABEL.fullmatch(v)),
 ]
 Duration = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.DURATION.pattern, "examples": ["2s", "500ms", "1m"]}),
-    _check("duration", "a duration such as '2s', '500ms' or '1m'", lambda v: bool(naming.DURATION.fullmatch(v))),
+    _check("duration", "a duration such as '2s', '500ms' or '1m' (at least 1ms, whole milliseconds)",
+           lambda v: bool(naming.DURATION.fullmatch(v)) and naming.istio_duration(v)),
 ]
 Percent = Annotated[
     float,
     Field(json_schema_extra={"minimum": 0, "maximum": 100}),
     _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100, (int, float)),
+]
+# Istio refuses fault percentages in (0, 0.0001) (validatePercentage)
+FaultPercent = Annotated[
+    float,
+    Field(json_schema_extra={"minimum": 0, "maximum": 100}),
+    _check("percent-range", "a percentage: 0, or 0.0001–100", lambda v: v == 0 or 0.0001 <= v <= 100, (int, float)),
 ]
 PortNumber = Annotated[
     int,
@@ -82,6 +96,7 @@ PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("
 Host = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.HOST.pattern, "maxLength": 253}),
+    _YAML_NAME,
     _check("host", "a DNS host name of at most 253 characters, labels of at most 63 (a leading '*.' is allowed)",
            naming.is_host),
 ]
@@ -143,7 +158,6 @@ Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "RED
 # are TCP to the router: their filters are off by default in Istio).
 HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC"})
 TLS_PROTOCOLS = frozenset({"TLS", "HTTPS"})
-TCP_PROTOCOLS = frozenset({"TCP", "MONGO", "REDIS", "MYSQL"})
 # gRPC status names that Istio accepts for a fault abort (pkg/util/grpc SupportedGRPCStatus).
 GRPC_STATUS = (
     "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
@@ -304,8 +318,9 @@ class Slo(Model):
 
 class StringMatch(Model):
     exact: Text | None = None
-    prefix: Text | None = None
-    regex: Text | None = None
+    # Istio refuses an empty prefix or regex
+    prefix: Annotated[Text, _check("non-empty", "a non-empty string", lambda v: v != "")] | None = None
+    regex: Annotated[Text, _check("non-empty", "a non-empty string", lambda v: v != "")] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -339,14 +354,14 @@ class Match(Model):
 
 
 class Delay(Model):
-    percent: Percent
+    percent: FaultPercent
     fixedDelay: Duration
 
 
 class Abort(Model):
     """Abort with an HTTP status, or (gRPC services) a gRPC status such as UNAVAILABLE."""
 
-    percent: Percent
+    percent: FaultPercent
     httpStatus: HttpStatus | None = None
     grpcStatus: GrpcStatus | None = None
 
@@ -542,9 +557,21 @@ class ExternalService(Model):
 # --- environments ----------------------------------------------------------------------------
 
 
+def _http_url(value: str) -> bool:
+    """An http(s) URL Istio accepts as a jwksUri (its CRD rule and its webhook parse it)."""
+    from .crdcheck import _parse_request_uri
+
+    try:
+        url = _parse_request_uri(value)
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
 class Jwt(Model):
     issuer: Annotated[Text, Field(min_length=1)]
-    jwksUri: Annotated[Text, Field(min_length=1)]
+    jwksUri: Annotated[Text, Field(min_length=1),
+                       _check("http-url", "an http:// or https:// URL", _http_url)]
     audiences: list[Text] = []
 
 

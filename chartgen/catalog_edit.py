@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from . import yamlout
 from .errors import CatalogError, ChartgenError, Problem
 
 # (mapping, sequence, offset) indents tried in turn: the first that reproduces the file
@@ -179,7 +180,7 @@ def edit_weights(text: str, service: str, weights: dict[str, int], env: str | No
         if not block:
             node.fa.set_flow_style()
         for version, value in weights.items():
-            node[version] = int(value)
+            node[yamlout.scalar(version)] = int(value)
         if "versions" in holder and holder is own:
             holder.insert(list(holder).index("versions") + 1, "weights", node)
         else:
@@ -188,7 +189,7 @@ def edit_weights(text: str, service: str, weights: dict[str, int], env: str | No
         for version in [v for v in current if v not in weights]:
             del current[version]
         for version, value in weights.items():
-            current[version] = int(value)
+            current[yamlout.scalar(version)] = int(value)
     return rt.text()
 
 

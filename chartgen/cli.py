@@ -99,6 +99,10 @@ def _report(exc: BaseException, debug: bool, fmt: str = "text", report: bool = F
             click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=not report)
         return 1
     if isinstance(exc, ChartgenError):
+        if fmt == "sarif":
+            from .sarif import failure_log
+
+            click.echo(failure_log(str(exc)), nl=False)
         _err(f"error: {exc}")
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):  # `chartgen … | head`: the reader has gone
@@ -115,6 +119,13 @@ def _report(exc: BaseException, debug: bool, fmt: str = "text", report: bool = F
     if isinstance(exc, MemoryError):
         _err("error: out of memory; the input is too large (check it for repeated YAML aliases)")
         return 1
+    if isinstance(exc, ModuleNotFoundError):
+        from .doctor import missing_module_message
+
+        message = missing_module_message(exc.name)
+        if message:
+            _err(f"error: {message}")
+            return 1
     _err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
     return 1
 
@@ -194,21 +205,26 @@ def cli(ctx, debug):
 
 @cli.command()
 @catalog_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.pass_obj
 def validate(obj: Ctx, catalog, fmt):
     """Check the catalog and report every problem at once.
 
     \b
     Example:
-      chartgen validate -c catalog.yaml
+      chartgen validate catalog.yaml
       chartgen validate --format json | jq '.problems[].rule'
+      chartgen validate --format sarif > catalog.sarif   # code scanning
     """
     from .validate import load_catalog
 
     def run():
         c = load_catalog(catalog)
-        if fmt == "json":
+        if fmt == "sarif":
+            from .sarif import problems_log
+
+            click.echo(problems_log([]), nl=False)
+        elif fmt == "json":
             click.echo(json.dumps({"valid": True, "problems": [], "services": sorted(c.services),
                                    "environments": sorted(c.environments)}, indent=2))
         else:
@@ -431,12 +447,31 @@ def schema(obj: Ctx, check_path):
     run_guarded(run, obj)
 
 
+def gitignore_text(current: str | None) -> str:
+    """``current`` (a .gitignore, or None) with chartgen's lines added where missing: what
+    chartgen leaves beside a catalog that is not for version control (the lock of a run, the
+    temporary files of an interrupted one, `chartgen package`'s archives)."""
+    from .safeio import TMP_SUFFIX
+    from .writer import LOCK_NAME
+
+    have = set((current or "").splitlines())
+    missing = [line for line in (LOCK_NAME, f"*{TMP_SUFFIX}", "/dist/") if line not in have]
+    if not missing:
+        return current if current is not None else ""
+    text = current or ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + ("\n" if text else "") + "\n".join(["# chartgen", *missing]) + "\n"
+
+
 @cli.command()
 @click.argument("path", default="catalog.yaml", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.pass_obj
 def init(obj: Ctx, path, force):
-    """Write a commented starter catalog to PATH.
+    """Write a commented starter catalog to PATH, and a .gitignore beside it for what
+    chartgen leaves there (its lock file, temporary files, dist/); an existing .gitignore
+    gets the missing lines.
 
     \b
     Example:
@@ -456,13 +491,43 @@ def init(obj: Ctx, path, force):
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise file_error(exc, target.parent, "create the directory") from None
-        try:
-            from .catalog_edit import write_atomic
+        from .catalog_edit import write_atomic
 
+        try:
             write_atomic(target, text)
         except OSError as exc:
             raise file_error(exc, target, "write") from None
-        click.echo(f"wrote {path}; next: chartgen validate -c {path}")
+        ignore = target.parent / ".gitignore"
+        try:
+            current = ignore.read_text(encoding="utf-8") if ignore.exists() else None
+            merged = gitignore_text(current)
+            if merged != current:
+                write_atomic(ignore, merged)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise file_error(exc, ignore, "update") from None
+        click.echo(f"wrote {path}" + (f" and {ignore}" if merged != current else "") + f"; next: chartgen validate {path}")
+
+    run_guarded(run, obj)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def doctor(obj: Ctx, fmt):
+    """Report what chartgen can use here and where it found it: the optional Python parts
+    (the lint extra), helm, helmfile, kubectl, Graphviz, checkov and git, each with its
+    version and path, or the exact command that installs it.
+
+    \b
+    Example:
+      chartgen doctor
+      chartgen doctor --format json | jq '.tools[] | select(.found | not)'
+    """
+    from .doctor import diagnose, text_report
+
+    def run():
+        report = diagnose()
+        click.echo(json.dumps(report, indent=2) if fmt == "json" else text_report(report), nl=fmt == "json")
 
     run_guarded(run, obj)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from .catalog import Catalog
+from .catalog import Catalog, protocol_class
 from .mesh import env_views
 
 __all__ = ["GATEWAY_API_VERSION", "CRD_CHART", "uses_gateway_api", "gateway_api_envs", "uses_tcp_routes",
@@ -35,9 +35,10 @@ def uses_gateway_api(catalog: Catalog) -> bool:
 
 
 def uses_tcp_routes(catalog: Catalog) -> bool:
-    """TCPRoute (experimental channel) is rendered nowhere yet: only the standard channel
-    is installed. Kept as the one switch for the experimental CRD."""
-    return False
+    """Does an ambient environment split the versions of a TCP port (a TCPRoute, whose CRD
+    is in the experimental channel only)?"""
+    return any(view.ambient and svc.spec.weights and any(protocol_class(p.protocol) == "tcp" for p in svc.spec.ports)
+               for view in env_views(catalog) for svc in view.enabled.values())
 
 
 def _data():

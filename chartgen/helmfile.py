@@ -30,9 +30,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import yaml
 
-from . import naming
+from . import naming, yamlout
 from .catalog import Catalog
 from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
@@ -368,7 +367,7 @@ def _template_free(node, path: str = "") -> None:
 def dump_helmfile(docs: list[dict]) -> str:
     """``helmfile.yaml`` text: the header comment, then the documents separated by ``---``."""
     _template_free(docs)
-    parts = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096) for doc in docs]
+    parts = [yamlout.dump(doc, width=4096) for doc in docs]
     return HEADER + "\n" + "---\n".join(parts)
 
 

@@ -86,6 +86,7 @@ class ResolvedService:
     enabled: bool
     namespace: str | None  # None: the environment's default namespace (base layer only)
     prefix: str = ""  # the catalog's naming.prefix
+    own_retry_on: bool = False  # the service (or its environment override) states retries.retryOn
 
     @property
     def service_name(self) -> str:
@@ -197,6 +198,8 @@ def l7_needs(svc: ResolvedService) -> list[str]:
     (a version split counts as "weights")."""
     s = svc.spec
     out = [name for name in L7_SETTINGS if getattr(s, name)]
+    if s.slo and (s.slo.errorRatio is not None or s.slo.p99Latency) and "http" in svc.port_classes:
+        out.append("slo")  # request metrics: in ambient only a waypoint records them
     if s.weights:  # even 100 % to one version: only a route picks that version's pods
         out.append("weights")
     return out
@@ -253,8 +256,10 @@ def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolv
     if not has_http_port(merged.get("ports")):
         _drop_http_only(merged)
     spec = Service.model_construct(_fields_set=set(merged), **merged)
+    own_retry_on = any(layer.retries is not None and "retryOn" in layer.retries.model_fields_set
+                       for layer in layers[1:])
     return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace,
-                           prefix=catalog.naming.prefix)
+                           prefix=catalog.naming.prefix, own_retry_on=own_retry_on)
 
 
 def env_views(catalog: Catalog) -> list[EnvView]:

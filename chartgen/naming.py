@@ -101,3 +101,36 @@ def trunc63(name: str) -> str:
 def camel_title(name: str) -> str:
     """``bytefreezer-proxy`` → ``BytefreezerProxy``."""
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_.]", name) if part)
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+                   "m": 60_000_000_000, "h": 3_600_000_000_000}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def duration_ns(value) -> int | None:
+    """A duration as the webhook reads it, in nanoseconds (None: not a duration)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("+-")
+    if text == "0":
+        return 0
+    pos, total = 0, 0
+    while pos < len(text):
+        m = _DURATION.match(text, pos)
+        if not m:
+            return None
+        number, unit = m.groups()
+        whole, _, frac = number.partition(".")
+        scale = _DURATION_UNITS[unit]
+        total += int(whole or 0) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+        pos = m.end()
+    return sign * total if pos else None
+
+
+def istio_duration(text: str) -> bool:
+    """A duration Istio accepts for its timeouts and intervals: at least 1 ms, in whole milliseconds."""
+    ns = duration_ns(text)
+    return ns is not None and ns >= 1_000_000 and ns % 1_000_000 == 0

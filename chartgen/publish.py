@@ -319,6 +319,7 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
     Earlier versions stay listed. An existing version with a different digest is refused and
     nothing in the repository changes; the identical version again is a no-op.
     """
+    from .safeio import TMP_SUFFIX, file_error, leftover_temps
     from .writer import locked
 
     repo = Path(repo_dir)
@@ -330,6 +331,11 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
                            "(chartgen creates only the repository directory itself), or fix the path")
     helm_path = _helm(helm)
     with locked(repo):
+        for left in leftover_temps([repo]):  # the staging directory of a killed publish
+            if left.is_dir():
+                shutil.rmtree(left, ignore_errors=True)
+            else:
+                left.unlink(missing_ok=True)
         index_path = repo / "index.yaml"
         index = _load_index(index_path)
         entries = (index.get("entries") or {}).get(pkg.name) or []
@@ -351,7 +357,10 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
                 shutil.copyfile(pkg.prov, prov_target)
             return PublishResult(pkg, str(repo), changed=add_prov)
 
-        stage = Path(tempfile.mkdtemp(prefix=".", suffix=".chartgen-tmp", dir=repo))
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=".", suffix=TMP_SUFFIX, dir=repo))
+        except OSError as exc:
+            raise file_error(exc, repo, "create a temporary directory in") from None
         try:
             shutil.copyfile(pkg.path, stage / pkg.path.name)
             args = ["repo", "index", str(stage)]
@@ -366,6 +375,8 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
                 shutil.copyfile(pkg.prov, stage / prov_target.name)
                 os.replace(stage / prov_target.name, prov_target)
             os.replace(stage / "index.yaml", index_path)
+        except OSError as exc:
+            raise file_error(exc, exc.filename or repo, "write") from None
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     return PublishResult(pkg, str(repo), changed=True)

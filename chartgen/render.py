@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from . import __version__
+from . import __version__, yamlout
 from .catalog import Catalog
 from .mesh import env_views
 from .values import chart_name, chart_values, path_label
@@ -40,32 +40,13 @@ class Plan:
     user_files: dict[str, dict] = field(default_factory=dict)
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str_presenter(dumper, data):
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_presenter)
-
-
-class _FastDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
-    pass
-
-
-_FastDumper.add_representer(str, _str_presenter)
-
-
 def dump_yaml_fast(data: Any) -> str:
     """Like dump_yaml, with libyaml's emitter where PyYAML has it (large files)."""
-    return yaml.dump(data, Dumper=_FastDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    return yamlout.dump_fast(data)
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    return yamlout.dump(data)
 
 
 @lru_cache(maxsize=1)
@@ -193,7 +174,9 @@ def _scalar(_type: type, value) -> str:
 
 @lru_cache(maxsize=4096)
 def _key(key: str) -> str:
-    return dump_yaml({key: 0}).split(":")[0] if not key.replace("-", "").replace("_", "").isalnum() else key
+    if key.replace("-", "").replace("_", "").isalnum() and not yamlout.ambiguous(key):
+        return key
+    return dump_yaml({key: 0})[: -len(": 0\n")]
 
 
 def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
@@ -210,8 +193,15 @@ def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
 
     return _jinja().get_template("README.md.j2").render(
         chart=chart, mesh=catalog.metadata.name, envs=env_views(catalog), services=services, values_rows=rows,
-        mesh_graph=mermaid(build_graph(catalog)),
+        mesh_graph=_cached(catalog, "mermaid", lambda: mermaid(build_graph(catalog))),
     )
+
+
+def _cached(catalog: Catalog, key: str, compute):
+    """Derived data computed once per catalog (a plan renders the README twice)."""
+    if key not in catalog._cache:
+        catalog._cache[key] = compute()
+    return catalog._cache[key]
 
 
 def readme_graph(text: str | None) -> str:

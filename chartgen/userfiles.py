@@ -30,6 +30,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
+from . import yamlout
+
 __all__ = ["MARKER", "ValuesFileError", "merge_user_values", "owned_paths"]
 
 MARKER = "chartgen"
@@ -179,15 +181,41 @@ def _plain(value: Any) -> Any:
 
 
 def _node(value: Any) -> Any:
-    """Plain data as ruamel nodes (block style)."""
+    """Plain data as ruamel nodes (block style), keys and strings quoted where YAML 1.1 or
+    1.2 would read them as something else (chartgen.yamlout)."""
     if isinstance(value, dict):
         out = CommentedMap()
         for k, v in value.items():
-            out[k] = _node(v)
+            out[yamlout.scalar(k)] = _node(v)
         return out
     if isinstance(value, (list, tuple)):
         return CommentedSeq(_node(v) for v in value)
-    return value
+    return yamlout.scalar(value)
+
+
+def _plain_ambiguous(value: Any) -> bool:
+    """A string the file holds unquoted although a YAML 1.1 reader would not take it for
+    one (``on``, ``y``, ``1:20`` written by an older chartgen or by hand)."""
+    if isinstance(value, dict):
+        return any(_plain_ambiguous(k) or _plain_ambiguous(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_plain_ambiguous(v) for v in value)
+    return type(value) is str and yamlout.ambiguous(value)
+
+
+def _requote_key(doc: CommentedMap, key) -> None:
+    """Quote an existing key that YAML 1.1 would misread, keeping its place and comments."""
+    keys = list(doc)
+    idx = keys.index(key)
+    old = keys[idx]
+    if type(old) is not str or not yamlout.ambiguous(old):
+        return
+    value = doc[old]
+    slots = doc.ca.items.get(old)
+    del doc[old]
+    doc.insert(idx, yamlout.scalar(old), value)
+    if slots is not None:
+        doc.ca.items[old] = slots
 
 
 def _is_branch(value: Any) -> bool:
@@ -214,12 +242,13 @@ def _merge(doc: CommentedMap, generated: dict) -> None:
         if key in doc:
             if _is_kept(doc, key):
                 continue
+            _requote_key(doc, key)
             current = doc[key]
             if _is_branch(value) and isinstance(current, CommentedMap):
                 _clear_marker(doc, key)
                 _merge(current, value)
                 continue
-            if not _same(current, value):
+            if not _same(current, value) or _plain_ambiguous(current):
                 trailing = _take_trailing(doc, key)
                 doc[key] = _node(value)
                 _set_marker(doc, key)
@@ -230,10 +259,10 @@ def _merge(doc: CommentedMap, generated: dict) -> None:
             previous = list(doc)[-1] if len(doc) else None
             trailing = _take_trailing(doc, previous) if previous is not None else ""
             if _is_branch(value):
-                doc[key] = CommentedMap()
+                doc[yamlout.scalar(key)] = CommentedMap()
                 _merge(doc[key], value)
             else:
-                doc[key] = _node(value)
+                doc[yamlout.scalar(key)] = _node(value)
                 _set_marker(doc, key)
             _attach_trailing(doc, key, trailing)
 
@@ -351,6 +380,12 @@ def _already_merged(existing: str, generated: dict) -> bool:
         return False
     count = 0
     for path, value in _leaves(generated):
+        for text in (*path, value):
+            # the C loader reads YAML 1.1 as PyYAML does (``y`` is a string there, not for
+            # go-yaml): a string that needs quotes must be quoted in the file
+            if isinstance(text, str) and yamlout.ambiguous(text) and f"'{text}'" not in existing \
+                    and f'"{text}"' not in existing:
+                return False
         node = data
         for part in path:
             if not isinstance(node, dict) or part not in node:

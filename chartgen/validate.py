@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from . import naming
-from .catalog import API_VERSION, HTTP_PROTOCOLS, KIND, PATH_UNION_TAGS, Catalog, Match, path_match
+from .catalog import API_VERSION, HTTP_PROTOCOLS, KIND, PATH_UNION_TAGS, TLS_PROTOCOLS, Catalog, Match, path_match
 from .errors import CatalogError, Problem
 from .mesh import HTTP_ONLY, EnvView, env_views, has_http_port, http_only_setting
 from .yamlsrc import SourceMap, format_path, load_yaml
@@ -214,6 +214,8 @@ def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
             continue
         if len(loc) >= 2 and loc[0] in _PRUNABLE:
             depth = 5 if len(loc) >= 5 and loc[0] == "environments" and loc[2] == "services" else 3
+            if len(loc) >= 4 and loc[0] == "environments" and loc[2] == "gateway":
+                depth = 4  # drop the broken gateway field, not the gateway (its defaults would raise more)
             if loc[0] == "services" and len(loc) >= 4 and loc[2] == "ports" and isinstance(loc[3], int):
                 # keep the service: stand a neutral placeholder in for the broken port
                 try:
@@ -518,10 +520,11 @@ class _Checker:
                         self.add(loc + (name,), f"expose routes HTTP through the gateway, but service '{key}' has no "
                                  f"HTTP, HTTP2 or GRPC port (ports: {ports})", "http-only")
                     elif name in layer.model_fields_set and http_only_setting(name, value):
-                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are",
-                                "slo": "a p99 latency SLO is (Istio records no latency for TCP)"}.get(name, f"{name} is")
+                        what = {"sessionAffinity": "header, cookie and query-parameter affinity are HTTP-only",
+                                "slo": "a p99 latency SLO is HTTP-only (Istio records no latency for TCP)"
+                                }.get(name, f"{name} is HTTP-only")
                         sub = ("p99Latency",) if name == "slo" else ()
-                        self.add(loc + (name,) + sub, f"{what} HTTP-only, but service '{key}' has no HTTP, HTTP2 or "
+                        self.add(loc + (name,) + sub, f"{what}, but service '{key}' has no HTTP, HTTP2 or "
                                  f"GRPC port (ports: {ports})", "http-only")
         elif not svc.has_grpc:
             for loc, layer in layers:
@@ -548,6 +551,9 @@ class _Checker:
         if why == "ambient" and s.rateLimit is not None:
             self.add(L("rateLimit"), f"a per-service local rate limit is not available with {where}: a waypoint's "
                      "filter applies to every service that uses it", "data-plane-feature")
+        if why == "ambient" and s.weights and any(p.protocol in TLS_PROTOCOLS for p in s.ports or []):
+            self.add(L("weights"), f"a version split of a TLS port (routed by SNI) is not available with {where}: "
+                     "no Gateway API route splits TLS passthrough inside the mesh", "data-plane-feature")
         self.check_precedence(view, svc, L, ingress=why != "ambient")
         if why == "ambient" and s.expose is not None and view.ingress_api == "gatewayApi":
             self.check_precedence(view, svc, L, ingress=True)

@@ -70,13 +70,11 @@ def _load_balancer(s) -> dict:
 
 
 def _retry_on(svc: ResolvedService) -> str:
-    """The retry conditions: the catalog's when it states them; otherwise the default, plus
-    the gRPC status conditions for a service with a GRPC port."""
+    """The retry conditions: the service's own when it states them; otherwise those of
+    ``defaults`` (or Istio's), plus the gRPC status conditions for a service with a GRPC port."""
     retries = svc.spec.retries
-    if retries is not None and "retryOn" in retries.model_fields_set:
-        return retries.retryOn
     base = retries.retryOn if retries is not None else ISTIO_DEFAULT_RETRY_ON
-    if not svc.has_grpc:
+    if svc.own_retry_on or not svc.has_grpc:
         return base
     tokens = base.split(",")
     return ",".join(tokens + [t for t in GRPC_RETRY_ON if t not in tokens])

@@ -394,7 +394,7 @@ def _pos(text: str, needle: str, nth: int = 0) -> str:
 def test_shadowed_route_is_located(tmp_path):
     path, text, out = _located(
         tmp_path, "      - name: beta-testers\n",
-        "      - name: all-beta\n        match:\n          headers:\n            x-bytefreezer-beta: {prefix: \"\"}\n"
+        "      - name: all-beta\n        match:\n          headers:\n            x-bytefreezer-beta: {prefix: \"t\"}\n"
         "        version: v2\n      - name: beta-testers\n")
     assert (f"{path}:{_pos(text, 'name: beta-testers')}: error: services.proxy.routes[1]: rule 'beta-testers' is "
             f"unreachable: rule 'all-beta' before it matches every request it matches [route-shadowed]") in out
@@ -403,7 +403,8 @@ def test_shadowed_route_is_located(tmp_path):
 def test_catch_all_route_is_located(tmp_path):
     path, text, out = _located(tmp_path, "        match:\n          headers:\n            x-bytefreezer-beta: {exact: \"true\"}\n",
                                "        match: {}\n")
-    assert (f"{path}:{_pos(text, '{}')}: error: services.proxy.routes[0].match: rule 'beta-testers' matches every "
+    line, col = _pos(text, "match: {}").split(":")
+    assert (f"{path}:{line}:{int(col) + len('match: ')}: error: services.proxy.routes[0].match: rule 'beta-testers' matches every "
             f"request, so the default route is unreachable [route-shadowed]") in out
 
 

@@ -56,8 +56,8 @@ def test_debug_shows_the_traceback(tmp_path):
     assert r.returncode == 1 and "Traceback" in r.stderr
 
 
-@pytest.mark.parametrize("command", ["validate", "generate", "diff", "schema", "init", "version", "lint", "package",
-                                     "publish", "canary", "export"])
+@pytest.mark.parametrize("command", ["validate", "generate", "diff", "graph", "doctor", "schema", "init", "version",
+                                     "lint", "package", "publish", "canary", "export"])
 def test_every_command_help_has_an_example(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0, result.output

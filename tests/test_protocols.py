@@ -140,6 +140,16 @@ def test_grpc_service_retries_on_grpc_status_codes():
     assert web["retries"]["retryOn"] == "5xx,reset,connect-failure,refused-stream"
 
 
+def test_grpc_service_adds_grpc_codes_to_retry_on_from_defaults():
+    catalog, _ = parse_catalog(catalog_text("cart:\n  ports: [{name: grpc, port: 9090, protocol: GRPC}]\n"
+                                            "web:\n  ports: [{name: http, port: 8080}]\n").replace(
+        "retries: {attempts: 2, perTryTimeout: 2s}", "retries: {attempts: 2, perTryTimeout: 2s, retryOn: 5xx}"),
+        "catalog.yaml")
+    services = chart_values(catalog, env_views(catalog)[0])["services"]
+    assert services["cart"]["retries"]["retryOn"] == "5xx,cancelled,deadline-exceeded,internal,resource-exhausted,unavailable"
+    assert services["web"]["retries"]["retryOn"] == "5xx"
+
+
 def test_explicit_retry_on_is_kept_for_grpc():
     svc = values_of("cart:\n  ports: [{name: grpc, port: 9090, protocol: GRPC}]\n"
                     "  retries: {attempts: 1, retryOn: unavailable}\n")["cart"]

@@ -4,7 +4,8 @@ fails closed on when a namespace runs ztunnel instead of sidecars):
 - CG130: an AuthorizationPolicy with HTTP attributes that no waypoint enforces (a
   selector policy is enforced by ztunnel, which cannot see HTTP: Istio turns an ALLOW
   into a deny-all), or that targets a Service without a waypoint;
-- CG131: a VirtualService or GAMMA route for a service that no waypoint serves;
+- CG131: a VirtualService or GAMMA route (HTTP, gRPC, TCP) for a service that no waypoint
+  serves;
 - CG132: a Sidecar in an ambient namespace (it does not apply);
 - CG133: a namespace both sidecar-injected and ambient;
 - CG134: a waypoint that no namespace or service uses.
@@ -131,7 +132,7 @@ def _routes(ctx: Context, ambient: dict[str, str], waypoints) -> None:
                 if not _service_waypoint(ctx, ambient, waypoints, ns, name):
                     ctx.add(vs, "CG131", f"VirtualService for {host!r} in an ambient namespace, and no waypoint serves "
                                          "it: its routing, retries and faults apply nowhere")
-    for route in ctx.kind("HTTPRoute") + ctx.kind("GRPCRoute"):
+    for route in ctx.kind("HTTPRoute") + ctx.kind("GRPCRoute") + ctx.kind("TCPRoute"):
         for ref in route.spec.get("parentRefs") or []:
             if not isinstance(ref, dict) or ref.get("kind") != "Service" or ref.get("group", "") != "":
                 continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from itertools import combinations
 
+from ..catalog import protocol_class
 from .context import Context, fqdn, host_match, hosts_overlap, scopes_overlap, visible_in
 from .workspace import GATEWAY_CHART_DEFAULT_PORTS, Doc
 
@@ -283,8 +284,7 @@ def _authorization(ctx: Context) -> None:
 _NAME_PROTOCOL = {"http": ("http", 1), "http2": ("http", 2), "grpc": ("http", 2), "grpc-web": ("http", 1),
                   "https": ("tls", 0), "tls": ("tls", 0), "tcp": ("tcp", 0), "mongo": ("tcp", 0),
                   "mysql": ("tcp", 0), "redis": ("tcp", 0), "udp": ("udp", 0)}
-_DECLARED = {"HTTP": ("http", 1), "HTTP2": ("http", 2), "GRPC": ("http", 2), "HTTPS": ("tls", 0), "TLS": ("tls", 0),
-             "TCP": ("tcp", 0), "MONGO": ("tcp", 0), "MYSQL": ("tcp", 0), "REDIS": ("tcp", 0)}
+_HTTP_VERSION = {"HTTP": 1, "HTTP2": 2, "GRPC": 2}
 
 
 def _port_names(ctx: Context) -> None:
@@ -307,9 +307,8 @@ def _port_names(ctx: Context) -> None:
             said = m.group(1)
             if line is None:
                 continue
-            by_name, declared = _NAME_PROTOCOL[said], _DECLARED.get(str(protocol).upper())
-            if declared is None:
-                continue
+            by_name = _NAME_PROTOCOL[said]
+            declared = (protocol_class(str(protocol)), _HTTP_VERSION.get(str(protocol), 0))
             hint = f"name it {str(protocol).lower()} or {str(protocol).lower()}-<suffix>"
             if by_name[0] != declared[0]:
                 ctx.add_at("Service", svc.namespace, svc.name, "CG120",

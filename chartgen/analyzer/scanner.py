@@ -26,7 +26,8 @@ from .workspace import Rendered
 ENV_VAR = "CHARTGEN_CHECKOV"
 VENV_BIN = Path(".tools") / "checkov" / "venv" / "bin" / "checkov"
 _CHECKOUT_ROOT = Path(__file__).resolve().parent.parent.parent
-HINT = "run `python3 tools/install_checkov.py` (or set CHARTGEN_CHECKOV), or pass --no-scanner"
+HINT = ("install it in its own environment: `pipx install checkov` (in a chartgen checkout: `make setup`), "
+        "or set CHARTGEN_CHECKOV to its path, or pass --no-scanner")
 
 
 def find_checkov(start: Path | None = None) -> str:

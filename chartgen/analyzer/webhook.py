@@ -21,6 +21,8 @@ import ipaddress
 import re
 from typing import Any, Iterator
 
+from ..naming import duration_ns
+
 Error = tuple[str, str]  # (Istio check name, message)
 
 # --- helpers shared by the checks (pkg/config/labels, pkg/config/host, agent/validation.go) ----------------
@@ -111,33 +113,6 @@ def _valid_ip(addr: str) -> bool:
     except ValueError:
         return False
     return "%" not in addr
-
-
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-                   "m": 60_000_000_000, "h": 3_600_000_000_000}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def duration_ns(value: Any) -> int | None:
-    """A duration as the webhook reads it, in nanoseconds (None: not a duration)."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    sign = -1 if text.startswith("-") else 1
-    text = text.lstrip("+-")
-    if text == "0":
-        return 0
-    pos, total = 0, 0
-    while pos < len(text):
-        m = _DURATION.match(text, pos)
-        if not m:
-            return None
-        number, unit = m.groups()
-        whole, _, frac = number.partition(".")
-        scale = _DURATION_UNITS[unit]
-        total += int(whole or 0) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
-        pos = m.end()
-    return sign * total if pos else None
 
 
 def ValidateDuration(value: Any) -> str | None:

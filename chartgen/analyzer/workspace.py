@@ -25,6 +25,15 @@ from ..values import chart_name
 
 KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
 GATEWAY_CHART_DEFAULT_PORTS = (15021, 80, 443)  # the Istio gateway chart's service.ports
+class ManifestLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Reads rendered manifests as the Kubernetes clients do (Go's YAML): a plain ``1e-05`` is
+    a number there, where YAML 1.1 (PyYAML) sees a string."""
+
+
+ManifestLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
 _ENV_EXPR = re.compile(r"\{\{-?\s*\.Environment\.Name\s*-?\}\}")
 _SOURCE = re.compile(r"^# Source: (\S+)")
 
@@ -224,7 +233,7 @@ def split_documents(text: str, chart_parent: str) -> list[Doc]:
         if not chunk:
             return
         try:
-            obj = yaml.safe_load("\n".join(chunk))
+            obj = yaml.load("\n".join(chunk), Loader=ManifestLoader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise ChartgenError(f"helm output near line {start} is not YAML: {exc}") from None
         if isinstance(obj, dict):

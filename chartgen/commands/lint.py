@@ -36,6 +36,8 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
     from ..validate import load_catalog, parse_catalog
 
     def run():
+        import kubernetes_validate  # noqa: F401 - the lint extra; missing: one line saying how to install it
+
         catalog_path = Path(catalog)
         load_catalog(catalog_path)  # reports an unreadable or invalid catalog
         c, smap = parse_catalog(catalog_path.read_text(encoding="utf-8"), catalog_path.name)

@@ -269,7 +269,8 @@ def gateway_api_mesh(objs: Objects, host_fqdn: str, req: Request) -> tuple:
     name, ns = host_fqdn.split(".")[:2]
     routes = [r for r in objs.kind("HTTPRoute") if any(
         p.get("kind") == "Service" and p.get("group", "") == "" and p["name"] == name
-        and (p.get("namespace") or _ns(r)) == ns for p in r["spec"].get("parentRefs") or [])]
+        and (p.get("namespace") or _ns(r)) == ns and int(p.get("port", req.port)) == req.port
+        for p in r["spec"].get("parentRefs") or [])]
     if not routes:
         return ("route", frozenset({(_labels_key(objs.selectors[host_fqdn]), 100)}), None, None)
     rule, route = _gateway_rules(routes, req)
@@ -292,3 +293,25 @@ def gateway_api_ingress(objs: Objects, req: Request) -> tuple:
             rule, route = _gateway_rules(routes, req)
             return _gateway_outcome(objs, rule, _ns(route)) if rule else UNSERVED
     return UNSERVED
+
+
+# --- TCP: a connection to a port, split by weight --------------------------------------------------
+
+
+def istio_tcp(objs: Objects, host_fqdn: str, port: int) -> tuple:
+    for vs in objs.kind("VirtualService"):
+        if vs["spec"].get("gateways") or host_fqdn not in (_fqdn(h, _ns(vs)) for h in vs["spec"].get("hosts", [])):
+            continue
+        for rule in vs["spec"].get("tcp") or []:
+            if all(int(m.get("port", port)) == port for m in rule.get("match") or [{}]):
+                return _istio_outcome(objs, rule, _ns(vs))[:2]
+    return ("route", frozenset({(_labels_key(objs.selectors[host_fqdn]), 100)}))
+
+
+def gateway_api_tcp(objs: Objects, host_fqdn: str, port: int) -> tuple:
+    name, ns = host_fqdn.split(".")[:2]
+    for route in objs.kind("TCPRoute"):
+        if any(p.get("kind") == "Service" and p["name"] == name and (p.get("namespace") or _ns(route)) == ns
+               and int(p.get("port", port)) == port for p in route["spec"].get("parentRefs") or []):
+            return _gateway_outcome(objs, route["spec"]["rules"][0], _ns(route))[:2]
+    return ("route", frozenset({(_labels_key(objs.selectors[host_fqdn]), 100)}))

@@ -47,3 +47,67 @@ def test_chart_mirrors_accepted(value):
 @pytest.mark.parametrize("value", ["a.example\n", "a" * 64 + ".example", ".".join(["a" * 63] * 4) + "x"])
 def test_hosts_refused(value):
     assert not naming.is_host(value)
+
+
+# --- one YAML emitter policy ------------------------------------------------------------------
+
+YAML_WORDS = ("y Y yes Yes YES n N no No NO on On ON off Off OFF true True TRUE false False FALSE ~ null Null NULL "
+              "1:20 0o17 012 08 1e3 1E3 .inf -.inf +.INF .nan = << 0x1F +1 -1 1_000 0b101 2001-12-14 1.0 .5 "
+              "+12.5e-3 0 -0 Infinity").split() + [""]
+
+
+def _ruamel_load(text):
+    import io
+
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt").load(io.StringIO(text))
+
+
+@pytest.mark.parametrize("word", YAML_WORDS)
+def test_emitter_words_read_back_as_strings_in_yaml_11_and_12(word):
+    import yaml
+
+    from chartgen import yamlout
+
+    text = yamlout.dump({word: word, "list": [word]})
+    for loaded in (yaml.safe_load(text), _ruamel_load(text)):
+        assert {str(k): v for k, v in loaded.items()} == {word: word, "list": [word]}
+        assert all(type(k) is not bool and k is not None for k in loaded)
+    assert yamlout.ambiguous(word) or word in ("Infinity",)
+
+
+def test_user_values_files_quote_words():
+    import yaml
+
+    from chartgen.userfiles import merge_user_values
+
+    data = {"env": {w: w for w in YAML_WORDS if w}}
+    text = merge_user_values(None, data, header="h")
+    assert yaml.safe_load(text) == data
+    assert {str(k): v for k, v in _ruamel_load(text)["env"].items()} == data["env"]
+    assert merge_user_values(text, data, header="h") == text  # stable
+
+
+def test_values_yaml_keys_quoted():
+    import yaml
+
+    from chartgen.render import values_yaml
+
+    values = {"env": {"ON": "yes", "Y": "n", "1:20": "x"}}
+    assert yaml.safe_load(values_yaml(values)) == values
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="yYnNoOfFtTrRuUeEaAlLsS0123456789.:+-_~=<eEx ", max_size=8))
+def test_any_short_string_reads_back(text):
+    import yaml
+
+    from chartgen import yamlout
+
+    out = yamlout.dump({"k": text})
+    assert yaml.safe_load(out) == {"k": text}
+    assert dict(_ruamel_load(out)) == {"k": text}

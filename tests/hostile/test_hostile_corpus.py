@@ -31,7 +31,8 @@ Adding a case
    ``Ctx`` below, for proofs the named checks do not cover; raise AssertionError).
 3. ``.venv/bin/python -m pytest tests/hostile --update-golden -k <case>`` writes
    ``expected.txt`` (exit codes, stdout and stderr of every step, the work directory
-   shown as ``<dir>``); review it like code and commit it.
+   shown as ``<dir>``, the count of written files as ``<n>``); review it like code and
+   commit it.
 
 Every step runs the real ``python -m chartgen`` in a fresh copy of the case directory,
 limited to 2 GiB of address space. Whatever the outcome, the output never holds a
@@ -94,6 +95,17 @@ class Ctx:
     def chartgen(self, *args: str, timeout: float = 60) -> Step:
         return _chartgen(self.dir, list(args), timeout)
 
+    def helm_template(self, env: str, helm: str = "helm") -> list:
+        """The documents ``helm template`` renders from the generated chart for ``env``."""
+        chart = _mesh_chart(self)
+        return _docs(_tool_run(self, [self.tools[helm], "template", "mesh", str(chart),
+                                      *_values_args(self, chart, env)]))
+
+    def helmfile_template(self, env: str, v1: bool = False) -> list:
+        """The documents ``helmfile template`` renders for the mesh release in ``env``."""
+        return _docs(_tool_run(self, [self.tools["helmfile"], "--helm-binary", self.tools["helm3"], "-e", env, "-l",
+                                      "tier=mesh", "template", "--skip-deps"], {"HELMFILE_V1MODE": "true"} if v1 else {}))
+
 
 def _chartgen(cwd: Path, args: list[str], timeout: float) -> Step:
     env = dict(os.environ, NO_COLOR="1", COLUMNS="200")
@@ -119,6 +131,8 @@ def _transcript(steps: list[Step], workdir: Path) -> str:
         for name, text in (("stdout", s.stdout), ("stderr", s.stderr)):
             if text:
                 text = text.replace(str(workdir.resolve()), "<dir>").replace(str(workdir), "<dir>")
+                # how many files a generation writes grows with the product: not part of a case
+                text = re.sub(r"\bwrote \d+ file\(s\)", "wrote <n> file(s)", text)
                 out.append(f"--- {name}\n{text}" + ("" if text.endswith("\n") else "\n"))
     return "".join(out)
 

@@ -473,32 +473,34 @@ Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
 {{- end -}}
 
 {{/*
+chartgen.portMatches: the matches of a mesh rule of a service with several ports:
+each match (or one empty match) with "port" added. Left in .out.list (include
+returns only text; a JSON round trip per rule made large meshes slow).
+Usage: {{- $_ := include "chartgen.portMatches" (dict "match" $list "port" 8080 "out" $holder) }}
+*/}}
+{{- define "chartgen.portMatches" -}}
+{{- $out := list -}}
+{{- range $m := (.match | default (list dict)) -}}
+{{- $out = append $out (merge (dict "port" $.port) $m) -}}
+{{- end -}}
+{{- $_ := set .out "list" $out -}}
+{{- end -}}
+
+{{/*
 chartgen.matches: the match list of one HTTP rule. Mesh rules keep the rule's
-matches, each with the service port when "port" is not 0 (a service with
-several ports). Ingress rules combine each match with each exposed path
+matches. Ingress rules combine each match with each exposed path
 (svc.pathMatches: one entry per path, ORed) and, on a non-default gateway port,
 the port. A match with its own path keeps it only where every request it admits
 is under the exposed path (a prefix within a prefix, an exact path within a
 prefix, or the exposed exact path itself); elsewhere it is dropped, so that the
 ingress admits exactly the exposed paths. An empty result means the rule cannot
 apply on the ingress.
-Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "port" 0) | fromJsonArray }}
+Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
 */}}
 {{- define "chartgen.matches" -}}
 {{- $ms := .match | default list -}}
-{{- $port := int (.port | default 0) -}}
 {{- if not .ingress -}}
-{{- if eq $port 0 -}}
 {{- toJson $ms -}}
-{{- else -}}
-{{- $out := list -}}
-{{- range $m := ($ms | default (list dict)) -}}
-{{- $x := deepCopy $m -}}
-{{- $_ := set $x "port" $port -}}
-{{- $out = append $out $x -}}
-{{- end -}}
-{{- toJson $out -}}
-{{- end -}}
 {{- else -}}
 {{- $out := list -}}
 {{- $gp := int .svc.expose.gatewayPort -}}
@@ -612,7 +614,13 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
 {{- $onPort := or (not (hasKey $fault "abort")) (not (hasKey $fault.abort "grpcStatus")) (has (int $.port) $svc.grpcPorts) -}}
 {{- $rule := dict "name" (get $f "name" | default "fault") "fault" $fault "route" $default -}}
-{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $f "match") "port" $matchPort) | fromJsonArray -}}
+{{- $ms := (get $f "match") | default list -}}
+{{- if $ingress -}}
+{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
+{{- else if $matchPort -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" $matchPort "out" $w) -}}
+{{- $ms = $w.list -}}
+{{- end -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- end -}}
@@ -624,15 +632,25 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- range $r := $svc.routes -}}
 {{- $route := list (dict "destination" (merge (dict "subset" (toString (get $r "version"))) $dest)) -}}
 {{- $rule := dict "name" (get $r "name" | default (printf "route-%s" (get $r "version"))) "route" $route -}}
-{{- $ms := include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" (get $r "match") "port" $matchPort) | fromJsonArray -}}
+{{- $ms := (get $r "match") | default list -}}
+{{- if $ingress -}}
+{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
+{{- else if $matchPort -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" $matchPort "out" $w) -}}
+{{- $ms = $w.list -}}
+{{- end -}}
 {{- if $ms -}}
 {{- $_ := set $rule "match" $ms -}}
 {{- $rules = append $rules (merge $rule $common) -}}
 {{- end -}}
 {{- end -}}
 {{- $rule := dict "name" "default" "route" $default -}}
-{{- with and (or $ingress (ne $matchPort 0)) (include "chartgen.matches" (dict "svc" $svc "ingress" $ingress "match" list "port" $matchPort) | fromJsonArray) -}}
+{{- if $ingress -}}
+{{- with include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray -}}
 {{- $_ := set $rule "match" . -}}
+{{- end -}}
+{{- else if $matchPort -}}
+{{- $_ := set $rule "match" (list (dict "port" $matchPort)) -}}
 {{- end -}}
 {{- if $svc.mirror.enabled -}}
 {{- $_ := set $rule "mirror" (merge (dict "subset" (toString $svc.mirror.version)) $dest) -}}
@@ -764,6 +782,26 @@ Usage: {{ include "chartgen.versionService" (dict "svc" $svc "version" $v) }}
 {{- end -}}
 
 {{/*
+chartgen.gatewayApiBackends: the default backendRefs of a service's route on "port":
+weighted over the per-version Services, or the Service itself.
+Usage: {{ include "chartgen.gatewayApiBackends" (dict "svc" $svc "port" 8080) | fromJsonArray }}
+*/}}
+{{- define "chartgen.gatewayApiBackends" -}}
+{{- $svc := .svc -}}
+{{- $port := int .port -}}
+{{- $out := list -}}
+{{- range $v, $w := $svc.weights -}}
+{{- if gt (int $w) 0 -}}
+{{- $out = append $out (dict "name" (include "chartgen.versionService" (dict "svc" $svc "version" $v)) "port" $port "weight" (int $w)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $out -}}
+{{- $out = list (dict "name" $svc.serviceName "port" $port) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
 chartgen.gatewayApiRules: the HTTPRoute rules of a service, in the catalog's order
 (A/B routes, then the default: weighted over the per-version Services, or the
 Service itself; a RequestMirror filter when mirror.enabled). Faults and retries have
@@ -775,15 +813,7 @@ Usage: {{- include "chartgen.gatewayApiRules" (dict "root" $ "svc" $svc "ingress
 {{- $svc := .svc -}}
 {{- $ingress := .ingress -}}
 {{- $port := int .port -}}
-{{- $default := list -}}
-{{- range $v, $w := $svc.weights -}}
-{{- if gt (int $w) 0 -}}
-{{- $default = append $default (dict "name" (include "chartgen.versionService" (dict "svc" $svc "version" $v)) "port" $port "weight" (int $w)) -}}
-{{- end -}}
-{{- end -}}
-{{- if not $default -}}
-{{- $default = list (dict "name" $svc.serviceName "port" $port) -}}
-{{- end -}}
+{{- $default := include "chartgen.gatewayApiBackends" (dict "svc" $svc "port" $port) | fromJsonArray -}}
 {{- $timeouts := dict -}}
 {{- with $svc.timeout -}}
 {{- $_ := set $timeouts "request" . -}}

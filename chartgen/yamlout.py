@@ -1,0 +1,116 @@
+"""The one policy for every YAML file chartgen writes: a string is written so that it reads
+back as the same string under YAML 1.1 (helm and helmfile read values with go-yaml v2, which
+takes ``y``, ``on``, ``NO`` as booleans and ``1e3`` as a number) and under YAML 1.2 (go-yaml v3,
+ruamel). A plain scalar that any of these readers would take for something else (a boolean,
+null, a number, a merge key) is quoted; quoting never changes a string, so the rule errs on
+the side of quoting.
+
+Every writer goes through here: ``dump`` / ``dump_fast`` (PyYAML; chart files, helmfile.yaml),
+``scalar`` (ruamel nodes of the user-owned values files) and ``ambiguous`` (the hand-written
+keys of values.yaml).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+__all__ = ["ambiguous", "dump", "dump_fast", "scalar", "SafeDumper", "FastSafeDumper"]
+
+# YAML 1.1 booleans and nulls as go-yaml v2 reads them (PyYAML's resolver omits y/n)
+_WORDS_11 = frozenset(
+    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF "
+    "~ null Null NULL".split()
+)
+# YAML 1.2 core schema (go-yaml v3, ruamel)
+_CORE_12 = re.compile(
+    r"""(?x)
+    ~|null|Null|NULL
+    |true|True|TRUE|false|False|FALSE
+    |[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+
+    |[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+    |[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN
+    """
+)
+_SPECIAL = frozenset({"", "=", "<<"})
+_NUMBER_START = frozenset("+-.0123456789")
+_PYYAML = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _go_number(text: str) -> bool:
+    """Would go-yaml v2 (strconv.ParseInt base 0, then ParseFloat) read ``text`` as a number?"""
+    if text[0] not in _NUMBER_START:
+        return False
+    plain = text.replace("_", "")
+    body = plain.lstrip("+-")
+    try:
+        if len(body) > 1 and body[0] == "0" and body[1:].isdigit():
+            int(body, 8)  # Go reads a leading zero as octal
+            return True
+        int(plain, 0)
+        return True
+    except ValueError:
+        pass
+    for parse in (float, float.fromhex):
+        try:
+            parse(plain)
+            return True
+        except ValueError:
+            pass
+    return False
+
+
+@lru_cache(maxsize=65536)
+def ambiguous(text: str) -> bool:
+    """True when ``text`` written as a plain scalar would not read back as this string under
+    YAML 1.1 or 1.2 (so it must be quoted)."""
+    if text in _SPECIAL or text in _WORDS_11 or _CORE_12.fullmatch(text):
+        return True
+    if _PYYAML.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
+        return True  # YAML 1.1 as PyYAML reads it: sexagesimals (1:20), 012, 0b101, dates, .inf
+    return _go_number(text)
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str):
+    if ambiguous(data):
+        style = "'"
+    elif "\n" in data:
+        style = "|"
+    else:
+        style = None
+    return dumper.represent_scalar(_STR_TAG, data, style=style)
+
+
+class SafeDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper with the quoting policy."""
+
+
+class FastSafeDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """The same with libyaml's emitter (large files)."""
+
+
+for _dumper in (SafeDumper, FastSafeDumper):
+    _dumper.add_representer(str, _represent_str)
+
+
+def dump(data: Any, *, width: int = 120) -> str:
+    return yaml.dump(data, Dumper=SafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=width)
+
+
+def dump_fast(data: Any, *, width: int = 120) -> str:
+    return yaml.dump(data, Dumper=FastSafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=width)
+
+
+def scalar(value: Any) -> Any:
+    """A value for a ruamel round-trip document: ambiguous strings become quoted scalars."""
+    if isinstance(value, str) and ambiguous(value):
+        from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+        return SingleQuotedScalarString(value)
+    return value
