@@ -212,16 +212,18 @@ def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
     return None
 
 
-def record_release(chart_dir: str | Path) -> str | None:
+def record_release(chart_dir: str | Path, version: str | None = None) -> str | None:
     """Record the chart's current version as released (``chartgen package`` / ``publish``):
-    later versions are computed against it. Returns the version, None without a state."""
+    later versions are computed against it. Returns the version, None without a state.
+    With ``version`` (what was packaged), nothing is recorded unless the chart is still at
+    it. Call it holding the output root's lock, so no ``generate`` writes the state meanwhile."""
     import tempfile
 
     chart_dir = Path(chart_dir)
     path = chart_dir / STATE_FILE
     state = _read_state(path)
     current = lifecycle.Release.of(state)
-    if current is None:
+    if current is None or (version is not None and current.version != version):
         return None
     if state.get("release") != current.record():
         state["release"] = current.record()

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from . import yamlout
 from .catalog import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
 from .errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan
@@ -79,9 +80,7 @@ class ExportContext:
 
 
 def _dump(objs: list[dict]) -> str:
-    parts = [yaml.safe_dump(o, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
-             for o in objs]
-    return HEADER + "\n" + "---\n".join(parts)
+    return HEADER + "\n" + "---\n".join(yamlout.dump(o, width=4096) for o in objs)
 
 
 def _fit(name: str, limit: int = 63) -> str:

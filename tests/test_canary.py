@@ -403,7 +403,8 @@ def test_shadowed_route_is_located(tmp_path):
 def test_catch_all_route_is_located(tmp_path):
     path, text, out = _located(tmp_path, "        match:\n          headers:\n            x-bytefreezer-beta: {exact: \"true\"}\n",
                                "        match: {}\n")
-    assert (f"{path}:{_pos(text, '{}')}: error: services.proxy.routes[0].match: rule 'beta-testers' matches every "
+    line, col = _pos(text, "match: {}").split(":")
+    assert (f"{path}:{line}:{int(col) + len('match: ')}: error: services.proxy.routes[0].match: rule 'beta-testers' matches every "
             f"request, so the default route is unreachable [route-shadowed]") in out
 
 

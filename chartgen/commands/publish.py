@@ -38,6 +38,10 @@ def _sign(sign, key, keyring, passphrase_file):
     return SignOptions(key=key, keyring=keyring, passphrase_file=passphrase_file)
 
 
+def _wait(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
 def _describe(pkg) -> str:
     return f"{pkg.path} (sha256:{pkg.digest})" + (f", signed: {pkg.prov}" if pkg.prov else "")
 
@@ -66,11 +70,14 @@ def package(obj: Ctx, catalog, out, dest, sign, key, keyring, passphrase_file, h
     sign_opts = _sign(sign, key, keyring, passphrase_file)
 
     def run():
-        from ..generate import record_release
+        from ..generate import output_root, record_release
+        from ..writer import locked
 
-        chart_dir = chart_dir_for(catalog, out)
-        pkg = package_chart(chart_dir, dest, sign=sign_opts, helm=helm)
-        record_release(chart_dir)  # later versions are computed against this one
+        # under the output tree's lock: no generate rewrites the chart while it is packaged
+        with locked(output_root(catalog, out), wait_message=_wait):
+            chart_dir = chart_dir_for(catalog, out)
+            pkg = package_chart(chart_dir, dest, sign=sign_opts, helm=helm)
+            record_release(chart_dir, pkg.version)  # later versions are computed against this one
         click.echo(f"packaged {pkg.name} {pkg.version}: {_describe(pkg)}")
 
     run_guarded(run, obj)
@@ -109,18 +116,22 @@ def publish(obj: Ctx, catalog, out, to, url, plain_http, package_path, sign, key
         raise click.UsageError("--package publishes an existing archive; sign it with `chartgen package --sign`")
 
     def run():
+        from ..generate import output_root, record_release
+        from ..writer import locked
+
         with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
             chart_dir = None
             if package_path:
                 pkg = read_package(package_path)
             else:
-                chart_dir = chart_dir_for(catalog, out)
-                pkg = package_chart(chart_dir, tmp, sign=sign_opts, helm=helm)
+                # under the output tree's lock: no generate rewrites the chart while it is packaged
+                with locked(output_root(catalog, out), wait_message=_wait):
+                    chart_dir = chart_dir_for(catalog, out)
+                    pkg = package_chart(chart_dir, tmp, sign=sign_opts, helm=helm)
             result = do_publish(pkg, to, url=url, plain_http=plain_http, helm=helm)
             if chart_dir is not None:
-                from ..generate import record_release
-
-                record_release(chart_dir)  # later versions are computed against this one
+                with locked(output_root(catalog, out), wait_message=_wait):
+                    record_release(chart_dir, pkg.version)  # later versions are computed against this one
         if result.changed:
             extra = f" ({result.digest})" if result.digest else f" (sha256:{pkg.digest})"
             click.echo(f"published {pkg.name} {pkg.version} to {result.target}{extra}")
