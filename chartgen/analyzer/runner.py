@@ -15,7 +15,8 @@ from .findings import Finding
 from .ambient import check_ambient
 from .istio_crds import load as load_istio_crds
 from .mesh import check_mesh
-from .scanner import apply_suppressions, collect, find_checkov, load_suppressions, scan_set, start_checkov
+from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
+                      start_checkov)
 from .schema import preload, validate_objects
 from .security import check_security
 from .webhook import check_webhook
@@ -77,7 +78,14 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     warm.start()
     with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
         scratch = Path(tmp)
-        texts = render_texts(project, envs, scratch / "project")
+        early = prestart_checkov(checkov, scratch / "rendered") if checkov else None
+        try:
+            texts = render_texts(project, envs, scratch / "project")
+        except BaseException:
+            if early is not None:
+                early.proc.kill()
+                early.proc.communicate()
+            raise
         progress.step("rendered with helm")
         scan = manifests = None
         groups: dict = {}
@@ -91,16 +99,19 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
                     manifests[env] = scratch / "rendered" / f"{env}.yaml"
                     manifests[env].parent.mkdir(parents=True, exist_ok=True)
                     manifests[env].write_text(text, encoding="utf-8")
-                scan = start_checkov(checkov, list(manifests.values()))
+                scan = feed(early, list(manifests.values())) if early is not None \
+                    else start_checkov(checkov, list(manifests.values()))
+                early = None
             warm.join()
             crds = istio[0] if istio else None
             for env in envs:
                 findings += analyze(project, rendered[env], crds.crds if crds else None)
                 progress.step(f"checked {env}")
         except BaseException:
-            if scan is not None:
-                scan.proc.kill()
-                scan.proc.communicate()
+            for running in (scan, early):
+                if running is not None:
+                    running.proc.kill()
+                    running.proc.communicate()
             raise
         if scan is not None:
             progress.step("waiting for checkov")

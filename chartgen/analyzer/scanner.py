@@ -88,6 +88,36 @@ class Scan:
     driver: bool
 
 
+def prestart_checkov(checkov: str, cwd: Path) -> Scan | None:
+    """Start checkov's driver before the manifests exist, so that its slow import overlaps the
+    rendering; ``feed`` gives it the manifests. None when checkov has no known interpreter."""
+    python = _interpreter(checkov)
+    if not python:
+        return None
+    driver = str(resources.files("chartgen.analyzer") / "checkov_driver.py")
+    env = dict(os.environ, LOG_LEVEL="ERROR", BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="true",
+               PYTHONWARNINGS="ignore")
+    cwd.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.Popen([python, driver, "--stdin"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.PIPE, text=True, env=env, cwd=str(cwd))
+    except OSError as exc:
+        raise ToolError(f"cannot run checkov ({python}): {exc}") from None
+    return Scan(checkov, [], proc, True)
+
+
+def feed(scan: Scan, manifests: list[Path]) -> Scan:
+    """Give a prestarted checkov its manifests (it starts scanning when stdin closes)."""
+    scan.manifests = list(manifests)
+    stdin, scan.proc.stdin = scan.proc.stdin, None  # closed here: communicate() must not touch it
+    try:
+        stdin.write("".join(f"{m}\n" for m in manifests))
+        stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # it died importing checkov: collect() reports it or falls back to the command
+    return scan
+
+
 def start_checkov(checkov: str, manifests: list[Path]) -> Scan:
     cwd = str(manifests[0].parent) if manifests else None
     python = _interpreter(checkov)
