@@ -20,7 +20,7 @@ ANSI = "\x1b["
 
 
 @pytest.mark.parametrize("args", [["validate"], ["canary", "status"], ["diff", "--stat"], ["lint"],
-                                  ["generate", "--check"], ["package"]])
+                                  ["generate", "--check"], ["package"], ["graph"], ["export", "argocd"]])
 def test_every_catalog_command_takes_the_catalog_as_an_argument(args):
     """pre-commit and editors pass the file name: `chartgen validate broken.yaml` reads it."""
     r = run_cli(*args, "several-mistakes.yaml", cwd=INVALID)
