@@ -142,16 +142,16 @@ def _tls_only_gateway(ctx: Context) -> None:
 
 
 def _sidecars(ctx: Context) -> None:
-    sidecars = ctx.kind("Sidecar")
+    by_ns: dict[str, list] = {}
+    for sc in ctx.kind("Sidecar"):
+        by_ns.setdefault(sc.namespace, []).append(sc)
     ambient = {ns.name for ns in ctx.kind("Namespace")
                if (ns.meta.get("labels") or {}).get("istio.io/dataplane-mode") == "ambient"}
     for svc in sorted(ctx.services.values(), key=lambda s: (s.namespace, s.name)):
         if svc.namespace in ambient:  # no sidecars there: nothing to scope
             continue
         covered = False
-        for sc in sidecars:
-            if sc.namespace != svc.namespace:
-                continue
+        for sc in by_ns.get(svc.namespace, ()):
             labels = (sc.spec.get("workloadSelector") or {}).get("labels") or {}
             if all(svc.selector.get(k) == v for k, v in labels.items()):
                 covered = True
