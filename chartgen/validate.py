@@ -22,6 +22,7 @@ from .yamlsrc import SourceMap, format_path, load_yaml
 # Kubernetes' own namespaces: chartgen never writes into them
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 ISTIO_ROOT_NAMESPACE = "istio-system"
+HELM_RELEASE_MAX = 53
 
 
 def mesh_namespaces(catalog: Catalog) -> dict[str, str]:
@@ -295,6 +296,7 @@ class _Checker:
 
     def run(self) -> list[Problem]:
         c = self.c
+        self.check_release_names()
         for key, svc in c.services.items():
             for env in svc.environments or []:
                 if env not in c.environments and env not in self.assumed:
@@ -364,8 +366,24 @@ class _Checker:
                     self.add(base + ("ports", i, "port"), f"duplicate port {p.port}", "duplicate-port")
             names[p.name] = numbers[p.port] = i
 
+    def check_release_names(self):
+        """helm refuses release names over 53 characters: the mesh chart's release is
+        <metadata.name>-mesh, the gateway's istio.gatewayRelease."""
+        c = self.c
+        mesh = f"{c.metadata.name}-mesh"
+        if len(mesh) > HELM_RELEASE_MAX:
+            self.add(("metadata", "name"), f"the mesh chart's release name '{mesh}' is longer than helm's "
+                     f"{HELM_RELEASE_MAX} characters; shorten metadata.name to at most {HELM_RELEASE_MAX - 5}",
+                     "release-name")
+        if len(c.istio.gatewayRelease) > HELM_RELEASE_MAX:
+            self.add(("istio", "gatewayRelease"), f"release name '{c.istio.gatewayRelease}' is longer than helm's "
+                     f"{HELM_RELEASE_MAX} characters", "release-name")
+
     def check_environment(self, name: str, env):
         loc = ("environments", name)
+        if not env.namespace and len(f"{self.c.metadata.name}-{name}") > 63:
+            self.add(loc, f"the default namespace '{self.c.metadata.name}-{name}' (<metadata.name>-<environment>) is "
+                     f"longer than 63 characters; set environments.{name}.namespace", "dns-1123", key=True)
         gw = env.gateway
         if gw.https and not gw.credentialName:
             self.add(loc + ("gateway",), "an HTTPS gateway needs 'credentialName' (the TLS secret in the gateway namespace)",
@@ -419,6 +437,11 @@ class _Checker:
                 names_seen[ident] = key
                 if s.expose is not None:
                     host = view.external_host(svc)
+                    if not naming.is_host(host):
+                        where = L("expose", "host") if s.expose.host else ("environments", env_name, "hostSuffix") \
+                            if view.env.hostSuffix else ("metadata", "domain")
+                        self.add(where, f"external host '{host}' of service '{key}' in environment '{env_name}' is "
+                                 f"longer than 253 characters (or has a label over 63)", "host-length")
                     for i, path in enumerate(s.expose.paths):
                         kind, value = path_match(path)
                         other = routes_seen.get((host, kind, value))

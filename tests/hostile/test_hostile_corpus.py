@@ -271,9 +271,17 @@ def check_helm_template(ctx: Ctx) -> None:
         for env in _environments(ctx):
             rendered.append(_tool_run(ctx, [helm[0], "template", "mesh", str(chart), *helm[1:],
                                             *_values_args(ctx, chart, env)]))
-    for text in rendered:  # no smuggled object: the chart renders no Secret, ever
+    for text in rendered:
+        names = set()
         for doc in _docs(text):
+            # no smuggled object: the chart renders no Secret, ever
             assert doc.get("apiVersion") and doc.get("kind") and doc["kind"] != "Secret", doc
+            meta = doc.get("metadata") or {}
+            name = meta.get("name")
+            assert isinstance(name, str) and 0 < len(name) <= 63, f"{doc['kind']} name {name!r}"
+            ident = (doc["apiVersion"].split("/")[0], doc["kind"], meta.get("namespace"), name)
+            assert ident not in names, f"two objects named {ident}: one would replace the other on apply"
+            names.add(ident)
     _assert_literals(ctx, rendered, "helm template")
 
 
