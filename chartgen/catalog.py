@@ -642,6 +642,16 @@ class Environment(Model):
     gateway: Gateway = Gateway()
     kialiAnonymous: bool | None = Field(None, description="Kiali without login; default: not production.")
     services: dict[DnsLabel, ServiceOverride] = {}
+    # A production environment refuses each weaker setting unless its own opt-in says so
+    # (chartgen.validate.PRODUCTION_GUARDS; lint honours the same keys).
+    allowPermissiveMtlsInProduction: bool = Field(False, description="Production: allow mtls: PERMISSIVE.")
+    allowPlainHttpInProduction: bool = Field(
+        False, description="Production: allow a gateway serving plain HTTP (https: false, httpsRedirect: false, extraPorts).")
+    allowAnyEgressInProduction: bool = Field(False, description="Production: allow egressPolicy: ALLOW_ANY.")
+    allowAnonymousKialiInProduction: bool = Field(False, description="Production: allow kialiAnonymous: true.")
+    allowHttpJwksInProduction: bool = Field(False, description="Production: allow an http:// gateway.jwt.jwksUri.")
+    allowWildcardHostsInProduction: bool = Field(
+        False, description="Production: allow external services with wildcard hosts (*.example.com).")
 
 
 class IstioSettings(Model):
