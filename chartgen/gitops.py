@@ -185,8 +185,10 @@ def _argo_repo(src: ChartSource) -> str:
 
 def _check_source(r: Release, src: ChartSource) -> None:
     if not src.local and src.repo_url is None:
-        raise ChartgenError(f"release {r.name}: chart {src.ref!r} names no repository of the helmfile; "
-                            "use a chart from the chart mirror or an oci:// reference")
+        repo = src.ref.split("/", 1)[0]
+        raise ChartgenError(f"the GitOps exports cannot resolve the chart {src.ref!r} of release {r.name}: "
+                            f"'{repo}' is not a repository of the helmfile, and the controllers need its URL; "
+                            "use an oci:// reference, or a chart of the chart mirror (mirror/<chart>)")
 
 
 def _project_name(catalog: Catalog, argo: ArgoSettings, view: EnvView) -> str:
@@ -499,6 +501,8 @@ def export_files(tool: str, catalog: Catalog, *, chart_dir: str, out_dir: str, e
         raise ChartgenError(f"unknown environment {unknown[0]!r}; the catalog has {', '.join(catalog.environments)}")
     plan = release_plan(catalog, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
                         mesh_version=mesh_version)
+    for r in plan.releases:
+        _check_source(r, plan.sources[r.name])
     ctx = ExportContext(plan=plan, out_dir=out_dir)
     build = build_argocd if tool == "argocd" else build_flux
     files = {f"{out_dir}/{rel}": text for rel, text in build(catalog, ctx, envs).items()}
