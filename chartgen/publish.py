@@ -133,9 +133,13 @@ def _check(proc: subprocess.CompletedProcess, what: str) -> subprocess.Completed
 
 
 def _chart_meta(chart_yaml_text: str, where: str) -> tuple[str, str]:
+    from .yamlsrc import LimitError, safe_load_bounded
+
     try:
-        meta = yaml.safe_load(chart_yaml_text) or {}
+        meta = safe_load_bounded(chart_yaml_text, where) or {}
         return str(meta["name"]), str(meta["version"])
+    except LimitError as exc:
+        raise PublishError(f"{where}: not a valid Chart.yaml ({exc.problem.message})") from None
     except (yaml.YAMLError, KeyError, TypeError) as exc:
         raise PublishError(f"{where}: not a valid Chart.yaml ({exc})") from None
 
@@ -297,8 +301,14 @@ def _load_index(path: Path) -> dict:
     except CatalogError as exc:
         p = exc.problems[0]
         raise PublishError(f"{p.file}:{p.line}:{p.col}: {p.message.split(';')[0]}; {fix}") from None
+    from .yamlsrc import LimitError, safe_load_bounded
+
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_load_bounded(text, display(path)) or {}
+    except LimitError as exc:
+        p = exc.problem
+        raise PublishError(f"{p.file}:{p.line}:{p.col}: the repository index is not usable ({p.message}); "
+                           f"{fix}") from None
     except RecursionError:
         raise PublishError(f"{display(path)}: the repository index is nested too deeply to read; {fix}") from None
     except yaml.YAMLError as exc:
@@ -319,6 +329,7 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
     Earlier versions stay listed. An existing version with a different digest is refused and
     nothing in the repository changes; the identical version again is a no-op.
     """
+    from .safeio import TMP_SUFFIX, file_error, leftover_temps
     from .writer import locked
 
     repo = Path(repo_dir)
@@ -330,6 +341,11 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
                            "(chartgen creates only the repository directory itself), or fix the path")
     helm_path = _helm(helm)
     with locked(repo):
+        for left in leftover_temps([repo]):  # the staging directory of a killed publish
+            if left.is_dir():
+                shutil.rmtree(left, ignore_errors=True)
+            else:
+                left.unlink(missing_ok=True)
         index_path = repo / "index.yaml"
         index = _load_index(index_path)
         entries = (index.get("entries") or {}).get(pkg.name) or []
@@ -351,7 +367,10 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
                 shutil.copyfile(pkg.prov, prov_target)
             return PublishResult(pkg, str(repo), changed=add_prov)
 
-        stage = Path(tempfile.mkdtemp(prefix=".", suffix=".chartgen-tmp", dir=repo))
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=".", suffix=TMP_SUFFIX, dir=repo))
+        except OSError as exc:
+            raise file_error(exc, repo, "create a temporary directory in") from None
         try:
             shutil.copyfile(pkg.path, stage / pkg.path.name)
             args = ["repo", "index", str(stage)]
@@ -366,6 +385,8 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
                 shutil.copyfile(pkg.prov, stage / prov_target.name)
                 os.replace(stage / prov_target.name, prov_target)
             os.replace(stage / "index.yaml", index_path)
+        except OSError as exc:
+            raise file_error(exc, exc.filename or repo, "write") from None
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     return PublishResult(pkg, str(repo), changed=True)
