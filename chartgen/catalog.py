@@ -64,9 +64,21 @@ DnsLabel = Annotated[
     _check("dns-1123", "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
            lambda v: len(v) <= 63 and naming.DNS1123_LABEL.fullmatch(v)),
 ]
+# Istio reads durations with Go's time.ParseDuration: int64 nanoseconds, at most about 292 years
+MAX_DURATION_MS = (2**63 - 1) / 1e6
+
+
+def _duration_within(limit_ok):
+    """A check on a duration's length that leaves malformed values to the duration check
+    (validators of one Annotated run last-declared first)."""
+    return lambda v: not (isinstance(v, str) and naming.DURATION.fullmatch(v)) or limit_ok(naming.duration_ms(v))
+
+
 Duration = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.DURATION.pattern, "examples": ["2s", "500ms", "1m"]}),
+    _check("duration-range", "a duration of at most 2562047h (the longest Istio can read)",
+           _duration_within(lambda ms: ms <= MAX_DURATION_MS), (object, bool)),
     _check("duration", "a duration such as '2s', '500ms' or '1m' (at least 1ms, whole milliseconds)",
            lambda v: bool(naming.DURATION.fullmatch(v)) and naming.istio_duration(v)),
 ]
@@ -91,8 +103,21 @@ HttpStatus = Annotated[
     Field(json_schema_extra={"minimum": 200, "maximum": 599}),
     _check("http-status", "an HTTP status 200–599", lambda v: 200 <= v <= 599, int),
 ]
-Count = Annotated[int, Field(json_schema_extra={"minimum": 0}), _check("range", "a whole number ≥ 0", lambda v: v >= 0, int)]
-PositiveCount = Annotated[int, Field(json_schema_extra={"minimum": 1}), _check("range", "a whole number ≥ 1", lambda v: v >= 1, int)]
+# Whole numbers bounded by the Istio/Envoy type that receives them (protobuf int32 / uint32),
+# so that no value wraps around in the proxy.
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
+
+
+def _whole(low: int, high: int, kind: str):
+    return Annotated[int, Field(json_schema_extra={"minimum": low, "maximum": high}),
+                     _check("range", f"a whole number {low}–{high} ({kind})", lambda v: low <= v <= high, int)]
+
+
+Count = _whole(0, INT32_MAX, "int32")
+PositiveCount = _whole(1, INT32_MAX, "int32")
+UInt32Count = _whole(0, UINT32_MAX, "uint32")
+PositiveUInt32 = _whole(1, UINT32_MAX, "uint32")
 Host = Annotated[
     str,
     Field(json_schema_extra={"pattern": naming.HOST.pattern, "maxLength": 253}),
@@ -296,8 +321,8 @@ class ConnectionPool(Model):
 
 
 class OutlierDetection(Model):
-    consecutive5xxErrors: Count | None = None
-    consecutiveGatewayErrors: Count | None = None
+    consecutive5xxErrors: UInt32Count | None = None
+    consecutiveGatewayErrors: UInt32Count | None = None
     interval: Duration | None = None
     baseEjectionTime: Duration | None = None
     maxEjectionPercent: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100, int)] | None = None
@@ -306,9 +331,10 @@ class OutlierDetection(Model):
 class RateLimit(Model):
     """A local (per pod) token bucket: ``requests`` per ``per``, bursts up to ``burst``."""
 
-    requests: PositiveCount
-    per: Duration = "1s"
-    burst: PositiveCount | None = None
+    requests: PositiveUInt32
+    per: Annotated[Duration, _check("fill-interval", "a duration of at least 50ms (Envoy's shortest token bucket "
+                                    "fill interval)", _duration_within(lambda ms: ms >= 50), (object, bool))] = "1s"
+    burst: PositiveUInt32 | None = None
 
 
 class Slo(Model):
@@ -318,9 +344,11 @@ class Slo(Model):
 
 class StringMatch(Model):
     exact: Text | None = None
-    # Istio refuses an empty prefix or regex
+    # Istio refuses an empty prefix or regex; Envoy runs the regex with RE2 (_check_re2,
+    # defined with the exposed paths below)
     prefix: Annotated[Text, _check("non-empty", "a non-empty string", lambda v: v != "")] | None = None
-    regex: Annotated[Text, _check("non-empty", "a non-empty string", lambda v: v != "")] | None = None
+    regex: Annotated[Text, AfterValidator(lambda v: _check_re2(v)),
+                     _check("non-empty", "a non-empty string", lambda v: v != "")] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -614,6 +642,16 @@ class Environment(Model):
     gateway: Gateway = Gateway()
     kialiAnonymous: bool | None = Field(None, description="Kiali without login; default: not production.")
     services: dict[DnsLabel, ServiceOverride] = {}
+    # A production environment refuses each weaker setting unless its own opt-in says so
+    # (chartgen.validate.PRODUCTION_GUARDS; lint honours the same keys).
+    allowPermissiveMtlsInProduction: bool = Field(False, description="Production: allow mtls: PERMISSIVE.")
+    allowPlainHttpInProduction: bool = Field(
+        False, description="Production: allow a gateway serving plain HTTP (https: false, httpsRedirect: false, extraPorts).")
+    allowAnyEgressInProduction: bool = Field(False, description="Production: allow egressPolicy: ALLOW_ANY.")
+    allowAnonymousKialiInProduction: bool = Field(False, description="Production: allow kialiAnonymous: true.")
+    allowHttpJwksInProduction: bool = Field(False, description="Production: allow an http:// gateway.jwt.jwksUri.")
+    allowWildcardHostsInProduction: bool = Field(
+        False, description="Production: allow external services with wildcard hosts (*.example.com).")
 
 
 class IstioSettings(Model):

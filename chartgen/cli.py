@@ -99,6 +99,10 @@ def _report(exc: BaseException, debug: bool, fmt: str = "text", report: bool = F
             click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=not report)
         return 1
     if isinstance(exc, ChartgenError):
+        if fmt == "sarif":
+            from .sarif import failure_log
+
+            click.echo(failure_log(str(exc)), nl=False)
         _err(f"error: {exc}")
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):  # `chartgen … | head`: the reader has gone
@@ -201,21 +205,26 @@ def cli(ctx, debug):
 
 @cli.command()
 @catalog_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.pass_obj
 def validate(obj: Ctx, catalog, fmt):
     """Check the catalog and report every problem at once.
 
     \b
     Example:
-      chartgen validate -c catalog.yaml
+      chartgen validate catalog.yaml
       chartgen validate --format json | jq '.problems[].rule'
+      chartgen validate --format sarif > catalog.sarif   # code scanning
     """
     from .validate import load_catalog
 
     def run():
         c = load_catalog(catalog)
-        if fmt == "json":
+        if fmt == "sarif":
+            from .sarif import problems_log
+
+            click.echo(problems_log([]), nl=False)
+        elif fmt == "json":
             click.echo(json.dumps({"valid": True, "problems": [], "services": sorted(c.services),
                                    "environments": sorted(c.environments)}, indent=2))
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .catalog import Catalog
 from .mesh import EnvView, ResolvedService, env_views
@@ -26,8 +27,7 @@ class Node:
     chaos: bool = False
 
 
-@dataclass(frozen=True, order=True)
-class Edge:
+class Edge(NamedTuple):  # a tuple: hashing and sorting thousands of edges stay in C
     src: str
     dst: str
     kind: str  # ingress | ab | mirror | version | call | redirect
@@ -43,7 +43,7 @@ class Graph:
 
 def _id(*parts: str) -> str:
     # catalog keys are DNS labels ([a-z0-9-]); '-' becomes '_' and parts join with '__'
-    return "__".join(p.replace("-", "_") for p in parts)
+    return "__".join(parts).replace("-", "_")
 
 
 def _path_text(item) -> str:
@@ -96,7 +96,8 @@ def _env_elements(view: EnvView) -> tuple[dict[str, Node], set[Edge]]:
         gw_lines.append(f"rate limit {gw.rateLimit.requests}/{gw.rateLimit.per}")
     gw_lines.append(f"{view.ingress_api} ingress")
     exposed = False
-    for key, svc in sorted(view.enabled.items()):
+    enabled = view.enabled  # a new dict per call: taken once
+    for key, svc in sorted(enabled.items()):
         s = svc.spec
         sid = _id("svc", key)
         # the environment's namespace is on the mesh node; a service's own one is shown here
@@ -124,7 +125,7 @@ def _env_elements(view: EnvView) -> tuple[dict[str, Node], set[Edge]]:
         if s.mirror:
             edges.add(Edge(sid, _id("ver", key, s.mirror.version), "mirror", f"mirror {_pct(s.mirror.percent)}"))
         for callee in s.calls or []:
-            if callee in view.enabled:
+            if callee in enabled:
                 edges.add(Edge(sid, _id("svc", callee), "call"))
     if exposed:
         nodes["gateway"] = Node("gateway", "gateway", f"gateway {c.istio.gatewayRelease}", gw_lines)

@@ -144,7 +144,7 @@ class EnvView:
     def services(self) -> dict[str, ResolvedService]:
         return {key: resolve_service(self.catalog, key, self.name) for key in self.catalog.services}
 
-    @property
+    @cached_property
     def enabled(self) -> dict[str, ResolvedService]:
         return {k: s for k, s in self.services.items() if s.enabled}
 
@@ -198,6 +198,8 @@ def l7_needs(svc: ResolvedService) -> list[str]:
     (a version split counts as "weights")."""
     s = svc.spec
     out = [name for name in L7_SETTINGS if getattr(s, name)]
+    if s.slo and (s.slo.errorRatio is not None or s.slo.p99Latency) and "http" in svc.port_classes:
+        out.append("slo")  # request metrics: in ambient only a waypoint records them
     if s.weights:  # even 100 % to one version: only a route picks that version's pods
         out.append("weights")
     return out

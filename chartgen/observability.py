@@ -85,8 +85,9 @@ def _error_metric(svc, sel: str, ratio: str, fqdn: str) -> tuple[str, str, str, 
 
 def slo_alert_rules(catalog: Catalog, env_view: EnvView) -> dict:
     """``{"groups": [...]}``: per enabled service with an SLO, an error-ratio and a p99
-    latency alert on Istio's standard metrics (reporter="destination"), the metrics chosen
-    by the service's ports (see ``_error_metric``)."""
+    latency alert on Istio's standard metrics (reporter="destination"; "waypoint" for an
+    HTTP service of the ambient data plane, whose SLO gives it a waypoint), the metrics
+    chosen by the service's ports (see ``_error_metric``)."""
     rules: list[dict] = []
     for key, svc in sorted(env_view.enabled.items()):
         slo = svc.spec.slo
@@ -94,7 +95,9 @@ def slo_alert_rules(catalog: Catalog, env_view: EnvView) -> dict:
             continue
         namespace = env_view.service_namespace(svc)
         fqdn = svc.fqdn(env_view.namespace)
-        sel = f'reporter="destination",destination_service="{fqdn}"'
+        # ambient: a waypoint records the requests (reporter "waypoint"); ztunnel only TCP
+        reporter = "waypoint" if env_view.ambient and "http" in svc.port_classes else "destination"
+        sel = f'reporter="{reporter}",destination_service="{fqdn}"'
         alert = naming.camel_title(key)
         labels = {"severity": "warning", "service": svc.service_name, "namespace": namespace}
         if slo.errorRatio is not None:

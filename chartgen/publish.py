@@ -133,9 +133,13 @@ def _check(proc: subprocess.CompletedProcess, what: str) -> subprocess.Completed
 
 
 def _chart_meta(chart_yaml_text: str, where: str) -> tuple[str, str]:
+    from .yamlsrc import LimitError, safe_load_bounded
+
     try:
-        meta = yaml.safe_load(chart_yaml_text) or {}
+        meta = safe_load_bounded(chart_yaml_text, where) or {}
         return str(meta["name"]), str(meta["version"])
+    except LimitError as exc:
+        raise PublishError(f"{where}: not a valid Chart.yaml ({exc.problem.message})") from None
     except (yaml.YAMLError, KeyError, TypeError) as exc:
         raise PublishError(f"{where}: not a valid Chart.yaml ({exc})") from None
 
@@ -297,8 +301,14 @@ def _load_index(path: Path) -> dict:
     except CatalogError as exc:
         p = exc.problems[0]
         raise PublishError(f"{p.file}:{p.line}:{p.col}: {p.message.split(';')[0]}; {fix}") from None
+    from .yamlsrc import LimitError, safe_load_bounded
+
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_load_bounded(text, display(path)) or {}
+    except LimitError as exc:
+        p = exc.problem
+        raise PublishError(f"{p.file}:{p.line}:{p.col}: the repository index is not usable ({p.message}); "
+                           f"{fix}") from None
     except RecursionError:
         raise PublishError(f"{display(path)}: the repository index is nested too deeply to read; {fix}") from None
     except yaml.YAMLError as exc:

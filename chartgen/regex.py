@@ -16,13 +16,20 @@ def _compile(pattern: str):
     return re2.compile(pattern, _OPTIONS)
 
 
+# Istio's sidecar bootstrap sets Envoy's runtime re2.max_program_size.error_level to 32768:
+# a regex whose compiled program is larger is rejected by every proxy
+MAX_PROGRAM_SIZE = 32768
+
+
 def re2_problem(pattern: str) -> str | None:
-    """None when RE2 compiles ``pattern``, else RE2's reason."""
+    """None when RE2 compiles ``pattern`` within Envoy's program size limit, else the reason."""
     try:
-        _compile(pattern)
+        compiled = _compile(pattern)
     except re2.error as exc:
         why = exc.args[0] if exc.args else "invalid"
         return why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
+    if compiled.programsize > MAX_PROGRAM_SIZE:
+        return f"its RE2 program size {compiled.programsize} is above Envoy's limit {MAX_PROGRAM_SIZE}"
     return None
 
 

@@ -193,8 +193,15 @@ def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
 
     return _jinja().get_template("README.md.j2").render(
         chart=chart, mesh=catalog.metadata.name, envs=env_views(catalog), services=services, values_rows=rows,
-        mesh_graph=mermaid(build_graph(catalog)),
+        mesh_graph=_cached(catalog, "mermaid", lambda: mermaid(build_graph(catalog))),
     )
+
+
+def _cached(catalog: Catalog, key: str, compute):
+    """Derived data computed once per catalog (a plan renders the README twice)."""
+    if key not in catalog._cache:
+        catalog._cache[key] = compute()
+    return catalog._cache[key]
 
 
 def readme_graph(text: str | None) -> str:

@@ -32,11 +32,20 @@ def file_uri(path: str) -> str:
     return quote(path.replace(os.sep, "/"), safe="/:@-._~")
 
 
-def log(rules: list[dict], results: list[dict]) -> str:
+def log(rules: list[dict], results: list[dict], failure: str | None = None) -> str:
     run = {"tool": {"driver": {"name": DRIVER, "version": __version__, "informationUri": docs_url("README.md"),
                                "rules": rules}},
            "results": results}
+    if failure is not None:
+        # the run did not complete: say so, rather than print nothing (an upload needs a log)
+        run["invocations"] = [{"executionSuccessful": False, "toolExecutionNotifications": [
+            {"level": "error", "message": {"text": failure}}]}]
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
+
+
+def failure_log(message: str) -> str:
+    """A SARIF log of a run that could not analyse anything (a tool missing, a render failing)."""
+    return log([], [], failure=message)
 
 
 def problems_log(problems: list[Problem]) -> str:

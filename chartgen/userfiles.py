@@ -350,6 +350,14 @@ def merge_user_values(existing: str | None, generated: dict, *, header: str) -> 
     """
     if not isinstance(generated, dict):
         raise TypeError("generated values must be a mapping")
+    if existing is not None:
+        from .yamlsrc import LimitError, compose_bounded
+
+        try:
+            compose_bounded(existing, "<values file>")
+        except LimitError as exc:  # an alias bomb or absurd nesting; plain syntax errors are ruamel's to report
+            if exc.problem.rule == "yaml-limits":
+                raise ValuesFileError(exc.problem.line, exc.problem.col, exc.problem.message) from None
     if existing is not None and _already_merged(existing, generated):
         return existing
     first = _merge_text(existing, generated, header)

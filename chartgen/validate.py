@@ -22,6 +22,7 @@ from .yamlsrc import SourceMap, format_path, load_yaml
 # Kubernetes' own namespaces: chartgen never writes into them
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 ISTIO_ROOT_NAMESPACE = "istio-system"
+HELM_RELEASE_MAX = 53
 
 
 def mesh_namespaces(catalog: Catalog) -> dict[str, str]:
@@ -295,6 +296,7 @@ class _Checker:
 
     def run(self) -> list[Problem]:
         c = self.c
+        self.check_release_names()
         for key, svc in c.services.items():
             for env in svc.environments or []:
                 if env not in c.environments and env not in self.assumed:
@@ -364,8 +366,61 @@ class _Checker:
                     self.add(base + ("ports", i, "port"), f"duplicate port {p.port}", "duplicate-port")
             names[p.name] = numbers[p.port] = i
 
+    def check_production(self, name: str, env):
+        """The secure defaults of a production environment: each weaker setting needs its own
+        explicit opt-in (the same keys make lint accept it)."""
+        loc = ("environments", name)
+        gw = env.gateway
+
+        def refuse(where: tuple, what: str, opt_in: str, rule: str):
+            self.add(loc + where, f"{what} in a production environment needs {opt_in}: true", rule)
+
+        if env.mtls == "PERMISSIVE" and not env.allowPermissiveMtlsInProduction:
+            refuse(("mtls",), "PERMISSIVE mTLS (plaintext accepted)", "allowPermissiveMtlsInProduction", "production-mtls")
+        if not env.allowPlainHttpInProduction:
+            if not gw.https:
+                refuse(("gateway", "https"), "a plain-HTTP gateway", "allowPlainHttpInProduction", "production-http")
+            elif not gw.httpsRedirect:
+                refuse(("gateway", "httpsRedirect"), "a gateway serving plain HTTP on port 80 (no HTTPS redirect)",
+                       "allowPlainHttpInProduction", "production-http")
+            for i, p in enumerate(gw.extraPorts):
+                refuse(("gateway", "extraPorts", i), f"a plaintext gateway port {p.port} ({p.protocol})",
+                       "allowPlainHttpInProduction", "production-http")
+        if env.egressPolicy == "ALLOW_ANY" and not env.allowAnyEgressInProduction:
+            refuse(("egressPolicy",), "egressPolicy ALLOW_ANY (open egress)", "allowAnyEgressInProduction",
+                   "production-egress")
+        if env.kialiAnonymous and not env.allowAnonymousKialiInProduction:
+            refuse(("kialiAnonymous",), "Kiali without login", "allowAnonymousKialiInProduction", "production-kiali")
+        if gw.jwt is not None and gw.jwt.jwksUri.lower().startswith("http://") and not env.allowHttpJwksInProduction:
+            refuse(("gateway", "jwt", "jwksUri"), "a JWKS fetched over plain http://", "allowHttpJwksInProduction",
+                   "production-jwks")
+        if not env.allowWildcardHostsInProduction:
+            for key, ext in self.c.externalServices.items():
+                for i, host in enumerate(ext.hosts):
+                    if host.startswith("*"):
+                        self.add(("externalServices", key, "hosts", i),
+                                 f"wildcard host '{host}' opens egress to a whole domain in production environment "
+                                 f"'{name}'; set environments.{name}.allowWildcardHostsInProduction: true",
+                                 "production-wildcard-host")
+
+    def check_release_names(self):
+        """helm refuses release names over 53 characters: the mesh chart's release is
+        <metadata.name>-mesh, the gateway's istio.gatewayRelease."""
+        c = self.c
+        mesh = f"{c.metadata.name}-mesh"
+        if len(mesh) > HELM_RELEASE_MAX:
+            self.add(("metadata", "name"), f"the mesh chart's release name '{mesh}' is longer than helm's "
+                     f"{HELM_RELEASE_MAX} characters; shorten metadata.name to at most {HELM_RELEASE_MAX - 5}",
+                     "release-name")
+        if len(c.istio.gatewayRelease) > HELM_RELEASE_MAX:
+            self.add(("istio", "gatewayRelease"), f"release name '{c.istio.gatewayRelease}' is longer than helm's "
+                     f"{HELM_RELEASE_MAX} characters", "release-name")
+
     def check_environment(self, name: str, env):
         loc = ("environments", name)
+        if not env.namespace and len(f"{self.c.metadata.name}-{name}") > 63:
+            self.add(loc, f"the default namespace '{self.c.metadata.name}-{name}' (<metadata.name>-<environment>) is "
+                     f"longer than 63 characters; set environments.{name}.namespace", "dns-1123", key=True)
         gw = env.gateway
         if gw.https and not gw.credentialName:
             self.add(loc + ("gateway",), "an HTTPS gateway needs 'credentialName' (the TLS secret in the gateway namespace)",
@@ -378,6 +433,8 @@ class _Checker:
         if env.production and env.chaos and not env.allowChaosInProduction:
             self.add(loc + ("chaos",), "fault injection in a production environment needs allowChaosInProduction: true",
                      "chaos-in-production")
+        if env.production:
+            self.check_production(name, env)
         reserved = mesh_namespaces(self.c)
         ns = env.namespace or f"{self.c.metadata.name}-{name}"
         if ns in reserved:
@@ -419,6 +476,11 @@ class _Checker:
                 names_seen[ident] = key
                 if s.expose is not None:
                     host = view.external_host(svc)
+                    if not naming.is_host(host):
+                        where = L("expose", "host") if s.expose.host else ("environments", env_name, "hostSuffix") \
+                            if view.env.hostSuffix else ("metadata", "domain")
+                        self.add(where, f"external host '{host}' of service '{key}' in environment '{env_name}' is "
+                                 f"longer than 253 characters (or has a label over 63)", "host-length")
                     for i, path in enumerate(s.expose.paths):
                         kind, value = path_match(path)
                         other = routes_seen.get((host, kind, value))

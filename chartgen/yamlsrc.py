@@ -162,6 +162,138 @@ class _NeedSlow(Exception):
     pass
 
 
+# Bounds of every YAML document chartgen reads (catalog, user values files, index.yaml): a
+# catalog is a dozen levels deep, and aliases must not multiply it (a 289-byte alias bomb
+# stands for billions of nodes).
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000
+
+
+def check_limits(root: yaml.Node, file: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Problem | None:
+    """The first limit a composed document breaks, as a located problem (None: within them):
+    nesting deeper than ``max_depth``, aliases that expand it to more than ``max_nodes``
+    nodes, or an alias to a node that contains it. Shared (aliased) nodes are measured once,
+    so this costs one pass over the distinct nodes, however large the expansion."""
+    if root.__class__ is _Scalar:
+        return None
+    try:
+        return _depth_problem(root, file, max_depth)
+    except _Shared:
+        pass
+    size: dict[int, int] = {}  # id(node) -> expanded node count
+    height: dict[int, int] = {}  # id(node) -> levels below and including it
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+
+    def where(node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    while stack:
+        node, depth, done = stack.pop()
+        nid = id(node)
+        if isinstance(node, yaml.ScalarNode):
+            size[nid], height[nid] = 1, 1
+            if depth > max_depth:
+                return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels; flatten the structure", "yaml-limits")
+            continue
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if done:
+            open_nodes.discard(nid)
+            size[nid] = 1 + sum(size[id(c)] for c in children)
+            height[nid] = 1 + max((height[id(c)] for c in children), default=0)
+            if size[nid] > max_nodes:
+                return Problem(file, *where(node), "", f"YAML aliases expand this node to more than {max_nodes:,} "
+                               "nodes (an alias bomb); refusing to load it", "yaml-limits")
+            continue
+        if nid in size:  # an alias of a node measured already
+            if depth + height[nid] - 1 > max_depth:
+                return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels (through an alias); flatten the structure",
+                               "yaml-limits")
+            continue
+        if nid in open_nodes:
+            return Problem(file, *where(node), "", "an alias refers to a node that contains it (a recursive "
+                           "structure)", "yaml-limits")
+        if depth > max_depth:
+            return Problem(file, *where(node), "", f"nesting deeper than {max_depth} levels; flatten the structure", "yaml-limits")
+        open_nodes.add(nid)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in reversed(children))
+    return None
+
+
+_Scalar, _Mapping, _Sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+
+class _Shared(Exception):
+    """A container appears twice: the document uses aliases."""
+
+
+def _depth_problem(root: yaml.Node, file: str, max_depth: int) -> Problem | None:
+    """Depth alone, for a document without shared nodes (containers only: a scalar is a
+    leaf). Raises _Shared when a container is reached twice (aliases: the full check)."""
+    seen: set[int] = set()
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            raise _Shared
+        seen.add(id(node))
+        if depth >= max_depth:
+            kids = [n for pair in node.value for n in pair] if node.__class__ is _Mapping else node.value
+            if kids:
+                mark = kids[0].start_mark
+                return Problem(file, mark.line + 1, mark.column + 1, "", f"nesting deeper than {max_depth} levels; flatten the structure",
+                               "yaml-limits")
+            continue
+        if node.__class__ is _Mapping:
+            stack.extend((n, depth + 1) for pair in node.value for n in pair if n.__class__ is not _Scalar)
+        else:
+            stack.extend((n, depth + 1) for n in node.value if n.__class__ is not _Scalar)
+    return None
+
+
+def compose_bounded(text: str, file: str) -> yaml.Node | None:
+    """Compose one document (libyaml where available) and check its limits; a syntax error
+    or a broken limit raises LimitError carrying the located problem."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = exc.problem or str(exc)
+        if exc.context:
+            msg = f"{exc.context}, {msg}"
+        raise LimitError(Problem(file, line, col, "", f"invalid YAML: {msg}", "yaml-syntax")) from None
+    except yaml.YAMLError as exc:
+        raise LimitError(Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax")) from None
+    if node is not None:
+        problem = check_limits(node, file)
+        if problem is not None:
+            raise LimitError(problem)
+    return node
+
+
+def safe_load_bounded(text: str, file: str):
+    """``yaml.safe_load`` within the limits: the data, or LimitError with a located problem."""
+    node = compose_bounded(text, file)
+    if node is None:
+        return None
+    try:
+        return yaml.SafeLoader("").construct_document(node)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise LimitError(Problem(file, line, col, "", f"invalid YAML: {exc.problem}", "yaml-syntax")) from None
+
+
+class LimitError(ValueError):
+    """A YAML document that is malformed or breaks the loader's limits; ``problem`` says where."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(problem.format())
+
+
 def load_yaml(text: str, file: str = "<string>") -> tuple[object, SourceMap, list[Problem]]:
     """Load one YAML document. Returns (data, source map, problems)."""
     smap = SourceMap(file)
@@ -179,6 +311,9 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[object, SourceMap, lis
     if node is None:
         smap._values[()] = (1, 1)
         return None, smap, []
+    problem = check_limits(node, file)
+    if problem is not None:
+        return None, smap, [problem]
     try:
         data = _fast_build(node)
         if data is not _SLOW:

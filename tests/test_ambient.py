@@ -121,6 +121,10 @@ def test_ambient_namespaces_waypoints_and_no_sidecars(renders, env):
     targeted = [ap for ap in _kinds(docs, "AuthorizationPolicy") if ap["spec"].get("targetRefs")]
     assert any(r["kind"] == "Service" for ap in targeted for r in ap["spec"]["targetRefs"])
     # mesh traffic arrives as HBONE: the NetworkPolicies of the services admit 15008
+    # the services dashboard reads the waypoints' request metrics too
+    dashboard = next(iter(next(d for d in _kinds(docs, "ConfigMap")
+                               if d["metadata"]["labels"].get("grafana_dashboard") == "1")["data"].values()))
+    assert r'reporter=~\"destination|waypoint\"' in dashboard and r'reporter=\"destination\"' not in dashboard
     ingress_policies = [n for n in _kinds(docs, "NetworkPolicy") if n["metadata"]["name"].endswith("-ingress")]
     assert ingress_policies and all(
         any(p["port"] == 15008 for rule in n["spec"]["ingress"] for p in rule["ports"]) for n in ingress_policies)

@@ -140,3 +140,15 @@ def test_crd_chart_keeps_the_crds_and_adds_tcproute_only_when_used():
     tcp = parse_catalog(yaml.safe_dump(data), "catalog.yaml")[0]
     assert uses_tcp_routes(tcp)
     assert "files/gateway.networking.k8s.io_tcproutes.yaml" in build_crd_chart(tcp)
+
+
+def test_slo_alerts_read_the_waypoints_metrics_in_ambient():
+    from chartgen.observability import slo_alert_rules
+
+    catalog = _catalog(prod={"dataPlane": "sidecar", "ingressApi": None})
+    views = {v.name: v for v in env_views(catalog)}
+    assert "slo" in l7_needs(views["dev"].enabled["receiver"])
+    dev = [r["expr"] for r in slo_alert_rules(catalog, views["dev"])["groups"][0]["rules"]]
+    prod = [r["expr"] for r in slo_alert_rules(catalog, views["prod"])["groups"][0]["rules"]]
+    assert dev and all('reporter="waypoint"' in e and 'reporter="destination"' not in e for e in dev)
+    assert prod and all('reporter="destination"' in e and "waypoint" not in e for e in prod)

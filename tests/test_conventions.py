@@ -138,3 +138,30 @@ def test_diff_colours_on_a_terminal_unless_no_color(tmp_path):
     piped = run_cli("diff", "--stat", "--color", cwd=tmp_path, env=env)
     assert ANSI in piped.stdout
     assert ANSI not in run_cli("diff", "--stat", cwd=tmp_path, env=env).stdout
+
+
+def test_validate_speaks_sarif_too():
+    r = run_cli("validate", "several-mistakes.yaml", "--format", "sarif", cwd=INVALID)
+    assert r.returncode == 1 and r.stderr == "" and sarif_errors(r.stdout) == []
+    assert len(json.loads(r.stdout)["runs"][0]["results"]) == 5
+    r = run_cli("validate", "--format", "sarif", cwd=ROOT)
+    assert r.returncode == 0 and sarif_errors(r.stdout) == []
+    assert json.loads(r.stdout)["runs"][0]["results"] == []
+
+
+def test_sarif_of_a_run_that_cannot_analyse_says_so(tmp_path):
+    """helm missing: the SARIF log still comes, marked as not successful, with the reason."""
+    assert run_cli("init", cwd=tmp_path).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTGEN_")}
+    env["PATH"] = str(tmp_path)
+    code = ("import chartgen.toolchain as t; from pathlib import Path; t._CHECKOUT_ROOT = Path('/nonexistent'); "
+            "from chartgen.cli import main; main()")
+    r = subprocess.run([sys.executable, "-c", code, "lint", "--no-scanner", "--format", "sarif"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1
+    assert sarif_errors(r.stdout) == []
+    (run,) = json.loads(r.stdout)["runs"]
+    (invocation,) = run["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert "helm not found" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    assert r.stderr.startswith("error: helm not found")

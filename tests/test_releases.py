@@ -176,3 +176,14 @@ def test_package_records_the_release(repo, helm, tmp_path):
 def test_the_committed_bytefreezer_state_is_the_release():
     r = run_cli("generate", "--check", cwd=ROOT)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.integration
+def test_two_canary_steps_without_a_release_are_one_entry(repo):
+    for _ in range(2):
+        r = run_cli("canary", "promote", "proxy", cwd=repo)
+        assert r.returncode == 0, r.stderr
+    assert "0.1.1 (patch since release 0.1.0; its changes updated)" in r.stdout
+    assert version(repo) == "0.1.1"
+    log = changelog(repo)
+    assert "## 0.1.1\n\n- proxy: canary v2 10% → 50%\n" in log and log.count("## ") == 2

@@ -57,8 +57,8 @@ UNDECODABLE = {
     "utf32-bom": (CATALOG.encode("utf-32"), "catalog.yaml:1:1: error: the catalog is UTF-32"),
     "latin1": ("# café\n".encode("latin-1") + CATALOG.encode(), "catalog.yaml:1:6: error: the catalog is not UTF-8: byte 0xe9"),
     "binary": (b"\x7fELF\x02\x01\x01\x00" + os.urandom(256), "catalog.yaml:1:8: error: the catalog holds binary data"),
-    "flow-nesting-500": (("a: " + "[" * 500 + "]" * 500 + "\n").encode(), "catalog.yaml:1:1: error: the catalog is nested too deeply"),
-    "block-nesting-500": ("".join("  " * i + "k:\n" for i in range(500)).encode(), "error: the catalog is nested too deeply"),
+    "flow-nesting-500": (("a: " + "[" * 500 + "]" * 500 + "\n").encode(), "catalog.yaml:1:67: error: nesting deeper than 64 levels"),
+    "block-nesting-500": ("".join("  " * i + "k:\n" for i in range(500)).encode(), "error: nesting deeper than 64 levels"),
 }
 
 

@@ -40,56 +40,71 @@ OBS = "observability"
 DASHBOARDS_DIR = ROOT / "chartgen" / "data" / "dashboards" / "istio"
 
 
-@pytest.fixture(scope="module")
-def tree(upstream_repo, tmp_path_factory) -> Path:
-    """``chartgen generate --chart-mirror <the served upstream charts>`` of the repository's catalog."""
-    root = tmp_path_factory.mktemp("upstream-tree")
-    shutil.copy(ROOT / "catalog.yaml", root / "catalog.yaml")
-    proc = run_cli("generate", "--chart-mirror", upstream_repo, cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    return root
+CATALOGS = {"sidecar": ROOT / "catalog.yaml", "ambient": ROOT / "examples" / "ambient" / "catalog.yaml"}
+BOTH = pytest.mark.parametrize("catalog", sorted(CATALOGS))
 
 
 @pytest.fixture(scope="module")
-def namespaces(tree) -> dict[str, str]:
-    docs = [d for d in yaml.safe_load_all((tree / "helmfile.yaml").read_text(encoding="utf-8")) if d]
-    return {r["name"]: r["namespace"] for d in docs for r in d.get("releases") or []}
-
-
-@pytest.fixture(scope="module")
-def addon_releases(tree) -> set[str]:
-    docs = [d for d in yaml.safe_load_all((tree / "helmfile.yaml").read_text(encoding="utf-8")) if d]
-    return {r["name"] for d in docs for r in d.get("releases") or [] if r["labels"]["tier"] == "addons"}
-
-
-@pytest.fixture(scope="module")
-def renders(tree, namespaces, helm_env, tmp_path_factory) -> dict[tuple[str, str], Render]:
-    """(mode, env) → the render of the whole helmfile by the real helmfile and helm 3."""
-    helmfile, helm3 = find_tool("helmfile", start=ROOT).path, find_tool("helm3", start=ROOT).path
+def trees(upstream_repo, tmp_path_factory) -> dict[str, Path]:
+    """``chartgen generate --chart-mirror <the served upstream charts>`` of the repository's
+    catalog (sidecars) and of the ambient example."""
     out = {}
-    for mode in MODES:
-        for env in ENVS:
-            dest = tmp_path_factory.mktemp(f"render-{mode}-{env}")
-            proc = subprocess.run(
-                [helmfile, "-b", helm3, "-e", env, "template", "--output-dir", str(dest),
-                 "--output-dir-template", "{{ .OutputDir }}/{{ .Release.Name }}"],
-                cwd=tree, env=dict(helm_env, **MODES[mode]), capture_output=True, text=True, timeout=600)
-            assert proc.returncode == 0, f"helmfile -e {env} template ({mode}) exited {proc.returncode}:\n{proc.stderr}"
-            out[(mode, env)] = read_render(dest, namespaces)
+    for name, catalog in CATALOGS.items():
+        root = tmp_path_factory.mktemp(f"upstream-{name}")
+        shutil.copy(catalog, root / "catalog.yaml")
+        proc = run_cli("generate", "--chart-mirror", upstream_repo, cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        out[name] = root
     return out
 
 
-def _env(renders, env: str) -> Render:
-    return renders[("v1", env)]
+def _helmfile_releases(tree: Path) -> list[dict]:
+    docs = [d for d in yaml.safe_load_all((tree / "helmfile.yaml").read_text(encoding="utf-8")) if d]
+    return [r for d in docs for r in d.get("releases") or []]
+
+
+@pytest.fixture(scope="module")
+def namespaces(trees) -> dict[str, dict[str, str]]:
+    """catalog → release → namespace."""
+    return {c: {r["name"]: r["namespace"] for r in _helmfile_releases(t)} for c, t in trees.items()}
+
+
+@pytest.fixture(scope="module")
+def addon_releases(trees) -> dict[str, set[str]]:
+    return {c: {r["name"] for r in _helmfile_releases(t) if r["labels"]["tier"] == "addons"} for c, t in trees.items()}
+
+
+@pytest.fixture(scope="module")
+def renders(trees, namespaces, helm_env, tmp_path_factory) -> dict[tuple[str, str, str], Render]:
+    """(catalog, mode, env) → the render of the whole helmfile by the real helmfile and helm 3."""
+    helmfile, helm3 = find_tool("helmfile", start=ROOT).path, find_tool("helm3", start=ROOT).path
+    out = {}
+    for catalog, tree in trees.items():
+        for mode in MODES:
+            for env in ENVS:
+                dest = tmp_path_factory.mktemp(f"render-{catalog}-{mode}-{env}")
+                proc = subprocess.run(
+                    [helmfile, "-b", helm3, "-e", env, "template", "--output-dir", str(dest),
+                     "--output-dir-template", "{{ .OutputDir }}/{{ .Release.Name }}"],
+                    cwd=tree, env=dict(helm_env, **MODES[mode]), capture_output=True, text=True, timeout=600)
+                assert proc.returncode == 0, (f"{catalog}: helmfile -e {env} template ({mode}) exited "
+                                              f"{proc.returncode}:\n{proc.stderr}")
+                out[(catalog, mode, env)] = read_render(dest, namespaces[catalog])
+    return out
+
+
+def _env(renders, env: str, catalog: str = "sidecar") -> Render:
+    return renders[(catalog, "v1", env)]
 
 
 # --- everything renders and validates ---------------------------------------------------------
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_every_release_renders_and_validates_strictly(renders, namespaces, env):
-    render = _env(renders, env)
-    expected = set(namespaces) - ({"localstack"} if env == "prod" else set())
+def test_every_release_renders_and_validates_strictly(renders, namespaces, catalog, env):
+    render = _env(renders, env, catalog)
+    expected = set(namespaces[catalog]) - ({"localstack"} if env == "prod" else set())
     assert set(render.releases) == expected
     assert all(render.releases[r] for r in expected), "a release rendered no object"
     findings = validate_objects(render.objects)
@@ -105,12 +120,13 @@ def test_every_release_renders_and_validates_strictly(renders, namespaces, env):
     assert all(crds.knows(o["apiVersion"], o["kind"]) for o in istio)
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_two_renders_are_identical(renders, env):
+def test_two_renders_are_identical(renders, catalog, env):
     """The default-mode and v1-mode renders are two independent renders of the same
     inputs: byte for byte the same, except Grafana's random admin password (and the
     checksum annotation that hashes it)."""
-    a, b = renders[("default", env)], renders[("v1", env)]
+    a, b = renders[(catalog, "default", env)], renders[(catalog, "v1", env)]
     assert sorted(a.files) == sorted(b.files)
     differ = sorted(path for path in a.files if a.files[path] != b.files[path])
     assert differ == ["grafana/grafana/templates/deployment.yaml", "grafana/grafana/templates/secret.yaml"], differ
@@ -140,9 +156,10 @@ def _kiali_config(render: Render) -> dict:
     return yaml.safe_load(render.one("ConfigMap", "kiali", OBS, "kiali")["data"]["config.yaml"])
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_istiod_tracing_provider_reaches_jaeger(renders, env):
-    render = _env(renders, env)
+def test_istiod_tracing_provider_reaches_jaeger(renders, catalog, env):
+    render = _env(renders, env, catalog)
     mesh = _mesh_config(render)
     providers = {p["name"]: p for p in mesh["extensionProviders"]}
     assert mesh["defaultProviders"]["tracing"] == ["jaeger"]
@@ -156,9 +173,10 @@ def test_istiod_tracing_provider_reaches_jaeger(renders, env):
     assert {p["name"] for t in tel["spec"]["tracing"] for p in t["providers"]} == {"jaeger"}
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_kiali_addresses_resolve(renders, env):
-    render = _env(renders, env)
+def test_kiali_addresses_resolve(renders, catalog, env):
+    render = _env(renders, env, catalog)
     ext = _kiali_config(render)["external_services"]
     assert render.release_of(resolve_url(render, ext["prometheus"]["url"]).service) == "prometheus"
     assert ext["grafana"]["enabled"] is True
@@ -169,9 +187,10 @@ def test_kiali_addresses_resolve(renders, env):
     assert render.release_of(ep.service) == "jaeger" and ep.port["name"] == "grpc-query"
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_grafana_datasource_reaches_prometheus(renders, env):
-    render = _env(renders, env)
+def test_grafana_datasource_reaches_prometheus(renders, catalog, env):
+    render = _env(renders, env, catalog)
     cm = render.one("ConfigMap", "grafana", OBS, "grafana")
     sources = yaml.safe_load(cm["data"]["datasources.yaml"])["datasources"]
     prom = [s for s in sources if s["type"] == "prometheus"]
@@ -195,21 +214,23 @@ def test_gateway_servers_listen_on_the_gateway_service(renders, env):
     assert ports == expected
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_mesh_policies_for_addon_pods(renders, namespaces, addon_releases, env):
+def test_mesh_policies_for_addon_pods(renders, namespaces, addon_releases, catalog, env):
     """The mesh chart's Sidecars and NetworkPolicies reach the add-ons' pods: Jaeger's OTLP
     port for spans, Prometheus' scrape port into the mesh, and (in dev) LocalStack's pods by
     their labels and container port."""
-    render = _env(renders, env)
+    render = _env(renders, env, catalog)
     mesh = render.releases["bytefreezer-mesh"]
     jaeger = resolve(render, _mesh_config(render)["extensionProviders"][0]["opentelemetry"]["service"], 4317)
-    mesh_namespaces = [n["metadata"]["name"] for n in render.find("Namespace", release="bytefreezer-mesh")]
+    mesh_namespaces = [n["metadata"]["name"] for n in render.find("Namespace", release="bytefreezer-mesh")
+                       if {"istio-injection", "istio.io/rev", "istio.io/dataplane-mode"} & set(n["metadata"]["labels"])]
     assert mesh_namespaces
     for ns in mesh_namespaces:
         np = render.one("NetworkPolicy", "allow-dns-and-mesh", ns, "bytefreezer-mesh")["spec"]
         to_obs = [r for r in np["egress"] if _ns_peer(r["to"]) == OBS]
         assert jaeger.container_port in {p["port"] for r in to_obs for p in r["ports"]}
-        from_obs = [r for r in np["ingress"] if _ns_peer(r["from"]) == namespaces["prometheus"]]
+        from_obs = [r for r in np["ingress"] if _ns_peer(r["from"]) == namespaces[catalog]["prometheus"]]
         assert {p["port"] for r in from_obs for p in r["ports"]} == {15020}  # the merged metrics port
     for sidecar in (o for o in mesh if o["kind"] == "Sidecar"):
         hosts = [h for e in sidecar["spec"]["egress"] for h in e["hosts"]]
@@ -219,8 +240,10 @@ def test_mesh_policies_for_addon_pods(renders, namespaces, addon_releases, env):
             ns, fqdn = host.split("/", 1)
             assert split_host(fqdn) == (jaeger.service["metadata"]["name"], ns)
     # objects of the mesh chart in a namespace an add-on release renders pods into
-    addon_pods = {namespaces[rel]: [p for p in pods(render) if p.namespace == namespaces[rel]]
-                  for rel in addon_releases}
+    addon_pods = {namespaces[catalog][rel]: [p for p in pods(render) if p.namespace == namespaces[catalog][rel]]
+                  for rel in addon_releases[catalog]}
+    ambient_ns = {n["metadata"]["name"] for n in render.find("Namespace", release="bytefreezer-mesh")
+                  if n["metadata"]["labels"].get("istio.io/dataplane-mode") == "ambient"}
     checked = 0
     for obj in mesh:
         ns = obj["metadata"].get("namespace")
@@ -230,21 +253,34 @@ def test_mesh_policies_for_addon_pods(renders, namespaces, addon_releases, env):
             else obj["spec"]["podSelector"].get("matchLabels")
         if not selector:
             continue  # namespace-wide
+        waypoint = selector.get("gateway.networking.k8s.io/gateway-name")
+        if waypoint:  # the pods Istio deploys for one of the chart's own Gateways (a waypoint)
+            assert [g for g in mesh if g["kind"] == "Gateway" and g["metadata"]["name"] == waypoint
+                    and g["metadata"]["namespace"] == ns], f"{obj['metadata']['name']}: no Gateway {ns}/{waypoint}"
+            continue
         chosen = [p for p in addon_pods[ns] if selects(selector, p.labels)]
         assert chosen, f"{obj['kind']} {ns}/{obj['metadata']['name']} selects no pod of the release in {ns}"
         if obj["kind"] == "NetworkPolicy":
             container_ports = {cp["containerPort"] for p in chosen for cp in p.container_ports()}
+            if ns in ambient_ns:
+                container_ports.add(15008)  # HBONE: ztunnel serves it inside the pod's network namespace
             for rule in obj["spec"].get("ingress") or []:
                 assert {p["port"] for p in rule["ports"]} <= container_ports
         checked += 1
-    assert checked >= (2 if env == "dev" else 0)
-    if env == "dev":  # the catalog's AWS redirect lands on the LocalStack Service
-        dests = [r["destination"] for vs in render.find("VirtualService", release="bytefreezer-mesh")
-                 for h in vs["spec"].get("http") or [] for r in h.get("route") or []
-                 if r["destination"]["host"].startswith("localstack-internal.")]
-        assert dests
-        for d in dests:
-            assert render.release_of(resolve(render, d["host"], d["port"]["number"]).service) == "localstack"
+    # dev runs LocalStack: its NetworkPolicies (and, with sidecars, its Sidecar) select its pods
+    assert checked >= ({"sidecar": 2, "ambient": 1}[catalog] if env == "dev" else 0)
+    if env == "dev":  # the catalog's AWS redirect (and its routes) land on the LocalStack Service
+        dests = [(r["destination"]["host"], r["destination"]["port"]["number"])
+                 for vs in render.find("VirtualService", release="bytefreezer-mesh")
+                 for h in vs["spec"].get("http") or [] for r in h.get("route") or []]
+        dests += [(f"{b['name']}.{b.get('namespace', route['metadata']['namespace'])}", b["port"])
+                  for route in render.find("HTTPRoute", release="bytefreezer-mesh")
+                  for rule in route["spec"].get("rules") or [] for b in rule.get("backendRefs") or []
+                  if b.get("kind", "Service") == "Service"]
+        to_localstack = [d for d in dests if d[0].startswith("localstack-internal.")]
+        assert to_localstack
+        for host, port in to_localstack:
+            assert render.release_of(resolve(render, host, port).service) == "localstack"
 
 
 def _ns_peer(peers: list[dict]) -> str | None:
@@ -285,9 +321,10 @@ def _injected_pods(render: Render) -> list[Pod]:
     return all_pods
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_istio_metrics_are_scraped_once(renders, env):
-    render = _env(renders, env)
+def test_istio_metrics_are_scraped_once(renders, catalog, env):
+    render = _env(renders, env, catalog)
     cm = render.one("ConfigMap", "prometheus-server", OBS, "prometheus")
     config = yaml.safe_load(cm["data"]["prometheus.yml"])
     all_pods = _injected_pods(render)
@@ -300,19 +337,24 @@ def test_istio_metrics_are_scraped_once(renders, env):
 
     istiod = next(p for p in all_pods if p.namespace == "istio-system" and p.labels.get("app") == "istiod")
     assert jobs_of(istiod) == {("http", f"{istiod.ip}:15014", "/metrics"): {"kubernetes-pods"}}
+    # sidecars, gateways and ztunnel: Istio's proxies all serve their metrics on 15020
     proxies = [p for p in all_pods if any(c["name"] == "istio-proxy" for c in p.containers)]
-    assert any(p.namespace == "istio-ingress" for p in proxies)
-    assert len(proxies) >= 4
     for pod in proxies:
-        assert jobs_of(pod) == {("http", f"{pod.ip}:15020", "/stats/prometheus"): {"kubernetes-pods"}}, pod.name
+        path = pod.annotations.get("prometheus.io/path", "/metrics")
+        assert jobs_of(pod) == {("http", f"{pod.ip}:15020", path): {"kubernetes-pods"}}, pod.name
+    if catalog == "sidecar":
+        assert any(p.namespace == "istio-ingress" for p in proxies) and len(proxies) >= 4
+    else:
+        assert [p.name for p in proxies] == ["ztunnel"]
 
 
 # --- Grafana's dashboards, Kiali's credentials ----------------------------------------------------
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_grafana_gets_istio_dashboards_without_the_internet(renders, env):
-    render = _env(renders, env)
+def test_grafana_gets_istio_dashboards_without_the_internet(renders, catalog, env):
+    render = _env(renders, env, catalog)
     cm = render.one("ConfigMap", "grafana", OBS, "grafana")["data"]
     assert "curl" not in cm.get("download_dashboards.sh", ""), "a dashboard is downloaded at pod start"
     providers = yaml.safe_load(cm["dashboardproviders.yaml"])["providers"]
@@ -357,13 +399,14 @@ def _secret_refs(value, path=()):
         yield ".".join(map(str, path)), name, key
 
 
+@BOTH
 @pytest.mark.parametrize("env", ENVS)
-def test_kiali_credentials_and_signing_key(renders, env):
+def test_kiali_credentials_and_signing_key(renders, catalog, env):
     """Kiali authenticates to Grafana with the credentials of Grafana's own Secret (Grafana
     allows no anonymous access); its login-token signing key is stable: in environments with
     logins a Secret the operator creates once (docs/addons.md says how), else a fixed
     derived key (anonymous access has no sessions)."""
-    render = _env(renders, env)
+    render = _env(renders, env, catalog)
     config = _kiali_config(render)
     ini = render.one("ConfigMap", "grafana", OBS, "grafana")["data"]["grafana.ini"]
     assert "[auth.anonymous]" not in ini

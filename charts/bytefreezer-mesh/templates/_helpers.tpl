@@ -12,6 +12,20 @@ Usage: {{ include "chartgen.name" . }}
 {{- end -}}
 
 {{/*
+chartgen.shortName: a Kubernetes name of at most 63 characters. A longer composed name
+(allow-<from>-to-<to>, <service>-ingress, …) keeps its first 54 characters and gets a
+dash and 8 hex digits of its SHA-256: stable, and two long names never shorten to one.
+Usage: {{ printf "allow-%s-to-%s" $a $b | include "chartgen.shortName" }}
+*/}}
+{{- define "chartgen.shortName" -}}
+{{- if le (len .) 63 -}}
+{{- . -}}
+{{- else -}}
+{{- printf "%s-%s" (trunc 54 . | trimSuffix "-") (sha256sum . | trunc 8) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 chartgen.chart: "<chart name>-<chart version>" for the helm.sh/chart label.
 Usage: {{ include "chartgen.chart" . }}
 */}}
