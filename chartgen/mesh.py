@@ -144,7 +144,7 @@ class EnvView:
     def services(self) -> dict[str, ResolvedService]:
         return {key: resolve_service(self.catalog, key, self.name) for key in self.catalog.services}
 
-    @property
+    @cached_property
     def enabled(self) -> dict[str, ResolvedService]:
         return {k: s for k, s in self.services.items() if s.enabled}
 

@@ -419,3 +419,55 @@ def test_envoy_filter_patch_value_is_free_form(istio):
     assert istio.validate(obj("networking.istio.io/v1alpha3", "EnvoyFilter", spec)) == []
     spec["configPatches"][0]["match"]["waypoint"] = {"portNumber": 80}
     assert istio.validate(obj("networking.istio.io/v1alpha3", "EnvoyFilter", spec))
+
+
+@pytest.mark.parametrize("rule", sorted(__import__("chartgen.crdcheck", fromlist=["NATIVE_RULES"]).NATIVE_RULES))
+def test_rules_written_in_python_agree_with_cel(rule):
+    from chartgen.crdcheck import NATIVE_RULES
+
+    samples = ["", "a", "*", "a*b", "*.example.com", "api.example.com", {}, {"app": "x"}, {"app*": "x"}, {"": "x"},
+               {"a": "1", "b*": "2"}, 0, 1, 80, 65535, 65536, -1]
+    checked = 0
+    for value in samples:
+        native = NATIVE_RULES[rule](value)
+        if native is None:
+            continue
+        assert native is cel_check(rule, value), (rule, value)
+        checked += 1
+    assert checked >= 3
+
+
+def test_presence_only_fields_are_judged_by_presence():
+    from chartgen import crdcheck
+
+    rule = "(has(self.a) ? 1 : 0) + (has(self.b) ? 1 : 0) <= 1"
+    assert crdcheck._fields_read(rule) == (("a", True), ("b", True))
+    assert crdcheck._fields_read("has(self.a) && self.a.size() > 2") == (("a", False),)
+    assert crdcheck._fields_read("self.all(k, k != '')") is None
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+              "x-kubernetes-validations": [{"rule": rule, "message": "one of a, b"}]}
+    crds = CRDSet.from_documents([crd(schema)])
+    crdcheck._RESULTS.clear()
+    for i in range(20):
+        assert crds.validate(widget({"a": f"v{i}"})) == []
+        assert len(crds.validate(widget({"a": f"v{i}", "b": "w"}))) == 1
+    assert len([k for k in crdcheck._RESULTS if k[0] == rule]) == 2
+
+
+def test_the_structural_fast_path_gives_the_walks_verdicts(istio_docs, monkeypatch, tmp_path):
+    """Kinds seen often get a compiled structural validator; an object it passes only gets the
+    rule/list/format checks, an object it refuses gets the full walk. Same findings as the walk."""
+    from chartgen import crdcheck
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    walk = CRDSet.from_documents(istio_docs)
+    monkeypatch.setattr(crdcheck, "FAST_AFTER", 0)
+    fast = CRDSet.from_documents(istio_docs)
+    objects = [obj(api, kind, spec) for _, api, kind, good, bad, _ in ISTIO_CASES for spec in (good, bad)]
+    objects.append(widget({}))  # unknown kind
+    monkeypatch.setattr(crdcheck, "FAST_AFTER", 10**9)
+    expected = [walk.validate(o) for o in objects]
+    monkeypatch.setattr(crdcheck, "FAST_AFTER", 0)
+    assert [fast.validate(o) for o in objects] == expected
+    assert sum(1 for v in fast._versions.values() if v.fast) >= 8  # the fast path really ran
+    assert list((tmp_path / "chartgen" / "crd-validators").glob("*.marshal"))

@@ -161,7 +161,7 @@ def test_fixtures_cover_every_values_reachable_check():
     for case in CASES:
         covered |= set(yaml.safe_load(case.read_text(encoding="utf-8"))["expect"])
     assert {"IST0101", "IST0118", "IST0123", "IST0130", "IST0131", "IST0161", "IST0162", "IST0173", "IST0174",
-            "CG101", "CG104", "CG105", "CG106", "CG108", "CG120", "CG121"} <= covered
+            "CG101", "CG104", "CG105", "CG106", "CG108", "CG109", "CG110", "CG111", "CG120", "CG121"} <= covered
 
 
 # --- checks reached by editing the rendered objects -----------------------------------------------------
@@ -403,3 +403,32 @@ def test_cli_missing_checkov_is_an_error_not_a_skip(tmp_path, monkeypatch):
     monkeypatch.setenv("CHARTGEN_CHECKOV", str(tmp_path / "no-checkov"))
     res = CliRunner().invoke(cli, ["lint", "-c", str(work / "catalog.yaml")])
     assert res.exit_code == 1 and "checkov" in res.output and "--no-scanner" in res.output
+
+
+def test_the_kubernetes_fast_path_agrees_with_the_full_validator(base, monkeypatch, tmp_path):
+    from chartgen.analyzer import schema
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _, rendered = base
+    k8s = [d.obj for d in rendered["prod"].docs if not schema.is_istio(d.obj)]
+    bad = copy.deepcopy(next(o for o in k8s if o["kind"] == "NetworkPolicy"))
+    bad["spec"]["podSelecter"] = {}
+    objs = k8s + [bad]
+    monkeypatch.setattr(schema, "FAST_AFTER", 10**9)
+    expected = validate_objects(objs, "prod")
+    monkeypatch.setattr(schema, "FAST_AFTER", 0)
+    assert validate_objects(objs, "prod") == expected
+    assert [f.message for f in expected] == ["spec: Additional properties are not allowed ('podSelecter' was unexpected)"]
+    assert schema._k8s_fast("1.33", "networking.k8s.io/v1", "NetworkPolicy") is not None
+
+
+def test_the_fast_manifest_parser_reads_what_pyyaml_reads(base):
+    from chartgen.analyzer.workspace import ManifestLoader, _manifest_parser
+
+    parse, _ = _manifest_parser()
+    _, rendered = base
+    for r in rendered.values():
+        chunks = [c for c in re.split(r"^---[ \t]*$", r.text, flags=re.M) if c.strip()]
+        slow = [yaml.load(c, Loader=ManifestLoader) for c in chunks]  # noqa: S506 - a safe loader
+        assert [parse(c) for c in chunks] == slow
+        assert [d.obj for d in r.docs] == [o for o in slow if isinstance(o, dict)]

@@ -85,6 +85,7 @@ class Context:
                                svc.selector, {v: svc.version_labels(v) for v in (svc.spec.versions or {})})
             self.services[info.fqdn] = info
         self.findings: list[Finding] = []
+        self._se_hosts: dict = {}
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -92,12 +93,16 @@ class Context:
         return self.by_kind.get(kind, [])
 
     def service_entry_hosts(self, ns: str | None = None) -> list[str]:
-        """Hosts of the ServiceEntries (visible in ``ns`` when given)."""
+        """Hosts of the ServiceEntries (visible in ``ns`` when given); computed once per namespace."""
+        cached = self._se_hosts.get(ns)
+        if cached is not None:
+            return cached
         out = []
         for se in self.kind("ServiceEntry"):
             if ns is not None and not visible(se.spec.get("exportTo"), se.namespace, ns):
                 continue
             out += [str(h) for h in se.spec.get("hosts") or []]
+        self._se_hosts[ns] = out
         return out
 
     def known_host(self, host: str, ns: str | None = None) -> bool:

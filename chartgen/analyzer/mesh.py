@@ -53,11 +53,30 @@ def _destinations(rule: dict, http: bool) -> list[dict]:
     return [d for d in out if isinstance(d, dict) and d.get("host")]
 
 
+def _subset_index(ctx: Context) -> tuple[dict[str, set[str]], list[tuple[str, set[str]]]]:
+    """Subset names by DestinationRule host: exact hosts in a dict, wildcard hosts in a list
+    (built once per environment: a thousand services have a thousand DestinationRules)."""
+    index = getattr(ctx, "_subset_index", None)
+    if index is None:
+        exact: dict[str, set[str]] = {}
+        wild: list[tuple[str, set[str]]] = []
+        for dr in ctx.kind("DestinationRule"):
+            host = fqdn(dr.spec.get("host", ""), dr.namespace)
+            names = {str(s.get("name")) for s in dr.spec.get("subsets") or [] if isinstance(s, dict)}
+            if "*" in host:
+                wild.append((host, names))
+            else:
+                exact.setdefault(host, set()).update(names)
+        index = ctx._subset_index = (exact, wild)
+    return index
+
+
 def _subsets(ctx: Context, host: str) -> set[str]:
-    out: set[str] = set()
-    for dr in ctx.kind("DestinationRule"):
-        if host_match(fqdn(dr.spec.get("host", ""), dr.namespace), host):
-            out |= {str(s.get("name")) for s in dr.spec.get("subsets") or [] if isinstance(s, dict)}
+    exact, wild = _subset_index(ctx)
+    out = set(exact.get(host, ()))
+    for pattern, names in wild:
+        if host_match(pattern, host):
+            out |= names
     return out
 
 
@@ -71,6 +90,7 @@ def _is_catch_all(match: dict) -> bool:
 
 def _virtual_services(ctx: Context) -> None:
     gateways = {(g.namespace, g.name): g for g in ctx.kind("Gateway")}
+    exposed_by: dict[tuple[int, str], list[str]] = {}
     mesh_hosts: dict[str, list[Doc]] = {}
     for vs in ctx.kind("VirtualService"):
         spec, ns = vs.spec, vs.namespace
@@ -86,7 +106,10 @@ def _virtual_services(ctx: Context) -> None:
             if gw is None:
                 ctx.add(vs, "IST0101", f"Referenced gateway not found: {ref!r}")
                 continue
-            exposed = [h for s in gw.spec.get("servers") or [] for h in _server_hosts(s, ns, gw.namespace)]
+            exposed = exposed_by.get((id(gw), ns))
+            if exposed is None:
+                exposed = exposed_by[(id(gw), ns)] = [h for s in gw.spec.get("servers") or []
+                                                      for h in _server_hosts(s, ns, gw.namespace)]
             for h in hosts:
                 if not any(hosts_overlap(e, h) for e in exposed):
                     ctx.add(vs, "IST0132", f"host {h!r} is not exposed by gateway {ref!r}")

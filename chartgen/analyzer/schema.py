@@ -92,7 +92,72 @@ def _k8s_validator(version: str, api_version: str, kind: str):
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+def _draft7(node: Any) -> Any:
+    """A kubernetes-validate schema with its $defs references pointing at ``#/definitions``
+    and no formats (as the full validator, which does not assert them)."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str):
+                out[k] = "#/definitions/" + v.rsplit("/", 1)[-1]
+            elif k in ("format", "$schema", "$id") and isinstance(v, str):
+                continue
+            else:
+                out[k] = _draft7(v)
+        return out
+    if isinstance(node, list):
+        return [_draft7(x) for x in node]
+    return node
+
+
+_REF = re.compile(r'"\$ref": "#/definitions/([^"]+)"')
+_K8S_SEEN: dict = {}
+FAST_AFTER = 20  # objects of one kind before its compiled validator is built
+
+
+@lru_cache(maxsize=None)
+def _k8s_fast(version: str, api_version: str, kind: str):
+    """A compiled validator of one kind (only the definitions it reaches), or None."""
+    from ..crdcheck import _compile_cached
+
+    _, folder = _registry(version)
+    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_file = folder / f"{kind.lower()}-{api}.json"
+    if not schema_file.is_file():
+        return None
+    try:
+        defs = _definitions(version)
+        schema = _draft7(json.loads(schema_file.read_text(encoding="utf-8")))
+        need: dict = {}
+        todo = [schema]
+        while todo:
+            for ref in _REF.findall(json.dumps(todo.pop())):
+                if ref not in need and ref in defs:
+                    need[ref] = _draft7(defs[ref])
+                    todo.append(need[ref])
+        schema["definitions"] = need
+        return _compile_cached(schema)
+    except Exception:  # noqa: BLE001 - no fast path: the full validator does everything
+        return None
+
+
+@lru_cache(maxsize=None)
+def _definitions(version: str) -> dict:
+    _, folder = _registry(version)
+    return json.loads((folder / "_definitions.json").read_text(encoding="utf-8")).get("$defs", {})
+
+
 def _k8s_errors(obj: dict, version: str) -> list[tuple[str, str]]:
+    key = (version, str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+    _K8S_SEEN[key] = _K8S_SEEN.get(key, 0) + 1
+    if _K8S_SEEN[key] > FAST_AFTER:
+        fast = _k8s_fast(*key)
+        if fast is not None:
+            try:
+                fast(obj)
+                return []
+            except Exception:  # noqa: BLE001 - refused: the full validator says why, every reason
+                pass
     validator = _k8s_validator(version, str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
     if validator is None:
         return [("", f"no Kubernetes {version} schema for {obj.get('apiVersion')} {obj.get('kind')}")]

