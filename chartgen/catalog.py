@@ -105,8 +105,8 @@ HttpStatus = Annotated[
 ]
 # Whole numbers bounded by the Istio/Envoy type that receives them (protobuf int32 / uint32),
 # so that no value wraps around in the proxy.
-INT32_MAX = 2**31 - 1
-UINT32_MAX = 2**32 - 1
+INT32_MAX = naming.INT32_MAX
+UINT32_MAX = naming.UINT32_MAX
 
 
 def _whole(low: int, high: int, kind: str):
