@@ -105,8 +105,8 @@ HttpStatus = Annotated[
 ]
 # Whole numbers bounded by the Istio/Envoy type that receives them (protobuf int32 / uint32),
 # so that no value wraps around in the proxy.
-INT32_MAX = 2**31 - 1
-UINT32_MAX = 2**32 - 1
+INT32_MAX = naming.INT32_MAX
+UINT32_MAX = naming.UINT32_MAX
 
 
 def _whole(low: int, high: int, kind: str):
@@ -642,6 +642,16 @@ class Environment(Model):
     gateway: Gateway = Gateway()
     kialiAnonymous: bool | None = Field(None, description="Kiali without login; default: not production.")
     services: dict[DnsLabel, ServiceOverride] = {}
+    # A production environment refuses each weaker setting unless its own opt-in says so
+    # (chartgen.validate.PRODUCTION_GUARDS; lint honours the same keys).
+    allowPermissiveMtlsInProduction: bool = Field(False, description="Production: allow mtls: PERMISSIVE.")
+    allowPlainHttpInProduction: bool = Field(
+        False, description="Production: allow a gateway serving plain HTTP (https: false, httpsRedirect: false, extraPorts).")
+    allowAnyEgressInProduction: bool = Field(False, description="Production: allow egressPolicy: ALLOW_ANY.")
+    allowAnonymousKialiInProduction: bool = Field(False, description="Production: allow kialiAnonymous: true.")
+    allowHttpJwksInProduction: bool = Field(False, description="Production: allow an http:// gateway.jwt.jwksUri.")
+    allowWildcardHostsInProduction: bool = Field(
+        False, description="Production: allow external services with wildcard hosts (*.example.com).")
 
 
 class IstioSettings(Model):

@@ -35,8 +35,8 @@ from .errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan
 from .mesh import EnvView, env_views
 
-__all__ = ["TOOLS", "CHART_FOOTPRINT", "ExportContext", "build_argocd", "build_flux", "check_files", "check_or_raise", "crd_set", "export_files",
-           "mesh_namespaces", "istiod_ignore_differences"]
+__all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
+           "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences"]
 
 TOOLS = ("argocd", "flux")
 ARGO_API = "argoproj.io/v1alpha1"
@@ -75,7 +75,6 @@ class ExportContext:
     """Everything an export needs besides the catalog."""
 
     plan: ReleasePlan
-    chart_dir: str  # the mesh chart's directory from the output root (charts/<name>-mesh)
     out_dir: str  # the export's directory from the output root (gitops/argocd)
 
 
@@ -186,8 +185,10 @@ def _argo_repo(src: ChartSource) -> str:
 
 def _check_source(r: Release, src: ChartSource) -> None:
     if not src.local and src.repo_url is None:
-        raise ChartgenError(f"release {r.name}: chart {src.ref!r} names no repository of the helmfile; "
-                            "use a chart from the chart mirror or an oci:// reference")
+        repo = src.ref.split("/", 1)[0]
+        raise ChartgenError(f"the GitOps exports cannot resolve the chart {src.ref!r} of release {r.name}: "
+                            f"'{repo}' is not a repository of the helmfile, and the controllers need its URL; "
+                            "use an oci:// reference, or a chart of the chart mirror (mirror/<chart>)")
 
 
 def _project_name(catalog: Catalog, argo: ArgoSettings, view: EnvView) -> str:
@@ -500,7 +501,9 @@ def export_files(tool: str, catalog: Catalog, *, chart_dir: str, out_dir: str, e
         raise ChartgenError(f"unknown environment {unknown[0]!r}; the catalog has {', '.join(catalog.environments)}")
     plan = release_plan(catalog, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
                         mesh_version=mesh_version)
-    ctx = ExportContext(plan=plan, chart_dir=chart_dir, out_dir=out_dir)
+    for r in plan.releases:
+        _check_source(r, plan.sources[r.name])
+    ctx = ExportContext(plan=plan, out_dir=out_dir)
     build = build_argocd if tool == "argocd" else build_flux
     files = {f"{out_dir}/{rel}": text for rel, text in build(catalog, ctx, envs).items()}
     if check:

@@ -76,6 +76,10 @@ def mesh_chart_problem(value: str) -> str | None:
     return None
 
 
+# protobuf integer types of the Istio/Envoy fields chartgen fills
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
+
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 

@@ -366,6 +366,43 @@ class _Checker:
                     self.add(base + ("ports", i, "port"), f"duplicate port {p.port}", "duplicate-port")
             names[p.name] = numbers[p.port] = i
 
+    def check_production(self, name: str, env):
+        """The secure defaults of a production environment: each weaker setting needs its own
+        explicit opt-in (the same keys make lint accept it)."""
+        loc = ("environments", name)
+        gw = env.gateway
+
+        def refuse(where: tuple, what: str, opt_in: str, rule: str):
+            self.add(loc + where, f"{what} in a production environment needs {opt_in}: true", rule)
+
+        if env.mtls == "PERMISSIVE" and not env.allowPermissiveMtlsInProduction:
+            refuse(("mtls",), "PERMISSIVE mTLS (plaintext accepted)", "allowPermissiveMtlsInProduction", "production-mtls")
+        if not env.allowPlainHttpInProduction:
+            if not gw.https:
+                refuse(("gateway", "https"), "a plain-HTTP gateway", "allowPlainHttpInProduction", "production-http")
+            elif not gw.httpsRedirect:
+                refuse(("gateway", "httpsRedirect"), "a gateway serving plain HTTP on port 80 (no HTTPS redirect)",
+                       "allowPlainHttpInProduction", "production-http")
+            for i, p in enumerate(gw.extraPorts):
+                refuse(("gateway", "extraPorts", i), f"a plaintext gateway port {p.port} ({p.protocol})",
+                       "allowPlainHttpInProduction", "production-http")
+        if env.egressPolicy == "ALLOW_ANY" and not env.allowAnyEgressInProduction:
+            refuse(("egressPolicy",), "egressPolicy ALLOW_ANY (open egress)", "allowAnyEgressInProduction",
+                   "production-egress")
+        if env.kialiAnonymous and not env.allowAnonymousKialiInProduction:
+            refuse(("kialiAnonymous",), "Kiali without login", "allowAnonymousKialiInProduction", "production-kiali")
+        if gw.jwt is not None and gw.jwt.jwksUri.lower().startswith("http://") and not env.allowHttpJwksInProduction:
+            refuse(("gateway", "jwt", "jwksUri"), "a JWKS fetched over plain http://", "allowHttpJwksInProduction",
+                   "production-jwks")
+        if not env.allowWildcardHostsInProduction:
+            for key, ext in self.c.externalServices.items():
+                for i, host in enumerate(ext.hosts):
+                    if host.startswith("*"):
+                        self.add(("externalServices", key, "hosts", i),
+                                 f"wildcard host '{host}' opens egress to a whole domain in production environment "
+                                 f"'{name}'; set environments.{name}.allowWildcardHostsInProduction: true",
+                                 "production-wildcard-host")
+
     def check_release_names(self):
         """helm refuses release names over 53 characters: the mesh chart's release is
         <metadata.name>-mesh, the gateway's istio.gatewayRelease."""
@@ -396,6 +433,8 @@ class _Checker:
         if env.production and env.chaos and not env.allowChaosInProduction:
             self.add(loc + ("chaos",), "fault injection in a production environment needs allowChaosInProduction: true",
                      "chaos-in-production")
+        if env.production:
+            self.check_production(name, env)
         reserved = mesh_namespaces(self.c)
         ns = env.namespace or f"{self.c.metadata.name}-{name}"
         if ns in reserved:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import GRPC_STATUS
+from .naming import INT32_MAX, UINT32_MAX
 
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -98,8 +99,8 @@ EXPOSED_PATH = {
 }
 RATE_LIMIT = obj({
     "enabled": b("Insert a local rate limit (token bucket per pod; over-limit requests get 429)."),
-    "maxTokens": i("Bucket size (burst).", 0),
-    "tokensPerFill": i("Tokens added every fillInterval.", 0),
+    "maxTokens": i("Bucket size (burst).", 0, UINT32_MAX),
+    "tokensPerFill": i("Tokens added every fillInterval.", 0, UINT32_MAX),
     "fillInterval": dur("Refill interval."),
 })
 LOAD_BALANCER = {
@@ -146,17 +147,17 @@ SERVICE = obj({
     }, "Retry policy."),
     "loadBalancer": LOAD_BALANCER,
     "connectionPool": obj({
-        "tcp": obj({"maxConnections": i("Max connections.", 1), "connectTimeout": dur("TCP connect timeout.")},
+        "tcp": obj({"maxConnections": i("Max connections.", 1, INT32_MAX), "connectTimeout": dur("TCP connect timeout.")},
                    required=False),
-        "http": obj({"http1MaxPendingRequests": i("Max pending requests.", 1),
-                     "http2MaxRequests": i("Max concurrent requests.", 1),
-                     "maxRequestsPerConnection": i("Requests per connection (0 unlimited).", 0),
-                     "maxRetries": i("Max concurrent retries.", 0),
+        "http": obj({"http1MaxPendingRequests": i("Max pending requests.", 1, INT32_MAX),
+                     "http2MaxRequests": i("Max concurrent requests.", 1, INT32_MAX),
+                     "maxRequestsPerConnection": i("Requests per connection (0 unlimited).", 0, INT32_MAX),
+                     "maxRetries": i("Max concurrent retries.", 0, INT32_MAX),
                      "idleTimeout": dur("Idle timeout.")}, required=False),
     }, "DestinationRule connectionPool.", required=False),
     "outlierDetection": obj({
-        "consecutive5xxErrors": i("5xx errors before ejection.", 0),
-        "consecutiveGatewayErrors": i("Gateway errors before ejection.", 0),
+        "consecutive5xxErrors": i("5xx errors before ejection.", 0, UINT32_MAX),
+        "consecutiveGatewayErrors": i("Gateway errors before ejection.", 0, UINT32_MAX),
         "interval": dur("Sweep interval."),
         "baseEjectionTime": dur("Minimum ejection time."),
         "maxEjectionPercent": i("Max ejected hosts (%).", 0, 100),

@@ -62,14 +62,18 @@ def locked(root: Path, wait_message=None, timeout: float = 120.0):
     except OSError as exc:
         raise file_error(exc, root, "create the output directory") from None
     try:
+        # O_NOFOLLOW: a lock file planted as a symbolic link never creates a file elsewhere
         try:
-            fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except PermissionError as denied:  # another user's lock file: flock needs only a readable descriptor
             try:
-                fd = os.open(root / LOCK_NAME, os.O_RDONLY)
+                fd = os.open(root / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
             except FileNotFoundError:
                 raise denied from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileError(f"refusing to use the lock file {display(root / LOCK_NAME)}: it is a symbolic link "
+                            f"(to {os.readlink(root / LOCK_NAME)}); remove it and run again") from None
         raise FileError(os_error_message(exc, root / LOCK_NAME, "create the lock file")
                         + " (chartgen needs write access to the output directory)") from None
     try:
@@ -142,12 +146,11 @@ def _real_target(root: Path, rel: str) -> Path:
 
 def clean_leftovers(root: Path, rels, owned_dirs: tuple[str, ...] = ()) -> list[str]:
     """Remove chartgen's temporary files that a killed run left in the directories it writes
-    to; call it holding the lock. Returns them (relative to ``root`` when below it)."""
-    dirs = {root} | {(root / rel).parent for rel in rels}
-    for d in owned_dirs:
-        base = root / d
-        if base.is_dir() and not base.is_symlink():
-            dirs |= {p for p in base.rglob("*") if p.is_dir() and not p.is_symlink()}
+    to (the root, the directory of every planned file, the owned directories); call it
+    holding the lock. Returns them (relative to ``root`` when below it)."""
+    dirs = {root} | {(root / rel).parent for rel in rels} | {root / d for d in owned_dirs}
+    # never through a link out of the root (write_plan refuses those paths afterwards)
+    dirs = {d for d in dirs if d == root or outside_link(root, d.relative_to(root).as_posix()) is None}
     removed = []
     for path in leftover_temps(sorted(dirs)):
         try:

@@ -75,11 +75,22 @@ def ambiguous(text: str) -> bool:
     return _go_number(text)
 
 
+# characters that YAML 1.1 readers take for line breaks (NEL, LS, PS) or that a block scalar
+# cannot hold: such a string is written double-quoted, with escapes
+_NEEDS_ESCAPES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
 def _represent_str(dumper: yaml.SafeDumper, data: str):
-    if ambiguous(data):
+    if _NEEDS_ESCAPES.search(data):
+        style = '"'
+    elif ambiguous(data):
         style = "'"
     elif "\n" in data:
-        style = "|"
+        # a literal block, unless it would need the keep indicator (several trailing line
+        # breaks: PyYAML then ends the document with '...') or an indentation indicator
+        # (leading blanks): those are double-quoted
+        plain_block = not data.endswith("\n\n") and not data.startswith((" ", "\t", "\n")) and "\t" not in data
+        style = "|" if plain_block else '"'
     else:
         style = None
     return dumper.represent_scalar(_STR_TAG, data, style=style)
@@ -108,9 +119,15 @@ def dump_fast(data: Any, *, width: int = 120) -> str:
 
 
 def scalar(value: Any) -> Any:
-    """A value for a ruamel round-trip document: ambiguous strings become quoted scalars."""
-    if isinstance(value, str) and ambiguous(value):
-        from ruamel.yaml.scalarstring import SingleQuotedScalarString
+    """A value for a ruamel round-trip document: ambiguous strings become quoted scalars, and
+    strings with line breaks or control characters double-quoted ones (escaped)."""
+    if isinstance(value, str):
+        if "\n" in value or "\r" in value or "\t" in value or _NEEDS_ESCAPES.search(value):
+            from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-        return SingleQuotedScalarString(value)
+            return DoubleQuotedScalarString(value)
+        if ambiguous(value):
+            from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+            return SingleQuotedScalarString(value)
     return value

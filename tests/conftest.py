@@ -127,3 +127,23 @@ def upstream_repo(upstream_charts, tmp_path_factory):
 
     with static_server(upstream_charts, tmp_path_factory.mktemp("upstream-log")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def tool_env(tmp_path_factory) -> tuple[dict, dict]:
+    """(helm, helm3 and helmfile paths, an environment keeping helm's state in a temporary
+    directory) for the hostile corpus and its generated variants. It lives here, not in a
+    ``tests/hostile/conftest.py``: a second module named ``conftest`` would shadow this one for
+    every ``from conftest import …`` in a whole-suite run."""
+    from chartgen.toolchain import ToolNotFound, find_tool
+
+    tools = {}
+    for name in ("helm", "helm3", "helmfile"):
+        try:
+            tools[name] = find_tool(name, start=ROOT).path
+        except ToolNotFound as exc:
+            pytest.fail(f"{name} is required and was not found ({exc}); run `make setup`")
+    base = tmp_path_factory.mktemp("hostile-helm")
+    env = dict(os.environ, HELM_CONFIG_HOME=str(base / "config"), HELM_CACHE_HOME=str(base / "cache"),
+               HELM_DATA_HOME=str(base / "data"), HELMFILE_UPGRADE_NOTICE_DISABLED="1")
+    return tools, env

@@ -305,3 +305,10 @@ def test_generate_refuses_to_write_an_export_the_crds_reject(repo_copy, monkeypa
     with pytest.raises(RenderError, match="flux export breaks its CRDs: .*valuesFile"):
         generate(repo_copy / "catalog.yaml")
     assert not (repo_copy / "gitops").exists() and not (repo_copy / "helmfile.yaml").exists()  # nothing written
+
+
+def test_a_mesh_chart_from_a_repository_the_exports_cannot_name_is_refused_cleanly(repo_copy):
+    r = run_cli("generate", "--mesh-chart", "meshpub/bytefreezer-mesh", "--mesh-version", "0.1.0", cwd=repo_copy)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert "cannot resolve the chart 'meshpub/bytefreezer-mesh' of release bytefreezer-mesh" in r.stderr
+    assert not (repo_copy / "helmfile.yaml").exists()

@@ -256,7 +256,7 @@ def test_publish_to_a_missing_parent_is_refused(generated, tmp_path):
 @pytest.mark.parametrize("content, expected", [
     (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), "index.yaml:1:8: the repository index holds binary data"),
     (codecs.BOM_UTF16_LE + "apiVersion: v1\n".encode("utf-16-le"), "index.yaml:1:1: the repository index is UTF-16"),
-    (b"apiVersion: v1\nentries: [\n", "index.yaml:3:1: the repository index is not valid YAML"),
+    (b"apiVersion: v1\nentries: [\n", "index.yaml:3:1: the repository index is not usable (invalid YAML"),
 ])
 def test_publish_over_a_broken_index_is_one_line_and_changes_nothing(generated, tmp_path, content, expected):
     repo = tmp_path / "repo"
@@ -708,3 +708,45 @@ def test_publish_removes_the_staging_directory_of_a_killed_publish(generated, tm
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in repo.iterdir() if p.name != ".chartgen.lock") == \
         ["bytefreezer-mesh-0.1.0.tgz", "index.yaml", "notes.txt"]
+
+
+def test_a_planted_lock_link_creates_nothing_outside(repo_copy, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "created-by-chartgen"
+    (repo_copy / ".chartgen.lock").symlink_to(outside)
+    one_clear_line(run_cli("generate", cwd=repo_copy), "refusing to use the lock file .chartgen.lock: it is a symbolic link")
+    assert not outside.exists() and not (repo_copy / "charts").exists()
+
+
+def test_leftovers_behind_a_link_out_of_the_root_are_not_touched(generated, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    theirs = outside / ".slo-rules-dev.yaml.abc123.chartgen-tmp"
+    theirs.write_text("someone else's\n", encoding="utf-8")
+    gen = generated / "values" / "prometheus" / "generated"
+    shutil.rmtree(gen)
+    gen.symlink_to(outside, target_is_directory=True)
+    one_clear_line(run_cli("generate", cwd=generated), "refusing to write values/prometheus/generated/")
+    assert theirs.read_text(encoding="utf-8") == "someone else's\n"
+
+
+def test_sigterm_during_a_canary_edit_restores_the_catalog(generated):
+    import signal
+
+    old = _outputs(generated)
+    for _ in range(3):
+        code, out, err, sent = _start_and_signal(generated, signal.SIGTERM, ("canary", "promote", "proxy"))
+        if sent and code == 143:
+            break
+        # the edit completed before the signal: start again from the original catalog
+        (generated / "catalog.yaml").write_text(CATALOG, encoding="utf-8")
+        assert run_cli("generate", cwd=generated).returncode == 0
+        old = _outputs(generated)
+    else:
+        pytest.skip("the edit finished before a signal could be sent")
+    assert "Traceback" not in err, err
+    assert not list(generated.rglob("*.chartgen-tmp"))
+    if "nothing was changed" in err:
+        assert "interrupted; catalog.yaml was restored" in err, err
+        assert (generated / "catalog.yaml").read_text(encoding="utf-8") == CATALOG
+        assert _outputs(generated) == old
+    else:  # after the renames: catalog and chart moved together
+        assert run_cli("generate", "--check", cwd=generated).returncode == 0

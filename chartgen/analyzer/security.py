@@ -12,14 +12,51 @@ ROOT_NAMESPACE = "istio-system"
 def check_security(ctx: Context) -> None:
     namespaces = ctx.workload_namespaces()
     if ctx.production:
-        _strict_mtls(ctx, namespaces)
-        _no_faults(ctx)
-        _tls_only_gateway(ctx)
+        # each production rule yields to its explicit opt-in in the environment (the same key
+        # that lets validate accept the setting)
+        env = ctx.view.env
+        if not env.allowPermissiveMtlsInProduction:
+            _strict_mtls(ctx, namespaces)
+        if not env.allowChaosInProduction:
+            _no_faults(ctx)
+        if not env.allowPlainHttpInProduction:
+            _tls_only_gateway(ctx)
+        if not env.allowAnyEgressInProduction:
+            _registry_only_egress(ctx)
+        if not env.allowHttpJwksInProduction:
+            _https_jwks(ctx)
+        if not env.allowWildcardHostsInProduction:
+            _no_wildcard_hosts(ctx)
     _deny_by_default(ctx, namespaces)
     _no_open_allow(ctx)
     _sidecars(ctx)
     _network_default_deny(ctx, namespaces)
     _telemetry_providers(ctx)
+
+
+def _registry_only_egress(ctx: Context) -> None:
+    for sc in ctx.kind("Sidecar"):
+        mode = (sc.spec.get("outboundTrafficPolicy") or {}).get("mode")
+        if mode == "ALLOW_ANY":
+            ctx.add(sc, "CG109", "outboundTrafficPolicy ALLOW_ANY lets workloads reach any host in production; use "
+                                 "REGISTRY_ONLY (or set allowAnyEgressInProduction)")
+
+
+def _https_jwks(ctx: Context) -> None:
+    for ra in ctx.kind("RequestAuthentication"):
+        for i, rule in enumerate(ra.spec.get("jwtRules") or []):
+            uri = str((rule or {}).get("jwksUri", ""))
+            if uri.lower().startswith("http://"):
+                ctx.add(ra, "CG110", f"jwtRules[{i}].jwksUri {uri} is plain HTTP: the signing keys can be replaced "
+                                     "in transit; use https:// (or set allowHttpJwksInProduction)")
+
+
+def _no_wildcard_hosts(ctx: Context) -> None:
+    for se in ctx.kind("ServiceEntry"):
+        wild = [h for h in se.spec.get("hosts") or [] if str(h).startswith("*")]
+        if wild:
+            ctx.add(se, "CG111", f"hosts {', '.join(map(str, wild))} open egress to whole domains in production "
+                                 "(or set allowWildcardHostsInProduction)")
 
 
 def _selectorless(doc: Doc) -> bool:

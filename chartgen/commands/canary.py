@@ -247,7 +247,7 @@ def _edit(catalog: str, path: Path, root: Path, service: str, env: str | None, d
         if getattr(exc, "committed", False):  # interrupted after the chart was written: both are in step
             raise
         write_atomic(path, text)  # keep catalog and chart in step
-        _err(f"generate failed; {catalog} was restored")
+        _err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
         raise
     click.echo(f"{summary}  [{path.name}: {where}]")
     _print_notes(outcome)

@@ -111,3 +111,20 @@ def test_any_short_string_reads_back(text):
     out = yamlout.dump({"k": text})
     assert yaml.safe_load(out) == {"k": text}
     assert dict(_ruamel_load(out)) == {"k": text}
+
+
+MULTILINE = ["a\n012<<\u2028  x", "x\u2028y\u2029z", "nel\x85", "tab\there\nx", "trailing  \nline", " lead\nx",
+             "end\n\n", "\nstart", "one\n", "a\n---\nkind: Secret", "a\n...\nb"]
+
+
+def test_multiline_strings_read_back_everywhere():
+    import yaml
+
+    from chartgen.render import values_yaml
+    from chartgen.userfiles import merge_user_values
+
+    data = {"env": {f"K{i}": v for i, v in enumerate(MULTILINE)}}
+    for text in (values_yaml(data), merge_user_values(None, data, header="h")):
+        assert yaml.safe_load(text) == data, text
+        assert {str(k): v for k, v in _ruamel_load(text)["env"].items()} == data["env"]
+        assert "\u2028" not in text and "\x85" not in text and "\n...\n" not in text

@@ -152,8 +152,17 @@ def _walk_strings(node):
         yield node
 
 
+class _GoLoader(yaml.SafeLoader):
+    """PyYAML as close to go-yaml as the checks need: a bare '=' or '<<' value (as helm's
+    toYaml writes them) is a string there."""
+
+
+for _tag in ("tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"):
+    _GoLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node))
+
+
 def _docs(text: str) -> list:
-    return [d for d in yaml.safe_load_all(text) if d is not None]
+    return [d for d in yaml.load_all(text, Loader=_GoLoader) if d is not None]
 
 
 def _tool_run(ctx: Ctx, argv: list[str], extra_env: dict | None = None, timeout: float = 120) -> str:
@@ -348,22 +357,6 @@ def _params():
         marks = [pytest.mark.integration] if _is_integration(case) else []
         out.append(pytest.param(case, marks=marks, id=case))
     return out
-
-
-@pytest.fixture(scope="module")
-def tool_env(tmp_path_factory) -> tuple[dict, dict]:
-    from chartgen.toolchain import ToolNotFound, find_tool
-
-    tools = {}
-    for name in ("helm", "helm3", "helmfile"):
-        try:
-            tools[name] = find_tool(name, start=ROOT).path
-        except ToolNotFound as exc:
-            pytest.fail(f"{name} is required and was not found ({exc}); run `make setup`")
-    base = tmp_path_factory.mktemp("hostile-helm")
-    env = dict(os.environ, HELM_CONFIG_HOME=str(base / "config"), HELM_CACHE_HOME=str(base / "cache"),
-               HELM_DATA_HOME=str(base / "data"), HELMFILE_UPGRADE_NOTICE_DISABLED="1")
-    return tools, env
 
 
 def test_corpus_size_and_shape():
