@@ -129,14 +129,15 @@ def _read_state(path: Path) -> dict | None:
 
 
 def _chart_version(chart_root: Path) -> str | None:
-    import yaml
+    """The ``version:`` of the chart's Chart.yaml (chartgen writes it as a top-level line)."""
+    import re
 
     try:
-        data = yaml.safe_load((chart_root / "Chart.yaml").read_bytes())
-    except (OSError, yaml.YAMLError, RecursionError):
+        text = (chart_root / "Chart.yaml").read_bytes().decode("utf-8", "replace")
+    except OSError:
         return None
-    version = data.get("version") if isinstance(data, dict) else None
-    return str(version) if version is not None and lifecycle.highest(str(version)) else None
+    m = re.search(r"(?m)^version:[ \t]*['\"]?([^'\"\s#]+)", text)
+    return m.group(1) if m and lifecycle.highest(m.group(1)) else None
 
 
 def _previous_state(chart_root: Path) -> tuple[dict | None, list[str]]:

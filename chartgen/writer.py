@@ -146,12 +146,9 @@ def _real_target(root: Path, rel: str) -> Path:
 
 def clean_leftovers(root: Path, rels, owned_dirs: tuple[str, ...] = ()) -> list[str]:
     """Remove chartgen's temporary files that a killed run left in the directories it writes
-    to; call it holding the lock. Returns them (relative to ``root`` when below it)."""
-    dirs = {root} | {(root / rel).parent for rel in rels}
-    for d in owned_dirs:
-        base = root / d
-        if base.is_dir() and not base.is_symlink():
-            dirs |= {p for p in base.rglob("*") if p.is_dir() and not p.is_symlink()}
+    to (the root, the directory of every planned file, the owned directories); call it
+    holding the lock. Returns them (relative to ``root`` when below it)."""
+    dirs = {root} | {(root / rel).parent for rel in rels} | {root / d for d in owned_dirs}
     # never through a link out of the root (write_plan refuses those paths afterwards)
     dirs = {d for d in dirs if d == root or outside_link(root, d.relative_to(root).as_posix()) is None}
     removed = []

@@ -432,3 +432,35 @@ def test_the_fast_manifest_parser_reads_what_pyyaml_reads(base):
         slow = [yaml.load(c, Loader=ManifestLoader) for c in chunks]  # noqa: S506 - a safe loader
         assert [parse(c) for c in chunks] == slow
         assert [d.obj for d in r.docs] == [o for o in slow if isinstance(o, dict)]
+
+
+def test_the_scanner_sees_only_what_it_judges_once_per_shape_with_the_same_findings(base, tmp_path):
+    """checkov gets no Istio kind and one object per shape; every finding still reaches every
+    object of that shape, exactly as when every object is scanned."""
+    from chartgen.analyzer.scanner import collect, scan_set, start_checkov
+    from chartgen.analyzer.workspace import split_documents
+
+    _, rendered = base
+    r = rendered["prod"]
+    pod = find(r.docs, "Pod")
+    lines = r.text.split("\n")
+    pod_text = "\n".join(lines[pod.start - 1:pod.end])
+    copies = [pod_text.replace(f"name: {pod.name}", f"name: {pod.name}-copy{i}") for i in range(3)]
+    text = r.text.rstrip("\n") + "\n" + "".join(f"---\n{c}\n" for c in copies)
+    r = replace(r, text=text, docs=split_documents(text, "charts"))
+    assert len([d for d in r.docs if d.kind == "Pod"]) == 4
+
+    results = {}
+    for dedupe in (True, False):
+        manifest_text, groups = scan_set(r, dedupe=dedupe)
+        path = tmp_path / f"scan-{dedupe}.yaml"
+        path.write_text(manifest_text, encoding="utf-8")
+        scan = start_checkov(find_checkov(), [path])
+        results[dedupe] = sorted(collect(scan, {"prod": path}, {"prod": groups}))
+        assert "networking.istio.io" not in manifest_text and "security.istio.io" not in manifest_text
+        if dedupe:
+            assert manifest_text.count("\nkind: Pod") == 1
+    assert results[True] == results[False]
+    pods = {f.name for f in results[True] if f.kind == "Pod"}
+    assert pods == {pod.name} | {f"{pod.name}-copy{i}" for i in range(3)}
+    assert all(f.file == pod.source for f in results[True] if f.kind == "Pod")

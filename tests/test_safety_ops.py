@@ -256,7 +256,7 @@ def test_publish_to_a_missing_parent_is_refused(generated, tmp_path):
 @pytest.mark.parametrize("content, expected", [
     (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), "index.yaml:1:8: the repository index holds binary data"),
     (codecs.BOM_UTF16_LE + "apiVersion: v1\n".encode("utf-16-le"), "index.yaml:1:1: the repository index is UTF-16"),
-    (b"apiVersion: v1\nentries: [\n", "index.yaml:3:1: the repository index is not valid YAML"),
+    (b"apiVersion: v1\nentries: [\n", "index.yaml:3:1: the repository index is not usable (invalid YAML"),
 ])
 def test_publish_over_a_broken_index_is_one_line_and_changes_nothing(generated, tmp_path, content, expected):
     repo = tmp_path / "repo"

@@ -6,6 +6,7 @@ chartgen): importing only the Kubernetes runner starts about twice as fast as th
 imported; the caller then falls back to the ``checkov`` command.
 
 Usage: python checkov_driver.py FILE...
+       python checkov_driver.py --stdin     (the files' paths on stdin, one per line)
 """
 
 import json
@@ -46,4 +47,12 @@ def main(files):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--stdin"]:
+        # started early: import checkov while the manifests are being rendered, then read
+        # their paths from stdin (one per line, until it closes)
+        try:
+            __import__("checkov.kubernetes.runner")
+        except Exception:  # noqa: BLE001 - reported by main() below
+            pass
+        sys.exit(main([line.strip() for line in sys.stdin if line.strip()]))
     sys.exit(main(sys.argv[1:]))

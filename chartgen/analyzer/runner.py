@@ -15,7 +15,8 @@ from .findings import Finding
 from .ambient import check_ambient
 from .istio_crds import load as load_istio_crds
 from .mesh import check_mesh
-from .scanner import apply_suppressions, collect, find_checkov, load_suppressions, start_checkov
+from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
+                      start_checkov)
 from .schema import preload, validate_objects
 from .security import check_security
 from .webhook import check_webhook
@@ -54,7 +55,10 @@ def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Findi
 
 
 def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
-         suppressions_text: str | None = None) -> LintResult:
+         suppressions_text: str | None = None, progress=None) -> LintResult:
+    """Render every environment, run every check (checkov too unless ``scanner`` is False).
+    ``progress``: a ``Progress`` told of each step (default: silent)."""
+    progress = progress or Progress(None)
     known = project.environments()
     envs = list(envs) if envs else known
     unknown = [e for e in envs if e not in known]
@@ -74,28 +78,45 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     warm.start()
     with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
         scratch = Path(tmp)
-        texts = render_texts(project, envs, scratch / "project")
+        early = prestart_checkov(checkov, scratch / "rendered") if checkov else None
+        try:
+            texts = render_texts(project, envs, scratch / "project")
+        except BaseException:
+            if early is not None:
+                early.proc.kill()
+                early.proc.communicate()
+            raise
+        progress.step("rendered with helm")
         scan = manifests = None
-        if checkov:
-            manifests = {}
-            for env in envs:
-                manifests[env] = scratch / "rendered" / f"{env}.yaml"
-                manifests[env].parent.mkdir(parents=True, exist_ok=True)
-                manifests[env].write_text(texts[env], encoding="utf-8")
-            scan = start_checkov(checkov, list(manifests.values()))
+        groups: dict = {}
         try:
             rendered = assemble(project, texts)
+            progress.step("parsed")
+            if checkov:  # checkov scans what it can judge, one object per shape, while the checks below run
+                manifests = {}
+                for env in envs:
+                    text, groups[env] = scan_set(rendered[env])
+                    manifests[env] = scratch / "rendered" / f"{env}.yaml"
+                    manifests[env].parent.mkdir(parents=True, exist_ok=True)
+                    manifests[env].write_text(text, encoding="utf-8")
+                scan = feed(early, list(manifests.values())) if early is not None \
+                    else start_checkov(checkov, list(manifests.values()))
+                early = None
             warm.join()
             crds = istio[0] if istio else None
             for env in envs:
                 findings += analyze(project, rendered[env], crds.crds if crds else None)
+                progress.step(f"checked {env}")
         except BaseException:
-            if scan is not None:
-                scan.proc.kill()
-                scan.proc.communicate()
+            for running in (scan, early):
+                if running is not None:
+                    running.proc.kill()
+                    running.proc.communicate()
             raise
         if scan is not None:
-            findings += [_locate(project, f) for f in collect(scan, manifests, rendered)]
+            progress.step("waiting for checkov")
+            findings += [_locate(project, f) for f in collect(scan, manifests, groups)]
+    progress.done()
     kept, dropped = apply_suppressions(findings, suppressions)
     notes = list(dict.fromkeys(project.notes))
     if not istio:
@@ -109,6 +130,34 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
         if r.istiod_values is None:
             notes.append(f"{env}: no values for istiod; CG108 skipped")
     return LintResult(envs, sorted(set(kept)), dropped, notes, checkov)
+
+
+class Progress:
+    """Progress of a lint on a terminal: one line on stderr, rewritten per step, erased at the end.
+    ``stream=None``: silent (not a terminal, or --quiet)."""
+
+    def __init__(self, stream):
+        import time
+
+        self.stream = stream
+        self.start = time.monotonic()
+        self._width = 0
+
+    def step(self, what: str) -> None:
+        if self.stream is None:
+            return
+        import time
+
+        text = f"chartgen lint: {what} ({time.monotonic() - self.start:.0f}s)"
+        self.stream.write("\r" + text.ljust(self._width))
+        self.stream.flush()
+        self._width = len(text)
+
+    def done(self) -> None:
+        if self.stream is not None and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0
 
 
 @lru_cache(maxsize=256)

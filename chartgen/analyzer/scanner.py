@@ -88,6 +88,36 @@ class Scan:
     driver: bool
 
 
+def prestart_checkov(checkov: str, cwd: Path) -> Scan | None:
+    """Start checkov's driver before the manifests exist, so that its slow import overlaps the
+    rendering; ``feed`` gives it the manifests. None when checkov has no known interpreter."""
+    python = _interpreter(checkov)
+    if not python:
+        return None
+    driver = str(resources.files("chartgen.analyzer") / "checkov_driver.py")
+    env = dict(os.environ, LOG_LEVEL="ERROR", BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="true",
+               PYTHONWARNINGS="ignore")
+    cwd.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.Popen([python, driver, "--stdin"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.PIPE, text=True, env=env, cwd=str(cwd))
+    except OSError as exc:
+        raise ToolError(f"cannot run checkov ({python}): {exc}") from None
+    return Scan(checkov, [], proc, True)
+
+
+def feed(scan: Scan, manifests: list[Path]) -> Scan:
+    """Give a prestarted checkov its manifests (it starts scanning when stdin closes)."""
+    scan.manifests = list(manifests)
+    stdin, scan.proc.stdin = scan.proc.stdin, None  # closed here: communicate() must not touch it
+    try:
+        stdin.write("".join(f"{m}\n" for m in manifests))
+        stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # it died importing checkov: collect() reports it or falls back to the command
+    return scan
+
+
 def start_checkov(checkov: str, manifests: list[Path]) -> Scan:
     cwd = str(manifests[0].parent) if manifests else None
     python = _interpreter(checkov)
@@ -106,9 +136,88 @@ def _wait(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
         raise ToolError(f"checkov did not finish within {timeout:g}s") from None
 
 
-def collect(scan: Scan, manifests: dict[str, Path], rendered: dict[str, Rendered],
+# --- what the scanner sees ---------------------------------------------------------------------------------
+
+# Kinds checkov 3.x has resource checks for (its Kubernetes check registry), and the kinds its
+# graph checks start from. It has no check for any Istio kind, nor for Namespace.
+CHECKED_KINDS = frozenset({
+    "AdmissionConfiguration", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "CronJob", "DaemonSet", "Deployment",
+    "DeploymentConfig", "Ingress", "Job", "Pod", "PodSecurityPolicy", "PodTemplate", "ReplicaSet",
+    "ReplicationController", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount", "StatefulSet"})
+# Objects that graph checks reach by name (a binding names its ServiceAccount): never merged
+NAMED_BY_OTHERS = frozenset({"ClusterRoleBinding", "RoleBinding"})
+WORKLOAD_KINDS = frozenset({"Pod", "Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob"})
+
+
+@dataclass
+class ScanGroup:
+    """Objects of one shape: the first is scanned, each gets its findings."""
+
+    start: int  # lines of the representative in the scan manifest (1-based, inclusive)
+    end: int
+    docs: list
+
+
+def _workload_labels(doc) -> dict:
+    spec = doc.spec
+    template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") if doc.kind == "CronJob" \
+        else spec.get("template")
+    meta = (template or {}).get("metadata") if isinstance(template, dict) else None
+    labels = (meta or {}).get("labels") if doc.kind != "Pod" else doc.meta.get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def _selects_a_workload(policy, workloads: list) -> bool:
+    """A NetworkPolicy matters to checkov only as what a workload's graph check looks for."""
+    selector = (policy.spec.get("podSelector") or {}) if isinstance(policy.spec.get("podSelector"), dict) else {}
+    wanted = selector.get("matchLabels") or {}
+    return any(w.namespace == policy.namespace and all(_workload_labels(w).get(k) == v for k, v in wanted.items())
+               for w in workloads)
+
+
+def _shape(obj: dict) -> str:
+    """The object as checkov judges it, without its name (objects differing only by name
+    get the same verdicts from every check that does not read the name)."""
+    meta = dict(obj.get("metadata") or {})
+    name = meta.pop("name", None)
+    if name == "default":  # checkov reads this one name (CKV_K8S_41, the default ServiceAccount)
+        meta["name"] = name
+    return json.dumps({**obj, "metadata": meta}, sort_keys=True, default=str)
+
+
+def scan_set(r: Rendered, dedupe: bool = True) -> tuple[str, list[ScanGroup]]:
+    """The manifest checkov scans for one environment (only kinds it judges, one object per
+    shape) and the groups that map each scanned object back to every object it stands for."""
+    docs = r.docs
+    workloads = [d for d in docs if d.kind in WORKLOAD_KINDS]
+    named = any(d.kind in NAMED_BY_OTHERS for d in docs)
+    chosen = [d for d in docs if d.kind in CHECKED_KINDS or (d.kind == "NetworkPolicy" and workloads
+                                                             and _selects_a_workload(d, workloads))]
+    groups: dict[str, list] = {}
+    order: list[str] = []
+    for d in chosen:
+        key = _shape(d.obj) if dedupe and not named and d.kind != "NetworkPolicy" else f"{id(d)}"
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(d)
+    lines = r.text.split("\n")
+    out: list[str] = []
+    result: list[ScanGroup] = []
+    for key in order:
+        rep = groups[key][0]
+        chunk = lines[rep.start - 1:rep.end]
+        out.append("---")
+        start = len(out) + 1
+        out += chunk
+        result.append(ScanGroup(start, len(out), groups[key]))
+    return "\n".join(out) + "\n", result
+
+
+def collect(scan: Scan, manifests: dict[str, Path], groups: dict[str, list[ScanGroup]],
             timeout: float = 300) -> list[Finding]:
-    """Wait for checkov and turn its failed checks into findings."""
+    """Wait for checkov and turn its failed checks into findings, one for every object of the
+    scanned object's shape."""
     proc = scan.proc
     out, err = _wait(proc, timeout)
     if scan.driver and proc.returncode == 3:  # the runner could not be imported: use the command
@@ -131,21 +240,20 @@ def collect(scan: Scan, manifests: dict[str, Path], rendered: dict[str, Rendered
             env = by_path.get(path)
             if env is None:
                 continue
-            findings.append(_finding(env, check, rendered[env]))
+            findings += _findings(env, check, groups[env])
     return findings
 
 
-def _finding(env: str, check: dict, r: Rendered) -> Finding:
+def _findings(env: str, check: dict, groups: list[ScanGroup]) -> list[Finding]:
     first = (check.get("file_line_range") or [0])[0]
-    doc = next((d for d in r.docs if d.start <= first <= d.end), None)
-    if doc is not None:
-        kind, ns, name, source = doc.kind, doc.namespace, doc.name, doc.source
-    else:
+    group = next((g for g in groups if g.start <= first <= g.end), None)
+    name = str(check.get("check_name", "")).strip()
+    if group is None:
         kind, _, rest = str(check.get("resource", "")).partition(".")
-        ns, _, name = rest.partition(".")
-        source = ""
-    return Finding(env, kind, ns, name, str(check["check_id"]), str(check.get("check_name", "")).strip(), "error",
-                   source, 0, "checkov")
+        ns, _, obj_name = rest.partition(".")
+        return [Finding(env, kind, ns, obj_name, str(check["check_id"]), name, "error", "", 0, "checkov")]
+    return [Finding(env, d.kind, d.namespace, d.name, str(check["check_id"]), name, "error", d.source, 0, "checkov")
+            for d in group.docs]
 
 
 # --- suppressions ---------------------------------------------------------------------------------

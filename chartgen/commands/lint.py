@@ -17,11 +17,13 @@ from ..cli import Ctx, catalog_option, run_guarded
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--no-scanner", is_flag=True, help="Skip checkov's Kubernetes checks.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line on stderr (there is none when stderr is not a terminal).")
 @click.pass_obj
-def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
+def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner, quiet):
     """Render every environment with helm and check the result offline.
 
-    Checks: Kubernetes and Istio schemas, mesh semantics (istioctl analyze codes),
+    Checks: Kubernetes schemas, the pinned Istio release's CRDs (schema and CEL
+    rules) and Istio's validating webhook, mesh semantics (istioctl analyze codes),
     chartgen's security rules (CG1xx) and checkov's Kubernetes checks. Exit 1 on
     errors (with --strict, on warnings too). The rules: docs/lint-rules.md.
 
@@ -32,6 +34,7 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
       chartgen lint --format sarif > lint.sarif
     """
     from ..analyzer import Project, lint
+    from ..analyzer.runner import Progress
     from ..analyzer.report import summary, to_json, to_sarif, to_text
     from ..validate import load_catalog, parse_catalog
 
@@ -39,14 +42,19 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner):
         import kubernetes_validate  # noqa: F401 - the lint extra; missing: one line saying how to install it
 
         catalog_path = Path(catalog)
-        load_catalog(catalog_path)  # reports an unreadable or invalid catalog
-        c, smap = parse_catalog(catalog_path.read_text(encoding="utf-8"), catalog_path.name)
+        try:
+            text = catalog_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            load_catalog(catalog_path)  # reports why it cannot be read
+            raise
+        c, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
         project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name, source_map=smap)
         unknown = [e for e in envs if e not in c.environments]
         if unknown:
             raise click.BadParameter(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
                                      f"{', '.join(sorted(c.environments))}", param_hint="--env")
-        result = lint(project, list(envs), scanner=not no_scanner)
+        stream = sys.stderr if not quiet and sys.stderr.isatty() else None
+        result = lint(project, list(envs), scanner=not no_scanner, progress=Progress(stream))
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
         if fmt == "json":
