@@ -36,17 +36,13 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner, quiet):
     from ..analyzer import Project, lint
     from ..analyzer.runner import Progress
     from ..analyzer.report import summary, to_json, to_sarif, to_text
-    from ..validate import load_catalog, parse_catalog
+    from ..validate import parse_catalog, read_catalog_text
 
     def run():
         import kubernetes_validate  # noqa: F401 - the lint extra; missing: one line saying how to install it
 
         catalog_path = Path(catalog)
-        try:
-            text = catalog_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            load_catalog(catalog_path)  # reports why it cannot be read
-            raise
+        text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
         c, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
         project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name, source_map=smap)
         unknown = [e for e in envs if e not in c.environments]
