@@ -37,6 +37,7 @@ _CORE_12 = re.compile(
 )
 _SPECIAL = frozenset({"", "=", "<<"})
 _NUMBER_START = frozenset("+-.0123456789")
+_NUMERIC_CHARS = frozenset("+-.0123456789_")
 _PYYAML = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 
@@ -72,6 +73,8 @@ def ambiguous(text: str) -> bool:
         return True
     if _PYYAML.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
         return True  # YAML 1.1 as PyYAML reads it: sexagesimals (1:20), 012, 0b101, dates, .inf
+    if "_" in text and text[0] in _NUMBER_START and set(text) <= _NUMERIC_CHARS:
+        return True  # digits, signs and dots with underscores: a number to ruamel ('-_', '1_.5')
     return _go_number(text)
 
 

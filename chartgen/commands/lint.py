@@ -42,8 +42,8 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner, quiet):
         import kubernetes_validate  # noqa: F401 - the lint extra; missing: one line saying how to install it
 
         catalog_path = Path(catalog)
-        text = read_catalog_text(catalog_path)  # an unreadable or undecodable file: one located line
-        c, smap = parse_catalog(text, str(catalog_path))  # an invalid catalog: every problem (parsed once)
+        text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
+        c, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
         project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name, source_map=smap)
         unknown = [e for e in envs if e not in c.environments]
         if unknown:
