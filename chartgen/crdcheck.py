@@ -938,33 +938,9 @@ def _fast_validator(version: _Version):
 
 
 def _compile_cached(schema: dict):
-    import hashlib
-    import marshal
-    import os
-    import sys
-    import tempfile
+    from .compiled import compiled_validator
 
-    import fastjsonschema
-
-    text = json.dumps(schema, sort_keys=True)
-    key = hashlib.sha256("\0".join((text, fastjsonschema.VERSION, sys.version)).encode()).hexdigest()[:20]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chartgen" / "crd-validators"
-    path = cache / f"{key}.marshal"
-    try:
-        code = marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        code = compile(fastjsonschema.compile_to_code(schema), "<crd structural validator>", "exec")
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps(code))
-            os.replace(tmp, path)
-        except OSError:
-            pass
-    namespace: dict = {}
-    exec(code, namespace)  # noqa: S102 - fastjsonschema's generated validator of a CRD schema
-    return namespace["validate"]
+    return compiled_validator(schema, where="crd-validators/", name="crd structural validator")
 
 
 class CRDSet:

@@ -367,37 +367,10 @@ def _merge_user_file(path: Path, data: dict) -> str:
 
 @lru_cache(maxsize=1)
 def _values_validator():
-    """The values schema compiled to Python by fastjsonschema. Compiling costs more than a
-    whole no-op run of a small catalog, so the compiled code object is kept in the user's
-    cache directory, keyed by the schema, fastjsonschema's version and Python's."""
-    import hashlib
-    import marshal
-    import os
-    import sys
-    import tempfile
+    """The values schema compiled to Python by fastjsonschema (cached across runs)."""
+    from .compiled import compiled_validator
 
-    import fastjsonschema
-
-    key = hashlib.sha256("\0".join((json.dumps(VALUES_SCHEMA, sort_keys=True), fastjsonschema.VERSION,
-                                     sys.version)).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chartgen"
-    path = cache / f"values-validator-{key}.marshal"
-    code = None
-    try:
-        code = marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        code = compile(fastjsonschema.compile_to_code(VALUES_SCHEMA), "<chartgen values validator>", "exec")
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps(code))
-            os.replace(tmp, path)
-        except OSError:  # no writable cache: fine, compiled in memory
-            pass
-    namespace: dict = {}
-    exec(code, namespace)  # noqa: S102 - fastjsonschema's own generated validator
-    return namespace["validate"]
+    return compiled_validator(VALUES_SCHEMA, where="values-validator-", name="chartgen values validator")
 
 
 def _validate_values(catalog: Catalog) -> None:
