@@ -676,30 +676,18 @@ class HelmfileSettings(Model):
     meshVersion: Version | None = Field(None, description="Version of meshChart.")
 
 
-GitURL = Annotated[
-    str,
-    Field(json_schema_extra={"pattern": naming.GIT_URL.pattern}),
-    _check("git-url", "a git repository URL (https://, ssh:// or git@host:path) without spaces, quotes, '$' or braces",
-           lambda v: bool(naming.GIT_URL.match(v))),
-]
-GitRevision = Annotated[
-    str,
-    Field(json_schema_extra={"pattern": naming.GIT_REVISION.pattern}),
-    _check("git-revision", "a branch, tag or commit (letters, digits, '.', '_', '-', '/')",
-           lambda v: bool(naming.GIT_REVISION.match(v))),
-]
-RepoPath = Annotated[
-    str,
-    Field(json_schema_extra={"pattern": naming.REPO_PATH.pattern}),
-    _check("repo-path", "a relative directory inside the repository such as 'deploy/mesh' ('' for its root)",
-           lambda v: bool(naming.REPO_PATH.match(v))),
-]
-ClusterName = Annotated[
-    str,
-    Field(json_schema_extra={"pattern": naming.CLUSTER_NAME.pattern}),
-    _check("cluster-name", "a cluster name (letters, digits, '.', '_', ':', '@', '/', '-')",
-           lambda v: bool(naming.CLUSTER_NAME.match(v))),
-]
+def _pattern_str(regex, rule: str, expected: str):
+    """A string matching ``regex``: the pattern in the JSON schema, a located ``rule`` error."""
+    return Annotated[str, Field(json_schema_extra={"pattern": regex.pattern}),
+                     _check(rule, expected, lambda v: bool(regex.match(v)))]
+
+
+GitURL = _pattern_str(naming.GIT_URL, "git-url",
+                      "a git repository URL (https://, ssh:// or git@host:path) without spaces, quotes, '$' or braces")
+GitRevision = _pattern_str(naming.GIT_REVISION, "git-revision", "a branch, tag or commit (letters, digits, '.', '_', '-', '/')")
+RepoPath = _pattern_str(naming.REPO_PATH, "repo-path",
+                        "a relative directory inside the repository such as 'deploy/mesh' ('' for its root)")
+ClusterName = _pattern_str(naming.CLUSTER_NAME, "cluster-name", "a cluster name (letters, digits, '.', '_', ':', '@', '/', '-')")
 
 
 class ArgoCluster(Model):

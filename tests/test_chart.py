@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from chartgen.mesh import env_views
-from chartgen.render import ChartMeta, build_chart, dump_yaml
+from chartgen.render import ChartMeta, build_chart
 from chartgen.validate import load_catalog
-from chartgen.values import mesh_env_values
+from helpers.meshrender import write_chart
 from conftest import ROOT
 
 pytestmark = pytest.mark.integration  # renders the chart with the real helm 4 and helm 3
@@ -29,15 +29,7 @@ def catalog():
 @pytest.fixture(scope="module")
 def chart_dir(tmp_path_factory, catalog) -> Path:
     """The chart as generate writes it (version pinned so goldens survive bumps), plus env values."""
-    root = tmp_path_factory.mktemp("chart")
-    chart = root / "bytefreezer-mesh"
-    for rel, text in build_chart(catalog, ChartMeta(version="1.0.0")).items():
-        path = chart / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    for env, values in mesh_env_values(catalog).items():
-        (root / f"{env}.yaml").write_text(dump_yaml(values))
-    return chart
+    return write_chart(catalog, tmp_path_factory.mktemp("chart"), name="bytefreezer-mesh")
 
 
 def helm_run(binary, args, env, check=True):

@@ -14,8 +14,10 @@ from chartgen.values import mesh_env_values
 KUBE_VERSION = "1.33.0"
 
 
-def write_chart(catalog, root: Path) -> Path:
-    chart = root / "mesh"
+def write_chart(catalog, root: Path, name: str = "mesh") -> Path:
+    """The chart as generate writes it (version pinned so goldens survive bumps) in
+    ``root/name``, plus each environment's values file in ``root``."""
+    chart = root / name
     for rel, text in build_chart(catalog, ChartMeta(version="1.0.0")).items():
         path = chart / rel
         path.parent.mkdir(parents=True, exist_ok=True)
