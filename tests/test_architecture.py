@@ -1,0 +1,116 @@
+"""Structural limits of the code base, checked on every run: no function above cyclomatic
+complexity 20 (radon's measure) and no helper template file of the chart over 250 lines.
+
+``KNOWN`` lists what is still over a limit; it may only shrink. A function that drops under
+the limit must leave the list (the test says so), and nothing new may join it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from radon.complexity import cc_visit
+from radon.visitors import Function
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("chartgen", "tools", "benchmarks", "tests")
+MAX_COMPLEXITY = 20
+MAX_HELPER_LINES = 250
+HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
+
+KNOWN_COMPLEX = frozenset({
+    "chartgen/analyzer/istio_crds.py::chart_source",
+    "chartgen/analyzer/mesh.py::_virtual_services",
+    "chartgen/analyzer/mesh.py::_unreachable_rules",
+    "chartgen/analyzer/mesh.py::_gateways",
+    "chartgen/analyzer/runner.py::lint",
+    "chartgen/analyzer/security.py::_strict_mtls",
+    "chartgen/analyzer/webhook.py::validateHeaderValue",
+    "chartgen/analyzer/webhook.py::validateHTTPRouteMatchRequest",
+    "chartgen/analyzer/webhook.py::ValidateVirtualService",
+    "chartgen/analyzer/webhook.py::validateConnectionPool",
+    "chartgen/analyzer/webhook.py::validateLoadBalancer",
+    "chartgen/analyzer/webhook.py::validateTLSOptions",
+    "chartgen/analyzer/webhook.py::validateServer",
+    "chartgen/analyzer/webhook.py::ValidateServiceEntry",
+    "chartgen/analyzer/webhook.py::ValidateSidecar",
+    "chartgen/analyzer/webhook.py::ValidateAuthorizationPolicy",
+    "chartgen/analyzer/webhook.py::validateJwtRule",
+    "chartgen/analyzer/webhook.py::ValidateTelemetry",
+    "chartgen/analyzer/webhook.py::ValidateEnvoyFilter",
+    "chartgen/cli.py::diff.run",
+    "chartgen/commands/canary.py::_rows",
+    "chartgen/commands/canary.py::_edit",
+    "chartgen/crdcheck.py::_parse_request_uri",
+    "chartgen/crdcheck.py::_matches",
+    "chartgen/crdcheck.py::_check_metadata",
+    "chartgen/crdcheck.py::_json_schema",
+    "chartgen/crdcheck.py::_Node.__init__",
+    "chartgen/crdcheck.py::_Run._scalar",
+    "chartgen/crdcheck.py::_Run._compositions",
+    "chartgen/crdcheck.py::_Run._cel",
+    "chartgen/generate.py::plan",
+    "chartgen/graph.py::_env_elements",
+    "chartgen/lifecycle.py::_service_changes",
+    "chartgen/lifecycle.py::compare",
+    "chartgen/publish.py::publish_repo",
+    "chartgen/userfiles.py::_merge_text",
+    "chartgen/validate.py::_problems_from_pydantic",
+    "chartgen/validate.py::_prune",
+    "chartgen/validate.py::_Checker.run",
+    "chartgen/validate.py::_Checker.check_layer",
+    "chartgen/values.py::service_values",
+    "tools/install_tools.py::install",
+    "tests/helpers/routemodel.py::_sidecar_admits",
+    "tests/helpers/wiring.py::discover",
+    "tests/helpers/wiring.py::relabel",
+    "tests/hostile/cases/yaml-11-words/check.py::check",
+    "tests/hostile/test_variants.py::test_generated_variants_are_refused_or_stay_data",
+    "tests/test_admission_property.py::service",
+    "tests/test_ambient.py::test_ambient_namespaces_waypoints_and_no_sidecars",
+    "tests/test_ambient.py::test_ambient_helmfile_with_the_real_upstream_charts",
+    "tests/test_canary.py::test_promote_through_every_step_then_refuse_then_rollback",
+    "tests/test_examples.py::test_grpc_shop_routes_each_protocol",
+    "tests/test_gitops_render.py::test_helmfile_dag_argo_waves_and_flux_dependson_agree",
+    "tests/test_helmfile.py::test_values_reach_releases",
+    "tests/test_helmfile.py::test_helmfile_layout",
+    "tests/test_upstream.py::test_mesh_policies_for_addon_pods",
+})
+KNOWN_LONG_HELPERS = frozenset({"_helpers.tpl"})
+
+
+def _functions(blocks, prefix: str = ""):
+    for block in blocks:
+        if isinstance(block, Function):
+            name = prefix + (block.fullname if not prefix else block.name)
+            yield name, block.complexity
+            yield from _functions(block.closures, name + ".")
+        else:  # a class: its methods are listed on their own by cc_visit
+            yield from _functions(getattr(block, "inner_classes", []), prefix + block.name + ".")
+
+
+def complexities() -> dict[str, int]:
+    out: dict[str, int] = {}
+    for top in SOURCES:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            for name, value in _functions(cc_visit(path.read_text(encoding="utf-8"))):
+                out[f"{rel}::{name}"] = max(value, out.get(f"{rel}::{name}", 0))
+    return out
+
+
+def test_no_function_above_the_complexity_limit():
+    measured = complexities()
+    assert len(measured) > 500  # the walk reached the code base
+    over = {name: value for name, value in measured.items() if value > MAX_COMPLEXITY}
+    new = sorted(f"{name} ({over[name]})" for name in set(over) - KNOWN_COMPLEX)
+    fixed = sorted(KNOWN_COMPLEX - set(over))
+    assert not new, f"functions above complexity {MAX_COMPLEXITY}; split them: {new}"
+    assert not fixed, f"now within the limit: remove them from KNOWN_COMPLEX: {fixed}"
+
+
+def test_no_helper_template_file_over_the_line_limit():
+    lengths = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in HELPERS.glob("_*.tpl")}
+    assert lengths, "no helper templates found"
+    over = {name for name, n in lengths.items() if n > MAX_HELPER_LINES}
+    assert not over - KNOWN_LONG_HELPERS, f"helper templates over {MAX_HELPER_LINES} lines: {sorted(over - KNOWN_LONG_HELPERS)}"
+    assert not KNOWN_LONG_HELPERS - over, f"now within the limit: remove from KNOWN_LONG_HELPERS: {sorted(KNOWN_LONG_HELPERS - over)}"
