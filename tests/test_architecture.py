@@ -19,11 +19,7 @@ HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
 KNOWN_COMPLEX = frozenset({
     "chartgen/analyzer/istio_crds.py::chart_source",
-    "chartgen/analyzer/mesh.py::_virtual_services",
-    "chartgen/analyzer/mesh.py::_unreachable_rules",
-    "chartgen/analyzer/mesh.py::_gateways",
     "chartgen/analyzer/runner.py::lint",
-    "chartgen/analyzer/security.py::_strict_mtls",
     "chartgen/analyzer/webhook.py::validateHeaderValue",
     "chartgen/analyzer/webhook.py::validateHTTPRouteMatchRequest",
     "chartgen/analyzer/webhook.py::ValidateVirtualService",
