@@ -18,11 +18,9 @@ MAX_HELPER_LINES = 250
 HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
 KNOWN_COMPLEX = frozenset({
-    "chartgen/analyzer/istio_crds.py::chart_source",
     "chartgen/analyzer/mesh.py::_virtual_services",
     "chartgen/analyzer/mesh.py::_unreachable_rules",
     "chartgen/analyzer/mesh.py::_gateways",
-    "chartgen/analyzer/runner.py::lint",
     "chartgen/analyzer/security.py::_strict_mtls",
     "chartgen/analyzer/webhook.py::validateHeaderValue",
     "chartgen/analyzer/webhook.py::validateHTTPRouteMatchRequest",
@@ -52,14 +50,12 @@ KNOWN_COMPLEX = frozenset({
     "chartgen/graph.py::_env_elements",
     "chartgen/lifecycle.py::_service_changes",
     "chartgen/lifecycle.py::compare",
-    "chartgen/publish.py::publish_repo",
     "chartgen/userfiles.py::_merge_text",
     "chartgen/validate.py::_problems_from_pydantic",
     "chartgen/validate.py::_prune",
     "chartgen/validate.py::_Checker.run",
     "chartgen/validate.py::_Checker.check_layer",
     "chartgen/values.py::service_values",
-    "tools/install_tools.py::install",
     "tests/helpers/routemodel.py::_sidecar_admits",
     "tests/helpers/wiring.py::discover",
     "tests/helpers/wiring.py::relabel",
