@@ -15,8 +15,6 @@ from typing import NamedTuple
 from .catalog import Catalog
 from .mesh import EnvView, ResolvedService, env_views
 
-GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
-
 
 @dataclass
 class Node:

@@ -71,7 +71,7 @@ KNOWN_COMPLEX = frozenset({
     "tests/test_helmfile.py::test_helmfile_layout",
     "tests/test_upstream.py::test_mesh_policies_for_addon_pods",
 })
-KNOWN_LONG_HELPERS = frozenset({"_helpers.tpl"})
+KNOWN_LONG_HELPERS: frozenset[str] = frozenset()
 
 
 def _functions(blocks, prefix: str = ""):
