@@ -58,7 +58,6 @@ KNOWN_COMPLEX = frozenset({
     "chartgen/validate.py::_prune",
     "chartgen/validate.py::_Checker.run",
     "chartgen/validate.py::_Checker.check_layer",
-    "chartgen/values.py::service_values",
     "tools/install_tools.py::install",
     "tests/helpers/routemodel.py::_sidecar_admits",
     "tests/helpers/wiring.py::discover",
