@@ -166,10 +166,28 @@ def _define(name: str, body: list[str]) -> list[str]:
     return [f'{{{{- define "{name}" -}}}}', *body, "{{- end -}}"]
 
 
-def defaults_template() -> str:
+def _fail_helper() -> list[str]:
+    """chartgen.fail: the render fails with the message of a check of the invariants table."""
+    most = max(len(inv.args) for inv in INVARIANTS)
+    body = ["{{- $messages := dict -}}"]
+    body += [f"{{{{- $_ := set $messages {json.dumps(inv.id)} {json.dumps(inv.message)} -}}}}" for inv in INVARIANTS]
+    body += ['{{- $format := get $messages .check | required (printf "chartgen.fail: no check %q" .check) -}}',
+             "{{- $a := .args | default list -}}"]
+    for n in range(most + 1):
+        args = "".join(f" (index $a {i})" for i in range(n))
+        body += [f"{{{{- {'if' if n == 0 else 'else if'} eq (len $a) {n} -}}}}",
+                 f"{{{{- fail {f'(printf $format{args})' if n else '$format'} -}}}}"]
+    body += ["{{- end -}}"]
+    return _define("chartgen.fail", body)
+
+
+def contract_template() -> str:
     """The generated helper template: the default of every key of a service and an external
-    service (chartgen.fillDefaults fills them in, so templates never read an absent key)."""
+    service (chartgen.fillDefaults fills them in, so templates never read an absent key), and
+    chartgen.fail with the message of each check the schema cannot express."""
     lines = [
+        "{{/* The values contract as the templates see it: defaults of absent keys, messages of the checks. */}}",
+        "",
         "{{/*",
         f"{GENERATED_FROM} Do not edit: {REGENERATE}",
         "",
@@ -178,9 +196,16 @@ def defaults_template() -> str:
         "so templates never read a key that is absent.",
         "*/}}",
     ]
-    for i, (helper, _key, model) in enumerate(ENTRY_DEFAULTS):
-        lines += [""] * (i > 0)
-        lines += _define(helper, [f"{k}: {_flow(v)}" for k, v in entry_defaults(model).items()])
+    for helper, _key, model in ENTRY_DEFAULTS:
+        lines += _define(helper, [f"{k}: {_flow(v)}" for k, v in entry_defaults(model).items()]) + [""]
+    lines += [
+        "{{/*",
+        "chartgen.fail: fails the render with the message of a check the values' schema cannot",
+        "express (chartgen/invariants.py), its verbs filled with \"args\".",
+        'Usage: {{- include "chartgen.fail" (dict "check" "weights-sum" "args" (list $key (int $sum))) }}',
+        "*/}}",
+        *_fail_helper(),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -268,7 +293,7 @@ def contract_doc() -> str:
         "The chart's templates read only these keys. `chartgen/values_model.py` defines them once; from it come",
         "`values.schema.json` (helm refuses values that do not fit it), the `## @param` comments of `values.yaml`,",
         "the values table of the chart README, the template defaults of a service and an external service",
-        "(`templates/_contract.tpl`) and this page. `chartgen/values.py` produces the values from the catalog:",
+        "(`templates/_contract.tpl`, with the messages of the checks below) and this page. `chartgen/values.py` produces the values from the catalog:",
         "`values.yaml` holds the environment-neutral layer (secure defaults: STRICT mTLS, no chaos, HTTPS",
         "gateway); `values/<chart>/<env>.yaml` holds one environment's differences, deep-merged by helm.",
         "",

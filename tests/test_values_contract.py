@@ -9,6 +9,7 @@ import re
 
 import fastjsonschema
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from chartgen.invariants import BY_ID, INVARIANTS
@@ -16,8 +17,10 @@ from chartgen.mesh import env_views
 from chartgen.validate import load_catalog
 from chartgen.values import chart_values
 from chartgen.values_model import NOTES, ChartValues
-from chartgen.values_schema import ENTRY_DEFAULTS, VALUES_SCHEMA, _walk, contract_doc, entry_defaults
+from chartgen.values_schema import ENTRY_DEFAULTS, VALUES_SCHEMA, _walk, contract_doc, contract_template, entry_defaults
 from conftest import ROOT
+
+TEMPLATES = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
 VERB = re.compile(r"%[-+# 0]*\d*(?:\.\d+)?[a-zA-Z%]")
 
@@ -64,6 +67,10 @@ def test_the_committed_schema_is_the_models():
 
 def test_the_contract_doc_is_in_step(golden):
     golden(ROOT / "docs" / "design" / "values-contract.md", contract_doc())
+
+
+def test_the_contract_template_is_in_step(golden):
+    golden(TEMPLATES / "_contract.tpl", contract_template())
 
 
 def test_emitted_values_fit_the_model_and_the_schema(emitted, schema_check):
@@ -113,11 +120,19 @@ def _agrees(default, schema: dict, where: str):
             _agrees(v, props[k], f"{where}.{k}")
 
 
+def _define(text: str, name: str) -> str:
+    """The body of a {{- define "name" -}} … {{- end -}} of a helper template."""
+    return text.split(f'{{{{- define "{name}" -}}}}\n', 1)[1].split("{{- end -}}", 1)[0]
+
+
 @pytest.mark.parametrize("helper,key,model", ENTRY_DEFAULTS, ids=[e[1] for e in ENTRY_DEFAULTS])
 def test_template_defaults_agree_with_the_schema(helper, key, model):
-    defaults = entry_defaults(model)
+    """The defaults as helm reads them (the committed helper, parsed as YAML) are the model's,
+    give every key of the entry a default, in schema order, of the type the schema says."""
+    defaults = yaml.safe_load(_define((TEMPLATES / "_contract.tpl").read_text(), helper))
+    assert defaults == entry_defaults(model), helper
     entry = VALUES_SCHEMA["properties"][key]["additionalProperties"]
-    assert list(defaults) == list(entry["properties"]), helper  # every key has a default, in schema order
+    assert list(defaults) == list(entry["properties"]), helper
     for k, v in defaults.items():
         _agrees(v, _schema_at(f"{key}.<name>.{k}"), f"{key}.<name>.{k}")
 
@@ -125,3 +140,24 @@ def test_template_defaults_agree_with_the_schema(helper, key, model):
 def test_notes_name_keys_of_the_values():
     paths = {p for p, _s, _same in _walk(VALUES_SCHEMA)}
     assert set(NOTES) <= paths, set(NOTES) - paths
+
+
+FAIL_CALL = re.compile(r'include "chartgen\.fail" \(dict "check" "([a-z0-9-]+)"(?: "args" \(list (.*)\))?\) -}}')
+
+
+def test_templates_fail_only_through_the_invariants_table():
+    """Every check the templates make is a check of the table, called with as many arguments as
+    its message takes; every check of the table is made; no other fail on the values."""
+    used: dict[str, int] = {}
+    for path in sorted(TEMPLATES.rglob("*")):
+        if not path.is_file() or path.name == "_contract.tpl":
+            continue
+        text = path.read_text()
+        for m in FAIL_CALL.finditer(text):
+            args = re.findall(r'\([^()]*\)|"[^"]*"|\$[\w.]+', m.group(2) or "")
+            assert len(args) == len(BY_ID[m.group(1)].args), (path.name, m.group(0))
+            used[m.group(1)] = used.get(m.group(1), 0) + 1
+        fails = [line for line in text.splitlines() if re.search(r"\bfail\b", line) and "chartgen.fail" not in line
+                 and not line.lstrip().startswith(("{{/*", "*/", "Usage")) and "{{" in line]
+        assert fails in ([], ['{{- fail "dashboards/services.json is missing from the chart" }}']), (path.name, fails)
+    assert set(used) == set(BY_ID)
