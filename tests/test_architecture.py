@@ -37,7 +37,6 @@ KNOWN_COMPLEX = frozenset({
     "chartgen/generate.py::plan",
     "chartgen/lifecycle.py::_service_changes",
     "chartgen/lifecycle.py::compare",
-    "chartgen/values.py::service_values",
     "tests/helpers/routemodel.py::_sidecar_admits",
     "tests/helpers/wiring.py::discover",
     "tests/helpers/wiring.py::relabel",
