@@ -1,261 +1,122 @@
-"""The strict JSON Schema (draft-07) of the mesh chart's values, with a description for
-every key. values.yaml comments and the chart README's values table come from it."""
+"""What follows from the values model (``chartgen.values_model``): the strict JSON Schema
+(draft-07) of the mesh chart's values, with a description for every key (values.yaml comments
+and the chart README's values table come from it, through ``describe``), the template defaults
+of an entry of ``services`` / ``externalServices`` (the generated helper template) and the
+values contract doc."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import types
+import typing
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from .catalog import GRPC_STATUS
-from .naming import INT32_MAX, UINT32_MAX
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_LABEL_OR_EMPTY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
+from .invariants import INVARIANTS
+from .values_model import NOTES, ChartValues, ExternalService, Service, ValuesModel
+
+_SCALARS = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
-def obj(props: dict[str, Any], desc: str = "", required: bool = True) -> dict:
-    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
-    if required:
-        out["required"] = sorted(props)
-    if desc:
-        out["description"] = desc
+def _constraints(metadata) -> dict[str, Any]:
+    """pydantic's constraints (Field(ge=…, le=…, min_length=…, pattern=…)) by name."""
+    out: dict[str, Any] = {}
+    for m in metadata:
+        for attr in ("ge", "le", "min_length", "pattern"):
+            if getattr(m, attr, None) is not None:
+                out[attr] = getattr(m, attr)
     return out
 
 
-def mapof(item: dict, desc: str = "", key_pattern: str | None = None) -> dict:
-    out: dict[str, Any] = {"type": "object", "additionalProperties": item}
-    if key_pattern:
-        out["propertyNames"] = {"pattern": key_pattern}
-    if desc:
-        out["description"] = desc
+def _unwrap(tp, description: str | None, metadata: tuple) -> tuple[Any, str | None, tuple]:
+    """The type under ``Annotated`` and ``X | None`` (an optional key is left out, never null),
+    with the descriptions and constraints found on the way (the outer description wins)."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp, *extra = get_args(tp)
+            for info in extra:
+                if isinstance(info, FieldInfo):
+                    description = description or info.description
+                    metadata = (*metadata, *info.metadata)
+        elif get_origin(tp) in (typing.Union, types.UnionType) and type(None) in get_args(tp):
+            rest = [a for a in get_args(tp) if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]
+        else:
+            return tp, description, metadata
+
+
+def schema_of(tp, description: str | None = None, metadata: tuple = ()) -> dict[str, Any]:
+    """The JSON Schema of one type of the values model."""
+    tp, description, metadata = _unwrap(tp, description, metadata)
+    c = _constraints(metadata)
+    origin = get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _object(tp, description)
+    if origin in (typing.Union, types.UnionType):
+        return {"oneOf": [schema_of(a) for a in get_args(tp)]}
+    if origin is list:
+        out: dict[str, Any] = {"type": "array", "items": schema_of(get_args(tp)[0])}
+        _put(out, "description", description)
+        _put(out, "minItems", c.get("min_length"))
+        return out
+    if origin is dict:
+        key, value = get_args(tp)
+        out = {"type": "object", "additionalProperties": schema_of(value)}
+        key_pattern = _constraints(_unwrap(key, None, ())[2]).get("pattern")
+        _put(out, "propertyNames", {"pattern": key_pattern} if key_pattern else None)
+        _put(out, "description", description)
+        return out
+    if origin is Literal:
+        return _scalar("string", description, {"enum": list(get_args(tp))})
+    return _scalar(_SCALARS[tp], description, c)
+
+
+def _scalar(kind: str, description: str | None, c: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind}
+    bounds = {"minimum": c.get("ge"), "maximum": c.get("le")}
+    if kind == "number":  # a number states its range first
+        for k, v in bounds.items():
+            _put(out, k, v)
+        bounds = {}
+    _put(out, "description", description)
+    for k, v in bounds.items():
+        _put(out, k, v)
+    _put(out, "pattern", c.get("pattern"))
+    _put(out, "enum", c.get("enum"))
+    _put(out, "minLength", c.get("min_length"))
     return out
 
 
-def s(desc: str, **kw) -> dict:
-    return {"type": "string", "description": desc, **kw}
-
-
-def b(desc: str) -> dict:
-    return {"type": "boolean", "description": desc}
-
-
-def i(desc: str, lo: int | None = None, hi: int | None = None) -> dict:
-    out: dict[str, Any] = {"type": "integer", "description": desc}
-    if lo is not None:
-        out["minimum"] = lo
-    if hi is not None:
-        out["maximum"] = hi
+def _object(model: type[ValuesModel], description: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    low, high = model.schema_counts
+    _put(out, "minProperties", low)
+    _put(out, "maxProperties", high)
+    out["properties"] = {name: schema_of(f.annotation, f.description, tuple(f.metadata))
+                         for name, f in model.model_fields.items()}
+    required = model.schema_required
+    if required == "all":
+        out["required"] = sorted(model.model_fields)
+    elif required != "none":
+        out["required"] = list(required)
+    _put(out, "description", description or model.__dict__.get("__doc__"))
     return out
 
 
-def n(desc: str, lo: float, hi: float) -> dict:
-    return {"type": "number", "minimum": lo, "maximum": hi, "description": desc}
+def _put(out: dict, key: str, value):
+    if value is not None:
+        out[key] = value
 
 
-def arr(item: dict, desc: str, min_items: int = 0) -> dict:
-    out = {"type": "array", "items": item, "description": desc}
-    if min_items:
-        out["minItems"] = min_items
-    return out
+def values_schema() -> dict[str, Any]:
+    body = _object(ChartValues, None)
+    del body["description"]
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "title": "mesh chart values", **body}
 
 
-def dur(desc: str, allow_empty: bool = False) -> dict:
-    pattern = f"^$|{DURATION}" if allow_empty else DURATION
-    return s(desc, pattern=pattern)
-
-
-PORT = i("Port number.", 1, 65535)
-STRING_MATCH = {
-    "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-    "properties": {"exact": {"type": "string"}, "prefix": {"type": "string"}, "regex": {"type": "string"}},
-}
-HTTP_MATCH = {
-    "type": "object", "additionalProperties": False,
-    "properties": {
-        "headers": mapof(STRING_MATCH, "Header conditions (lowercase names)."),
-        "uri": STRING_MATCH,
-        "queryParams": mapof(STRING_MATCH, "Query parameter conditions."),
-        "port": PORT,
-    },
-    "description": "An Istio HTTPMatchRequest.",
-}
-PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL"]
-PORT_ITEM = obj({
-    "name": s("Port name (<protocol>[-suffix]).", pattern=DNS_LABEL),
-    "number": PORT,
-    "protocol": s("Protocol: HTTP, HTTP2 and GRPC ports get http rules, TLS and HTTPS tls rules (by SNI), "
-                  "TCP, MONGO, REDIS and MYSQL tcp rules.", enum=PROTOCOLS),
-})
-# AuthorizationPolicy reads '*' as a wildcard and '{…}' as a template: literal paths have neither.
-PLAIN_PATH = r"^/[^*{}?# ]*$"
-EXPOSED_PATH = {
-    "oneOf": [
-        {"type": "string", "pattern": PLAIN_PATH, "description": "A path prefix."},
-        {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-         "properties": {"exact": {"type": "string", "pattern": PLAIN_PATH},
-                        "prefix": {"type": "string", "pattern": PLAIN_PATH},
-                        "regex": {"type": "string", "minLength": 1}}},
-    ],
-}
-RATE_LIMIT = obj({
-    "enabled": b("Insert a local rate limit (token bucket per pod; over-limit requests get 429)."),
-    "maxTokens": i("Bucket size (burst).", 0, UINT32_MAX),
-    "tokensPerFill": i("Tokens added every fillInterval.", 0, UINT32_MAX),
-    "fillInterval": dur("Refill interval."),
-})
-LOAD_BALANCER = {
-    "type": "object", "additionalProperties": False, "maxProperties": 1,
-    "description": "DestinationRule loadBalancer: {simple: …} or {consistentHash: …} (session affinity); empty for Istio's default.",
-    "properties": {
-        "simple": s("Algorithm.", enum=["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
-        "consistentHash": {
-            "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-            "properties": {
-                "httpHeaderName": {"type": "string", "minLength": 1},
-                "httpCookie": obj({"name": {"type": "string", "minLength": 1}, "path": {"type": "string"},
-                                   "ttl": dur("Cookie lifetime.")}, required=False),
-                "useSourceIp": {"type": "boolean"},
-                "httpQueryParameterName": {"type": "string", "minLength": 1},
-            },
-        },
-    },
-}
-SERVICE = obj({
-    "enabled": b("Render this service's objects."),
-    "waypoint": s("Ambient data plane: the waypoint (Gateway API Gateway of class istio-waypoint in the service's "
-                  "namespace) applying this service's L7 settings; empty for none (L4 only).",
-                  pattern=DNS_LABEL_OR_EMPTY),
-    "namespace": s("Namespace; empty means environment.namespace.", pattern=DNS_LABEL_OR_EMPTY),
-    "serviceName": s("Kubernetes Service name.", pattern=DNS_LABEL),
-    "selector": mapof({"type": "string"}, "Pod labels of the workload."),
-    "serviceAccount": obj({"create": b("Create the ServiceAccount (token not automounted)."),
-                           "name": s("ServiceAccount name; its principal is used in AuthorizationPolicies.", pattern=DNS_LABEL)},
-                          "Workload identity."),
-    "ports": arr(PORT_ITEM, "Service ports; routes go to the first.", 1),
-    "expose": obj({
-        "enabled": b("Route external traffic to this service through the gateway."),
-        "host": s("Subdomain; the host is <host>.<environment.hostSuffix>.", pattern=DNS_LABEL),
-        "paths": arr(EXPOSED_PATH, "Paths routed through the gateway: a string is a prefix, or "
-                     "{exact: …}, {prefix: …}, {regex: …} (RE2, whole path).", 1),
-        "gatewayPort": i("Gateway port; 0 means the main port (443 or 80).", 0, 65535),
-    }, "External exposure."),
-    "timeout": dur("Request timeout; empty for none.", allow_empty=True),
-    "retries": obj({
-        "attempts": i("Retry attempts.", 0, 20),
-        "perTryTimeout": dur("Timeout per attempt; empty for the route timeout.", allow_empty=True),
-        "retryOn": s("Envoy retry conditions.", minLength=1),
-    }, "Retry policy."),
-    "loadBalancer": LOAD_BALANCER,
-    "connectionPool": obj({
-        "tcp": obj({"maxConnections": i("Max connections.", 1, INT32_MAX), "connectTimeout": dur("TCP connect timeout.")},
-                   required=False),
-        "http": obj({"http1MaxPendingRequests": i("Max pending requests.", 1, INT32_MAX),
-                     "http2MaxRequests": i("Max concurrent requests.", 1, INT32_MAX),
-                     "maxRequestsPerConnection": i("Requests per connection (0 unlimited).", 0, INT32_MAX),
-                     "maxRetries": i("Max concurrent retries.", 0, INT32_MAX),
-                     "idleTimeout": dur("Idle timeout.")}, required=False),
-    }, "DestinationRule connectionPool.", required=False),
-    "outlierDetection": obj({
-        "consecutive5xxErrors": i("5xx errors before ejection.", 0, UINT32_MAX),
-        "consecutiveGatewayErrors": i("Gateway errors before ejection.", 0, UINT32_MAX),
-        "interval": dur("Sweep interval."),
-        "baseEjectionTime": dur("Minimum ejection time."),
-        "maxEjectionPercent": i("Max ejected hosts (%).", 0, 100),
-    }, "Circuit breaking (DestinationRule outlierDetection).", required=False),
-    "versions": mapof(obj({"labels": mapof({"type": "string"}, "Pod labels of the version.")}),
-                      "Subsets by version name.", DNS_LABEL),
-    "weights": mapof(i("Weight (%).", 0, 100), "Traffic split over versions; empty routes to the host.", DNS_LABEL),
-    "routes": arr(obj({"name": s("Rule name.", pattern=DNS_LABEL), "match": arr(HTTP_MATCH, "Matches (ORed).", 1),
-                       "version": s("Version that matching requests go to.", pattern=DNS_LABEL)}),
-                  "A/B rules, before the weighted default."),
-    "mirror": obj({"enabled": b("Mirror traffic."), "version": s("Version that receives the copy."),
-                   "percent": n("Share of requests mirrored (%).", 0, 100)}, "Traffic mirroring."),
-    "faults": arr({
-        "type": "object", "additionalProperties": False, "required": ["name", "match"],
-        "properties": {
-            "name": s("Rule name.", pattern=DNS_LABEL),
-            "match": arr(HTTP_MATCH, "Matches (ORed); empty for all requests."),
-            "delay": obj({"percent": n("Share delayed (%).", 0, 100), "fixedDelay": dur("Delay.")}),
-            "abort": {**obj({"percent": n("Share aborted (%).", 0, 100), "httpStatus": i("HTTP status returned.", 200, 599),
-                             "grpcStatus": s("gRPC status returned (e.g. UNAVAILABLE).", enum=list(GRPC_STATUS))},
-                            required=False),
-                      "required": ["percent"], "minProperties": 2, "maxProperties": 2},
-        },
-    }, "Fault injection rules (rendered first, only when environment.chaos)."),
-    "rateLimit": RATE_LIMIT,
-    "calls": arr(s("A key of services or externalServices.", pattern=DNS_LABEL),
-                 "Dependencies: drive AuthorizationPolicies, NetworkPolicies and Sidecar scope."),
-    "env": mapof({"type": "string"}, "Entries of this service's env ConfigMap.", r"^[A-Za-z_][A-Za-z0-9_]*$"),
-}, "One service of the mesh.")
-
-VALUES_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-07/schema#",
-    "title": "mesh chart values",
-    **obj({
-        "nameOverride": s("Override the chart name in labels."),
-        "domain": s("Base DNS domain."),
-        "environment": obj({
-            "name": s("Environment name."),
-            "production": b("Production environment (lint rules are stricter)."),
-            "namespace": s("Default namespace of services.", pattern=DNS_LABEL),
-            "hostSuffix": s("External hosts end with it."),
-            "chaos": b("Render fault injection rules."),
-            "mtlsMode": s("PeerAuthentication mode.", enum=["STRICT", "PERMISSIVE"]),
-            "tracingSamplingPercent": n("Trace sampling (%).", 0, 100),
-            "accessLogging": b("Envoy access logs."),
-            "egressPolicy": s("Sidecar outboundTrafficPolicy.", enum=["REGISTRY_ONLY", "ALLOW_ANY"]),
-            "dataPlane": s("sidecar (injected Envoy, Sidecar scoping) or ambient (ztunnel, waypoints, "
-                           "Gateway API routing).", enum=["sidecar", "ambient"]),
-        }, "The environment this release configures."),
-        "istio": obj({
-            "revision": s("Control plane revision; empty uses istio-injection=enabled.", pattern=DNS_LABEL_OR_EMPTY),
-            "systemNamespace": s("Istio's namespace.", pattern=DNS_LABEL),
-            "trustDomain": s("Mesh trust domain (principals)."),
-        }, "Istio installation."),
-        "namespaces": obj({"create": b("Create the service namespaces (kept on uninstall)."),
-                           "labels": mapof({"type": "string"}, "Extra namespace labels.")}, "Namespaces."),
-        "gateway": obj({
-            "enabled": b("Render the Gateway and ingress routes."),
-            "api": s("istio: an Istio Gateway and VirtualServices (gateway pods from the istio/gateway chart); "
-                     "gatewayApi: a Gateway API Gateway of class istio (Istio deploys it) and HTTPRoutes.",
-                     enum=["istio", "gatewayApi"]),
-            "name": s("Gateway name.", pattern=DNS_LABEL),
-            "namespace": s("Namespace of the gateway workload.", pattern=DNS_LABEL),
-            "selector": mapof({"type": "string"}, "Gateway pod labels."),
-            "serviceAccount": s("Gateway service account (principal).", pattern=DNS_LABEL),
-            "service": s("Gateway Kubernetes Service (helm test).", pattern=DNS_LABEL),
-            "https": b("Serve HTTPS on 443."),
-            "credentialName": s("TLS secret in the gateway namespace.", pattern=DNS_LABEL_OR_EMPTY),
-            "httpsRedirect": b("Redirect HTTP to HTTPS."),
-            "extraPorts": arr(PORT_ITEM, "Extra gateway servers (plain)."),
-            "rateLimit": RATE_LIMIT,
-            "jwt": obj({"enabled": b("Require a JWT at the gateway."), "issuer": s("Issuer."),
-                        "jwksUri": s("JWKS URI."), "audiences": arr({"type": "string"}, "Audiences.")},
-                       "RequestAuthentication."),
-        }, "Ingress gateway."),
-        "observability": obj({
-            "namespace": s("Add-ons namespace.", pattern=DNS_LABEL),
-            "prometheus": obj({"service": s("Prometheus Service."), "port": PORT}, "Prometheus."),
-            "jaeger": obj({"service": s("Jaeger Service."), "otlpGrpcPort": PORT, "otlpHttpPort": PORT}, "Jaeger."),
-            "tracingProvider": s("meshConfig extensionProvider name."),
-            "dashboards": obj({"enabled": b("Ship the Grafana dashboard ConfigMap.")}, "Dashboards."),
-        }, "Observability wiring."),
-        "test": obj({"enabled": b("Render the helm test."), "image": s("curl image.")}, "helm test."),
-        "env": mapof({"type": "string"}, "Extra entries of every namespace's env ConfigMap.",
-                     r"^[A-Za-z_][A-Za-z0-9_]*$"),
-        "externalServices": mapof(obj({
-            "enabled": b("Render the ServiceEntry."),
-            "namespace": s("Namespace; empty means environment.namespace.", pattern=DNS_LABEL_OR_EMPTY),
-            "hosts": arr(s("Host."), "Hosts.", 1),
-            "ports": arr(PORT_ITEM, "Ports.", 1),
-            "exportTo": arr({"type": "string"}, "Visibility."),
-            "redirect": obj({"enabled": b("Route the hosts to a service."), "service": s("A key of services."),
-                             "port": i("Target port.", 0, 65535)}, "Redirect."),
-            "envVar": s("Env var receiving the redirect URL.", pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$"),
-        }, "An external service."), "External services by name.", DNS_LABEL),
-        "services": mapof(SERVICE, "Services by name.", DNS_LABEL),
-    }),
-}
+VALUES_SCHEMA: dict[str, Any] = values_schema()
 
 
 def describe(schema: dict = VALUES_SCHEMA, prefix: str = "") -> list[tuple[str, str, str]]:
@@ -270,3 +131,187 @@ def describe(schema: dict = VALUES_SCHEMA, prefix: str = "") -> list[tuple[str, 
             placeholder = "<name>"
             rows += describe(extra, f"{path}.{placeholder}")
     return rows
+
+
+# --- the template defaults --------------------------------------------------------------------
+
+# the entries the templates fill in from defaults: (helper name, key of the values, model)
+ENTRY_DEFAULTS = (("chartgen.serviceDefaults", "services", Service),
+                  ("chartgen.externalDefaults", "externalServices", ExternalService))
+
+
+def entry_defaults(model: type[ValuesModel]) -> dict[str, Any]:
+    """What the templates assume for each key an entry of ``model`` leaves out."""
+    out = {}
+    for name, f in model.model_fields.items():
+        value = f.get_default(call_default_factory=True)
+        out[name] = value.model_dump() if isinstance(value, BaseModel) else value
+    return out
+
+
+def _flow(value) -> str:
+    """A value as one line of flow-style YAML (the defaults hold only these shapes)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    return "[" + ", ".join(_flow(v) for v in value) + "]"
+
+
+def _define(name: str, body: list[str]) -> list[str]:
+    return [f'{{{{- define "{name}" -}}}}', *body, "{{- end -}}"]
+
+
+def _fail_helper() -> list[str]:
+    """chartgen.fail: the render fails with the message of a check of the invariants table."""
+    most = max(len(inv.args) for inv in INVARIANTS)
+    body = ["{{- $messages := dict -}}"]
+    body += [f"{{{{- $_ := set $messages {json.dumps(inv.id)} {json.dumps(inv.message)} -}}}}" for inv in INVARIANTS]
+    body += ['{{- $format := get $messages .check | required (printf "chartgen.fail: no check %q" .check) -}}',
+             "{{- $a := .args | default list -}}"]
+    for n in range(most + 1):
+        args = "".join(f" (index $a {i})" for i in range(n))
+        body += [f"{{{{- {'if' if n == 0 else 'else if'} eq (len $a) {n} -}}}}",
+                 f"{{{{- fail {f'(printf $format{args})' if n else '$format'} -}}}}"]
+    body += ["{{- end -}}"]
+    return _define("chartgen.fail", body)
+
+
+def contract_template() -> str:
+    """The generated helper template: the default of every key of a service and an external
+    service (chartgen.fillDefaults fills them in, so templates never read an absent key), and
+    chartgen.fail with the message of each check the schema cannot express."""
+    lines = [
+        "{{/* The values contract as the templates see it: defaults of absent keys, messages of the checks. */}}",
+        "",
+        "{{/*",
+        f"{GENERATED_FROM} Do not edit: {REGENERATE}",
+        "",
+        "chartgen.serviceDefaults / chartgen.externalDefaults: the shape of one entry",
+        "of .Values.services / .Values.externalServices. Missing keys take these values,",
+        "so templates never read a key that is absent.",
+        "*/}}",
+    ]
+    for helper, _key, model in ENTRY_DEFAULTS:
+        lines += _define(helper, [f"{k}: {_flow(v)}" for k, v in entry_defaults(model).items()]) + [""]
+    lines += [
+        "{{/*",
+        "chartgen.fail: fails the render with the message of a check the values' schema cannot",
+        "express (chartgen/invariants.py), its verbs filled with \"args\".",
+        'Usage: {{- include "chartgen.fail" (dict "check" "weights-sum" "args" (list $key (int $sum))) }}',
+        "*/}}",
+        *_fail_helper(),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- the contract doc -------------------------------------------------------------------------
+
+GENERATED_FROM = "Generated from chartgen/values_model.py and chartgen/invariants.py."
+REGENERATE = "`pytest tests/test_values_contract.py --update-golden` rewrites it."
+
+
+def _walk(schema: dict, prefix: str = "", seen: dict | None = None):
+    """(path, schema, same_as) of every key, in model order; entries of a map are <name>, items of
+    a list []. A shape met before is not spelt out again: same_as names where it was."""
+    seen = {} if seen is None else seen
+    for key, sub in schema.get("properties", {}).items():
+        path = f"{prefix}.{key}" if prefix else key
+        inner = [(sub, path), (sub.get("additionalProperties"), f"{path}.<name>"), (sub.get("items"), f"{path}[]")]
+        inner = [(s, p) for s, p in inner if isinstance(s, dict) and s.get("properties")]
+        shape = json.dumps([s for s, _ in inner], sort_keys=True)
+        same_as = seen.get(shape) if inner else None
+        yield path, sub, same_as
+        if inner and same_as is None:
+            seen[shape] = inner[0][1]
+            for s, p in inner:
+                yield from _walk(s, p, seen)
+
+
+def _constraint_text(s: dict) -> str:
+    parts = []
+    if "enum" in s:
+        parts.append(" \\| ".join(f"`{v}`" for v in s["enum"]))
+    if "minimum" in s or "maximum" in s:
+        parts.append(f"{s.get('minimum', '…')}–{s.get('maximum', '…')}")
+    if "pattern" in s:
+        parts.append(f"`{s['pattern']}`".replace("|", "\\|"))
+    if "minLength" in s:
+        parts.append("not empty")
+    if "minItems" in s:
+        parts.append(f"at least {s['minItems']}")
+    if "propertyNames" in s:
+        parts.append(f"keys `{s['propertyNames']['pattern']}`".replace("|", "\\|"))
+    low, high = s.get("minProperties"), s.get("maxProperties")
+    if high is not None:
+        parts.append(f"exactly {high} keys" if low == high else f"at most {high} keys")
+    return "; ".join(parts)
+
+
+def _type_text(s: dict) -> str:
+    if "oneOf" in s:
+        return " or ".join(_type_text(x) for x in s["oneOf"])
+    kind = s.get("type", "object")
+    if kind == "array":
+        return f"list of {_type_text(s['items'])}"
+    if kind == "object" and isinstance(s.get("additionalProperties"), dict):
+        return f"map of {_type_text(s['additionalProperties'])}"
+    return kind
+
+
+def _entry_default(path: str) -> str:
+    for _helper, key, model in ENTRY_DEFAULTS:
+        head = f"{key}.<name>."
+        if path.startswith(head):
+            node: Any = entry_defaults(model)
+            for part in path[len(head):].split("."):
+                if not isinstance(node, dict) or part not in node:
+                    return ""
+                node = node[part]
+            return f"`{_flow(node)}`"
+    return ""
+
+
+def contract_doc() -> str:
+    """docs/design/values-contract.md: every key of the values and every invariant."""
+    rows = ["| Key | Type | Allowed | Left out | Description |", "|---|---|---|---|---|"]
+    for path, s, same_as in _walk(VALUES_SCHEMA):
+        desc = " ".join(filter(None, [s.get("description", ""), NOTES.get(path, ""),
+                                      f"Keys as in `{same_as}`." if same_as else ""])).replace("|", "\\|")
+        rows.append(f"| `{path}` | {_type_text(s)} | {_constraint_text(s)} | {_entry_default(path)} | {desc} |")
+    checks = ["| Check | Must hold | Chart's message | Catalog rule |", "|---|---|---|---|"]
+    for inv in INVARIANTS:
+        rule = f"`{inv.catalog_rule}`" if inv.catalog_rule else "— (no catalog produces it)"
+        checks.append(f"| `{inv.id}` | {inv.summary} | `{inv.message}` | {rule} |")
+    return "\n".join([
+        f"<!-- {GENERATED_FROM} Do not edit: {REGENERATE} -->",
+        "# The mesh chart's values contract",
+        "",
+        "The chart's templates read only these keys. `chartgen/values_model.py` defines them once; from it come",
+        "`values.schema.json` (helm refuses values that do not fit it), the `## @param` comments of `values.yaml`,",
+        "the values table of the chart README, the template defaults of a service and an external service",
+        "(`templates/_contract.tpl`, with the messages of the checks below) and this page. `chartgen/values.py` produces the values from the catalog:",
+        "`values.yaml` holds the environment-neutral layer (secure defaults: STRICT mTLS, no chaos, HTTPS",
+        "gateway); `values/<chart>/<env>.yaml` holds one environment's differences, deep-merged by helm.",
+        "",
+        "## Keys",
+        "",
+        "`<name>` stands for any key of a map, `[]` for each item of a list. *Left out* is what the templates",
+        "assume when an entry of `services` or `externalServices` leaves the key out (the schema requires",
+        "most keys, so this matters only to values given without the schema, e.g. `--skip-schema-validation`).",
+        "",
+        *rows,
+        "",
+        "## What the schema cannot say",
+        "",
+        "These hold across keys, so no JSON Schema states them. The chart refuses values that break one",
+        "(`helm template` fails with the message), and the catalog rule refuses the same thing in the",
+        "catalog before any values exist. The table is `chartgen/invariants.py`.",
+        "",
+        *checks,
+        "",
+    ])

@@ -18,21 +18,16 @@ MAX_HELPER_LINES = 250
 HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
 KNOWN_COMPLEX = frozenset({
-    "chartgen/analyzer/istio_crds.py::chart_source",
-    "chartgen/analyzer/runner.py::lint",
     "chartgen/cli.py::diff.run",
     "chartgen/commands/canary.py::_rows",
     "chartgen/commands/canary.py::_edit",
     "chartgen/generate.py::plan",
     "chartgen/lifecycle.py::_service_changes",
     "chartgen/lifecycle.py::compare",
-    "chartgen/publish.py::publish_repo",
     "chartgen/validate.py::_problems_from_pydantic",
     "chartgen/validate.py::_prune",
     "chartgen/validate.py::_Checker.run",
     "chartgen/validate.py::_Checker.check_layer",
-    "chartgen/values.py::service_values",
-    "tools/install_tools.py::install",
     "tests/helpers/routemodel.py::_sidecar_admits",
     "tests/helpers/wiring.py::discover",
     "tests/helpers/wiring.py::relabel",
