@@ -18,19 +18,6 @@ MAX_HELPER_LINES = 250
 HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
 KNOWN_COMPLEX = frozenset({
-    "chartgen/analyzer/webhook.py::validateHeaderValue",
-    "chartgen/analyzer/webhook.py::validateHTTPRouteMatchRequest",
-    "chartgen/analyzer/webhook.py::ValidateVirtualService",
-    "chartgen/analyzer/webhook.py::validateConnectionPool",
-    "chartgen/analyzer/webhook.py::validateLoadBalancer",
-    "chartgen/analyzer/webhook.py::validateTLSOptions",
-    "chartgen/analyzer/webhook.py::validateServer",
-    "chartgen/analyzer/webhook.py::ValidateServiceEntry",
-    "chartgen/analyzer/webhook.py::ValidateSidecar",
-    "chartgen/analyzer/webhook.py::ValidateAuthorizationPolicy",
-    "chartgen/analyzer/webhook.py::validateJwtRule",
-    "chartgen/analyzer/webhook.py::ValidateTelemetry",
-    "chartgen/analyzer/webhook.py::ValidateEnvoyFilter",
     "chartgen/cli.py::diff.run",
     "chartgen/commands/canary.py::_rows",
     "chartgen/commands/canary.py::_edit",

@@ -12,12 +12,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from chartgen.errors import CatalogError
 from chartgen.invariants import BY_ID, INVARIANTS
 from chartgen.mesh import env_views
-from chartgen.validate import load_catalog
+from chartgen.validate import load_catalog, parse_catalog
 from chartgen.values import chart_values
 from chartgen.values_model import NOTES, ChartValues
-from chartgen.values_schema import ENTRY_DEFAULTS, VALUES_SCHEMA, _walk, contract_doc, contract_template, entry_defaults
+from chartgen.values_contract import ENTRY_DEFAULTS, GENERATED, _walk, entry_defaults, values_schema
+from chartgen.values_schema import VALUES_SCHEMA
 from conftest import ROOT
 
 TEMPLATES = ROOT / "chartgen" / "templates" / "chart" / "templates"
@@ -59,18 +61,17 @@ def schema_check():
     return fastjsonschema.compile(VALUES_SCHEMA)
 
 
-def test_the_committed_schema_is_the_models():
-    committed = json.loads((ROOT / "charts" / "bytefreezer-mesh" / "values.schema.json").read_text())
-    committed.pop("$comment", None)
-    assert committed == VALUES_SCHEMA
+@pytest.mark.parametrize("rel", sorted(GENERATED))
+def test_the_generated_files_are_in_step(golden, rel):
+    """`python -m chartgen.values_contract` (or pytest --update-golden) rewrites them."""
+    golden(ROOT / rel, GENERATED[rel]())
 
 
-def test_the_contract_doc_is_in_step(golden):
-    golden(ROOT / "docs" / "design" / "values-contract.md", contract_doc())
-
-
-def test_the_contract_template_is_in_step(golden):
-    golden(TEMPLATES / "_contract.tpl", contract_template())
+def test_chartgen_reads_the_models_schema_and_the_chart_ships_it():
+    assert VALUES_SCHEMA == values_schema()
+    shipped = json.loads((ROOT / "charts" / "bytefreezer-mesh" / "values.schema.json").read_text())
+    shipped.pop("$comment")
+    assert shipped == VALUES_SCHEMA
 
 
 def test_emitted_values_fit_the_model_and_the_schema(emitted, schema_check):
@@ -161,3 +162,48 @@ def test_templates_fail_only_through_the_invariants_table():
                  and not line.lstrip().startswith(("{{/*", "*/", "Usage")) and "{{" in line]
         assert fails in ([], ['{{- fail "dashboards/services.json is missing from the chart" }}']), (path.name, fails)
     assert set(used) == set(BY_ID)
+
+
+def _edit(path: str, value):
+    """A catalog edit: set (or, with None, delete) the key at a dotted path of catalog.yaml."""
+    def apply(c: dict):
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = c
+        for p in parents:
+            node = node[p]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return apply
+
+
+# check id -> a catalog.yaml edit that breaks it at the catalog level
+CATALOG_CASES = {
+    "unique-keys": _edit("externalServices.proxy", {"hosts": ["x.example.com"],
+                                                    "ports": [{"name": "http", "port": 80, "protocol": "HTTP"}]}),
+    "https-credential": _edit("environments.prod.gateway.credentialName", None),
+    "weights-version": _edit("services.proxy.weights", {"v1": 90, "v3": 10}),
+    "weights-sum": _edit("services.proxy.weights", {"v1": 90, "v2": 20}),
+    "route-version": _edit("services.proxy.routes.0.version", "v9"),
+    "mirror-version": _edit("services.proxy.mirror", {"version": "v9", "percent": 5}),
+    "fault-action": _edit("services.receiver.faults.0", {"name": "chaos-test"}),
+    "exposed-http-port": _edit("services.piper.ports.0.protocol", "TCP"),
+    "gateway-port": _edit("services.localstack.expose.gatewayPort", 4567),
+    "redirect-service": _edit("externalServices.aws.redirectTo.service", "nope"),
+    "redirect-port": _edit("externalServices.aws.redirectTo.port", 4567),
+    "unknown-call": _edit("services.proxy.calls", ["nobody"]),
+}
+
+
+def test_every_check_the_catalog_can_break_has_a_case():
+    assert set(CATALOG_CASES) == {inv.id for inv in INVARIANTS if inv.catalog_rule}
+
+
+@pytest.mark.parametrize("check", sorted(CATALOG_CASES))
+def test_the_catalog_refuses_what_a_check_refuses_with_its_rule(check):
+    data = yaml.safe_load((ROOT / "catalog.yaml").read_text())
+    CATALOG_CASES[check](data)
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(yaml.safe_dump(data, sort_keys=False))
+    assert BY_ID[check].catalog_rule in {p.rule for p in err.value.problems}, err.value.problems
