@@ -645,7 +645,7 @@ class Environment(Model):
     kialiAnonymous: bool | None = Field(None, description="Kiali without login; default: not production.")
     services: dict[DnsLabel, ServiceOverride] = {}
     # A production environment refuses each weaker setting unless its own opt-in says so
-    # (chartgen.validate.PRODUCTION_GUARDS; lint honours the same keys).
+    # (chartgen.rules.production.PRODUCTION_GUARDS; lint honours the same keys).
     allowPermissiveMtlsInProduction: bool = Field(False, description="Production: allow mtls: PERMISSIVE.")
     allowPlainHttpInProduction: bool = Field(
         False, description="Production: allow a gateway serving plain HTTP (https: false, httpsRedirect: false, extraPorts).")
