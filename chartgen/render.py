@@ -24,7 +24,7 @@ from .values import chart_name, chart_values, path_label
 from .values_schema import VALUES_SCHEMA, describe
 
 CHART_SOURCE = "chartgen/templates/chart"  # the chart files copied from the package, in chartgen's tree
-VALUES_SCHEMA_SOURCE = "chartgen/values_schema.py"
+VALUES_SCHEMA_SOURCE = "chartgen/values_model.py"
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ def chart_body(catalog: Catalog) -> ChartBody:
     files = {
         "values.yaml": values_yaml(values),
         "values.schema.json": copy_header("values.schema.json", json.dumps(VALUES_SCHEMA, indent=2) + "\n",
-                                          VALUES_SCHEMA_SOURCE, "written from its VALUES_SCHEMA"),
+                                          VALUES_SCHEMA_SOURCE, "the values model, through chartgen/values_contract.py"),
         ".helmignore": copy_header(".helmignore", _jinja().loader.get_source(_jinja(), "helmignore")[0],
                                    "chartgen/templates/files/helmignore"),
     }
