@@ -657,7 +657,7 @@ class Environment(Model):
 
 
 class IstioSettings(Model):
-    revision: str = Field("", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
+    revision: str = Field("", pattern=naming.DNS1123_LABEL_OR_EMPTY.pattern)
     trustDomain: Host = "cluster.local"
     gatewayRelease: DnsLabel = Field("istio-ingress", description="Release (and namespace) of the gateway chart.")
 

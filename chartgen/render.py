@@ -256,7 +256,7 @@ def chart_body(catalog: Catalog) -> dict:
     files = {
         "values.yaml": values_yaml(values),
         "values.schema.json": copy_header("values.schema.json", json.dumps(VALUES_SCHEMA, indent=2) + "\n",
-                                          VALUES_SCHEMA_SOURCE, "the values model, through chartgen/values_schema.py"),
+                                          VALUES_SCHEMA_SOURCE, "the values model, through chartgen/values_contract.py"),
         ".helmignore": copy_header(".helmignore", _jinja().loader.get_source(_jinja(), "helmignore")[0],
                                    "chartgen/templates/files/helmignore"),
     }

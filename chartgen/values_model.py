@@ -1,11 +1,12 @@
 """The mesh chart's values, modelled once.
 
 This is the values contract: every key the chart's templates read, with its type, bounds,
-pattern and description. Everything else about the contract is derived from it by
-``chartgen.values_schema``: the strict ``values.schema.json`` (whose descriptions become the
-``values.yaml`` comments and the chart README's values table), the template defaults of a
-service and an external service (the generated helper template), and the contract doc.
-``chartgen.values`` produces values of this shape from the catalog.
+pattern and description. Everything else about the contract is generated from it by
+``chartgen.values_contract`` into files committed in the tree: the strict
+``values.schema.json`` (whose descriptions become the ``values.yaml`` comments and the chart
+README's values table), the template defaults of a service and an external service (the
+generated helper template) and the contract doc. ``chartgen.values`` produces values of this
+shape from the catalog. Nothing imports this module at run time.
 
 A field's default is what the templates assume when an entry of ``services`` or
 ``externalServices`` leaves the key out (``{}`` for a section they skip when empty); it is

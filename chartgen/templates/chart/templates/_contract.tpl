@@ -1,7 +1,7 @@
 {{/* The values contract as the templates see it: defaults of absent keys, messages of the checks. */}}
 
 {{/*
-Generated from chartgen/values_model.py and chartgen/invariants.py. Do not edit: `pytest tests/test_values_contract.py --update-golden` rewrites it.
+Generated from chartgen/values_model.py and chartgen/invariants.py. Do not edit: `python -m chartgen.values_contract` rewrites it.
 
 chartgen.serviceDefaults / chartgen.externalDefaults: the shape of one entry
 of .Values.services / .Values.externalServices. Missing keys take these values,
