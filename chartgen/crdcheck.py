@@ -954,7 +954,8 @@ def _json_schema(s: Any, root: bool = False) -> Any:
     checks those (``_Run.light``)."""
     if not isinstance(s, dict):
         return s
-    out = {k: _json_schema_entry(k, v) for k, v in s.items() if not k.startswith("x-kubernetes-") and k not in _LEFT_OUT}
+    out = {k: _json_schema_entry(k, v) for k, v in s.items()
+           if not k.startswith("x-kubernetes-") and k not in _LEFT_OUT}
     _kubernetes_extensions(s, out, root)
     return out
 
