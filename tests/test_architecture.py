@@ -18,48 +18,9 @@ MAX_HELPER_LINES = 250
 HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
 KNOWN_COMPLEX = frozenset({
-    "chartgen/analyzer/istio_crds.py::chart_source",
-    "chartgen/analyzer/mesh.py::_virtual_services",
-    "chartgen/analyzer/mesh.py::_unreachable_rules",
-    "chartgen/analyzer/mesh.py::_gateways",
-    "chartgen/analyzer/runner.py::lint",
-    "chartgen/analyzer/security.py::_strict_mtls",
-    "chartgen/analyzer/webhook.py::validateHeaderValue",
-    "chartgen/analyzer/webhook.py::validateHTTPRouteMatchRequest",
-    "chartgen/analyzer/webhook.py::ValidateVirtualService",
-    "chartgen/analyzer/webhook.py::validateConnectionPool",
-    "chartgen/analyzer/webhook.py::validateLoadBalancer",
-    "chartgen/analyzer/webhook.py::validateTLSOptions",
-    "chartgen/analyzer/webhook.py::validateServer",
-    "chartgen/analyzer/webhook.py::ValidateServiceEntry",
-    "chartgen/analyzer/webhook.py::ValidateSidecar",
-    "chartgen/analyzer/webhook.py::ValidateAuthorizationPolicy",
-    "chartgen/analyzer/webhook.py::validateJwtRule",
-    "chartgen/analyzer/webhook.py::ValidateTelemetry",
-    "chartgen/analyzer/webhook.py::ValidateEnvoyFilter",
     "chartgen/cli.py::diff.run",
     "chartgen/commands/canary.py::_rows",
     "chartgen/commands/canary.py::_edit",
-    "chartgen/crdcheck.py::_parse_request_uri",
-    "chartgen/crdcheck.py::_matches",
-    "chartgen/crdcheck.py::_check_metadata",
-    "chartgen/crdcheck.py::_json_schema",
-    "chartgen/crdcheck.py::_Node.__init__",
-    "chartgen/crdcheck.py::_Run._scalar",
-    "chartgen/crdcheck.py::_Run._compositions",
-    "chartgen/crdcheck.py::_Run._cel",
-    "chartgen/generate.py::plan",
-    "chartgen/graph.py::_env_elements",
-    "chartgen/lifecycle.py::_service_changes",
-    "chartgen/lifecycle.py::compare",
-    "chartgen/publish.py::publish_repo",
-    "chartgen/userfiles.py::_merge_text",
-    "chartgen/validate.py::_problems_from_pydantic",
-    "chartgen/validate.py::_prune",
-    "chartgen/validate.py::_Checker.run",
-    "chartgen/validate.py::_Checker.check_layer",
-    "chartgen/values.py::service_values",
-    "tools/install_tools.py::install",
     "tests/helpers/routemodel.py::_sidecar_admits",
     "tests/helpers/wiring.py::discover",
     "tests/helpers/wiring.py::relabel",
@@ -75,7 +36,7 @@ KNOWN_COMPLEX = frozenset({
     "tests/test_helmfile.py::test_helmfile_layout",
     "tests/test_upstream.py::test_mesh_policies_for_addon_pods",
 })
-KNOWN_LONG_HELPERS = frozenset({"_helpers.tpl"})
+KNOWN_LONG_HELPERS: frozenset[str] = frozenset()
 
 
 def _functions(blocks, prefix: str = ""):

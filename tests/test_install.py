@@ -52,7 +52,7 @@ def test_doctor_reports_each_part_and_where_it_was_found():
     (kv,) = report["python"]
     assert kv["name"] == "kubernetes-validate" and kv["found"] and kv["version"]
     text = run_cli("doctor", cwd=ROOT).stdout
-    assert f"helm  " in text and helm["path"] in text and "(from .tools/bin)" in text
+    assert "helm  " in text and helm["path"] in text and "(from .tools/bin)" in text
 
 
 @pytest.mark.integration  # a real process with an empty PATH; runs the tools it finds

@@ -18,11 +18,9 @@ from ..catalog import Canary, Match
 from ..catalog_edit import RoundTrip, check_writable, edit_weights, unified_diff, weights_path, write_atomic
 from ..errors import CatalogError, ChartgenError
 
-from ..cli import catalog_option as _catalog_option
-_out_option = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
-                           help="Output root to regenerate (default: the catalog's directory).")
-_env_option = click.option("--env", "env", default=None, metavar="ENV",
-                           help="Edit environments.ENV.services.SERVICE.weights instead of the service's own weights.")
+from . import options
+_env_option = options.environment(
+    "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights.")
 _dry_run_option = click.option("--dry-run", is_flag=True,
                                help="Show the catalog diff and what generate would change; write nothing.")
 
@@ -135,9 +133,9 @@ def command():
 
 
 @command.command("status")
-@_catalog_option
-@click.option("--env", "env", default=None, metavar="ENV", help="Only this environment.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@options.catalog
+@options.environment("Only this environment.")
+@options.output_format("text", "json")
 @click.pass_obj
 def status(obj, catalog, env, fmt):
     """Versions, weights, canary step, A/B routes and mirror of every versioned service.
@@ -270,7 +268,7 @@ def _print_bump(outcome) -> None:
 
 def _change_options(fn):
     """The options every weight-changing command takes: -c, -o, --env, --dry-run."""
-    for option in (click.pass_obj, _dry_run_option, _env_option, _out_option, _catalog_option):
+    for option in (click.pass_obj, _dry_run_option, _env_option, options.out, options.catalog):
         fn = option(fn)
     return fn
 
