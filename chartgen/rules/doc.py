@@ -21,7 +21,7 @@ Every command that reads the catalog (`chartgen validate`, `generate`, `diff`, `
 it against these rules first, and reports every problem it finds at once, one a line:
 
 ```
-catalog.yaml:12:7: error: services.web.calls[0]: service 'web' calls itself [self-call]
+catalog.yaml:7:13: error: services.web.calls[0]: service 'web' calls itself [self-call]
 ```
 
 `file:line:col`, the catalog path of the value (or key) at fault, the message, and the rule id
@@ -38,6 +38,18 @@ that breaks it (and only it) and the same catalog fixed; a test checks both.
 
 def _example(title: str, text: str) -> list[str]:
     return [f"{title}:", "", "```yaml", example_catalog(text).rstrip("\n"), "```", ""]
+
+
+def _reported(example: str) -> list[str]:
+    """What validating the example reports, one line a problem (as ``chartgen validate`` prints)."""
+    from ..errors import CatalogError
+    from ..validate import parse_catalog
+
+    try:
+        parse_catalog(example_catalog(example), "catalog.yaml")
+    except CatalogError as exc:
+        return [p.format() for p in exc.problems]
+    return []
 
 
 def _checked_by(r: Rule) -> str:
@@ -64,7 +76,7 @@ def _rule(r: Rule) -> list[str]:
     if r.fail is None:
         out += [f"Fails when {r.note}.", ""]
     else:
-        out += _example("Fails", r.fail)
+        out += _example("Fails", r.fail) + ["`chartgen validate` reports:", "", "```", *_reported(r.fail), "```", ""]
     return out + _example("Passes", r.ok)
 
 
