@@ -197,12 +197,13 @@ def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
     """The state of the chart as last committed: the state file at git's HEAD. Outside a git
     work tree (or without git) the state on disk stands for it; inside one, a state file that
     HEAD does not have means nothing was committed yet."""
-    import subprocess
+    from .errors import ToolError
+    from .toolchain import Tool, run
 
     try:
-        proc = subprocess.run(["git", "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}"], capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.SubprocessError):
+        proc = run(Tool("git", "git", "path"), "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}",
+                   env={"GIT_OPTIONAL_LOCKS": "0"}, check=False, text=False)
+    except ToolError:  # no git, or it hung
         return on_disk
     if proc.returncode == 0:
         try:
