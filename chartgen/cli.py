@@ -43,11 +43,14 @@ def _set_debug(ctx: click.Context, _param, value: bool) -> None:
         root.obj.debug = True
 
 
+debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                            help="Show tracebacks.")
+
+
 def _with_debug(command: click.Command) -> click.Command:
     """``--debug`` on a subcommand too (``chartgen validate --debug``), recursively."""
     if not any(p.name == "debug" for p in command.params):
-        command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
-                                           callback=_set_debug, help="Show tracebacks."))
+        debug_option(command)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _with_debug(sub)
@@ -165,10 +168,10 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@debug_option
 @click.version_option(__version__, "--version", prog_name="chartgen")
 @click.pass_context
-def cli(ctx, debug):
+def cli(ctx):
     """Generate an Istio mesh Helm chart and a helmfile from a service catalog.
 
     \b
@@ -177,9 +180,8 @@ def cli(ctx, debug):
       chartgen generate            # write charts/, helmfile.yaml, values/
       chartgen lint                # analyse the rendered mesh offline
     """
-    if ctx.obj is None:
-        ctx.obj = Ctx(debug)
-    ctx.obj.debug = ctx.obj.debug or debug
+    if ctx.obj is None:  # --debug (an eager option) has made it already
+        ctx.obj = Ctx(False)
 
 
 @cli.command()
@@ -514,7 +516,8 @@ def version_cmd(obj: Ctx, helm, helmfile):
     Example:
       CHARTGEN_HELM=/usr/local/bin/helm chartgen version
     """
-    from .toolchain import ToolError, ToolNotFound, find_tool, tool_version
+    from .errors import ToolError
+    from .toolchain import find_tool, tool_version
 
     def run():
         click.echo(f"chartgen {__version__}")
@@ -522,7 +525,7 @@ def version_cmd(obj: Ctx, helm, helmfile):
             try:
                 tool = find_tool(name, explicit)
                 click.echo(f"{name} {tool_version(tool)} ({tool.path}, from {tool.source})")
-            except (ToolNotFound, ToolError) as exc:
+            except ToolError as exc:  # not found, or its version unreadable
                 click.echo(f"{name}: not found ({exc})")
 
     run_guarded(run, obj)

@@ -15,9 +15,10 @@ from pathlib import Path
 from . import lifecycle, naming
 from .catalog import Catalog
 from .errors import CatalogError, ChartgenError, Problem, RenderError
-from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
+from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
-from .values import chart_name, chart_values, mesh_env_values
+from .mesh import Mesh, resolve
+from .values import chart_name
 from .values_schema import VALUES_SCHEMA
 from .writer import WriteResult, locked, stale_paths, write_plan
 
@@ -113,7 +114,8 @@ def _state_problem(path: Path) -> tuple[dict | None, str | None]:
     if not isinstance(version, str) or lifecycle.highest(version) is None:
         return None, f"is corrupt (no valid version: {version!r})"
     if not isinstance(history, list) or not all(isinstance(h, dict) and isinstance(h.get("version"), str)
-                                                 and isinstance(h.get("changes"), list) for h in history):
+                                                 and isinstance(h.get("changes"), list)
+                                                 and all(lifecycle.is_record(c) for c in h["changes"]) for h in history):
         return None, "is corrupt (its history is not a list of releases)"
     if not isinstance(state.get("model"), dict):
         return None, "is corrupt (no model to compare the catalog with)"
@@ -196,12 +198,13 @@ def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
     """The state of the chart as last committed: the state file at git's HEAD. Outside a git
     work tree (or without git) the state on disk stands for it; inside one, a state file that
     HEAD does not have means nothing was committed yet."""
-    import subprocess
+    from .errors import ToolError
+    from .toolchain import Tool, run
 
     try:
-        proc = subprocess.run(["git", "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}"], capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.SubprocessError):
+        proc = run(Tool("git", "git", "path"), "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}",
+                   env={"GIT_OPTIONAL_LOCKS": "0"}, check=False, text=False)
+    except ToolError:  # no git, or it hung
         return on_disk
     if proc.returncode == 0:
         try:
@@ -246,94 +249,130 @@ def _differs(path: Path, text: str) -> bool:
         return True
 
 
-def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
-    """Compute every output file (reads the previous output, writes nothing)."""
-    from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
-    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
-    from .userfiles import merge_user_values
+@dataclass(frozen=True)
+class Versioning:
+    """The chart's version for this run and the records behind it."""
 
-    name = chart_name(catalog)
-    chart_dir = f"charts/{name}"
-    body = chart_body(catalog)
-    probe = build_chart(catalog, ChartMeta(version="0.0.0"), body)
-    # the environments' values are part of what a release of the chart means
-    probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
-    fp = lifecycle.fingerprint(probe)
-    state, notes = _previous_state(root / chart_dir)
-    snapshot = lifecycle.model_snapshot(catalog)
-    previous = state.get("version") if state else None
+    previous: str | None  # the version in the state file (None: a new chart)
+    recorded: lifecycle.Release | None  # the release recorded by package/publish
+    release: lifecycle.Release | None  # the last release, the version is computed against it
+    decision: lifecycle.Decision
+    fingerprint: str
+    model: dict
+    history: list[dict]
+
+    def state(self) -> dict:
+        state = {"fingerprint": self.fingerprint, "history": self.history, "model": self.model,
+                 "version": self.decision.version}
+        if self.recorded is not None:
+            state["release"] = self.recorded.record()
+        return state
+
+    def meta(self) -> ChartMeta:
+        current = tuple(lifecycle.Change.of(c) for c in self.history[0]["changes"]) if self.history else ()
+        return ChartMeta(version=self.decision.version, changes=current,
+                         changelog=lifecycle.changelog_markdown(self.history))
+
+
+def chart_fingerprint(mesh: Mesh, body: ChartBody) -> str:
+    """What a release of the chart means: its files at a neutral version, and the
+    environments' values."""
+    probe = build_chart(mesh, ChartMeta(version="0.0.0"), body)
+    probe["(environment values)"] = json.dumps(mesh.values.overrides, sort_keys=True)
+    return lifecycle.fingerprint(probe)
+
+
+def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
+               forced: str | None = None) -> Versioning:
+    """The chart's version against its last release (read from ``state``, the committed
+    state and a recorded release); the decision itself is ``lifecycle.decide_version``."""
+    fp = chart_fingerprint(mesh, body)
+    snapshot = lifecycle.model_snapshot(mesh)
     recorded = lifecycle.Release.of(state.get("release")) if state else None
     release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
     recovered = state is not None and state.get("model") is None  # rebuilt from Chart.yaml and CHANGELOG.md
     if release is None and recovered:
         release = lifecycle.Release.of(state)
+    model_lost = recovered and release is not None and release.model is None
+    unchanged = model_lost and forced in (None, release.version) and _same_chart_on_disk(
+        mesh, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
+                                                                                 release.version, []))
     try:
-        version, changes = lifecycle.next_version(release, snapshot, fp, options.version)
+        decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged)
     except lifecycle.ReleaseError as exc:
         raise ChartgenError(str(exc)) from None
     except ValueError as exc:
         raise ChartgenError(f"--version: {exc}") from None
-    if recovered and release is not None and release.model is None:
-        # the changes since the recovered version cannot be itemised: the chart on disk tells
-        # whether there are any, and a major release is the safe level when there are
-        log = lifecycle.history_since(state["history"], release, release.version, [])
-        if options.version in (None, release.version) and _same_chart_on_disk(catalog, root, chart_dir, body,
-                                                                               release.version, log):
-            version, changes = release.version, []
-        else:
-            changes = [lifecycle.Change(lifecycle.MAJOR, f"changes since {release.version} not itemised: the chart's "
-                                                         "state file was lost; review the diff of this release")]
-            if not options.version:
-                version = lifecycle.bump(release.version, lifecycle.MAJOR)
-                notes.append(f"the chart changed since {release.version}, and without its state file chartgen cannot "
-                             "tell how: a major release is the safe choice (--version X.Y.Z picks another, higher one)")
-    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, version, changes)
-    current_changes = tuple(history[0]["changes"]) if history else ()
-    meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
-    chart_files = build_chart(catalog, meta, body)
-    new_state = {"fingerprint": fp, "history": history, "model": snapshot, "version": version}
-    if recorded is not None:
-        new_state["release"] = recorded.record()
-    chart_files[STATE_FILE] = _state_text(new_state)
-    _validate_values(catalog)
+    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, decision.version,
+                                      decision.changes)
+    return Versioning(previous=state.get("version") if state else None, recorded=recorded, release=release,
+                      decision=decision, fingerprint=fp, model=snapshot, history=history)
 
+
+def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
+    """Compute every output file (reads the previous output, writes nothing)."""
+    mesh = resolve(catalog)  # once: every renderer below works from it
+    chart_dir = f"charts/{chart_name(catalog)}"
+    body = chart_body(mesh)
+    state, notes = _previous_state(root / chart_dir)
+    v = versioning(mesh, root, chart_dir, body, state, options.version)
+    if v.decision.note:
+        notes.append(v.decision.note)
+    chart_files = build_chart(mesh, v.meta(), body)
+    chart_files[STATE_FILE] = _state_text(v.state())
+    _validate_values(mesh)
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
-    chart_args = chart_options(catalog, chart_dir, options)
-    files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
-    owned_dirs = [chart_dir, f"charts/{CRD_CHART}"]  # the CRD chart goes when no environment needs it
-    if uses_gateway_api(catalog):
-        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
-    if catalog.gitops is not None:
-        from .gitops import TOOLS, check_or_raise, export_files
+    owned_dirs = [chart_dir]
+    _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs)
+    release = v.release.version if v.release else None
+    return Outcome(catalog=catalog, chart_dir=chart_dir, version=v.decision.version, previous_version=v.previous,
+                   changes=v.decision.changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
+                   notes=notes, release=release)
 
-        for tool in TOOLS:
-            if getattr(catalog.gitops, tool) is not None:
-                exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
-                # the CRD check costs about a second: only what would be written is checked
-                check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
-                files.update(exported)
-                owned_dirs.append(f"gitops/{tool}")
-    for rel, data in build_generated_values(catalog).items():
+
+def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+    """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports, the
+    values files) to ``files``, and the directories chartgen owns to ``owned_dirs``."""
+    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
+    from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
+
+    files["helmfile.yaml"] = dump_helmfile(build_helmfile(mesh, **chart_args))
+    owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
+    if uses_gateway_api(mesh):
+        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(mesh).items()})
+    if mesh.catalog.gitops is not None:
+        _gitops_files(mesh, root, chart_args, files, owned_dirs)
+    for rel, data in build_generated_values(mesh).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         owned = f"values/{rel.split('/')[0]}/{GENERATED_DIR}"
         if owned not in owned_dirs:
             owned_dirs.append(owned)
-    for rel, data in sorted(build_release_values(catalog).items()):
+    for rel, data in sorted(build_release_values(mesh).items()):
         files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
-    return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs), notes=notes,
-                   release=release.version if release else None)
 
 
-def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body, version: str, history: list[dict]) -> bool:
+def _gitops_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+    from .gitops import TOOLS, check_or_raise, export_files
+
+    for tool in TOOLS:
+        if getattr(mesh.catalog.gitops, tool) is not None:
+            exported = export_files(tool, mesh, out_dir=f"gitops/{tool}", check=False, **chart_args)
+            # the CRD check costs about a second: only what would be written is checked
+            check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
+            files.update(exported)
+            owned_dirs.append(f"gitops/{tool}")
+
+
+def _same_chart_on_disk(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, version: str,
+                        history: list[dict]) -> bool:
     """Whether the chart on disk is exactly what the catalog renders at ``version`` with
     ``history`` (the state file aside): then nothing changed since that release."""
-    current = tuple(history[0]["changes"]) if history and history[0]["version"] == version else ()
+    current = tuple(lifecycle.Change.of(c) for c in history[0]["changes"]) if history and history[0]["version"] == version else ()
     if not current:
         return False
     meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))
-    for rel, text in build_chart(catalog, meta, body).items():
+    for rel, text in build_chart(mesh, meta, body).items():
         try:
             if (root / chart_dir / rel).read_bytes() != text.encode("utf-8"):
                 return False
@@ -373,18 +412,16 @@ def _values_validator():
     return compiled_validator(VALUES_SCHEMA, where="values-validator-", name="chartgen values validator")
 
 
-def _validate_values(catalog: Catalog) -> None:
+def _validate_values(mesh: Mesh) -> None:
     """The generated values must satisfy the chart's own schema in every environment
     (a guard against generator bugs; fastjsonschema compiles the schema to Python, which
     keeps this cheap for large meshes)."""
     import fastjsonschema
 
-    from .mesh import env_views
-
     validate = _values_validator()
-    for view in [None, *env_views(catalog)]:
+    for view in [None, *mesh.views]:
         try:
-            validate(chart_values(catalog, view))
+            validate(mesh.values.of(view))
         except fastjsonschema.JsonSchemaException as exc:
             where = view.name if view else "values.yaml"
             raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None

@@ -21,9 +21,6 @@ KNOWN_COMPLEX = frozenset({
     "chartgen/cli.py::diff.run",
     "chartgen/commands/canary.py::_rows",
     "chartgen/commands/canary.py::_edit",
-    "chartgen/generate.py::plan",
-    "chartgen/lifecycle.py::_service_changes",
-    "chartgen/lifecycle.py::compare",
 })
 KNOWN_LONG_HELPERS: frozenset[str] = frozenset()
 

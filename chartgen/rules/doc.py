@@ -3,11 +3,11 @@ it; a test keeps the committed page in step)."""
 
 from __future__ import annotations
 
+from ..invariants import by_catalog_rule
 from .registry import MODEL, READER, RULES, SEMANTIC, Rule, example_catalog
 
 DOC_PATH = "docs/catalog-rules.md"
 _CHECKED_BY = {
-    SEMANTIC: "the semantic checks (`chartgen/rules/`)",
     MODEL: "the catalog model (`chartgen/catalog.py`)",
     READER: "the catalog reader (`chartgen/yamlsrc.py`, `chartgen/safeio.py`)",
 }
@@ -21,7 +21,7 @@ Every command that reads the catalog (`chartgen validate`, `generate`, `diff`, `
 it against these rules first, and reports every problem it finds at once, one a line:
 
 ```
-catalog.yaml:12:7: error: services.web.calls[0]: service 'web' calls itself [self-call]
+catalog.yaml:7:13: error: services.web.calls[0]: service 'web' calls itself [self-call]
 ```
 
 `file:line:col`, the catalog path of the value (or key) at fault, the message, and the rule id
@@ -40,12 +40,43 @@ def _example(title: str, text: str) -> list[str]:
     return [f"{title}:", "", "```yaml", example_catalog(text).rstrip("\n"), "```", ""]
 
 
+def _reported(example: str) -> list[str]:
+    """What validating the example reports, one line a problem (as ``chartgen validate`` prints)."""
+    from ..errors import CatalogError
+    from ..validate import parse_catalog
+
+    try:
+        parse_catalog(example_catalog(example), "catalog.yaml")
+    except CatalogError as exc:
+        return [p.format() for p in exc.problems]
+    return []
+
+
+def _checked_by(r: Rule) -> str:
+    if r.source != SEMANTIC:
+        return _CHECKED_BY[r.source]
+    modules = dict.fromkeys(fn.__module__.replace(".", "/") + ".py" for _scope, fn in r.checks)
+    checks = "the semantic checks (" + ", ".join(f"`{m}`" for m in modules) + ")"
+    return f"{_CHECKED_BY[MODEL]} and {checks}" if r.model_too else checks
+
+
+def _chart_checks(r: Rule) -> list[str]:
+    """The chart's own checks of the same thing (chartgen/invariants.py), if any."""
+    same = by_catalog_rule(r.id)
+    if not same:
+        return []
+    names = ", ".join(f"`{inv.id}`" for inv in same)
+    return [f"The chart refuses the same in values it is given when it renders ({names}, "
+            "`chartgen/invariants.py`).", ""]
+
+
 def _rule(r: Rule) -> list[str]:
-    out = [f'<a id="{r.id}"></a>', f"### {r.id}", "", f"{r.summary}. Checked by {_CHECKED_BY[r.source]}.", ""]
+    out = [f'<a id="{r.id}"></a>', f"### {r.id}", "", f"{r.summary}. Checked by {_checked_by(r)}.", ""]
+    out += _chart_checks(r)
     if r.fail is None:
         out += [f"Fails when {r.note}.", ""]
     else:
-        out += _example("Fails", r.fail)
+        out += _example("Fails", r.fail) + ["`chartgen validate` reports:", "", "```", *_reported(r.fail), "```", ""]
     return out + _example("Passes", r.ok)
 
 

@@ -76,7 +76,7 @@ def _duplicate_ports(loc, ports):
 
 
 @_rule("host", "Hosts are DNS names (an external service's host may start with '*.', but is never '*' alone)",
-       scope=CATALOG,
+       scope=CATALOG, model_too=True,
        fail="externalServices:\n  anything: {hosts: ['*']}\n",
        ok="externalServices:\n  partner: {hosts: ['*.partner.example']}\n")
 def star_host(ctx):

@@ -62,7 +62,7 @@ def reserved_service_namespace(ctx, layer, key, svc):
 
 
 @_rule("dns-1123", "Names are DNS-1123 labels, including the names chartgen derives (default namespaces, "
-       "Kubernetes Service names)", scope=ENVIRONMENT,
+       "Kubernetes Service names)", scope=ENVIRONMENT, model_too=True,
        fail="environments:\n  an-environment-name-so-long-that-the-default-namespace-is-over: {gateway: {https: false}}\n",
        ok="environments:\n  an-environment-name-so-long-that-the-default-namespace-is-over:\n"
           "    gateway: {https: false}\n    namespace: shop-long\n")
@@ -197,7 +197,7 @@ def rule_names(ctx, layer, key, svc):
 
 
 @_rule("cluster-name", "A cluster name (gitops.argocd.clusters.*.name, or a kubeContext that Argo CD uses as one) "
-       "is one Argo CD accepts", scope=CATALOG,
+       "is one Argo CD accepts", scope=CATALOG, model_too=True,
        fail="gitops: {repoURL: 'https://git.example/shop.git', argocd: {}}\n"
             "environments:\n  dev: {gateway: {https: false}, kubeContext: 'my cluster'}\n",
        ok="gitops: {repoURL: 'https://git.example/shop.git', argocd: {}}\n"

@@ -44,6 +44,7 @@ class Rule:
     ok: str
     source: str = SEMANTIC
     note: str = ""  # when no catalog text can show the rule broken (fail is None): how it happens
+    model_too: bool = False  # a semantic rule whose id the catalog model reports as well
     checks: list[tuple[str, Check]] = field(default_factory=list)
 
 
@@ -69,11 +70,11 @@ def example_catalog(text: str) -> str:
 
 
 def rule(id: str, summary: str, *, section: str, fail: str | None, ok: str, source: str = SEMANTIC,
-         scope: str | None = None, note: str = ""):
+         scope: str | None = None, note: str = "", model_too: bool = False):
     """Register a rule. With ``scope``, a decorator that registers its first check."""
     if id in RULES:
         raise ValueError(f"rule {id} is registered twice")
-    RULES[id] = Rule(id, summary, section, fail, ok, source, note)
+    RULES[id] = Rule(id, summary, section, fail, ok, source, note, model_too=model_too)
     if scope is None:
         return None
     return check(id, scope)
