@@ -58,7 +58,7 @@ def _pct(value: float) -> str:
 
 
 def _faults(svc: ResolvedService) -> list[str]:
-    from .commands.canary import match_text
+    from .canary import match_text
 
     out = []
     for f in svc.spec.faults or []:
@@ -75,7 +75,7 @@ def _faults(svc: ResolvedService) -> list[str]:
 
 def _env_elements(view: EnvView) -> tuple[dict[str, Node], set[Edge]]:
     """The nodes and edges of one environment."""
-    from .commands.canary import match_text
+    from .canary import match_text
 
     c, env = view.catalog, view.env
     nodes: dict[str, Node] = {}
