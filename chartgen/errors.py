@@ -54,11 +54,3 @@ class ToolError(ChartgenError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (SIGINT): the run stops and cleans up what it staged.
     An interrupt that arrives once files were renamed into place carries ``committed``."""
-
-
-class StaleOutputError(ChartgenError):
-    """``--check`` found generated files that differ from the catalog."""
-
-    def __init__(self, paths: list[str]):
-        self.paths = paths
-        super().__init__(f"{len(paths)} generated file(s) are stale")

@@ -15,8 +15,6 @@ from typing import NamedTuple
 from .catalog import Catalog
 from .mesh import EnvView, ResolvedService, env_views
 
-GRAPH_FORMATS = ("mermaid", "dot", "svg", "png")
-
 
 @dataclass
 class Node:
@@ -75,61 +73,15 @@ def _faults(svc: ResolvedService) -> list[str]:
 
 def _env_elements(view: EnvView) -> tuple[dict[str, Node], set[Edge]]:
     """The nodes and edges of one environment."""
-    from .canary import match_text
-
-    c, env = view.catalog, view.env
-    nodes: dict[str, Node] = {}
+    nodes: dict[str, Node] = {"mesh": _mesh_node(view)}
     edges: set[Edge] = set()
-    mesh_lines = [f"namespace {view.namespace}", f"mTLS {env.mtls}", f"data plane {env.dataPlane}",
-                  f"egress {env.egressPolicy}"]
-    if view.chaos:
-        mesh_lines.append("chaos on")
-    nodes["mesh"] = Node("mesh", "mesh", f"mesh {c.metadata.name}", mesh_lines)
-    gw = env.gateway
-    gw_lines = [f"{'HTTPS' if gw.https else 'HTTP'} *.{view.host_suffix}"]
-    if gw.https and gw.httpsRedirect:
-        gw_lines.append("HTTP → HTTPS redirect")
-    gw_lines += [f"port {p.port} {p.name}" for p in gw.extraPorts]
-    if gw.jwt:
-        gw_lines.append(f"JWT {gw.jwt.issuer}")
-    if gw.rateLimit:
-        gw_lines.append(f"rate limit {gw.rateLimit.requests}/{gw.rateLimit.per}")
-    gw_lines.append(f"{view.ingress_api} ingress")
-    exposed = False
     enabled = view.enabled  # a new dict per call: taken once
+    exposed = False
     for key, svc in sorted(enabled.items()):
-        s = svc.spec
-        sid = _id("svc", key)
-        # the environment's namespace is on the mesh node; a service's own one is shown here
-        lines = [f"Service {svc.service_name}" + (f".{svc.namespace}" if svc.namespace else ""),
-                 ", ".join(f"{p.port}/{p.protocol}" for p in s.ports)]
-        chaos = _faults(svc) if view.chaos else []
-        nodes[sid] = Node(sid, "service", key, lines + chaos, chaos=bool(chaos))
-        if s.expose is not None:
-            exposed = True
-            paths = " ".join(_path_text(p) for p in s.expose.paths)
-            port = f":{s.expose.gatewayPort}" if s.expose.gatewayPort else ""
-            edges.add(Edge("gateway", sid, "ingress", f"{s.expose.host or key}{port} {paths}"))
-        weights = s.weights or {}
-        for ver in sorted(s.versions or {}):
-            vid = _id("ver", key, ver)
-            vlines = [f"weight {weights.get(ver, 0)}%"]
-            if s.canary and s.canary.candidate == ver:
-                vlines.append("canary candidate")
-            elif s.canary and s.canary.stable == ver:
-                vlines.append("canary stable")
-            nodes[vid] = Node(vid, "version", f"{key} {ver}", vlines)
-            edges.add(Edge(sid, vid, "version"))
-        for route in s.routes or []:
-            edges.add(Edge(sid, _id("ver", key, route.version), "ab", f"A/B {route.name}: {match_text(route.match)}"))
-        if s.mirror:
-            edges.add(Edge(sid, _id("ver", key, s.mirror.version), "mirror", f"mirror {_pct(s.mirror.percent)}"))
-        for callee in s.calls or []:
-            if callee in enabled:
-                edges.add(Edge(sid, _id("svc", callee), "call"))
+        exposed |= _add_service(view, key, svc, enabled, nodes, edges)
     if exposed:
-        nodes["gateway"] = Node("gateway", "gateway", f"gateway {c.istio.gatewayRelease}", gw_lines)
-    for key, ext in sorted(c.externalServices.items()):
+        nodes["gateway"] = _gateway_node(view)
+    for key, ext in sorted(view.catalog.externalServices.items()):
         eid = _id("ext", key)
         lines = [", ".join(ext.hosts), ", ".join(f"{p.port}/{p.protocol}" for p in ext.ports)]
         nodes[eid] = Node(eid, "external", f"external {key}", lines)
@@ -137,6 +89,65 @@ def _env_elements(view: EnvView) -> tuple[dict[str, Node], set[Edge]]:
             r = ext.redirectTo
             edges.add(Edge(eid, _id("svc", r.service), "redirect", f"redirected to :{r.port}"))
     return nodes, edges
+
+
+def _mesh_node(view: EnvView) -> Node:
+    env = view.env
+    lines = [f"namespace {view.namespace}", f"mTLS {env.mtls}", f"data plane {env.dataPlane}",
+             f"egress {env.egressPolicy}"]
+    if view.chaos:
+        lines.append("chaos on")
+    return Node("mesh", "mesh", f"mesh {view.catalog.metadata.name}", lines)
+
+
+def _gateway_node(view: EnvView) -> Node:
+    gw = view.env.gateway
+    lines = [f"{'HTTPS' if gw.https else 'HTTP'} *.{view.host_suffix}"]
+    if gw.https and gw.httpsRedirect:
+        lines.append("HTTP → HTTPS redirect")
+    lines += [f"port {p.port} {p.name}" for p in gw.extraPorts]
+    if gw.jwt:
+        lines.append(f"JWT {gw.jwt.issuer}")
+    if gw.rateLimit:
+        lines.append(f"rate limit {gw.rateLimit.requests}/{gw.rateLimit.per}")
+    lines.append(f"{view.ingress_api} ingress")
+    return Node("gateway", "gateway", f"gateway {view.catalog.istio.gatewayRelease}", lines)
+
+
+def _add_service(view: EnvView, key: str, svc, enabled: dict, nodes: dict[str, Node], edges: set[Edge]) -> bool:
+    """Adds an enabled service's node, its versions and its edges; whether it is exposed."""
+    from .canary import match_text
+
+    s = svc.spec
+    sid = _id("svc", key)
+    # the environment's namespace is on the mesh node; a service's own one is shown here
+    lines = [f"Service {svc.service_name}" + (f".{svc.namespace}" if svc.namespace else ""),
+             ", ".join(f"{p.port}/{p.protocol}" for p in s.ports)]
+    chaos = _faults(svc) if view.chaos else []
+    nodes[sid] = Node(sid, "service", key, lines + chaos, chaos=bool(chaos))
+    if s.expose is not None:
+        paths = " ".join(_path_text(p) for p in s.expose.paths)
+        port = f":{s.expose.gatewayPort}" if s.expose.gatewayPort else ""
+        edges.add(Edge("gateway", sid, "ingress", f"{s.expose.host or key}{port} {paths}"))
+    for ver in sorted(s.versions or {}):
+        vid = _id("ver", key, ver)
+        nodes[vid] = Node(vid, "version", f"{key} {ver}", _version_lines(s, ver))
+        edges.add(Edge(sid, vid, "version"))
+    for route in s.routes or []:
+        edges.add(Edge(sid, _id("ver", key, route.version), "ab", f"A/B {route.name}: {match_text(route.match)}"))
+    if s.mirror:
+        edges.add(Edge(sid, _id("ver", key, s.mirror.version), "mirror", f"mirror {_pct(s.mirror.percent)}"))
+    edges.update(Edge(sid, _id("svc", callee), "call") for callee in s.calls or [] if callee in enabled)
+    return s.expose is not None
+
+
+def _version_lines(spec, ver: str) -> list[str]:
+    lines = [f"weight {(spec.weights or {}).get(ver, 0)}%"]
+    if spec.canary and spec.canary.candidate == ver:
+        lines.append("canary candidate")
+    elif spec.canary and spec.canary.stable == ver:
+        lines.append("canary stable")
+    return lines
 
 
 def build_graph(catalog: Catalog, env: str | None = None) -> Graph:

@@ -57,28 +57,6 @@ def _dump(model) -> dict:
     return model.model_dump(mode="json", exclude_unset=True) if model is not None else {}
 
 
-def merge_layers(*layers: dict) -> dict:
-    """Merge service layers, lowest first. Nested settings merge; lists and the
-    REPLACED_MAPS replace; loadBalancer and sessionAffinity exclude each other."""
-    out: dict = {}
-    for layer in layers:
-        for key in layer:
-            if key in EXCLUSIVE and EXCLUSIVE[key] not in layer:
-                out.pop(EXCLUSIVE[key], None)
-        out = _deep_merge(out, layer, top=True)
-    return out
-
-
-def _deep_merge(base: dict, upper: dict, top: bool = False) -> dict:
-    out = dict(base)
-    for key, value in upper.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and not (top and key in REPLACED_MAPS):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 @dataclass(frozen=True)
 class ResolvedService:
     key: str

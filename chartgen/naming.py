@@ -91,13 +91,6 @@ def duration_ms(text: str) -> float:
     return total
 
 
-def format_duration(ms: float) -> str:
-    """The shortest duration text for ``ms`` milliseconds."""
-    if ms % 1000 == 0:
-        return f"{int(ms // 1000)}s"
-    return f"{int(ms)}ms"
-
-
 def trunc63(name: str) -> str:
     return name[:63].rstrip("-")
 

@@ -310,11 +310,17 @@ def _header_lines(header: str) -> str:
 
 def _merge_text(existing: str | None, generated: dict, header: str) -> str:
     if existing is None or not existing.strip():
-        doc = CommentedMap()
-        _merge(doc, generated)
-        body = _dump(doc) if len(doc) else "{}\n"
-        return _header_lines(header) + "\n" + body
-    # keep a leading comment block (the header, or the user's) verbatim
+        lead, doc = _header_lines(header) + "\n", CommentedMap()
+    else:
+        lead, skipped, body_text = _split_lead(existing)
+        doc = _load_mapping(body_text, skipped)
+    _merge(doc, generated)
+    return lead + (_dump(doc) if len(doc) else "{}\n")
+
+
+def _split_lead(existing: str) -> tuple[str, int, str]:
+    """The leading comment block (the header, or the user's: kept verbatim), its number of
+    lines, and the YAML text after it."""
     lead_lines = []
     rest_lines = existing.splitlines(keepends=True)
     while rest_lines and (rest_lines[0].startswith("#") or not rest_lines[0].strip()):
@@ -322,24 +328,26 @@ def _merge_text(existing: str | None, generated: dict, header: str) -> str:
     lead = "".join(lead_lines)
     if lead and not lead.endswith("\n"):
         lead += "\n"
-    body_text = "".join(rest_lines)
+    return lead, len(lead_lines), "".join(rest_lines)
+
+
+def _load_mapping(body_text: str, skipped: int) -> CommentedMap:
+    """The values file's body as a round-trip mapping (an empty body: an empty one); errors
+    located in the whole file, whose first ``skipped`` lines were cut off before parsing."""
     try:
         doc = _yaml().load(body_text) if body_text.strip() else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        # the lines of the leading comment block were cut off before parsing: count them back
-        line, col = (mark.line + 1 + len(lead_lines), mark.column + 1) if mark else (len(lead_lines) + 1, 1)
+        line, col = (mark.line + 1 + skipped, mark.column + 1) if mark else (skipped + 1, 1)
         msg = f"{exc.context}, {exc.problem}" if exc.context and exc.problem else (exc.problem or exc.context or str(exc))
         raise ValuesFileError(line, col, f"invalid YAML: {msg}") from None
     except YAMLError as exc:
-        raise ValuesFileError(len(lead_lines) + 1, 1, f"invalid YAML: {exc}") from None
+        raise ValuesFileError(skipped + 1, 1, f"invalid YAML: {exc}") from None
     if doc is None:
-        doc = CommentedMap()
+        return CommentedMap()
     if not isinstance(doc, CommentedMap):
-        raise ValuesFileError(len(lead_lines) + 1, 1, "a values file must hold a mapping at the top level")
-    _merge(doc, generated)
-    body = _dump(doc) if len(doc) else "{}\n"
-    return lead + body
+        raise ValuesFileError(skipped + 1, 1, "a values file must hold a mapping at the top level")
+    return doc
 
 
 def merge_user_values(existing: str | None, generated: dict, *, header: str) -> str:

@@ -294,8 +294,6 @@ def test_example_validates_and_lints_clean(renders, tmp_path):
 def test_lint_reports_the_ambient_traps(renders):
     from dataclasses import replace
 
-    from helpers.routemodel import Objects as _  # noqa: F401  (same render fixtures)
-
     root = renders["ambient"]["_root"]
     catalog, smap = parse_catalog((root / "catalog.yaml").read_text(encoding="utf-8"), "catalog.yaml")
     project = Project.from_catalog(catalog, root, source_map=smap)

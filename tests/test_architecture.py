@@ -46,11 +46,9 @@ KNOWN_COMPLEX = frozenset({
     "chartgen/crdcheck.py::_Run._compositions",
     "chartgen/crdcheck.py::_Run._cel",
     "chartgen/generate.py::plan",
-    "chartgen/graph.py::_env_elements",
     "chartgen/lifecycle.py::_service_changes",
     "chartgen/lifecycle.py::compare",
     "chartgen/publish.py::publish_repo",
-    "chartgen/userfiles.py::_merge_text",
     "chartgen/validate.py::_problems_from_pydantic",
     "chartgen/validate.py::_prune",
     "chartgen/validate.py::_Checker.run",
@@ -72,7 +70,7 @@ KNOWN_COMPLEX = frozenset({
     "tests/test_helmfile.py::test_helmfile_layout",
     "tests/test_upstream.py::test_mesh_policies_for_addon_pods",
 })
-KNOWN_LONG_HELPERS = frozenset({"_helpers.tpl"})
+KNOWN_LONG_HELPERS: frozenset[str] = frozenset()
 
 
 def _functions(blocks, prefix: str = ""):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from chartgen.catalog import catalog_json_schema
 from chartgen.errors import CatalogError
-from chartgen.mesh import env_views, merge_layers
+from chartgen.mesh import env_views
 from chartgen.validate import load_catalog, parse_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,14 +57,23 @@ def test_environment_views_resolve_layers():
     assert dev.services["localstack"].fqdn(dev.namespace) == "localstack-internal.localstack.svc.cluster.local"
 
 
-def test_merge_layers_replaces_weights_and_merges_settings():
-    merged = merge_layers(
-        {"connectionPool": {"tcp": {"maxConnections": 1}}, "weights": {"v1": 90, "v2": 10}, "loadBalancer": "RANDOM"},
-        {"connectionPool": {"http": {"maxRetries": 2}}, "weights": {"v1": 100}, "sessionAffinity": {"header": "x"}},
-    )
-    assert merged["connectionPool"] == {"tcp": {"maxConnections": 1}, "http": {"maxRetries": 2}}
-    assert merged["weights"] == {"v1": 100}
-    assert "loadBalancer" not in merged
+def test_layers_replace_weights_and_merge_settings():
+    data = yaml.safe_load(CATALOG_TEXT)
+    data["environments"]["prod"]["services"]["piper"] = {
+        "connectionPool": {"http": {"maxRetries": 9}},
+        "sessionAffinity": {"header": "x-user"},
+    }
+    data["environments"]["prod"]["services"]["proxy"]["weights"] = {"v1": 100}
+    views = {v.name: v for v in env_views(parse_catalog(yaml.safe_dump(data, sort_keys=False))[0])}
+    piper, proxy = views["prod"].services["piper"].spec, views["prod"].services["proxy"].spec
+    # nested settings merge: the override's http.maxRetries, the defaults' tcp and other http fields
+    assert piper.connectionPool.http.maxRetries == 9 and piper.connectionPool.http.http2MaxRequests == 1000
+    assert piper.connectionPool.tcp.maxConnections == 100
+    # sessionAffinity drops the service's own loadBalancer instead of conflicting
+    assert piper.loadBalancer is None and piper.sessionAffinity.header == "x-user"
+    # weights replace as a whole (v2 does not survive from the service layer)
+    assert proxy.weights == {"v1": 100}
+    assert views["dev"].services["proxy"].spec.weights == {"v1": 90, "v2": 10}
 
 
 def test_committed_schema_matches_the_model():

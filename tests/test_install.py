@@ -49,7 +49,7 @@ def test_doctor_reports_each_part_and_where_it_was_found():
     (kv,) = report["python"]
     assert kv["name"] == "kubernetes-validate" and kv["found"] and kv["version"]
     text = run_cli("doctor", cwd=ROOT).stdout
-    assert f"helm  " in text and helm["path"] in text and "(from .tools/bin)" in text
+    assert "helm  " in text and helm["path"] in text and "(from .tools/bin)" in text
 
 
 def test_doctor_names_the_install_command_of_what_is_missing(tmp_path):

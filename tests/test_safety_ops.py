@@ -556,7 +556,6 @@ def test_a_read_only_or_linked_catalog_in_a_canary_edit(generated, tmp_path_fact
 def _start_and_signal(root: Path, sig: int, args=("generate",)):
     """Start a real `chartgen generate` and send ``sig`` the moment it has staged its first
     temporary file (the window between rendering and renaming into place)."""
-    import signal as _signal  # noqa: F401 - the caller passes signal.SIG*
     import time
 
     chart = root / CHART

@@ -46,10 +46,6 @@ def _err(fn):
     return lambda case, value: [e for e in [fn(value)] if e]
 
 
-def _opt(value):
-    return value if value is not None else None
-
-
 # test name -> (input field, runner returning the errors)
 RUNNERS = {
     "TestValidateGateway": ("in", _kind("Gateway")),

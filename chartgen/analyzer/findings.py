@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 
 from .webhook import CHECKS as WEBHOOK_CHECKS
 
-LEVELS = ("error", "warning", "info")
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 RULES_DOC = "docs/lint-rules.md"
 

@@ -8,8 +8,6 @@ from .. import sarif
 from .findings import RULES, SARIF_LEVELS, help_uri
 from .runner import LintResult
 
-SARIF_SCHEMA = sarif.SCHEMA
-
 
 def _sorted(result: LintResult):
     return sorted(result.findings, key=lambda f: (f.env, f.kind, f.namespace, f.name, f.code, f.message))

@@ -30,12 +30,6 @@ SCHEMA_KEYWORDS = {"type", "required", "unknown field", "enum", "pattern", "form
                    "anyOf", "allOf", "not", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "metadata",
                    "kind", "served"}
 DEFAULT_KUBE_VERSION = "1.33"
-ISTIO_GROUPS = {
-    "networking.istio.io": "networking",
-    "security.istio.io": "security",
-    "telemetry.istio.io": "telemetry",
-    "extensions.istio.io": "extensions",
-}
 
 
 def _obj(doc: Any) -> dict:

@@ -99,10 +99,6 @@ def is_tls(p: str) -> bool:
     return p in ("HTTPS", "TLS")
 
 
-def is_tcp(p: str) -> bool:
-    return p in ("TCP", "HTTPS", "TLS", "Mongo", "Redis", "MySQL")
-
-
 def is_dns1123_label(value: str) -> bool:
     return len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
 

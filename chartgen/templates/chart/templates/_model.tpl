@@ -1,0 +1,154 @@
+{{/* The model every template works from: the values with defaults filled in, checked and resolved, computed once per render. */}}
+
+{{/*
+Helpers of the mesh chart, one file per concern (_names, _labels, _defaults, _model,
+_checks, _ports, _expose, _calls, _match, _routes, _gatewayapi). Every helper is
+namespaced "chartgen.". Templates read only the keys listed in
+docs/design/values-contract.md.
+*/}}
+
+{{/*
+chartgen.cacheModel: compute chartgen.model once per render and keep it on the
+root context, so that the template files share it instead of each recomputing it.
+Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
+*/}}
+{{- define "chartgen.cacheModel" -}}
+{{- if not (hasKey . "_chartgenModel") -}}
+{{- $_ := include "chartgen.model" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+chartgen.model: the validated, normalized view of the values that every
+template works from. Fails on inconsistent values.
+The result is left on the root context as ._chartgenModel (include returns only
+text; a JSON round trip of the whole model was a large part of the render time).
+Usage: through chartgen.cacheModel.
+  $m.services.<key>   service with defaults + ns, fqdn, port (first port number),
+                      portStrings, principal, exposed, host, gwPort, scheme,
+                      hostPort ("host" or "host:port"), callees (internal keys
+                      reached, directly or through an active redirect),
+                      externalCalls (enabled external keys called)
+  $m.externals.<key>  external service with defaults + ns, redirectActive
+  $m.edges            {"<from>/<to>": {from, to}} between enabled services
+  $m.edgeKeys         the keys of $m.edges, sorted
+  $m.services.<key>.callers  keys of the enabled services that call it, sorted
+  selectorYaml, npPortsYaml  the selector and NetworkPolicy ports as YAML text
+  $m.namespaces       the output of chartgen.namespaces
+  $m.waypoints        ambient: {namespace: waypoint name} of the namespaces that need one
+  $m.services.<key>.versionServices  per-version Services are rendered (Gateway API routing)
+Its parts: chartgen.fillDefaults (below), chartgen.checkService (_checks.tpl),
+chartgen.servicePorts (_ports.tpl), chartgen.serviceExposure (_expose.tpl),
+chartgen.callGraph (_calls.tpl).
+*/}}
+{{- define "chartgen.model" -}}
+{{- $root := . -}}
+{{- $V := .Values -}}
+{{- $gw := $V.gateway -}}
+{{- $sd := include "chartgen.serviceDefaults" . | fromYaml -}}
+{{- $ed := include "chartgen.externalDefaults" . | fromYaml -}}
+{{- $services := dict -}}
+{{- $externals := dict -}}
+{{- range $key, $raw := ($V.services | default dict) -}}
+{{- $_ := include "chartgen.fillDefaults" (dict "defaults" $sd "value" $raw) -}}
+{{- $_ := set $services $key $sd._filled -}}
+{{- end -}}
+{{- range $key, $raw := ($V.externalServices | default dict) -}}
+{{- if hasKey $services $key -}}
+{{- fail (printf "%q is both a service and an external service; keys must be unique" $key) -}}
+{{- end -}}
+{{- $_ := include "chartgen.fillDefaults" (dict "defaults" $ed "value" $raw) -}}
+{{- $_ := set $externals $key $ed._filled -}}
+{{- end -}}
+{{- if and $gw.enabled $gw.https (not $gw.credentialName) -}}
+{{- fail "gateway.https is true but gateway.credentialName is empty" -}}
+{{- end -}}
+{{- $ambient := eq (toString $V.environment.dataPlane) "ambient" -}}
+{{- $extraPorts := dict -}}
+{{- range $p := ($gw.extraPorts | default list) -}}
+{{- $_ := set $extraPorts (toString (int $p.number)) $p -}}
+{{- end -}}
+{{- /* pass 1: per service */ -}}
+{{- range $key, $svc := $services -}}
+{{- $_ := set $svc "key" $key -}}
+{{- $_ := set $svc "ns" (include "chartgen.svcNamespace" (dict "root" $root "svc" $svc)) -}}
+{{- $_ := include "chartgen.checkService" $svc -}}
+{{- if $svc.enabled -}}
+{{- $_ := set $svc "fqdn" (include "chartgen.fqdn" (dict "root" $root "svc" $svc)) -}}
+{{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $ambient) -}}
+{{- /* rendered once here: every template that needs it reuses the text */ -}}
+{{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
+{{- $sa := required (printf "services.%s.serviceAccount.name is required" $key) $svc.serviceAccount.name -}}
+{{- $_ := set $svc "principal" (include "chartgen.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
+{{- $_ := include "chartgen.serviceExposure" (dict "root" $root "svc" $svc "extraPorts" $extraPorts) -}}
+{{- end -}}
+{{- end -}}
+{{- /* ambient: waypoints by namespace; per-version Services where the Gateway API routes */ -}}
+{{- $gatewayApi := and $gw.enabled (eq (toString $gw.api) "gatewayApi") -}}
+{{- $waypoints := dict -}}
+{{- range $key, $svc := $services -}}
+{{- $routed := false -}}
+{{- if and $svc.enabled $ambient $svc.waypoint -}}
+{{- $_ := set $waypoints $svc.ns $svc.waypoint -}}
+{{- $routed = true -}}
+{{- end -}}
+{{- if and $svc.enabled $gatewayApi $svc.exposed -}}
+{{- $routed = true -}}
+{{- end -}}
+{{- $_ := set $svc "versionServices" (and $routed (gt (len ($svc.versions | default dict)) 0)) -}}
+{{- end -}}
+{{- /* pass 2: external services */ -}}
+{{- range $key, $ext := $externals -}}
+{{- $_ := set $ext "key" $key -}}
+{{- $_ := set $ext "ns" (include "chartgen.svcNamespace" (dict "root" $root "svc" $ext)) -}}
+{{- $active := false -}}
+{{- if $ext.redirect.enabled -}}
+{{- $target := get $services (toString $ext.redirect.service) -}}
+{{- if not $target -}}
+{{- fail (printf "externalServices.%s.redirect.service %q is not a key of services" $key $ext.redirect.service) -}}
+{{- end -}}
+{{- if $target.enabled -}}
+{{- if not (has (toString (int $ext.redirect.port)) $target.portStrings) -}}
+{{- fail (printf "externalServices.%s.redirect.port %d is not a port of services.%s" $key (int $ext.redirect.port) $ext.redirect.service) -}}
+{{- end -}}
+{{- $active = $ext.enabled -}}
+{{- end -}}
+{{- end -}}
+{{- if and $ext.enabled (not $ext.hosts) -}}
+{{- fail (printf "externalServices.%s.hosts must not be empty" $key) -}}
+{{- end -}}
+{{- $_ := set $ext "redirectActive" $active -}}
+{{- if and $active $ambient -}}
+{{- /* the redirect HTTPRoute's parent is the ServiceEntry: its namespace needs a waypoint */ -}}
+{{- $_ := set $waypoints $ext.ns (get $waypoints $ext.ns | default "waypoint") -}}
+{{- end -}}
+{{- $_ := set $ext "npPortsYaml" (include "chartgen.npPorts" ($ext.ports | default list)) -}}
+{{- end -}}
+{{- /* pass 3: calls → callees, callers, edges */ -}}
+{{- $graph := dict -}}
+{{- $_ := include "chartgen.callGraph" (dict "services" $services "externals" $externals "out" $graph) -}}
+{{- $_ := set $root "_chartgenModel" (dict "services" $services "externals" $externals "edges" $graph.edges "edgeKeys" $graph.edgeKeys "namespaces" (include "chartgen.namespaces" $root | fromJsonArray) "waypoints" $waypoints) -}}
+{{- end -}}
+
+{{/*
+chartgen.fillDefaults: a shallow copy of "value" with "defaults" filled in (a key of
+"value" replaces the default; a non-empty map default is merged key by key).
+The result is left in defaults._filled, since include returns only text (a JSON
+round trip per service made large meshes slow).
+Usage: {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $d "value" $v) }}{{- $x := $d._filled }}
+*/}}
+{{- define "chartgen.fillDefaults" -}}
+{{- $out := dict -}}
+{{- range $k, $v := (.value | default dict) -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- range $k, $d := .defaults -}}
+{{- if eq $k "_filled" -}}
+{{- else if or (not (hasKey $out $k)) (kindIs "invalid" (get $out $k)) -}}
+{{- $_ := set $out $k (deepCopy $d) -}}
+{{- else if and (kindIs "map" $d) (gt (len $d) 0) (kindIs "map" (get $out $k)) -}}
+{{- $_ := set $out $k (merge (get $out $k) (deepCopy $d)) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set .defaults "_filled" $out -}}
+{{- end -}}

@@ -1,0 +1,57 @@
+{{/* The ports of a service: the first port, the rule kind of each port, NetworkPolicy ports. */}}
+
+{{/*
+chartgen.servicePorts: sets on an enabled service "svc" its port (the first port
+number), portStrings, the port numbers by rule kind (httpPorts: HTTP, HTTP2, GRPC;
+tlsPorts: TLS, HTTPS, routed by SNI; tcpPorts: the rest; grpcPorts), multiPort, and
+npPortsYaml, its NetworkPolicy ports as YAML text (with HBONE's 15008 when "ambient").
+Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $ambient) }}
+*/}}
+{{- define "chartgen.servicePorts" -}}
+{{- $svc := .svc -}}
+{{- /* ambient: mesh traffic reaches pods as HBONE on 15008, which NetworkPolicies must admit */ -}}
+{{- $hbone := list (dict "number" 15008 "protocol" "TCP") -}}
+{{- $_ := set $svc "port" (int (first $svc.ports).number) -}}
+{{- $ps := list -}}
+{{- range $p := $svc.ports -}}
+{{- $ps = append $ps (toString (int $p.number)) -}}
+{{- end -}}
+{{- $_ := set $svc "portStrings" $ps -}}
+{{- /* rule kind per port: http (HTTP, HTTP2, GRPC), tls (TLS, HTTPS: by SNI), tcp (the rest) */ -}}
+{{- $httpPorts := list -}}
+{{- $tlsPorts := list -}}
+{{- $tcpPorts := list -}}
+{{- $grpcPorts := list -}}
+{{- range $p := $svc.ports -}}
+{{- $proto := upper (toString $p.protocol) -}}
+{{- if has $proto (list "HTTP" "HTTP2" "GRPC") -}}
+{{- $httpPorts = append $httpPorts (int $p.number) -}}
+{{- if eq $proto "GRPC" -}}
+{{- $grpcPorts = append $grpcPorts (int $p.number) -}}
+{{- end -}}
+{{- else if has $proto (list "TLS" "HTTPS") -}}
+{{- $tlsPorts = append $tlsPorts (int $p.number) -}}
+{{- else -}}
+{{- $tcpPorts = append $tcpPorts (int $p.number) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $svc "httpPorts" $httpPorts -}}
+{{- $_ := set $svc "tlsPorts" $tlsPorts -}}
+{{- $_ := set $svc "tcpPorts" $tcpPorts -}}
+{{- $_ := set $svc "grpcPorts" $grpcPorts -}}
+{{- $_ := set $svc "multiPort" (gt (len $svc.ports) 1) -}}
+{{- /* rendered once here: every template that needs them reuses the text */ -}}
+{{- $_ := set $svc "npPortsYaml" (include "chartgen.npPorts" (ternary (concat $svc.ports $hbone) $svc.ports .ambient)) -}}
+{{- end -}}
+
+{{/*
+chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list.
+Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
+*/}}
+{{- define "chartgen.npPorts" -}}
+{{- $out := list -}}
+{{- range $p := . -}}
+{{- $out = append $out (dict "protocol" (ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP")) "port" (int $p.number)) -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
