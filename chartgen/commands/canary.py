@@ -113,26 +113,22 @@ def _print_change(change) -> None:
     click.echo(f"wrote {change.catalog.name} and {len(outcome.result.changed)} generated file(s)")
 
 
-def _change(obj, catalog: str, how, **kwargs) -> None:
+def _change(catalog: str, how, **kwargs) -> None:
     """Run a weight change (``how``: promote, rollback or set_weights) and print it."""
     from ..canary import InvalidEdit, UnknownVersion
 
-    def run():
-        try:
-            change = how(catalog, wait_message=_err, warn=_err, **kwargs)
-        except UnknownVersion as exc:
-            raise click.BadParameter(str(exc), param_hint="--weights") from None
-        except InvalidEdit:
-            _err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
-            raise
-        except BaseException as exc:
-            if getattr(exc, "catalog_restored", False):
-                _err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; "
-                     f"{catalog} was restored")
-            raise
-        _print_change(change)
-
-    _guard(obj, run)
+    try:
+        change = how(catalog, wait_message=_err, warn=_err, **kwargs)
+    except UnknownVersion as exc:
+        raise click.BadParameter(str(exc), param_hint="--weights") from None
+    except InvalidEdit:
+        _err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
+        raise
+    except BaseException as exc:
+        if getattr(exc, "catalog_restored", False):
+            _err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
+        raise
+    _print_change(change)
 
 
 def _change_options(fn):
@@ -158,7 +154,7 @@ def promote(obj, service, catalog, out, env, dry_run):
     """
     from ..canary import promote as do_promote
 
-    _change(obj, catalog, do_promote, service=service, out=out, env=env, dry_run=dry_run)
+    _guard(obj, lambda: _change(catalog, do_promote, service=service, out=out, env=env, dry_run=dry_run))
 
 
 @command.command("rollback")
@@ -173,7 +169,7 @@ def rollback(obj, service, catalog, out, env, dry_run):
     """
     from ..canary import rollback as do_rollback
 
-    _change(obj, catalog, do_rollback, service=service, out=out, env=env, dry_run=dry_run)
+    _guard(obj, lambda: _change(catalog, do_rollback, service=service, out=out, env=env, dry_run=dry_run))
 
 
 def parse_weights(text: str) -> dict[str, int]:
@@ -219,7 +215,8 @@ def set_cmd(obj, service, weights, catalog, out, env, dry_run):
     from ..canary import set_weights
 
     new = parse_weights(weights)
-    _change(obj, catalog, set_weights, service=service, weights=new, out=out, env=env, dry_run=dry_run)
+    _guard(obj, lambda: _change(catalog, set_weights, service=service, weights=new, out=out, env=env,
+                                dry_run=dry_run))
 
 
 __all__ = ["command", "match_text", "parse_weights", "step_text"]
