@@ -3,7 +3,6 @@ prints. Errors become exit codes here: 1 for problems, 2 for usage."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -15,23 +14,8 @@ import click
 from . import __version__
 from .errors import CatalogError, ChartgenError, Terminated
 
-CATALOG_HELP = "The service catalog (default: ./catalog.yaml); also accepted as the CATALOG argument."
-DEFAULT_CATALOG = "catalog.yaml"
-
-
-def catalog_option(fn):
-    """The catalog, as ``-c/--catalog FILE`` or as an optional last positional argument
-    (pre-commit and editors pass file names; every linter accepts them)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, catalog=None, catalog_arg=None, **kwargs):
-        if catalog and catalog_arg and catalog != catalog_arg:
-            raise click.UsageError(f"two catalogs given ({catalog_arg} and -c {catalog}); give one")
-        return fn(*args, catalog=catalog_arg or catalog or DEFAULT_CATALOG, **kwargs)
-
-    wrapper = click.option("-c", "--catalog", "catalog", default=None, metavar="FILE",
-                           type=click.Path(dir_okay=False), help=CATALOG_HELP)(wrapper)
-    return click.argument("catalog_arg", required=False, metavar="[CATALOG]", type=click.Path(dir_okay=False))(wrapper)
+from .commands import options
+from .commands.options import catalog as catalog_option, color as color_option, out as out_option  # noqa: F401 - for commands/*
 
 
 def use_color(flag: bool | None, stream=None) -> bool:
@@ -42,12 +26,6 @@ def use_color(flag: bool | None, stream=None) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     return (stream or sys.stdout).isatty()
-
-
-color_option = click.option("--color/--no-color", "color", default=None,
-                            help="Colour the output (default: on a terminal, unless NO_COLOR is set).")
-out_option = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
-                          help="Output root (default: the catalog's directory).")
 
 
 class Ctx:
@@ -240,8 +218,8 @@ def cli(ctx, debug):
 
 
 @cli.command()
-@catalog_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@options.catalog
+@options.output_format("text", "json", "sarif")
 @click.pass_obj
 def validate(obj: Ctx, catalog, fmt):
     """Check the catalog and report every problem at once.
@@ -270,12 +248,11 @@ def validate(obj: Ctx, catalog, fmt):
 
 
 @cli.command()
-@catalog_option
-@out_option
+@options.catalog
+@options.out
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed output is stale.")
 @click.option("--version", "version", default=None, metavar="X.Y.Z", help="Set the chart version instead of bumping it.")
-@click.option("--chart-mirror", default=None, metavar="URL",
-              help="Pull every remote chart from this one repository or oci:// registry (air-gapped use).")
+@options.chart_mirror
 @click.option("--mesh-chart", default=None, metavar="REF",
               help="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
 @click.option("--mesh-version", default=None, metavar="X.Y.Z", help="Version of --mesh-chart.")
@@ -320,10 +297,10 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
 
 
 @cli.command()
-@catalog_option
-@out_option
+@options.catalog
+@options.out
 @click.option("--exit-code", is_flag=True, help="Exit 1 when generate would change something (like git diff --exit-code).")
-@color_option
+@options.color
 @click.option("--stat", is_flag=True, help="Only the summary and the list of files.")
 @click.option("--graph", "graph_only", is_flag=True, help="Only the change of the mesh graph (its Mermaid lines).")
 @click.pass_obj
@@ -363,14 +340,12 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
 
 
 @cli.command()
-@catalog_option
-@click.option("--env", "env", default=None, metavar="ENV",
-              help="One environment (default: the whole catalog, each element marked with its environments).")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg", "png"]), default="mermaid",
-              show_default=True, help="svg and png are drawn by Graphviz `dot`.")
+@options.catalog
+@options.environment("One environment (default: the whole catalog, each element marked with its environments).")
+@options.output_format("mermaid", "dot", "svg", "png", help="svg and png are drawn by Graphviz `dot`.")
 @click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
               help="Write to this file instead of stdout.")
-@click.option("--dot", "dot_bin", default=None, metavar="PATH", help="Graphviz dot binary (default: CHARTGEN_DOT, then PATH).")
+@options.tool_binary("dot", "dot_bin", "Graphviz dot")
 @click.pass_obj
 def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
     """Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes,
@@ -409,18 +384,13 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
 
 def _draw(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
     """SVG or PNG of a DOT graph, by Graphviz."""
-    import subprocess
-
-    from .toolchain import ToolNotFound, find_tool
+    from .toolchain import ToolNotFound, find_tool, run
 
     try:
         tool = find_tool("dot", dot_bin)
     except ToolNotFound as exc:
-        raise ChartgenError(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
-    proc = subprocess.run([tool.path, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=300)
-    if proc.returncode != 0:
-        raise ChartgenError(f"{tool.path} -T{fmt} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
-    return proc.stdout
+        raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
+    return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout
 
 
 @cli.command()
@@ -514,7 +484,7 @@ def init(obj: Ctx, path, force):
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@options.output_format("text", "json")
 @click.pass_obj
 def doctor(obj: Ctx, fmt):
     """Report what chartgen can use here and where it found it: the optional Python parts
@@ -536,8 +506,8 @@ def doctor(obj: Ctx, fmt):
 
 
 @cli.command("version")
-@click.option("--helm", "helm", default=None, help="helm binary to report (default: lookup order).")
-@click.option("--helmfile", "helmfile", default=None, help="helmfile binary to report.")
+@options.helm
+@options.tool_binary("helmfile")
 @click.pass_obj
 def version_cmd(obj: Ctx, helm, helmfile):
     """Print chartgen's version and the helm and helmfile it would use.

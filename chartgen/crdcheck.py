@@ -114,23 +114,29 @@ def _parse_request_uri(text: str) -> _URL:
     if scheme and rest.startswith("//"):
         authority, slash, path = rest[2:].partition("/")
         rest = slash + path
-        host = authority.rpartition("@")[2]
-        if host.startswith("["):
-            end = host.find("]")
-            if end < 0:
-                raise ValueError("missing ']' in host")
-            port = host[end + 1:]
-            if port and not (port.startswith(":") and port[1:].isdigit()):
-                raise ValueError(f"invalid port {port!r} after host")
-        else:
-            name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
-            if colon and port and not port.isdigit():
-                raise ValueError(f"invalid port {':' + port!r} after host")
-            if not _HOST_OK.fullmatch(name) or _BAD_ESCAPE.search(name):
-                raise ValueError(f"invalid character in host name {name!r}")
+        host = _parse_host(authority.rpartition("@")[2])
     if _BAD_ESCAPE.search(rest):
         raise ValueError("invalid URL escape")
     return _URL(scheme, host, rest, query)
+
+
+def _parse_host(host: str) -> str:
+    """Go's ``url.parseHost``: an IPv6 literal in brackets or a name, each with an optional
+    numeric port; ValueError otherwise."""
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            raise ValueError("missing ']' in host")
+        port = host[end + 1:]
+        if port and not (port.startswith(":") and port[1:].isdigit()):
+            raise ValueError(f"invalid port {port!r} after host")
+        return host
+    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
+    if colon and port and not port.isdigit():
+        raise ValueError(f"invalid port {':' + port!r} after host")
+    if not _HOST_OK.fullmatch(name) or _BAD_ESCAPE.search(name):
+        raise ValueError(f"invalid character in host name {name!r}")
+    return host
 
 
 def _cel_functions() -> dict:
@@ -362,25 +368,34 @@ class _Node:
         self.list_type = s.get("x-kubernetes-list-type")
         self.map_keys = list(s.get("x-kubernetes-list-map-keys") or [])
         self.default = s.get("default", _Node)
-        rules = []
-        for r in s.get("x-kubernetes-validations") or []:
-            text = str(r.get("rule", ""))
-            if not text or re.search(r"\boldSelf\b", text):
-                continue  # transition rules run on updates only
-            message_expr = str(r.get("messageExpression") or "")
-            rules.append((text, str(r.get("message") or ""), message_expr, str(r.get("fieldPath") or ""),
-                          None if message_expr else _fields_read(text)))
-        self.rules = rules
+        self.rules = _compile_rules(s.get("x-kubernetes-validations") or [])
         self.one_of = s.get("oneOf")
         self.any_of = s.get("anyOf")
         self.all_of = s.get("allOf")
         self.not_ = s.get("not")
         self.cel_names = {k: _escape_property(k) for k in self.props}
+        self._summarise_children()
+
+    def _summarise_children(self) -> None:
         children = list(self.props.values()) + [n for n in (self.items, self.addl) if n is not None]
         # what the fast path leaves to the walk: CEL rules, list types, value formats
         self.interesting = bool(self.rules) or self.list_type in ("set", "map") or self.fmt in CHECKED_FORMATS \
             or any(c.interesting for c in children)
         self.defaults = self.default is not _Node or any(c.defaults for c in children)
+
+
+def _compile_rules(validations: list) -> list[tuple]:
+    """The ``x-kubernetes-validations`` checked on create: (rule, message, messageExpression,
+    fieldPath, the fields the rule reads or None)."""
+    rules = []
+    for r in validations:
+        text = str(r.get("rule", ""))
+        if not text or re.search(r"\boldSelf\b", text):
+            continue  # transition rules run on updates only
+        message_expr = str(r.get("messageExpression") or "")
+        rules.append((text, str(r.get("message") or ""), message_expr, str(r.get("fieldPath") or ""),
+                      None if message_expr else _fields_read(text)))
+    return rules
 
 
 _SELF_FIELD = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
@@ -507,27 +522,33 @@ def _matches(schema: Any, value: Any) -> bool:
         return True
     if "type" in schema and not _type_ok(schema["type"], value, False):
         return False
-    if isinstance(value, dict):
-        if any(k not in value for k in schema.get("required") or []):
-            return False
-        for k, sub in (schema.get("properties") or {}).items():
-            if k in value and not _matches(sub, value[k]):
-                return False
+    if isinstance(value, dict) and not _matches_object(schema, value):
+        return False
     if "enum" in schema and value not in schema["enum"]:
         return False
     if isinstance(value, str) and "pattern" in schema and not _pattern_ok(schema["pattern"], value):
         return False
+    if not _matches_compositions(schema, value):
+        return False
+    if "items" in schema and isinstance(value, list):
+        return all(_matches(schema["items"], v) for v in value)
+    return True
+
+
+def _matches_object(schema: dict, value: dict) -> bool:
+    if any(k not in value for k in schema.get("required") or []):
+        return False
+    return all(_matches(sub, value[k]) for k, sub in (schema.get("properties") or {}).items() if k in value)
+
+
+def _matches_compositions(schema: dict, value: Any) -> bool:
     if "not" in schema and _matches(schema["not"], value):
         return False
     if "anyOf" in schema and not any(_matches(s, value) for s in schema["anyOf"]):
         return False
     if "allOf" in schema and not all(_matches(s, value) for s in schema["allOf"]):
         return False
-    if "oneOf" in schema and sum(1 for s in schema["oneOf"] if _matches(s, value)) != 1:
-        return False
-    if "items" in schema and isinstance(value, list):
-        return all(_matches(schema["items"], v) for v in value)
-    return True
+    return "oneOf" not in schema or sum(1 for s in schema["oneOf"] if _matches(s, value)) == 1
 
 
 def _exclusive_keys(one_of: list) -> list[str] | None:
@@ -680,37 +701,47 @@ class _Run:
             allowed = ", ".join(json.dumps(e) for e in node.enum)
             self.add(path, f"Unsupported value: {json.dumps(value, default=str)}: supported values: {allowed}", "enum")
         if isinstance(value, str):
-            if node.max_len is not None and len(value) > node.max_len:
-                self.add(path, f"Too long: may not be more than {node.max_len} bytes", "maxLength")
-            if node.min_len is not None and len(value) < node.min_len:
-                self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body should be at least {node.min_len} "
-                               "chars long", "minLength")
-            if node.pattern and not _pattern_ok(node.pattern, value):
-                self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body should match '{node.pattern}'",
-                         "pattern")
-            if node.fmt and not _fmt_ok(node.fmt, value):
-                self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body must be of type {node.fmt}",
-                         "format")
+            self._string(node, value, path)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            if node.minimum is not None and (value < node.minimum or (node.xmin and value == node.minimum)):
-                op = "greater than" if node.xmin else "greater than or equal to"
-                self.add(path, f"Invalid value: {value}: {path} in body should be {op} {node.minimum}", "minimum")
-            if node.maximum is not None and (value > node.maximum or (node.xmax and value == node.maximum)):
-                op = "less than" if node.xmax else "less than or equal to"
-                self.add(path, f"Invalid value: {value}: {path} in body should be {op} {node.maximum}", "maximum")
+            self._number(node, value, path)
+
+    def _string(self, node: _Node, value: str, path: str) -> None:
+        if node.max_len is not None and len(value) > node.max_len:
+            self.add(path, f"Too long: may not be more than {node.max_len} bytes", "maxLength")
+        if node.min_len is not None and len(value) < node.min_len:
+            self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body should be at least {node.min_len} "
+                           "chars long", "minLength")
+        if node.pattern and not _pattern_ok(node.pattern, value):
+            self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body should match '{node.pattern}'",
+                     "pattern")
+        if node.fmt and not _fmt_ok(node.fmt, value):
+            self.add(path, f"Invalid value: {json.dumps(value)}: {path} in body must be of type {node.fmt}",
+                     "format")
+
+    def _number(self, node: _Node, value: int | float, path: str) -> None:
+        if node.minimum is not None and (value < node.minimum or (node.xmin and value == node.minimum)):
+            op = "greater than" if node.xmin else "greater than or equal to"
+            self.add(path, f"Invalid value: {value}: {path} in body should be {op} {node.minimum}", "minimum")
+        if node.maximum is not None and (value > node.maximum or (node.xmax and value == node.maximum)):
+            op = "less than" if node.xmax else "less than or equal to"
+            self.add(path, f"Invalid value: {value}: {path} in body should be {op} {node.maximum}", "maximum")
+
+    def _one_of(self, node: _Node, value: Any, path: str) -> None:
+        matched = sum(1 for s in node.one_of if _matches(s, value))
+        if matched == 1:
+            return
+        keys = _exclusive_keys(node.one_of)
+        if keys is not None and isinstance(value, dict):
+            given = [k for k in keys if k in value]
+            self.add(path, f"Invalid value: \"object\": only one of {', '.join(keys)} may be set "
+                           f"(set: {', '.join(given)})", "oneOf")
+        else:
+            self.add(path, "Invalid value: \"object\": must validate one and only one schema (oneOf). "
+                           f"Found {matched} valid alternatives", "oneOf")
 
     def _compositions(self, node: _Node, value: Any, path: str) -> None:
         if node.one_of is not None:
-            matched = sum(1 for s in node.one_of if _matches(s, value))
-            if matched != 1:
-                keys = _exclusive_keys(node.one_of)
-                if keys is not None and isinstance(value, dict):
-                    given = [k for k in keys if k in value]
-                    self.add(path, f"Invalid value: \"object\": only one of {', '.join(keys)} may be set "
-                                   f"(set: {', '.join(given)})", "oneOf")
-                else:
-                    self.add(path, "Invalid value: \"object\": must validate one and only one schema (oneOf). "
-                                   f"Found {matched} valid alternatives", "oneOf")
+            self._one_of(node, value, path)
         if node.any_of is not None and not any(_matches(s, value) for s in node.any_of):
             if not (node.int_or_string and all(set(s) <= {"type"} for s in node.any_of if isinstance(s, dict))):
                 self.add(path, "Invalid value: must validate at least one schema (anyOf)", "anyOf")
@@ -727,49 +758,65 @@ class _Run:
             native = NATIVE_RULES.get(rule)
             verdict = native(value) if native is not None else None
             if verdict is not None:
-                if not verdict:
-                    where = path + field_path if field_path.startswith((".", "[")) else path
-                    self.add(where, f"Invalid value: \"{_type_name(value)}\": {message or f'failed rule: {rule}'}",
-                             rule)
-                continue
-            if fields is not None and isinstance(value, dict):
-                raw = {node_name: k for k, node_name in node.cel_names.items()}
-                judged = {}
-                for f, presence_only in fields:
-                    name = raw.get(f, f)
-                    if name in value:
-                        judged[name] = PRESENT if presence_only else value[name]
+                outcome = None if verdict else (message or f"failed rule: {rule}")
             else:
-                judged = value
-            if judged is value:
-                if not whole_key:
-                    whole_key.append(json.dumps(value, sort_keys=True, default=str, separators=(",", ":")))
-                key = whole_key[0]
-            else:
-                key = json.dumps(judged, sort_keys=True, default=str, separators=(",", ":"))
-            cache_key = (rule, key)
-            outcome = _RESULTS.get(cache_key, _Node)
-            if outcome is _Node:
-                if key not in converted:
-                    converted[key] = _to_cel(node, judged)
-
-                def to_cel(_ignored, _key=key):
-                    return converted[_key]
-
-                passed, error = _evaluate(rule, judged, to_cel)
-                if passed:
-                    outcome = None
-                elif error:
-                    outcome = f"rule could not be evaluated ({error})"
+                judged = _judged(node, value, fields)
+                if judged is value:
+                    if not whole_key:
+                        whole_key.append(_canonical(value))
+                    key = whole_key[0]
                 else:
-                    outcome = _message(message_expr, value, lambda _v: _to_cel(node, value)) or message \
-                        or f"failed rule: {rule}"
-                if len(_RESULTS) >= _RESULTS_MAX:
-                    _RESULTS.clear()
-                _RESULTS[cache_key] = outcome
+                    key = _canonical(judged)
+                outcome = _cel_outcome(node, value, judged, key, (rule, message, message_expr), converted)
             if outcome is not None:
                 where = path + field_path if field_path.startswith((".", "[")) else path
                 self.add(where, f"Invalid value: \"{_type_name(value)}\": {outcome}", rule)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _judged(node: _Node, value: Any, fields: tuple[tuple[str, bool], ...] | None) -> Any:
+    """What a rule's verdict depends on: the fields it reads (only their presence for those it
+    asks ``has()`` of), else the whole value."""
+    if fields is None or not isinstance(value, dict):
+        return value
+    raw = {node_name: k for k, node_name in node.cel_names.items()}
+    judged = {}
+    for f, presence_only in fields:
+        name = raw.get(f, f)
+        if name in value:
+            judged[name] = PRESENT if presence_only else value[name]
+    return judged
+
+
+def _cel_outcome(node: _Node, value: Any, judged: Any, key: str, rule_text: tuple[str, str, str],
+                 converted: dict) -> str | None:
+    """The failure message of a CEL rule on ``judged`` (None: it passed), cached by (rule, key);
+    ``converted`` holds the CEL values already built for this node."""
+    rule, message, message_expr = rule_text
+    cache_key = (rule, key)
+    outcome = _RESULTS.get(cache_key, _Node)
+    if outcome is not _Node:
+        return outcome
+    if key not in converted:
+        converted[key] = _to_cel(node, judged)
+
+    def to_cel(_ignored, _key=key):
+        return converted[_key]
+
+    passed, error = _evaluate(rule, judged, to_cel)
+    if passed:
+        outcome = None
+    elif error:
+        outcome = f"rule could not be evaluated ({error})"
+    else:
+        outcome = _message(message_expr, value, lambda _v: _to_cel(node, value)) or message or f"failed rule: {rule}"
+    if len(_RESULTS) >= _RESULTS_MAX:
+        _RESULTS.clear()
+    _RESULTS[cache_key] = outcome
+    return outcome
 
 
 def _message(expression: str, value: Any, to_cel) -> str:
@@ -823,6 +870,29 @@ def _check_metadata(meta: Any, run: _Run, namespaced: bool) -> None:
     for k in meta:
         if k not in _OBJECT_META:
             run.add(f"metadata.{k}", f"unknown field \"metadata.{k}\"", "unknown field")
+    _check_name(meta, run)
+    ns = meta.get("namespace")
+    if ns is not None and namespaced and (len(str(ns)) > 63 or not _DNS_LABEL.fullmatch(str(ns))):
+        run.add("metadata.namespace", f"Invalid value: {json.dumps(str(ns))}: a lowercase RFC 1123 label must consist "
+                                      "of lower case alphanumeric characters or '-'", "metadata")
+    labels = _string_map(meta, "labels", run)
+    if labels is not None:
+        for v in labels.values():
+            if not isinstance(v, str) or (v and (len(v) > 63 or not _LABEL_NAME.fullmatch(v))):
+                run.add("metadata.labels", f"Invalid value: {json.dumps(v, default=str)}: a valid label must be "
+                                            "an empty string or consist of alphanumeric characters, '-', '_' or "
+                                            "'.', and must start and end with an alphanumeric character", "metadata")
+    annotations = _string_map(meta, "annotations", run)
+    if annotations is not None:
+        for k, v in annotations.items():
+            if not isinstance(v, str):
+                run.add(f"metadata.annotations.{k}", "Invalid value: annotation values must be strings", "type")
+        size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+        if size > 256 * 1024:
+            run.add("metadata.annotations", f"Too long: must have at most {256 * 1024} bytes", "metadata")
+
+
+def _check_name(meta: dict, run: _Run) -> None:
     name = meta.get("name")
     if not name and not meta.get("generateName"):
         run.add("metadata.name", "Required value: name or generateName is required", "required")
@@ -832,38 +902,22 @@ def _check_metadata(meta: Any, run: _Run, namespaced: bool) -> None:
             run.add("metadata.name", f"Invalid value: {json.dumps(name)}: a lowercase RFC 1123 subdomain must consist "
                                      "of lower case alphanumeric characters, '-' or '.', and must start and end with "
                                      "an alphanumeric character", "metadata")
-    ns = meta.get("namespace")
-    if ns is not None and namespaced and (len(str(ns)) > 63 or not _DNS_LABEL.fullmatch(str(ns))):
-        run.add("metadata.namespace", f"Invalid value: {json.dumps(str(ns))}: a lowercase RFC 1123 label must consist "
-                                      "of lower case alphanumeric characters or '-'", "metadata")
-    labels = meta.get("labels")
-    if labels is not None:
-        if not isinstance(labels, dict):
-            run.add("metadata.labels", "Invalid value: must be a map of strings", "type")
-        else:
-            for k, v in labels.items():
-                if not _qualified_name_ok(str(k)):
-                    run.add("metadata.labels", f"Invalid value: {json.dumps(str(k))}: name part must consist of "
-                                                "alphanumeric characters, '-', '_' or '.'", "metadata")
-                if not isinstance(v, str) or (v and (len(v) > 63 or not _LABEL_NAME.fullmatch(v))):
-                    run.add("metadata.labels", f"Invalid value: {json.dumps(v, default=str)}: a valid label must be "
-                                                "an empty string or consist of alphanumeric characters, '-', '_' or "
-                                                "'.', and must start and end with an alphanumeric character",
-                            "metadata")
-    annotations = meta.get("annotations")
-    if annotations is not None:
-        if not isinstance(annotations, dict):
-            run.add("metadata.annotations", "Invalid value: must be a map of strings", "type")
-        else:
-            for k, v in annotations.items():
-                if not _qualified_name_ok(str(k)):
-                    run.add("metadata.annotations", f"Invalid value: {json.dumps(str(k))}: name part must consist of "
-                                                    "alphanumeric characters, '-', '_' or '.'", "metadata")
-                if not isinstance(v, str):
-                    run.add(f"metadata.annotations.{k}", "Invalid value: annotation values must be strings", "type")
-            size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
-            if size > 256 * 1024:
-                run.add("metadata.annotations", f"Too long: must have at most {256 * 1024} bytes", "metadata")
+
+
+def _string_map(meta: dict, field: str, run: _Run) -> dict | None:
+    """``metadata.labels`` or ``metadata.annotations`` with each key checked as a qualified name;
+    None when absent or not a map (that is reported)."""
+    value = meta.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        run.add(f"metadata.{field}", "Invalid value: must be a map of strings", "type")
+        return None
+    for k in value:
+        if not _qualified_name_ok(str(k)):
+            run.add(f"metadata.{field}", f"Invalid value: {json.dumps(str(k))}: name part must consist of "
+                                         "alphanumeric characters, '-', '_' or '.'", "metadata")
+    return value
 
 
 def _qualified_name_ok(key: str) -> bool:
@@ -890,25 +944,34 @@ class _Version:
 FAST_AFTER = 20  # objects of one kind before its structural fast path is built
 
 
+# keywords left out of the structural schema: documentation, and what the walk checks
+_LEFT_OUT = frozenset({"description", "nullable", "format", "default", "example", "externalDocs", "title"})
+
+
 def _json_schema(s: Any, root: bool = False) -> Any:
     """The structural part of a CRD schema as plain JSON Schema (draft 7): what fastjsonschema
     compiles for the fast path. Rules, list types, formats and defaults are left out: the walk
     checks those (``_Run.light``)."""
     if not isinstance(s, dict):
         return s
-    out: dict = {}
-    for k, v in s.items():
-        if k.startswith("x-kubernetes-") or k in ("description", "nullable", "format", "default", "example",
-                                                    "externalDocs", "title"):
-            continue
-        if k == "properties":
-            out[k] = {pk: _json_schema(pv) for pk, pv in v.items()}
-        elif k in ("items", "not") or (k == "additionalProperties" and isinstance(v, dict)):
-            out[k] = _json_schema(v)
-        elif k in ("oneOf", "anyOf", "allOf"):
-            out[k] = [_json_schema(x) for x in v]
-        else:
-            out[k] = v
+    out = {k: _json_schema_entry(k, v) for k, v in s.items()
+           if not k.startswith("x-kubernetes-") and k not in _LEFT_OUT}
+    _kubernetes_extensions(s, out, root)
+    return out
+
+
+def _json_schema_entry(k: str, v: Any) -> Any:
+    if k == "properties":
+        return {pk: _json_schema(pv) for pk, pv in v.items()}
+    if k in ("items", "not") or (k == "additionalProperties" and isinstance(v, dict)):
+        return _json_schema(v)
+    if k in ("oneOf", "anyOf", "allOf"):
+        return [_json_schema(x) for x in v]
+    return v
+
+
+def _kubernetes_extensions(s: dict, out: dict, root: bool) -> None:
+    """What the API server's structural schema implies beyond plain JSON Schema."""
     if s.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
@@ -921,7 +984,6 @@ def _json_schema(s: Any, root: bool = False) -> Any:
     closed = (s.get("type") == "object" or "properties" in s) and not s.get("x-kubernetes-preserve-unknown-fields")
     if closed and "additionalProperties" not in s:
         out["additionalProperties"] = False
-    return out
 
 
 def _fast_validator(version: _Version):

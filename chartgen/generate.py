@@ -16,7 +16,7 @@ from . import lifecycle, naming
 from .catalog import Catalog
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, Problem, RenderError
-from .render import GENERATED, ChartMeta, build_chart, chart_body, changelog_text
+from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
 from .values import chart_name, chart_values, mesh_env_values
 from .values_schema import VALUES_SCHEMA
@@ -118,7 +118,8 @@ def _state_problem(path: Path) -> tuple[dict | None, str | None]:
     if not isinstance(version, str) or lifecycle.highest(version) is None:
         return None, f"is corrupt (no valid version: {version!r})"
     if not isinstance(history, list) or not all(isinstance(h, dict) and isinstance(h.get("version"), str)
-                                                 and isinstance(h.get("changes"), list) for h in history):
+                                                 and isinstance(h.get("changes"), list)
+                                                 and all(lifecycle.is_record(c) for c in h["changes"]) for h in history):
         return None, "is corrupt (its history is not a list of releases)"
     if not isinstance(state.get("model"), dict):
         return None, "is corrupt (no model to compare the catalog with)"
@@ -251,73 +252,98 @@ def _differs(path: Path, text: str) -> bool:
         return True
 
 
-def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
-    """Compute every output file (reads the previous output, writes nothing)."""
-    from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
-    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
-    from .userfiles import merge_user_values
+@dataclass(frozen=True)
+class Versioning:
+    """The chart's version for this run and the records behind it."""
 
-    name = chart_name(catalog)
-    chart_dir = f"charts/{name}"
-    body = chart_body(catalog)
+    previous: str | None  # the version in the state file (None: a new chart)
+    recorded: lifecycle.Release | None  # the release recorded by package/publish
+    release: lifecycle.Release | None  # the last release, the version is computed against it
+    decision: lifecycle.Decision
+    fingerprint: str
+    model: dict
+    history: list[dict]
+
+    def state(self) -> dict:
+        state = {"fingerprint": self.fingerprint, "history": self.history, "model": self.model,
+                 "version": self.decision.version}
+        if self.recorded is not None:
+            state["release"] = self.recorded.record()
+        return state
+
+    def meta(self) -> ChartMeta:
+        current = tuple(lifecycle.Change.of(c) for c in self.history[0]["changes"]) if self.history else ()
+        return ChartMeta(version=self.decision.version, changes=current,
+                         changelog=lifecycle.changelog_markdown(self.history))
+
+
+def chart_fingerprint(catalog: Catalog, body: ChartBody) -> str:
+    """What a release of the chart means: its files at a neutral version, and the
+    environments' values."""
     probe = build_chart(catalog, ChartMeta(version="0.0.0"), body)
-    # the environments' values are part of what a release of the chart means
     probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
-    fp = lifecycle.fingerprint(probe)
-    state, notes = _previous_state(root / chart_dir)
+    return lifecycle.fingerprint(probe)
+
+
+def versioning(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
+               forced: str | None = None) -> Versioning:
+    """The chart's version against its last release (read from ``state``, the committed
+    state and a recorded release); the decision itself is ``lifecycle.decide_version``."""
+    fp = chart_fingerprint(catalog, body)
     snapshot = lifecycle.model_snapshot(catalog)
-    previous = state.get("version") if state else None
     recorded = lifecycle.Release.of(state.get("release")) if state else None
     release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
     recovered = state is not None and state.get("model") is None  # rebuilt from Chart.yaml and CHANGELOG.md
     if release is None and recovered:
         release = lifecycle.Release.of(state)
+    model_lost = recovered and release is not None and release.model is None
+    unchanged = model_lost and forced in (None, release.version) and _same_chart_on_disk(
+        catalog, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
+                                                                                 release.version, []))
     try:
-        version, changes = lifecycle.next_version(release, snapshot, fp, options.version)
+        decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged)
     except lifecycle.ReleaseError as exc:
         raise ChartgenError(str(exc)) from None
     except ValueError as exc:
         raise ChartgenError(f"--version: {exc}") from None
-    if recovered and release is not None and release.model is None:
-        # the changes since the recovered version cannot be itemised: the chart on disk tells
-        # whether there are any, and a major release is the safe level when there are
-        log = lifecycle.history_since(state["history"], release, release.version, [])
-        if options.version in (None, release.version) and _same_chart_on_disk(catalog, root, chart_dir, body,
-                                                                               release.version, log):
-            version, changes = release.version, []
-        else:
-            changes = [lifecycle.Change(lifecycle.MAJOR, f"changes since {release.version} not itemised: the chart's "
-                                                         "state file was lost; review the diff of this release")]
-            if not options.version:
-                version = lifecycle.bump(release.version, lifecycle.MAJOR)
-                notes.append(f"the chart changed since {release.version}, and without its state file chartgen cannot "
-                             "tell how: a major release is the safe choice (--version X.Y.Z picks another, higher one)")
-    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, version, changes)
-    current_changes = tuple(history[0]["changes"]) if history else ()
-    meta = ChartMeta(version=version, changes=current_changes, changelog=lifecycle.changelog_markdown(history))
-    chart_files = build_chart(catalog, meta, body)
-    new_state = {"fingerprint": fp, "history": history, "model": snapshot, "version": version}
-    if recorded is not None:
-        new_state["release"] = recorded.record()
-    chart_files[STATE_FILE] = _state_text(new_state)
-    _validate_values(catalog)
+    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, decision.version,
+                                      decision.changes)
+    return Versioning(previous=state.get("version") if state else None, recorded=recorded, release=release,
+                      decision=decision, fingerprint=fp, model=snapshot, history=history)
 
+
+def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
+    """Compute every output file (reads the previous output, writes nothing)."""
+    chart_dir = f"charts/{chart_name(catalog)}"
+    body = chart_body(catalog)
+    state, notes = _previous_state(root / chart_dir)
+    v = versioning(catalog, root, chart_dir, body, state, options.version)
+    if v.decision.note:
+        notes.append(v.decision.note)
+    chart_files = build_chart(catalog, v.meta(), body)
+    chart_files[STATE_FILE] = _state_text(v.state())
+    _validate_values(catalog)
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
-    chart_args = chart_options(catalog, chart_dir, options)
+    owned_dirs = [chart_dir]
+    _mesh_files(catalog, root, chart_options(catalog, chart_dir, options), files, owned_dirs)
+    release = v.release.version if v.release else None
+    return Outcome(catalog=catalog, chart_dir=chart_dir, version=v.decision.version, previous_version=v.previous,
+                   changes=v.decision.changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
+                   notes=notes, release=release)
+
+
+def _mesh_files(catalog: Catalog, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+    """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports, the
+    values files) to ``files``, and the directories chartgen owns to ``owned_dirs``."""
+    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
+    from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
+
     files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
-    owned_dirs = [chart_dir, f"charts/{CRD_CHART}"]  # the CRD chart goes when no environment needs it
+    owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
     if uses_gateway_api(catalog):
         files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
     if catalog.gitops is not None:
-        from .gitops import TOOLS, check_or_raise, export_files
-
-        for tool in TOOLS:
-            if getattr(catalog.gitops, tool) is not None:
-                exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
-                # the CRD check costs about a second: only what would be written is checked
-                check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
-                files.update(exported)
-                owned_dirs.append(f"gitops/{tool}")
+        _gitops_files(catalog, root, chart_args, files, owned_dirs)
     for rel, data in build_generated_values(catalog).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -326,15 +352,25 @@ def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
             owned_dirs.append(owned)
     for rel, data in sorted(build_release_values(catalog).items()):
         files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
-    return Outcome(catalog=catalog, chart_dir=chart_dir, version=version, previous_version=previous,
-                   changes=changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs), notes=notes,
-                   release=release.version if release else None)
 
 
-def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body, version: str, history: list[dict]) -> bool:
+def _gitops_files(catalog: Catalog, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+    from .gitops import TOOLS, check_or_raise, export_files
+
+    for tool in TOOLS:
+        if getattr(catalog.gitops, tool) is not None:
+            exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
+            # the CRD check costs about a second: only what would be written is checked
+            check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
+            files.update(exported)
+            owned_dirs.append(f"gitops/{tool}")
+
+
+def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, version: str,
+                        history: list[dict]) -> bool:
     """Whether the chart on disk is exactly what the catalog renders at ``version`` with
     ``history`` (the state file aside): then nothing changed since that release."""
-    current = tuple(history[0]["changes"]) if history and history[0]["version"] == version else ()
+    current = tuple(lifecycle.Change.of(c) for c in history[0]["changes"]) if history and history[0]["version"] == version else ()
     if not current:
         return False
     meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))

@@ -1,8 +1,9 @@
 """Catalog → the mesh chart's values: ``values.yaml`` (environment-neutral, secure
-defaults), one override file per environment, and the strict values schema.
+defaults) and one override file per environment.
 
-The values contract is documented in docs/design/values-contract.md; the Go templates
-read nothing else. Pure functions of the catalog.
+The values have the shape of ``chartgen.values_model`` (the values contract, from which the
+schema, the template defaults and docs/design/values-contract.md are generated); the Go
+templates read nothing else. Pure functions of the catalog.
 """
 
 from __future__ import annotations
@@ -98,49 +99,57 @@ def _nonnull(model) -> dict:
     return model.model_dump(mode="json", exclude_none=True) if model is not None else {}
 
 
+def _ports(ports) -> list[dict]:
+    return [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in ports]
+
+
+def _expose(svc: ResolvedService) -> dict:
+    e = svc.spec.expose
+    if e is None:
+        return {"enabled": False, "host": svc.key, "paths": ["/"], "gatewayPort": 0}
+    return {"enabled": True, "host": e.host or svc.key, "paths": [_exposed_path(p) for p in e.paths],
+            "gatewayPort": e.gatewayPort or 0}
+
+
+def _retries(svc: ResolvedService) -> dict:
+    r = svc.spec.retries
+    return {"attempts": r.attempts if r else 2, "perTryTimeout": (r.perTryTimeout or "") if r else "",
+            "retryOn": _retry_on(svc)}
+
+
+def _mirror(m) -> dict:
+    if m is None:
+        return {"enabled": False, "version": "", "percent": 0}
+    return {"enabled": True, "version": m.version, "percent": m.percent}
+
+
+def _waypoint(svc: ResolvedService, view: EnvView | None) -> str:
+    return WAYPOINT if view is not None and view.ambient and l7_needs(svc) else ""
+
+
 def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
+    """One entry of ``services`` (values_model.Service)."""
     s = svc.spec
-    expose = s.expose
-    retries = s.retries
-    rl = s.rateLimit
     return {
         "enabled": svc.enabled,
-        "waypoint": WAYPOINT if view is not None and view.ambient and l7_needs(svc) else "",
+        "waypoint": _waypoint(svc, view),
         "namespace": s.namespace or "",
         "serviceName": svc.service_name,
         "selector": svc.selector,
         "serviceAccount": {"create": svc.creates_service_account, "name": svc.service_account},
-        "ports": [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in s.ports],
-        "expose": {
-            "enabled": expose is not None,
-            "host": (expose.host if expose and expose.host else svc.key),
-            "paths": [_exposed_path(p) for p in expose.paths] if expose else ["/"],
-            "gatewayPort": (expose.gatewayPort or 0) if expose else 0,
-        },
+        "ports": _ports(s.ports),
+        "expose": _expose(svc),
         "timeout": s.timeout or "",
-        "retries": {
-            "attempts": retries.attempts if retries else 2,
-            "perTryTimeout": (retries.perTryTimeout or "") if retries else "",
-            "retryOn": _retry_on(svc),
-        },
+        "retries": _retries(svc),
         "loadBalancer": _load_balancer(s),
         "connectionPool": _nonnull(s.connectionPool),
         "outlierDetection": _nonnull(s.outlierDetection),
         "versions": {v: {"labels": svc.version_labels(v)} for v in sorted(s.versions or {})},
         "weights": dict(sorted((s.weights or {}).items())),
         "routes": [{"name": r.name, "match": istio_match(r.match), "version": r.version} for r in s.routes or []],
-        "mirror": {
-            "enabled": s.mirror is not None,
-            "version": s.mirror.version if s.mirror else "",
-            "percent": s.mirror.percent if s.mirror else 0,
-        },
+        "mirror": _mirror(s.mirror),
         "faults": [_fault(f) for f in s.faults or []],
-        "rateLimit": {
-            "enabled": rl is not None,
-            "maxTokens": (rl.burst or rl.requests) if rl else 0,
-            "tokensPerFill": rl.requests if rl else 0,
-            "fillInterval": rl.per if rl else "1s",
-        },
+        "rateLimit": _rate_limit(s.rateLimit),
         "calls": list(s.calls or []),
         "env": dict(sorted((s.env or {}).items())),
     }
@@ -218,7 +227,7 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
             https=gw.https,
             credentialName=gw.credentialName or "",
             httpsRedirect=gw.httpsRedirect,
-            extraPorts=[{"name": p.name, "number": p.port, "protocol": p.protocol} for p in gw.extraPorts],
+            extraPorts=_ports(gw.extraPorts),
             rateLimit=_rate_limit(gw.rateLimit),
         )
         if view.ingress_api == "gatewayApi":
@@ -241,7 +250,7 @@ def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
             "enabled": True,
             "namespace": "",
             "hosts": list(ext.hosts),
-            "ports": [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in ext.ports],
+            "ports": _ports(ext.ports),
             "exportTo": ["."],
             "redirect": {
                 "enabled": bool(view is not None and view.redirect_active(key)),

@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from chartgen.catalog import PROTOCOLS
 from chartgen.analyzer import Project, render
 from chartgen.analyzer.webhook import validate as webhook_validate
 from chartgen.errors import ChartgenError
@@ -27,7 +28,6 @@ pytestmark = pytest.mark.integration
 DURATIONS = ["1ms", "500ms", "0.5s", "1.5s", "2s", "30s", "1m", "1h", "1.0005s", "100us", "0s", "0.0001s", "90m"]
 RETRY_ON = ["5xx", "5xx,reset", "gateway-error,connect-failure", "503", "retriable-4xx,deadline-exceeded",
             "cancelled,unavailable", "600", "bogus"]
-PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "REDIS", "MYSQL", "MONGO"]
 STRINGS = ["true", "v2", "/", "", "a b", "^(acme|globex)$", "(?i)beta", "a{1001}", "x.*", "é", "%HOSTNAME%"]
 
 

@@ -10,6 +10,7 @@ skipped with the reason when the machine cannot provide it."""
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import shutil
 import subprocess
@@ -413,8 +414,6 @@ def test_a_lost_state_file_is_recovered_and_an_unchanged_chart_keeps_its_version
     elif damage == "no-version":
         state.write_text(json_state.replace('"version": "0.1.1"', '"version": "banana"'), encoding="utf-8")
     else:
-        import json
-
         data = json.loads(json_state)
         del data["model"]
         state.write_text(json.dumps(data), encoding="utf-8")
@@ -424,7 +423,11 @@ def test_a_lost_state_file_is_recovered_and_an_unchanged_chart_keeps_its_version
     assert ("is missing" if damage == "delete" else "is corrupt") in r.stderr
     assert _version(released) == "0.1.1"
     assert (released / CHART / "CHANGELOG.md").read_text(encoding="utf-8") == changelog
-    assert state.read_text(encoding="utf-8") == original  # rebuilt exactly
+    # rebuilt exactly, except that CHANGELOG.md keeps only the text of each change record
+    rebuilt, before = json.loads(state.read_text(encoding="utf-8")), json.loads(original)
+    for entry in before["history"]:
+        entry["changes"] = [c["text"] for c in entry["changes"]]
+    assert rebuilt == before
     assert run_cli("generate", "--check", cwd=released).returncode == 0
 
 

@@ -93,32 +93,43 @@ def _virtual_services(ctx: Context) -> None:
     exposed_by: dict[tuple[int, str], list[str]] = {}
     mesh_hosts: dict[str, list[Doc]] = {}
     for vs in ctx.kind("VirtualService"):
-        spec, ns = vs.spec, vs.namespace
-        hosts = [str(h) for h in spec.get("hosts") or []]
-        refs = [str(g) for g in spec.get("gateways") or []]
+        hosts = [str(h) for h in vs.spec.get("hosts") or []]
+        refs = [str(g) for g in vs.spec.get("gateways") or []]
         if not refs or "mesh" in refs:
             for h in hosts:
-                mesh_hosts.setdefault(fqdn(h, ns), []).append(vs)
+                mesh_hosts.setdefault(fqdn(h, vs.namespace), []).append(vs)
         for ref in refs:
-            if ref == "mesh":
-                continue
-            gw = gateways.get(_gateway_ref(ref, ns))
-            if gw is None:
-                ctx.add(vs, "IST0101", f"Referenced gateway not found: {ref!r}")
-                continue
-            exposed = exposed_by.get((id(gw), ns))
-            if exposed is None:
-                exposed = exposed_by[(id(gw), ns)] = [h for s in gw.spec.get("servers") or []
-                                                      for h in _server_hosts(s, ns, gw.namespace)]
-            for h in hosts:
-                if not any(hosts_overlap(e, h) for e in exposed):
-                    ctx.add(vs, "IST0132", f"host {h!r} is not exposed by gateway {ref!r}")
+            if ref != "mesh":
+                _gateway_binding(ctx, vs, ref, hosts, gateways, exposed_by)
         for proto in ("http", "tcp", "tls"):
-            for i, rule in enumerate(spec.get(proto) or []):
+            for i, rule in enumerate(vs.spec.get(proto) or []):
                 if isinstance(rule, dict):
                     for dest in _destinations(rule, proto == "http"):
                         _destination(ctx, vs, dest, f"{proto}[{i}]")
         _unreachable_rules(ctx, vs)
+    _mesh_host_conflicts(ctx, mesh_hosts)
+
+
+def _gateway_binding(ctx: Context, vs: Doc, ref: str, hosts: list[str], gateways: dict,
+                     exposed_by: dict[tuple[int, str], list[str]]) -> None:
+    """IST0101 for a gateway that does not exist, IST0132 for each host it does not expose
+    (the hosts a gateway exposes to a namespace are collected once in ``exposed_by``)."""
+    ns = vs.namespace
+    gw = gateways.get(_gateway_ref(ref, ns))
+    if gw is None:
+        ctx.add(vs, "IST0101", f"Referenced gateway not found: {ref!r}")
+        return
+    exposed = exposed_by.get((id(gw), ns))
+    if exposed is None:
+        exposed = exposed_by[(id(gw), ns)] = [h for s in gw.spec.get("servers") or []
+                                              for h in _server_hosts(s, ns, gw.namespace)]
+    for h in hosts:
+        if not any(hosts_overlap(e, h) for e in exposed):
+            ctx.add(vs, "IST0132", f"host {h!r} is not exposed by gateway {ref!r}")
+
+
+def _mesh_host_conflicts(ctx: Context, mesh_hosts: dict[str, list[Doc]]) -> None:
+    """IST0109: two VirtualServices route the same host for the mesh where both are visible."""
     for host, owners in sorted(mesh_hosts.items()):
         for a, b in combinations(owners, 2):
             if scopes_overlap(visible_in(a.spec.get("exportTo"), a.namespace), visible_in(b.spec.get("exportTo"), b.namespace)):
@@ -152,16 +163,21 @@ def _unreachable_rules(ctx: Context, vs: Doc) -> None:
             ctx.add(vs, "IST0130", f"rule {label} is unreachable: rule {catch_all} before it matches every request")
             continue
         matches = [m for m in rule.get("match") or [] if isinstance(m, dict)] or []
-        dups = [(j, prev) for j, m in enumerate(matches) for prev, pm in seen if pm == m]
-        if matches and len({j for j, _ in dups}) == len(matches):
-            ctx.add(vs, "IST0130", f"rule {label} is unreachable: every match repeats an earlier rule "
-                                   f"({', '.join(sorted({p for _, p in dups}))})")
-        else:
-            for j, prev in dups:
-                ctx.add(vs, "IST0131", f"rule {label} match[{j}] is ineffective: rule {prev} has the same match")
+        _repeated_matches(ctx, vs, label, matches, seen)
         if not matches or any(_is_catch_all(m) for m in matches):
             catch_all = label
         seen += [(label, m) for m in matches]
+
+
+def _repeated_matches(ctx: Context, vs: Doc, label: str, matches: list[dict], seen: list[tuple[str, dict]]) -> None:
+    """IST0130 when every match of a rule repeats an earlier rule's, else IST0131 per repeated match."""
+    dups = [(j, prev) for j, m in enumerate(matches) for prev, pm in seen if pm == m]
+    if matches and len({j for j, _ in dups}) == len(matches):
+        ctx.add(vs, "IST0130", f"rule {label} is unreachable: every match repeats an earlier rule "
+                               f"({', '.join(sorted({p for _, p in dups}))})")
+    else:
+        for j, prev in dups:
+            ctx.add(vs, "IST0131", f"rule {label} match[{j}] is ineffective: rule {prev} has the same match")
 
 
 # --- DestinationRule ------------------------------------------------------------------------------
@@ -221,32 +237,46 @@ def _gateways(ctx: Context) -> None:
                                    f"pods carry {workload})")
             continue
         servers = [s for s in gw.spec.get("servers") or [] if isinstance(s, dict)]
-        creds = sorted({str((s.get("tls") or {}).get("credentialName")) for s in servers
-                        if (s.get("tls") or {}).get("credentialName")})
-        if creds and gw.namespace != ctx.r.gateway_namespace:
-            ctx.add(gw, "IST0161", f"credential {', '.join(creds)} must be a secret in the gateway workload namespace "
-                                   f"{ctx.r.gateway_namespace!r}, but the Gateway is in {gw.namespace!r}")
+        _gateway_credentials(ctx, gw, servers)
         if ports is not None:
-            for s in servers:
-                number = (s.get("port") or {}).get("number")
-                if number is not None and int(number) not in ports:
-                    ctx.add(gw, "IST0162", f"server port {number} is not a port of the gateway Service "
-                                           f"(service.ports of {ctx.view.catalog.istio.gatewayRelease}: "
-                                           f"{', '.join(map(str, sorted(ports)))})")
+            _gateway_ports(ctx, gw, servers, ports)
     for a, b in combinations(gws, 2):
-        if (a.spec.get("selector") or {}) != (b.spec.get("selector") or {}):
-            continue
-        for sa in a.spec.get("servers") or []:
-            for sb in b.spec.get("servers") or []:
-                pa, pb = (sa.get("port") or {}).get("number"), (sb.get("port") or {}).get("number")
-                if pa is None or pa != pb:
-                    continue
-                common = sorted({_host_part(x) for x in sa.get("hosts") or [] for y in sb.get("hosts") or []
-                                 if hosts_overlap(_host_part(x), _host_part(y))})
-                if common:
-                    for this, other in ((a, b), (b, a)):
-                        ctx.add(this, "IST0145", f"port {pa} host(s) {', '.join(common)} conflict with Gateway "
-                                                 f"{other.namespace}/{other.name} on the same selector")
+        if (a.spec.get("selector") or {}) == (b.spec.get("selector") or {}):
+            _gateway_conflicts(ctx, a, b)
+
+
+def _gateway_credentials(ctx: Context, gw: Doc, servers: list[dict]) -> None:
+    """IST0161: a server's TLS secret must live in the gateway workload's namespace."""
+    creds = sorted({str((s.get("tls") or {}).get("credentialName")) for s in servers
+                    if (s.get("tls") or {}).get("credentialName")})
+    if creds and gw.namespace != ctx.r.gateway_namespace:
+        ctx.add(gw, "IST0161", f"credential {', '.join(creds)} must be a secret in the gateway workload namespace "
+                               f"{ctx.r.gateway_namespace!r}, but the Gateway is in {gw.namespace!r}")
+
+
+def _gateway_ports(ctx: Context, gw: Doc, servers: list[dict], ports: list[int]) -> None:
+    """IST0162: a server port the gateway Service does not open."""
+    for s in servers:
+        number = (s.get("port") or {}).get("number")
+        if number is not None and int(number) not in ports:
+            ctx.add(gw, "IST0162", f"server port {number} is not a port of the gateway Service "
+                                   f"(service.ports of {ctx.view.catalog.istio.gatewayRelease}: "
+                                   f"{', '.join(map(str, sorted(ports)))})")
+
+
+def _gateway_conflicts(ctx: Context, a: Doc, b: Doc) -> None:
+    """IST0145: two Gateways on the same selector serve overlapping hosts on one port."""
+    for sa in a.spec.get("servers") or []:
+        for sb in b.spec.get("servers") or []:
+            pa, pb = (sa.get("port") or {}).get("number"), (sb.get("port") or {}).get("number")
+            if pa is None or pa != pb:
+                continue
+            common = sorted({_host_part(x) for x in sa.get("hosts") or [] for y in sb.get("hosts") or []
+                             if hosts_overlap(_host_part(x), _host_part(y))})
+            if common:
+                for this, other in ((a, b), (b, a)):
+                    ctx.add(this, "IST0145", f"port {pa} host(s) {', '.join(common)} conflict with Gateway "
+                                             f"{other.namespace}/{other.name} on the same selector")
 
 
 # --- namespaces, EnvoyFilter, Telemetry, AuthorizationPolicy, ports ------------------------------------------------

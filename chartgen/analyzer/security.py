@@ -65,18 +65,35 @@ def _selectorless(doc: Doc) -> bool:
         and not doc.spec.get("targetRefs")
 
 
+def _namespace_wide(pas: list[Doc], namespace: str) -> Doc | None:
+    """The first selector-less PeerAuthentication of ``namespace``."""
+    return next((p for p in pas if p.namespace == namespace and _selectorless(p)), None)
+
+
+def _mode(pa: Doc | None) -> str | None:
+    return (pa.spec.get("mtls") or {}).get("mode") if pa is not None else None
+
+
 def _strict_mtls(ctx: Context, namespaces: list[str]) -> None:
     pas = ctx.kind("PeerAuthentication")
-    mesh = [p for p in pas if p.namespace == ROOT_NAMESPACE and _selectorless(p)]
-    mesh_mode = ((mesh[0].spec.get("mtls") or {}).get("mode") if mesh else None) or "PERMISSIVE"
+    mesh_mode = _mode(_namespace_wide(pas, ROOT_NAMESPACE)) or "PERMISSIVE"
     for ns in namespaces:
-        own = [p for p in pas if p.namespace == ns and _selectorless(p)]
-        mode = ((own[0].spec.get("mtls") or {}).get("mode") if own else None) or "UNSET"
-        effective = mesh_mode if mode in ("UNSET", "") else mode
-        if effective != "STRICT":
-            where = f"PeerAuthentication {ns}/{own[0].name}" if own and mode != "UNSET" else "no namespace-wide PeerAuthentication"
-            ctx.add_at("Namespace", "", ns, "CG101", f"mTLS is {effective} ({where}); production requires STRICT",
-                       own[0].source if own else ctx.template("peerauthentication.yaml"))
+        _namespace_strict_mtls(ctx, _namespace_wide(pas, ns), ns, mesh_mode)
+    _no_weak_mtls_modes(ctx, pas, namespaces)
+
+
+def _namespace_strict_mtls(ctx: Context, own: Doc | None, ns: str, mesh_mode: str) -> None:
+    """The effective mode of a namespace: its namespace-wide PeerAuthentication, else the mesh's."""
+    mode = _mode(own) or "UNSET"
+    effective = mesh_mode if mode in ("UNSET", "") else mode
+    if effective != "STRICT":
+        where = f"PeerAuthentication {ns}/{own.name}" if own is not None and mode != "UNSET" \
+            else "no namespace-wide PeerAuthentication"
+        ctx.add_at("Namespace", "", ns, "CG101", f"mTLS is {effective} ({where}); production requires STRICT",
+                   own.source if own is not None else ctx.template("peerauthentication.yaml"))
+
+
+def _no_weak_mtls_modes(ctx: Context, pas: list[Doc], namespaces: list[str]) -> None:
     for p in pas:
         modes = {str((p.spec.get("mtls") or {}).get("mode") or "")}
         modes |= {str((v or {}).get("mode") or "") for v in (p.spec.get("portLevelMtls") or {}).values()}

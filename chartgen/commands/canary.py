@@ -13,12 +13,10 @@ import json
 import click
 
 from ..canary import match_text, step_text, weights_text
-from ..cli import catalog_option as _catalog_option
+from . import options
 
-_out_option = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
-                           help="Output root to regenerate (default: the catalog's directory).")
-_env_option = click.option("--env", "env", default=None, metavar="ENV",
-                           help="Edit environments.ENV.services.SERVICE.weights instead of the service's own weights.")
+_env_option = options.environment(
+    "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights.")
 _dry_run_option = click.option("--dry-run", is_flag=True,
                                help="Show the catalog diff and what generate would change; write nothing.")
 
@@ -65,9 +63,9 @@ def command():
 
 
 @command.command("status")
-@_catalog_option
-@click.option("--env", "env", default=None, metavar="ENV", help="Only this environment.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@options.catalog
+@options.environment("Only this environment.")
+@options.output_format("text", "json")
 @click.pass_obj
 def status(obj, catalog, env, fmt):
     """Versions, weights, canary step, A/B routes and mirror of every versioned service.
@@ -133,7 +131,7 @@ def _change(catalog: str, how, **kwargs) -> None:
 
 def _change_options(fn):
     """The options every weight-changing command takes: -c, -o, --env, --dry-run."""
-    for option in (click.pass_obj, _dry_run_option, _env_option, _out_option, _catalog_option):
+    for option in (click.pass_obj, _dry_run_option, _env_option, options.out, options.catalog):
         fn = option(fn)
     return fn
 

@@ -6,11 +6,8 @@ import tempfile
 
 import click
 
-from ..cli import Ctx, catalog_option as _catalog, run_guarded
-
-_out = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
-                    help="Root of the generated output (default: the catalog's directory).")
-_helm = click.option("--helm", "helm", default=None, metavar="PATH", help="helm binary (default: lookup order).")
+from ..cli import Ctx, run_guarded
+from . import options
 
 
 def _sign_options(fn):
@@ -47,12 +44,12 @@ def _describe(pkg) -> str:
 
 
 @click.command()
-@_catalog
-@_out
+@options.catalog
+@options.out
 @click.option("-d", "--dest", default="dist", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the .tgz (and .prov).")
 @_sign_options
-@_helm
+@options.helm
 @click.pass_obj
 def package(obj: Ctx, catalog, out, dest, sign, key, keyring, passphrase_file, helm):
     """Package the generated chart (charts/<name>-mesh) into DEST/<name>-<version>.tgz.
@@ -84,8 +81,8 @@ def package(obj: Ctx, catalog, out, dest, sign, key, keyring, passphrase_file, h
 
 
 @click.command()
-@_catalog
-@_out
+@options.catalog
+@options.out
 @click.option("--to", "to", required=True, metavar="DIR|oci://HOST/PATH",
               help="A chart repository directory (index.yaml is merged) or an OCI registry.")
 @click.option("--url", default=None, metavar="URL",
@@ -94,7 +91,7 @@ def package(obj: Ctx, catalog, out, dest, sign, key, keyring, passphrase_file, h
 @click.option("--package", "package_path", default=None, type=click.Path(dir_okay=False, exists=True),
               help="Publish this .tgz (and its .prov) instead of packaging the catalog's chart.")
 @_sign_options
-@_helm
+@options.helm
 @click.pass_obj
 def publish(obj: Ctx, catalog, out, to, url, plain_http, package_path, sign, key, keyring, passphrase_file, helm):
     """Package the chart and publish it to a chart repository directory or an OCI registry.

@@ -1,10 +1,10 @@
 {{/* The model every template works from: the values with defaults filled in, checked and resolved, computed once per render. */}}
 
 {{/*
-Helpers of the mesh chart, one file per concern (_names, _labels, _defaults, _model,
+Helpers of the mesh chart, one file per concern (_names, _labels, _contract, _model,
 _checks, _ports, _expose, _calls, _match, _routes, _gatewayapi). Every helper is
 namespaced "chartgen.". Templates read only the keys listed in
-docs/design/values-contract.md.
+docs/design/values-contract.md; _contract.tpl is generated from the values model.
 */}}
 
 {{/*
@@ -55,13 +55,13 @@ chartgen.callGraph (_calls.tpl).
 {{- end -}}
 {{- range $key, $raw := ($V.externalServices | default dict) -}}
 {{- if hasKey $services $key -}}
-{{- fail (printf "%q is both a service and an external service; keys must be unique" $key) -}}
+{{- include "chartgen.fail" (dict "check" "unique-keys" "args" (list $key)) -}}
 {{- end -}}
 {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $ed "value" $raw) -}}
 {{- $_ := set $externals $key $ed._filled -}}
 {{- end -}}
 {{- if and $gw.enabled $gw.https (not $gw.credentialName) -}}
-{{- fail "gateway.https is true but gateway.credentialName is empty" -}}
+{{- include "chartgen.fail" (dict "check" "https-credential") -}}
 {{- end -}}
 {{- $ambient := eq (toString $V.environment.dataPlane) "ambient" -}}
 {{- $extraPorts := dict -}}
@@ -105,17 +105,14 @@ chartgen.callGraph (_calls.tpl).
 {{- if $ext.redirect.enabled -}}
 {{- $target := get $services (toString $ext.redirect.service) -}}
 {{- if not $target -}}
-{{- fail (printf "externalServices.%s.redirect.service %q is not a key of services" $key $ext.redirect.service) -}}
+{{- include "chartgen.fail" (dict "check" "redirect-service" "args" (list $key $ext.redirect.service)) -}}
 {{- end -}}
 {{- if $target.enabled -}}
 {{- if not (has (toString (int $ext.redirect.port)) $target.portStrings) -}}
-{{- fail (printf "externalServices.%s.redirect.port %d is not a port of services.%s" $key (int $ext.redirect.port) $ext.redirect.service) -}}
+{{- include "chartgen.fail" (dict "check" "redirect-port" "args" (list $key (int $ext.redirect.port) $ext.redirect.service)) -}}
 {{- end -}}
 {{- $active = $ext.enabled -}}
 {{- end -}}
-{{- end -}}
-{{- if and $ext.enabled (not $ext.hosts) -}}
-{{- fail (printf "externalServices.%s.hosts must not be empty" $key) -}}
 {{- end -}}
 {{- $_ := set $ext "redirectActive" $active -}}
 {{- if and $active $ambient -}}
