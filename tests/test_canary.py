@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -36,11 +35,9 @@ def chartgen(*args, ok=True):
 
 
 @pytest.fixture
-def repo(tmp_path) -> Path:
-    """The repo's catalog in a fresh directory, generated once."""
-    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
-    chartgen("generate", "-c", str(tmp_path / "catalog.yaml"))
-    return tmp_path
+def repo(generated) -> Path:
+    """The repo's catalog in a fresh directory, generated (a copy of one generated tree)."""
+    return generated
 
 
 def write_variant(root: Path, mutate) -> Path:
