@@ -21,20 +21,10 @@ from conftest import ROOT
 CHART = "charts/bytefreezer-mesh"
 
 
-@pytest.fixture(scope="module")
-def generated_once(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("generated")
-    shutil.copy(ROOT / "catalog.yaml", base / "catalog.yaml")
-    generate(base / "catalog.yaml")
-    return base
-
-
 @pytest.fixture
-def tree(generated_once, tmp_path) -> Path:
+def tree(generated) -> Path:
     """A generated tree of the repository's catalog, this test's own copy."""
-    root = tmp_path / "mesh"
-    shutil.copytree(generated_once, root)
-    return root
+    return generated
 
 
 def _files(root: Path) -> dict[str, bytes]:
