@@ -19,9 +19,8 @@ import html
 import json
 import types
 import typing
-from typing import Annotated, Any, Literal, get_args, get_origin
-
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
