@@ -14,10 +14,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import CatalogError, ChartgenError, Terminated
-
 from .commands import options
-from .commands.options import catalog as catalog_option, color as color_option, out as out_option  # noqa: F401 - for commands/*
+from .errors import CatalogError, ChartgenError, Terminated
 
 
 def use_color(flag: bool | None, stream=None) -> bool:
@@ -343,8 +341,7 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
 @options.catalog
 @options.environment("One environment (default: the whole catalog, each element marked with its environments).")
 @options.output_format("mermaid", "dot", "svg", "png", help="svg and png are drawn by Graphviz `dot`.")
-@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
-              help="Write to this file instead of stdout.")
+@options.output_file
 @options.tool_binary("dot", "dot_bin", "Graphviz dot")
 @click.pass_obj
 def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
