@@ -12,10 +12,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import CatalogError, ChartgenError, Terminated
-
 from .commands import options
-from .commands.options import catalog as catalog_option, color as color_option, out as out_option  # noqa: F401 - for commands/*
+from .errors import CatalogError, ChartgenError, Terminated
 
 
 def use_color(flag: bool | None, stream=None) -> bool:
@@ -41,11 +39,14 @@ def _set_debug(ctx: click.Context, _param, value: bool) -> None:
         root.obj.debug = True
 
 
+debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                            help="Show tracebacks.")
+
+
 def _with_debug(command: click.Command) -> click.Command:
     """``--debug`` on a subcommand too (``chartgen validate --debug``), recursively."""
     if not any(p.name == "debug" for p in command.params):
-        command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
-                                           callback=_set_debug, help="Show tracebacks."))
+        debug_option(command)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _with_debug(sub)
@@ -200,10 +201,10 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@debug_option
 @click.version_option(__version__, "--version", prog_name="chartgen")
 @click.pass_context
-def cli(ctx, debug):
+def cli(ctx):
     """Generate an Istio mesh Helm chart and a helmfile from a service catalog.
 
     \b
@@ -212,9 +213,8 @@ def cli(ctx, debug):
       chartgen generate            # write charts/, helmfile.yaml, values/
       chartgen lint                # analyse the rendered mesh offline
     """
-    if ctx.obj is None:
-        ctx.obj = Ctx(debug)
-    ctx.obj.debug = ctx.obj.debug or debug
+    if ctx.obj is None:  # --debug (an eager option) has made it already
+        ctx.obj = Ctx(False)
 
 
 @cli.command()
@@ -343,8 +343,7 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
 @options.catalog
 @options.environment("One environment (default: the whole catalog, each element marked with its environments).")
 @options.output_format("mermaid", "dot", "svg", "png", help="svg and png are drawn by Graphviz `dot`.")
-@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
-              help="Write to this file instead of stdout.")
+@options.output_file
 @options.tool_binary("dot", "dot_bin", "Graphviz dot")
 @click.pass_obj
 def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
@@ -516,7 +515,8 @@ def version_cmd(obj: Ctx, helm, helmfile):
     Example:
       CHARTGEN_HELM=/usr/local/bin/helm chartgen version
     """
-    from .toolchain import ToolError, ToolNotFound, find_tool, tool_version
+    from .errors import ToolError
+    from .toolchain import find_tool, tool_version
 
     def run():
         click.echo(f"chartgen {__version__}")
@@ -524,7 +524,7 @@ def version_cmd(obj: Ctx, helm, helmfile):
             try:
                 tool = find_tool(name, explicit)
                 click.echo(f"{name} {tool_version(tool)} ({tool.path}, from {tool.source})")
-            except (ToolNotFound, ToolError) as exc:
+            except ToolError as exc:  # not found, or its version unreadable
                 click.echo(f"{name}: not found ({exc})")
 
     run_guarded(run, obj)

@@ -18,7 +18,8 @@ from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, Problem, RenderError
 from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
-from .values import chart_name, chart_values, mesh_env_values
+from .mesh import Mesh, resolve
+from .values import chart_name
 from .values_schema import VALUES_SCHEMA
 from .writer import WriteResult, locked, write_plan
 
@@ -202,12 +203,13 @@ def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
     """The state of the chart as last committed: the state file at git's HEAD. Outside a git
     work tree (or without git) the state on disk stands for it; inside one, a state file that
     HEAD does not have means nothing was committed yet."""
-    import subprocess
+    from .errors import ToolError
+    from .toolchain import Tool, run
 
     try:
-        proc = subprocess.run(["git", "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}"], capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.SubprocessError):
+        proc = run(Tool("git", "git", "path"), "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}",
+                   env={"GIT_OPTIONAL_LOCKS": "0"}, check=False, text=False)
+    except ToolError:  # no git, or it hung
         return on_disk
     if proc.returncode == 0:
         try:
@@ -277,20 +279,20 @@ class Versioning:
                          changelog=lifecycle.changelog_markdown(self.history))
 
 
-def chart_fingerprint(catalog: Catalog, body: ChartBody) -> str:
+def chart_fingerprint(mesh: Mesh, body: ChartBody) -> str:
     """What a release of the chart means: its files at a neutral version, and the
     environments' values."""
-    probe = build_chart(catalog, ChartMeta(version="0.0.0"), body)
-    probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
+    probe = build_chart(mesh, ChartMeta(version="0.0.0"), body)
+    probe["(environment values)"] = json.dumps(mesh.values.overrides, sort_keys=True)
     return lifecycle.fingerprint(probe)
 
 
-def versioning(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
+def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
                forced: str | None = None) -> Versioning:
     """The chart's version against its last release (read from ``state``, the committed
     state and a recorded release); the decision itself is ``lifecycle.decide_version``."""
-    fp = chart_fingerprint(catalog, body)
-    snapshot = lifecycle.model_snapshot(catalog)
+    fp = chart_fingerprint(mesh, body)
+    snapshot = lifecycle.model_snapshot(mesh)
     recorded = lifecycle.Release.of(state.get("release")) if state else None
     release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
     recovered = state is not None and state.get("model") is None  # rebuilt from Chart.yaml and CHANGELOG.md
@@ -298,7 +300,7 @@ def versioning(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, st
         release = lifecycle.Release.of(state)
     model_lost = recovered and release is not None and release.model is None
     unchanged = model_lost and forced in (None, release.version) and _same_chart_on_disk(
-        catalog, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
+        mesh, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
                                                                                  release.version, []))
     try:
         decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged)
@@ -314,59 +316,60 @@ def versioning(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, st
 
 def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
+    mesh = resolve(catalog)  # once: every renderer below works from it
     chart_dir = f"charts/{chart_name(catalog)}"
-    body = chart_body(catalog)
+    body = chart_body(mesh)
     state, notes = _previous_state(root / chart_dir)
-    v = versioning(catalog, root, chart_dir, body, state, options.version)
+    v = versioning(mesh, root, chart_dir, body, state, options.version)
     if v.decision.note:
         notes.append(v.decision.note)
-    chart_files = build_chart(catalog, v.meta(), body)
+    chart_files = build_chart(mesh, v.meta(), body)
     chart_files[STATE_FILE] = _state_text(v.state())
-    _validate_values(catalog)
+    _validate_values(mesh)
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     owned_dirs = [chart_dir]
-    _mesh_files(catalog, root, chart_options(catalog, chart_dir, options), files, owned_dirs)
+    _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs)
     release = v.release.version if v.release else None
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=v.decision.version, previous_version=v.previous,
                    changes=v.decision.changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
                    notes=notes, release=release)
 
 
-def _mesh_files(catalog: Catalog, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
     """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports, the
     values files) to ``files``, and the directories chartgen owns to ``owned_dirs``."""
     from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 
-    files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
+    files["helmfile.yaml"] = dump_helmfile(build_helmfile(mesh, **chart_args))
     owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
-    if uses_gateway_api(catalog):
-        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
-    if catalog.gitops is not None:
-        _gitops_files(catalog, root, chart_args, files, owned_dirs)
-    for rel, data in build_generated_values(catalog).items():
+    if uses_gateway_api(mesh):
+        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(mesh).items()})
+    if mesh.catalog.gitops is not None:
+        _gitops_files(mesh, root, chart_args, files, owned_dirs)
+    for rel, data in build_generated_values(mesh).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         owned = f"values/{rel.split('/')[0]}/{GENERATED_DIR}"
         if owned not in owned_dirs:
             owned_dirs.append(owned)
-    for rel, data in sorted(build_release_values(catalog).items()):
+    for rel, data in sorted(build_release_values(mesh).items()):
         files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
 
 
-def _gitops_files(catalog: Catalog, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+def _gitops_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
     from .gitops import TOOLS, check_or_raise, export_files
 
     for tool in TOOLS:
-        if getattr(catalog.gitops, tool) is not None:
-            exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
+        if getattr(mesh.catalog.gitops, tool) is not None:
+            exported = export_files(tool, mesh, out_dir=f"gitops/{tool}", check=False, **chart_args)
             # the CRD check costs about a second: only what would be written is checked
             check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
             files.update(exported)
             owned_dirs.append(f"gitops/{tool}")
 
 
-def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, version: str,
+def _same_chart_on_disk(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, version: str,
                         history: list[dict]) -> bool:
     """Whether the chart on disk is exactly what the catalog renders at ``version`` with
     ``history`` (the state file aside): then nothing changed since that release."""
@@ -374,7 +377,7 @@ def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body: Char
     if not current:
         return False
     meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))
-    for rel, text in build_chart(catalog, meta, body).items():
+    for rel, text in build_chart(mesh, meta, body).items():
         try:
             if (root / chart_dir / rel).read_bytes() != text.encode("utf-8"):
                 return False
@@ -414,18 +417,16 @@ def _values_validator():
     return compiled_validator(VALUES_SCHEMA, where="values-validator-", name="chartgen values validator")
 
 
-def _validate_values(catalog: Catalog) -> None:
+def _validate_values(mesh: Mesh) -> None:
     """The generated values must satisfy the chart's own schema in every environment
     (a guard against generator bugs; fastjsonschema compiles the schema to Python, which
     keeps this cheap for large meshes)."""
     import fastjsonschema
 
-    from .mesh import env_views
-
     validate = _values_validator()
-    for view in [None, *env_views(catalog)]:
+    for view in [None, *mesh.views]:
         try:
-            validate(chart_values(catalog, view))
+            validate(mesh.values.of(view))
         except fastjsonschema.JsonSchemaException as exc:
             where = view.name if view else "values.yaml"
             raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None

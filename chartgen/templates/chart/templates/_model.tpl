@@ -40,6 +40,9 @@ Usage: through chartgen.cacheModel.
 Its parts: chartgen.fillDefaults (below), chartgen.checkService (_checks.tpl),
 chartgen.servicePorts (_ports.tpl), chartgen.serviceExposure (_expose.tpl),
 chartgen.callGraph (_calls.tpl).
+Everything here is derived from keys that a user's values file may override (ports,
+expose.paths, calls, environment.*): it is computed here, from the values in effect,
+rather than carried in the values, where an override would leave it stale.
 */}}
 {{- define "chartgen.model" -}}
 {{- $root := . -}}
