@@ -408,7 +408,7 @@ NOTES: dict[str, str] = {
     "environment.hostSuffix": 'External host = <expose.host>.<hostSuffix>; "" → the host as is.',
     "environment.chaos": "Fault rules render only when true.",
     "environment.dataPlane": "ambient: namespaces, waypoints and GAMMA HTTPRoutes (docs/ambient.md).",
-    "istio.revision": '"" → namespaces get istio-injection=enabled; else istio.io/rev=<revision>.',
+    "istio.revision": "Otherwise namespaces get istio.io/rev=<revision>.",
     "namespaces.create": "Namespace objects are annotated helm.sh/resource-policy: keep.",
     "gateway.namespace": "The TLS secret (credentialName) must live here.",
     "gateway.httpsRedirect": "With https: an HTTP server on 80 that redirects.",
