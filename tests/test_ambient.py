@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers.dag import show_dag
 from helpers.routemodel import (Objects, Request, gateway_api_ingress, gateway_api_mesh, gateway_api_tcp,
                                 istio_ingress, istio_mesh, istio_tcp)
 
@@ -380,11 +381,7 @@ def _dag_groups(root, helmfile_bin: str, helm3: str, env: dict) -> dict[str, int
     dag = subprocess.run([helmfile_bin, "--helm-binary", helm3, "-e", "prod", "show-dag"], cwd=root, env=env,
                          capture_output=True, text=True, timeout=120)
     assert dag.returncode == 0, dag.stderr
-    group = {}
-    for line in dag.stdout.strip().splitlines()[1:]:
-        parts = line.split(None, 2)
-        group[parts[1].split("/", 1)[1]] = int(parts[0])
-    return group
+    return show_dag(dag.stdout)[0]
 
 
 def _istio_tier(root, helmfile_bin: str, helm3: str, env: dict) -> list[dict]:

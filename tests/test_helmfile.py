@@ -25,6 +25,7 @@ from chartgen.toolchain import find_tool
 from chartgen.userfiles import merge_user_values
 from chartgen.validate import load_catalog
 
+from helpers.dag import show_dag
 from helpers.standin import build_chart_repo, free_port, helm_env, http_server, standin_configmaps, write_standin_chart
 
 pytestmark = [pytest.mark.integration, pytest.mark.servers]
@@ -179,12 +180,7 @@ def test_list_per_environment(tools, helm_home, tree, mode):
 def test_install_order(tools, helm_home, tree, mode):
     root, _ = tree
     out = helmfile(tools, helm_home, root, mode, "-e", "dev", "show-dag").stdout
-    group, needs = {}, {}
-    for line in out.strip().splitlines()[1:]:
-        parts = line.split(None, 2)
-        name = parts[1].split("/", 1)[1]
-        group[name] = int(parts[0])
-        needs[name] = {n.strip().split("/", 1)[1] for n in parts[2].split(",")} if len(parts) > 2 else set()
+    group, needs = show_dag(out)
     assert group["istio-base"] < group["istiod"] < group["istio-ingress"] < group["bytefreezer-mesh"]
     assert group["localstack"] > group["bytefreezer-mesh"]  # its namespace comes from the mesh chart
     for addon in ("jaeger", "prometheus", "grafana"):
