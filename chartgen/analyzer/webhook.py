@@ -600,25 +600,25 @@ def validateHTTPRouteConflict(http: dict, delegate: bool) -> Iterator[Error]:
     if delegate and "delegate" in http:
         yield c, "delegate HTTP route cannot contain delegate"
     if isinstance(http.get("redirect"), dict):
-        if route:
-            yield c, "HTTP route cannot contain both route and redirect"
-        if "fault" in http:
-            yield c, "HTTP route cannot contain both fault and redirect"
-        if "rewrite" in http:
-            yield c, "HTTP route rule cannot contain both rewrite and redirect"
+        yield from _errors(c, *_answeredByProxy(http, route, "redirect"))
         if "directResponse" in http:
             yield c, "HTTP route rule cannot contain both direct_response and redirect"
     elif isinstance(http.get("directResponse"), dict):
-        if route:
-            yield c, "HTTP route cannot contain both route and direct_response"
-        if "fault" in http:
-            yield c, "HTTP route cannot contain both fault and direct_response"
-        if "rewrite" in http:
-            yield c, "HTTP route rule cannot contain both rewrite and direct_response"
+        yield from _errors(c, *_answeredByProxy(http, route, "direct_response"))
     elif not route:
         yield c, "HTTP route, redirect or direct_response is required"
     if isinstance(http.get("mirror"), dict) and _l(http.get("mirrors")):
         yield c, "HTTP route cannot contain both mirror and mirrors"
+
+
+def _answeredByProxy(http: dict, route: list, answer: str) -> Iterator[str]:
+    """A redirect or direct response is answered by the proxy: no route, fault or rewrite with it."""
+    if route:
+        yield f"HTTP route cannot contain both route and {answer}"
+    if "fault" in http:
+        yield f"HTTP route cannot contain both fault and {answer}"
+    if "rewrite" in http:
+        yield f"HTTP route rule cannot contain both rewrite and {answer}"
 
 
 def validateGatewayNames(names: Any) -> Iterator[Error]:
