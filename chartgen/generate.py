@@ -14,13 +14,14 @@ from pathlib import Path
 
 from . import lifecycle, naming
 from .catalog import Catalog
+from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, Problem, RenderError
 from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
 from .mesh import Mesh, resolve
 from .values import chart_name
 from .values_schema import VALUES_SCHEMA
-from .writer import WriteResult, locked, stale_paths, write_plan
+from .writer import WriteResult, locked, write_plan
 
 STATE_FILE = ".chartgen-state.json"
 USER_VALUES_HEADER = (
@@ -48,11 +49,15 @@ class Outcome:
     files: dict[str, str]
     owned_dirs: tuple[str, ...]
     result: WriteResult = field(default_factory=WriteResult)
-    stale: list[str] = field(default_factory=list)
-    undecodable: list[str] = field(default_factory=list)  # current files that are not UTF-8 text
+    changeset: Changeset = field(default_factory=Changeset)  # check / preview: what generate would change
     notes: list[str] = field(default_factory=list)  # what the run recovered or cleaned up, for the user
 
     release: str | None = None  # the last release the version is computed against
+
+    @property
+    def stale(self) -> list[str]:
+        """The paths that generate would write or delete (check / preview)."""
+        return self.changeset.paths
 
     @property
     def bump(self) -> str:
@@ -433,27 +438,16 @@ def output_root(catalog_path: str | Path, out: str | Path | None = None) -> Path
     return Path(out) if out is not None else Path(catalog_path).resolve().parent
 
 
-def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, check: bool = False,
+def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *,
              options: Options = Options(), wait_message=None, before_commit=None) -> Outcome:
-    """Validate the catalog and write (or with ``check``, compare) every output.
+    """Validate the catalog and write every output; the outcome's ``result`` says what was
+    written (``check`` writes nothing and says what would be).
 
     The catalog is read under the output tree's lock, so a run never writes a chart from a
     catalog that a concurrent edit (``chartgen canary``) has already replaced."""
-    from .safeio import leftover_temps
-
-    catalog_path = Path(catalog_path)
     root = output_root(catalog_path, out)
-    if check:
-        outcome = plan(load_catalog(catalog_path), root, options)
-        to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
-        outcome.stale = sorted(to_write + to_delete)
-        dirs = {root} | {(root / rel).parent for rel in outcome.files}
-        for path in leftover_temps(sorted(dirs)):
-            outcome.notes.append(f"{path} is a temporary file left by an interrupted chartgen run; the next "
-                                 "`chartgen generate` removes it")
-        return outcome
     with locked(root, wait_message=wait_message):
-        return generate_locked(catalog_path, root, options, before_commit=before_commit)
+        return generate_locked(Path(catalog_path), root, options, before_commit=before_commit)
 
 
 def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
@@ -466,39 +460,40 @@ def generate_locked(catalog_path: Path, root: Path, options: Options = Options()
     return outcome
 
 
-def preview(catalog_path: str | Path, out: str | Path | None = None, options: Options = Options()) -> tuple[Outcome, dict[str, str | None]]:
-    """What generate would write: the outcome and, per changed path, the current text (None if new)."""
-    catalog_path = Path(catalog_path)
-    catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+def check(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
+          options: Options = Options()) -> Outcome:
+    """Write nothing; the outcome's ``changeset`` is what ``generate`` would change (empty:
+    the output is up to date), its notes name temporary files left by an interrupted run."""
+    from .safeio import leftover_temps
+
+    root = output_root(catalog_path, out)
+    outcome = plan(load_catalog(catalog_path), root, options)
+    outcome.changeset = changeset_of(outcome, root)
+    dirs = {root} | {(root / rel).parent for rel in outcome.files}
+    for path in leftover_temps(sorted(dirs)):
+        outcome.notes.append(f"{path} is a temporary file left by an interrupted chartgen run; the next "
+                             "`chartgen generate` removes it")
+    return outcome
+
+
+def preview(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
+            options: Options = Options()) -> Outcome:
+    """What generate would change, with the texts to show it (``outcome.changeset``: its
+    unified diff, stat and graph diff). Writes nothing."""
+    return preview_catalog(load_catalog(catalog_path), output_root(catalog_path, out), options)
+
+
+def preview_catalog(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
+    """``preview`` of a catalog already loaded (an edit not yet written, as canary --dry-run)."""
     outcome = plan(catalog, root, options)
-    to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
-    old, outcome.undecodable = current_texts(root, to_write + to_delete)
-    outcome.stale = sorted(old)
-    return outcome, old
+    outcome.changeset = changeset_of(outcome, root, strict=True)
+    return outcome
 
 
-def current_texts(root: Path, rels) -> tuple[dict[str, str | None], list[str]]:
-    """The current text of each path below ``root`` (None: missing), and the paths whose bytes
-    are not UTF-8 text (their text is given as ""; generate replaces them)."""
-    from .safeio import file_error
-
-    old: dict[str, str | None] = {}
-    undecodable = []
-    for rel in rels:
-        try:
-            data = (root / rel).read_bytes()
-        except FileNotFoundError:
-            old[rel] = None
-            continue
-        except OSError as exc:
-            raise file_error(exc, root / rel, "read") from None
-        try:
-            old[rel] = data.decode("utf-8")
-        except UnicodeDecodeError:
-            old[rel] = ""
-            undecodable.append(rel)
-    return old, sorted(undecodable)
+def changeset_of(outcome: Outcome, root: Path, *, strict: bool = False) -> Changeset:
+    """What writing ``outcome``'s files below ``root`` would change (the state file is listed,
+    but its diff is left out: it is the chart's machine state)."""
+    return Changeset.between(root, outcome.files, outcome.owned_dirs, quiet=(STATE_FILE,), strict=strict)
 
 
 @dataclass
@@ -507,7 +502,11 @@ class ExportOutcome:
     out_dir: str  # from the catalog's directory
     files: dict[str, str]
     result: WriteResult = field(default_factory=WriteResult)
-    stale: list[str] = field(default_factory=list)
+    changeset: Changeset = field(default_factory=Changeset)  # check: what the export would change
+
+    @property
+    def stale(self) -> list[str]:
+        return self.changeset.paths
 
 
 def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *, envs: tuple[str, ...] = (),
@@ -533,13 +532,12 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
     owned = (out_dir,) if out_dir == default and not envs else ()
     outcome = ExportOutcome(tool=tool, out_dir=out_dir, files=files)
     if check:
-        to_write, to_delete = stale_paths(root, files, owned)
-        outcome.stale = sorted(to_write + to_delete)
+        outcome.changeset = Changeset.between(root, files, owned)
         return outcome
     with locked(root, wait_message=wait_message):
         outcome.result = write_plan(root, files, owned)
     return outcome
 
 
-__all__ = ["ExportOutcome", "Options", "Outcome", "current_texts", "export", "generate", "generate_locked",
-           "output_root", "plan", "preview", "changelog_text"]
+__all__ = ["ExportOutcome", "Options", "Outcome", "changeset_of", "check", "export", "generate", "generate_locked",
+           "output_root", "plan", "preview", "preview_catalog", "changelog_text"]

@@ -56,7 +56,7 @@ def _pct(value: float) -> str:
 
 
 def _faults(svc: ResolvedService) -> list[str]:
-    from .commands.canary import match_text
+    from .canary import match_text
 
     out = []
     for f in svc.spec.faults or []:
@@ -116,7 +116,7 @@ def _gateway_node(view: EnvView) -> Node:
 
 def _add_service(view: EnvView, key: str, svc, enabled: dict, nodes: dict[str, Node], edges: set[Edge]) -> bool:
     """Adds an enabled service's node, its versions and its edges; whether it is exposed."""
-    from .commands.canary import match_text
+    from .canary import match_text
 
     s = svc.spec
     sid = _id("svc", key)

@@ -156,23 +156,22 @@ def _same_content(a: Path, b: Path) -> bool:
 def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
                   *, check: bool = True) -> Path:
     """The generated chart directory of a catalog; with ``check``, refuse a stale chart."""
-    from .generate import plan
+    from .changeset import Changeset
+    from .generate import output_root, plan
     from .validate import load_catalog
     from .values import chart_name
-    from .writer import stale_paths
 
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+    root = output_root(catalog_path, out)
     rel = f"charts/{chart_name(catalog)}"
     chart_dir = root / rel
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartNotGenerated(f"{chart_dir}/Chart.yaml does not exist; run `chartgen generate -c {catalog_path}` first")
     if check:
         outcome = plan(catalog, root)
-        to_write, to_delete = stale_paths(root, {k: v for k, v in outcome.files.items() if k.startswith(rel + "/")},
-                                          outcome.owned_dirs)
-        stale = [p for p in to_write + to_delete if p.startswith(rel + "/")]
+        stale = Changeset.between(root, {k: v for k, v in outcome.files.items() if k.startswith(rel + "/")},
+                                  outcome.owned_dirs).under(rel).paths
         if stale:
             raise ChartNotGenerated(f"{rel} is out of date with {catalog_path} ({len(stale)} file(s), e.g. {stale[0]}); "
                                     f"run `chartgen generate -c {catalog_path}` first")
