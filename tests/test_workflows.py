@@ -4,7 +4,6 @@ would change" (diff, generate --check, canary --dry-run, publish's staleness che
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 

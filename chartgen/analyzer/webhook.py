@@ -871,28 +871,16 @@ def validateAuthorityRewrite(http: dict) -> Iterator[Error]:
 
 
 def validateHTTPRouteDestinations(routes: Any) -> Iterator[Error]:
-    c = "validateHTTPRouteDestinations"
-    total = 0
-    routes = _l(routes)
-    for r in routes:
-        if r is None:
-            yield c, "weight may not be nil"
-            continue
-        r = _d(r)
-        if not isinstance(r.get("destination"), dict):
-            yield c, "destination is required"
-        yield from ((c, e) for _, e in _header_ops(r.get("headers"), c))
-        yield from ((c, e) for _, e in validateDestination(r.get("destination")))
-        weight = _i(r.get("weight"))
-        if weight < 0:
-            yield c, f"weight {weight} < 0"
-        total += weight
-    if len(routes) > 1 and total == 0:
-        yield c, "total destination weight = 0"
+    yield from _weightedDestinations(routes, "validateHTTPRouteDestinations", http=True)
 
 
 def validateRouteDestinations(routes: Any) -> Iterator[Error]:
-    c = "validateRouteDestinations"
+    yield from _weightedDestinations(routes, "validateRouteDestinations", http=False)
+
+
+def _weightedDestinations(routes: Any, c: str, http: bool) -> Iterator[Error]:
+    """Each destination valid with a weight ≥ 0, more than one not all weighted 0; HTTP
+    destinations may also carry header operations."""
     total = 0
     routes = _l(routes)
     for r in routes:
@@ -902,6 +890,8 @@ def validateRouteDestinations(routes: Any) -> Iterator[Error]:
         r = _d(r)
         if not isinstance(r.get("destination"), dict):
             yield c, "destination is required"
+        if http:
+            yield from ((c, e) for _, e in _header_ops(r.get("headers"), c))
         yield from ((c, e) for _, e in validateDestination(r.get("destination")))
         weight = _i(r.get("weight"))
         if weight < 0:

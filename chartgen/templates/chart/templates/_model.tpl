@@ -81,7 +81,7 @@ rather than carried in the values, where an override would leave it stale.
 {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $ambient) -}}
 {{- /* rendered once here: every template that needs it reuses the text */ -}}
 {{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
-{{- $sa := required (printf "services.%s.serviceAccount.name is required" $key) $svc.serviceAccount.name -}}
+{{- $sa := $svc.serviceAccount.name -}}
 {{- $_ := set $svc "principal" (include "chartgen.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
 {{- $_ := include "chartgen.serviceExposure" (dict "root" $root "svc" $svc "extraPorts" $extraPorts) -}}
 {{- end -}}
