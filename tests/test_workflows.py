@@ -242,3 +242,19 @@ def test_an_error_outside_a_commands_own_guard_is_still_one_line(monkeypatch):
     assert r.stderr == "internal error: RuntimeError: unexpected (run with --debug for the traceback)\n"
     r = CliRunner().invoke(cli, ["--debug", "canary", "set", "proxy", "--weights", "v1=100"])
     assert r.exit_code == 1 and "Traceback" in r.stderr
+
+
+@pytest.mark.integration
+def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
+    import json
+
+    from chartgen.publish import package_catalog, publish_catalog
+
+    pkg = package_catalog(tree / "catalog.yaml", dest=tmp_path / "dist", helm=helm)
+    assert pkg.path == tmp_path / "dist" / f"bytefreezer-mesh-{pkg.version}.tgz" and pkg.path.is_file()
+    state = json.loads((tree / CHART / ".chartgen-state.json").read_text())
+    assert state["release"]["version"] == pkg.version
+    first = publish_catalog(tree / "catalog.yaml", to=str(tmp_path / "repo"), helm=helm)
+    assert first.changed and first.package.digest == pkg.digest  # reproducible: the same bytes
+    again = publish_catalog(tree / "catalog.yaml", package=pkg.path, to=str(tmp_path / "repo"), helm=helm)
+    assert not again.changed and again.target == first.target
