@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CATALOG ?= catalog.yaml
 
-.PHONY: help setup tools system-deps run generate check lint test test-fast bench schema clean
+.PHONY: help setup tools system-deps run generate check lint test test-fast test-times bench schema clean
 
 help:
 	@echo "make run    - set up, then validate, generate and lint the default catalog"
 	@echo "make test   - set up, then run the whole test suite"
-	@echo "make test-fast - the fast tier: pure-Python tests, no external binary or server"
+	@echo "make test-fast - the fast tier: pure-Python tests, no external binary, server or chartgen process"
 	@echo "make bench  - run the benchmarks and rewrite docs/benchmarks.md"
+	@echo "make test-times - time both test tiers and rewrite the Test suite section of docs/benchmarks.md"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,12 +44,19 @@ check: setup
 lint: setup
 	$(BIN)/chartgen lint -c $(CATALOG)
 
-test: setup system-deps
-	$(BIN)/python -m pytest -q
+# One xdist worker per core (PYTEST_WORKERS=0 runs in one process)
+PYTEST_WORKERS ?= auto
 
-# The inner loop: tests that run no external binary and start no server (see tests/conftest.py)
+test: setup system-deps
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+
+# The inner loop: tests that start no external binary, no server and no chartgen process
+# (see tests/conftest.py)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not integration"
+
+test-times: setup system-deps
+	$(BIN)/python benchmarks/test_times.py --write
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
                       model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -177,7 +177,8 @@ Version = Annotated[
     str,
     _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.fullmatch(v))),
 ]
-Protocol = Literal["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL"]
+PROTOCOLS = ("HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL")
+Protocol = Literal[PROTOCOLS]  # type: ignore[valid-type]
 # How Istio routes each protocol: HTTP rules (L7), TLS rules by SNI (the sidecar sees only the
 # handshake: TLS and app-originated HTTPS), TCP rules (opaque bytes; Mongo, Redis and MySQL
 # are TCP to the router: their filters are off by default in Istio).
@@ -201,6 +202,7 @@ MtlsMode = Literal["STRICT", "PERMISSIVE"]
 DataPlane = Literal["sidecar", "ambient"]
 IngressApi = Literal["istio", "gatewayApi"]
 Balancer = Literal["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]
+EgressPolicy = Literal["REGISTRY_ONLY", "ALLOW_ANY"]
 
 RETRY_ON = (
     "5xx", "gateway-error", "reset", "connect-failure", "envoy-ratelimited", "retriable-4xx",
@@ -638,12 +640,12 @@ class Environment(Model):
     accessLogging: bool = True
     chaos: bool = Field(False, description="Render fault injection rules. Production needs allowChaosInProduction too.")
     allowChaosInProduction: bool = False
-    egressPolicy: Literal["REGISTRY_ONLY", "ALLOW_ANY"] = "REGISTRY_ONLY"
+    egressPolicy: EgressPolicy = "REGISTRY_ONLY"
     gateway: Gateway = Gateway()
     kialiAnonymous: bool | None = Field(None, description="Kiali without login; default: not production.")
     services: dict[DnsLabel, ServiceOverride] = {}
     # A production environment refuses each weaker setting unless its own opt-in says so
-    # (chartgen.validate.PRODUCTION_GUARDS; lint honours the same keys).
+    # (chartgen.rules.production.PRODUCTION_GUARDS; lint honours the same keys).
     allowPermissiveMtlsInProduction: bool = Field(False, description="Production: allow mtls: PERMISSIVE.")
     allowPlainHttpInProduction: bool = Field(
         False, description="Production: allow a gateway serving plain HTTP (https: false, httpsRedirect: false, extraPorts).")
@@ -655,7 +657,7 @@ class Environment(Model):
 
 
 class IstioSettings(Model):
-    revision: str = Field("", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
+    revision: str = Field("", pattern=naming.DNS1123_LABEL_OR_EMPTY.pattern)
     trustDomain: Host = "cluster.local"
     gatewayRelease: DnsLabel = Field("istio-ingress", description="Release (and namespace) of the gateway chart.")
 
@@ -755,9 +757,6 @@ class Catalog(Model):
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]
     services: Annotated[dict[DnsLabel, Service], Field(min_length=1)]
     externalServices: dict[DnsLabel, ExternalService] = {}
-
-    # derived data (resolved services), computed once per catalog; not part of the model
-    _cache: dict = PrivateAttr(default_factory=dict)
 
 
 def catalog_json_schema() -> dict:

@@ -3,8 +3,6 @@ prints. Errors become exit codes here: 1 for problems, 2 for usage."""
 
 from __future__ import annotations
 
-import difflib
-import functools
 import json
 import os
 import sys
@@ -14,25 +12,8 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .commands import options
 from .errors import CatalogError, ChartgenError, Terminated
-
-CATALOG_HELP = "The service catalog (default: ./catalog.yaml); also accepted as the CATALOG argument."
-DEFAULT_CATALOG = "catalog.yaml"
-
-
-def catalog_option(fn):
-    """The catalog, as ``-c/--catalog FILE`` or as an optional last positional argument
-    (pre-commit and editors pass file names; every linter accepts them)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, catalog=None, catalog_arg=None, **kwargs):
-        if catalog and catalog_arg and catalog != catalog_arg:
-            raise click.UsageError(f"two catalogs given ({catalog_arg} and -c {catalog}); give one")
-        return fn(*args, catalog=catalog_arg or catalog or DEFAULT_CATALOG, **kwargs)
-
-    wrapper = click.option("-c", "--catalog", "catalog", default=None, metavar="FILE",
-                           type=click.Path(dir_okay=False), help=CATALOG_HELP)(wrapper)
-    return click.argument("catalog_arg", required=False, metavar="[CATALOG]", type=click.Path(dir_okay=False))(wrapper)
 
 
 def use_color(flag: bool | None, stream=None) -> bool:
@@ -43,12 +24,6 @@ def use_color(flag: bool | None, stream=None) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     return (stream or sys.stdout).isatty()
-
-
-color_option = click.option("--color/--no-color", "color", default=None,
-                            help="Colour the output (default: on a terminal, unless NO_COLOR is set).")
-out_option = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
-                          help="Output root (default: the catalog's directory).")
 
 
 class Ctx:
@@ -64,11 +39,14 @@ def _set_debug(ctx: click.Context, _param, value: bool) -> None:
         root.obj.debug = True
 
 
+debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                            help="Show tracebacks.")
+
+
 def _with_debug(command: click.Command) -> click.Command:
     """``--debug`` on a subcommand too (``chartgen validate --debug``), recursively."""
     if not any(p.name == "debug" for p in command.params):
-        command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
-                                           callback=_set_debug, help="Show tracebacks."))
+        debug_option(command)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _with_debug(sub)
@@ -136,13 +114,43 @@ def print_notes(outcome) -> None:
         _err(f"note: {note}")
 
 
-def print_bump(outcome) -> None:
+class Painter:
+    """Lines to stdout, coloured or not (``--color/--no-color``, see ``use_color``)."""
+
+    DIFF_STYLES = (("+++", {"bold": True}), ("---", {"bold": True}), ("+", {"fg": "green"}), ("-", {"fg": "red"}),
+                   ("@@", {"fg": "cyan"}))
+
+    def __init__(self, color: bool = False):
+        self.color = color
+
+    def line(self, text: str, nl: bool = True, **style) -> None:
+        # color= is passed through: click strips colour off a pipe otherwise
+        click.echo(click.style(text, **style) if self.color and style else text, nl=nl, color=self.color)
+
+    def diff(self, lines) -> None:
+        """Unified diff lines (each ending in a newline): headers bold, additions green,
+        removals red, hunks cyan."""
+        for line in lines:
+            style = next((st for prefix, st in self.DIFF_STYLES if line.startswith(prefix)), {})
+            self.line(line, nl=False, **style)
+
+
+def print_bump(outcome, painter: Painter | None = None) -> None:
     """The version line and the changelog lines of a generate outcome, if either moved."""
+    painter = painter or Painter()
     line = outcome.version_line()
     if line:
-        click.echo(line)
+        painter.line(line, bold=True)
         for ch in outcome.changes:
             click.echo(f"  - {ch.text}")
+
+
+def print_changeset(changes, painter: Painter, *, stat: bool = False, binary_note: str = "") -> None:
+    """The stat of a changeset ('  changed: path'), then, unless ``stat``, its unified diff."""
+    for line in changes.stat_lines():
+        painter.line(line, fg="cyan")
+    if not stat:
+        painter.diff(changes.diff_lines(binary_note))
 
 
 def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
@@ -184,12 +192,19 @@ class LazyGroup(click.Group):
         command = super().get_command(ctx, name)
         return _with_debug(command) if command is not None else None
 
+    def invoke(self, ctx):
+        """Every command runs inside the one error guard: what a command's own guard (with
+        its report format) does not catch still becomes a one-line message and exit code."""
+        if ctx.obj is None:
+            ctx.obj = Ctx(False)
+        return run_guarded(lambda: super(LazyGroup, self).invoke(ctx), ctx.obj)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@debug_option
 @click.version_option(__version__, "--version", prog_name="chartgen")
 @click.pass_context
-def cli(ctx, debug):
+def cli(ctx):
     """Generate an Istio mesh Helm chart and a helmfile from a service catalog.
 
     \b
@@ -198,14 +213,13 @@ def cli(ctx, debug):
       chartgen generate            # write charts/, helmfile.yaml, values/
       chartgen lint                # analyse the rendered mesh offline
     """
-    if ctx.obj is None:
-        ctx.obj = Ctx(debug)
-    ctx.obj.debug = ctx.obj.debug or debug
+    if ctx.obj is None:  # --debug (an eager option) has made it already
+        ctx.obj = Ctx(False)
 
 
 @cli.command()
-@catalog_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@options.catalog
+@options.output_format("text", "json", "sarif")
 @click.pass_obj
 def validate(obj: Ctx, catalog, fmt):
     """Check the catalog and report every problem at once.
@@ -234,12 +248,11 @@ def validate(obj: Ctx, catalog, fmt):
 
 
 @cli.command()
-@catalog_option
-@out_option
+@options.catalog
+@options.out
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the committed output is stale.")
 @click.option("--version", "version", default=None, metavar="X.Y.Z", help="Set the chart version instead of bumping it.")
-@click.option("--chart-mirror", default=None, metavar="URL",
-              help="Pull every remote chart from this one repository or oci:// registry (air-gapped use).")
+@options.chart_mirror
 @click.option("--mesh-chart", default=None, metavar="REF",
               help="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
 @click.option("--mesh-version", default=None, metavar="X.Y.Z", help="Version of --mesh-chart.")
@@ -257,22 +270,23 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
       chartgen generate --check            # in CI / pre-commit
       chartgen generate --chart-mirror oci://registry.internal/charts
     """
-    from .generate import Options, generate as do_generate
+    from .generate import Options, check as do_check, generate as do_generate
 
     def run():
         opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version)
-        outcome = do_generate(catalog, out, check=check, options=opts, wait_message=_err)
-        print_notes(outcome)
         if check:
+            outcome = do_check(catalog, out, opts)
+            print_notes(outcome)
+            for path in outcome.stale:
+                _err(f"stale: {path}")
             if outcome.stale:
-                for path in outcome.stale:
-                    _err(f"stale: {path}")
                 _err(f"{len(outcome.stale)} generated file(s) are out of date; run `chartgen generate`")
                 sys.exit(1)
             click.echo(f"up to date: {outcome.chart_dir} {outcome.version}")
             return
-        changed = outcome.result.changed
-        if not changed:
+        outcome = do_generate(catalog, out, options=opts, wait_message=_err)
+        print_notes(outcome)
+        if not outcome.result.changed:
             click.echo(f"up to date: {outcome.chart_dir} {outcome.version} (nothing written)")
             return
         print_bump(outcome)
@@ -283,10 +297,10 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
 
 
 @cli.command()
-@catalog_option
-@out_option
+@options.catalog
+@options.out
 @click.option("--exit-code", is_flag=True, help="Exit 1 when generate would change something (like git diff --exit-code).")
-@color_option
+@options.color
 @click.option("--stat", is_flag=True, help="Only the summary and the list of files.")
 @click.option("--graph", "graph_only", is_flag=True, help="Only the change of the mesh graph (its Mermaid lines).")
 @click.pass_obj
@@ -302,57 +316,23 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
     from .generate import preview
 
     def run():
-        outcome, old = preview(catalog, out)
+        outcome = preview(catalog, out)
         print_notes(outcome)
-        if not old:
+        changes = outcome.changeset
+        if not changes:
             click.echo("no changes")
             return
-        colored = use_color(color)
-        style = (lambda t, **k: click.style(t, **k)) if colored else (lambda t, **k: t)
-        echo = functools.partial(click.echo, color=colored)  # click strips colour off a pipe otherwise
+        painter = Painter(use_color(color))
         if graph_only:
-            from .render import readme_graph
-
-            readme = f"{outcome.chart_dir}/README.md"
-            before = readme_graph(old[readme] if readme in old else outcome.files.get(readme)).splitlines(keepends=True)
-            after = readme_graph(outcome.files.get(readme)).splitlines(keepends=True)
-            if before == after:
+            lines = changes.graph_diff(f"{outcome.chart_dir}/README.md")
+            if not lines:
                 click.echo("graph unchanged")
-            for line in difflib.unified_diff(before, after, "a/graph.mmd", "b/graph.mmd"):
-                fg = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1]) if not line.startswith(("+++", "---")) else None
-                echo(style(line if line.endswith("\n") else line + "\n", fg=fg, bold=fg is None), nl=False)
-            if exit_code and before != after:
+            painter.diff(lines)
+            if exit_code and lines:
                 sys.exit(1)
             return
-        line = outcome.version_line()
-        if line:
-            echo(style(line, bold=True))
-            for ch in outcome.changes:
-                click.echo(f"  - {ch.text}")
-        for path in sorted(old):
-            echo(style(f"  {'new' if old[path] is None else 'removed' if path not in outcome.files else 'changed'}: {path}", fg="cyan"))
-        if not stat:
-            for path in sorted(old):
-                if path.endswith(".chartgen-state.json"):
-                    continue
-                if path in outcome.undecodable:
-                    click.echo(f"Binary files a/{path} and b/{path} differ (a/{path} is not UTF-8 text; "
-                               "`chartgen generate` replaces it)")
-                    continue
-                before = (old[path] or "").splitlines(keepends=True)
-                after = outcome.files.get(path, "").splitlines(keepends=True)
-                for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
-                    line = line if line.endswith("\n") else line + "\n"
-                    if line.startswith(("+++", "---")):
-                        echo(style(line, bold=True), nl=False)
-                    elif line.startswith("+"):
-                        echo(style(line, fg="green"), nl=False)
-                    elif line.startswith("-"):
-                        echo(style(line, fg="red"), nl=False)
-                    elif line.startswith("@@"):
-                        echo(style(line, fg="cyan"), nl=False)
-                    else:
-                        echo(line, nl=False)
+        print_bump(outcome, painter)
+        print_changeset(changes, painter, stat=stat, binary_note="; `chartgen generate` replaces it")
         if exit_code:
             sys.exit(1)
 
@@ -360,14 +340,11 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
 
 
 @cli.command()
-@catalog_option
-@click.option("--env", "env", default=None, metavar="ENV",
-              help="One environment (default: the whole catalog, each element marked with its environments).")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg", "png"]), default="mermaid",
-              show_default=True, help="svg and png are drawn by Graphviz `dot`.")
-@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
-              help="Write to this file instead of stdout.")
-@click.option("--dot", "dot_bin", default=None, metavar="PATH", help="Graphviz dot binary (default: CHARTGEN_DOT, then PATH).")
+@options.catalog
+@options.environment("One environment (default: the whole catalog, each element marked with its environments).")
+@options.output_format("mermaid", "dot", "svg", "png", help="svg and png are drawn by Graphviz `dot`.")
+@options.output_file
+@options.tool_binary("dot", "dot_bin", "Graphviz dot")
 @click.pass_obj
 def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
     """Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes,
@@ -406,18 +383,13 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
 
 def _draw(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
     """SVG or PNG of a DOT graph, by Graphviz."""
-    import subprocess
-
-    from .toolchain import ToolNotFound, find_tool
+    from .toolchain import ToolNotFound, find_tool, run
 
     try:
         tool = find_tool("dot", dot_bin)
     except ToolNotFound as exc:
-        raise ChartgenError(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
-    proc = subprocess.run([tool.path, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=300)
-    if proc.returncode != 0:
-        raise ChartgenError(f"{tool.path} -T{fmt} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
-    return proc.stdout
+        raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
+    return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout
 
 
 @cli.command()
@@ -511,7 +483,7 @@ def init(obj: Ctx, path, force):
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@options.output_format("text", "json")
 @click.pass_obj
 def doctor(obj: Ctx, fmt):
     """Report what chartgen can use here and where it found it: the optional Python parts
@@ -533,8 +505,8 @@ def doctor(obj: Ctx, fmt):
 
 
 @cli.command("version")
-@click.option("--helm", "helm", default=None, help="helm binary to report (default: lookup order).")
-@click.option("--helmfile", "helmfile", default=None, help="helmfile binary to report.")
+@options.helm
+@options.tool_binary("helmfile")
 @click.pass_obj
 def version_cmd(obj: Ctx, helm, helmfile):
     """Print chartgen's version and the helm and helmfile it would use.
@@ -543,7 +515,8 @@ def version_cmd(obj: Ctx, helm, helmfile):
     Example:
       CHARTGEN_HELM=/usr/local/bin/helm chartgen version
     """
-    from .toolchain import ToolError, ToolNotFound, find_tool, tool_version
+    from .errors import ToolError
+    from .toolchain import find_tool, tool_version
 
     def run():
         click.echo(f"chartgen {__version__}")
@@ -551,7 +524,7 @@ def version_cmd(obj: Ctx, helm, helmfile):
             try:
                 tool = find_tool(name, explicit)
                 click.echo(f"{name} {tool_version(tool)} ({tool.path}, from {tool.source})")
-            except (ToolNotFound, ToolError) as exc:
+            except ToolError as exc:  # not found, or its version unreadable
                 click.echo(f"{name}: not found ({exc})")
 
     run_guarded(run, obj)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
+
+from .errors import ToolError, ToolNotFound
+from .toolchain import Tool, run
 
 # module -> (distribution, extra, what needs it)
 OPTIONAL_MODULES = {
@@ -72,7 +74,7 @@ TOOL_USES = {
 
 
 def _tool_items() -> list[Item]:
-    from .toolchain import INSTALL_HINTS, ToolError, ToolNotFound, env_var, find_tool, tool_version
+    from .toolchain import INSTALL_HINTS, env_var, find_tool, tool_version
 
     out = []
     for name, used in TOOL_USES.items():
@@ -89,9 +91,14 @@ def _tool_items() -> list[Item]:
     return out
 
 
+def _version_line(tool: Tool) -> str:
+    """The last line ``<tool> --version`` prints ("" when it prints nothing or fails)."""
+    proc = run(tool, "--version", check=False)
+    return proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else ""
+
+
 def _checkov_item() -> Item:
     from .analyzer.scanner import HINT, find_checkov
-    from .errors import ToolError
 
     used = "lint's Kubernetes security scanner (or lint --no-scanner)"
     try:
@@ -99,12 +106,9 @@ def _checkov_item() -> Item:
     except ToolError:
         return Item("checkov", False, used_by=used, hint=HINT)
     source = "env" if os.environ.get("CHARTGEN_CHECKOV") else (".tools/checkov" if "/.tools/" in path else "path")
-    version = ""
     try:
-        proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
-        version = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else ""
-    except (OSError, subprocess.SubprocessError):
+        version = _version_line(Tool("checkov", path, source))
+    except ToolError:
         version = "unusable"
     return Item("checkov", True, version, path, source, used)
 
@@ -114,8 +118,11 @@ def _git_item() -> Item:
     path = shutil.which("git")
     if not path:
         return Item("git", False, used_by=used, hint="install git; without it the chart on disk counts as committed")
-    proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    return Item("git", True, proc.stdout.strip().removeprefix("git version "), path, "path", used)
+    try:
+        version = _version_line(Tool("git", path, "path")).removeprefix("git version ")
+    except ToolError:
+        version = "unusable"
+    return Item("git", True, version, path, "path", used)
 
 
 def diagnose() -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .catalog import Catalog
-from .mesh import EnvView, ResolvedService, env_views
+from .mesh import EnvView, Mesh, ResolvedService, resolve
 
 
 @dataclass
@@ -56,7 +56,7 @@ def _pct(value: float) -> str:
 
 
 def _faults(svc: ResolvedService) -> list[str]:
-    from .commands.canary import match_text
+    from .canary import match_text
 
     out = []
     for f in svc.spec.faults or []:
@@ -116,7 +116,7 @@ def _gateway_node(view: EnvView) -> Node:
 
 def _add_service(view: EnvView, key: str, svc, enabled: dict, nodes: dict[str, Node], edges: set[Edge]) -> bool:
     """Adds an enabled service's node, its versions and its edges; whether it is exposed."""
-    from .commands.canary import match_text
+    from .canary import match_text
 
     s = svc.spec
     sid = _id("svc", key)
@@ -150,10 +150,12 @@ def _version_lines(spec, ver: str) -> list[str]:
     return lines
 
 
-def build_graph(catalog: Catalog, env: str | None = None) -> Graph:
+def build_graph(source: Catalog | Mesh, env: str | None = None) -> Graph:
     """The graph of one environment, or of the whole catalog: then a node, a line of a node
     or an edge that not every environment has is annotated with the ones that do."""
-    views = [v for v in env_views(catalog) if env is None or v.name == env]
+    mesh = resolve(source)
+    catalog = mesh.catalog
+    views = [v for v in mesh.views if env is None or v.name == env]
     if not views:
         raise KeyError(env)
     if env is not None:

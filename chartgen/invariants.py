@@ -7,7 +7,8 @@ versions, or that a call names a known service. Those invariants are listed here
 - the chart checks each of them with a ``fail`` whose message is ``message`` (a Go ``printf``
   format filled with ``args``), through the generated helper template;
 - the catalog refuses the same thing earlier, with the catalog rule ``catalog_rule`` (a
-  catalog that validates never produces values that break an invariant);
+  catalog that validates never produces values that break an invariant; tests hold both
+  sides to it);
 - the values contract doc lists them.
 
 Pure data: no rendering and no I/O here.
@@ -24,7 +25,9 @@ class Invariant:
     summary: str  # what must hold, in a sentence
     message: str  # the template's fail message: a Go printf format
     args: tuple[str, ...]  # what fills the format's verbs, in order
-    catalog_rule: str  # the catalog rule that refuses the same input before any values exist
+    # the catalog rule that refuses the same thing before any values exist; None where no
+    # catalog can produce such values
+    catalog_rule: str | None
 
 
 INVARIANTS: tuple[Invariant, ...] = (
@@ -43,18 +46,24 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("route-version", "An A/B route goes to one of the service's versions.",
               "services.%s.routes[%d] (%v): version %q is not in services.%s.versions",
               ("service", "index", "name", "version", "service"), "unknown-version"),
-    Invariant("route-match", "An A/B route has a match (one without would take all traffic).",
-              "services.%s.routes[%d] (%v) needs a match (an A/B rule without one would take all traffic)",
-              ("service", "index", "name"), "required"),
     Invariant("mirror-version", "An enabled mirror copies traffic to one of the service's versions.",
               "services.%s.mirror.version %q is not in services.%s.versions",
               ("service", "version", "service"), "unknown-version"),
     Invariant("fault-action", "A fault injects a delay, an abort or both.",
               "services.%s.faults[%d] (%v) has neither delay nor abort",
               ("service", "index", "name"), "fault-empty"),
+    Invariant("https-extra-port-credential", "An HTTPS port of gateway.extraPorts has a TLS secret (gateway.credentialName).",
+              "gateway.credentialName is required for an HTTPS extra port",
+              (), None),  # a catalog's extra gateway ports are HTTP, HTTP2, GRPC or TCP
+    Invariant("jwt-issuer", "An enabled gateway.jwt names its issuer.",
+              "gateway.jwt.issuer is required when gateway.jwt.enabled",
+              (), "length"),
+    Invariant("jwt-jwks-uri", "An enabled gateway.jwt names its JWKS URI.",
+              "gateway.jwt.jwksUri is required when gateway.jwt.enabled",
+              (), "http-url"),
     Invariant("selector", "An enabled service selects its pods by at least one label.",
               "services.%s.selector must not be empty",
-              ("service",), "required"),
+              ("service",), None),  # a catalog's empty selector means the default {app: <serviceName>}
     Invariant("exposed-http-port", "An exposed service has an HTTP, HTTP2 or GRPC port (the gateway routes HTTP).",
               "services.%s is exposed but has no HTTP, HTTP2 or GRPC port",
               ("service",), "http-only"),

@@ -9,24 +9,69 @@ from dataclasses import dataclass
 
 from . import naming
 from .catalog import Catalog
-from .mesh import env_views
-from .values import chart_values, path_label
+from .mesh import Mesh, resolve
+from .values import path_label
 
 MAJOR, MINOR, PATCH, NONE = 3, 2, 1, 0
 LEVEL_NAMES = {MAJOR: "major", MINOR: "minor", PATCH: "patch", NONE: "none"}
 
 
+ADDED, CHANGED, REMOVED = "added", "changed", "removed"  # Artifact Hub's change kinds
+
+
 @dataclass(frozen=True)
 class Change:
-    level: int
+    """One change of the chart between two versions, as the state file records it: its
+    ``kind`` (added, changed, removed), semver ``level``, ``subject`` (what changed: a
+    service, an environment, a values key, the chart) and the changelog ``text``."""
+
+    level: int | None  # None: a text-only line of an older state file or of CHANGELOG.md
     text: str
+    kind: str = CHANGED
+    subject: str = ""
+
+    def record(self) -> dict:
+        return {"kind": self.kind, "level": LEVEL_NAMES[self.level], "subject": self.subject, "text": self.text}
+
+    @classmethod
+    def of(cls, stored: str | dict) -> "Change":
+        """A change as the state file holds it: a record, or the text alone (older state
+        files and CHANGELOG.md keep only the text; its kind is then read from the words)."""
+        if isinstance(stored, str):
+            return cls(None, stored, _legacy_kind(stored))
+        return cls(LEVEL_BY_NAME.get(stored.get("level")), stored["text"], stored["kind"], stored.get("subject", ""))
 
 
-def model_snapshot(catalog: Catalog) -> dict:
+LEVEL_BY_NAME = {name: level for level, name in LEVEL_NAMES.items()}
+
+
+def is_record(stored) -> bool:
+    """Whether a stored change is well-formed: a text line, or a record with a known kind."""
+    if isinstance(stored, str):
+        return True
+    return (isinstance(stored, dict) and isinstance(stored.get("text"), str) and stored.get("kind") in KINDS
+            and stored.get("level") in LEVEL_BY_NAME and isinstance(stored.get("subject"), str))
+
+
+KINDS = (ADDED, CHANGED, REMOVED)
+
+
+def _legacy_kind(text: str) -> str:
+    """The kind of a change recorded as text only, before changes were records."""
+    if text == INITIAL:
+        return ADDED
+    if text.startswith(("removed", "REMOVED")) or " removed" in text:
+        return REMOVED
+    if text.startswith("added") or " added" in text:
+        return ADDED
+    return CHANGED
+
+
+def model_snapshot(source: Catalog | Mesh) -> dict:
     """What the comparison looks at: every environment's effective values."""
     out = {}
-    for view in env_views(catalog):
-        values = dict(chart_values(catalog, view))  # a copy: chart_values is shared
+    for view in resolve(source).views:
+        values = dict(view.mesh.values.of(view))  # a copy: the values are shared
         # the canary candidate names the version in changelog lines ("canary v2 10% → 25%")
         values["_canary"] = {k: s.spec.canary.candidate for k, s in sorted(view.services.items()) if s.spec.canary}
         out[view.name] = values
@@ -70,51 +115,77 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _service_changes(name: str, old: dict, new: dict, candidate: str | None = None) -> list[Change]:
-    out: list[Change] = []
-    if old.get("enabled") and not new.get("enabled"):
-        return [Change(MAJOR, f"{name}: removed")]
-    if not old.get("enabled") and new.get("enabled"):
-        return [Change(MINOR, f"{name}: added")]
-    oports = {p["name"]: p for p in old["ports"]}
-    nports = {p["name"]: p for p in new["ports"]}
+# --- comparing two model snapshots -----------------------------------------------------------------
+#
+# Each helper compares one concern of a service (or of an environment) and says what changed in
+# records; ``compare`` puts the environments together.
+
+
+def _presence(name: str, old: dict | None, new: dict | None) -> list[Change] | None:
+    """A service that appears or goes (absent or disabled): that is its only change; None
+    when it is in both snapshots, enabled or not in both (its settings are compared then)."""
+    was, now = bool(old and old.get("enabled")), bool(new and new.get("enabled"))
+    if was and not now:
+        return [Change(MAJOR, f"{name}: removed", REMOVED, name)]
+    if now and not was:
+        return [Change(MINOR, f"{name}: added", ADDED, name)]
+    return [] if old is None or new is None else None
+
+
+def _port_changes(name: str, old: list[dict], new: list[dict]) -> list[Change]:
+    oports = {p["name"]: p for p in old}
+    nports = {p["name"]: p for p in new}
     removed, added = sorted(set(oports) - set(nports)), sorted(set(nports) - set(oports))
+    out: list[Change] = []
     # a port renamed with the same number and protocol is the same port to every client
     for p in list(removed):
         same = [q for q in added if (nports[q]["number"], nports[q]["protocol"]) == (oports[p]["number"], oports[p]["protocol"])]
         if same:
             removed.remove(p)
             added.remove(same[0])
-            out.append(Change(PATCH, f"{name}: port {p} renamed to {same[0]} ({oports[p]['number']}/{oports[p]['protocol']})"))
-    for p in removed:
-        out.append(Change(MAJOR, f"{name}: port {p} ({oports[p]['number']}) removed"))
-    for p in added:
-        out.append(Change(MINOR, f"{name}: port {p} ({nports[p]['number']}) added"))
+            out.append(Change(PATCH, f"{name}: port {p} renamed to {same[0]} ({oports[p]['number']}/{oports[p]['protocol']})",
+                              CHANGED, name))
+    out += [Change(MAJOR, f"{name}: port {p} ({oports[p]['number']}) removed", REMOVED, name) for p in removed]
+    out += [Change(MINOR, f"{name}: port {p} ({nports[p]['number']}) added", ADDED, name) for p in added]
     for p in sorted(set(oports) & set(nports)):
         if oports[p] != nports[p]:
             out.append(Change(MAJOR, f"{name}: port {p} {oports[p]['number']}/{oports[p]['protocol']} → "
-                                     f"{nports[p]['number']}/{nports[p]['protocol']}"))
-    oe, ne = old["expose"], new["expose"]
+                                     f"{nports[p]['number']}/{nports[p]['protocol']}", CHANGED, name))
+    return out
+
+
+def _expose_changes(name: str, oe: dict, ne: dict) -> list[Change]:
     if oe["enabled"] and not ne["enabled"]:
-        out.append(Change(MAJOR, f"{name}: no longer exposed through the gateway"))
-    elif ne["enabled"] and not oe["enabled"]:
-        out.append(Change(MINOR, f"{name}: exposed through the gateway as {ne['host']}"))
-    elif oe["enabled"]:
-        if oe["host"] != ne["host"]:
-            out.append(Change(MAJOR, f"{name}: host {oe['host']} → {ne['host']}"))
-        opaths, npaths = {path_label(p) for p in oe["paths"]}, {path_label(p) for p in ne["paths"]}
-        for path in sorted(opaths - npaths):
-            out.append(Change(MAJOR, f"{name}: path {path} removed"))
-        for path in sorted(npaths - opaths):
-            out.append(Change(MINOR, f"{name}: path {path} added"))
-        if oe["gatewayPort"] != ne["gatewayPort"]:
-            out.append(Change(MAJOR, f"{name}: gateway port {oe['gatewayPort']} → {ne['gatewayPort']}"))
+        return [Change(MAJOR, f"{name}: no longer exposed through the gateway", CHANGED, name)]
+    if ne["enabled"] and not oe["enabled"]:
+        return [Change(MINOR, f"{name}: exposed through the gateway as {ne['host']}", CHANGED, name)]
+    if not oe["enabled"]:
+        return []
+    out: list[Change] = []
+    if oe["host"] != ne["host"]:
+        out.append(Change(MAJOR, f"{name}: host {oe['host']} → {ne['host']}", CHANGED, name))
+    opaths, npaths = {path_label(p) for p in oe["paths"]}, {path_label(p) for p in ne["paths"]}
+    out += [Change(MAJOR, f"{name}: path {path} removed", REMOVED, name) for path in sorted(opaths - npaths)]
+    out += [Change(MINOR, f"{name}: path {path} added", ADDED, name) for path in sorted(npaths - opaths)]
+    if oe["gatewayPort"] != ne["gatewayPort"]:
+        out.append(Change(MAJOR, f"{name}: gateway port {oe['gatewayPort']} → {ne['gatewayPort']}", CHANGED, name))
+    return out
+
+
+# compared by their own helpers; every other key of a service is compared leaf by leaf
+_SERVICE_PARTS = ("enabled", "ports", "expose", "weights")
+
+
+def _service_changes(name: str, old: dict | None, new: dict | None, candidate: str | None = None) -> list[Change]:
+    presence = _presence(name, old, new)
+    if presence is not None:
+        return presence
+    out = _port_changes(name, old["ports"], new["ports"]) + _expose_changes(name, old["expose"], new["expose"])
     if old["weights"] != new["weights"]:
-        out.append(Change(PATCH, f"{name}: {_weights_text(old['weights'], new['weights'], candidate)}"))
+        out.append(Change(PATCH, f"{name}: {_weights_text(old['weights'], new['weights'], candidate)}", CHANGED, name))
     for key in sorted(set(old) | set(new)):
-        if key in ("enabled", "ports", "expose", "weights"):
-            continue
-        out += _leaf_changes(f"{name}: ", key, old.get(key), new.get(key))
+        if key not in _SERVICE_PARTS:
+            out += _leaf_changes(f"{name}: ", key, old.get(key), new.get(key), subject=name)
     return out
 
 
@@ -128,62 +199,65 @@ def _weights_text(old: dict, new: dict, candidate: str | None = None) -> str:
     return "weights " + ", ".join(f"{v} {old.get(v, 0)}% → {new.get(v, 0)}%" for v in moved)
 
 
-def _leaf_changes(prefix: str, path: str, old, new) -> list[Change]:
+def _leaf_changes(prefix: str, path: str, old, new, subject: str | None = None) -> list[Change]:
+    """Changes of one values key, leaf by leaf; the subject is ``subject`` (a service) or,
+    for a key of the chart itself, the key's path."""
     if old == new:
         return []
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for key in sorted(set(old) | set(new)):
-            out += _leaf_changes(prefix, f"{path}.{key}", old.get(key), new.get(key))
+            out += _leaf_changes(prefix, f"{path}.{key}", old.get(key), new.get(key), subject)
         return out
+    about = subject if subject is not None else path
     if old is None:
-        return [Change(MINOR, f"{prefix}{path} added ({_fmt(new)})")]
+        return [Change(MINOR, f"{prefix}{path} added ({_fmt(new)})", ADDED, about)]
     if new is None:
-        return [Change(PATCH, f"{prefix}{path} removed (was {_fmt(old)})")]
-    return [Change(PATCH, f"{prefix}{path} {_fmt(old)} → {_fmt(new)}")]
+        return [Change(PATCH, f"{prefix}{path} removed (was {_fmt(old)})", REMOVED, about)]
+    return [Change(PATCH, f"{prefix}{path} {_fmt(old)} → {_fmt(new)}", CHANGED, about)]
+
+
+def _env_changes(o: dict, n: dict) -> list[Change]:
+    """The changes within one environment present before and after."""
+    changes: list[Change] = []
+    for svc in sorted(set(o["services"]) | set(n["services"])):
+        changes += _service_changes(svc, o["services"].get(svc), n["services"].get(svc), n.get("_canary", {}).get(svc))
+    for key in sorted(set(o) | set(n)):
+        if key not in ("services", "_canary"):
+            changes += _leaf_changes("", key, o.get(key), n.get(key))
+    return changes
+
+
+def _in_env(env: str, change: Change) -> Change:
+    """A change seen in one environment only: its text and subject name the environment."""
+    return Change(change.level, f"{env}: {change.text}", change.kind, f"{env}: {change.subject}")
 
 
 def compare(old: dict | None, new: dict) -> list[Change]:
     """Changes from the old snapshot to the new, deduplicated across environments."""
     if old is None:
-        return [Change(MINOR, INITIAL)]
+        return [INITIAL_CHANGE]
     per_env: dict[str, list[Change]] = {}
     for env in sorted(set(old) | set(new)):
         if env not in new:
-            per_env[env] = [Change(MAJOR, f"environment {env} removed")]
-            continue
-        if env not in old:
-            per_env[env] = [Change(MINOR, f"environment {env} added")]
-            continue
-        o, n = old[env], new[env]
-        changes: list[Change] = []
-        for svc in sorted(set(o["services"]) | set(n["services"])):
-            os_, ns_ = o["services"].get(svc), n["services"].get(svc)
-            if os_ is None:
-                if ns_["enabled"]:
-                    changes.append(Change(MINOR, f"{svc}: added"))
-            elif ns_ is None:
-                if os_["enabled"]:
-                    changes.append(Change(MAJOR, f"{svc}: removed"))
-            else:
-                changes += _service_changes(svc, os_, ns_, n.get("_canary", {}).get(svc))
-        for key in sorted(set(o) | set(n)):
-            if key not in ("services", "_canary"):
-                changes += _leaf_changes("", key, o.get(key), n.get(key))
-        per_env[env] = changes
+            per_env[env] = [Change(MAJOR, f"environment {env} removed", REMOVED, f"environment {env}")]
+        elif env not in old:
+            per_env[env] = [Change(MINOR, f"environment {env} added", ADDED, f"environment {env}")]
+        else:
+            per_env[env] = _env_changes(old[env], new[env])
     # a change seen in every environment is reported once, without the environment name
     envs = [e for e in per_env if e in old and e in new]
-    common = set.intersection(*(set(per_env[e]) for e in envs)) if envs else set()
+    common = set.intersection(*(set(per_env[e]) for e in envs)) if len(envs) > 1 else set()
     out: list[Change] = []
-    seen = set()
+    seen: set[Change] = set()
     for env in sorted(per_env):
         for ch in per_env[env]:
-            if ch in common and len(envs) > 1:
+            if ch in common:
                 if ch not in seen:
                     seen.add(ch)
                     out.append(ch)
             else:
-                out.append(Change(ch.level, ch.text if ch.text.startswith("environment ") else f"{env}: {ch.text}"))
+                out.append(ch if env not in old or env not in new else _in_env(env, ch))
     return sorted(out, key=lambda c: (-c.level, c.text))
 
 
@@ -199,6 +273,7 @@ def level_of(changes: list[Change]) -> int:
 # level of their net changes, and a change followed by its revert makes none.
 
 INITIAL = "initial version"
+INITIAL_CHANGE = Change(MINOR, INITIAL, ADDED, "chart")  # the first version adds everything
 
 
 @dataclass(frozen=True)
@@ -236,14 +311,14 @@ def next_version(release: Release | None, model: dict, fingerprint: str, forced:
     Unchanged since the release: the release's version, no changes. Otherwise the release's
     version bumped by the level of the net changes (or ``forced``, which must be newer)."""
     if release is None:
-        changes = [Change(MINOR, INITIAL)]
+        changes = [INITIAL_CHANGE]
     elif release.fingerprint == fingerprint and forced in (None, release.version):
         return release.version, []
     else:
-        changes = compare(release.model, model) if release.model is not None else [Change(MINOR, INITIAL)]
+        changes = compare(release.model, model) if release.model is not None else [INITIAL_CHANGE]
         if not changes:
             changes = [Change(PATCH, "chart templates updated" if release.fingerprint != fingerprint
-                              else f"version set to {forced}")]
+                              else f"version set to {forced}", CHANGED, "chart")]
     if forced:
         wanted = parse_version(forced)  # ValueError: not a version
         if release and wanted < parse_version(release.version):
@@ -262,6 +337,42 @@ class ReleaseError(ValueError):
     """A forced version that would reuse or go below a release."""
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The chart's version for this run, its changes since the last release, and what the
+    user should be told about the choice (None: nothing)."""
+
+    version: str
+    changes: list[Change]
+    note: str | None = None
+
+
+def decide_version(release: Release | None, model: dict, fingerprint: str, forced: str | None = None, *,
+                   model_lost: bool = False, unchanged: bool = False) -> Decision:
+    """The one place the chart's version is decided (pure).
+
+    ``release``: the last release (None: a new chart); ``model``: this run's model snapshot;
+    ``fingerprint``: of the chart rendered at a neutral version; ``forced``: ``--version``.
+    ``model_lost``: the release was recovered from Chart.yaml and CHANGELOG.md without its
+    model, so its changes cannot be itemised; ``unchanged`` then says whether the chart on
+    disk is exactly what this catalog renders at the release. Raises ``ReleaseError`` for a
+    forced version that reuses or goes below the release, ``ValueError`` for one that is not
+    a version."""
+    version, changes = next_version(release, model, fingerprint, forced)
+    if release is None or release.model is not None or not model_lost:
+        return Decision(version, changes)
+    # the chart on disk tells whether there are changes; a major release is the safe level
+    if forced in (None, release.version) and unchanged:
+        return Decision(release.version, [])
+    changes = [Change(MAJOR, f"changes since {release.version} not itemised: the chart's state file was lost; "
+                             "review the diff of this release", CHANGED, "chart")]
+    if forced:
+        return Decision(version, changes)
+    return Decision(bump(release.version, MAJOR), changes,
+                    f"the chart changed since {release.version}, and without its state file chartgen cannot tell "
+                    "how: a major release is the safe choice (--version X.Y.Z picks another, higher one)")
+
+
 def history_since(history: list[dict], release: Release | None, version: str, changes: list[Change]) -> list[dict]:
     """The changelog entries: one per release up to ``release``, then one for ``version`` with
     its net ``changes`` if it is not the release itself (unreleased entries are replaced)."""
@@ -273,7 +384,7 @@ def history_since(history: list[dict], release: Release | None, version: str, ch
                 and parse_version(h["version"]) <= top]
     if release is not None and version == release.version:
         return kept
-    return [{"version": version, "changes": [c.text for c in changes]}] + [h for h in kept if h["version"] != version]
+    return [{"version": version, "changes": [c.record() for c in changes]}] + [h for h in kept if h["version"] != version]
 
 
 def _is_version(text) -> bool:
@@ -288,14 +399,15 @@ def changelog_markdown(history: list[dict]) -> str:
     parts = []
     for entry in history:
         parts.append(f"## {entry['version']}\n")
-        parts += [f"- {c}" for c in entry["changes"]]
+        parts += [f"- {Change.of(c).text}" for c in entry["changes"]]
         parts.append("")
     return "\n".join(parts)
 
 
 def parse_changelog(text: str) -> list[dict]:
     """The history a chart's CHANGELOG.md records (``changelog_markdown`` read back):
-    [{"version": "0.2.0", "changes": ["…", …]}, …], newest first; unknown lines are skipped."""
+    [{"version": "0.2.0", "changes": ["…", …]}, …], newest first; unknown lines are skipped.
+    The changes are text only: kind, level and subject live in the state file."""
     history: list[dict] = []
     for line in text.splitlines():
         if line.startswith("## "):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# The patterns below are the only definitions: the catalog model, the chart's values model
+# (and so values.schema.json) and the renderers all use these.
+LABEL_TEXT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"  # one DNS-1123 label, unanchored
+DNS1123_LABEL = re.compile(rf"^{LABEL_TEXT}$")
+DNS1123_LABEL_OR_EMPTY = re.compile(rf"^({LABEL_TEXT})?$")
+DNS1123_SUBDOMAIN = re.compile(rf"^{LABEL_TEXT}(\.{LABEL_TEXT})*$")
 DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

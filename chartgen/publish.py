@@ -18,7 +18,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ChartgenError, ToolError
+from .errors import ChartgenError, ToolError, failure_detail
+from .toolchain import Tool, find_tool, run
 
 __all__ = [
     "FIXED_MTIME",
@@ -41,6 +41,8 @@ __all__ = [
     "package_chart",
     "publish",
     "publish_oci",
+    "package_catalog",
+    "publish_catalog",
     "publish_repo",
     "read_package",
 ]
@@ -48,9 +50,6 @@ __all__ = [
 # 1980-01-01T00:00:00Z: every file in the packaged copy gets this mtime, so archives depend on
 # content only (the same constant reproducible-build tools use for zip-compatible epochs).
 FIXED_MTIME = 315532800
-
-_HELM_TIMEOUT = 120.0
-
 
 class PublishError(ChartgenError):
     """Packaging or publishing failed."""
@@ -99,37 +98,8 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _helm(helm: str | None) -> str:
-    from .toolchain import ToolError as _ToolFailed, ToolNotFound, find_tool
-
-    try:
-        return find_tool("helm", helm).path
-    except (ToolNotFound, _ToolFailed) as exc:
-        raise ToolError(str(exc)) from None
-
-
-def _run(helm: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    from .toolchain import tool_env
-
-    cmd = [helm, *args]
-    try:
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env=tool_env(env), timeout=_HELM_TIMEOUT)
-    except OSError as exc:
-        raise ToolError(f"cannot run {helm}: {exc}") from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"`helm {' '.join(args)}` timed out after {_HELM_TIMEOUT:g}s") from None
-
-
-def _detail(proc: subprocess.CompletedProcess) -> str:
-    text = (proc.stderr or proc.stdout or "").strip()
-    return re.sub(r"^Error:\s*", "", text.splitlines()[-1] if text else f"exit code {proc.returncode}")
-
-
-def _check(proc: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
-    if proc.returncode != 0:
-        raise PublishError(f"{what} failed: {_detail(proc)}")
-    return proc
+def _helm(helm: str | None) -> Tool:
+    return find_tool("helm", helm)
 
 
 def _chart_meta(chart_yaml_text: str, where: str) -> tuple[str, str]:
@@ -188,23 +158,22 @@ def _same_content(a: Path, b: Path) -> bool:
 def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
                   *, check: bool = True) -> Path:
     """The generated chart directory of a catalog; with ``check``, refuse a stale chart."""
-    from .generate import plan
+    from .changeset import Changeset
+    from .generate import output_root, plan
     from .validate import load_catalog
     from .values import chart_name
-    from .writer import stale_paths
 
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+    root = output_root(catalog_path, out)
     rel = f"charts/{chart_name(catalog)}"
     chart_dir = root / rel
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartNotGenerated(f"{chart_dir}/Chart.yaml does not exist; run `chartgen generate -c {catalog_path}` first")
     if check:
         outcome = plan(catalog, root)
-        to_write, to_delete = stale_paths(root, {k: v for k, v in outcome.files.items() if k.startswith(rel + "/")},
-                                          outcome.owned_dirs)
-        stale = [p for p in to_write + to_delete if p.startswith(rel + "/")]
+        stale = Changeset.between(root, {k: v for k, v in outcome.files.items() if k.startswith(rel + "/")},
+                                  outcome.owned_dirs).under(rel).paths
         if stale:
             raise ChartNotGenerated(f"{rel} is out of date with {catalog_path} ({len(stale)} file(s), e.g. {stale[0]}); "
                                     f"run `chartgen generate -c {catalog_path}` first")
@@ -227,7 +196,7 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
         name, version = _chart_meta((chart_dir / "Chart.yaml").read_text(encoding="utf-8"), str(chart_dir / "Chart.yaml"))
     except OSError as exc:
         raise ChartNotGenerated(f"{chart_dir}: {exc.strerror}; run `chartgen generate` first") from None
-    helm_path = _helm(helm)
+    helm_tool = _helm(helm)
     dest = Path(dest)
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -253,13 +222,13 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
         _normalised_copy(chart_dir, copy)
         built = Path(tmp) / "out"
         built.mkdir()
-        proc = _run(helm_path, "package", str(copy), "--destination", str(built), *args)
+        proc = run(helm_tool, "package", str(copy), "--destination", str(built), *args, check=False)
         if proc.returncode != 0:
-            detail = _detail(proc)
+            detail = failure_detail(proc.stderr, proc.stdout)
             if sign is not None and re.search(r"private key|secret key|keyring|passphrase|openpgp|no such file", detail, re.I):
                 raise SigningError(f"signing failed: {detail} (helm needs a legacy secret keyring: "
                                    "`gpg --export-secret-keys > secring.gpg`, and --key must match its uid)")
-            raise PublishError(f"helm package {chart_dir} failed: {detail}")
+            raise ToolError.from_process(proc, f"helm package {chart_dir}")
         tgz = built / f"{name}-{version}.tgz"
         if not tgz.is_file():
             found = sorted(built.glob("*.tgz"))
@@ -322,16 +291,9 @@ def _load_index(path: Path) -> dict:
     return data
 
 
-def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, helm: str | None = None) -> PublishResult:
-    """Add ``pkg`` to the chart repository directory ``repo_dir`` (created if missing; its
-    parent must exist, so a mistyped path is not created).
-
-    Earlier versions stay listed. An existing version with a different digest is refused and
-    nothing in the repository changes; the identical version again is a no-op.
-    """
-    from .safeio import TMP_SUFFIX, file_error, leftover_temps
-    from .writer import locked
-
+def _repository_dir(repo_dir: str | Path) -> Path:
+    """The repository directory of ``--to``: an existing directory, or a new one in an
+    existing parent (a mistyped path is not created)."""
     repo = Path(repo_dir)
     if repo.exists() and not repo.is_dir():
         raise PublishError(f"--to {repo_dir}: not a directory")
@@ -339,56 +301,91 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
     if not repo.exists() and not parent.is_dir():
         raise PublishError(f"--to {repo_dir}: the parent directory {parent} does not exist; create it first "
                            "(chartgen creates only the repository directory itself), or fix the path")
-    helm_path = _helm(helm)
+    return repo
+
+
+def _remove_leftovers(repo: Path) -> None:
+    """The staging directory (or file) of a publish that was killed."""
+    from .safeio import leftover_temps
+
+    for left in leftover_temps([repo]):
+        if left.is_dir():
+            shutil.rmtree(left, ignore_errors=True)
+        else:
+            left.unlink(missing_ok=True)
+
+
+def _listed(index: dict, pkg: Package, repo: Path, target: Path) -> list[dict]:
+    """The index entries of ``pkg``'s version; a different archive under that version (listed
+    or on disk) is refused."""
+    entries = (index.get("entries") or {}).get(pkg.name) or []
+    listed = [e for e in entries if isinstance(e, dict) and str(e.get("version")) == pkg.version]
+    for entry in listed:
+        if entry.get("digest") and entry["digest"] != pkg.digest:
+            raise VersionConflict(
+                f"{pkg.name} {pkg.version} is already published in {repo} with different content "
+                f"(digest {entry['digest'][:12]}…, this package {pkg.digest[:12]}…); bump the chart version "
+                "(`chartgen generate`) instead of overwriting a release")
+    if target.exists() and _sha256(target) != pkg.digest:
+        raise VersionConflict(f"{target} exists with different content; refusing to overwrite "
+                              f"{pkg.name} {pkg.version}")
+    return listed
+
+
+def _add_to_repo(pkg: Package, repo: Path, helm: Tool, url: str | None, add_prov: bool) -> None:
+    """Stage the archive and the merged index beside the repository, then rename them into
+    place: the package first, the index last, so a reader never sees an entry without its
+    archive."""
+    from .safeio import TMP_SUFFIX, file_error
+
+    index_path = repo / "index.yaml"
+    target = repo / pkg.path.name
+    prov_target = repo / (pkg.path.name + ".prov")
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".", suffix=TMP_SUFFIX, dir=repo))
+    except OSError as exc:
+        raise file_error(exc, repo, "create a temporary directory in") from None
+    try:
+        shutil.copyfile(pkg.path, stage / pkg.path.name)
+        args = ["repo", "index", str(stage)]
+        if url:
+            args += ["--url", url.rstrip("/")]
+        if index_path.exists():
+            args += ["--merge", str(index_path)]
+        run(helm, *args, what=f"helm repo index {repo}")
+        os.replace(stage / pkg.path.name, target)
+        if add_prov:
+            shutil.copyfile(pkg.prov, stage / prov_target.name)
+            os.replace(stage / prov_target.name, prov_target)
+        os.replace(stage / "index.yaml", index_path)
+    except OSError as exc:
+        raise file_error(exc, exc.filename or repo, "write") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, helm: str | None = None) -> PublishResult:
+    """Add ``pkg`` to the chart repository directory ``repo_dir`` (created if missing; its
+    parent must exist, so a mistyped path is not created).
+
+    Earlier versions stay listed. An existing version with a different digest is refused and
+    nothing in the repository changes; the identical version again is a no-op.
+    """
+    from .writer import locked
+
+    repo = _repository_dir(repo_dir)
+    helm_tool = _helm(helm)
     with locked(repo):
-        for left in leftover_temps([repo]):  # the staging directory of a killed publish
-            if left.is_dir():
-                shutil.rmtree(left, ignore_errors=True)
-            else:
-                left.unlink(missing_ok=True)
-        index_path = repo / "index.yaml"
-        index = _load_index(index_path)
-        entries = (index.get("entries") or {}).get(pkg.name) or []
-        listed = [e for e in entries if isinstance(e, dict) and str(e.get("version")) == pkg.version]
+        _remove_leftovers(repo)
         target = repo / pkg.path.name
-        for entry in listed:
-            if entry.get("digest") and entry["digest"] != pkg.digest:
-                raise VersionConflict(
-                    f"{pkg.name} {pkg.version} is already published in {repo} with different content "
-                    f"(digest {entry['digest'][:12]}…, this package {pkg.digest[:12]}…); bump the chart version "
-                    "(`chartgen generate`) instead of overwriting a release")
-        if target.exists() and _sha256(target) != pkg.digest:
-            raise VersionConflict(f"{target} exists with different content; refusing to overwrite "
-                                  f"{pkg.name} {pkg.version}")
+        listed = _listed(_load_index(repo / "index.yaml"), pkg, repo, target)
         prov_target = repo / (pkg.path.name + ".prov")
         add_prov = pkg.prov is not None and not prov_target.exists()
-        if listed and target.exists():
+        if listed and target.exists():  # already published: at most its signature is new
             if add_prov:
                 shutil.copyfile(pkg.prov, prov_target)
             return PublishResult(pkg, str(repo), changed=add_prov)
-
-        try:
-            stage = Path(tempfile.mkdtemp(prefix=".", suffix=TMP_SUFFIX, dir=repo))
-        except OSError as exc:
-            raise file_error(exc, repo, "create a temporary directory in") from None
-        try:
-            shutil.copyfile(pkg.path, stage / pkg.path.name)
-            args = ["repo", "index", str(stage)]
-            if url:
-                args += ["--url", url.rstrip("/")]
-            if index_path.exists():
-                args += ["--merge", str(index_path)]
-            _check(_run(helm_path, *args), f"helm repo index {repo}")
-            # Package first, index last: a reader never sees an entry without its archive.
-            os.replace(stage / pkg.path.name, target)
-            if add_prov:
-                shutil.copyfile(pkg.prov, stage / prov_target.name)
-                os.replace(stage / prov_target.name, prov_target)
-            os.replace(stage / "index.yaml", index_path)
-        except OSError as exc:
-            raise file_error(exc, exc.filename or repo, "write") from None
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        _add_to_repo(pkg, repo, helm_tool, url, add_prov)
     return PublishResult(pkg, str(repo), changed=True)
 
 
@@ -406,10 +403,10 @@ def publish_oci(pkg: Package, ref: str, *, plain_http: bool = False, helm: str |
         raise PublishError(f"{ref}: an OCI reference must start with oci://")
     ref = ref.rstrip("/")
     chart_ref = f"{ref}/{pkg.name}"
-    helm_path = _helm(helm)
+    helm_tool = _helm(helm)
     http = ["--plain-http"] if plain_http else []
     with tempfile.TemporaryDirectory(prefix="chartgen-oci-") as tmp:
-        proc = _run(helm_path, "pull", chart_ref, "--version", pkg.version, "--destination", tmp, *http)
+        proc = run(helm_tool, "pull", chart_ref, "--version", pkg.version, "--destination", tmp, *http, check=False)
         if proc.returncode == 0:
             existing = sorted(Path(tmp).glob("*.tgz"))
             if not existing or not _same_content(existing[0], pkg.path):
@@ -419,10 +416,11 @@ def publish_oci(pkg: Package, ref: str, *, plain_http: bool = False, helm: str |
                     f"package {pkg.digest[:12]}…); bump the chart version (`chartgen generate`) instead of "
                     "overwriting a release")
             return PublishResult(pkg, chart_ref, changed=False)
-        if not _NOT_FOUND.search(_detail(proc)):
-            raise PublishError(f"cannot check {chart_ref}:{pkg.version}: {_detail(proc)}"
-                               + (" (an http-only registry needs --plain-http)" if "HTTPS client" in _detail(proc) else ""))
-    proc = _check(_run(helm_path, "push", str(pkg.path), ref, *http), f"helm push {pkg.path.name} {ref}")
+        detail = failure_detail(proc.stderr, proc.stdout) or f"exit code {proc.returncode}"
+        if not _NOT_FOUND.search(detail):
+            raise PublishError(f"cannot check {chart_ref}:{pkg.version}: {detail}"
+                               + (" (an http-only registry needs --plain-http)" if "HTTPS client" in detail else ""))
+    proc = run(helm_tool, "push", str(pkg.path), ref, *http, what=f"helm push {pkg.path.name} {ref}")
     m = re.search(r"Digest:\s*(sha256:[0-9a-f]+)", proc.stdout + proc.stderr)
     return PublishResult(pkg, chart_ref, changed=True, digest=m.group(1) if m else None)
 
@@ -441,3 +439,42 @@ def publish(pkg: Package, to: str, *, url: str | None = None, plain_http: bool =
         raise PublishError("--plain-http applies to oci:// registries only")
     return publish_repo(pkg, to, url=url, helm=helm)
 
+
+
+# --- the workflows of `chartgen package` and `chartgen publish` ------------------------------
+
+def package_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
+                    dest: str | Path = "dist", *, sign: SignOptions | None = None, helm: str | None = None,
+                    wait_message=None) -> Package:
+    """Package the catalog's generated chart (refused when stale) into ``dest`` and record
+    its version as released, so later versions are computed against it. Both happen under
+    the output tree's lock: no ``generate`` rewrites the chart while it is packaged."""
+    from .generate import output_root, record_release
+    from .writer import locked
+
+    with locked(output_root(catalog_path, out), wait_message=wait_message):
+        chart_dir = chart_dir_for(catalog_path, out)
+        pkg = package_chart(chart_dir, dest, sign=sign, helm=helm)
+        record_release(chart_dir, pkg.version)
+    return pkg
+
+
+def publish_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, to: str,
+                    url: str | None = None, plain_http: bool = False, package: str | Path | None = None,
+                    sign: SignOptions | None = None, helm: str | None = None, wait_message=None) -> PublishResult:
+    """Publish ``package`` (an existing archive), or package the catalog's chart (as
+    ``package_catalog``, into a temporary directory) and publish that, then record the
+    version as released. ``result.package`` is what was published."""
+    from .generate import output_root, record_release
+    from .writer import locked
+
+    if package is not None:
+        return publish(read_package(package), to, url=url, plain_http=plain_http, helm=helm)
+    with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
+        with locked(output_root(catalog_path, out), wait_message=wait_message):
+            chart_dir = chart_dir_for(catalog_path, out)
+            pkg = package_chart(chart_dir, tmp, sign=sign, helm=helm)
+        result = publish(pkg, to, url=url, plain_http=plain_http, helm=helm)
+        with locked(output_root(catalog_path, out), wait_message=wait_message):
+            record_release(chart_dir, pkg.version)
+    return result

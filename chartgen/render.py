@@ -8,7 +8,7 @@ helmfile.yaml) are serialised data.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -18,29 +18,34 @@ import yaml
 
 from . import __version__, yamlout
 from .catalog import Catalog
-from .mesh import env_views
+from .mesh import Mesh, resolve
 from .provenance import GENERATED, copy_header
-from .values import chart_name, chart_values, path_label
+from .values import chart_name, path_label
 from .values_schema import VALUES_SCHEMA, describe
 
 CHART_SOURCE = "chartgen/templates/chart"  # the chart files copied from the package, in chartgen's tree
-VALUES_SCHEMA_SOURCE = "chartgen/values_schema.py"
+VALUES_SCHEMA_SOURCE = "chartgen/values_model.py"
 
 
 @dataclass(frozen=True)
 class ChartMeta:
+    """What a version of the chart adds to its body: the version, the changes since the last
+    release (``lifecycle.Change`` records, for Artifact Hub) and the changelog."""
+
     version: str = "0.1.0"
-    changes: tuple[str, ...] = ()
+    changes: tuple = ()
     changelog: str = ""
 
 
-@dataclass
-class Plan:
-    """Generated files by path relative to the output root."""
+@dataclass(frozen=True)
+class ChartBody:
+    """Everything of the chart that does not depend on its version, computed once per run:
+    the environment-neutral values, the files written as they are, and what the README
+    shows besides the version."""
 
-    files: dict[str, str] = field(default_factory=dict)
-    # files the user owns after the first generation: path -> generated data
-    user_files: dict[str, dict] = field(default_factory=dict)
+    values: dict
+    files: dict[str, str]
+    readme: dict  # the README template's context, all but the chart's metadata
 
 
 def dump_yaml_fast(data: Any) -> str:
@@ -114,20 +119,10 @@ def chart_yaml(catalog: Catalog, meta: ChartMeta) -> str:
         annotations["artifacthub.io/license"] = md.license
     if meta.changes:
         annotations["artifacthub.io/changes"] = dump_yaml(
-            [{"kind": _change_kind(c), "description": c} for c in meta.changes]
+            [{"kind": c.kind, "description": c.text} for c in meta.changes]
         )
     data["annotations"] = dict(sorted(annotations.items()))
     return f"# {GENERATED}\n" + dump_yaml(data)
-
-
-def _change_kind(text: str) -> str:
-    if text == "initial version":  # the first release adds everything
-        return "added"
-    if text.startswith(("removed", "REMOVED")) or " removed" in text:
-        return "removed"
-    if text.startswith("added") or " added" in text:
-        return "added"
-    return "changed"
 
 
 def values_yaml(values: dict) -> str:
@@ -183,7 +178,11 @@ def _key(key: str) -> str:
     return dump_yaml({key: 0})[: -len(": 0\n")]
 
 
-def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
+def readme_context(mesh: Mesh, values: dict) -> dict:
+    """What the README shows besides the chart's metadata (the services, the values table,
+    the mesh graph): the costly part, computed once per run."""
+    from .graph import build_graph, mermaid
+
     services = []
     for key, s in values["services"].items():
         ports = ", ".join(f"{p['number']}/{p['protocol']}" for p in s["ports"])
@@ -191,21 +190,14 @@ def readme(catalog: Catalog, values: dict, meta: ChartMeta) -> str:
         expose = f"`{exp['host']}.<hostSuffix>` {' '.join(path_label(p) for p in exp['paths'])}" if exp["enabled"] else "—"
         services.append({"key": key, "namespace": s["namespace"], "ports": ports, "expose": expose,
                          "calls": ", ".join(s["calls"]) or "—"})
-    chart = yaml.safe_load(chart_yaml(catalog, meta))
     rows = [(path, typ, desc, _default_text(values, path)) for path, typ, desc in describe() if path.count("<name>") <= 1]
-    from .graph import build_graph, mermaid
-
-    return _jinja().get_template("README.md.j2").render(
-        chart=chart, mesh=catalog.metadata.name, envs=env_views(catalog), services=services, values_rows=rows,
-        mesh_graph=_cached(catalog, "mermaid", lambda: mermaid(build_graph(catalog))),
-    )
+    return {"mesh": mesh.catalog.metadata.name, "envs": list(mesh.views), "services": services, "values_rows": rows,
+            "mesh_graph": mermaid(build_graph(mesh))}
 
 
-def _cached(catalog: Catalog, key: str, compute):
-    """Derived data computed once per catalog (a plan renders the README twice)."""
-    if key not in catalog._cache:
-        catalog._cache[key] = compute()
-    return catalog._cache[key]
+def readme(catalog: Catalog, body: ChartBody, meta: ChartMeta) -> str:
+    chart = yaml.safe_load(chart_yaml(catalog, meta))
+    return _jinja().get_template("README.md.j2").render(chart=chart, **body.readme)
 
 
 def readme_graph(text: str | None) -> str:
@@ -250,28 +242,31 @@ def changelog_text(catalog: Catalog, entries: str) -> str:
     return head + (entries or "")
 
 
-def chart_body(catalog: Catalog) -> dict:
+def chart_body(source: Catalog | Mesh) -> ChartBody:
     """The chart files that do not depend on the version (computed once per run)."""
-    values = chart_values(catalog)
+    mesh = resolve(source)
+    values = mesh.values.base
     files = {
         "values.yaml": values_yaml(values),
         "values.schema.json": copy_header("values.schema.json", json.dumps(VALUES_SCHEMA, indent=2) + "\n",
-                                          VALUES_SCHEMA_SOURCE, "written from its VALUES_SCHEMA"),
+                                          VALUES_SCHEMA_SOURCE, "the values model, through chartgen/values_contract.py"),
         ".helmignore": copy_header(".helmignore", _jinja().loader.get_source(_jinja(), "helmignore")[0],
                                    "chartgen/templates/files/helmignore"),
     }
     for rel, text in static_chart_files():
         files[rel] = text
-    return {"values": values, "files": files}
+    return ChartBody(values=values, files=files, readme=readme_context(mesh, values))
 
 
-def build_chart(catalog: Catalog, meta: ChartMeta, body: dict | None = None) -> dict[str, str]:
+def build_chart(source: Catalog | Mesh, meta: ChartMeta, body: ChartBody | None = None) -> dict[str, str]:
     """The chart's files, relative to the chart directory."""
-    body = body or chart_body(catalog)
-    files = dict(body["files"])
+    mesh = resolve(source)
+    catalog = mesh.catalog
+    body = body or chart_body(mesh)
+    files = dict(body.files)
     files.update({
         "Chart.yaml": chart_yaml(catalog, meta),
-        "README.md": readme(catalog, body["values"], meta),
+        "README.md": readme(catalog, body, meta),
         "CHANGELOG.md": changelog_text(catalog, meta.changelog),
     })
     return dict(sorted(files.items()))

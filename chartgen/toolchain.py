@@ -1,4 +1,5 @@
-"""Locate the external tools chartgen drives (helm, helm3, helmfile, kubectl, Graphviz dot).
+"""Locate and run the external tools chartgen drives (helm, helm3, helmfile, kubectl,
+Graphviz dot; checkov and git are run through ``run``/``start`` as well).
 
 Lookup order for a tool ``name``:
 
@@ -9,6 +10,11 @@ Lookup order for a tool ``name``:
 4. ``<name>`` on ``PATH``                                        -> source "path"
 
 ``.tools/bin`` is populated by ``make setup`` (``tools/install_tools.py``).
+
+Running: ``run`` (and ``start``/``Running.wait`` for a tool that works while chartgen does
+something else) is the one way chartgen runs a tool: with ``tool_env``, the tool's time from
+``TIMEOUTS``, and every failure (missing, not startable, out of time, non-zero exit) raised as
+one ``chartgen.errors.ToolError`` carrying the command, the exit code and stderr.
 This module never prints; failures are reported with exceptions.
 """
 
@@ -19,16 +25,23 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ToolError, ToolNotFound
+
 __all__ = [
+    "TIMEOUTS",
     "TOOL_NAMES",
+    "Running",
     "Tool",
     "ToolError",
     "ToolNotFound",
     "env_var",
     "find_tool",
+    "run",
+    "start",
     "tool_env",
     "tool_version",
 ]
@@ -46,20 +59,17 @@ INSTALL_HINTS = {
 
 SOURCES = ("option", "env", "tools", "path")
 
-_VERSION_TIMEOUT = 60.0
+# The timeout policy: how long each tool may run before chartgen stops it and says so.
+# Rendering, packaging and pulling a chart take seconds; checkov and Graphviz on a large mesh
+# take longer; a version query or a git lookup is instant unless something is wrong.
+TIMEOUTS: dict[str, float] = {"helm": 120.0, "helm3": 120.0, "helmfile": 600.0, "kubectl": 60.0,
+                              "dot": 300.0, "checkov": 300.0, "git": 30.0}
+DEFAULT_TIMEOUT = 120.0
 
 # The directory that contains the ``chartgen`` package: the repository root
 # for a source checkout (for an installed wheel, site-packages, which simply
 # has no .tools directory).
 _CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class ToolNotFound(Exception):
-    """The requested tool could not be located (or the given path is unusable)."""
-
-
-class ToolError(RuntimeError):
-    """A located tool could not be run or its output could not be understood."""
 
 
 @dataclass(frozen=True)
@@ -147,36 +157,89 @@ def tool_env(extra: dict | None = None) -> dict:
     return env
 
 
-def _run(tool: Tool, *args: str) -> str:
-    cmd = [tool.path, *args]
+def _what(tool: Tool, args: Sequence[str]) -> str:
+    """How a run is named in messages: the tool and its subcommand (``helm template``)."""
+    return f"{tool.name} {args[0]}" if args and not str(args[0]).startswith("-") else tool.name
+
+
+def timeout_of(tool: Tool) -> float:
+    return TIMEOUTS.get(tool.name, DEFAULT_TIMEOUT)
+
+
+def run(tool: Tool, *args: str, what: str | None = None, input: str | bytes | None = None,
+        env: dict | None = None, cwd: str | Path | None = None, check: bool = True,
+        text: bool = True) -> subprocess.CompletedProcess:
+    """Run ``tool`` with ``args`` (stdin closed unless ``input`` is given, output captured).
+
+    ``what`` names the run in messages (default: the tool and its subcommand); ``env``: extra
+    variables over ``tool_env``. With ``check``, a non-zero exit raises ``ToolError``; without
+    it the caller reads the exit code (a tool whose exit code is an answer, not a failure)."""
+    command = [tool.path, *map(str, args)]
+    what = what or _what(tool, args)
+    seconds = timeout_of(tool)
     try:
-        proc = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=tool_env(),
-            timeout=_VERSION_TIMEOUT,
-        )
+        proc = subprocess.run(command, input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                              capture_output=True, text=text, env=tool_env(env), cwd=cwd, timeout=seconds)
     except OSError as exc:
-        raise ToolError(f"cannot run {tool.path}: {exc}") from exc
+        raise ToolError.not_started(command, exc) from None
     except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"`{' '.join(cmd)}` timed out after {_VERSION_TIMEOUT:g}s") from exc
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip()
-        raise ToolError(f"`{' '.join(cmd)}` exited {proc.returncode}: {detail}")
-    return proc.stdout
+        raise ToolError.timed_out(command, what, seconds, exc.stderr) from None
+    if check and proc.returncode != 0:
+        raise ToolError.from_process(proc, what)
+    return proc
+
+
+@dataclass
+class Running:
+    """A tool started with ``start``: it works while chartgen does something else."""
+
+    tool: Tool
+    proc: subprocess.Popen
+    what: str
+
+    def wait(self, check: bool = True) -> subprocess.CompletedProcess:
+        """Its output once it exits (within the tool's time; else it is stopped and
+        ``ToolError`` says so). ``check`` as for ``run``."""
+        seconds = timeout_of(self.tool)
+        try:
+            out, err = self.proc.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            _, err = self.stop()
+            raise ToolError.timed_out(self.proc.args, self.what, seconds, err) from None
+        proc = subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
+        if check and proc.returncode != 0:
+            raise ToolError.from_process(proc, self.what)
+        return proc
+
+    def stop(self) -> tuple:
+        """Kill it (if it still runs) and collect what it printed."""
+        self.proc.kill()
+        return self.proc.communicate()
+
+
+def start(tool: Tool, *args: str, what: str | None = None, stdin: bool = False, env: dict | None = None,
+          cwd: str | Path | None = None) -> Running:
+    """Start ``tool`` with ``args`` without waiting for it; ``stdin``: a pipe the caller
+    writes to and closes (else stdin is closed). ``Running.wait`` collects it."""
+    command = [tool.path, *map(str, args)]
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tool_env(env),
+                                cwd=cwd)
+    except OSError as exc:
+        raise ToolError.not_started(command, exc) from None
+    return Running(tool, proc, what or _what(tool, args))
 
 
 _SEMVER = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?")
 
 
 def _helm_version(tool: Tool) -> str:
-    out = _run(tool, "version", "--template", "{{.Version}}").strip()
+    out = run(tool, "version", "--template", "{{.Version}}").stdout.strip()
     if _SEMVER.fullmatch(out):
         return out
     # Fallback for helm builds that do not honour --template: "v3.15.3+g3bb50bb".
-    out = _run(tool, "version", "--short").strip()
+    out = run(tool, "version", "--short").stdout.strip()
     match = _SEMVER.match(out)
     if not match:
         raise ToolError(f"cannot parse helm version from {out!r}")
@@ -184,7 +247,7 @@ def _helm_version(tool: Tool) -> str:
 
 
 def _helmfile_version(tool: Tool) -> str:
-    out = _run(tool, "--version")
+    out = run(tool, "--version").stdout
     # "helmfile version 0.166.0" (older builds print "v0.166.0").
     match = re.search(r"version\s+v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)", out)
     if not match:
@@ -193,7 +256,7 @@ def _helmfile_version(tool: Tool) -> str:
 
 
 def _kubectl_version(tool: Tool) -> str:
-    out = _run(tool, "version", "--client", "-o", "json")
+    out = run(tool, "version", "--client", "-o", "json").stdout
     try:
         version = json.loads(out)["clientVersion"]["gitVersion"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -216,11 +279,7 @@ def tool_version(tool: Tool) -> str:
 
 
 def _dot_version(tool: Tool) -> str:
-    try:
-        proc = subprocess.run([tool.path, "-V"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=_VERSION_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ToolError(f"cannot run {tool.path}: {exc}") from exc
+    proc = run(tool, "-V", check=False)
     # "dot - graphviz version 2.42.2 (0)", on stderr
     match = re.search(r"version\s+(\d+\.\d+(?:\.\d+)?)", proc.stderr + proc.stdout)
     if proc.returncode != 0 or not match:

@@ -1,18 +1,20 @@
 """Catalog → the mesh chart's values: ``values.yaml`` (environment-neutral, secure
-defaults), one override file per environment, and the strict values schema.
+defaults) and one override file per environment.
 
-The values contract is documented in docs/design/values-contract.md; the Go templates
-read nothing else. Pure functions of the catalog.
+The values have the shape of ``chartgen.values_model`` (the values contract, from which the
+schema, the template defaults and docs/design/values-contract.md are generated); the Go
+templates read nothing else. Pure functions of the catalog.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Any
 
 from . import naming
 from .catalog import Catalog, Match, path_match
-from .mesh import EnvView, ResolvedService, env_views, l7_needs, resolve_service
+from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
 
 ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
@@ -98,49 +100,57 @@ def _nonnull(model) -> dict:
     return model.model_dump(mode="json", exclude_none=True) if model is not None else {}
 
 
+def _ports(ports) -> list[dict]:
+    return [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in ports]
+
+
+def _expose(svc: ResolvedService) -> dict:
+    e = svc.spec.expose
+    if e is None:
+        return {"enabled": False, "host": svc.key, "paths": ["/"], "gatewayPort": 0}
+    return {"enabled": True, "host": e.host or svc.key, "paths": [_exposed_path(p) for p in e.paths],
+            "gatewayPort": e.gatewayPort or 0}
+
+
+def _retries(svc: ResolvedService) -> dict:
+    r = svc.spec.retries
+    return {"attempts": r.attempts if r else 2, "perTryTimeout": (r.perTryTimeout or "") if r else "",
+            "retryOn": _retry_on(svc)}
+
+
+def _mirror(m) -> dict:
+    if m is None:
+        return {"enabled": False, "version": "", "percent": 0}
+    return {"enabled": True, "version": m.version, "percent": m.percent}
+
+
+def _waypoint(svc: ResolvedService, view: EnvView | None) -> str:
+    return WAYPOINT if view is not None and view.ambient and l7_needs(svc) else ""
+
+
 def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
+    """One entry of ``services`` (values_model.Service)."""
     s = svc.spec
-    expose = s.expose
-    retries = s.retries
-    rl = s.rateLimit
     return {
         "enabled": svc.enabled,
-        "waypoint": WAYPOINT if view is not None and view.ambient and l7_needs(svc) else "",
+        "waypoint": _waypoint(svc, view),
         "namespace": s.namespace or "",
         "serviceName": svc.service_name,
         "selector": svc.selector,
         "serviceAccount": {"create": svc.creates_service_account, "name": svc.service_account},
-        "ports": [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in s.ports],
-        "expose": {
-            "enabled": expose is not None,
-            "host": (expose.host if expose and expose.host else svc.key),
-            "paths": [_exposed_path(p) for p in expose.paths] if expose else ["/"],
-            "gatewayPort": (expose.gatewayPort or 0) if expose else 0,
-        },
+        "ports": _ports(s.ports),
+        "expose": _expose(svc),
         "timeout": s.timeout or "",
-        "retries": {
-            "attempts": retries.attempts if retries else 2,
-            "perTryTimeout": (retries.perTryTimeout or "") if retries else "",
-            "retryOn": _retry_on(svc),
-        },
+        "retries": _retries(svc),
         "loadBalancer": _load_balancer(s),
         "connectionPool": _nonnull(s.connectionPool),
         "outlierDetection": _nonnull(s.outlierDetection),
         "versions": {v: {"labels": svc.version_labels(v)} for v in sorted(s.versions or {})},
         "weights": dict(sorted((s.weights or {}).items())),
         "routes": [{"name": r.name, "match": istio_match(r.match), "version": r.version} for r in s.routes or []],
-        "mirror": {
-            "enabled": s.mirror is not None,
-            "version": s.mirror.version if s.mirror else "",
-            "percent": s.mirror.percent if s.mirror else 0,
-        },
+        "mirror": _mirror(s.mirror),
         "faults": [_fault(f) for f in s.faults or []],
-        "rateLimit": {
-            "enabled": rl is not None,
-            "maxTokens": (rl.burst or rl.requests) if rl else 0,
-            "tokensPerFill": rl.requests if rl else 0,
-            "fillInterval": rl.per if rl else "1s",
-        },
+        "rateLimit": _rate_limit(s.rateLimit),
         "calls": list(s.calls or []),
         "env": dict(sorted((s.env or {}).items())),
     }
@@ -218,7 +228,7 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
             https=gw.https,
             credentialName=gw.credentialName or "",
             httpsRedirect=gw.httpsRedirect,
-            extraPorts=[{"name": p.name, "number": p.port, "protocol": p.protocol} for p in gw.extraPorts],
+            extraPorts=_ports(gw.extraPorts),
             rateLimit=_rate_limit(gw.rateLimit),
         )
         if view.ingress_api == "gatewayApi":
@@ -241,7 +251,7 @@ def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
             "enabled": True,
             "namespace": "",
             "hosts": list(ext.hosts),
-            "ports": [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in ext.ports],
+            "ports": _ports(ext.ports),
             "exportTo": ["."],
             "redirect": {
                 "enabled": bool(view is not None and view.redirect_active(key)),
@@ -253,20 +263,42 @@ def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
     return out
 
 
-def chart_values(catalog: Catalog, view: EnvView | None = None) -> dict:
-    """The complete values for ``view`` (None: the environment-neutral values.yaml).
-    Computed once per catalog and environment: treat the result as read-only."""
-    key = ("chart_values", view.name if view else None)
-    if key not in catalog._cache:
-        catalog._cache[key] = _chart_values(catalog, view)
-    return catalog._cache[key]
+class MeshValues:
+    """The chart values of a resolved mesh: values.yaml, each environment's complete values,
+    and what each environment puts over values.yaml. Each is computed on first use, once
+    (``Mesh.values`` holds them); treat the dicts as read-only."""
+
+    def __init__(self, mesh: Mesh):
+        self.mesh = mesh
+        self._envs: dict[str, dict] = {}
+
+    @cached_property
+    def base(self) -> dict:
+        """The environment-neutral values (values.yaml)."""
+        return _chart_values(self.mesh.catalog, None, self.mesh.neutral)
+
+    def of(self, view: EnvView | None) -> dict:
+        """The complete values for ``view`` (None: values.yaml)."""
+        if view is None:
+            return self.base
+        if view.name not in self._envs:
+            self._envs[view.name] = _chart_values(self.mesh.catalog, view, dict(sorted(view.services.items())))
+        return self._envs[view.name]
+
+    @cached_property
+    def overrides(self) -> dict[str, dict]:
+        """Per environment: the overrides of values.yaml."""
+        return {view.name: values_diff(self.base, self.of(view)) for view in self.mesh.views}
 
 
-def _chart_values(catalog: Catalog, view: EnvView | None) -> dict:
-    if view is None:
-        services = {k: resolve_service(catalog, k, None) for k in sorted(catalog.services)}
-    else:
-        services = dict(sorted(view.services.items()))
+def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
+    """The complete values for ``view`` (None: the environment-neutral values.yaml), from
+    the view's mesh (or ``source`` resolved). Treat the result as read-only."""
+    mesh = view.mesh if view is not None else resolve(source)
+    return mesh.values.of(view)
+
+
+def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, ResolvedService]) -> dict:
     obs = catalog.observability
     return {
         "nameOverride": "",
@@ -309,10 +341,6 @@ def values_diff(base: dict, full: dict) -> dict:
     return out
 
 
-def mesh_env_values(catalog: Catalog) -> dict[str, dict]:
+def mesh_env_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Per environment: the overrides of the chart's values.yaml."""
-    if "mesh_env_values" not in catalog._cache:
-        base = chart_values(catalog)
-        catalog._cache["mesh_env_values"] = {
-            view.name: values_diff(base, chart_values(catalog, view)) for view in env_views(catalog)}
-    return catalog._cache["mesh_env_values"]
+    return resolve(source).values.overrides

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,32 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+
+
+# The programs a fast-tier test may start, each a few milliseconds and present wherever the
+# repository is: git (`generate` asks it for the committed state of the chart) and bash (the
+# hostile corpus's setup scripts: symbolic links, modes).
+FAST_TIER_PROGRAMS = frozenset({"git", "bash"})
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_process(request, monkeypatch):
+    """A test outside the integration tier that starts a process (a chartgen process, helm,
+    a server's program…) fails and says so: the fast tier stays pure Python by construction,
+    not by convention. Real processes belong to tests marked ``integration``."""
+    if request.node.get_closest_marker("integration"):
+        return
+    real = subprocess.Popen._execute_child
+
+    def guarded(self, args, *rest, **kwargs):
+        argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+        if os.path.basename(os.fsdecode(argv[0])) in FAST_TIER_PROGRAMS:
+            return real(self, args, *rest, **kwargs)
+        command = " ".join(os.fsdecode(a) for a in argv)
+        pytest.fail(f"this fast-tier test starts a process ({command[:160]}); run chartgen in-process "
+                    "(run_cli) or mark the test integration", pytrace=False)
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", guarded)
 
 
 def pytest_addoption(parser):
@@ -97,9 +127,96 @@ def repo_copy(tmp_path) -> Path:
     return tmp_path
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real `chartgen` process."""
-    return subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=cwd, env=env,
+@pytest.fixture(scope="session")
+def generated_once(tmp_path_factory) -> Path:
+    """The repository's catalog generated once per test process (each xdist worker has its
+    own). Never modify it: take a copy through `generated`."""
+    from chartgen.generate import generate
+
+    root = tmp_path_factory.mktemp("generated-once")
+    shutil.copy(ROOT / "catalog.yaml", root / "catalog.yaml")
+    generate(root / "catalog.yaml")
+    return root
+
+
+@pytest.fixture
+def generated(generated_once, tmp_path) -> Path:
+    """A private copy of the repository's catalog and its generated outputs (as after a first
+    `chartgen generate`), in a fresh directory."""
+    root = tmp_path / "project"
+    shutil.copytree(generated_once, root, symlinks=True)
+    return root
+
+
+class CliTimeout(BaseException):
+    """A run of `run_cli` over its time limit (a BaseException: no error guard catches it)."""
+
+
+@contextlib.contextmanager
+def _limited(timeout: float | None, memory: int | None):
+    """What a child process's limits would do, for a run in this process: SIGALRM after
+    ``timeout`` seconds; at most ``memory`` more bytes of address space (RLIMIT_AS)."""
+    old_handler = old_as = None
+    if timeout:
+        def expire(signum, frame):
+            raise CliTimeout(f"did not finish within {timeout}s")
+
+        old_handler = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    if memory:
+        old_as = resource.getrlimit(resource.RLIMIT_AS)
+        in_use = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (in_use + memory, old_as[1]))
+    try:
+        yield
+    finally:
+        if old_as is not None:
+            resource.setrlimit(resource.RLIMIT_AS, old_as)
+        if old_handler is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
+            timeout: float | None = 300, memory: int | None = None) -> subprocess.CompletedProcess:
+    """Run ``chartgen *args`` in this process (click's test runner) and return what the real
+    process would: its exit code, stdout and stderr. ``cwd`` and ``env`` (the whole
+    environment, as for subprocess) hold for the run only; an exception that escapes the
+    error guard is printed as the interpreter would (a traceback, exit 1). ``timeout``
+    (seconds) fails the test; ``memory`` (bytes) limits what the run may allocate, and
+    running out is the MemoryError a limited process would meet. Tests about the process
+    itself (signals, locks between processes, pipes, start-up) use `run_cli_process` and are
+    integration tests."""
+    from click.testing import CliRunner
+
+    from chartgen.cli import cli
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            with _limited(timeout, memory):
+                result = CliRunner().invoke(cli, list(args), input=input, prog_name="chartgen")
+        except CliTimeout as exc:
+            pytest.fail(f"chartgen {' '.join(args)} {exc}", pytrace=False)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["chartgen", *args], result.exit_code, result.stdout, stderr)
+
+
+def run_cli_process(*args: str, cwd: Path | None = None, env: dict | None = None,
+                    input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `python -m chartgen` process (integration tier)."""
+    return subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=cwd, env=env, input=input,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -1,4 +1,5 @@
-"""The real `chartgen` process: exit codes, streams, formats, help."""
+"""The command line: exit codes, streams, formats, help. `run_cli` runs it in the test's
+process; the tests marked integration run the real `python -m chartgen` process."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from chartgen.cli import cli
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, run_cli, run_cli_process
 
 
 def test_validate_ok_on_default_catalog():
@@ -43,6 +44,20 @@ def test_missing_catalog_is_a_clean_error():
     assert r.returncode == 1
     assert "no-such-catalog.yaml: error: cannot read the catalog" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.integration  # the real process: the entry point, its exit codes and streams
+def test_python_m_chartgen_is_the_program_run_cli_runs():
+    for args, cwd in ((["validate", "-c", "several-mistakes.yaml"], FIXTURES / "invalid"),
+                      (["validate", "-c", str(ROOT / "catalog.yaml")], None),
+                      (["validate", "--format", "xml"], None),
+                      (["--debug", "validate", "-c", "several-mistakes.yaml"], FIXTURES / "invalid")):
+        real, here = run_cli_process(*args, cwd=cwd), run_cli(*args, cwd=cwd)
+        assert (real.returncode, real.stdout) == (here.returncode, here.stdout), args
+        if "--debug" in args:  # the traceback's frames differ (the runner's own); the shape does not
+            assert real.stderr.startswith("Traceback") and here.stderr.startswith("Traceback")
+        else:
+            assert real.stderr == here.stderr, args
 
 
 def test_usage_error_exits_2():

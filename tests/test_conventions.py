@@ -9,6 +9,7 @@ import pty
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,6 +132,7 @@ def _on_a_terminal(args, cwd, env) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+@pytest.mark.integration  # a real process writing to a real pseudo-terminal
 def test_diff_colours_on_a_terminal_unless_no_color(tmp_path):
     shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
@@ -139,10 +141,14 @@ def test_diff_colours_on_a_terminal_unless_no_color(tmp_path):
     assert ANSI not in _on_a_terminal(["diff", "--stat", "--no-color"], tmp_path, env)
     # an empty NO_COLOR does not count (no-color.org)
     assert ANSI in _on_a_terminal(["diff", "--stat"], tmp_path, {**env, "NO_COLOR": ""})
-    # --color wins over NO_COLOR, and colours a pipe too
+    # --color wins over NO_COLOR
     assert ANSI in _on_a_terminal(["diff", "--stat", "--color"], tmp_path, {**env, "NO_COLOR": "1"})
-    piped = run_cli("diff", "--stat", "--color", cwd=tmp_path, env=env)
-    assert ANSI in piped.stdout
+
+
+def test_diff_colours_a_pipe_only_when_asked(tmp_path):
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert ANSI in run_cli("diff", "--stat", "--color", cwd=tmp_path, env={**env, "NO_COLOR": "1"}).stdout
     assert ANSI not in run_cli("diff", "--stat", cwd=tmp_path, env=env).stdout
 
 
@@ -155,15 +161,15 @@ def test_validate_speaks_sarif_too():
     assert json.loads(r.stdout)["runs"][0]["results"] == []
 
 
-def test_sarif_of_a_run_that_cannot_analyse_says_so(tmp_path):
+def test_sarif_of_a_run_that_cannot_analyse_says_so(tmp_path, monkeypatch):
     """helm missing: the SARIF log still comes, marked as not successful, with the reason."""
+    import chartgen.toolchain
+
     assert run_cli("init", cwd=tmp_path).returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTGEN_")}
     env["PATH"] = str(tmp_path)
-    code = ("import chartgen.toolchain as t; from pathlib import Path; t._CHECKOUT_ROOT = Path('/nonexistent'); "
-            "from chartgen.cli import main; main()")
-    r = subprocess.run([sys.executable, "-c", code, "lint", "--no-scanner", "--format", "sarif"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=300)
+    monkeypatch.setattr(chartgen.toolchain, "_CHECKOUT_ROOT", Path("/nonexistent"))
+    r = run_cli("lint", "--no-scanner", "--format", "sarif", cwd=tmp_path, env=env)
     assert r.returncode == 1
     assert sarif_errors(r.stdout) == []
     (run,) = json.loads(r.stdout)["runs"]

@@ -13,7 +13,7 @@ import yaml
 
 from chartgen.errors import ChartgenError
 from chartgen.generate import generate
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, run_cli_process
 
 CHART = "charts/bytefreezer-mesh"
 
@@ -43,12 +43,6 @@ def edit(root: Path, old: str, new: str):
     text = path.read_text()
     assert old in text, old
     path.write_text(text.replace(old, new, 1))
-
-
-@pytest.fixture
-def generated(repo_copy) -> Path:
-    generate(repo_copy / "catalog.yaml")
-    return repo_copy
 
 
 def test_committed_output_is_current():
@@ -192,6 +186,7 @@ def test_invalid_catalog_writes_nothing(generated):
     assert {k: v for k, v in tree(generated).items() if k != "catalog.yaml"} == {k: v for k, v in before.items() if k != "catalog.yaml"}
 
 
+@pytest.mark.integration  # real processes contending for the lock
 def test_concurrent_runs_are_serialised(generated):
     edit(generated, "    timeout: 60s\n", "    timeout: 90s\n")
     procs = [subprocess.Popen([sys.executable, "-m", "chartgen", "generate"], cwd=generated,
@@ -203,6 +198,7 @@ def test_concurrent_runs_are_serialised(generated):
     assert not list(generated.rglob("*.chartgen-tmp"))
 
 
+@pytest.mark.integration  # a real process waiting for the lock
 def test_lock_held_by_another_process_is_waited_for(generated):
     import fcntl
 
@@ -212,15 +208,16 @@ def test_lock_held_by_another_process_is_waited_for(generated):
         edit(generated, "    timeout: 60s\n", "    timeout: 90s\n")
         p = subprocess.Popen([sys.executable, "-m", "chartgen", "generate"], cwd=generated,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = p.stderr.readline()  # blocks until the run reaches the lock (however loaded the machine)
         import time
 
-        time.sleep(1.5)
+        time.sleep(0.5)
         assert p.poll() is None  # still waiting
     finally:
         os.close(fd)
     out, err = p.communicate(timeout=60)
-    assert p.returncode == 0
-    assert "another chartgen run is writing" in err
+    assert p.returncode == 0, first + err
+    assert "another chartgen run is writing" in first
 
 
 def test_user_values_survive_regeneration(generated):
@@ -256,20 +253,21 @@ def test_helmfile_settings_in_the_catalog_survive_regeneration(generated):
     assert "other.example/charts" in (generated / "helmfile.yaml").read_text()
 
 
+@pytest.mark.integration  # the cache serves later processes: each run is a fresh one
 def test_values_validator_cache_is_used_and_survives_corruption(repo_copy, tmp_path):
     cache = tmp_path / "cache"
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
-    assert run_cli("generate", cwd=repo_copy, env=env).returncode == 0
+    assert run_cli_process("generate", cwd=repo_copy, env=env).returncode == 0
     [cached] = list((cache / "chartgen").glob("values-validator-*.marshal"))
     cached.write_bytes(b"not a code object")
     edit(repo_copy, "    timeout: 60s\n", "    timeout: 90s\n")
-    r = run_cli("generate", cwd=repo_copy, env=env)
+    r = run_cli_process("generate", cwd=repo_copy, env=env)
     assert r.returncode == 0, r.stderr
     assert cached.read_bytes() != b"not a code object"  # rebuilt
     blocked = tmp_path / "a-file"
     blocked.write_text("")  # a cache "directory" below a file cannot be created, even by root
     edit(repo_copy, "    timeout: 90s\n", "    timeout: 91s\n")
-    r = run_cli("generate", cwd=repo_copy, env={**env, "XDG_CACHE_HOME": str(blocked / "cache")})
+    r = run_cli_process("generate", cwd=repo_copy, env={**env, "XDG_CACHE_HOME": str(blocked / "cache")})
     assert r.returncode == 0, r.stderr
 
 

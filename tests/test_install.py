@@ -22,6 +22,7 @@ def _run_without_lint_extra(*args, cwd, env=None, path=None):
                           timeout=300)
 
 
+@pytest.mark.integration  # a real process whose import of the lint extra fails
 def test_lint_without_the_lint_extra_is_one_line_with_the_install_command():
     r = _run_without_lint_extra("lint", "several-mistakes.yaml", cwd=FIXTURES / "invalid")
     assert r.returncode == 1 and r.stdout == ""
@@ -29,6 +30,7 @@ def test_lint_without_the_lint_extra_is_one_line_with_the_install_command():
                         "extra: pip install 'chartgen[lint]' (with pipx: pipx inject chartgen kubernetes-validate)\n")
 
 
+@pytest.mark.integration  # a real process whose import of the lint extra fails
 def test_other_commands_do_not_need_the_lint_extra(tmp_path):
     r = _run_without_lint_extra("init", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -37,6 +39,7 @@ def test_other_commands_do_not_need_the_lint_extra(tmp_path):
     assert (tmp_path / "charts" / "shop-mesh" / "Chart.yaml").is_file()
 
 
+@pytest.mark.integration  # runs every tool's --version
 def test_doctor_reports_each_part_and_where_it_was_found():
     r = run_cli("doctor", "--format", "json", cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -52,6 +55,7 @@ def test_doctor_reports_each_part_and_where_it_was_found():
     assert "helm  " in text and helm["path"] in text and "(from .tools/bin)" in text
 
 
+@pytest.mark.integration  # a real process with an empty PATH; runs the tools it finds
 def test_doctor_names_the_install_command_of_what_is_missing(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTGEN_")}
     env["PATH"] = str(tmp_path)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from chartgen import lifecycle
-from chartgen.lifecycle import MAJOR, MINOR, PATCH, Change, Release
+from chartgen.lifecycle import ADDED, CHANGED, MAJOR, MINOR, PATCH, REMOVED, Change, Release
 from conftest import ROOT, run_cli
 
 CHART = "charts/bytefreezer-mesh"
@@ -28,9 +28,59 @@ def _model(ports):
 def test_a_port_renamed_with_the_same_number_and_protocol_is_not_a_removal():
     old = _model([{"name": "http", "number": 8080, "protocol": "HTTP"}])
     new = _model([{"name": "http-api", "number": 8080, "protocol": "HTTP"}])
-    assert lifecycle.compare(old, new) == [Change(PATCH, "dev: api: port http renamed to http-api (8080/HTTP)")]
+    assert lifecycle.compare(old, new) == [
+        Change(PATCH, "dev: api: port http renamed to http-api (8080/HTTP)", CHANGED, "dev: api")]
     other = _model([{"name": "grpc", "number": 8080, "protocol": "GRPC"}])
     assert lifecycle.level_of(lifecycle.compare(old, other)) == MAJOR
+
+
+def _two_envs(**services):
+    return {env: {"services": dict(services), "gateway": {"name": "gw"}} for env in ("dev", "prod")}
+
+
+def _svc(**over):
+    return {"enabled": True, "ports": [{"name": "http", "number": 80, "protocol": "HTTP"}],
+            "expose": {"enabled": True, "host": "api", "paths": ["/api"], "gatewayPort": 0}, "weights": {}, **over}
+
+
+def test_changes_are_records_with_kind_level_and_subject():
+    old = _two_envs(api=_svc(), web=_svc())
+    new = _two_envs(api=_svc(expose={"enabled": True, "host": "api", "paths": ["/v1"], "gatewayPort": 0},
+                             note="was removed from the docs"),
+                    jobs=_svc())
+    new["dev"]["gateway"] = {"name": "gw", "extra": 1}
+    got = {c.text: (c.kind, c.level, c.subject) for c in lifecycle.compare(old, new)}
+    assert got == {
+        "api: path /api removed": (REMOVED, MAJOR, "api"),
+        "web: removed": (REMOVED, MAJOR, "web"),
+        "api: path /v1 added": (ADDED, MINOR, "api"),
+        "jobs: added": (ADDED, MINOR, "jobs"),
+        "dev: gateway.extra added (1)": (ADDED, MINOR, "dev: gateway.extra"),
+        # prose that reads like a removal is still a setting that was added: the record says so
+        "api: note added (was removed from the docs)": (ADDED, MINOR, "api"),
+    }
+    changed = lifecycle.compare(_two_envs(api=_svc(note="added")), _two_envs(api=_svc(note="removed")))
+    assert [(c.text, c.kind) for c in changed] == [("api: note added → removed", CHANGED)]
+
+
+def test_a_disabled_service_still_has_its_settings_compared():
+    old = _two_envs(api=_svc(enabled=False, timeout="1s"))
+    new = _two_envs(api=_svc(enabled=False, timeout="2s"))
+    assert [c.text for c in lifecycle.compare(old, new)] == ["api: timeout 1s → 2s"]
+    assert lifecycle.compare({"dev": {"services": {}}}, {"dev": {"services": {"api": _svc(enabled=False)}}}) == []
+
+
+def test_records_round_trip_and_old_text_lines_keep_their_words():
+    change = Change(MAJOR, "api: removed", REMOVED, "api")
+    assert change.record() == {"kind": "removed", "level": "major", "subject": "api", "text": "api: removed"}
+    assert Change.of(change.record()) == change
+    assert lifecycle.is_record(change.record()) and lifecycle.is_record("api: port http (80) added")
+    assert not lifecycle.is_record({**change.record(), "kind": "renamed"})
+    assert not lifecycle.is_record({"text": "no kind"})
+    # a line of an older state file (or of CHANGELOG.md) has only its text
+    assert [(c.kind, c.level) for c in map(Change.of, ["initial version", "api: port http (80) removed",
+                                                       "api: path /x added", "chart templates updated"])] == [
+        (ADDED, None), (REMOVED, None), (ADDED, None), (CHANGED, None)]
 
 
 def test_next_version_is_against_the_release():
@@ -40,7 +90,7 @@ def test_next_version_is_against_the_release():
     more = _model([{"name": "http", "number": 80, "protocol": "HTTP"}, {"name": "grpc", "number": 90, "protocol": "GRPC"}])
     version, changes = lifecycle.next_version(release, more, "fp-2")
     assert version == "1.3.0" and [c.level for c in changes] == [MINOR]
-    assert lifecycle.next_version(None, more, "fp-2") == ("0.1.0", [Change(MINOR, "initial version")])
+    assert lifecycle.next_version(None, more, "fp-2") == ("0.1.0", [Change(MINOR, "initial version", ADDED, "chart")])
     with pytest.raises(lifecycle.ReleaseError, match="never go backwards"):
         lifecycle.next_version(release, more, "fp-2", forced="1.1.9")
     with pytest.raises(lifecycle.ReleaseError, match="never reused"):
@@ -48,13 +98,56 @@ def test_next_version_is_against_the_release():
     assert lifecycle.next_version(release, more, "fp-2", forced="2.0.0")[0] == "2.0.0"
 
 
+PORT = [{"name": "http", "number": 80, "protocol": "HTTP"}]
+
+
+@pytest.mark.parametrize("release, fp, forced, kw, want", [
+    # a new chart
+    (None, "fp", None, {}, ("0.1.0", ["initial version"], None)),
+    (None, "fp", "1.0.0", {}, ("1.0.0", ["initial version"], None)),
+    # nothing changed since the release
+    (Release("1.2.0", _model(PORT), "fp"), "fp", None, {}, ("1.2.0", [], None)),
+    # only the templates changed: a patch
+    (Release("1.2.0", _model(PORT), "fp"), "fp-2", None, {}, ("1.2.1", ["chart templates updated"], None)),
+    # the same chart, a forced newer version
+    (Release("1.2.0", _model(PORT), "fp"), "fp", "1.3.0", {}, ("1.3.0", ["version set to 1.3.0"], None)),
+    # recovered without a model, chart on disk unchanged: the release stands
+    (Release("1.2.0", None, None), "fp", None, {"model_lost": True, "unchanged": True}, ("1.2.0", [], None)),
+    # recovered without a model, chart changed: a major release, said so
+    (Release("1.2.0", None, None), "fp", None, {"model_lost": True},
+     ("2.0.0", ["changes since 1.2.0 not itemised: the chart's state file was lost; review the diff of this release"],
+      "a major release is the safe choice")),
+    # ... or the forced version, with the same record
+    (Release("1.2.0", None, None), "fp", "1.5.0", {"model_lost": True},
+     ("1.5.0", ["changes since 1.2.0 not itemised: the chart's state file was lost; review the diff of this release"],
+      None)),
+])
+def test_decide_version(release, fp, forced, kw, want):
+    got = lifecycle.decide_version(release, _model(PORT), fp, forced, **kw)
+    version, texts, note = want
+    assert (got.version, [c.text for c in got.changes]) == (version, texts)
+    assert (note is None and got.note is None) or (note and note in got.note)
+
+
+def test_decide_version_refuses_a_forced_version_at_or_below_the_release():
+    for release in (Release("1.2.0", _model(PORT), "fp"), Release("1.2.0", None, None)):
+        with pytest.raises(lifecycle.ReleaseError, match="never go backwards"):
+            lifecycle.decide_version(release, _model(PORT), "fp-2", "1.1.0", model_lost=release.model is None)
+        with pytest.raises(lifecycle.ReleaseError, match="never reused"):
+            lifecycle.decide_version(release, _model(PORT), "fp-2", "1.2.0", model_lost=release.model is None)
+    with pytest.raises(ValueError, match="semantic version"):
+        lifecycle.decide_version(None, _model(PORT), "fp", "banana")
+
+
 def test_history_keeps_releases_and_one_entry_for_the_unreleased_version():
     history = [{"version": "1.3.0", "changes": ["old draft"]}, {"version": "1.2.0", "changes": ["b"]},
                {"version": "1.1.0", "changes": ["a"]}]
     release = Release("1.2.0", {}, "fp")
-    got = lifecycle.history_since(history, release, "1.2.1", [Change(PATCH, "c")])
-    assert got == [{"version": "1.2.1", "changes": ["c"]}, history[1], history[2]]
+    got = lifecycle.history_since(history, release, "1.2.1", [Change(PATCH, "c", CHANGED, "api")])
+    assert got == [{"version": "1.2.1", "changes": [{"kind": "changed", "level": "patch", "subject": "api",
+                                                     "text": "c"}]}, history[1], history[2]]
     assert lifecycle.history_since(history, release, "1.2.0", []) == history[1:]
+    assert lifecycle.changelog_markdown(got) == "## 1.2.1\n\n- c\n\n## 1.2.0\n\n- b\n\n## 1.1.0\n\n- a\n"
 
 
 def test_latest_release_wins():
@@ -187,3 +280,77 @@ def test_two_canary_steps_without_a_release_are_one_entry(repo):
     assert version(repo) == "0.1.1"
     log = changelog(repo)
     assert "## 0.1.1\n\n- proxy: canary v2 10% → 50%\n" in log and log.count("## ") == 2
+
+
+# --- the state file: change records, and older state files that kept only text -----------------------
+
+
+def _state(root) -> dict:
+    return json.loads((root / CHART / ".chartgen-state.json").read_text(encoding="utf-8"))
+
+
+def test_the_state_file_records_changes_and_artifacthub_kinds_come_from_them(repo_copy):
+    from chartgen.generate import generate
+
+    generate(repo_copy / "catalog.yaml")
+    assert _state(repo_copy)["history"] == [{"version": "0.1.0", "changes": [
+        {"kind": "added", "level": "minor", "subject": "chart", "text": "initial version"}]}]
+    edit(repo_copy, "    timeout: 120s", "    timeout: 90s")
+    edit(repo_copy, "      - {name: http, port: 3000, protocol: HTTP}\n", "      - {name: web, port: 3000, protocol: HTTP}\n")
+    assert generate(repo_copy / "catalog.yaml").version == "0.1.1"
+    top = _state(repo_copy)["history"][0]
+    assert top["changes"] == [
+        {"kind": "changed", "level": "patch", "subject": "piper", "text": "piper: timeout 120s → 90s"},
+        {"kind": "changed", "level": "patch", "subject": "receiver",
+         "text": "receiver: port http renamed to web (3000/HTTP)"}]
+    chart = yaml.safe_load((repo_copy / CHART / "Chart.yaml").read_text())
+    assert yaml.safe_load(chart["annotations"]["artifacthub.io/changes"]) == [
+        {"kind": c["kind"], "description": c["text"]} for c in top["changes"]]
+
+
+def test_an_older_state_file_with_text_only_changes_is_read_without_loss(repo_copy):
+    """A state file written before changes were records: its lines stay as they are, the
+    changelog and Artifact Hub kinds read as before, and the next change is a record."""
+    from chartgen.generate import generate
+
+    generate(repo_copy / "catalog.yaml")
+    edit(repo_copy, "    timeout: 120s", "    timeout: 90s")
+    generate(repo_copy / "catalog.yaml")
+    path = repo_copy / CHART / ".chartgen-state.json"
+    state = json.loads(path.read_text(encoding="utf-8"))
+    # the older form: each change its text; a removal in words is a removal on Artifact Hub
+    state["history"][0]["changes"] = ["piper: timeout 120s → 90s", "piper: port grpc (81) removed"]
+    state["history"][1]["changes"] = ["initial version"]
+    path.write_text(json.dumps(state), encoding="utf-8")
+    outcome = generate(repo_copy / "catalog.yaml")  # the release 0.1.1 again, its record from the old file
+    assert outcome.version == "0.1.1" and not outcome.changes
+    assert _state(repo_copy)["history"] == state["history"]
+    chart = yaml.safe_load((repo_copy / CHART / "Chart.yaml").read_text())
+    assert yaml.safe_load(chart["annotations"]["artifacthub.io/changes"]) == [
+        {"kind": "changed", "description": "piper: timeout 120s → 90s"},
+        {"kind": "removed", "description": "piper: port grpc (81) removed"}]
+    log = changelog(repo_copy)
+    assert "## 0.1.1\n\n- piper: timeout 120s → 90s\n- piper: port grpc (81) removed\n" in log
+    assert "## 0.1.0\n\n- initial version\n" in log
+    # a commit-less edit: the new entry is a record, the released ones keep their text
+    state["release"] = {"version": "0.1.1", "model": state["model"], "fingerprint": state["fingerprint"]}
+    path.write_text(json.dumps(state), encoding="utf-8")
+    edit(repo_copy, "    timeout: 90s", "    timeout: 100s")
+    assert generate(repo_copy / "catalog.yaml").version == "0.1.2"
+    history = _state(repo_copy)["history"]
+    assert history[0]["changes"] == [
+        {"kind": "changed", "level": "patch", "subject": "piper", "text": "piper: timeout 90s → 100s"}]
+    assert history[1:] == state["history"]
+
+
+def test_a_change_record_of_unknown_kind_makes_the_state_file_corrupt(repo_copy):
+    from chartgen.generate import generate
+
+    generate(repo_copy / "catalog.yaml")
+    path = repo_copy / CHART / ".chartgen-state.json"
+    state = json.loads(path.read_text(encoding="utf-8"))
+    state["history"][0]["changes"][0]["kind"] = "renamed"
+    path.write_text(json.dumps(state), encoding="utf-8")
+    outcome = generate(repo_copy / "catalog.yaml")
+    assert any("is corrupt (its history is not a list of releases)" in n for n in outcome.notes)
+    assert outcome.version == "0.1.0"

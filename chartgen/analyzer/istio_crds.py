@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from pathlib import Path
 import yaml
 
 from ..crdcheck import CRDSet
+from ..errors import ToolError, ToolNotFound
+from ..toolchain import Tool, find_tool, run
 
 CRD_FILE = "base/files/crd-all.gen.yaml"
 MAX_CRD_BYTES = 64 * 1024 * 1024
@@ -45,11 +46,9 @@ class IstioCRDs:
     note: str | None = None  # set when the CRDs could not be had: what was skipped, and why
 
 
-def chart_source(project) -> ChartSource:
-    """``istio/base`` as the project's helmfile installs it (version and repository): the
-    helmfile.yaml beside the catalog when there is one (it may name a mirror given to
-    ``generate --chart-mirror``), else the one ``generate`` would write."""
-    version = project.catalog.versions.istio
+def _helmfile_documents(project) -> list[dict]:
+    """The documents of the helmfile.yaml beside the catalog when there is one (it may name a
+    mirror given to ``generate --chart-mirror``), else of the one ``generate`` would write."""
     text = project.files.get("helmfile.yaml") or ""
     root = getattr(project, "root", None)
     if root is not None:
@@ -58,29 +57,43 @@ def chart_source(project) -> ChartSource:
         except (OSError, UnicodeDecodeError):
             pass
     try:
-        parts = [p for p in yaml.safe_load_all(text) if isinstance(p, dict)]
+        return [p for p in yaml.safe_load_all(text) if isinstance(p, dict)]
     except yaml.YAMLError:
-        parts = []
-    repos = {str(r.get("name")): r for p in parts for r in p.get("repositories") or [] if isinstance(r, dict)}
+        return []
+
+
+def _base_release(parts: list[dict]) -> dict | None:
+    """The release that installs ``istio/base`` (by its name, or a chart ending in /base)."""
     for p in parts:
         for rel in p.get("releases") or []:
-            if not isinstance(rel, dict):
-                continue
-            chart = str(rel.get("chart") or "")
-            if rel.get("name") != "istio-base" and not chart.endswith("/base"):
-                continue
-            version = str(rel.get("version") or version)
-            if chart.startswith("oci://"):
-                return ChartSource(version, None, chart)
-            repo_name, _, chart_name = chart.partition("/")
-            repo = repos.get(repo_name)
-            if repo is None or not repo.get("url"):
-                return ChartSource(version, None, None)
-            url = str(repo["url"]).rstrip("/")
-            if repo.get("oci") or url.startswith("oci://"):
-                return ChartSource(version, None, f"oci://{url.removeprefix('oci://')}/{chart_name}")
-            return ChartSource(version, url, None)
-    return ChartSource(version, None, None)
+            if isinstance(rel, dict) and (rel.get("name") == "istio-base" or str(rel.get("chart") or "").endswith("/base")):
+                return rel
+    return None
+
+
+def _source_of(chart: str, repos: dict[str, dict], version: str) -> ChartSource:
+    """Where ``chart`` (``repo/chart`` or ``oci://…``) comes from, by the helmfile's repositories."""
+    if chart.startswith("oci://"):
+        return ChartSource(version, None, chart)
+    repo_name, _, chart_name = chart.partition("/")
+    repo = repos.get(repo_name)
+    if repo is None or not repo.get("url"):
+        return ChartSource(version, None, None)
+    url = str(repo["url"]).rstrip("/")
+    if repo.get("oci") or url.startswith("oci://"):
+        return ChartSource(version, None, f"oci://{url.removeprefix('oci://')}/{chart_name}")
+    return ChartSource(version, url, None)
+
+
+def chart_source(project) -> ChartSource:
+    """``istio/base`` as the project's helmfile installs it (version and repository)."""
+    version = project.catalog.versions.istio
+    parts = _helmfile_documents(project)
+    release = _base_release(parts)
+    if release is None:
+        return ChartSource(version, None, None)
+    repos = {str(r.get("name")): r for p in parts for r in p.get("repositories") or [] if isinstance(r, dict)}
+    return _source_of(str(release.get("chart") or ""), repos, str(release.get("version") or version))
 
 
 def _cache_dir(version: str) -> Path:
@@ -122,26 +135,18 @@ def crds_from_chart(archive: Path) -> list:
             and d.get("kind") == "CustomResourceDefinition"]
 
 
-def _pull(source: ChartSource, helm: str, scratch: Path) -> Path:
-    from ..toolchain import tool_env
-
-    env = tool_env({"HELM_CONFIG_HOME": scratch / "config", "HELM_CACHE_HOME": scratch / "cache",
-                    "HELM_DATA_HOME": scratch / "data"})
+def _pull(source: ChartSource, helm: Tool, scratch: Path) -> Path:
+    env = {"HELM_CONFIG_HOME": scratch / "config", "HELM_CACHE_HOME": scratch / "cache",
+           "HELM_DATA_HOME": scratch / "data"}
     dest = scratch / "pulled"
     dest.mkdir(parents=True, exist_ok=True)
     if source.oci_ref:
-        args = [helm, "pull", source.oci_ref, "--version", source.version, "-d", str(dest)]
+        args = ["pull", source.oci_ref, "--version", source.version, "-d", str(dest)]
         if source.oci_ref.startswith(("oci://127.0.0.1", "oci://localhost")):
             args.append("--plain-http")
     else:
-        args = [helm, "pull", "base", "--repo", str(source.repo_url), "--version", source.version, "-d", str(dest)]
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ValueError(f"helm pull failed: {exc}") from None
-    if proc.returncode != 0:
-        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
-        raise ValueError(lines[-1].removeprefix("Error: ") if lines else f"helm pull exited {proc.returncode}")
+        args = ["pull", "base", "--repo", str(source.repo_url), "--version", source.version, "-d", str(dest)]
+    run(helm, *args, env=env)
     archives = sorted(dest.glob("*.tgz"))
     if not archives:
         raise ValueError("helm pull produced no chart archive")
@@ -162,19 +167,17 @@ def load(project, helm: str | None = None) -> IstioCRDs:
         skipped = "Istio CRD schema and CEL checks skipped"
         if not (source.repo_url or source.oci_ref):
             return IstioCRDs(version, None, f"the helmfile names no repository for istio/base {version}; {skipped}")
-        if helm is None:
-            from ..toolchain import ToolNotFound, find_tool
-
-            try:
-                helm = find_tool("helm").path
-            except ToolNotFound as exc:
-                return IstioCRDs(version, None, f"no helm to pull istio/base {version} ({exc}); {skipped}")
+        try:
+            tool = find_tool("helm", helm)
+        except ToolNotFound as exc:
+            return IstioCRDs(version, None, f"no helm to pull istio/base {version} ({exc}); {skipped}")
         with tempfile.TemporaryDirectory(prefix="chartgen-istio-base-") as tmp:
             try:
-                docs = crds_from_chart(_pull(source, helm, Path(tmp)))
-            except (ValueError, OSError, tarfile.TarError, yaml.YAMLError) as exc:
+                docs = crds_from_chart(_pull(source, tool, Path(tmp)))
+            except (ToolError, ValueError, OSError, tarfile.TarError, yaml.YAMLError) as exc:
                 where = source.oci_ref or source.repo_url
-                return IstioCRDs(version, None, f"istio/base {version} could not be pulled from {where} ({exc}); "
+                reason = exc.detail if isinstance(exc, ToolError) else exc
+                return IstioCRDs(version, None, f"istio/base {version} could not be pulled from {where} ({reason}); "
                                                 f"{skipped}")
         if not docs:
             return IstioCRDs(version, None, f"istio/base {version} carries no CRDs; {skipped}")

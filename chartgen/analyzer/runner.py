@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -54,19 +55,81 @@ def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Findi
     return [_locate(project, f) for f in findings + ctx.findings]
 
 
-def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
-         suppressions_text: str | None = None, progress=None) -> LintResult:
-    """Render every environment, run every check (checkov too unless ``scanner`` is False).
-    ``progress``: a ``Progress`` told of each step (default: silent)."""
-    progress = progress or Progress(None)
+def _environments(project: Project, envs: list[str] | None) -> list[str]:
+    """The environments to lint, sorted (default: every one); an unknown one is refused."""
     known = project.environments()
     envs = list(envs) if envs else known
     unknown = [e for e in envs if e not in known]
     if unknown:
         raise ChartgenError(f"unknown environment(s) {', '.join(unknown)}; the catalog has {', '.join(known)}")
-    envs = sorted(dict.fromkeys(envs))
+    return sorted(dict.fromkeys(envs))
+
+
+class _Checkov:
+    """checkov beside the other checks: its driver starts before helm renders (its import is
+    slow), gets what it can judge (one object per shape) once the output is parsed, and is
+    collected after the other checks."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.scan = None
+        self.manifests: dict[str, Path] = {}
+        self.groups: dict = {}
+
+    def prestart(self, folder: Path) -> None:
+        self.scan = prestart_checkov(self.path, folder)
+
+    def start(self, rendered: dict[str, Rendered], folder: Path) -> None:
+        for env, r in rendered.items():
+            text, self.groups[env] = scan_set(r)
+            self.manifests[env] = folder / f"{env}.yaml"
+            self.manifests[env].parent.mkdir(parents=True, exist_ok=True)
+            self.manifests[env].write_text(text, encoding="utf-8")
+        paths = list(self.manifests.values())
+        self.scan = feed(self.scan, paths) if self.scan is not None else start_checkov(self.path, paths)
+
+    def stop(self) -> None:
+        if self.scan is not None:
+            self.scan.stop()
+
+    def findings(self) -> list[Finding]:
+        return collect(self.scan, self.manifests, self.groups)
+
+
+@contextmanager
+def _stopped_on_error(checkov: _Checkov | None):
+    """A failure (or Ctrl-C) while checkov runs stops it."""
+    try:
+        yield
+    except BaseException:
+        if checkov is not None:
+            checkov.stop()
+        raise
+
+
+def _notes(project: Project, rendered: dict[str, Rendered], istio: list) -> list[str]:
+    """What the run could not check, and why."""
+    notes = list(dict.fromkeys(project.notes))
+    if not istio:
+        notes.append("the Istio CRDs could not be loaded; Istio CRD schema and CEL checks skipped")
+    elif istio[0].note:
+        notes.append(istio[0].note)
+    for env, r in rendered.items():
+        if r.gateway_values is None and r.view.ingress_api == "istio":  # Gateway API: Istio makes the Service
+            notes.append(f"{env}: no values for the gateway release {project.catalog.istio.gatewayRelease}; IST0162 skipped")
+        if r.istiod_values is None:
+            notes.append(f"{env}: no values for istiod; CG108 skipped")
+    return notes
+
+
+def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
+         suppressions_text: str | None = None, progress=None) -> LintResult:
+    """Render every environment, run every check (checkov too unless ``scanner`` is False).
+    ``progress``: a ``Progress`` told of each step (default: silent)."""
+    progress = progress or Progress(None)
+    envs = _environments(project, envs)
     suppressions = load_suppressions(suppressions_text)
-    checkov = find_checkov() if scanner else None
+    checkov = _Checkov(find_checkov()) if scanner else None
     findings: list[Finding] = []
     istio: list = []
 
@@ -78,58 +141,27 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     warm.start()
     with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
         scratch = Path(tmp)
-        early = prestart_checkov(checkov, scratch / "rendered") if checkov else None
-        try:
+        with _stopped_on_error(checkov):
+            if checkov:
+                checkov.prestart(scratch / "rendered")
             texts = render_texts(project, envs, scratch / "project")
-        except BaseException:
-            if early is not None:
-                early.proc.kill()
-                early.proc.communicate()
-            raise
-        progress.step("rendered with helm")
-        scan = manifests = None
-        groups: dict = {}
-        try:
+            progress.step("rendered with helm")
             rendered = assemble(project, texts)
             progress.step("parsed")
-            if checkov:  # checkov scans what it can judge, one object per shape, while the checks below run
-                manifests = {}
-                for env in envs:
-                    text, groups[env] = scan_set(rendered[env])
-                    manifests[env] = scratch / "rendered" / f"{env}.yaml"
-                    manifests[env].parent.mkdir(parents=True, exist_ok=True)
-                    manifests[env].write_text(text, encoding="utf-8")
-                scan = feed(early, list(manifests.values())) if early is not None \
-                    else start_checkov(checkov, list(manifests.values()))
-                early = None
+            if checkov:  # checkov scans while the checks below run
+                checkov.start(rendered, scratch / "rendered")
             warm.join()
-            crds = istio[0] if istio else None
+            crds = istio[0].crds if istio else None
             for env in envs:
-                findings += analyze(project, rendered[env], crds.crds if crds else None)
+                findings += analyze(project, rendered[env], crds)
                 progress.step(f"checked {env}")
-        except BaseException:
-            for running in (scan, early):
-                if running is not None:
-                    running.proc.kill()
-                    running.proc.communicate()
-            raise
-        if scan is not None:
+        if checkov:
             progress.step("waiting for checkov")
-            findings += [_locate(project, f) for f in collect(scan, manifests, groups)]
+            findings += [_locate(project, f) for f in checkov.findings()]
     progress.done()
     kept, dropped = apply_suppressions(findings, suppressions)
-    notes = list(dict.fromkeys(project.notes))
-    if not istio:
-        notes.append("the Istio CRDs could not be loaded; Istio CRD schema and CEL checks skipped")
-    elif istio[0].note:
-        notes.append(istio[0].note)
-    for env in envs:
-        r = rendered[env]
-        if r.gateway_values is None and r.view.ingress_api == "istio":  # Gateway API: Istio makes the Service
-            notes.append(f"{env}: no values for the gateway release {project.catalog.istio.gatewayRelease}; IST0162 skipped")
-        if r.istiod_values is None:
-            notes.append(f"{env}: no values for istiod; CG108 skipped")
-    return LintResult(envs, sorted(set(kept)), dropped, notes, checkov)
+    return LintResult(envs, sorted(set(kept)), dropped, _notes(project, rendered, istio),
+                      checkov.path if checkov else None)
 
 
 class Progress:

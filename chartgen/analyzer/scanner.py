@@ -12,14 +12,14 @@ import fnmatch
 import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from ..errors import ChartgenError, ToolError
+from ..errors import ChartgenError, ToolError, ToolNotFound
+from ..toolchain import Running, Tool, start
 from .findings import Finding
 from .workspace import Rendered
 
@@ -35,7 +35,7 @@ def find_checkov(start: Path | None = None) -> str:
     if value:
         found = shutil.which(os.path.expanduser(value))
         if not found:
-            raise ToolError(f"{ENV_VAR}={value!r} is not an executable; {HINT}")
+            raise ToolNotFound(f"{ENV_VAR}={value!r} is not an executable; {HINT}")
         return os.path.abspath(found)
     start = (start or Path.cwd()).absolute()
     for base in (start, *start.parents, _CHECKOUT_ROOT):
@@ -45,7 +45,7 @@ def find_checkov(start: Path | None = None) -> str:
     found = shutil.which("checkov")
     if found:
         return os.path.abspath(found)
-    raise ToolError(f"checkov not found; {HINT}")
+    raise ToolNotFound(f"checkov not found; {HINT}")
 
 
 def _interpreter(checkov: str) -> str | None:
@@ -61,21 +61,22 @@ def _interpreter(checkov: str) -> str | None:
     return None
 
 
-def _spawn(args: list[str], cwd: str | None) -> subprocess.Popen:
-    env = dict(os.environ, LOG_LEVEL="ERROR", BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="true",
-               PYTHONWARNINGS="ignore")
-    try:
-        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                text=True, env=env, cwd=cwd)
-    except OSError as exc:
-        raise ToolError(f"cannot run checkov ({args[0]}): {exc}") from None
+# checkov quiet: no log lines, no network look-ups, no Python warnings on stderr
+_ENV = {"LOG_LEVEL": "ERROR", "BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true",
+        "PYTHONWARNINGS": "ignore"}
 
 
-def _cli_args(checkov: str, manifests: list[Path]) -> list[str]:
-    args = [checkov]
+def _driver() -> str:
+    return str(resources.files("chartgen.analyzer") / "checkov_driver.py")
+
+
+def _start_cli(checkov: str, manifests: list[Path]) -> Running:
+    args = []
     for m in manifests:
         args += ["-f", str(m)]
-    return args + ["--framework", "kubernetes", "--skip-download", "-o", "json", "--quiet", "--compact"]
+    args += ["--framework", "kubernetes", "--skip-download", "-o", "json", "--quiet", "--compact"]
+    cwd = str(manifests[0].parent) if manifests else None
+    return start(Tool("checkov", checkov, "path"), *args, what="checkov", env=_ENV, cwd=cwd)
 
 
 @dataclass
@@ -84,8 +85,11 @@ class Scan:
 
     checkov: str
     manifests: list[Path]
-    proc: subprocess.Popen
+    running: Running
     driver: bool
+
+    def stop(self) -> None:
+        self.running.stop()
 
 
 def prestart_checkov(checkov: str, cwd: Path) -> Scan | None:
@@ -94,22 +98,17 @@ def prestart_checkov(checkov: str, cwd: Path) -> Scan | None:
     python = _interpreter(checkov)
     if not python:
         return None
-    driver = str(resources.files("chartgen.analyzer") / "checkov_driver.py")
-    env = dict(os.environ, LOG_LEVEL="ERROR", BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="true",
-               PYTHONWARNINGS="ignore")
     cwd.mkdir(parents=True, exist_ok=True)
-    try:
-        proc = subprocess.Popen([python, driver, "--stdin"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.PIPE, text=True, env=env, cwd=str(cwd))
-    except OSError as exc:
-        raise ToolError(f"cannot run checkov ({python}): {exc}") from None
-    return Scan(checkov, [], proc, True)
+    running = start(Tool("checkov", python, "path"), _driver(), "--stdin", what="checkov", stdin=True, env=_ENV,
+                    cwd=str(cwd))
+    return Scan(checkov, [], running, True)
 
 
 def feed(scan: Scan, manifests: list[Path]) -> Scan:
     """Give a prestarted checkov its manifests (it starts scanning when stdin closes)."""
     scan.manifests = list(manifests)
-    stdin, scan.proc.stdin = scan.proc.stdin, None  # closed here: communicate() must not touch it
+    proc = scan.running.proc
+    stdin, proc.stdin = proc.stdin, None  # closed here: communicate() must not touch it
     try:
         stdin.write("".join(f"{m}\n" for m in manifests))
         stdin.close()
@@ -119,21 +118,13 @@ def feed(scan: Scan, manifests: list[Path]) -> Scan:
 
 
 def start_checkov(checkov: str, manifests: list[Path]) -> Scan:
-    cwd = str(manifests[0].parent) if manifests else None
     python = _interpreter(checkov)
     if python:
-        driver = str(resources.files("chartgen.analyzer") / "checkov_driver.py")
-        return Scan(checkov, manifests, _spawn([python, driver, *map(str, manifests)], cwd), True)
-    return Scan(checkov, manifests, _spawn(_cli_args(checkov, manifests), cwd), False)
-
-
-def _wait(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
-    try:
-        return proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise ToolError(f"checkov did not finish within {timeout:g}s") from None
+        cwd = str(manifests[0].parent) if manifests else None
+        running = start(Tool("checkov", python, "path"), _driver(), *map(str, manifests), what="checkov", env=_ENV,
+                        cwd=cwd)
+        return Scan(checkov, manifests, running, True)
+    return Scan(checkov, manifests, _start_cli(checkov, manifests), False)
 
 
 # --- what the scanner sees ---------------------------------------------------------------------------------
@@ -214,17 +205,15 @@ def scan_set(r: Rendered, dedupe: bool = True) -> tuple[str, list[ScanGroup]]:
     return "\n".join(out) + "\n", result
 
 
-def collect(scan: Scan, manifests: dict[str, Path], groups: dict[str, list[ScanGroup]],
-            timeout: float = 300) -> list[Finding]:
+def collect(scan: Scan, manifests: dict[str, Path], groups: dict[str, list[ScanGroup]]) -> list[Finding]:
     """Wait for checkov and turn its failed checks into findings, one for every object of the
     scanned object's shape."""
-    proc = scan.proc
-    out, err = _wait(proc, timeout)
+    proc = scan.running.wait(check=False)  # exit 1: checks failed, which is the answer
     if scan.driver and proc.returncode == 3:  # the runner could not be imported: use the command
-        proc = _spawn(_cli_args(scan.checkov, scan.manifests), str(scan.manifests[0].parent))
-        out, err = _wait(proc, timeout)
+        proc = _start_cli(scan.checkov, scan.manifests).wait(check=False)
     if proc.returncode not in (0, 1):
-        raise ToolError(f"checkov exited {proc.returncode}: {(err or out).strip()[-2000:]}")
+        raise ToolError.from_process(proc, "checkov")
+    out, err = proc.stdout, proc.stderr
     try:
         data = json.loads(out) if out.strip() else []
     except ValueError:

@@ -87,7 +87,8 @@ def _namespace_strict_mtls(ctx: Context, own: Doc | None, ns: str, mesh_mode: st
     mode = _mode(own) or "UNSET"
     effective = mesh_mode if mode in ("UNSET", "") else mode
     if effective != "STRICT":
-        where = f"PeerAuthentication {ns}/{own.name}" if own is not None and mode != "UNSET" else "no namespace-wide PeerAuthentication"
+        where = f"PeerAuthentication {ns}/{own.name}" if own is not None and mode != "UNSET" \
+            else "no namespace-wide PeerAuthentication"
         ctx.add_at("Namespace", "", ns, "CG101", f"mTLS is {effective} ({where}); production requires STRICT",
                    own.source if own is not None else ctx.template("peerauthentication.yaml"))
 

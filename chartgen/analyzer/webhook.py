@@ -87,6 +87,18 @@ def _f(x: Any) -> float:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else 0.0
 
 
+def _errors(check: str, *messages: str | None) -> Iterator[Error]:
+    """Go's ``errs = AppendErrors(errs, …)``: each message that is not nil, under ``check``."""
+    for message in messages:
+        if message:
+            yield check, message
+
+
+def _durations(obj: dict, *keys: str) -> list[str | None]:
+    """``ValidateDuration`` of each of ``keys`` that ``obj`` sets."""
+    return [ValidateDuration(obj.get(key)) for key in keys if key in obj]
+
+
 def protocol(name: Any) -> str:
     return PROTOCOLS.get(_s(name).lower(), "Unsupported")
 
@@ -266,64 +278,76 @@ def ValidateProtocol(proto: str) -> str | None:
 
 
 def validateHeaderValue(value: str) -> str | None:
-    """Envoy's %VARIABLE% grammar for custom header values (header_value_validator.go)."""
+    """Envoy's %VARIABLE% grammar for custom header values (header_value_validator.go): a
+    parser with one transition function per state."""
     state, pos, n = "literal", 0, len(value)
     while pos < n:
-        ch = value[pos]
-        has_next = pos + 1 < n
-        if state == "literal":
-            if ch == "%":
-                if not has_next:
-                    return "invalid header configuration. Un-escaped %"
-                if value[pos + 1] == "%":
-                    pos += 1
-                else:
-                    state = "name"
-        elif state == "name":
-            if ch == "%":
-                state = "literal"
-            elif ch == "(":
-                state = "array"
-        elif state == "array":
-            if ch == "[":
-                state = "string?"
-            elif ch != " ":
-                state = "string"
-        elif state == "delim":
-            if ch == ",":
-                state = "string?"
-            elif ch == "]":
-                state = "args-end"
-            elif ch != " ":
-                return "invalid header configuration. Expecting ',', ']', or whitespace"
-        elif state == "string?":
-            if ch == '"':
-                state = "string"
-            elif ch != " ":
-                return "invalid header configuration. Expecting '\"'"
-        elif state == "string":
-            if ch == "\\":
-                if not has_next:
-                    return "invalid header configuration. Un-terminated backslash in JSON string"
-                pos += 1
-            elif ch == ")":
-                state = "var-end"
-            elif ch == '"':
-                state = "delim"
-        elif state == "args-end":
-            if ch == ")":
-                state = "var-end"
-            elif ch != " ":
-                return "invalid header configuration. Expecting ')' or whitespace after '{}', but found '{}'"
-        elif state == "var-end":
-            if ch == "%":
-                state = "literal"
-            elif ch != " ":
-                return "invalid header configuration. Expecting '%' or whitespace after"
-        pos += 1
+        state, skip, err = _HEADER_VALUE_STATES[state](value[pos], value[pos + 1] if pos + 1 < n else None)
+        if err:
+            return err
+        pos += 1 + skip
     if state != "literal":
         return f"invalid header configuration. Un-terminated variable expression {value!r}"
     return None
+
+
+# Each state: (this character, the next one or None) -> (next state, characters to skip, error)
+def _hv_literal(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    if ch != "%":
+        return "literal", 0, None
+    if nxt is None:
+        return "literal", 0, "invalid header configuration. Un-escaped %"
+    return ("literal", 1, None) if nxt == "%" else ("name", 0, None)
+
+
+def _hv_name(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    return {"%": "literal", "(": "array"}.get(ch, "name"), 0, None
+
+
+def _hv_array(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    if ch == "[":
+        return "string?", 0, None
+    return ("array" if ch == " " else "string"), 0, None
+
+
+def _hv_delim(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    if ch == ",":
+        return "string?", 0, None
+    if ch == "]":
+        return "args-end", 0, None
+    return "delim", 0, None if ch == " " else "invalid header configuration. Expecting ',', ']', or whitespace"
+
+
+def _hv_string_start(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    if ch == '"':
+        return "string", 0, None
+    return "string?", 0, None if ch == " " else "invalid header configuration. Expecting '\"'"
+
+
+def _hv_string(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    if ch == "\\":
+        if nxt is None:
+            return "string", 0, "invalid header configuration. Un-terminated backslash in JSON string"
+        return "string", 1, None
+    return {")": "var-end", '"': "delim"}.get(ch, "string"), 0, None
+
+
+def _hv_args_end(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    if ch == ")":
+        return "var-end", 0, None
+    return "args-end", 0, None if ch == " " else \
+        "invalid header configuration. Expecting ')' or whitespace after '{}', but found '{}'"
+
+
+def _hv_var_end(ch: str, nxt: str | None) -> tuple[str, int, str | None]:
+    if ch == "%":
+        return "literal", 0, None
+    return "var-end", 0, None if ch == " " else "invalid header configuration. Expecting '%' or whitespace after"
+
+
+_HEADER_VALUE_STATES = {"literal": _hv_literal, "name": _hv_name, "array": _hv_array, "delim": _hv_delim,
+                        "string?": _hv_string_start, "string": _hv_string, "args-end": _hv_args_end,
+                        "var-end": _hv_var_end}
 
 
 def ValidateHTTPHeaderValue(value: str) -> str | None:
@@ -548,26 +572,20 @@ def ValidateAlphaWorkloadSelector(selector: Any, check: str) -> Iterator[Error]:
 
 
 def _header_ops(headers: Any, check: str) -> Iterator[Error]:
+    """Request headers may set the authority; response headers may not."""
     headers = _d(headers)
-    req, resp = _d(headers.get("request")), _d(headers.get("response"))
+    yield from _errors(check, *_header_operations(_d(headers.get("request")),
+                                                  ValidateHTTPHeaderWithAuthorityOperationName))
+    yield from _errors(check, *_header_operations(_d(headers.get("response")), ValidateHTTPHeaderOperationName))
+
+
+def _header_operations(ops: dict, validate_name) -> Iterator[str | None]:
     for op in ("add", "set"):
-        for name, val in _d(req.get(op)).items():
-            for err in (ValidateHTTPHeaderWithAuthorityOperationName(str(name)), ValidateHTTPHeaderValue(_s(val))):
-                if err:
-                    yield check, err
-    for name in _l(req.get("remove")):
-        err = ValidateHTTPHeaderOperationName(_s(name))
-        if err:
-            yield check, err
-    for op in ("add", "set"):
-        for name, val in _d(resp.get(op)).items():
-            for err in (ValidateHTTPHeaderOperationName(str(name)), ValidateHTTPHeaderValue(_s(val))):
-                if err:
-                    yield check, err
-    for name in _l(resp.get("remove")):
-        err = ValidateHTTPHeaderOperationName(_s(name))
-        if err:
-            yield check, err
+        for name, val in _d(ops.get(op)).items():
+            yield validate_name(str(name))
+            yield ValidateHTTPHeaderValue(_s(val))
+    for name in _l(ops.get("remove")):
+        yield ValidateHTTPHeaderOperationName(_s(name))
 
 
 def validateHTTPRouteConflict(http: dict, delegate: bool) -> Iterator[Error]:
@@ -582,25 +600,25 @@ def validateHTTPRouteConflict(http: dict, delegate: bool) -> Iterator[Error]:
     if delegate and "delegate" in http:
         yield c, "delegate HTTP route cannot contain delegate"
     if isinstance(http.get("redirect"), dict):
-        if route:
-            yield c, "HTTP route cannot contain both route and redirect"
-        if "fault" in http:
-            yield c, "HTTP route cannot contain both fault and redirect"
-        if "rewrite" in http:
-            yield c, "HTTP route rule cannot contain both rewrite and redirect"
+        yield from _errors(c, *_answeredByProxy(http, route, "redirect"))
         if "directResponse" in http:
             yield c, "HTTP route rule cannot contain both direct_response and redirect"
     elif isinstance(http.get("directResponse"), dict):
-        if route:
-            yield c, "HTTP route cannot contain both route and direct_response"
-        if "fault" in http:
-            yield c, "HTTP route cannot contain both fault and direct_response"
-        if "rewrite" in http:
-            yield c, "HTTP route rule cannot contain both rewrite and direct_response"
+        yield from _errors(c, *_answeredByProxy(http, route, "direct_response"))
     elif not route:
         yield c, "HTTP route, redirect or direct_response is required"
     if isinstance(http.get("mirror"), dict) and _l(http.get("mirrors")):
         yield c, "HTTP route cannot contain both mirror and mirrors"
+
+
+def _answeredByProxy(http: dict, route: list, answer: str) -> Iterator[str]:
+    """A redirect or direct response is answered by the proxy: no route, fault or rewrite with it."""
+    if route:
+        yield f"HTTP route cannot contain both route and {answer}"
+    if "fault" in http:
+        yield f"HTTP route cannot contain both fault and {answer}"
+    if "rewrite" in http:
+        yield f"HTTP route rule cannot contain both rewrite and {answer}"
 
 
 def validateGatewayNames(names: Any) -> Iterator[Error]:
@@ -609,9 +627,7 @@ def validateGatewayNames(names: Any) -> Iterator[Error]:
         name = _s(name)
         ns, slash, gw = name.partition("/")
         if not slash:
-            err = ValidateFQDN(name)
-            if err:
-                yield c, err
+            yield from _errors(c, ValidateFQDN(name))
             return
         if not ns or not gw:
             yield c, "config namespace and gateway name cannot be empty"
@@ -623,46 +639,42 @@ def validateGatewayNames(names: Any) -> Iterator[Error]:
 
 def validateHTTPRouteMatchRequest(http: dict) -> Iterator[Error]:
     c = "validateHTTPRouteMatchRequest"
-    for match in _l(http.get("match")):
-        if not isinstance(match, dict):
-            continue
-        for name, header in _d(match.get("headers")).items():
-            if header is None:
-                yield c, f"header match {name} cannot be null"
-            for err in (ValidateHTTPHeaderNameOrJwtClaimRoute(str(name)), validateStringMatch(header, "headers")):
-                if err:
-                    yield c, err
-        for name, header in _d(match.get("withoutHeaders")).items():
-            err = ValidateHTTPHeaderNameOrJwtClaimRoute(str(name))
-            if err:
-                yield c, err
-            if header is not None and _d(header).get("regex") != "*":
-                err = validateStringMatch(header, "withoutHeaders")
-                if err:
-                    yield c, err
-        for err in (validateStringMatchRegexp(match.get("uri"), "uri"),
-                    validateStringMatch(match.get("scheme"), "scheme"),
-                    validateStringMatch(match.get("method"), "method"),
-                    validateStringMatch(match.get("authority"), "authority")):
-            if err:
-                yield c, err
-        for qp in _d(match.get("queryParams")).values():
-            err = validateStringMatch(qp, "queryParams")
-            if err:
-                yield c, err
-    for match in _l(http.get("match")):
-        if not isinstance(match, dict):
-            continue
-        if _i(match.get("port")):
-            err = ValidatePort(_i(match.get("port")))
-            if err:
-                yield c, err
-        for err in labels_validate(match.get("sourceLabels")):
-            yield c, err
-        yield from ((c, m) for _, m in validateGatewayNames(match.get("gateways")))
-        ns = _s(match.get("sourceNamespace"))
-        if ns and not is_dns1123_label(ns):
-            yield c, f"sourceNamespace match {ns} is invalid"
+    matches = [m for m in _l(http.get("match")) if isinstance(m, dict)]
+    for match in matches:
+        yield from _errors(c, *_httpMatchHeaders(match), *_httpMatchStrings(match))
+    for match in matches:
+        yield from _errors(c, *_httpMatchSource(match))
+
+
+def _httpMatchHeaders(match: dict) -> Iterator[str | None]:
+    for name, header in _d(match.get("headers")).items():
+        if header is None:
+            yield f"header match {name} cannot be null"
+        yield ValidateHTTPHeaderNameOrJwtClaimRoute(str(name))
+        yield validateStringMatch(header, "headers")
+    for name, header in _d(match.get("withoutHeaders")).items():
+        yield ValidateHTTPHeaderNameOrJwtClaimRoute(str(name))
+        if header is not None and _d(header).get("regex") != "*":
+            yield validateStringMatch(header, "withoutHeaders")
+
+
+def _httpMatchStrings(match: dict) -> Iterator[str | None]:
+    yield validateStringMatchRegexp(match.get("uri"), "uri")
+    for key in ("scheme", "method", "authority"):
+        yield validateStringMatch(match.get(key), key)
+    for qp in _d(match.get("queryParams")).values():
+        yield validateStringMatch(qp, "queryParams")
+
+
+def _httpMatchSource(match: dict) -> Iterator[str | None]:
+    """The match's port, source labels, gateways and source namespace."""
+    if _i(match.get("port")):
+        yield ValidatePort(_i(match.get("port")))
+    yield from labels_validate(match.get("sourceLabels"))
+    yield from (m for _, m in validateGatewayNames(match.get("gateways")))
+    ns = _s(match.get("sourceNamespace"))
+    if ns and not is_dns1123_label(ns):
+        yield f"sourceNamespace match {ns} is invalid"
 
 
 def validateCORSPolicy(policy: Any) -> Iterator[Error]:
@@ -676,21 +688,15 @@ def validateCORSPolicy(policy: Any) -> Iterator[Error]:
         if not match:
             yield c, f"'{match}' is not a valid match type for CORS allow origins"
             continue
-        err = validateStringMatchRegexp(origin, "corsPolicy.allowOrigins")
-        if err:
-            yield c, err
+        yield from _errors(c, validateStringMatchRegexp(origin, "corsPolicy.allowOrigins"))
     for method in _l(policy.get("allowMethods")):
         if _s(method) not in CORS_METHODS:
             yield c, f'"{_s(method)}" is not a supported HTTP method'
     for key in ("allowHeaders", "exposeHeaders"):
         for name in _l(policy.get(key)):
-            err = ValidateCORSHTTPHeaderName(_s(name))
-            if err:
-                yield c, err
+            yield from _errors(c, ValidateCORSHTTPHeaderName(_s(name)))
     if "maxAge" in policy:
-        err = ValidateDuration(policy.get("maxAge"))
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateDuration(policy.get("maxAge")))
         ns = duration_ns(policy.get("maxAge"))
         if ns is not None and ns % 1_000_000_000:
             yield c, "max_age duration is accurate only to seconds precision"
@@ -713,9 +719,7 @@ def validateHTTPFaultInjection(fault: Any) -> Iterator[Error]:
         yield "validateHTTPFaultInjection", "HTTP fault injection must have an abort and/or a delay"
     if isinstance(abort, dict):
         c = "validateHTTPFaultInjectionAbort"
-        err = validatePercentage(abort.get("percentage"))
-        if err:
-            yield c, err
+        yield from _errors(c, validatePercentage(abort.get("percentage")))
         if "grpcStatus" in abort:
             status = _s(abort.get("grpcStatus"))
             if status not in GRPC_STATUS:
@@ -724,22 +728,14 @@ def validateHTTPFaultInjection(fault: Any) -> Iterator[Error]:
         elif "http2Error" in abort:
             yield c, "HTTP/2 abort fault injection not supported yet"
         elif "httpStatus" in abort:
-            err = validateHTTPStatus(_i(abort.get("httpStatus")))
-            if err:
-                yield c, err
+            yield from _errors(c, validateHTTPStatus(_i(abort.get("httpStatus"))))
     if isinstance(delay, dict):
         c = "validateHTTPFaultInjectionDelay"
-        err = validatePercentage(delay.get("percentage"))
-        if err:
-            yield c, err
+        yield from _errors(c, validatePercentage(delay.get("percentage")))
         if "fixedDelay" in delay:
-            err = ValidateDuration(delay.get("fixedDelay"))
-            if err:
-                yield c, err
+            yield from _errors(c, ValidateDuration(delay.get("fixedDelay")))
         elif "exponentialDelay" in delay:
-            err = ValidateDuration(delay.get("exponentialDelay"))
-            if err:
-                yield c, err
+            yield from _errors(c, ValidateDuration(delay.get("exponentialDelay")))
             yield c, "exponentialDelay not supported yet"
 
 
@@ -761,17 +757,11 @@ def validateDestination(dest: Any) -> Iterator[Error]:
     if hostname == "*":
         yield c, f"invalid destination host {hostname}"
     else:
-        err = ValidateWildcardDomain(hostname)
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateWildcardDomain(hostname))
     if _s(dest.get("subset")):
-        err = validateSubsetName(_s(dest.get("subset")))
-        if err:
-            yield c, err
+        yield from _errors(c, validateSubsetName(_s(dest.get("subset"))))
     if isinstance(dest.get("port"), dict):
-        err = ValidatePort(_i(dest["port"].get("number")))
-        if err:
-            yield c, err
+        yield from _errors(c, ValidatePort(_i(dest["port"].get("number"))))
 
 
 def validateHTTPRetry(retries: Any) -> Iterator[Error]:
@@ -785,9 +775,7 @@ def validateHTTPRetry(retries: Any) -> Iterator[Error]:
                           or "retryRemoteLocalities" in retries):
         yield c, "http retry policy configured when attempts are set to 0 (disabled)"
     if "perTryTimeout" in retries:
-        err = ValidateDuration(retries.get("perTryTimeout"))
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateDuration(retries.get("perTryTimeout")))
     retry_on = _s(retries.get("retryOn"))
     if retry_on:
         for policy in retry_on.split(","):
@@ -795,9 +783,7 @@ def validateHTTPRetry(retries: Any) -> Iterator[Error]:
             if code not in HTTP_STATUS_TEXT and policy not in RETRY_ON:
                 yield c, f'"{policy}" is not a valid retryOn policy'
     if "backoff" in retries:
-        err = ValidateDuration(retries.get("backoff"))
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateDuration(retries.get("backoff")))
 
 
 def validateHTTPRedirect(redirect: Any) -> Iterator[Error]:
@@ -817,9 +803,7 @@ def validateHTTPRedirect(redirect: Any) -> Iterator[Error]:
         yield c, 'invalid redirect scheme, must be "http" or "https"'
         return
     if _i(redirect.get("port")) > 0:
-        err = ValidatePort(_i(redirect.get("port")))
-        if err:
-            yield c, err
+        yield from _errors(c, ValidatePort(_i(redirect.get("port"))))
 
 
 def validateHTTPDirectResponse(dr: Any) -> Iterator[Error]:
@@ -830,9 +814,7 @@ def validateHTTPDirectResponse(dr: Any) -> Iterator[Error]:
     size = len(_s(body.get("string"))) if "string" in body else len(_s(body.get("bytes")))
     if size > 1024 * 1024:
         yield c, "large direct_responses may impact control plane performance, must be less than 1MB"
-    err = validateHTTPStatus(_i(dr.get("status")))
-    if err:
-        yield c, err
+    yield from _errors(c, validateHTTPStatus(_i(dr.get("status"))))
 
 
 def validateHTTPMirrors(mirrors: Any) -> Iterator[Error]:
@@ -889,28 +871,16 @@ def validateAuthorityRewrite(http: dict) -> Iterator[Error]:
 
 
 def validateHTTPRouteDestinations(routes: Any) -> Iterator[Error]:
-    c = "validateHTTPRouteDestinations"
-    total = 0
-    routes = _l(routes)
-    for r in routes:
-        if r is None:
-            yield c, "weight may not be nil"
-            continue
-        r = _d(r)
-        if not isinstance(r.get("destination"), dict):
-            yield c, "destination is required"
-        yield from ((c, e) for _, e in _header_ops(r.get("headers"), c))
-        yield from ((c, e) for _, e in validateDestination(r.get("destination")))
-        weight = _i(r.get("weight"))
-        if weight < 0:
-            yield c, f"weight {weight} < 0"
-        total += weight
-    if len(routes) > 1 and total == 0:
-        yield c, "total destination weight = 0"
+    yield from _weightedDestinations(routes, "validateHTTPRouteDestinations", http=True)
 
 
 def validateRouteDestinations(routes: Any) -> Iterator[Error]:
-    c = "validateRouteDestinations"
+    yield from _weightedDestinations(routes, "validateRouteDestinations", http=False)
+
+
+def _weightedDestinations(routes: Any, c: str, http: bool) -> Iterator[Error]:
+    """Each destination valid with a weight ≥ 0, more than one not all weighted 0; HTTP
+    destinations may also carry header operations."""
     total = 0
     routes = _l(routes)
     for r in routes:
@@ -920,6 +890,8 @@ def validateRouteDestinations(routes: Any) -> Iterator[Error]:
         r = _d(r)
         if not isinstance(r.get("destination"), dict):
             yield c, "destination is required"
+        if http:
+            yield from ((c, e) for _, e in _header_ops(r.get("headers"), c))
         yield from ((c, e) for _, e in validateDestination(r.get("destination")))
         weight = _i(r.get("weight"))
         if weight < 0:
@@ -952,9 +924,7 @@ def validateHTTPRoute(http: dict, delegate: bool) -> Iterator[Error]:
     yield from validateAuthorityRewrite(http)
     yield from validateHTTPRouteDestinations(http.get("route"))
     if "timeout" in http:
-        err = ValidateDuration(http.get("timeout"))
-        if err:
-            yield "validateHTTPRoute", err
+        yield from _errors("validateHTTPRoute", ValidateDuration(http.get("timeout")))
 
 
 def _is_gateway(vs: dict) -> bool:
@@ -998,15 +968,10 @@ def validateTLSRoute(tls: Any, vs: dict) -> Iterator[Error]:
 
 def _l4_match(m: dict, c: str) -> Iterator[Error]:
     for subnet in _l(m.get("destinationSubnets")):
-        err = ValidateIPSubnet(_s(subnet))
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateIPSubnet(_s(subnet)))
     if _i(m.get("port")):
-        err = ValidatePort(_i(m.get("port")))
-        if err:
-            yield c, err
-    for err in labels_validate(m.get("sourceLabels")):
-        yield c, err
+        yield from _errors(c, ValidatePort(_i(m.get("port"))))
+    yield from _errors(c, *labels_validate(m.get("sourceLabels")))
     yield from ((c, e) for _, e in validateGatewayNames(m.get("gateways")))
 
 
@@ -1029,41 +994,14 @@ def ValidateVirtualService(obj: dict) -> Iterator[Error]:
     ns = _s(_d(obj.get("metadata")).get("namespace"))
     hosts = [_s(h) for h in _l(vs.get("hosts"))]
     if not hosts:
-        if _l(vs.get("gateways")):
-            yield c, "delegate virtual service must have no gateways specified"
-        if _l(vs.get("tls")):
-            yield c, "delegate virtual service must have no tls route specified"
-        if _l(vs.get("tcp")):
-            yield c, "delegate virtual service must have no tcp route specified"
+        yield from _errors(c, *_delegateVirtualService(vs))
     applies_to_gateway = False
     if _l(vs.get("gateways")):
         yield from validateGatewayNames(vs.get("gateways"))
         applies_to_gateway = _is_gateway(vs)
-    applies_to_mesh = not applies_to_gateway
     if not applies_to_gateway:
-        for http in _l(vs.get("http")):
-            for m in _l(_d(http).get("match")):
-                for key in list(_d(_d(m).get("headers"))) + list(_d(_d(m).get("withoutHeaders"))):
-                    if _is_jwt_claim_route(str(key)):
-                        yield c, (f"JWT claim based routing (key: {key}) is only supported for gateway, found no "
-                                  f"gateways: {_l(vs.get('gateways'))}")
-    sni = any(_l(_d(m).get("sniHosts")) for t in _l(vs.get("tls")) for m in _l(_d(t).get("match")))
-    all_valid = True
-    for h in hosts:
-        err = ValidateWildcardDomainForVirtualServiceBoundToGateway(sni, h) if applies_to_gateway \
-            else ValidateWildcardDomain(h)
-        if err:
-            if not _valid_ip(h):
-                yield c, err
-                all_valid = False
-        elif applies_to_mesh and h == "*":
-            yield c, "wildcard host * is not allowed for virtual services bound to the mesh gateway"
-            all_valid = False
-    if all_valid:
-        for i in range(len(hosts)):
-            for j in range(i + 1, len(hosts)):
-                if _host_matches(hosts[i], hosts[j]):
-                    yield c, f"duplicate hosts in virtual service: {hosts[i]} & {hosts[j]}"
+        yield from _errors(c, *_jwtClaimRoutesWithoutGateway(vs))
+    yield from _errors(c, *_virtualServiceHosts(vs, hosts, applies_to_gateway))
     if not _l(vs.get("http")) and not _l(vs.get("tcp")) and not _l(vs.get("tls")):
         yield c, "http, tcp or tls must be provided in virtual service"
     for http in _l(vs.get("http")):
@@ -1075,7 +1013,46 @@ def ValidateVirtualService(obj: dict) -> Iterator[Error]:
         yield from validateTLSRoute(tls, vs)
     for tcp in _l(vs.get("tcp")):
         yield from validateTCPRoute(tcp)
-    yield from (("validateExportTo", e) for e in validateExportTo(ns, vs.get("exportTo"), False, False))
+    yield from _errors("validateExportTo", *validateExportTo(ns, vs.get("exportTo"), False, False))
+
+
+def _delegateVirtualService(vs: dict) -> Iterator[str]:
+    """A VirtualService without hosts is a delegate: it takes HTTP routes only."""
+    if _l(vs.get("gateways")):
+        yield "delegate virtual service must have no gateways specified"
+    if _l(vs.get("tls")):
+        yield "delegate virtual service must have no tls route specified"
+    if _l(vs.get("tcp")):
+        yield "delegate virtual service must have no tcp route specified"
+
+
+def _jwtClaimRoutesWithoutGateway(vs: dict) -> Iterator[str]:
+    for http in _l(vs.get("http")):
+        for m in _l(_d(http).get("match")):
+            for key in list(_d(_d(m).get("headers"))) + list(_d(_d(m).get("withoutHeaders"))):
+                if _is_jwt_claim_route(str(key)):
+                    yield (f"JWT claim based routing (key: {key}) is only supported for gateway, found no "
+                           f"gateways: {_l(vs.get('gateways'))}")
+
+
+def _virtualServiceHosts(vs: dict, hosts: list[str], applies_to_gateway: bool) -> Iterator[str]:
+    sni = any(_l(_d(m).get("sniHosts")) for t in _l(vs.get("tls")) for m in _l(_d(t).get("match")))
+    all_valid = True
+    for h in hosts:
+        err = ValidateWildcardDomainForVirtualServiceBoundToGateway(sni, h) if applies_to_gateway \
+            else ValidateWildcardDomain(h)
+        if err:
+            if not _valid_ip(h):
+                yield err
+                all_valid = False
+        elif not applies_to_gateway and h == "*":
+            yield "wildcard host * is not allowed for virtual services bound to the mesh gateway"
+            all_valid = False
+    if all_valid:
+        for i in range(len(hosts)):
+            for j in range(i + 1, len(hosts)):
+                if _host_matches(hosts[i], hosts[j]):
+                    yield f"duplicate hosts in virtual service: {hosts[i]} & {hosts[j]}"
 
 
 # --- DestinationRule -------------------------------------------------------------------------------------------
@@ -1085,11 +1062,7 @@ def validateOutlierDetection(o: Any) -> Iterator[Error]:
     c = "validateOutlierDetection"
     if not isinstance(o, dict):
         return
-    for key in ("baseEjectionTime", "interval"):
-        if key in o:
-            err = ValidateDuration(o.get(key))
-            if err:
-                yield c, err
+    yield from _errors(c, *_durations(o, "baseEjectionTime", "interval"))
     if not o.get("splitExternalLocalOriginErrors") and _i(o.get("consecutiveLocalOriginFailures")) > 0:
         yield c, ("outlier detection consecutive local origin failures is specified, but split external local "
                   "origin errors is set to false")
@@ -1108,36 +1081,30 @@ def validateConnectionPool(cp: Any) -> Iterator[Error]:
         yield c, "connection pool must have at least one field"
         return
     if isinstance(http, dict):
-        for key, what in (("http1MaxPendingRequests", "http1 max pending requests"),
-                          ("http2MaxRequests", "http2 max requests"),
-                          ("maxRequestsPerConnection", "max requests per connection"),
-                          ("maxRetries", "max retries"), ("maxConcurrentStreams", "max concurrent streams")):
-            if _i(http.get(key)) < 0:
-                yield c, f"{what} must be non-negative"
-        if "idleTimeout" in http:
-            err = ValidateDuration(http.get("idleTimeout"))
-            if err:
-                yield c, err
-        if http.get("h2UpgradePolicy") == "UPGRADE" and http.get("useClientProtocol") is True:
-            yield c, "use client protocol must not be true when H2UpgradePolicy is UPGRADE"
+        yield from _errors(c, *_connectionPoolHTTP(http))
     if isinstance(tcp, dict):
-        if _i(tcp.get("maxConnections")) < 0:
-            yield c, "max connections must be non-negative"
-        for key in ("connectTimeout", "maxConnectionDuration"):
-            if key in tcp:
-                err = ValidateDuration(tcp.get(key))
-                if err:
-                    yield c, err
-        if "idleTimeout" in tcp and (duration_ns(tcp.get("idleTimeout")) or 0) // 1_000_000 != 0:
-            err = ValidateDuration(tcp.get("idleTimeout"))
-            if err:
-                yield c, err
-        ka = _d(tcp.get("tcpKeepalive"))
-        for key in ("time", "interval"):
-            if key in ka:
-                err = ValidateDuration(ka.get(key))
-                if err:
-                    yield c, err
+        yield from _errors(c, *_connectionPoolTCP(tcp))
+
+
+def _connectionPoolHTTP(http: dict) -> Iterator[str | None]:
+    for key, what in (("http1MaxPendingRequests", "http1 max pending requests"),
+                      ("http2MaxRequests", "http2 max requests"),
+                      ("maxRequestsPerConnection", "max requests per connection"),
+                      ("maxRetries", "max retries"), ("maxConcurrentStreams", "max concurrent streams")):
+        if _i(http.get(key)) < 0:
+            yield f"{what} must be non-negative"
+    yield from _durations(http, "idleTimeout")
+    if http.get("h2UpgradePolicy") == "UPGRADE" and http.get("useClientProtocol") is True:
+        yield "use client protocol must not be true when H2UpgradePolicy is UPGRADE"
+
+
+def _connectionPoolTCP(tcp: dict) -> Iterator[str | None]:
+    if _i(tcp.get("maxConnections")) < 0:
+        yield "max connections must be non-negative"
+    yield from _durations(tcp, "connectTimeout", "maxConnectionDuration")
+    if "idleTimeout" in tcp and (duration_ns(tcp.get("idleTimeout")) or 0) // 1_000_000 != 0:
+        yield ValidateDuration(tcp.get("idleTimeout"))
+    yield from _durations(_d(tcp.get("tcpKeepalive")), "time", "interval")
 
 
 def _is_prime(x: int) -> bool:
@@ -1157,42 +1124,46 @@ def validateLoadBalancer(lb: Any) -> Iterator[Error]:
     c = "validateLoadBalancer"
     if not isinstance(lb, dict):
         return
-    ch = lb.get("consistentHash")
-    if isinstance(ch, dict):
-        cookie = ch.get("httpCookie")
-        if isinstance(cookie, dict):
-            if not _s(cookie.get("name")):
-                yield c, "name required for HttpCookie"
-            names: set = set()
-            for attr in _l(cookie.get("attributes")):
-                name = _s(_d(attr).get("name"))
-                if not name:
-                    yield c, "cookie attribute name cannot be empty"
-                elif name in names:
-                    yield c, f"duplicate cookie attribute name: {name}"
-                names.add(name)
-        if _i(ch.get("minimumRingSize")) and (isinstance(ch.get("maglev"), dict) or isinstance(ch.get("ringHash"), dict)):
-            yield c, "only one of MinimumRingSize or Maglev/Ringhash can be specified"
-        if isinstance(ch.get("maglev"), dict):
-            size = _i(ch["maglev"].get("tableSize"))
-            if size == 0:
-                yield c, "tableSize must be set for maglev"
-            if size >= 5000011:
-                yield c, "tableSize must be less than 5000011 for maglev"
-            if not _is_prime(size):
-                yield c, "tableSize must be a prime number for maglev"
-    warm = lb.get("warmup")
-    if isinstance(warm, dict):
-        if "duration" not in warm:
-            yield c, "duration is required"
-        else:
-            err = ValidateDuration(warm.get("duration"))
-            if err:
-                yield c, err
-        if _f(warm.get("minimumPercent")) > 100:
-            yield c, "minimumPercent value should be less than or equal to 100"
-        if "aggression" in warm and _f(warm.get("aggression")) < 1:
-            yield c, "aggression should be greater than or equal to 1"
+    if isinstance(lb.get("consistentHash"), dict):
+        yield from _errors(c, *_consistentHash(lb["consistentHash"]))
+    if isinstance(lb.get("warmup"), dict):
+        yield from _errors(c, *_warmup(lb["warmup"]))
+
+
+def _consistentHash(ch: dict) -> Iterator[str]:
+    cookie = ch.get("httpCookie")
+    if isinstance(cookie, dict):
+        if not _s(cookie.get("name")):
+            yield "name required for HttpCookie"
+        names: set = set()
+        for attr in _l(cookie.get("attributes")):
+            name = _s(_d(attr).get("name"))
+            if not name:
+                yield "cookie attribute name cannot be empty"
+            elif name in names:
+                yield f"duplicate cookie attribute name: {name}"
+            names.add(name)
+    if _i(ch.get("minimumRingSize")) and (isinstance(ch.get("maglev"), dict) or isinstance(ch.get("ringHash"), dict)):
+        yield "only one of MinimumRingSize or Maglev/Ringhash can be specified"
+    if isinstance(ch.get("maglev"), dict):
+        size = _i(ch["maglev"].get("tableSize"))
+        if size == 0:
+            yield "tableSize must be set for maglev"
+        if size >= 5000011:
+            yield "tableSize must be less than 5000011 for maglev"
+        if not _is_prime(size):
+            yield "tableSize must be a prime number for maglev"
+
+
+def _warmup(warm: dict) -> Iterator[str | None]:
+    if "duration" not in warm:
+        yield "duration is required"
+    else:
+        yield ValidateDuration(warm.get("duration"))
+    if _f(warm.get("minimumPercent")) > 100:
+        yield "minimumPercent value should be less than or equal to 100"
+    if "aggression" in warm and _f(warm.get("aggression")) < 1:
+        yield "aggression should be greater than or equal to 1"
 
 
 def ValidateTLS(namespace: str, tls: Any) -> Iterator[Error]:
@@ -1270,9 +1241,7 @@ def ValidateDestinationRule(obj: dict) -> Iterator[Error]:
     c = "ValidateDestinationRule"
     dr = _d(obj.get("spec"))
     ns = _s(_d(obj.get("metadata")).get("namespace"))
-    err = ValidateWildcardDomain(_s(dr.get("host")))
-    if err:
-        yield c, err
+    yield from _errors(c, ValidateWildcardDomain(_s(dr.get("host"))))
     yield from validateTrafficPolicy(ns, dr.get("trafficPolicy"))
     names: set = set()
     for subset in _l(dr.get("subsets")):
@@ -1284,11 +1253,8 @@ def ValidateDestinationRule(obj: dict) -> Iterator[Error]:
         if name in names:
             yield c, f"duplicate subset names: {name}"
         names.add(name)
-        err = validateSubsetName(name)
-        if err:
-            yield "validateSubset", err
-        for e in labels_validate(subset.get("labels")):
-            yield "validateSubset", e
+        yield from _errors("validateSubset", validateSubsetName(name))
+        yield from _errors("validateSubset", *labels_validate(subset.get("labels")))
         yield from validateTrafficPolicy(ns, subset.get("trafficPolicy"))
     selector = dr.get("workloadSelector")
     yield from (("validateExportTo", e) for e in validateExportTo(ns, dr.get("exportTo"), False,
@@ -1318,22 +1284,27 @@ def validateTLSOptions(tls: Any) -> Iterator[Error]:
                   "should be specified")
     if mode in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL") and (cred or creds):
         return
-    to_verify = [(_s(_d(t).get("serverCertificate")), _s(_d(t).get("privateKey"))) for t in certs] if certs \
-        else [(cert, key)]
     if mode in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
-        prefix = "SIMPLE TLS" if mode == "SIMPLE" else "MUTUAL TLS"
-        if mode != "SIMPLE" and not ca:
-            yield c, f"{prefix} requires a client CA bundle"
-        for server_cert, private_key in to_verify:
-            if not server_cert:
-                yield c, f"{prefix} requires a server certificate"
-            if not private_key:
-                yield c, f"{prefix} requires a private key"
+        to_verify = [(_s(_d(t).get("serverCertificate")), _s(_d(t).get("privateKey"))) for t in certs] if certs \
+            else [(cert, key)]
+        yield from _errors(c, *_tlsCertificateFiles(mode, ca, to_verify))
     if _s(tls.get("caCrl")):
         if cred:
             yield c, "CRL is not supported with credentialName. CRL has to be specified in the credential"
         if mode == "SIMPLE":
             yield c, "CRL is not supported with SIMPLE TLS"
+
+
+def _tlsCertificateFiles(mode: str, ca: str, to_verify: list[tuple[str, str]]) -> Iterator[str]:
+    """SIMPLE and MUTUAL TLS from files: each certificate with its key, and a client CA for MUTUAL."""
+    prefix = "SIMPLE TLS" if mode == "SIMPLE" else "MUTUAL TLS"
+    if mode != "SIMPLE" and not ca:
+        yield f"{prefix} requires a client CA bundle"
+    for server_cert, private_key in to_verify:
+        if not server_cert:
+            yield f"{prefix} requires a server certificate"
+        if not private_key:
+            yield f"{prefix} requires a private key"
 
 
 def _passthrough_server(server: dict) -> bool:
@@ -1350,35 +1321,39 @@ def validateServer(server: Any) -> Iterator[Error]:
     if not hosts:
         yield c, "server config must contain at least one host"
     for h in hosts:
-        for err in ValidateNamespaceSlashWildcardHostname(_s(h), True):
-            yield c, err
+        yield from _errors(c, *ValidateNamespaceSlashWildcardHostname(_s(h), True))
     port, bind = server.get("port"), _s(server.get("bind"))
     port_errs = list(validateServerPort(port, bind))
     yield from port_errs
-    if bind.startswith(UNIX):
-        err = ValidateUnixAddress(bind[len(UNIX):])
-        if err:
-            yield "validateServerBind", err
-        if isinstance(port, dict) and _i(port.get("number")):
-            yield "validateServerBind", "port number must be 0 for unix domain socket"
-    elif bind:
-        err = ValidateIPAddress(bind)
-        if err:
-            yield "validateServerBind", err
+    yield from validateServerBind(port, bind)
     yield from validateTLSOptions(server.get("tls"))
     if not port_errs and isinstance(port, dict):
-        p = protocol(port.get("protocol"))
-        tls = server.get("tls")
-        if is_tls(p) and not isinstance(tls, dict):
-            yield c, "server must have TLS settings for HTTPS/TLS protocols"
-        elif not is_tls(p) and isinstance(tls, dict):
-            if is_http(p):
-                t = _d(tls)
-                if not _passthrough_server(server) or any(_s(t.get(k)) for k in ("caCertificates", "privateKey",
-                                                                                   "serverCertificate")):
-                    yield c, "server cannot have TLS settings for plain text HTTP ports"
-            else:
-                yield c, "server cannot have TLS settings for non HTTPS/TLS ports"
+        yield from _errors(c, _serverProtocolTLS(server, protocol(port.get("protocol"))))
+
+
+def validateServerBind(port: Any, bind: str) -> Iterator[Error]:
+    c = "validateServerBind"
+    if bind.startswith(UNIX):
+        yield from _errors(c, ValidateUnixAddress(bind[len(UNIX):]))
+        if isinstance(port, dict) and _i(port.get("number")):
+            yield c, "port number must be 0 for unix domain socket"
+    elif bind:
+        yield from _errors(c, ValidateIPAddress(bind))
+
+
+def _serverProtocolTLS(server: dict, p: str) -> str | None:
+    """TLS settings where, and only where, the port's protocol takes them."""
+    tls = server.get("tls")
+    if is_tls(p) and not isinstance(tls, dict):
+        return "server must have TLS settings for HTTPS/TLS protocols"
+    if is_tls(p) or not isinstance(tls, dict):
+        return None
+    if not is_http(p):
+        return "server cannot have TLS settings for non HTTPS/TLS ports"
+    if not _passthrough_server(server) or any(_s(tls.get(k)) for k in ("caCertificates", "privateKey",
+                                                                       "serverCertificate")):
+        return "server cannot have TLS settings for plain text HTTP ports"
+    return None
 
 
 def validateServerPort(port: Any, bind: str) -> Iterator[Error]:
@@ -1391,9 +1366,7 @@ def validateServerPort(port: Any, bind: str) -> Iterator[Error]:
                   "GRPC-WEB, MONGO, REDIS, MYSQL, TCP")
     number = _i(port.get("number"))
     if number > 0 or not bind.startswith(UNIX):
-        err = ValidatePort(number)
-        if err:
-            yield c, err
+        yield from _errors(c, ValidatePort(number))
     if _i(port.get("targetPort")) > 0:
         yield c, "targetPort has no impact on Gateways"
     if not _s(port.get("name")):
@@ -1433,9 +1406,7 @@ def validateWorkloadEntry(we: dict, service_ports: set | None, allow_fqdn: bool)
         return
     unix = addr.startswith(UNIX)
     if unix:
-        err = ValidateUnixAddress(addr[len(UNIX):])
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateUnixAddress(addr[len(UNIX):]))
         if _d(we.get("ports")):
             yield c, f"unix endpoint {addr} must not include ports"
     elif addr and not _valid_ip(addr):
@@ -1443,16 +1414,18 @@ def validateWorkloadEntry(we: dict, service_ports: set | None, allow_fqdn: bool)
             yield c, f'endpoint address "{addr}" is not a valid IP address'
         elif ValidateFQDN(addr):
             yield c, f'endpoint address "{addr}" is not a valid FQDN or an IP address'
-    for name, port in _d(we.get("ports")).items():
-        if service_ports is not None and name not in service_ports:
-            yield c, f"endpoint port {port} is not defined by the service entry"
-        for err in (ValidatePortName(str(name)), ValidatePort(_i(port))):
-            if err:
-                yield c, err
-    for err in labels_validate(we.get("labels")):
-        yield c, err
+    yield from _errors(c, *_endpointPorts(we, service_ports), *labels_validate(we.get("labels")))
     if unix and service_ports is not None and len(service_ports) != 1:
         yield c, "exactly 1 service port required for unix endpoints"
+
+
+def _endpointPorts(endpoint: dict, service_ports: set | None) -> Iterator[str | None]:
+    """An endpoint's ports: each named like a port of the service entry (when it has any list)."""
+    for name, port in _d(endpoint.get("ports")).items():
+        if service_ports is not None and name not in service_ports:
+            yield f"endpoint port {port} is not defined by the service entry"
+        yield ValidatePortName(str(name))
+        yield ValidatePort(_i(port))
 
 
 def ValidateServiceEntry(obj: dict) -> Iterator[Error]:
@@ -1465,44 +1438,27 @@ def ValidateServiceEntry(obj: dict) -> Iterator[Error]:
     hosts = [_s(h) for h in _l(se.get("hosts"))]
     if not hosts:
         yield c, "service entry must have at least one host"
-    for h in hosts:
-        if h == "*":
-            yield c, f"invalid host {h}"
-        else:
-            err = ValidateWildcardDomain(h)
-            if err:
-                yield c, err
+    yield from _errors(c, *(f"invalid host {h}" if h == "*" else ValidateWildcardDomain(h) for h in hosts))
     addresses = [_s(a) for a in _l(se.get("addresses"))]
-    for a in addresses:
-        err = ValidateIPSubnet(a)
-        if err:
-            yield c, err
+    yield from _errors(c, *map(ValidateIPSubnet, addresses))
     resolution = _s(se.get("resolution")) or "NONE"
     if any("/" in a for a in addresses) and resolution not in ("NONE", "STATIC"):
         yield c, "CIDR addresses are allowed only for NONE/STATIC resolution types"
     names: set = set()
-    numbers: set = set()
     ports = _l(se.get("ports"))
-    for port in ports:
-        if port is None:
-            yield c, "service entry port may not be null"
-            continue
-        port = _d(port)
-        pname, number = _s(port.get("name")), _i(port.get("number"))
-        if pname in names:
-            yield c, f'service entry port name "{pname}" already defined'
-        names.add(pname)
-        if number in numbers:
-            yield c, f"service entry port {number} already defined"
-        numbers.add(number)
-        if _i(port.get("targetPort")):
-            err = ValidatePort(_i(port.get("targetPort")))
-            if err:
-                yield c, err
-        for err in (ValidatePortName(pname), ValidateProtocol(_s(port.get("protocol"))), ValidatePort(number)):
-            if err:
-                yield c, err
-    endpoints = _l(se.get("endpoints"))
+    yield from _errors(c, *_serviceEntryPorts(ports, names))
+    yield from _resolution(obj, resolution, hosts, addresses, ports, names)
+    if resolution != "NONE" and len(hosts) > 1 and \
+            any(not is_http(p) and not is_tls(p) for p in (protocol(_d(port).get("protocol")) for port in ports)):
+        yield c, "multiple hosts provided with non-HTTP, non-TLS ports"
+    yield from _errors("validateExportTo", *validateExportTo(ns, se.get("exportTo"), True, False))
+
+
+def _resolution(obj: dict, resolution: str, hosts: list[str], addresses: list[str], ports: list,
+                names: set) -> Iterator[Error]:
+    """What each resolution type allows of the hosts, addresses, ports and endpoints."""
+    c = "ValidateServiceEntry"
+    endpoints = _l(_d(obj.get("spec")).get("endpoints"))
     if resolution == "NONE":
         if endpoints:
             yield c, "no endpoints should be provided for resolution type none"
@@ -1513,60 +1469,77 @@ def ValidateServiceEntry(obj: dict) -> Iterator[Error]:
                 continue
             yield from validateWorkloadEntry(_d(ep), names, False)
     elif resolution in ("DNS", "DNS_ROUND_ROBIN"):
-        if not endpoints:
-            for h in hosts:
-                err = ValidateFQDN(h)
-                if err:
-                    yield c, (f"hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for "
-                              f"resolution mode {resolution}, {err}")
-                    break
-        if resolution == "DNS_ROUND_ROBIN" and len(endpoints) > 1:
-            yield c, f"there must only be 0 or 1 endpoint for resolution mode {resolution}"
-        for ep in endpoints:
-            if ep is None:
-                yield c, "endpoint cannot be nil"
-                continue
-            ep = _d(ep)
-            addr = _s(ep.get("address"))
-            if not _valid_ip(addr) and ValidateFQDN(addr):
-                yield c, f'endpoint address "{addr}" is not a valid FQDN or an IP address'
-            for err in labels_validate(ep.get("labels")):
-                yield c, err
-            for name, port in _d(ep.get("ports")).items():
-                if name not in names:
-                    yield c, f"endpoint port {port} is not defined by the service entry"
-                for err in (ValidatePortName(str(name)), ValidatePort(_i(port))):
-                    if err:
-                        yield c, err
+        yield from _errors(c, *_dnsResolution(resolution, hosts, endpoints, names))
     elif resolution == "DYNAMIC_DNS":
-        for h in hosts:
-            if not h.startswith("*"):
-                yield c, f"host must be wildcarded for resolution mode {resolution}"
-        if addresses:
-            yield c, (f"addresses cannot be set for resolution type {resolution}. HTTP route domains will only be "
-                      "generatedfrom the hosts field values")
-        if endpoints:
-            yield c, (f"endpoints cannot be set for resolution type {resolution}. Destination IP address determined "
-                      "from hostsfield values")
-        for port in ports:
-            if protocol(_d(port).get("protocol")) not in ("HTTP", "TLS", "GRPC", "HTTP2"):
-                yield c, f"only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type {resolution}"
-        location = _s(se.get("location")) or "MESH_EXTERNAL"
-        if location == "MESH_INTERNAL":
-            labels = _d(_d(obj.get("metadata")).get("labels"))
-            waypoint = _s(labels.get("istio.io/use-waypoint"))
-            if waypoint and waypoint.lower() != "none":
-                yield c, (f"location MESH_INTERNAL with resolution type {resolution} is not supported when using "
-                          "waypoints")
+        yield from _errors(c, *_dynamicDnsResolution(obj, hosts, addresses, endpoints, ports))
     else:
         yield c, f"unsupported resolution type {resolution}"
-    if resolution != "NONE" and len(hosts) > 1:
-        for port in ports:
-            p = protocol(_d(port).get("protocol"))
-            if not is_http(p) and not is_tls(p):
-                yield c, "multiple hosts provided with non-HTTP, non-TLS ports"
+
+
+def _serviceEntryPorts(ports: list, names: set) -> Iterator[str | None]:
+    """Each port valid, names and numbers unique; collects the port names into ``names``."""
+    numbers: set = set()
+    for port in ports:
+        if port is None:
+            yield "service entry port may not be null"
+            continue
+        port = _d(port)
+        pname, number = _s(port.get("name")), _i(port.get("number"))
+        if pname in names:
+            yield f'service entry port name "{pname}" already defined'
+        names.add(pname)
+        if number in numbers:
+            yield f"service entry port {number} already defined"
+        numbers.add(number)
+        if _i(port.get("targetPort")):
+            yield ValidatePort(_i(port.get("targetPort")))
+        yield ValidatePortName(pname)
+        yield ValidateProtocol(_s(port.get("protocol")))
+        yield ValidatePort(number)
+
+
+def _dnsResolution(resolution: str, hosts: list[str], endpoints: list, names: set) -> Iterator[str | None]:
+    if not endpoints:
+        for h in hosts:
+            err = ValidateFQDN(h)
+            if err:
+                yield (f"hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for "
+                       f"resolution mode {resolution}, {err}")
                 break
-    yield from (("validateExportTo", e) for e in validateExportTo(ns, se.get("exportTo"), True, False))
+    if resolution == "DNS_ROUND_ROBIN" and len(endpoints) > 1:
+        yield f"there must only be 0 or 1 endpoint for resolution mode {resolution}"
+    for ep in endpoints:
+        if ep is None:
+            yield "endpoint cannot be nil"
+            continue
+        ep = _d(ep)
+        addr = _s(ep.get("address"))
+        if not _valid_ip(addr) and ValidateFQDN(addr):
+            yield f'endpoint address "{addr}" is not a valid FQDN or an IP address'
+        yield from labels_validate(ep.get("labels"))
+        yield from _endpointPorts(ep, names)
+
+
+def _dynamicDnsResolution(obj: dict, hosts: list[str], addresses: list[str], endpoints: list,
+                          ports: list) -> Iterator[str]:
+    resolution = "DYNAMIC_DNS"
+    for h in hosts:
+        if not h.startswith("*"):
+            yield f"host must be wildcarded for resolution mode {resolution}"
+    if addresses:
+        yield (f"addresses cannot be set for resolution type {resolution}. HTTP route domains will only be "
+               "generatedfrom the hosts field values")
+    if endpoints:
+        yield (f"endpoints cannot be set for resolution type {resolution}. Destination IP address determined "
+               "from hostsfield values")
+    for port in ports:
+        if protocol(_d(port).get("protocol")) not in ("HTTP", "TLS", "GRPC", "HTTP2"):
+            yield f"only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type {resolution}"
+    location = _s(_d(obj.get("spec")).get("location")) or "MESH_EXTERNAL"
+    if location == "MESH_INTERNAL":
+        waypoint = _s(_d(_d(obj.get("metadata")).get("labels")).get("istio.io/use-waypoint"))
+        if waypoint and waypoint.lower() != "none":
+            yield f"location MESH_INTERNAL with resolution type {resolution} is not supported when using waypoints"
 
 
 # --- Sidecar ---------------------------------------------------------------------------------------------------
@@ -1576,30 +1549,20 @@ def _sidecar_port(port: dict, bind: str, capture: str, egress: bool) -> Iterator
     c = "validateSidecarEgressPortBindAndCaptureMode" if egress else "validateSidecarIngressPortAndBind"
     name = _s(port.get("name"))
     if name:
-        err = ValidatePortName(name)
-        if err:
-            yield c, err
+        yield from _errors(c, ValidatePortName(name))
     number = _i(port.get("number"))
     if egress and number == 0:
-        err = ValidateProtocol(_s(port.get("protocol")))
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateProtocol(_s(port.get("protocol"))))
         if not bind.startswith(UNIX):
             yield c, "sidecar: ports with 0 value must have a unix domain socket bind address"
         else:
-            err = ValidateUnixAddress(bind[len(UNIX):])
-            if err:
-                yield c, err
+            yield from _errors(c, ValidateUnixAddress(bind[len(UNIX):]))
         if capture not in ("", "DEFAULT", "NONE"):
             yield c, "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners"
         return
-    for err in (ValidateProtocol(_s(port.get("protocol"))), ValidatePort(number)):
-        if err:
-            yield c, err
+    yield from _errors(c, ValidateProtocol(_s(port.get("protocol"))), ValidatePort(number))
     if bind:
-        err = ValidateIPAddress(bind)
-        if err:
-            yield c, err
+        yield from _errors(c, ValidateIPAddress(bind))
 
 
 def ValidateSidecar(obj: dict) -> Iterator[Error]:
@@ -1615,109 +1578,128 @@ def ValidateSidecar(obj: dict) -> Iterator[Error]:
         if ing is None:
             yield c, "sidecar: ingress may not be null"
             continue
-        ing = _d(ing)
-        port = ing.get("port")
-        if not isinstance(port, dict):
-            yield c, "sidecar: port is required for ingress listeners"
-            continue
-        if _i(port.get("targetPort")) > 0:
-            yield c, "targetPort has no impact on Sidecars"
-        yield from _sidecar_port(port, _s(ing.get("bind")), "", False)
-        number = _i(port.get("number"))
-        if number in ports:
-            yield c, "sidecar: ports on IP bound listeners must be unique"
-        ports.add(number)
-        endpoint = _s(ing.get("defaultEndpoint"))
-        if endpoint:
-            if endpoint.startswith(UNIX):
-                err = ValidateUnixAddress(endpoint[len(UNIX):])
-                if err:
-                    yield c, err
-            else:
-                host, colon, port_text = endpoint.rpartition(":")
-                host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-                if not colon:
-                    yield c, f"address {endpoint}: missing port in address"
-                if host and host not in ("127.0.0.1", "0.0.0.0", "::1", "::"):
-                    yield c, ("sidecar: defaultEndpoint must be of form 127.0.0.1:<port>,0.0.0.0:<port>,[::1]:port,"
-                              "[::]:port,unix://filepath or unset")
-                if not re.fullmatch(r"[+-]?\d+", port_text):
-                    yield c, f"sidecar: defaultEndpoint port ({port_text}) is not a number"
-                else:
-                    err = ValidatePort(int(port_text))
-                    if err:
-                        yield c, err
-        tls = ing.get("tls")
-        if isinstance(tls, dict):
-            if _l(tls.get("subjectAltNames")):
-                yield c, "sidecar: subjectAltNames is not supported in ingress tls"
-            if tls.get("httpsRedirect") is True:
-                yield c, "sidecar: httpsRedirect is not supported"
-            if _s(tls.get("credentialName")):
-                yield c, "sidecar: credentialName is not currently supported"
-            if _l(tls.get("credentialNames")):
-                yield c, "sidecar: credentialNames is not currently supported"
-            if _l(tls.get("tlsCertificates")):
-                yield c, "sidecar: tls_certificates is not currently supported"
-            if _s(tls.get("mode")) in ("ISTIO_MUTUAL", "AUTO_PASSTHROUGH"):
-                yield c, f"configuration is invalid: cannot set mode to {tls['mode']} in sidecar ingress tls"
-            if not is_tls(protocol(port.get("protocol"))):
-                yield c, "server cannot have TLS settings for non HTTPS/TLS ports"
-            yield from validateTLSOptions(tls)
-        yield from validateConnectionPool(ing.get("connectionPool"))
+        yield from _sidecarIngress(_d(ing), ports)
     yield from validateConnectionPool(sc.get("inboundConnectionPool"))
-    ports, uds = set(), set()
+    yield from _sidecarEgress(_l(sc.get("egress")))
+    yield from validateSidecarOutboundTrafficPolicy(sc.get("outboundTrafficPolicy"))
+
+
+def _sidecarIngress(ing: dict, ports: set) -> Iterator[Error]:
+    """One ingress listener; ``ports`` collects the port numbers seen so far."""
+    c = "ValidateSidecar"
+    port = ing.get("port")
+    if not isinstance(port, dict):
+        yield c, "sidecar: port is required for ingress listeners"
+        return
+    if _i(port.get("targetPort")) > 0:
+        yield c, "targetPort has no impact on Sidecars"
+    yield from _sidecar_port(port, _s(ing.get("bind")), "", False)
+    number = _i(port.get("number"))
+    if number in ports:
+        yield c, "sidecar: ports on IP bound listeners must be unique"
+    ports.add(number)
+    endpoint = _s(ing.get("defaultEndpoint"))
+    if endpoint:
+        yield from _errors(c, *_sidecarDefaultEndpoint(endpoint))
+    tls = ing.get("tls")
+    if isinstance(tls, dict):
+        yield from _errors(c, *_sidecarIngressTLS(tls, port))
+        yield from validateTLSOptions(tls)
+    yield from validateConnectionPool(ing.get("connectionPool"))
+
+
+def _sidecarDefaultEndpoint(endpoint: str) -> Iterator[str | None]:
+    if endpoint.startswith(UNIX):
+        yield ValidateUnixAddress(endpoint[len(UNIX):])
+        return
+    host, colon, port_text = endpoint.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon:
+        yield f"address {endpoint}: missing port in address"
+    if host and host not in ("127.0.0.1", "0.0.0.0", "::1", "::"):
+        yield ("sidecar: defaultEndpoint must be of form 127.0.0.1:<port>,0.0.0.0:<port>,[::1]:port,"
+               "[::]:port,unix://filepath or unset")
+    if not re.fullmatch(r"[+-]?\d+", port_text):
+        yield f"sidecar: defaultEndpoint port ({port_text}) is not a number"
+    else:
+        yield ValidatePort(int(port_text))
+
+
+def _sidecarIngressTLS(tls: dict, port: dict) -> Iterator[str]:
+    if _l(tls.get("subjectAltNames")):
+        yield "sidecar: subjectAltNames is not supported in ingress tls"
+    if tls.get("httpsRedirect") is True:
+        yield "sidecar: httpsRedirect is not supported"
+    if _s(tls.get("credentialName")):
+        yield "sidecar: credentialName is not currently supported"
+    if _l(tls.get("credentialNames")):
+        yield "sidecar: credentialNames is not currently supported"
+    if _l(tls.get("tlsCertificates")):
+        yield "sidecar: tls_certificates is not currently supported"
+    if _s(tls.get("mode")) in ("ISTIO_MUTUAL", "AUTO_PASSTHROUGH"):
+        yield f"configuration is invalid: cannot set mode to {tls['mode']} in sidecar ingress tls"
+    if not is_tls(protocol(port.get("protocol"))):
+        yield "server cannot have TLS settings for non HTTPS/TLS ports"
+
+
+def _sidecarEgress(egress_list: list) -> Iterator[Error]:
+    """The egress listeners: at most one without a port (the last), ports and sockets unique."""
+    c = "ValidateSidecar"
+    ports: set = set()
+    uds: set = set()
     catch_all = False
-    egress_list = _l(sc.get("egress"))
     for index, eg in enumerate(egress_list):
         if eg is None:
             yield c, "egress listener may not be null"
             continue
         eg = _d(eg)
         port = eg.get("port")
-        if not isinstance(port, dict):
-            if not catch_all:
-                if index == len(egress_list) - 1:
-                    catch_all = True
-                else:
-                    yield c, "sidecar: the egress listener with empty port should be the last listener in the list"
-            else:
-                yield c, "sidecar: egress can have only one listener with empty port"
-                continue
+        if isinstance(port, dict):
+            yield from _sidecarEgressPort(eg, port, ports, uds)
+        elif catch_all:
+            yield c, "sidecar: egress can have only one listener with empty port"
+            continue
+        elif index == len(egress_list) - 1:
+            catch_all = True
         else:
-            if _i(port.get("targetPort")) > 0:
-                yield c, "targetPort has no impact on Sidecars"
-            bind = _s(eg.get("bind"))
-            yield from _sidecar_port(port, bind, _s(eg.get("captureMode")), True)
-            number = _i(port.get("number"))
-            if number == 0:
-                if bind in uds:
-                    yield c, "sidecar: unix domain socket values for listeners must be unique"
-                uds.add(bind)
-            else:
-                if number in ports:
-                    yield c, "sidecar: ports on IP bound listeners must be unique"
-                ports.add(number)
+            yield c, "sidecar: the egress listener with empty port should be the last listener in the list"
         hosts = _l(eg.get("hosts"))
         if not hosts:
             yield c, "sidecar: egress listener must contain at least one host"
         for h in hosts:
-            for err in ValidateNamespaceSlashWildcardHostname(_s(h), False):
-                yield c, err
-    tp = sc.get("outboundTrafficPolicy")
-    if isinstance(tp, dict) and isinstance(tp.get("egressProxy"), dict):
-        t = "validateSidecarOutboundTrafficPolicy"
-        proxy = tp["egressProxy"]
-        if _s(tp.get("mode")) != "ALLOW_ANY":
-            yield t, "sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode"
-        else:
-            err = ValidateFQDN(_s(proxy.get("host")))
-            if err:
-                yield t, err
-            if not isinstance(proxy.get("port"), dict):
-                yield t, "sidecar: egress_proxy port must be non-nil"
-            else:
-                yield from ((t, e) for _, e in validateDestination(proxy))
+            yield from _errors(c, *ValidateNamespaceSlashWildcardHostname(_s(h), False))
+
+
+def _sidecarEgressPort(eg: dict, port: dict, ports: set, uds: set) -> Iterator[Error]:
+    c = "ValidateSidecar"
+    if _i(port.get("targetPort")) > 0:
+        yield c, "targetPort has no impact on Sidecars"
+    bind = _s(eg.get("bind"))
+    yield from _sidecar_port(port, bind, _s(eg.get("captureMode")), True)
+    number = _i(port.get("number"))
+    if number == 0:
+        if bind in uds:
+            yield c, "sidecar: unix domain socket values for listeners must be unique"
+        uds.add(bind)
+    else:
+        if number in ports:
+            yield c, "sidecar: ports on IP bound listeners must be unique"
+        ports.add(number)
+
+
+def validateSidecarOutboundTrafficPolicy(tp: Any) -> Iterator[Error]:
+    if not isinstance(tp, dict) or not isinstance(tp.get("egressProxy"), dict):
+        return
+    t = "validateSidecarOutboundTrafficPolicy"
+    proxy = tp["egressProxy"]
+    if _s(tp.get("mode")) != "ALLOW_ANY":
+        yield t, "sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode"
+        return
+    yield from _errors(t, ValidateFQDN(_s(proxy.get("host"))))
+    if not isinstance(proxy.get("port"), dict):
+        yield t, "sidecar: egress_proxy port must be non-nil"
+    else:
+        yield from ((t, e) for _, e in validateDestination(proxy))
 
 
 # --- security ----------------------------------------------------------------------------------------------------
@@ -1865,31 +1847,7 @@ def ValidateAuthorizationPolicy(obj: dict) -> Iterator[Error]:
     action = _s(ap.get("action")) or "ALLOW"
     rules = ap.get("rules")
     if action == "CUSTOM":
-        if rules is None:
-            yield c, ("CUSTOM action without `rules` is meaningless as it will never be triggered, add an empty rule "
-                      "`{}` if you want it be triggered for every request")
-        elif not _s(_d(ap.get("provider")).get("name")):
-            yield c, "`provider.name` must not be empty"
-        for rule in _l(rules):
-            for frm in _l(_d(rule).get("from")):
-                src = _d(_d(frm).get("source"))
-                for key, label in (("namespaces", "From.Namespaces"), ("notNamespaces", "From.NotNamespaces"),
-                                   ("serviceAccounts", "From.ServiceAccounts"),
-                                   ("notServiceAccounts", "From.NotServiceAccounts"),
-                                   ("trustDomains", "From.TrustDomains"), ("notTrustDomains", "From.NotTrustDomains"),
-                                   ("principals", "From.Principals"), ("notPrincipals", "From.NotPrincipals"),
-                                   ("requestPrincipals", "From.RequestPrincipals"),
-                                   ("notRequestPrincipals", "From.NotRequestPrincipals")):
-                    if _l(src.get(key)):
-                        yield c, f"{label} is currently not supported with CUSTOM action"
-            for when in _l(_d(rule).get("when")):
-                if when is None:
-                    yield c, "when field cannot be nil"
-                    continue
-                key = _s(_d(when).get("key"))
-                if key in ("source.namespace", "source.serviceAccount", "source.trustDomain", "source.principal") \
-                        or key.startswith("request.auth."):
-                    yield c, f"{key} is currently not supported with CUSTOM action"
+        yield from _errors(c, *_customAction(ap, rules))
     if "provider" in ap and action != "CUSTOM":
         yield c, f"`provider` must not be with non CUSTOM action, found {action}"
     if action == "DENY" and rules is None:
@@ -1900,75 +1858,102 @@ def ValidateAuthorizationPolicy(obj: dict) -> Iterator[Error]:
             yield c, f"`rule` must not be nil, found at rule {i}"
             continue
         rule = _d(rule)
-        if "from" in rule and not _l(rule.get("from")):
-            yield c, f"`from` must not be empty, found at rule {i}"
-        for frm in _l(rule.get("from")):
-            if frm is None:
-                yield c, f"`from` must not be nil, found at rule {i}"
+        yield from _errors(c, *_clauses(rule, "from", "source", i, _source),
+                           *_clauses(rule, "to", "operation", i, _operation), *_ruleWhen(rule))
+
+
+_CUSTOM_UNSUPPORTED_SOURCES = (
+    ("namespaces", "From.Namespaces"), ("notNamespaces", "From.NotNamespaces"),
+    ("serviceAccounts", "From.ServiceAccounts"), ("notServiceAccounts", "From.NotServiceAccounts"),
+    ("trustDomains", "From.TrustDomains"), ("notTrustDomains", "From.NotTrustDomains"),
+    ("principals", "From.Principals"), ("notPrincipals", "From.NotPrincipals"),
+    ("requestPrincipals", "From.RequestPrincipals"), ("notRequestPrincipals", "From.NotRequestPrincipals"))
+
+
+def _customAction(ap: dict, rules: Any) -> Iterator[str]:
+    """CUSTOM needs rules and a provider, and cannot match on the peer's or the request's identity."""
+    if rules is None:
+        yield ("CUSTOM action without `rules` is meaningless as it will never be triggered, add an empty rule "
+               "`{}` if you want it be triggered for every request")
+    elif not _s(_d(ap.get("provider")).get("name")):
+        yield "`provider.name` must not be empty"
+    for rule in _l(rules):
+        for frm in _l(_d(rule).get("from")):
+            src = _d(_d(frm).get("source"))
+            for key, label in _CUSTOM_UNSUPPORTED_SOURCES:
+                if _l(src.get(key)):
+                    yield f"{label} is currently not supported with CUSTOM action"
+        for when in _l(_d(rule).get("when")):
+            if when is None:
+                yield "when field cannot be nil"
                 continue
-            src = _d(frm).get("source")
-            if not isinstance(src, dict):
-                yield c, f"`from.source` must not be nil, found at rule {i}"
-                continue
-            n = {k: len(_l(src.get(k))) for k in _SOURCE_KEYS}
-            if n["principals"] + n["notPrincipals"] + n["namespaces"] + n["notNamespaces"] > 0 and \
-                    n["serviceAccounts"] + n["notServiceAccounts"] > 0:
-                yield c, f"cannot set serviceAccounts with namespaces or principals, found at rule {i}"
-            if not any(n.values()):
-                yield c, f"`from.source` must not be empty, found at rule {i}"
-            for key in ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"):
-                for err in _ips(_l(src.get(key))):
-                    yield c, err
-            for key in ("principals", "requestPrincipals", "namespaces", "ipBlocks", "remoteIpBlocks",
-                        "notPrincipals", "notRequestPrincipals", "notNamespaces", "notIpBlocks", "notRemoteIpBlocks"):
-                err = _empty(key[0].upper() + key[1:], _l(src.get(key)))
-                if err:
-                    yield c, err
-            for key in ("serviceAccounts", "notServiceAccounts"):
-                err = _service_accounts(key[0].upper() + key[1:], _l(src.get(key)))
-                if err:
-                    yield c, err
-            for key in ("trustDomains", "notTrustDomains"):
-                err = _trust_domains(key[0].upper() + key[1:], _l(src.get(key)))
-                if err:
-                    yield c, err
-        if "to" in rule and not _l(rule.get("to")):
-            yield c, f"`to` must not be empty, found at rule {i}"
-        for to in _l(rule.get("to")):
-            if to is None:
-                yield c, f"`to` must not be nil, found at rule {i}"
-                continue
-            op = _d(to).get("operation")
-            if not isinstance(op, dict):
-                yield c, f"`to.operation` must not be nil, found at rule {i}"
-                continue
-            if not any(_l(op.get(k)) for k in _OPERATION_KEYS):
-                yield c, f"`to.operation` must not be empty, found at rule {i}"
-            for key in ("ports", "notPorts"):
-                for err in _ports(_l(op.get(key))):
-                    yield c, err
-            for key in _OPERATION_KEYS:
-                err = _empty(key[0].upper() + key[1:], _l(op.get(key)))
-                if err:
-                    yield c, err
-            for key in ("paths", "notPaths"):
-                err = _path_templates(key[0].upper() + key[1:], _l(op.get(key)))
-                if err:
-                    yield c, err
-        for cond in _l(rule.get("when")):
-            cond = _d(cond)
-            key = _s(cond.get("key"))
-            if not key:
-                yield c, "`key` must not be empty"
-            elif not _l(cond.get("values")) and not _l(cond.get("notValues")):
-                yield c, f"at least one of `values` or `notValues` must be set for key {key}"
-            else:
-                err = ValidateAttribute(key, _l(cond.get("values")))
-                if err:
-                    yield c, f"invalid `value` for `key` {key}: {err}"
-                err = ValidateAttribute(key, _l(cond.get("notValues")))
-                if err:
-                    yield c, f"invalid `notValue` for `key` {key}: {err}"
+            key = _s(_d(when).get("key"))
+            if key in ("source.namespace", "source.serviceAccount", "source.trustDomain", "source.principal") \
+                    or key.startswith("request.auth."):
+                yield f"{key} is currently not supported with CUSTOM action"
+
+
+def _each(check, obj: dict, keys: tuple[str, ...]) -> list[str | None]:
+    """``check(Key, values)`` for each of ``keys`` (named as Go names the field)."""
+    return [check(key[0].upper() + key[1:], _l(obj.get(key))) for key in keys]
+
+
+def _clauses(rule: dict, key: str, inner: str, i: int, check) -> Iterator[str | None]:
+    """A rule's ``from`` or ``to`` list: not empty when set, each clause with its ``source`` or
+    ``operation``, which ``check(body, i)`` validates."""
+    if key in rule and not _l(rule.get(key)):
+        yield f"`{key}` must not be empty, found at rule {i}"
+    for clause in _l(rule.get(key)):
+        if clause is None:
+            yield f"`{key}` must not be nil, found at rule {i}"
+            continue
+        body = _d(clause).get(inner)
+        if not isinstance(body, dict):
+            yield f"`{key}.{inner}` must not be nil, found at rule {i}"
+            continue
+        yield from check(body, i)
+
+
+def _source(src: dict, i: int) -> Iterator[str | None]:
+    n = {k: len(_l(src.get(k))) for k in _SOURCE_KEYS}
+    if n["principals"] + n["notPrincipals"] + n["namespaces"] + n["notNamespaces"] > 0 and \
+            n["serviceAccounts"] + n["notServiceAccounts"] > 0:
+        yield f"cannot set serviceAccounts with namespaces or principals, found at rule {i}"
+    if not any(n.values()):
+        yield f"`from.source` must not be empty, found at rule {i}"
+    for key in ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"):
+        yield from _ips(_l(src.get(key)))
+    yield from _each(_empty, src, ("principals", "requestPrincipals", "namespaces", "ipBlocks", "remoteIpBlocks",
+                                   "notPrincipals", "notRequestPrincipals", "notNamespaces", "notIpBlocks",
+                                   "notRemoteIpBlocks"))
+    yield from _each(_service_accounts, src, ("serviceAccounts", "notServiceAccounts"))
+    yield from _each(_trust_domains, src, ("trustDomains", "notTrustDomains"))
+
+
+def _operation(op: dict, i: int) -> Iterator[str | None]:
+    if not any(_l(op.get(k)) for k in _OPERATION_KEYS):
+        yield f"`to.operation` must not be empty, found at rule {i}"
+    for key in ("ports", "notPorts"):
+        yield from _ports(_l(op.get(key)))
+    yield from _each(_empty, op, _OPERATION_KEYS)
+    yield from _each(_path_templates, op, ("paths", "notPaths"))
+
+
+def _ruleWhen(rule: dict) -> Iterator[str]:
+    for cond in _l(rule.get("when")):
+        cond = _d(cond)
+        key = _s(cond.get("key"))
+        if not key:
+            yield "`key` must not be empty"
+        elif not _l(cond.get("values")) and not _l(cond.get("notValues")):
+            yield f"at least one of `values` or `notValues` must be set for key {key}"
+        else:
+            err = ValidateAttribute(key, _l(cond.get("values")))
+            if err:
+                yield f"invalid `value` for `key` {key}: {err}"
+            err = ValidateAttribute(key, _l(cond.get("notValues")))
+            if err:
+                yield f"invalid `notValue` for `key` {key}: {err}"
 
 
 def validateJwtRule(rule: Any) -> Iterator[Error]:
@@ -1982,58 +1967,66 @@ def validateJwtRule(rule: Any) -> Iterator[Error]:
         yield c, "issuer or jwksUri must be non-empty string"
     uri = _s(rule.get("jwksUri"))
     if uri:
-        from ..crdcheck import _parse_request_uri
-
-        scheme = uri.partition(":")[0].lower() if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", uri) else ""
-        if scheme not in ("http", "https"):
-            yield c, f'URI scheme "{scheme}" is not supported'
-        else:
-            try:
-                parsed = _parse_request_uri(uri)
-            except ValueError as exc:
-                yield c, f'parse "{uri}": {exc}'
-            else:
-                host = parsed.host
-                port = host.rpartition(":")[2] if ":" in host and not host.endswith("]") else ""
-                if port and not port.isdigit():
-                    yield c, f'strconv.Atoi: parsing "{port}": invalid syntax'
+        yield from _errors(c, _jwksUri(uri))
     jwks = _s(rule.get("jwks"))
     if jwks:
-        import json
+        yield from _errors(c, _jwks(jwks))
+    yield from _errors(c, *_jwtLocations(rule), *_outputClaimToHeaders(rule))
+    yield from _errors(c, *_durations(rule, "timeout"))
 
-        try:
-            data = json.loads(jwks)
-        except ValueError as exc:
-            yield c, f"jwks parse error: {exc}"
-        else:
-            if not isinstance(data, dict):
-                yield c, "jwks parse error: not a JSON object"
+
+def _jwksUri(uri: str) -> str | None:
+    """Go's ``url.ParseRequestURI`` of an http(s) URI, then its port as a number."""
+    from ..crdcheck import _parse_request_uri
+
+    scheme = uri.partition(":")[0].lower() if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", uri) else ""
+    if scheme not in ("http", "https"):
+        return f'URI scheme "{scheme}" is not supported'
+    try:
+        host = _parse_request_uri(uri).host
+    except ValueError as exc:
+        return f'parse "{uri}": {exc}'
+    port = host.rpartition(":")[2] if ":" in host and not host.endswith("]") else ""
+    if port and not port.isdigit():
+        return f'strconv.Atoi: parsing "{port}": invalid syntax'
+    return None
+
+
+def _jwks(jwks: str) -> str | None:
+    import json
+
+    try:
+        data = json.loads(jwks)
+    except ValueError as exc:
+        return f"jwks parse error: {exc}"
+    return None if isinstance(data, dict) else "jwks parse error: not a JSON object"
+
+
+def _jwtLocations(rule: dict) -> Iterator[str]:
+    """Where the token is read from: headers, query parameters, cookies."""
     for loc in _l(rule.get("fromHeaders")):
         if loc is None:
-            yield c, "location header name must be non-null"
+            yield "location header name must be non-null"
         elif not _s(_d(loc).get("name")):
-            yield c, "location header name must be non-empty string"
+            yield "location header name must be non-empty string"
     for loc in _l(rule.get("fromParams")):
         if not _s(loc):
-            yield c, "location query must be non-empty string"
+            yield "location query must be non-empty string"
     for loc in _l(rule.get("fromCookies")):
         if not _s(loc):
-            yield c, "cookie name must be non-empty string"
+            yield "cookie name must be non-empty string"
+
+
+def _outputClaimToHeaders(rule: dict) -> Iterator[str | None]:
     for oc in _l(rule.get("outputClaimToHeaders")):
         if oc is None:
-            yield c, "outputClaimToHeaders must not be null"
+            yield "outputClaimToHeaders must not be null"
             continue
         oc = _d(oc)
         if not _s(oc.get("claim")) or not _s(oc.get("header")):
-            yield c, "outputClaimToHeaders header and claim value must be non-empty string"
+            yield "outputClaimToHeaders header and claim value must be non-empty string"
             continue
-        err = ValidateStrictHTTPHeaderName(_s(oc.get("header")))
-        if err:
-            yield c, err
-    if "timeout" in rule:
-        err = ValidateDuration(rule.get("timeout"))
-        if err:
-            yield c, err
+        yield ValidateStrictHTTPHeaderName(_s(oc.get("header")))
 
 
 def ValidateRequestAuthentication(obj: dict) -> Iterator[Error]:
@@ -2074,51 +2067,57 @@ def ValidateTelemetry(obj: dict) -> Iterator[Error]:
     spec = _d(obj.get("spec"))
     yield from _policy_selectors(spec)
     for m in _l(spec.get("metrics")):
-        if not isinstance(m, dict):
-            continue
-        yield from _providers(m.get("providers"))
-        for o in _l(m.get("overrides")):
-            c = "validateTelemetryMetrics"
-            if o is None:
-                yield c, "tagOverrides may not be null"
-                continue
-            for name, to in _d(_d(o).get("tagOverrides")).items():
-                if to is None:
-                    yield c, "tagOverrides may not be null"
-                    continue
-                op, value = _s(_d(to).get("operation")) or "UPSERT", _s(_d(to).get("value"))
-                if op == "UPSERT" and not value:
-                    yield c, "tagOverrides.value must be set when operation is UPSERT"
-                if op == "REMOVE" and value:
-                    yield c, "tagOverrides.value may only be set when operation is UPSERT"
-            match = _d(_d(o).get("match"))
-            if "customMetric" in match and not _s(match.get("customMetric")):
-                yield c, "customMetric may not be empty"
+        if isinstance(m, dict):
+            yield from _providers(m.get("providers"))
+            yield from validateTelemetryMetrics(m)
     for t in _l(spec.get("tracing")):
-        if not isinstance(t, dict):
-            continue
-        c = "validateTelemetryTracing"
-        yield from _providers(t.get("providers"))
-        if "randomSamplingPercentage" in t:
-            v = _f(t.get("randomSamplingPercentage"))
-            if v < 0 or v > 100:
-                yield c, "randomSamplingPercentage must be in range [0.0, 100.0]"
-        for name, tag in _d(t.get("customTags")).items():
-            if name == "":
-                yield c, "tag name may not be empty"
-            if tag is None:
-                yield c, f"tag '{name}' may not have a nil value"
-                continue
-            tag = _d(tag)
-            if "literal" in tag and not _s(_d(tag["literal"]).get("value")):
-                yield c, "literal tag value may not be empty"
-            elif "header" in tag and not _s(_d(tag["header"]).get("name")):
-                yield c, "header tag name may not be empty"
-            elif "environment" in tag and not _s(_d(tag["environment"]).get("name")):
-                yield c, "environment tag name may not be empty"
+        if isinstance(t, dict):
+            yield from _providers(t.get("providers"))
+            yield from validateTelemetryTracing(t)
     for a in _l(spec.get("accessLogging")):
         if isinstance(a, dict):
             yield from _providers(a.get("providers"))
+
+
+def validateTelemetryMetrics(m: dict) -> Iterator[Error]:
+    c = "validateTelemetryMetrics"
+    for o in _l(m.get("overrides")):
+        if o is None:
+            yield c, "tagOverrides may not be null"
+            continue
+        for to in _d(_d(o).get("tagOverrides")).values():
+            if to is None:
+                yield c, "tagOverrides may not be null"
+                continue
+            op, value = _s(_d(to).get("operation")) or "UPSERT", _s(_d(to).get("value"))
+            if op == "UPSERT" and not value:
+                yield c, "tagOverrides.value must be set when operation is UPSERT"
+            if op == "REMOVE" and value:
+                yield c, "tagOverrides.value may only be set when operation is UPSERT"
+        match = _d(_d(o).get("match"))
+        if "customMetric" in match and not _s(match.get("customMetric")):
+            yield c, "customMetric may not be empty"
+
+
+def validateTelemetryTracing(t: dict) -> Iterator[Error]:
+    c = "validateTelemetryTracing"
+    if "randomSamplingPercentage" in t:
+        v = _f(t.get("randomSamplingPercentage"))
+        if v < 0 or v > 100:
+            yield c, "randomSamplingPercentage must be in range [0.0, 100.0]"
+    for name, tag in _d(t.get("customTags")).items():
+        if name == "":
+            yield c, "tag name may not be empty"
+        if tag is None:
+            yield c, f"tag '{name}' may not have a nil value"
+            continue
+        tag = _d(tag)
+        if "literal" in tag and not _s(_d(tag["literal"]).get("value")):
+            yield c, "literal tag value may not be empty"
+        elif "header" in tag and not _s(_d(tag["header"]).get("name")):
+            yield c, "header tag name may not be empty"
+        elif "environment" in tag and not _s(_d(tag["environment"]).get("name")):
+            yield c, "environment tag name may not be empty"
 
 
 def ValidateEnvoyFilter(obj: dict) -> Iterator[Error]:
@@ -2126,64 +2125,69 @@ def ValidateEnvoyFilter(obj: dict) -> Iterator[Error]:
     ef = _d(obj.get("spec"))
     yield from ValidateAlphaWorkloadSelector(ef.get("workloadSelector"), c)
     for cp in _l(ef.get("configPatches")):
-        if cp is None:
-            yield c, "Envoy filter: null config patch"
-            continue
-        cp = _d(cp)
-        match = cp.get("match")
-        if isinstance(match, dict) and match.get("context") == "WAYPOINT":
-            continue
-        if _s(cp.get("applyTo")) in ("", "INVALID"):
-            yield c, "Envoy filter: missing applyTo"
-            continue
-        patch = cp.get("patch")
-        if not isinstance(patch, dict):
-            yield c, "Envoy filter: missing patch"
-            continue
-        op = _s(patch.get("operation"))
-        if op in ("", "INVALID"):
-            yield c, "Envoy filter: missing patch operation"
-            continue
-        if op != "REMOVE" and patch.get("value") is None:
-            yield c, "Envoy filter: missing patch value for non-remove operation"
-            continue
-        match = _d(match)
-        version = _s(_d(match.get("proxy")).get("proxyVersion"))
-        if version:
-            err = _re2_error(version)
-            if err:
-                yield c, f"Envoy filter: invalid regex for proxy version, [{err}]"
-                continue
-        apply_to = _s(cp.get("applyTo"))
-        has_object = any(k in match for k in ("listener", "routeConfiguration", "cluster"))
-        if apply_to in ("LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER") and has_object:
-            listener = match.get("listener")
-            if not isinstance(listener, dict):
-                yield c, "Envoy filter: applyTo for listener class objects cannot have non listener match"
-                continue
-            flt = _d(_d(listener.get("filterChain")).get("filter"))
-            if "filter" in _d(listener.get("filterChain")):
-                if not _s(flt.get("name")):
-                    yield c, "Envoy filter: filter match has no name to match on"
-                    continue
-                if "subFilter" in flt:
-                    if apply_to != "HTTP_FILTER":
-                        yield c, "Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only"
-                        continue
-                    if _s(flt.get("name")) not in ("envoy.filters.network.http_connection_manager",
-                                                   "envoy.http_connection_manager"):
-                        yield c, ("Envoy filter: subfilter match requires filter match with "
-                                  "envoy.filters.network.http_connection_manager")
-                        continue
-                    if not _s(_d(flt.get("subFilter")).get("name")):
-                        yield c, "Envoy filter: subfilter match has no name to match on"
-                        continue
-        elif apply_to in ("ROUTE_CONFIGURATION", "VIRTUAL_HOST", "HTTP_ROUTE") and has_object:
-            if not isinstance(match.get("routeConfiguration"), dict):
-                yield c, "Envoy filter: applyTo for http route class objects cannot have non route configuration match"
-        elif apply_to == "CLUSTER" and has_object:
-            if not isinstance(match.get("cluster"), dict):
-                yield c, "Envoy filter: applyTo for cluster class objects cannot have non cluster match"
+        yield from _errors(c, _configPatch(cp))
+
+
+_LISTENER_CLASS = ("LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER")
+_ROUTE_CLASS = ("ROUTE_CONFIGURATION", "VIRTUAL_HOST", "HTTP_ROUTE")
+_HCM = ("envoy.filters.network.http_connection_manager", "envoy.http_connection_manager")
+
+
+def _configPatch(cp: Any) -> str | None:
+    """The first reason a config patch is refused (Go's loop ``continue``s after each)."""
+    if cp is None:
+        return "Envoy filter: null config patch"
+    cp = _d(cp)
+    match = cp.get("match")
+    if isinstance(match, dict) and match.get("context") == "WAYPOINT":
+        return None
+    if _s(cp.get("applyTo")) in ("", "INVALID"):
+        return "Envoy filter: missing applyTo"
+    patch = cp.get("patch")
+    if not isinstance(patch, dict):
+        return "Envoy filter: missing patch"
+    op = _s(patch.get("operation"))
+    if op in ("", "INVALID"):
+        return "Envoy filter: missing patch operation"
+    if op != "REMOVE" and patch.get("value") is None:
+        return "Envoy filter: missing patch value for non-remove operation"
+    match = _d(match)
+    version = _s(_d(match.get("proxy")).get("proxyVersion"))
+    err = _re2_error(version) if version else None
+    if err:
+        return f"Envoy filter: invalid regex for proxy version, [{err}]"
+    return _applyToMatch(_s(cp.get("applyTo")), match)
+
+
+def _applyToMatch(apply_to: str, match: dict) -> str | None:
+    """The match names an object of the class that ``applyTo`` patches."""
+    if not any(k in match for k in ("listener", "routeConfiguration", "cluster")):
+        return None
+    if apply_to in _LISTENER_CLASS:
+        listener = match.get("listener")
+        if not isinstance(listener, dict):
+            return "Envoy filter: applyTo for listener class objects cannot have non listener match"
+        chain = _d(listener.get("filterChain"))
+        return _filterMatch(apply_to, _d(chain.get("filter"))) if "filter" in chain else None
+    if apply_to in _ROUTE_CLASS and not isinstance(match.get("routeConfiguration"), dict):
+        return "Envoy filter: applyTo for http route class objects cannot have non route configuration match"
+    if apply_to == "CLUSTER" and not isinstance(match.get("cluster"), dict):
+        return "Envoy filter: applyTo for cluster class objects cannot have non cluster match"
+    return None
+
+
+def _filterMatch(apply_to: str, flt: dict) -> str | None:
+    if not _s(flt.get("name")):
+        return "Envoy filter: filter match has no name to match on"
+    if "subFilter" not in flt:
+        return None
+    if apply_to != "HTTP_FILTER":
+        return "Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only"
+    if _s(flt.get("name")) not in _HCM:
+        return "Envoy filter: subfilter match requires filter match with envoy.filters.network.http_connection_manager"
+    if not _s(_d(flt.get("subFilter")).get("name")):
+        return "Envoy filter: subfilter match has no name to match on"
+    return None
 
 
 # --- dispatch --------------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ real helm, exactly as the helmfile layers the values.
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,8 +18,9 @@ from typing import Any
 import yaml
 
 from ..catalog import Catalog
-from ..errors import ChartgenError, ToolError
-from ..mesh import EnvView, env_views
+from ..errors import ChartgenError
+from ..mesh import EnvView, Mesh, resolve
+from ..toolchain import Tool, find_tool, run
 from ..values import chart_name
 
 KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
@@ -118,14 +118,15 @@ def load_yaml_text(text: str) -> dict:
 class Project:
     """The catalog and every file ``chartgen generate`` would write, in memory."""
 
-    def __init__(self, catalog: Catalog, files: dict[str, str], catalog_file: str = "catalog.yaml",
+    def __init__(self, catalog: Catalog | Mesh, files: dict[str, str], catalog_file: str = "catalog.yaml",
                  notes: list[str] | None = None, source_map=None, root: Path | None = None):
-        self.catalog = catalog
+        self.mesh = resolve(catalog)  # the catalog resolved once, shared with the plan
+        self.catalog = self.mesh.catalog
         self.root = root  # the directory of the catalog (where the user's helmfile.yaml is), if known
         self.source_map = source_map  # positions in the catalog file (chartgen.yamlsrc.SourceMap), optional
         self.files = dict(files)
         self.catalog_file = catalog_file
-        self.chart_name = chart_name(catalog)
+        self.chart_name = chart_name(self.catalog)
         self.chart_dir = f"charts/{self.chart_name}"
         self.notes: list[str] = list(notes or [])
 
@@ -134,7 +135,8 @@ class Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``)."""
         from ..generate import plan
 
-        return cls(catalog, plan(catalog, root).files, catalog_file, [], source_map, root)
+        mesh = resolve(catalog)
+        return cls(mesh, plan(mesh, root).files, catalog_file, [], source_map, root)
 
     # --- the helmfile ------------------------------------------------------------------------
 
@@ -215,7 +217,7 @@ class Project:
         return merged
 
     def environments(self) -> list[str]:
-        return [v.name for v in env_views(self.catalog)]
+        return [v.name for v in self.mesh.views]
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -261,10 +263,10 @@ def split_documents(text: str, chart_parent: str) -> list[Doc]:
 
 
 def _helm_env(scratch: Path) -> dict:
-    from ..toolchain import tool_env
-
-    return tool_env({"HELM_CONFIG_HOME": scratch / "helm" / "config", "HELM_CACHE_HOME": scratch / "helm" / "cache",
-                     "HELM_DATA_HOME": scratch / "helm" / "data"})
+    """helm's own directories inside the scratch directory: no user repository or plugin
+    configuration takes part in the render."""
+    return {"HELM_CONFIG_HOME": scratch / "helm" / "config", "HELM_CACHE_HOME": scratch / "helm" / "cache",
+            "HELM_DATA_HOME": scratch / "helm" / "data"}
 
 
 def write_files(project: Project, scratch: Path) -> None:
@@ -275,9 +277,9 @@ def write_files(project: Project, scratch: Path) -> None:
             path.write_text(text, encoding="utf-8")
 
 
-def helm_template(project: Project, env: str, scratch: Path, helm: str) -> str:
+def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
     release = project.mesh_release
-    args = [helm, "template", release.name, str(scratch / project.chart_dir), "-n", release.namespace or "istio-system"]
+    args = ["template", release.name, str(scratch / project.chart_dir), "-n", release.namespace or "istio-system"]
     for i, (path, data) in enumerate(project.values_layers(release, env, project.chart_name)):
         if path.startswith("<inline"):
             inline = scratch / "inline" / f"{env}-{i}.yaml"
@@ -287,33 +289,21 @@ def helm_template(project: Project, env: str, scratch: Path, helm: str) -> str:
         else:
             args += ["-f", str(scratch / path)]
     args += ["--kube-version", KUBE_VERSION]
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=_helm_env(scratch),
-                              timeout=120)
-    except OSError as exc:
-        raise ToolError(f"cannot run helm: {exc}") from None
-    if proc.returncode != 0:
-        raise ToolError(f"helm template failed for environment {env}:\n{proc.stderr.strip()}")
-    return proc.stdout
+    return run(helm, *args, what=f"helm template for environment {env}", env=_helm_env(scratch)).stdout
 
 
 def render_texts(project: Project, envs: list[str], scratch: Path, helm: str | None = None) -> dict[str, str]:
-    """``helm template`` output per environment (the environments render in parallel)."""
-    from ..toolchain import ToolNotFound, find_tool
-
-    if helm is None:
-        try:
-            helm = find_tool("helm").path
-        except ToolNotFound as exc:
-            raise ToolError(str(exc)) from None
+    """``helm template`` output per environment (the environments render in parallel);
+    ``helm``: the binary (default: the lookup order of ``chartgen.toolchain``)."""
+    tool = find_tool("helm", helm)
     write_files(project, scratch)
     with ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:
-        return dict(zip(envs, pool.map(lambda e: helm_template(project, e, scratch, helm), envs)))
+        return dict(zip(envs, pool.map(lambda e: helm_template(project, e, scratch, tool), envs)))
 
 
 def assemble(project: Project, texts: dict[str, str]) -> dict[str, Rendered]:
     """Parse the rendered output and gather the values around each environment."""
-    views = {v.name: v for v in env_views(project.catalog)}
+    views = {v.name: v for v in project.mesh.views}
     chart_parent = project.chart_dir.rsplit("/", 1)[0]
     out = {}
     for env, text in texts.items():

@@ -6,19 +6,17 @@ import sys
 
 import click
 
-from ..cli import Ctx, catalog_option, run_guarded
+from ..cli import Ctx, run_guarded
+from . import options
 
 
 @click.command("export")
 @click.argument("tool", type=click.Choice(["argocd", "flux"]))
-@catalog_option
-@click.option("--env", "envs", multiple=True, metavar="ENV",
-              help="Export only this environment (repeatable; default: all).")
-@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
-              help="Directory to write (default: gitops/<tool>/ beside the catalog; must be inside it).")
+@options.catalog
+@options.environments("Export")
+@options.export_out
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the exported files are stale.")
-@click.option("--chart-mirror", default=None, metavar="URL",
-              help="Pull every remote chart from this one repository or oci:// registry (as generate).")
+@options.chart_mirror
 @click.pass_obj
 def command(obj: Ctx, tool, catalog, envs, out, check, chart_mirror):
     """Write Argo CD Applications or Flux HelmReleases for the helmfile's releases.

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..cli import Ctx, catalog_option, run_guarded
+from ..cli import Ctx, run_guarded
+from . import options
 
 
 @click.command("lint")
-@catalog_option
-@click.option("--env", "envs", multiple=True, metavar="ENV",
-              help="Lint only this environment (repeatable; default: all).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@options.catalog
+@options.environments("Lint")
+@options.output_format("text", "json", "sarif")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--no-scanner", is_flag=True, help="Skip checkov's Kubernetes checks.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line on stderr (there is none when stderr is not a terminal).")

@@ -34,8 +34,9 @@ Adding a case
    shown as ``<dir>``, the count of written files as ``<n>``); review it like code and
    commit it.
 
-Every step runs the real ``python -m chartgen`` in a fresh copy of the case directory,
-limited to 2 GiB of address space. Whatever the outcome, the output never holds a
+Every step runs chartgen (in the test's process, as ``run_cli`` does: exit code, stdout and
+stderr as the real process gives them) in a fresh copy of the case directory, with its time
+limit and at most 2 GiB more address space. Whatever the outcome, the output never holds a
 traceback or an ``internal error``, and no file named ``pwned*`` ever appears (payloads
 ``touch pwned``). A case whose checks run a binary (or that has a ``check.py``) is marked
 ``integration``; the others are in the fast tier.
@@ -46,15 +47,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import run_cli
 
 HERE = Path(__file__).resolve().parent
 CASES_DIR = HERE / "cases"
@@ -67,10 +68,6 @@ MEMORY_LIMIT = 2 << 30
 
 
 # --- running chartgen ----------------------------------------------------------------------
-
-
-def _limits():  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 @dataclass
@@ -109,11 +106,7 @@ class Ctx:
 
 def _chartgen(cwd: Path, args: list[str], timeout: float) -> Step:
     env = dict(os.environ, NO_COLOR="1", COLUMNS="200")
-    try:
-        proc = subprocess.run([sys.executable, "-m", "chartgen", *args], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=timeout, preexec_fn=_limits)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"chartgen {' '.join(args)} did not finish within {timeout}s")
+    proc = run_cli(*args, cwd=cwd, env=env, timeout=timeout, memory=MEMORY_LIMIT)
     return Step(args, proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -35,7 +35,7 @@ Usage: {{- $_ := include "chartgen.callGraph" (dict "services" $s "externals" $e
 {{- end -}}
 {{- end -}}
 {{- else -}}
-{{- fail (printf "services.%s.calls: %q is neither a key of services nor of externalServices" $key $c) -}}
+{{- include "chartgen.fail" (dict "check" "unknown-call" "args" (list $key $c)) -}}
 {{- end -}}
 {{- end -}}
 {{- $_ := set $svc "callees" ($callees | uniq | sortAlpha) -}}

@@ -5,10 +5,10 @@ Source: chartgen/templates/chart/templates/_model.tpl in chartgen; change it the
 {{/* The model every template works from: the values with defaults filled in, checked and resolved, computed once per render. */}}
 
 {{/*
-Helpers of the mesh chart, one file per concern (_names, _labels, _defaults, _model,
+Helpers of the mesh chart, one file per concern (_names, _labels, _contract, _model,
 _checks, _ports, _expose, _calls, _match, _routes, _gatewayapi). Every helper is
 namespaced "chartgen.". Templates read only the keys listed in
-docs/design/values-contract.md.
+docs/design/values-contract.md; _contract.tpl is generated from the values model.
 */}}
 
 {{/*
@@ -44,6 +44,9 @@ Usage: through chartgen.cacheModel.
 Its parts: chartgen.fillDefaults (below), chartgen.checkService (_checks.tpl),
 chartgen.servicePorts (_ports.tpl), chartgen.serviceExposure (_expose.tpl),
 chartgen.callGraph (_calls.tpl).
+Everything here is derived from keys that a user's values file may override (ports,
+expose.paths, calls, environment.*): it is computed here, from the values in effect,
+rather than carried in the values, where an override would leave it stale.
 */}}
 {{- define "chartgen.model" -}}
 {{- $root := . -}}
@@ -59,13 +62,13 @@ chartgen.callGraph (_calls.tpl).
 {{- end -}}
 {{- range $key, $raw := ($V.externalServices | default dict) -}}
 {{- if hasKey $services $key -}}
-{{- fail (printf "%q is both a service and an external service; keys must be unique" $key) -}}
+{{- include "chartgen.fail" (dict "check" "unique-keys" "args" (list $key)) -}}
 {{- end -}}
 {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $ed "value" $raw) -}}
 {{- $_ := set $externals $key $ed._filled -}}
 {{- end -}}
 {{- if and $gw.enabled $gw.https (not $gw.credentialName) -}}
-{{- fail "gateway.https is true but gateway.credentialName is empty" -}}
+{{- include "chartgen.fail" (dict "check" "https-credential") -}}
 {{- end -}}
 {{- $ambient := eq (toString $V.environment.dataPlane) "ambient" -}}
 {{- $extraPorts := dict -}}
@@ -82,7 +85,7 @@ chartgen.callGraph (_calls.tpl).
 {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $ambient) -}}
 {{- /* rendered once here: every template that needs it reuses the text */ -}}
 {{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
-{{- $sa := required (printf "services.%s.serviceAccount.name is required" $key) $svc.serviceAccount.name -}}
+{{- $sa := $svc.serviceAccount.name -}}
 {{- $_ := set $svc "principal" (include "chartgen.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
 {{- $_ := include "chartgen.serviceExposure" (dict "root" $root "svc" $svc "extraPorts" $extraPorts) -}}
 {{- end -}}
@@ -109,17 +112,14 @@ chartgen.callGraph (_calls.tpl).
 {{- if $ext.redirect.enabled -}}
 {{- $target := get $services (toString $ext.redirect.service) -}}
 {{- if not $target -}}
-{{- fail (printf "externalServices.%s.redirect.service %q is not a key of services" $key $ext.redirect.service) -}}
+{{- include "chartgen.fail" (dict "check" "redirect-service" "args" (list $key $ext.redirect.service)) -}}
 {{- end -}}
 {{- if $target.enabled -}}
 {{- if not (has (toString (int $ext.redirect.port)) $target.portStrings) -}}
-{{- fail (printf "externalServices.%s.redirect.port %d is not a port of services.%s" $key (int $ext.redirect.port) $ext.redirect.service) -}}
+{{- include "chartgen.fail" (dict "check" "redirect-port" "args" (list $key (int $ext.redirect.port) $ext.redirect.service)) -}}
 {{- end -}}
 {{- $active = $ext.enabled -}}
 {{- end -}}
-{{- end -}}
-{{- if and $ext.enabled (not $ext.hosts) -}}
-{{- fail (printf "externalServices.%s.hosts must not be empty" $key) -}}
 {{- end -}}
 {{- $_ := set $ext "redirectActive" $active -}}
 {{- if and $active $ambient -}}

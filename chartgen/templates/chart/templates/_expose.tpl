@@ -18,11 +18,8 @@ Usage: {{- $_ := include "chartgen.serviceExposure" (dict "root" $ "svc" $svc "e
 {{- $exposed := and $gw.enabled $svc.expose.enabled -}}
 {{- $_ := set $svc "exposed" $exposed -}}
 {{- if $exposed -}}
-{{- if not $svc.expose.paths -}}
-{{- fail (printf "services.%s.expose.paths must not be empty" $key) -}}
-{{- end -}}
 {{- if not $httpPorts -}}
-{{- fail (printf "services.%s is exposed but has no HTTP, HTTP2 or GRPC port" $key) -}}
+{{- include "chartgen.fail" (dict "check" "exposed-http-port" "args" (list $key)) -}}
 {{- end -}}
 {{- /* the gateway routes to the first HTTP port; paths as matches: a string is a prefix */ -}}
 {{- $_ := set $svc "ingressPort" (first $httpPorts) -}}
@@ -56,7 +53,7 @@ Usage: {{- $_ := include "chartgen.serviceExposure" (dict "root" $ "svc" $svc "e
 {{- else -}}
 {{- $ep := get .extraPorts (toString $gp) -}}
 {{- if not $ep -}}
-{{- fail (printf "services.%s.expose.gatewayPort %d is not a number of gateway.extraPorts" $key $gp) -}}
+{{- include "chartgen.fail" (dict "check" "gateway-port" "args" (list $key $gp)) -}}
 {{- end -}}
 {{- $_ := set $svc "gwPort" $gp -}}
 {{- $_ := set $svc "scheme" (ternary "https" "http" (eq (upper (toString $ep.protocol)) "HTTPS")) -}}

@@ -1,0 +1,424 @@
+"""The mesh chart's values, modelled once.
+
+This is the values contract: every key the chart's templates read, with its type, bounds,
+pattern and description. Everything else about the contract is generated from it by
+``chartgen.values_contract`` into files committed in the tree: the strict
+``values.schema.json`` (whose descriptions become the ``values.yaml`` comments and the chart
+README's values table), the template defaults of a service and an external service (the
+generated helper template) and the contract doc. ``chartgen.values`` produces values of this
+shape from the catalog. Nothing imports this module at run time.
+
+A field's default is what the templates assume when an entry of ``services`` or
+``externalServices`` leaves the key out (``{}`` for a section they skip when empty); it is
+not a value chartgen emits. Which keys the schema requires is said per model
+(``schema_required``): all of them unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from . import naming
+from .catalog import GRPC_STATUS, PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
+
+DNS_LABEL = naming.DNS1123_LABEL.pattern
+DNS_LABEL_OR_EMPTY = naming.DNS1123_LABEL_OR_EMPTY.pattern
+DURATION = naming.DURATION.pattern
+DURATION_OR_EMPTY = f"^$|{DURATION}"
+ENV_VAR = naming.ENV_VAR.pattern
+ENV_VAR_OR_EMPTY = f"^$|{ENV_VAR}"
+# AuthorizationPolicy reads '*' as a wildcard and '{…}' as a template: literal paths have neither.
+PLAIN_PATH = r"^/[^*{}?# ]*$"
+INT32_MAX = naming.INT32_MAX
+UINT32_MAX = naming.UINT32_MAX
+
+
+def text(description: str = "", **constraints) -> Any:
+    """A string, optionally described and constrained (pattern=…, min_length=…)."""
+    return Annotated[str, Field(description=description or None, **constraints)]
+
+
+def whole(description: str, lo: int | None = None, hi: int | None = None) -> Any:
+    return Annotated[int, Field(description=description, ge=lo, le=hi)]
+
+
+def share(description: str) -> Any:
+    return Annotated[float, Field(description=description, ge=0, le=100)]
+
+
+DnsKey = text(pattern=DNS_LABEL)
+EnvKey = text(pattern=ENV_VAR)
+Port = whole("Port number.", 1, 65535)
+Protocol = Literal[PROTOCOLS]  # type: ignore[valid-type]
+
+
+class ValuesModel(BaseModel):
+    """A section of the values: unknown keys are refused (additionalProperties: false)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    # the keys the schema requires: "all", "none" or the names
+    schema_required: ClassVar[str | tuple[str, ...]] = "all"
+    # how many of the keys may be given (minProperties, maxProperties), or None
+    schema_counts: ClassVar[tuple[int | None, int | None]] = (None, None)
+
+    @model_validator(mode="after")
+    def _counts(self):
+        low, high = self.schema_counts
+        given = len(self.model_fields_set)
+        if (low is not None and given < low) or (high is not None and given > high):
+            raise PydanticCustomError("values-counts", "expected {low}–{high} of the keys, got {given}",
+                                      {"low": low, "high": high, "given": given})
+        return self
+
+
+# --- shapes shared by several sections --------------------------------------------------------
+
+
+class PortItem(ValuesModel):
+    name: text("Port name (<protocol>[-suffix]).", pattern=DNS_LABEL)
+    number: Port
+    protocol: Annotated[Protocol, Field(description="Protocol: HTTP, HTTP2 and GRPC ports get http rules, TLS and HTTPS "
+                                                    "tls rules (by SNI), TCP, MONGO, REDIS and MYSQL tcp rules.")]
+
+
+class RateLimit(ValuesModel):
+    enabled: Annotated[bool, Field(description="Insert a local rate limit (token bucket per pod; over-limit requests get 429).")] = False
+    maxTokens: whole("Bucket size (burst).", 0, UINT32_MAX) = 0
+    tokensPerFill: whole("Tokens added every fillInterval.", 0, UINT32_MAX) = 0
+    fillInterval: text("Refill interval.", pattern=DURATION) = ""
+
+
+class StringMatch(ValuesModel):
+    schema_required: ClassVar = "none"
+    schema_counts: ClassVar = (1, 1)
+
+    exact: str | None = None
+    prefix: str | None = None
+    regex: str | None = None
+
+
+class HttpMatch(ValuesModel):
+    """An Istio HTTPMatchRequest."""
+
+    schema_required: ClassVar = "none"
+
+    headers: Annotated[dict[str, StringMatch], Field(description="Header conditions (lowercase names).")] = {}
+    uri: StringMatch | None = None
+    queryParams: Annotated[dict[str, StringMatch], Field(description="Query parameter conditions.")] = {}
+    port: Port | None = None
+
+
+# --- a service ----------------------------------------------------------------------------------
+
+
+class ServiceAccount(ValuesModel):
+    create: Annotated[bool, Field(description="Create the ServiceAccount (token not automounted).")] = False
+    name: text("ServiceAccount name; its principal is used in AuthorizationPolicies.", pattern=DNS_LABEL) = ""
+
+
+PlainPath = text("A path prefix.", pattern=PLAIN_PATH)
+
+
+class PathMatch(ValuesModel):
+    schema_required: ClassVar = "none"
+    schema_counts: ClassVar = (1, 1)
+
+    exact: text(pattern=PLAIN_PATH) | None = None
+    prefix: text(pattern=PLAIN_PATH) | None = None
+    regex: text(min_length=1) | None = None
+
+
+class Expose(ValuesModel):
+    enabled: Annotated[bool, Field(description="Route external traffic to this service through the gateway.")] = False
+    host: text("Subdomain; the host is <host>.<environment.hostSuffix>.", pattern=DNS_LABEL) = ""
+    paths: Annotated[list[PlainPath | PathMatch], Field(
+        description="Paths routed through the gateway: a string is a prefix, or {exact: …}, {prefix: …}, {regex: …} "
+                    "(RE2, whole path).", min_length=1)] = []
+    gatewayPort: whole("Gateway port; 0 means the main port (443 or 80).", 0, 65535) = 0
+
+
+class Retries(ValuesModel):
+    attempts: whole("Retry attempts.", 0, 20)
+    perTryTimeout: text("Timeout per attempt; empty for the route timeout.", pattern=DURATION_OR_EMPTY)
+    retryOn: text("Envoy retry conditions.", min_length=1)
+
+
+class HttpCookie(ValuesModel):
+    schema_required: ClassVar = "none"
+
+    name: text(min_length=1)
+    path: str | None = None
+    ttl: text("Cookie lifetime.", pattern=DURATION) | None = None
+
+
+class ConsistentHash(ValuesModel):
+    schema_required: ClassVar = "none"
+    schema_counts: ClassVar = (1, 1)
+
+    httpHeaderName: text(min_length=1) | None = None
+    httpCookie: HttpCookie | None = None
+    useSourceIp: bool | None = None
+    httpQueryParameterName: text(min_length=1) | None = None
+
+
+class LoadBalancer(ValuesModel):
+    """DestinationRule loadBalancer: {simple: …} or {consistentHash: …} (session affinity); empty for Istio's default."""
+
+    schema_required: ClassVar = "none"
+    schema_counts: ClassVar = (None, 1)
+
+    simple: Annotated[Balancer, Field(description="Algorithm.")] | None = None
+    consistentHash: ConsistentHash | None = None
+
+
+class TcpPool(ValuesModel):
+    schema_required: ClassVar = "none"
+
+    maxConnections: whole("Max connections.", 1, INT32_MAX) | None = None
+    connectTimeout: text("TCP connect timeout.", pattern=DURATION) | None = None
+
+
+class HttpPool(ValuesModel):
+    schema_required: ClassVar = "none"
+
+    http1MaxPendingRequests: whole("Max pending requests.", 1, INT32_MAX) | None = None
+    http2MaxRequests: whole("Max concurrent requests.", 1, INT32_MAX) | None = None
+    maxRequestsPerConnection: whole("Requests per connection (0 unlimited).", 0, INT32_MAX) | None = None
+    maxRetries: whole("Max concurrent retries.", 0, INT32_MAX) | None = None
+    idleTimeout: text("Idle timeout.", pattern=DURATION) | None = None
+
+
+class ConnectionPool(ValuesModel):
+    """DestinationRule connectionPool."""
+
+    schema_required: ClassVar = "none"
+
+    tcp: TcpPool | None = None
+    http: HttpPool | None = None
+
+
+class OutlierDetection(ValuesModel):
+    """Circuit breaking (DestinationRule outlierDetection)."""
+
+    schema_required: ClassVar = "none"
+
+    consecutive5xxErrors: whole("5xx errors before ejection.", 0, UINT32_MAX) | None = None
+    consecutiveGatewayErrors: whole("Gateway errors before ejection.", 0, UINT32_MAX) | None = None
+    interval: text("Sweep interval.", pattern=DURATION) | None = None
+    baseEjectionTime: text("Minimum ejection time.", pattern=DURATION) | None = None
+    maxEjectionPercent: whole("Max ejected hosts (%).", 0, 100) | None = None
+
+
+class VersionSubset(ValuesModel):
+    labels: Annotated[dict[str, str], Field(description="Pod labels of the version.")]
+
+
+class Route(ValuesModel):
+    name: text("Rule name.", pattern=DNS_LABEL)
+    match: Annotated[list[HttpMatch], Field(description="Matches (ORed).", min_length=1)]
+    version: text("Version that matching requests go to.", pattern=DNS_LABEL)
+
+
+class Mirror(ValuesModel):
+    enabled: Annotated[bool, Field(description="Mirror traffic.")] = False
+    version: text("Version that receives the copy.") = ""
+    percent: share("Share of requests mirrored (%).") = 0
+
+
+class Delay(ValuesModel):
+    percent: share("Share delayed (%).")
+    fixedDelay: text("Delay.", pattern=DURATION)
+
+
+class Abort(ValuesModel):
+    schema_required: ClassVar = ("percent",)
+    schema_counts: ClassVar = (2, 2)
+
+    percent: share("Share aborted (%).")
+    httpStatus: whole("HTTP status returned.", 200, 599) | None = None
+    grpcStatus: Annotated[Literal[GRPC_STATUS], Field(  # type: ignore[valid-type]
+        description="gRPC status returned (e.g. UNAVAILABLE).")] | None = None
+
+
+class Fault(ValuesModel):
+    schema_required: ClassVar = ("name", "match")
+
+    name: text("Rule name.", pattern=DNS_LABEL)
+    match: Annotated[list[HttpMatch], Field(description="Matches (ORed); empty for all requests.")]
+    delay: Delay | None = None
+    abort: Abort | None = None
+
+
+class Service(ValuesModel):
+    """One service of the mesh."""
+
+    enabled: Annotated[bool, Field(description="Render this service's objects.")] = False
+    waypoint: text("Ambient data plane: the waypoint (Gateway API Gateway of class istio-waypoint in the service's "
+                   "namespace) applying this service's L7 settings; empty for none (L4 only).",
+                   pattern=DNS_LABEL_OR_EMPTY) = ""
+    namespace: text("Namespace; empty means environment.namespace.", pattern=DNS_LABEL_OR_EMPTY) = ""
+    serviceName: text("Kubernetes Service name.", pattern=DNS_LABEL) = ""
+    selector: Annotated[dict[str, str], Field(description="Pod labels of the workload.")] = {}
+    serviceAccount: Annotated[ServiceAccount, Field(description="Workload identity.")] = ServiceAccount()
+    ports: Annotated[list[PortItem], Field(description="Service ports; routes go to the first.", min_length=1)] = []
+    expose: Annotated[Expose, Field(description="External exposure.")] = Expose()
+    timeout: text("Request timeout; empty for none.", pattern=DURATION_OR_EMPTY) = ""
+    retries: Annotated[Retries, Field(description="Retry policy.")] = {}  # type: ignore[assignment]
+    loadBalancer: LoadBalancer = {}  # type: ignore[assignment]
+    connectionPool: ConnectionPool = {}  # type: ignore[assignment]
+    outlierDetection: OutlierDetection = {}  # type: ignore[assignment]
+    versions: Annotated[dict[DnsKey, VersionSubset], Field(description="Subsets by version name.")] = {}
+    weights: Annotated[dict[DnsKey, whole("Weight (%).", 0, 100)], Field(
+        description="Traffic split over versions; empty routes to the host.")] = {}
+    routes: Annotated[list[Route], Field(description="A/B rules, before the weighted default.")] = []
+    mirror: Annotated[Mirror, Field(description="Traffic mirroring.")] = Mirror()
+    faults: Annotated[list[Fault], Field(
+        description="Fault injection rules (rendered first, only when environment.chaos).")] = []
+    rateLimit: RateLimit = RateLimit()
+    calls: Annotated[list[text("A key of services or externalServices.", pattern=DNS_LABEL)], Field(
+        description="Dependencies: drive AuthorizationPolicies, NetworkPolicies and Sidecar scope.")] = []
+    env: Annotated[dict[EnvKey, str], Field(description="Entries of this service's env ConfigMap.")] = {}
+
+
+# --- an external service ----------------------------------------------------------------------
+
+
+class Redirect(ValuesModel):
+    enabled: Annotated[bool, Field(description="Route the hosts to a service.")] = False
+    service: text("A key of services.") = ""
+    port: whole("Target port.", 0, 65535) = 0
+
+
+class ExternalService(ValuesModel):
+    """An external service."""
+
+    enabled: Annotated[bool, Field(description="Render the ServiceEntry.")] = False
+    namespace: text("Namespace; empty means environment.namespace.", pattern=DNS_LABEL_OR_EMPTY) = ""
+    hosts: Annotated[list[text("Host.")], Field(description="Hosts.", min_length=1)] = []
+    ports: Annotated[list[PortItem], Field(description="Ports.", min_length=1)] = []
+    exportTo: Annotated[list[str], Field(description="Visibility.")] = []
+    redirect: Annotated[Redirect, Field(description="Redirect.")] = Redirect()
+    envVar: text("Env var receiving the redirect URL.", pattern=ENV_VAR_OR_EMPTY) = ""
+
+
+# --- the chart-wide sections ------------------------------------------------------------------
+
+
+class EnvironmentValues(ValuesModel):
+    name: text("Environment name.")
+    production: Annotated[bool, Field(description="Production environment (lint rules are stricter).")]
+    namespace: text("Default namespace of services.", pattern=DNS_LABEL)
+    hostSuffix: text("External hosts end with it.")
+    chaos: Annotated[bool, Field(description="Render fault injection rules.")]
+    mtlsMode: Annotated[MtlsMode, Field(description="PeerAuthentication mode.")]
+    tracingSamplingPercent: share("Trace sampling (%).")
+    accessLogging: Annotated[bool, Field(description="Envoy access logs.")]
+    egressPolicy: Annotated[EgressPolicy, Field(description="Sidecar outboundTrafficPolicy.")]
+    dataPlane: Annotated[DataPlane, Field(description="sidecar (injected Envoy, Sidecar scoping) or ambient (ztunnel, "
+                                                      "waypoints, Gateway API routing).")]
+
+
+class Istio(ValuesModel):
+    revision: text("Control plane revision; empty uses istio-injection=enabled.", pattern=DNS_LABEL_OR_EMPTY)
+    systemNamespace: text("Istio's namespace.", pattern=DNS_LABEL)
+    trustDomain: text("Mesh trust domain (principals).", min_length=1)
+
+
+class Namespaces(ValuesModel):
+    create: Annotated[bool, Field(description="Create the service namespaces (kept on uninstall).")]
+    labels: Annotated[dict[str, str], Field(description="Extra namespace labels.")]
+
+
+class Jwt(ValuesModel):
+    enabled: Annotated[bool, Field(description="Require a JWT at the gateway.")]
+    issuer: text("Issuer.")
+    jwksUri: text("JWKS URI.")
+    audiences: Annotated[list[str], Field(description="Audiences.")]
+
+
+class Gateway(ValuesModel):
+    enabled: Annotated[bool, Field(description="Render the Gateway and ingress routes.")]
+    api: Annotated[IngressApi, Field(description="istio: an Istio Gateway and VirtualServices (gateway pods from the "
+                                                 "istio/gateway chart); gatewayApi: a Gateway API Gateway of class "
+                                                 "istio (Istio deploys it) and HTTPRoutes.")]
+    name: text("Gateway name.", pattern=DNS_LABEL)
+    namespace: text("Namespace of the gateway workload.", pattern=DNS_LABEL)
+    selector: Annotated[dict[str, str], Field(description="Gateway pod labels.")]
+    serviceAccount: text("Gateway service account (principal).", pattern=DNS_LABEL)
+    service: text("Gateway Kubernetes Service (helm test).", pattern=DNS_LABEL)
+    https: Annotated[bool, Field(description="Serve HTTPS on 443.")]
+    credentialName: text("TLS secret in the gateway namespace.", pattern=DNS_LABEL_OR_EMPTY)
+    httpsRedirect: Annotated[bool, Field(description="Redirect HTTP to HTTPS.")]
+    extraPorts: Annotated[list[PortItem], Field(description="Extra gateway servers (plain).")]
+    rateLimit: RateLimit
+    jwt: Annotated[Jwt, Field(description="RequestAuthentication.")]
+
+
+class Prometheus(ValuesModel):
+    service: text("Prometheus Service.", min_length=1)
+    port: Port
+
+
+class Jaeger(ValuesModel):
+    service: text("Jaeger Service.", min_length=1)
+    otlpGrpcPort: Port
+    otlpHttpPort: Port
+
+
+class Dashboards(ValuesModel):
+    enabled: Annotated[bool, Field(description="Ship the Grafana dashboard ConfigMap.")]
+
+
+class Observability(ValuesModel):
+    namespace: text("Add-ons namespace.", pattern=DNS_LABEL)
+    prometheus: Annotated[Prometheus, Field(description="Prometheus.")]
+    jaeger: Annotated[Jaeger, Field(description="Jaeger.")]
+    tracingProvider: text("meshConfig extensionProvider name.", min_length=1)
+    dashboards: Annotated[Dashboards, Field(description="Dashboards.")]
+
+
+class HelmTest(ValuesModel):
+    enabled: Annotated[bool, Field(description="Render the helm test.")]
+    image: text("curl image.", min_length=1)
+
+
+class ChartValues(ValuesModel):
+    """The mesh chart's values (values.yaml and each environment's overrides, merged)."""
+
+    nameOverride: text("Override the chart name in labels.")
+    domain: text("Base DNS domain.")
+    environment: Annotated[EnvironmentValues, Field(description="The environment this release configures.")]
+    istio: Annotated[Istio, Field(description="Istio installation.")]
+    namespaces: Annotated[Namespaces, Field(description="Namespaces.")]
+    gateway: Annotated[Gateway, Field(description="Ingress gateway.")]
+    observability: Annotated[Observability, Field(description="Observability wiring.")]
+    test: Annotated[HelmTest, Field(description="helm test.")]
+    env: Annotated[dict[EnvKey, str], Field(description="Extra entries of every namespace's env ConfigMap.")]
+    externalServices: Annotated[dict[DnsKey, ExternalService], Field(description="External services by name.")]
+    services: Annotated[dict[DnsKey, Service], Field(description="Services by name.")]
+
+
+# What the contract doc says of a key beyond its description (which values.yaml and the chart
+# README show too). Keys are the doc's paths: <name> for any key of a map, [] for list items.
+NOTES: dict[str, str] = {
+    "environment.hostSuffix": 'External host = <expose.host>.<hostSuffix>; "" → the host as is.',
+    "environment.chaos": "Fault rules render only when true.",
+    "environment.dataPlane": "ambient: namespaces, waypoints and GAMMA HTTPRoutes (docs/ambient.md).",
+    "istio.revision": "Otherwise namespaces get istio.io/rev=<revision>.",
+    "namespaces.create": "Namespace objects are annotated helm.sh/resource-policy: keep.",
+    "gateway.namespace": "The TLS secret (credentialName) must live here.",
+    "gateway.httpsRedirect": "With https: an HTTP server on 80 that redirects.",
+    "gateway.extraPorts": "E.g. LocalStack on 4566 (plain HTTP).",
+    "observability.dashboards.enabled": 'A ConfigMap labelled grafana_dashboard: "1" in the observability namespace.',
+    "externalServices.<name>.exportTo": 'Namespaces of the callers ("." = its own).',
+    "externalServices.<name>.envVar": "With redirect on, env ConfigMaps get <envVar>=http://<fqdn>:<port>.",
+    "services.<name>.expose": "Needs an HTTP, HTTP2 or GRPC port; the gateway routes to the first one.",
+    "services.<name>.retries.attempts": "0 → the rule gets exactly {attempts: 0} (Istio refuses other retry fields then).",
+    "services.<name>.routes[].match": "The conditions inside one match are ANDed.",
+    "services.<name>.faults[].delay": "A fault has a delay, an abort or both.",
+    "services.<name>.faults[].abort.grpcStatus": "Applied on the service's GRPC ports only.",
+}
