@@ -314,9 +314,10 @@ def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: d
                       decision=decision, fingerprint=fp, model=snapshot, history=history)
 
 
-def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
+def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
-    mesh = resolve(catalog)  # once: every renderer below works from it
+    mesh = resolve(source)  # once: every renderer below works from it
+    catalog = mesh.catalog
     chart_dir = f"charts/{chart_name(catalog)}"
     body = chart_body(mesh)
     state, notes = _previous_state(root / chart_dir)
