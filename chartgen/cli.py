@@ -356,7 +356,8 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
       chartgen graph --env prod --format dot
       chartgen graph --env dev --format svg -o mesh-dev.svg
     """
-    from .graph import UnknownEnvironment, draw
+    from .errors import UnknownEnvironment
+    from .graph import draw
 
     def run():
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .catalog import Catalog
-from .errors import ChartgenError
+from .errors import UnknownEnvironment
 from .mesh import EnvView, Mesh, ResolvedService, resolve
 
 
@@ -279,12 +279,6 @@ def dot(graph: Graph) -> str:
         out.append(f"  {_dq(e.src)} -> {_dq(e.dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
     out.append("}")
     return "\n".join(out) + "\n"
-
-
-class UnknownEnvironment(ChartgenError):
-    """``--env`` names no environment of the catalog."""
-
-    exit_code = 2
 
 
 def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None) -> bytes:

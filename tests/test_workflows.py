@@ -264,7 +264,8 @@ def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
 
 
 def test_draw_returns_the_graph_text():
-    from chartgen.graph import UnknownEnvironment, draw
+    from chartgen.errors import UnknownEnvironment
+    from chartgen.graph import draw
 
     mermaid = draw(ROOT / "catalog.yaml").decode()
     assert mermaid.startswith("flowchart") and "proxy v2" in mermaid
@@ -288,3 +289,20 @@ def test_init_writes_the_starter_and_completes_the_gitignore(tmp_path):
     (tmp_path / "old" / ".gitignore").write_text("/build/")
     assert starter.init_catalog(tmp_path / "old" / "c.yaml").gitignore is not None
     assert (tmp_path / "old" / ".gitignore").read_text() == "/build/\n\n# chartgen\n.chartgen.lock\n*.chartgen-tmp\n/dist/\n"
+
+
+def test_lint_catalog_refuses_an_unknown_environment_before_rendering():
+    from chartgen.analyzer import lint_catalog
+    from chartgen.errors import UnknownEnvironment
+
+    with pytest.raises(UnknownEnvironment, match="unknown environment 'staging'; the catalog has dev, prod"):
+        lint_catalog(ROOT / "catalog.yaml", ["dev", "staging"])
+
+
+@pytest.mark.integration
+def test_lint_catalog_returns_the_findings(helm):
+    from chartgen.analyzer import lint_catalog
+
+    result = lint_catalog(ROOT / "catalog.yaml", ["prod"], scanner=False)
+    assert not result.failed(strict=False)
+    assert all(f.level != "error" for f in result.findings)
