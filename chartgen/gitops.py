@@ -441,8 +441,8 @@ def build_flux(catalog: Catalog, ctx: ExportContext, envs: list[str] | None = No
     return dict(sorted(files.items()))
 
 
-KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same data, faster  # a kustomize build file, not an API object
+KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"  # a kustomize build file, not an API object
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same data, faster
 
 
 @lru_cache(maxsize=1)
