@@ -47,16 +47,18 @@ check: setup
 lint: setup
 	$(BIN)/chartgen lint -c $(CATALOG)
 
-# One xdist worker per core (PYTEST_WORKERS=0 runs in one process)
+# One xdist worker per core (PYTEST_WORKERS=0 runs in one process); the tests sharing a
+# module-scoped fixture stay on one worker (tests/conftest.py marks them)
 PYTEST_WORKERS ?= auto
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: setup system-deps
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -q $(XDIST)
 
 # The inner loop: tests that start no external binary, no server and no chartgen process
 # (see tests/conftest.py)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not integration"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not integration"
 
 test-times: setup system-deps
 	$(BIN)/python benchmarks/test_times.py --write
