@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
                       model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -757,9 +757,6 @@ class Catalog(Model):
     environments: Annotated[dict[DnsLabel, Environment], Field(min_length=1)]
     services: Annotated[dict[DnsLabel, Service], Field(min_length=1)]
     externalServices: dict[DnsLabel, ExternalService] = {}
-
-    # derived data (resolved services), computed once per catalog; not part of the model
-    _cache: dict = PrivateAttr(default_factory=dict)
 
 
 def catalog_json_schema() -> dict:

@@ -193,14 +193,6 @@ def edit_weights(text: str, service: str, weights: dict[str, int], env: str | No
     return rt.text()
 
 
-def unified_diff(old: str, new: str, name: str) -> str:
-    return "".join(
-        line if line.endswith("\n") else line + "\n"
-        for line in difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                         f"a/{name}", f"b/{name}")
-    )
-
-
 def check_writable(path: str | Path) -> Path:
     """Where writing ``path`` lands: a symbolic link is followed (the link is kept), and a
     file made read-only is refused, never silently replaced."""
@@ -250,4 +242,4 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise
 
 
-__all__ = ["EditError", "RoundTrip", "check_writable", "edit_weights", "unified_diff", "weights_path", "write_atomic"]
+__all__ = ["EditError", "RoundTrip", "check_writable", "edit_weights", "weights_path", "write_atomic"]

@@ -3,8 +3,6 @@ prints. Errors become exit codes here: 1 for problems, 2 for usage."""
 
 from __future__ import annotations
 
-import difflib
-import functools
 import json
 import os
 import sys
@@ -14,10 +12,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import CatalogError, ChartgenError, Terminated
-
 from .commands import options
-from .commands.options import catalog as catalog_option, color as color_option, out as out_option  # noqa: F401 - for commands/*
+from .errors import CatalogError, ChartgenError, Terminated
 
 
 def use_color(flag: bool | None, stream=None) -> bool:
@@ -43,11 +39,14 @@ def _set_debug(ctx: click.Context, _param, value: bool) -> None:
         root.obj.debug = True
 
 
+debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                            help="Show tracebacks.")
+
+
 def _with_debug(command: click.Command) -> click.Command:
     """``--debug`` on a subcommand too (``chartgen validate --debug``), recursively."""
     if not any(p.name == "debug" for p in command.params):
-        command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
-                                           callback=_set_debug, help="Show tracebacks."))
+        debug_option(command)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _with_debug(sub)
@@ -115,13 +114,43 @@ def print_notes(outcome) -> None:
         _err(f"note: {note}")
 
 
-def print_bump(outcome) -> None:
+class Painter:
+    """Lines to stdout, coloured or not (``--color/--no-color``, see ``use_color``)."""
+
+    DIFF_STYLES = (("+++", {"bold": True}), ("---", {"bold": True}), ("+", {"fg": "green"}), ("-", {"fg": "red"}),
+                   ("@@", {"fg": "cyan"}))
+
+    def __init__(self, color: bool = False):
+        self.color = color
+
+    def line(self, text: str, nl: bool = True, **style) -> None:
+        # color= is passed through: click strips colour off a pipe otherwise
+        click.echo(click.style(text, **style) if self.color and style else text, nl=nl, color=self.color)
+
+    def diff(self, lines) -> None:
+        """Unified diff lines (each ending in a newline): headers bold, additions green,
+        removals red, hunks cyan."""
+        for line in lines:
+            style = next((st for prefix, st in self.DIFF_STYLES if line.startswith(prefix)), {})
+            self.line(line, nl=False, **style)
+
+
+def print_bump(outcome, painter: Painter | None = None) -> None:
     """The version line and the changelog lines of a generate outcome, if either moved."""
+    painter = painter or Painter()
     line = outcome.version_line()
     if line:
-        click.echo(line)
+        painter.line(line, bold=True)
         for ch in outcome.changes:
             click.echo(f"  - {ch.text}")
+
+
+def print_changeset(changes, painter: Painter, *, stat: bool = False, binary_note: str = "") -> None:
+    """The stat of a changeset ('  changed: path'), then, unless ``stat``, its unified diff."""
+    for line in changes.stat_lines():
+        painter.line(line, fg="cyan")
+    if not stat:
+        painter.diff(changes.diff_lines(binary_note))
 
 
 def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
@@ -163,12 +192,19 @@ class LazyGroup(click.Group):
         command = super().get_command(ctx, name)
         return _with_debug(command) if command is not None else None
 
+    def invoke(self, ctx):
+        """Every command runs inside the one error guard: what a command's own guard (with
+        its report format) does not catch still becomes a one-line message and exit code."""
+        if ctx.obj is None:
+            ctx.obj = Ctx(False)
+        return run_guarded(lambda: super(LazyGroup, self).invoke(ctx), ctx.obj)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@debug_option
 @click.version_option(__version__, "--version", prog_name="chartgen")
 @click.pass_context
-def cli(ctx, debug):
+def cli(ctx):
     """Generate an Istio mesh Helm chart and a helmfile from a service catalog.
 
     \b
@@ -177,9 +213,8 @@ def cli(ctx, debug):
       chartgen generate            # write charts/, helmfile.yaml, values/
       chartgen lint                # analyse the rendered mesh offline
     """
-    if ctx.obj is None:
-        ctx.obj = Ctx(debug)
-    ctx.obj.debug = ctx.obj.debug or debug
+    if ctx.obj is None:  # --debug (an eager option) has made it already
+        ctx.obj = Ctx(False)
 
 
 @cli.command()
@@ -235,22 +270,23 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
       chartgen generate --check            # in CI / pre-commit
       chartgen generate --chart-mirror oci://registry.internal/charts
     """
-    from .generate import Options, generate as do_generate
+    from .generate import Options, check as do_check, generate as do_generate
 
     def run():
         opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version)
-        outcome = do_generate(catalog, out, check=check, options=opts, wait_message=_err)
-        print_notes(outcome)
         if check:
+            outcome = do_check(catalog, out, opts)
+            print_notes(outcome)
+            for path in outcome.stale:
+                _err(f"stale: {path}")
             if outcome.stale:
-                for path in outcome.stale:
-                    _err(f"stale: {path}")
                 _err(f"{len(outcome.stale)} generated file(s) are out of date; run `chartgen generate`")
                 sys.exit(1)
             click.echo(f"up to date: {outcome.chart_dir} {outcome.version}")
             return
-        changed = outcome.result.changed
-        if not changed:
+        outcome = do_generate(catalog, out, options=opts, wait_message=_err)
+        print_notes(outcome)
+        if not outcome.result.changed:
             click.echo(f"up to date: {outcome.chart_dir} {outcome.version} (nothing written)")
             return
         print_bump(outcome)
@@ -280,57 +316,23 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
     from .generate import preview
 
     def run():
-        outcome, old = preview(catalog, out)
+        outcome = preview(catalog, out)
         print_notes(outcome)
-        if not old:
+        changes = outcome.changeset
+        if not changes:
             click.echo("no changes")
             return
-        colored = use_color(color)
-        style = (lambda t, **k: click.style(t, **k)) if colored else (lambda t, **k: t)
-        echo = functools.partial(click.echo, color=colored)  # click strips colour off a pipe otherwise
+        painter = Painter(use_color(color))
         if graph_only:
-            from .render import readme_graph
-
-            readme = f"{outcome.chart_dir}/README.md"
-            before = readme_graph(old[readme] if readme in old else outcome.files.get(readme)).splitlines(keepends=True)
-            after = readme_graph(outcome.files.get(readme)).splitlines(keepends=True)
-            if before == after:
+            lines = changes.graph_diff(f"{outcome.chart_dir}/README.md")
+            if not lines:
                 click.echo("graph unchanged")
-            for line in difflib.unified_diff(before, after, "a/graph.mmd", "b/graph.mmd"):
-                fg = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1]) if not line.startswith(("+++", "---")) else None
-                echo(style(line if line.endswith("\n") else line + "\n", fg=fg, bold=fg is None), nl=False)
-            if exit_code and before != after:
+            painter.diff(lines)
+            if exit_code and lines:
                 sys.exit(1)
             return
-        line = outcome.version_line()
-        if line:
-            echo(style(line, bold=True))
-            for ch in outcome.changes:
-                click.echo(f"  - {ch.text}")
-        for path in sorted(old):
-            echo(style(f"  {'new' if old[path] is None else 'removed' if path not in outcome.files else 'changed'}: {path}", fg="cyan"))
-        if not stat:
-            for path in sorted(old):
-                if path.endswith(".chartgen-state.json"):
-                    continue
-                if path in outcome.undecodable:
-                    click.echo(f"Binary files a/{path} and b/{path} differ (a/{path} is not UTF-8 text; "
-                               "`chartgen generate` replaces it)")
-                    continue
-                before = (old[path] or "").splitlines(keepends=True)
-                after = outcome.files.get(path, "").splitlines(keepends=True)
-                for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
-                    line = line if line.endswith("\n") else line + "\n"
-                    if line.startswith(("+++", "---")):
-                        echo(style(line, bold=True), nl=False)
-                    elif line.startswith("+"):
-                        echo(style(line, fg="green"), nl=False)
-                    elif line.startswith("-"):
-                        echo(style(line, fg="red"), nl=False)
-                    elif line.startswith("@@"):
-                        echo(style(line, fg="cyan"), nl=False)
-                    else:
-                        echo(line, nl=False)
+        print_bump(outcome, painter)
+        print_changeset(changes, painter, stat=stat, binary_note="; `chartgen generate` replaces it")
         if exit_code:
             sys.exit(1)
 
@@ -341,8 +343,7 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
 @options.catalog
 @options.environment("One environment (default: the whole catalog, each element marked with its environments).")
 @options.output_format("mermaid", "dot", "svg", "png", help="svg and png are drawn by Graphviz `dot`.")
-@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
-              help="Write to this file instead of stdout.")
+@options.output_file
 @options.tool_binary("dot", "dot_bin", "Graphviz dot")
 @click.pass_obj
 def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
@@ -355,19 +356,14 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
       chartgen graph --env prod --format dot
       chartgen graph --env dev --format svg -o mesh-dev.svg
     """
-    from .graph import build_graph, dot, mermaid
-    from .validate import load_catalog
+    from .errors import UnknownEnvironment
+    from .graph import draw
 
     def run():
-        c = load_catalog(catalog)
-        if env is not None and env not in c.environments:
-            raise click.BadParameter(f"unknown environment {env!r}; the catalog has {', '.join(sorted(c.environments))}",
-                                     param_hint="--env")
-        g = build_graph(c, env)
-        if fmt in ("mermaid", "dot"):
-            data = (mermaid(g) if fmt == "mermaid" else dot(g)).encode("utf-8")
-        else:
-            data = _draw(dot(g), fmt, dot_bin)
+        try:
+            data = draw(catalog, env, fmt, dot_bin)
+        except UnknownEnvironment as exc:
+            raise click.BadParameter(str(exc), param_hint="--env") from None
         if output:
             Path(output).write_bytes(data)
             _err(f"wrote {output}")
@@ -378,17 +374,6 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
             sys.stdout.flush()
 
     run_guarded(run, obj)
-
-
-def _draw(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
-    """SVG or PNG of a DOT graph, by Graphviz."""
-    from .toolchain import ToolNotFound, find_tool, run
-
-    try:
-        tool = find_tool("dot", dot_bin)
-    except ToolNotFound as exc:
-        raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
-    return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout
 
 
 @cli.command()
@@ -418,23 +403,6 @@ def schema(obj: Ctx, check_path):
     run_guarded(run, obj)
 
 
-def gitignore_text(current: str | None) -> str:
-    """``current`` (a .gitignore, or None) with chartgen's lines added where missing: what
-    chartgen leaves beside a catalog that is not for version control (the lock of a run, the
-    temporary files of an interrupted one, `chartgen package`'s archives)."""
-    from .safeio import TMP_SUFFIX
-    from .writer import LOCK_NAME
-
-    have = set((current or "").splitlines())
-    missing = [line for line in (LOCK_NAME, f"*{TMP_SUFFIX}", "/dist/") if line not in have]
-    if not missing:
-        return current if current is not None else ""
-    text = current or ""
-    if text and not text.endswith("\n"):
-        text += "\n"
-    return text + ("\n" if text else "") + "\n".join(["# chartgen", *missing]) + "\n"
-
-
 @cli.command()
 @click.argument("path", default="catalog.yaml", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -448,35 +416,12 @@ def init(obj: Ctx, path, force):
     Example:
       chartgen init my-mesh/catalog.yaml && chartgen validate -c my-mesh/catalog.yaml
     """
-    from importlib import resources
-
-    from .safeio import file_error
+    from .starter import init_catalog
 
     def run():
-        target = Path(path)
-        if target.exists() and not force:
-            _err(f"error: {path} exists; use --force to overwrite it")
-            sys.exit(1)
-        text = (resources.files("chartgen") / "data" / "starter-catalog.yaml").read_text(encoding="utf-8")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise file_error(exc, target.parent, "create the directory") from None
-        from .catalog_edit import write_atomic
-
-        try:
-            write_atomic(target, text)
-        except OSError as exc:
-            raise file_error(exc, target, "write") from None
-        ignore = target.parent / ".gitignore"
-        try:
-            current = ignore.read_text(encoding="utf-8") if ignore.exists() else None
-            merged = gitignore_text(current)
-            if merged != current:
-                write_atomic(ignore, merged)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise file_error(exc, ignore, "update") from None
-        click.echo(f"wrote {path}" + (f" and {ignore}" if merged != current else "") + f"; next: chartgen validate {path}")
+        started = init_catalog(path, force=force)
+        click.echo(f"wrote {path}" + (f" and {started.gitignore}" if started.gitignore else "")
+                   + f"; next: chartgen validate {path}")
 
     run_guarded(run, obj)
 
@@ -514,7 +459,8 @@ def version_cmd(obj: Ctx, helm, helmfile):
     Example:
       CHARTGEN_HELM=/usr/local/bin/helm chartgen version
     """
-    from .toolchain import ToolError, ToolNotFound, find_tool, tool_version
+    from .errors import ToolError
+    from .toolchain import find_tool, tool_version
 
     def run():
         click.echo(f"chartgen {__version__}")
@@ -522,7 +468,7 @@ def version_cmd(obj: Ctx, helm, helmfile):
             try:
                 tool = find_tool(name, explicit)
                 click.echo(f"{name} {tool_version(tool)} ({tool.path}, from {tool.source})")
-            except (ToolNotFound, ToolError) as exc:
+            except ToolError as exc:  # not found, or its version unreadable
                 click.echo(f"{name}: not found ({exc})")
 
     run_guarded(run, obj)

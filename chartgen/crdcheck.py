@@ -632,12 +632,7 @@ class _Run:
         for k in node.required:
             if k not in out:
                 self.add(_join(path, k), "Required value", "required")
-        n = len(out)
-        if node.min_props is not None and n < node.min_props:
-            self.add(path, f"Invalid value: {n}: {path} in body should have at least {node.min_props} properties",
-                     "minProperties")
-        if node.max_props is not None and n > node.max_props:
-            self.add(path, f"Too many: {n}: must have at most {node.max_props} items", "maxProperties")
+        self._size(path, len(out), node.min_props, node.max_props, "properties", "Properties")
         return out
 
     def _array(self, node: _Node, value: list, path: str) -> list:
@@ -649,14 +644,16 @@ class _Run:
                     if out is value:
                         out = list(value)
                     out[i] = new
-        n = len(out)
-        if node.min_items is not None and n < node.min_items:
-            self.add(path, f"Invalid value: {n}: {path} in body should have at least {node.min_items} items",
-                     "minItems")
-        if node.max_items is not None and n > node.max_items:
-            self.add(path, f"Too many: {n}: must have at most {node.max_items} items", "maxItems")
+        self._size(path, len(out), node.min_items, node.max_items, "items", "Items")
         self._list_type(node, out, path)
         return out
+
+    def _size(self, path: str, n: int, low: int | None, high: int | None, what: str, keyword: str) -> None:
+        """minProperties/maxProperties or minItems/maxItems, in the API server's words."""
+        if low is not None and n < low:
+            self.add(path, f"Invalid value: {n}: {path} in body should have at least {low} {what}", f"min{keyword}")
+        if high is not None and n > high:
+            self.add(path, f"Too many: {n}: must have at most {high} items", f"max{keyword}")
 
     def _list_type(self, node: _Node, out: list, path: str) -> None:
         if node.list_type == "set":

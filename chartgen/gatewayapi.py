@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .catalog import Catalog, protocol_class
-from .mesh import env_views
+from .mesh import Mesh, env_views
 from .provenance import GENERATED, copy_header
 
 __all__ = ["GATEWAY_API_VERSION", "CRD_CHART", "uses_gateway_api", "gateway_api_envs", "uses_tcp_routes",
@@ -26,20 +26,20 @@ _KEEP = "helm.sh/resource-policy: keep"
 HEADER = f"# {GENERATED}"
 
 
-def gateway_api_envs(catalog: Catalog) -> list[str]:
+def gateway_api_envs(source: Catalog | Mesh) -> list[str]:
     """The environments whose chart renders Gateway API objects."""
-    return [v.name for v in env_views(catalog) if v.ambient or v.ingress_api == "gatewayApi"]
+    return [v.name for v in env_views(source) if v.ambient or v.ingress_api == "gatewayApi"]
 
 
-def uses_gateway_api(catalog: Catalog) -> bool:
-    return bool(gateway_api_envs(catalog))
+def uses_gateway_api(source: Catalog | Mesh) -> bool:
+    return bool(gateway_api_envs(source))
 
 
-def uses_tcp_routes(catalog: Catalog) -> bool:
+def uses_tcp_routes(source: Catalog | Mesh) -> bool:
     """Does an ambient environment split the versions of a TCP port (a TCPRoute, whose CRD
     is in the experimental channel only)?"""
     return any(view.ambient and svc.spec.weights and any(protocol_class(p.protocol) == "tcp" for p in svc.spec.ports)
-               for view in env_views(catalog) for svc in view.enabled.values())
+               for view in env_views(source) for svc in view.enabled.values())
 
 
 def _data():
@@ -99,10 +99,10 @@ helm.sh/resource-policy: keep annotation): helm upgrades them, never deletes the
 """
 
 
-def build_crd_chart(catalog: Catalog) -> dict[str, str]:
+def build_crd_chart(source: Catalog | Mesh) -> dict[str, str]:
     """The files of ``charts/gateway-api-crds/`` (relative to that directory)."""
     version = GATEWAY_API_VERSION.lstrip("v")
-    tcp = uses_tcp_routes(catalog)
+    tcp = uses_tcp_routes(source)
     files = {
         "Chart.yaml": (
             f"{HEADER}\n"

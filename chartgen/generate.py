@@ -14,12 +14,14 @@ from pathlib import Path
 
 from . import lifecycle, naming
 from .catalog import Catalog
+from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, Problem, RenderError
 from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from .validate import load_catalog
-from .values import chart_name, chart_values, mesh_env_values
+from .mesh import Mesh, resolve
+from .values import chart_name
 from .values_schema import VALUES_SCHEMA
-from .writer import WriteResult, locked, stale_paths, write_plan
+from .writer import WriteResult, locked, write_plan
 
 STATE_FILE = ".chartgen-state.json"
 USER_VALUES_HEADER = (
@@ -47,11 +49,15 @@ class Outcome:
     files: dict[str, str]
     owned_dirs: tuple[str, ...]
     result: WriteResult = field(default_factory=WriteResult)
-    stale: list[str] = field(default_factory=list)
-    undecodable: list[str] = field(default_factory=list)  # current files that are not UTF-8 text
+    changeset: Changeset = field(default_factory=Changeset)  # check / preview: what generate would change
     notes: list[str] = field(default_factory=list)  # what the run recovered or cleaned up, for the user
 
     release: str | None = None  # the last release the version is computed against
+
+    @property
+    def stale(self) -> list[str]:
+        """The paths that generate would write or delete (check / preview)."""
+        return self.changeset.paths
 
     @property
     def bump(self) -> str:
@@ -197,12 +203,13 @@ def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
     """The state of the chart as last committed: the state file at git's HEAD. Outside a git
     work tree (or without git) the state on disk stands for it; inside one, a state file that
     HEAD does not have means nothing was committed yet."""
-    import subprocess
+    from .errors import ToolError
+    from .toolchain import Tool, run
 
     try:
-        proc = subprocess.run(["git", "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}"], capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.SubprocessError):
+        proc = run(Tool("git", "git", "path"), "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}",
+                   env={"GIT_OPTIONAL_LOCKS": "0"}, check=False, text=False)
+    except ToolError:  # no git, or it hung
         return on_disk
     if proc.returncode == 0:
         try:
@@ -272,20 +279,20 @@ class Versioning:
                          changelog=lifecycle.changelog_markdown(self.history))
 
 
-def chart_fingerprint(catalog: Catalog, body: ChartBody) -> str:
+def chart_fingerprint(mesh: Mesh, body: ChartBody) -> str:
     """What a release of the chart means: its files at a neutral version, and the
     environments' values."""
-    probe = build_chart(catalog, ChartMeta(version="0.0.0"), body)
-    probe["(environment values)"] = json.dumps(mesh_env_values(catalog), sort_keys=True)
+    probe = build_chart(mesh, ChartMeta(version="0.0.0"), body)
+    probe["(environment values)"] = json.dumps(mesh.values.overrides, sort_keys=True)
     return lifecycle.fingerprint(probe)
 
 
-def versioning(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
+def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
                forced: str | None = None) -> Versioning:
     """The chart's version against its last release (read from ``state``, the committed
     state and a recorded release); the decision itself is ``lifecycle.decide_version``."""
-    fp = chart_fingerprint(catalog, body)
-    snapshot = lifecycle.model_snapshot(catalog)
+    fp = chart_fingerprint(mesh, body)
+    snapshot = lifecycle.model_snapshot(mesh)
     recorded = lifecycle.Release.of(state.get("release")) if state else None
     release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
     recovered = state is not None and state.get("model") is None  # rebuilt from Chart.yaml and CHANGELOG.md
@@ -293,7 +300,7 @@ def versioning(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, st
         release = lifecycle.Release.of(state)
     model_lost = recovered and release is not None and release.model is None
     unchanged = model_lost and forced in (None, release.version) and _same_chart_on_disk(
-        catalog, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
+        mesh, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
                                                                                  release.version, []))
     try:
         decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged)
@@ -307,61 +314,63 @@ def versioning(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, st
                       decision=decision, fingerprint=fp, model=snapshot, history=history)
 
 
-def plan(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
+def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Outcome:
     """Compute every output file (reads the previous output, writes nothing)."""
+    mesh = resolve(source)  # once: every renderer below works from it
+    catalog = mesh.catalog
     chart_dir = f"charts/{chart_name(catalog)}"
-    body = chart_body(catalog)
+    body = chart_body(mesh)
     state, notes = _previous_state(root / chart_dir)
-    v = versioning(catalog, root, chart_dir, body, state, options.version)
+    v = versioning(mesh, root, chart_dir, body, state, options.version)
     if v.decision.note:
         notes.append(v.decision.note)
-    chart_files = build_chart(catalog, v.meta(), body)
+    chart_files = build_chart(mesh, v.meta(), body)
     chart_files[STATE_FILE] = _state_text(v.state())
-    _validate_values(catalog)
+    _validate_values(mesh)
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     owned_dirs = [chart_dir]
-    _mesh_files(catalog, root, chart_options(catalog, chart_dir, options), files, owned_dirs)
+    _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs)
     release = v.release.version if v.release else None
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=v.decision.version, previous_version=v.previous,
                    changes=v.decision.changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
                    notes=notes, release=release)
 
 
-def _mesh_files(catalog: Catalog, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
     """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports, the
     values files) to ``files``, and the directories chartgen owns to ``owned_dirs``."""
     from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 
-    files["helmfile.yaml"] = dump_helmfile(build_helmfile(catalog, **chart_args))
+    files["helmfile.yaml"] = dump_helmfile(build_helmfile(mesh, **chart_args))
     owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
-    if uses_gateway_api(catalog):
-        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(catalog).items()})
-    if catalog.gitops is not None:
-        _gitops_files(catalog, root, chart_args, files, owned_dirs)
-    for rel, data in build_generated_values(catalog).items():
+    if uses_gateway_api(mesh):
+        files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(mesh).items()})
+    if mesh.catalog.gitops is not None:
+        _gitops_files(mesh, root, chart_args, files, owned_dirs)
+    for rel, data in build_generated_values(mesh).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write
         files[f"values/{rel}"] = f"# {GENERATED}\n" + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         owned = f"values/{rel.split('/')[0]}/{GENERATED_DIR}"
         if owned not in owned_dirs:
             owned_dirs.append(owned)
-    for rel, data in sorted(build_release_values(catalog).items()):
+    for rel, data in sorted(build_release_values(mesh).items()):
         files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
 
 
-def _gitops_files(catalog: Catalog, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
+def _gitops_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
     from .gitops import TOOLS, check_or_raise, export_files
 
     for tool in TOOLS:
-        if getattr(catalog.gitops, tool) is not None:
-            exported = export_files(tool, catalog, out_dir=f"gitops/{tool}", check=False, **chart_args)
+        if getattr(mesh.catalog.gitops, tool) is not None:
+            exported = export_files(tool, mesh, out_dir=f"gitops/{tool}", check=False, **chart_args)
             # the CRD check costs about a second: only what would be written is checked
             check_or_raise(tool, {p: t for p, t in exported.items() if _differs(root / p, t)})
             files.update(exported)
             owned_dirs.append(f"gitops/{tool}")
 
 
-def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body: ChartBody, version: str,
+def _same_chart_on_disk(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, version: str,
                         history: list[dict]) -> bool:
     """Whether the chart on disk is exactly what the catalog renders at ``version`` with
     ``history`` (the state file aside): then nothing changed since that release."""
@@ -369,7 +378,7 @@ def _same_chart_on_disk(catalog: Catalog, root: Path, chart_dir: str, body: Char
     if not current:
         return False
     meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))
-    for rel, text in build_chart(catalog, meta, body).items():
+    for rel, text in build_chart(mesh, meta, body).items():
         try:
             if (root / chart_dir / rel).read_bytes() != text.encode("utf-8"):
                 return False
@@ -409,18 +418,16 @@ def _values_validator():
     return compiled_validator(VALUES_SCHEMA, where="values-validator-", name="chartgen values validator")
 
 
-def _validate_values(catalog: Catalog) -> None:
+def _validate_values(mesh: Mesh) -> None:
     """The generated values must satisfy the chart's own schema in every environment
     (a guard against generator bugs; fastjsonschema compiles the schema to Python, which
     keeps this cheap for large meshes)."""
     import fastjsonschema
 
-    from .mesh import env_views
-
     validate = _values_validator()
-    for view in [None, *env_views(catalog)]:
+    for view in [None, *mesh.views]:
         try:
-            validate(chart_values(catalog, view))
+            validate(mesh.values.of(view))
         except fastjsonschema.JsonSchemaException as exc:
             where = view.name if view else "values.yaml"
             raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None
@@ -431,27 +438,16 @@ def output_root(catalog_path: str | Path, out: str | Path | None = None) -> Path
     return Path(out) if out is not None else Path(catalog_path).resolve().parent
 
 
-def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, check: bool = False,
+def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *,
              options: Options = Options(), wait_message=None, before_commit=None) -> Outcome:
-    """Validate the catalog and write (or with ``check``, compare) every output.
+    """Validate the catalog and write every output; the outcome's ``result`` says what was
+    written (``check`` writes nothing and says what would be).
 
     The catalog is read under the output tree's lock, so a run never writes a chart from a
     catalog that a concurrent edit (``chartgen canary``) has already replaced."""
-    from .safeio import leftover_temps
-
-    catalog_path = Path(catalog_path)
     root = output_root(catalog_path, out)
-    if check:
-        outcome = plan(load_catalog(catalog_path), root, options)
-        to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
-        outcome.stale = sorted(to_write + to_delete)
-        dirs = {root} | {(root / rel).parent for rel in outcome.files}
-        for path in leftover_temps(sorted(dirs)):
-            outcome.notes.append(f"{path} is a temporary file left by an interrupted chartgen run; the next "
-                                 "`chartgen generate` removes it")
-        return outcome
     with locked(root, wait_message=wait_message):
-        return generate_locked(catalog_path, root, options, before_commit=before_commit)
+        return generate_locked(Path(catalog_path), root, options, before_commit=before_commit)
 
 
 def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
@@ -464,39 +460,40 @@ def generate_locked(catalog_path: Path, root: Path, options: Options = Options()
     return outcome
 
 
-def preview(catalog_path: str | Path, out: str | Path | None = None, options: Options = Options()) -> tuple[Outcome, dict[str, str | None]]:
-    """What generate would write: the outcome and, per changed path, the current text (None if new)."""
-    catalog_path = Path(catalog_path)
-    catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+def check(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
+          options: Options = Options()) -> Outcome:
+    """Write nothing; the outcome's ``changeset`` is what ``generate`` would change (empty:
+    the output is up to date), its notes name temporary files left by an interrupted run."""
+    from .safeio import leftover_temps
+
+    root = output_root(catalog_path, out)
+    outcome = plan(load_catalog(catalog_path), root, options)
+    outcome.changeset = changeset_of(outcome, root)
+    dirs = {root} | {(root / rel).parent for rel in outcome.files}
+    for path in leftover_temps(sorted(dirs)):
+        outcome.notes.append(f"{path} is a temporary file left by an interrupted chartgen run; the next "
+                             "`chartgen generate` removes it")
+    return outcome
+
+
+def preview(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
+            options: Options = Options()) -> Outcome:
+    """What generate would change, with the texts to show it (``outcome.changeset``: its
+    unified diff, stat and graph diff). Writes nothing."""
+    return preview_catalog(load_catalog(catalog_path), output_root(catalog_path, out), options)
+
+
+def preview_catalog(catalog: Catalog, root: Path, options: Options = Options()) -> Outcome:
+    """``preview`` of a catalog already loaded (an edit not yet written, as canary --dry-run)."""
     outcome = plan(catalog, root, options)
-    to_write, to_delete = stale_paths(root, outcome.files, outcome.owned_dirs)
-    old, outcome.undecodable = current_texts(root, to_write + to_delete)
-    outcome.stale = sorted(old)
-    return outcome, old
+    outcome.changeset = changeset_of(outcome, root, strict=True)
+    return outcome
 
 
-def current_texts(root: Path, rels) -> tuple[dict[str, str | None], list[str]]:
-    """The current text of each path below ``root`` (None: missing), and the paths whose bytes
-    are not UTF-8 text (their text is given as ""; generate replaces them)."""
-    from .safeio import file_error
-
-    old: dict[str, str | None] = {}
-    undecodable = []
-    for rel in rels:
-        try:
-            data = (root / rel).read_bytes()
-        except FileNotFoundError:
-            old[rel] = None
-            continue
-        except OSError as exc:
-            raise file_error(exc, root / rel, "read") from None
-        try:
-            old[rel] = data.decode("utf-8")
-        except UnicodeDecodeError:
-            old[rel] = ""
-            undecodable.append(rel)
-    return old, sorted(undecodable)
+def changeset_of(outcome: Outcome, root: Path, *, strict: bool = False) -> Changeset:
+    """What writing ``outcome``'s files below ``root`` would change (the state file is listed,
+    but its diff is left out: it is the chart's machine state)."""
+    return Changeset.between(root, outcome.files, outcome.owned_dirs, quiet=(STATE_FILE,), strict=strict)
 
 
 @dataclass
@@ -505,7 +502,11 @@ class ExportOutcome:
     out_dir: str  # from the catalog's directory
     files: dict[str, str]
     result: WriteResult = field(default_factory=WriteResult)
-    stale: list[str] = field(default_factory=list)
+    changeset: Changeset = field(default_factory=Changeset)  # check: what the export would change
+
+    @property
+    def stale(self) -> list[str]:
+        return self.changeset.paths
 
 
 def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *, envs: tuple[str, ...] = (),
@@ -531,13 +532,12 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
     owned = (out_dir,) if out_dir == default and not envs else ()
     outcome = ExportOutcome(tool=tool, out_dir=out_dir, files=files)
     if check:
-        to_write, to_delete = stale_paths(root, files, owned)
-        outcome.stale = sorted(to_write + to_delete)
+        outcome.changeset = Changeset.between(root, files, owned)
         return outcome
     with locked(root, wait_message=wait_message):
         outcome.result = write_plan(root, files, owned)
     return outcome
 
 
-__all__ = ["ExportOutcome", "Options", "Outcome", "current_texts", "export", "generate", "generate_locked",
-           "output_root", "plan", "preview", "changelog_text"]
+__all__ = ["ExportOutcome", "Options", "Outcome", "changeset_of", "check", "export", "generate", "generate_locked",
+           "output_root", "plan", "preview", "preview_catalog", "changelog_text"]

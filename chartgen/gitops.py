@@ -34,7 +34,7 @@ from . import yamlout
 from .catalog import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
 from .errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan
-from .mesh import EnvView, env_views
+from .mesh import EnvView, Mesh, resolve
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
            "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences"]
@@ -297,14 +297,16 @@ def _root_application(catalog: Catalog, ctx: ExportContext, settings: GitOpsSett
     }
 
 
-def build_argocd(catalog: Catalog, ctx: ExportContext, envs: list[str] | None = None) -> dict[str, str]:
+def build_argocd(source: Catalog | Mesh, ctx: ExportContext, envs: list[str] | None = None) -> dict[str, str]:
     """Argo CD files, keyed by path under the export directory: ``<env>/project.yaml``,
     ``<env>/<release>.yaml`` and ``bootstrap/<env>.yaml`` (the environment's root app)."""
+    mesh = resolve(source)
+    catalog = mesh.catalog
     settings = _settings(catalog)
     argo = settings.argocd or ArgoSettings()
     waves = ctx.plan.waves()
     files: dict[str, str] = {}
-    for view in env_views(catalog):
+    for view in mesh.views:
         if envs and view.name not in envs:
             continue
         files[f"{view.name}/project.yaml"] = _dump([_project(catalog, ctx, settings, argo, view)])
@@ -404,14 +406,16 @@ def _helmrelease(catalog: Catalog, ctx: ExportContext, flux: FluxSettings, view:
     return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": meta, "spec": spec}
 
 
-def build_flux(catalog: Catalog, ctx: ExportContext, envs: list[str] | None = None) -> dict[str, str]:
+def build_flux(source: Catalog | Mesh, ctx: ExportContext, envs: list[str] | None = None) -> dict[str, str]:
     """Flux files, keyed by path under the export directory: per environment
     ``sources.yaml``, ``<release>.yaml`` and the ``kustomization.yaml`` that lists them and
     generates the values ConfigMaps from ``values/``."""
+    mesh = resolve(source)
+    catalog = mesh.catalog
     settings = _settings(catalog)
     flux = settings.flux or FluxSettings()
     files: dict[str, str] = {}
-    for view in env_views(catalog):
+    for view in mesh.views:
         if envs and view.name not in envs:
             continue
         releases = _releases_in(ctx, view)
@@ -486,7 +490,7 @@ def check_or_raise(tool: str, files: dict[str, str]) -> None:
         raise RenderError(f"the {tool} export breaks its CRDs: " + "; ".join(problems[:5]))
 
 
-def export_files(tool: str, catalog: Catalog, *, chart_dir: str, out_dir: str, envs: list[str] | None = None,
+def export_files(tool: str, source: Catalog | Mesh, *, chart_dir: str, out_dir: str, envs: list[str] | None = None,
                  chart_mirror: str | None = None, mesh_chart: str | None = None,
                  mesh_version: str | None = None, check: bool = True) -> dict[str, str]:
     """The files of one export keyed by path from the output root (``out_dir`` is the
@@ -495,6 +499,8 @@ def export_files(tool: str, catalog: Catalog, *, chart_dir: str, out_dir: str, e
     the CRDs (``check_or_raise``); a caller may instead check only what it will write."""
     from .helmfile import release_plan
 
+    mesh = resolve(source)
+    catalog = mesh.catalog
     out_dir = posixpath.normpath(out_dir)
     if out_dir.startswith("../") or out_dir == ".." or posixpath.isabs(out_dir):
         raise ChartgenError(f"the export directory {out_dir} must be inside the catalog's directory "
@@ -502,13 +508,13 @@ def export_files(tool: str, catalog: Catalog, *, chart_dir: str, out_dir: str, e
     unknown = [e for e in envs or [] if e not in catalog.environments]
     if unknown:
         raise ChartgenError(f"unknown environment {unknown[0]!r}; the catalog has {', '.join(catalog.environments)}")
-    plan = release_plan(catalog, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
+    plan = release_plan(mesh, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
                         mesh_version=mesh_version)
     for r in plan.releases:
         _check_source(r, plan.sources[r.name])
     ctx = ExportContext(plan=plan, out_dir=out_dir)
     build = build_argocd if tool == "argocd" else build_flux
-    files = {f"{out_dir}/{rel}": text for rel, text in build(catalog, ctx, envs).items()}
+    files = {f"{out_dir}/{rel}": text for rel, text in build(mesh, ctx, envs).items()}
     if check:
         check_or_raise(tool, files)
     return files

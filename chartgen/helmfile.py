@@ -35,7 +35,7 @@ from . import naming, yamlout
 from .catalog import Catalog
 from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
-from .mesh import EnvView, env_views
+from .mesh import EnvView, Mesh, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 
 __all__ = [
@@ -161,11 +161,11 @@ def _mesh_name(catalog: Catalog) -> str:
     return f"{catalog.metadata.name}-mesh"[:63].rstrip("-")
 
 
-def _localstack_envs(catalog: Catalog) -> tuple[list[EnvView], str | None]:
+def _localstack_envs(mesh: Mesh) -> tuple[list[EnvView], str | None]:
     """Environments that run the catalog service ``localstack``, and its namespace."""
-    if LOCALSTACK_KEY not in catalog.services:
+    if LOCALSTACK_KEY not in mesh.catalog.services:
         return [], None
-    active = [v for v in env_views(catalog) if LOCALSTACK_KEY in v.enabled]
+    active = [v for v in mesh.views if LOCALSTACK_KEY in v.enabled]
     if not active:
         return [], None
     view = active[0]
@@ -177,14 +177,15 @@ def _only(key: str, envs: tuple[str, ...], every: tuple[str, ...]) -> dict:
     return {} if envs == every else {"condition": f"{key}.enabled"}
 
 
-def _releases(catalog: Catalog) -> list[_Release]:
+def _releases(mesh: Mesh) -> list[_Release]:
+    catalog = mesh.catalog
     v = catalog.versions
     obs = catalog.observability
-    views = env_views(catalog)
+    views = mesh.views
     envs = tuple(view.name for view in views)
     gw = catalog.istio.gatewayRelease
-    mesh = _mesh_name(catalog)
-    crd_envs = tuple(gateway_api_envs(catalog))
+    mesh_release = _mesh_name(catalog)
+    crd_envs = tuple(gateway_api_envs(mesh))
     ambient_envs = tuple(view.name for view in views if view.ambient)
     ingress_envs = tuple(view.name for view in views if view.ingress_api == "istio")
     out = []
@@ -216,7 +217,7 @@ def _releases(catalog: Catalog) -> list[_Release]:
         mesh_needs.append(f"{gw}/{gw}")
     if obs.grafana:
         mesh_needs.append(f"{obs.namespace}/grafana")
-    out.append(_Release(mesh, ISTIO_NS, None, mesh, None, "mesh", tuple(mesh_needs), envs,
+    out.append(_Release(mesh_release, ISTIO_NS, None, mesh_release, None, "mesh", tuple(mesh_needs), envs,
                         {"disableValidationOnInstall": True}))
     if obs.kiali:
         # Kiali reads Grafana's admin credentials from Grafana's Secret
@@ -230,17 +231,17 @@ def _releases(catalog: Catalog) -> list[_Release]:
     if obs.grafana:
         out.append(_Release("grafana", obs.namespace, "grafana-community", "grafana", v.grafana, "addons", (), envs,
                             generated=(DASHBOARDS_FILE,)))
-    active, ls_ns = _localstack_envs(catalog)
+    active, ls_ns = _localstack_envs(mesh)
     if active:
         out.append(_Release("localstack", ls_ns, "localstack", "localstack", v.localstack, "addons",
-                            (f"{ISTIO_NS}/{mesh}",), tuple(view.name for view in active),
+                            (f"{ISTIO_NS}/{mesh_release}",), tuple(view.name for view in active),
                             {"condition": "localstack.enabled", "createNamespace": False}))
     return out
 
 
-def release_names(catalog: Catalog) -> list[str]:
+def release_names(source: Catalog | Mesh) -> list[str]:
     """The helmfile's releases, in file order."""
-    return [r.name for r in _releases(catalog)]
+    return [r.name for r in _releases(resolve(source))]
 
 
 def _mirror_repo(mirror: str) -> dict:
@@ -255,11 +256,11 @@ def _local_chart(path: str) -> str:
     return "./" + path
 
 
-def release_plan(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None = None,
+def release_plan(source: Catalog | Mesh, *, chart_dir: str, chart_mirror: str | None = None,
                  mesh_chart: str | None = None, mesh_version: str | None = None) -> ReleasePlan:
     """The releases with their chart sources and the helmfile's repositories (see
     ``build_helmfile`` for the arguments)."""
-    releases = _releases(catalog)
+    releases = _releases(resolve(source))
     used_repos = [r.repo for r in releases if r.repo is not None]
     if chart_mirror:
         repositories = [_mirror_repo(chart_mirror)]
@@ -289,7 +290,7 @@ def release_plan(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None =
     return ReleasePlan(releases, sources, repositories)
 
 
-def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None = None,
+def build_helmfile(source: Catalog | Mesh, *, chart_dir: str, chart_mirror: str | None = None,
                    mesh_chart: str | None = None, mesh_version: str | None = None) -> list[dict]:
     """The YAML documents of ``helmfile.yaml`` (environments, then repositories and releases).
 
@@ -299,13 +300,14 @@ def build_helmfile(catalog: Catalog, *, chart_dir: str, chart_mirror: str | None
     ``mesh_chart``/``mesh_version``: install the published mesh chart (``repo/chart`` or
     ``oci://…``) at that version instead of the local directory.
     """
-    plan = release_plan(catalog, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
+    mesh = resolve(source)
+    plan = release_plan(mesh, chart_dir=chart_dir, chart_mirror=chart_mirror, mesh_chart=mesh_chart,
                         mesh_version=mesh_version)
     releases = plan.releases
     conditional = [r for r in releases if "condition" in r.extra]
 
     environments: dict = {}
-    for view in env_views(catalog):
+    for view in mesh.views:
         spec: dict = {}
         if view.env.kubeContext:
             spec["kubeContext"] = view.env.kubeContext
@@ -378,7 +380,8 @@ def _svc(name: str, ns: str) -> str:
     return f"{name}.{ns}"
 
 
-def _istiod(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
+def _istiod(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
+    catalog = mesh.catalog
     obs = catalog.observability
     mesh_config: dict = {"enablePrometheusMerge": True}
     if obs.jaeger:
@@ -390,7 +393,7 @@ def _istiod(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     if catalog.istio.revision:
         common["revision"] = catalog.istio.revision
     per_env = {}
-    for view in env_views(catalog):
+    for view in mesh.views:
         per_env[view.name] = {"meshConfig": {"accessLogFile": "/dev/stdout" if view.env.accessLogging else ""}}
         if view.ambient:
             per_env[view.name] = {"profile": "ambient", **per_env[view.name]}
@@ -405,12 +408,13 @@ def _ambient_node(catalog: Catalog, profile: bool) -> tuple[dict, dict[str, dict
     return common, {}
 
 
-def _gateway(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
+def _gateway(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
+    catalog = mesh.catalog
     common: dict = {"service": {"type": "LoadBalancer"}}
     if catalog.istio.revision:
         common["revision"] = catalog.istio.revision
     per_env = {}
-    for view in env_views(catalog):
+    for view in mesh.views:
         ports = [
             {"name": "status-port", "port": 15021, "targetPort": 15021, "protocol": "TCP"},
             {"name": "http2", "port": 80, "targetPort": 80, "protocol": "TCP"},
@@ -425,7 +429,8 @@ def _gateway(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     return common, per_env
 
 
-def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
+def _kiali(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
+    catalog = mesh.catalog
     obs = catalog.observability
     ns = obs.namespace
     grafana_secret = "grafana"  # the grafana chart's admin Secret (keys admin-user, admin-password)
@@ -462,7 +467,7 @@ def _kiali(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     if not obs.grafana:
         del common["external_services"]["grafana"]["auth"]
     per_env = {}
-    for view in env_views(catalog):
+    for view in mesh.views:
         anonymous = view.env.kialiAnonymous if view.env.kialiAnonymous is not None else not view.env.production
         per_env[view.name] = {"auth": {"strategy": "anonymous" if anonymous else "token"},
                               "login_token": {"signing_key": _kiali_signing_key(catalog, view.name, anonymous)}}
@@ -481,15 +486,15 @@ def _kiali_signing_key(catalog: Catalog, env: str, anonymous: bool) -> str:
     return hashlib.sha256(f"{catalog.metadata.name}/{env}/kiali-anonymous".encode()).hexdigest()[:32]
 
 
-def _jaeger(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
+def _jaeger(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     # chart 4.x (Jaeger v2): the all-in-one Deployment with in-memory storage is the chart's
     # default (`jaeger.enabled`), so only the injection switch is set; the pod template takes
     # labels only, and the label form of the switch wins anyway.
     common = {"jaeger": {"podLabels": dict(INJECT_FALSE)}}
-    return common, {view.name: {} for view in env_views(catalog)}
+    return common, {view.name: {} for view in mesh.views}
 
 
-def _prometheus(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
+def _prometheus(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     # One scrape path for Istio's metrics: the chart's default `kubernetes-pods` job keeps
     # every pod annotated `prometheus.io/scrape`, which covers istiod (15014) and, with
     # `meshConfig.enablePrometheusMerge`, every sidecar and gateway (Envoy's and the
@@ -500,11 +505,11 @@ def _prometheus(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
     }
     # the alert rules are machine-made and grow with the mesh: they live in chartgen-owned
     # files (build_generated_values), layered before the user's environment file
-    return common, {view.name: {} for view in env_views(catalog)}
+    return common, {view.name: {} for view in mesh.views}
 
 
-def _grafana(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
-    ns = catalog.observability.namespace
+def _grafana(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
+    ns = mesh.catalog.observability.namespace
     common = {
         "podAnnotations": dict(INJECT_FALSE),
         "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": [{
@@ -521,11 +526,11 @@ def _grafana(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
         "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
                                    "searchNamespace": "ALL"}},
     }
-    return common, {view.name: {} for view in env_views(catalog)}
+    return common, {view.name: {} for view in mesh.views}
 
 
-def _localstack(catalog: Catalog, envs: tuple[str, ...]) -> tuple[dict, dict[str, dict]]:
-    view = next(v for v in env_views(catalog) if v.name in envs)
+def _localstack(mesh: Mesh, envs: tuple[str, ...]) -> tuple[dict, dict[str, dict]]:
+    view = next(v for v in mesh.views if v.name in envs)
     svc = view.enabled[LOCALSTACK_KEY]
     common = {
         "fullnameOverride": svc.service_name,
@@ -534,11 +539,9 @@ def _localstack(catalog: Catalog, envs: tuple[str, ...]) -> tuple[dict, dict[str
     return common, {name: {} for name in envs}
 
 
-def _mesh(catalog: Catalog) -> tuple[dict, dict[str, dict]]:
-    from .values import mesh_env_values
-
-    env_values = mesh_env_values(catalog)
-    return {}, {view.name: env_values.get(view.name, {}) for view in env_views(catalog)}
+def _mesh(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
+    env_values = mesh.values.overrides
+    return {}, {view.name: env_values.get(view.name, {}) for view in mesh.views}
 
 
 def _generated_content(catalog: Catalog, name: str, view: EnvView) -> dict:
@@ -550,13 +553,15 @@ def _generated_content(catalog: Catalog, name: str, view: EnvView) -> dict:
     raise AssertionError(f"no content for generated values file {name}")
 
 
-def build_generated_values(catalog: Catalog) -> dict[str, dict]:
+def build_generated_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Values files that chartgen owns whole (not the user's), keyed by path under
     ``values/``: the Prometheus alert rules of each environment (from the SLOs) and Istio's
     Grafana dashboards (vendored, so that Grafana needs no internet access for them)."""
     out: dict[str, dict] = {}
-    views = env_views(catalog)
-    for r in _releases(catalog):
+    mesh = resolve(source)
+    catalog = mesh.catalog
+    views = mesh.views
+    for r in _releases(mesh):
         for name in r.generated:
             for view in views:
                 if view.name in r.envs:
@@ -565,25 +570,27 @@ def build_generated_values(catalog: Catalog) -> dict[str, dict]:
     return dict(sorted(out.items()))
 
 
-def build_release_values(catalog: Catalog) -> dict[str, dict]:
+def build_release_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Values of every release, keyed by path under ``values/``: ``<release>/common.yaml``
     and ``<release>/<env>.yaml`` for each environment that installs the release."""
+    mesh = resolve(source)
+    catalog = mesh.catalog
     out: dict[str, dict] = {}
     builders = {
         "base": lambda r: ({"defaultRevision": catalog.istio.revision or "default"}, {}),
-        "istiod": lambda r: _istiod(catalog),
-        "gateway": lambda r: _gateway(catalog),
-        "kiali-server": lambda r: _kiali(catalog),
-        "jaeger": lambda r: _jaeger(catalog),
-        "prometheus": lambda r: _prometheus(catalog),
-        "grafana": lambda r: _grafana(catalog),
-        "localstack": lambda r: _localstack(catalog, r.envs),
+        "istiod": lambda r: _istiod(mesh),
+        "gateway": lambda r: _gateway(mesh),
+        "kiali-server": lambda r: _kiali(mesh),
+        "jaeger": lambda r: _jaeger(mesh),
+        "prometheus": lambda r: _prometheus(mesh),
+        "grafana": lambda r: _grafana(mesh),
+        "localstack": lambda r: _localstack(mesh, r.envs),
         "cni": lambda r: _ambient_node(catalog, True),
         "ztunnel": lambda r: _ambient_node(catalog, False),
         CRD_CHART: lambda r: ({}, {}),
     }
-    for r in _releases(catalog):
-        common, per_env = _mesh(catalog) if r.tier == "mesh" else builders[r.chart](r)
+    for r in _releases(mesh):
+        common, per_env = _mesh(mesh) if r.tier == "mesh" else builders[r.chart](r)
         out[f"{r.name}/common.yaml"] = common
         for env in r.envs:
             out[f"{r.name}/{env}.yaml"] = per_env.get(env, {})

@@ -52,6 +52,15 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("fault-action", "A fault injects a delay, an abort or both.",
               "services.%s.faults[%d] (%v) has neither delay nor abort",
               ("service", "index", "name"), "fault-empty"),
+    Invariant("https-extra-port-credential", "An HTTPS port of gateway.extraPorts has a TLS secret (gateway.credentialName).",
+              "gateway.credentialName is required for an HTTPS extra port",
+              (), None),  # a catalog's extra gateway ports are HTTP, HTTP2, GRPC or TCP
+    Invariant("jwt-issuer", "An enabled gateway.jwt names its issuer.",
+              "gateway.jwt.issuer is required when gateway.jwt.enabled",
+              (), "length"),
+    Invariant("jwt-jwks-uri", "An enabled gateway.jwt names its JWKS URI.",
+              "gateway.jwt.jwksUri is required when gateway.jwt.enabled",
+              (), "http-url"),
     Invariant("selector", "An enabled service selects its pods by at least one label.",
               "services.%s.selector must not be empty",
               ("service",), None),  # a catalog's empty selector means the default {app: <serviceName>}

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from . import naming
 from .catalog import Catalog
-from .mesh import env_views
-from .values import chart_values, path_label
+from .mesh import Mesh, resolve
+from .values import path_label
 
 MAJOR, MINOR, PATCH, NONE = 3, 2, 1, 0
 LEVEL_NAMES = {MAJOR: "major", MINOR: "minor", PATCH: "patch", NONE: "none"}
@@ -67,11 +67,11 @@ def _legacy_kind(text: str) -> str:
     return CHANGED
 
 
-def model_snapshot(catalog: Catalog) -> dict:
+def model_snapshot(source: Catalog | Mesh) -> dict:
     """What the comparison looks at: every environment's effective values."""
     out = {}
-    for view in env_views(catalog):
-        values = dict(chart_values(catalog, view))  # a copy: chart_values is shared
+    for view in resolve(source).views:
+        values = dict(view.mesh.values.of(view))  # a copy: the values are shared
         # the canary candidate names the version in changelog lines ("canary v2 10% → 25%")
         values["_canary"] = {k: s.spec.canary.candidate for k, s in sorted(view.services.items()) if s.spec.canary}
         out[view.name] = values

@@ -102,13 +102,15 @@ class ResolvedService:
         return dict(spec.labels) if spec and spec.labels else {"version": version}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EnvView:
-    """One environment of the catalog, with every service resolved for it."""
+    """One environment of the catalog, with every service resolved for it (once: a view
+    belongs to one ``Mesh``)."""
 
     name: str
     env: Environment
     catalog: Catalog
+    mesh: "Mesh"
 
     @property
     def namespace(self) -> str:
@@ -211,13 +213,6 @@ def _merge_pair(lower: BaseModel, upper: BaseModel) -> BaseModel:
 
 def resolve_service(catalog: Catalog, key: str, env_name: str | None) -> ResolvedService:
     """The effective service ``key`` in ``env_name`` (None: the environment-neutral layer)."""
-    cached = catalog._cache.get(("service", key, env_name))
-    if cached is None:
-        cached = catalog._cache[("service", key, env_name)] = _resolve_service(catalog, key, env_name)
-    return cached
-
-
-def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> ResolvedService:
     service = catalog.services[key]
     layers = [catalog.defaults, service]
     enabled = service.environments is None or (env_name is not None and env_name in service.environments)
@@ -240,5 +235,38 @@ def _resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolv
                            prefix=catalog.naming.prefix, own_retry_on=own_retry_on)
 
 
-def env_views(catalog: Catalog) -> list[EnvView]:
-    return [EnvView(name, env, catalog) for name, env in sorted(catalog.environments.items())]
+class Mesh:
+    """The catalog resolved once: every environment's view with its effective services, and
+    the environment-neutral services of values.yaml. Built by ``resolve`` and passed down to
+    the renderers (values, chart, helmfile, GitOps), so each run resolves the catalog once;
+    what they derive from it (the chart values) is computed once per ``Mesh`` as well."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.views: tuple[EnvView, ...] = tuple(
+            EnvView(name, env, catalog, self) for name, env in sorted(catalog.environments.items()))
+
+    @cached_property
+    def neutral(self) -> dict[str, ResolvedService]:
+        """The services of the environment-neutral layer (values.yaml), by sorted key."""
+        return {key: resolve_service(self.catalog, key, None) for key in sorted(self.catalog.services)}
+
+    def view(self, name: str) -> EnvView:
+        return next(v for v in self.views if v.name == name)
+
+    @cached_property
+    def values(self):
+        """The chart values of every environment (``values.MeshValues``), computed on first use."""
+        from .values import MeshValues
+
+        return MeshValues(self)
+
+
+def resolve(source: "Catalog | Mesh") -> Mesh:
+    """The catalog resolved (a ``Mesh`` is returned as it is)."""
+    return source if isinstance(source, Mesh) else Mesh(source)
+
+
+def env_views(source: "Catalog | Mesh") -> list[EnvView]:
+    """The environments of a resolved mesh; a bare catalog is resolved for the purpose."""
+    return list(resolve(source).views)

@@ -41,6 +41,8 @@ __all__ = [
     "package_chart",
     "publish",
     "publish_oci",
+    "package_catalog",
+    "publish_catalog",
     "publish_repo",
     "read_package",
 ]
@@ -156,23 +158,22 @@ def _same_content(a: Path, b: Path) -> bool:
 def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
                   *, check: bool = True) -> Path:
     """The generated chart directory of a catalog; with ``check``, refuse a stale chart."""
-    from .generate import plan
+    from .changeset import Changeset
+    from .generate import output_root, plan
     from .validate import load_catalog
     from .values import chart_name
-    from .writer import stale_paths
 
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
-    root = Path(out) if out is not None else catalog_path.resolve().parent
+    root = output_root(catalog_path, out)
     rel = f"charts/{chart_name(catalog)}"
     chart_dir = root / rel
     if not (chart_dir / "Chart.yaml").is_file():
         raise ChartNotGenerated(f"{chart_dir}/Chart.yaml does not exist; run `chartgen generate -c {catalog_path}` first")
     if check:
         outcome = plan(catalog, root)
-        to_write, to_delete = stale_paths(root, {k: v for k, v in outcome.files.items() if k.startswith(rel + "/")},
-                                          outcome.owned_dirs)
-        stale = [p for p in to_write + to_delete if p.startswith(rel + "/")]
+        stale = Changeset.between(root, {k: v for k, v in outcome.files.items() if k.startswith(rel + "/")},
+                                  outcome.owned_dirs).under(rel).paths
         if stale:
             raise ChartNotGenerated(f"{rel} is out of date with {catalog_path} ({len(stale)} file(s), e.g. {stale[0]}); "
                                     f"run `chartgen generate -c {catalog_path}` first")
@@ -438,3 +439,42 @@ def publish(pkg: Package, to: str, *, url: str | None = None, plain_http: bool =
         raise PublishError("--plain-http applies to oci:// registries only")
     return publish_repo(pkg, to, url=url, helm=helm)
 
+
+
+# --- the workflows of `chartgen package` and `chartgen publish` ------------------------------
+
+def package_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
+                    dest: str | Path = "dist", *, sign: SignOptions | None = None, helm: str | None = None,
+                    wait_message=None) -> Package:
+    """Package the catalog's generated chart (refused when stale) into ``dest`` and record
+    its version as released, so later versions are computed against it. Both happen under
+    the output tree's lock: no ``generate`` rewrites the chart while it is packaged."""
+    from .generate import output_root, record_release
+    from .writer import locked
+
+    with locked(output_root(catalog_path, out), wait_message=wait_message):
+        chart_dir = chart_dir_for(catalog_path, out)
+        pkg = package_chart(chart_dir, dest, sign=sign, helm=helm)
+        record_release(chart_dir, pkg.version)
+    return pkg
+
+
+def publish_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None, *, to: str,
+                    url: str | None = None, plain_http: bool = False, package: str | Path | None = None,
+                    sign: SignOptions | None = None, helm: str | None = None, wait_message=None) -> PublishResult:
+    """Publish ``package`` (an existing archive), or package the catalog's chart (as
+    ``package_catalog``, into a temporary directory) and publish that, then record the
+    version as released. ``result.package`` is what was published."""
+    from .generate import output_root, record_release
+    from .writer import locked
+
+    if package is not None:
+        return publish(read_package(package), to, url=url, plain_http=plain_http, helm=helm)
+    with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
+        with locked(output_root(catalog_path, out), wait_message=wait_message):
+            chart_dir = chart_dir_for(catalog_path, out)
+            pkg = package_chart(chart_dir, tmp, sign=sign, helm=helm)
+        result = publish(pkg, to, url=url, plain_http=plain_http, helm=helm)
+        with locked(output_root(catalog_path, out), wait_message=wait_message):
+            record_release(chart_dir, pkg.version)
+    return result

@@ -18,9 +18,9 @@ import yaml
 
 from . import __version__, yamlout
 from .catalog import Catalog
-from .mesh import env_views
+from .mesh import Mesh, resolve
 from .provenance import GENERATED, copy_header
-from .values import chart_name, chart_values, path_label
+from .values import chart_name, path_label
 from .values_schema import VALUES_SCHEMA, describe
 
 CHART_SOURCE = "chartgen/templates/chart"  # the chart files copied from the package, in chartgen's tree
@@ -178,7 +178,7 @@ def _key(key: str) -> str:
     return dump_yaml({key: 0})[: -len(": 0\n")]
 
 
-def readme_context(catalog: Catalog, values: dict) -> dict:
+def readme_context(mesh: Mesh, values: dict) -> dict:
     """What the README shows besides the chart's metadata (the services, the values table,
     the mesh graph): the costly part, computed once per run."""
     from .graph import build_graph, mermaid
@@ -191,8 +191,8 @@ def readme_context(catalog: Catalog, values: dict) -> dict:
         services.append({"key": key, "namespace": s["namespace"], "ports": ports, "expose": expose,
                          "calls": ", ".join(s["calls"]) or "—"})
     rows = [(path, typ, desc, _default_text(values, path)) for path, typ, desc in describe() if path.count("<name>") <= 1]
-    return {"mesh": catalog.metadata.name, "envs": env_views(catalog), "services": services, "values_rows": rows,
-            "mesh_graph": mermaid(build_graph(catalog))}
+    return {"mesh": mesh.catalog.metadata.name, "envs": list(mesh.views), "services": services, "values_rows": rows,
+            "mesh_graph": mermaid(build_graph(mesh))}
 
 
 def readme(catalog: Catalog, body: ChartBody, meta: ChartMeta) -> str:
@@ -242,9 +242,10 @@ def changelog_text(catalog: Catalog, entries: str) -> str:
     return head + (entries or "")
 
 
-def chart_body(catalog: Catalog) -> ChartBody:
+def chart_body(source: Catalog | Mesh) -> ChartBody:
     """The chart files that do not depend on the version (computed once per run)."""
-    values = chart_values(catalog)
+    mesh = resolve(source)
+    values = mesh.values.base
     files = {
         "values.yaml": values_yaml(values),
         "values.schema.json": copy_header("values.schema.json", json.dumps(VALUES_SCHEMA, indent=2) + "\n",
@@ -254,12 +255,14 @@ def chart_body(catalog: Catalog) -> ChartBody:
     }
     for rel, text in static_chart_files():
         files[rel] = text
-    return ChartBody(values=values, files=files, readme=readme_context(catalog, values))
+    return ChartBody(values=values, files=files, readme=readme_context(mesh, values))
 
 
-def build_chart(catalog: Catalog, meta: ChartMeta, body: ChartBody | None = None) -> dict[str, str]:
+def build_chart(source: Catalog | Mesh, meta: ChartMeta, body: ChartBody | None = None) -> dict[str, str]:
     """The chart's files, relative to the chart directory."""
-    body = body or chart_body(catalog)
+    mesh = resolve(source)
+    catalog = mesh.catalog
+    body = body or chart_body(mesh)
     files = dict(body.files)
     files.update({
         "Chart.yaml": chart_yaml(catalog, meta),

@@ -231,19 +231,15 @@ def start(tool: Tool, *args: str, what: str | None = None, stdin: bool = False, 
     return Running(tool, proc, what or _what(tool, args))
 
 
-def _run(tool: Tool, *args: str) -> str:
-    return run(tool, *args).stdout
-
-
 _SEMVER = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?")
 
 
 def _helm_version(tool: Tool) -> str:
-    out = _run(tool, "version", "--template", "{{.Version}}").strip()
+    out = run(tool, "version", "--template", "{{.Version}}").stdout.strip()
     if _SEMVER.fullmatch(out):
         return out
     # Fallback for helm builds that do not honour --template: "v3.15.3+g3bb50bb".
-    out = _run(tool, "version", "--short").strip()
+    out = run(tool, "version", "--short").stdout.strip()
     match = _SEMVER.match(out)
     if not match:
         raise ToolError(f"cannot parse helm version from {out!r}")
@@ -251,7 +247,7 @@ def _helm_version(tool: Tool) -> str:
 
 
 def _helmfile_version(tool: Tool) -> str:
-    out = _run(tool, "--version")
+    out = run(tool, "--version").stdout
     # "helmfile version 0.166.0" (older builds print "v0.166.0").
     match = re.search(r"version\s+v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)", out)
     if not match:
@@ -260,7 +256,7 @@ def _helmfile_version(tool: Tool) -> str:
 
 
 def _kubectl_version(tool: Tool) -> str:
-    out = _run(tool, "version", "--client", "-o", "json")
+    out = run(tool, "version", "--client", "-o", "json").stdout
     try:
         version = json.loads(out)["clientVersion"]["gitVersion"]
     except (ValueError, KeyError, TypeError) as exc:

@@ -16,8 +16,6 @@ from pydantic import BaseModel, ValidationError
 from .catalog import API_VERSION, KIND, PATH_UNION_TAGS, Catalog
 from .errors import CatalogError, Problem
 from .rules import check_semantics
-from .rules.context import HELM_RELEASE_MAX, ISTIO_ROOT_NAMESPACE, RESERVED_NAMESPACES, mesh_namespaces  # noqa: F401
-from .rules.dataplane import gateway_api_prefix_regex, gateway_api_rank  # noqa: F401
 from .yamlsrc import SourceMap, format_path, load_yaml
 
 

@@ -9,11 +9,12 @@ templates read nothing else. Pure functions of the catalog.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Any
 
 from . import naming
 from .catalog import Catalog, Match, path_match
-from .mesh import EnvView, ResolvedService, env_views, l7_needs, resolve_service
+from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
 
 ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
@@ -262,20 +263,42 @@ def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
     return out
 
 
-def chart_values(catalog: Catalog, view: EnvView | None = None) -> dict:
-    """The complete values for ``view`` (None: the environment-neutral values.yaml).
-    Computed once per catalog and environment: treat the result as read-only."""
-    key = ("chart_values", view.name if view else None)
-    if key not in catalog._cache:
-        catalog._cache[key] = _chart_values(catalog, view)
-    return catalog._cache[key]
+class MeshValues:
+    """The chart values of a resolved mesh: values.yaml, each environment's complete values,
+    and what each environment puts over values.yaml. Each is computed on first use, once
+    (``Mesh.values`` holds them); treat the dicts as read-only."""
+
+    def __init__(self, mesh: Mesh):
+        self.mesh = mesh
+        self._envs: dict[str, dict] = {}
+
+    @cached_property
+    def base(self) -> dict:
+        """The environment-neutral values (values.yaml)."""
+        return _chart_values(self.mesh.catalog, None, self.mesh.neutral)
+
+    def of(self, view: EnvView | None) -> dict:
+        """The complete values for ``view`` (None: values.yaml)."""
+        if view is None:
+            return self.base
+        if view.name not in self._envs:
+            self._envs[view.name] = _chart_values(self.mesh.catalog, view, dict(sorted(view.services.items())))
+        return self._envs[view.name]
+
+    @cached_property
+    def overrides(self) -> dict[str, dict]:
+        """Per environment: the overrides of values.yaml."""
+        return {view.name: values_diff(self.base, self.of(view)) for view in self.mesh.views}
 
 
-def _chart_values(catalog: Catalog, view: EnvView | None) -> dict:
-    if view is None:
-        services = {k: resolve_service(catalog, k, None) for k in sorted(catalog.services)}
-    else:
-        services = dict(sorted(view.services.items()))
+def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
+    """The complete values for ``view`` (None: the environment-neutral values.yaml), from
+    the view's mesh (or ``source`` resolved). Treat the result as read-only."""
+    mesh = view.mesh if view is not None else resolve(source)
+    return mesh.values.of(view)
+
+
+def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, ResolvedService]) -> dict:
     obs = catalog.observability
     return {
         "nameOverride": "",
@@ -318,10 +341,6 @@ def values_diff(base: dict, full: dict) -> dict:
     return out
 
 
-def mesh_env_values(catalog: Catalog) -> dict[str, dict]:
+def mesh_env_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Per environment: the overrides of the chart's values.yaml."""
-    if "mesh_env_values" not in catalog._cache:
-        base = chart_values(catalog)
-        catalog._cache["mesh_env_values"] = {
-            view.name: values_diff(base, chart_values(catalog, view)) for view in env_views(catalog)}
-    return catalog._cache["mesh_env_values"]
+    return resolve(source).values.overrides

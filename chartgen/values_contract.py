@@ -15,12 +15,12 @@ one is out of step with the model.
 
 from __future__ import annotations
 
+import html
 import json
 import types
 import typing
-from typing import Annotated, Any, Literal, get_args, get_origin
-
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -270,17 +270,22 @@ def _entry_default(path: str) -> str:
     return ""
 
 
+def _cell(text: str) -> str:
+    """Prose in a Markdown table cell: '<host>' stays text (not an HTML tag), '|' no column."""
+    return html.escape(text, quote=False).replace("|", "\\|").strip()
+
+
 def contract_doc() -> str:
     """docs/design/values-contract.md: every key of the values and every invariant."""
     rows = ["| Key | Type | Allowed | Left out | Description |", "|---|---|---|---|---|"]
     for path, s, same_as in _walk(values_schema()):
-        desc = " ".join(filter(None, [s.get("description", ""), NOTES.get(path, ""),
-                                      f"Keys as in `{same_as}`." if same_as else ""])).replace("|", "\\|")
+        desc = _cell(" ".join(filter(None, [s.get("description", ""), NOTES.get(path, "")])))
+        desc += f" Keys as in `{same_as}`." if same_as else ""
         rows.append(f"| `{path}` | {_type_text(s)} | {_constraint_text(s)} | {_entry_default(path)} | {desc} |")
     checks = ["| Check | Must hold | Chart's message | Catalog rule |", "|---|---|---|---|"]
     for inv in INVARIANTS:
         rule = f"`{inv.catalog_rule}`" if inv.catalog_rule else "— (no catalog produces it)"
-        checks.append(f"| `{inv.id}` | {inv.summary} | `{inv.message}` | {rule} |")
+        checks.append(f"| `{inv.id}` | {_cell(inv.summary)} | `{inv.message}` | {rule} |")
     return "\n".join([
         f"<!-- {GENERATED_FROM} Do not edit: {REGENERATE} -->",
         "# The mesh chart's values contract",

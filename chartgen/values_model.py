@@ -325,7 +325,7 @@ class EnvironmentValues(ValuesModel):
 class Istio(ValuesModel):
     revision: text("Control plane revision; empty uses istio-injection=enabled.", pattern=DNS_LABEL_OR_EMPTY)
     systemNamespace: text("Istio's namespace.", pattern=DNS_LABEL)
-    trustDomain: text("Mesh trust domain (principals).")
+    trustDomain: text("Mesh trust domain (principals).", min_length=1)
 
 
 class Namespaces(ValuesModel):
@@ -359,12 +359,12 @@ class Gateway(ValuesModel):
 
 
 class Prometheus(ValuesModel):
-    service: text("Prometheus Service.")
+    service: text("Prometheus Service.", min_length=1)
     port: Port
 
 
 class Jaeger(ValuesModel):
-    service: text("Jaeger Service.")
+    service: text("Jaeger Service.", min_length=1)
     otlpGrpcPort: Port
     otlpHttpPort: Port
 
@@ -377,13 +377,13 @@ class Observability(ValuesModel):
     namespace: text("Add-ons namespace.", pattern=DNS_LABEL)
     prometheus: Annotated[Prometheus, Field(description="Prometheus.")]
     jaeger: Annotated[Jaeger, Field(description="Jaeger.")]
-    tracingProvider: text("meshConfig extensionProvider name.")
+    tracingProvider: text("meshConfig extensionProvider name.", min_length=1)
     dashboards: Annotated[Dashboards, Field(description="Dashboards.")]
 
 
 class HelmTest(ValuesModel):
     enabled: Annotated[bool, Field(description="Render the helm test.")]
-    image: text("curl image.")
+    image: text("curl image.", min_length=1)
 
 
 class ChartValues(ValuesModel):
@@ -408,7 +408,7 @@ NOTES: dict[str, str] = {
     "environment.hostSuffix": 'External host = <expose.host>.<hostSuffix>; "" → the host as is.',
     "environment.chaos": "Fault rules render only when true.",
     "environment.dataPlane": "ambient: namespaces, waypoints and GAMMA HTTPRoutes (docs/ambient.md).",
-    "istio.revision": '"" → namespaces get istio-injection=enabled; else istio.io/rev=<revision>.',
+    "istio.revision": "Otherwise namespaces get istio.io/rev=<revision>.",
     "namespaces.create": "Namespace objects are annotated helm.sh/resource-policy: keep.",
     "gateway.namespace": "The TLS secret (credentialName) must live here.",
     "gateway.httpsRedirect": "With https: an HTTP server on 80 that redirects.",

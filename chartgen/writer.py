@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .changeset import REMOVED, Changeset
 from .errors import ChartgenError
 from .safeio import TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link
 
@@ -29,29 +30,6 @@ class WriteResult:
     @property
     def changed(self) -> list[str]:
         return sorted(self.written + self.deleted)
-
-
-def stale_paths(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
-    """(files to write, files to delete) so that ``root`` matches ``files``."""
-    to_write = []
-    for rel, text in files.items():
-        path = root / rel
-        try:
-            if path.read_bytes() == text.encode("utf-8"):
-                continue
-        except OSError:
-            pass
-        to_write.append(rel)
-    to_delete = []
-    for d in owned_dirs:
-        base = root / d
-        if base.is_dir():
-            for path in sorted(base.rglob("*")):
-                if path.is_file():
-                    rel = path.relative_to(root).as_posix()
-                    if rel not in files:
-                        to_delete.append(rel)
-    return sorted(to_write), to_delete
 
 
 @contextlib.contextmanager
@@ -171,9 +149,11 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
     """
     result = WriteResult()
     result.cleaned = clean_leftovers(root, files, owned_dirs)
-    to_write, to_delete = stale_paths(root, files, owned_dirs)
-    if not to_write and not to_delete:
+    changes = Changeset.between(root, files, owned_dirs)
+    if not changes:
         return result
+    to_delete = changes.removed
+    to_write = [c.path for c in changes if c.kind != REMOVED]
     check_targets(root, to_write + to_delete)
     staged: list[tuple[str, Path, Path]] = []
     dirs: set[Path] = set()  # where temporary files may be: an interrupt can land between creating one and noting it

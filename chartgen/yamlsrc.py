@@ -257,20 +257,31 @@ def compose_bounded(text: str, file: str) -> yaml.Node | None:
     or a broken limit raises LimitError carrying the located problem."""
     try:
         node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        msg = exc.problem or str(exc)
-        if exc.context:
-            msg = f"{exc.context}, {msg}"
-        raise LimitError(Problem(file, line, col, "", f"invalid YAML: {msg}", "yaml-syntax")) from None
     except yaml.YAMLError as exc:
-        raise LimitError(Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax")) from None
+        raise LimitError(_syntax_problem(exc, file)) from None
     if node is not None:
         problem = check_limits(node, file)
         if problem is not None:
             raise LimitError(problem)
     return node
+
+
+def _syntax_problem(exc: yaml.YAMLError, file: str) -> Problem:
+    """A parser or composer error, located where the YAML library marks it."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax")
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    msg = exc.problem or str(exc)
+    if exc.context:
+        msg = f"{exc.context}, {msg}"
+    return Problem(file, line, col, "", f"invalid YAML: {msg}", "yaml-syntax")
+
+
+def _constructor_problem(exc: yaml.constructor.ConstructorError, file: str) -> Problem:
+    mark = exc.problem_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return Problem(file, line, col, "", f"invalid YAML: {exc.problem}", "yaml-syntax")
 
 
 def safe_load_bounded(text: str, file: str):
@@ -281,9 +292,7 @@ def safe_load_bounded(text: str, file: str):
     try:
         return yaml.SafeLoader("").construct_document(node)
     except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise LimitError(Problem(file, line, col, "", f"invalid YAML: {exc.problem}", "yaml-syntax")) from None
+        raise LimitError(_constructor_problem(exc, file)) from None
 
 
 class LimitError(ValueError):
@@ -298,22 +307,12 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[object, SourceMap, lis
     """Load one YAML document. Returns (data, source map, problems)."""
     smap = SourceMap(file)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        msg = exc.problem or str(exc)
-        if exc.context:
-            msg = f"{exc.context}, {msg}"
-        return None, smap, [Problem(file, line, col, "", f"invalid YAML: {msg}", "yaml-syntax")]
-    except yaml.YAMLError as exc:
-        return None, smap, [Problem(file, 1, 1, "", f"invalid YAML: {exc}", "yaml-syntax")]
+        node = compose_bounded(text, file)
+    except LimitError as exc:
+        return None, smap, [exc.problem]
     if node is None:
         smap._values[()] = (1, 1)
         return None, smap, []
-    problem = check_limits(node, file)
-    if problem is not None:
-        return None, smap, [problem]
     try:
         data = _fast_build(node)
         if data is not _SLOW:
@@ -322,7 +321,5 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[object, SourceMap, lis
         builder = _Builder(smap)
         data = builder.build(node, ())
     except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, smap, [Problem(file, line, col, "", f"invalid YAML: {exc.problem}", "yaml-syntax")]
+        return None, smap, [_constructor_problem(exc, file)]
     return data, smap, builder.problems

@@ -54,48 +54,15 @@ def service(draw, key: str, externals: list[str]):
              for i, p in enumerate(protocols)]
     svc: dict = {"ports": ports}
     if first not in ("HTTP", "HTTP2", "GRPC"):  # HTTP-only settings are refused there (validate's job)
-        if draw(st.booleans()):
-            svc["versions"] = {"v1": {"labels": {"version": "v1"}}, "v2": {"labels": {"version": "v2"}}}
-            w = draw(st.integers(0, 100))
-            svc["weights"] = {"v1": w, "v2": 100 - w}
-        if draw(st.booleans()):
-            svc["connectionPool"] = {"tcp": {"maxConnections": draw(st.integers(1, 1000)),
-                                             "connectTimeout": draw(st.sampled_from(DURATIONS))}}
+        _l4_settings(draw, svc)
         return svc
     if draw(st.booleans()):
         svc["timeout"] = draw(st.sampled_from(DURATIONS))
     if draw(st.booleans()):
-        retries = {"attempts": draw(st.integers(0, 5))}
-        if draw(st.booleans()):
-            retries["perTryTimeout"] = draw(st.sampled_from(DURATIONS))
-        if draw(st.booleans()):
-            retries["retryOn"] = draw(st.sampled_from(RETRY_ON))
-        svc["retries"] = retries
-    versions = draw(st.sampled_from([[], ["v1"], ["v1", "v2"]]))
-    if versions:
-        svc["versions"] = {v: {"labels": {"version": v}} for v in versions}
-        if len(versions) == 2 and draw(st.booleans()):
-            w = draw(st.integers(0, 100))
-            svc["weights"] = {"v1": w, "v2": 100 - w}
-        if draw(st.booleans()):
-            svc["routes"] = [{"name": "ab", "match": draw(match()), "version": versions[-1]}]
-        if len(versions) == 2 and draw(st.booleans()):
-            svc["mirror"] = {"version": "v2", "percent": draw(st.sampled_from([0, 0.00001, 0.5, 10, 100]))}
+        svc["retries"] = _retries(draw)
+    _versions(draw, svc)
     if draw(st.booleans()):
-        fault: dict = {"name": "chaos"}
-        if draw(st.booleans()):
-            fault["delay"] = {"percent": draw(st.sampled_from([0, 0.00005, 50, 100])),
-                              "fixedDelay": draw(st.sampled_from(DURATIONS))}
-        if draw(st.booleans()) or "delay" not in fault:
-            abort = {"percent": draw(st.sampled_from([1, 10, 100]))}
-            if draw(st.booleans()) or first != "GRPC":
-                abort["httpStatus"] = draw(st.sampled_from([200, 404, 503, 599, 600]))
-            else:
-                abort["grpcStatus"] = draw(st.sampled_from(["UNAVAILABLE", "INTERNAL", "NOT_FOUND"]))
-            fault["abort"] = abort
-        if draw(st.booleans()):
-            fault["match"] = draw(match())
-        svc["faults"] = [fault]
+        svc["faults"] = [_fault(draw, first)]
     if draw(st.booleans()):
         svc["expose"] = {"host": key, "paths": draw(st.lists(st.one_of(
             st.sampled_from(["/", "/api", "/api/", "/login"]),
@@ -103,6 +70,66 @@ def service(draw, key: str, externals: list[str]):
             st.builds(lambda v: {"prefix": v}, st.sampled_from(["/static", "/"])),
             st.builds(lambda v: {"regex": v}, st.sampled_from(["/item/[0-9]+", "/(a|b)"]))), min_size=1, max_size=2,
             unique_by=lambda p: yaml.safe_dump(p)))}
+    _traffic_policy(draw, svc)
+    if externals and draw(st.booleans()):
+        svc["calls"] = externals[:1]
+    return svc
+
+
+def _l4_settings(draw, svc: dict) -> None:
+    """A TCP/TLS service: versions with weights, a TCP connection pool."""
+    if draw(st.booleans()):
+        svc["versions"] = {"v1": {"labels": {"version": "v1"}}, "v2": {"labels": {"version": "v2"}}}
+        w = draw(st.integers(0, 100))
+        svc["weights"] = {"v1": w, "v2": 100 - w}
+    if draw(st.booleans()):
+        svc["connectionPool"] = {"tcp": {"maxConnections": draw(st.integers(1, 1000)),
+                                         "connectTimeout": draw(st.sampled_from(DURATIONS))}}
+
+
+def _retries(draw) -> dict:
+    retries = {"attempts": draw(st.integers(0, 5))}
+    if draw(st.booleans()):
+        retries["perTryTimeout"] = draw(st.sampled_from(DURATIONS))
+    if draw(st.booleans()):
+        retries["retryOn"] = draw(st.sampled_from(RETRY_ON))
+    return retries
+
+
+def _versions(draw, svc: dict) -> None:
+    """Versions, and with them weights, an A/B route and a mirror."""
+    versions = draw(st.sampled_from([[], ["v1"], ["v1", "v2"]]))
+    if not versions:
+        return
+    svc["versions"] = {v: {"labels": {"version": v}} for v in versions}
+    if len(versions) == 2 and draw(st.booleans()):
+        w = draw(st.integers(0, 100))
+        svc["weights"] = {"v1": w, "v2": 100 - w}
+    if draw(st.booleans()):
+        svc["routes"] = [{"name": "ab", "match": draw(match()), "version": versions[-1]}]
+    if len(versions) == 2 and draw(st.booleans()):
+        svc["mirror"] = {"version": "v2", "percent": draw(st.sampled_from([0, 0.00001, 0.5, 10, 100]))}
+
+
+def _fault(draw, first: str) -> dict:
+    fault: dict = {"name": "chaos"}
+    if draw(st.booleans()):
+        fault["delay"] = {"percent": draw(st.sampled_from([0, 0.00005, 50, 100])),
+                          "fixedDelay": draw(st.sampled_from(DURATIONS))}
+    if draw(st.booleans()) or "delay" not in fault:
+        abort = {"percent": draw(st.sampled_from([1, 10, 100]))}
+        if draw(st.booleans()) or first != "GRPC":
+            abort["httpStatus"] = draw(st.sampled_from([200, 404, 503, 599, 600]))
+        else:
+            abort["grpcStatus"] = draw(st.sampled_from(["UNAVAILABLE", "INTERNAL", "NOT_FOUND"]))
+        fault["abort"] = abort
+    if draw(st.booleans()):
+        fault["match"] = draw(match())
+    return fault
+
+
+def _traffic_policy(draw, svc: dict) -> None:
+    """Connection pool, outlier detection, load balancer, rate limit."""
     if draw(st.booleans()):
         svc["connectionPool"] = {"tcp": {"maxConnections": draw(st.integers(1, 1000)),
                                          "connectTimeout": draw(st.sampled_from(DURATIONS))},
@@ -117,9 +144,6 @@ def service(draw, key: str, externals: list[str]):
         svc["loadBalancer"] = draw(st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]))
     if draw(st.booleans()):
         svc["rateLimit"] = {"requests": draw(st.integers(1, 1000)), "per": draw(st.sampled_from(["1s", "1m", "500ms"]))}
-    if externals and draw(st.booleans()):
-        svc["calls"] = externals[:1]
-    return svc
 
 
 @st.composite

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers.dag import show_dag
 from helpers.routemodel import (Objects, Request, gateway_api_ingress, gateway_api_mesh, gateway_api_tcp,
                                 istio_ingress, istio_mesh, istio_tcp)
 
@@ -100,6 +101,26 @@ def test_ambient_namespaces_waypoints_and_no_sidecars(renders, env):
     docs = renders["ambient"][env]
     assert not _kinds(docs, "Sidecar") and not _kinds(docs, "VirtualService")
     assert not _kinds(docs, "Gateway", "networking.istio.io")
+    waypoints = _assert_waypoints(docs)
+    mesh_namespaces = [d for d in _kinds(docs, "Namespace") if d["metadata"]["name"] != "istio-ingress"]
+    for ns in mesh_namespaces:
+        labels = ns["metadata"]["labels"]
+        assert labels["istio.io/dataplane-mode"] == "ambient"
+        assert "istio-injection" not in labels and "istio.io/rev" not in labels
+        assert (ns["metadata"]["name"], labels["istio.io/use-waypoint"]) in waypoints
+    _assert_l7_policies_target_waypoints(docs)
+    # the services dashboard reads the waypoints' request metrics too
+    dashboard = next(iter(next(d for d in _kinds(docs, "ConfigMap")
+                               if d["metadata"]["labels"].get("grafana_dashboard") == "1")["data"].values()))
+    assert r'reporter=~\"destination|waypoint\"' in dashboard and r'reporter=\"destination\"' not in dashboard
+    # mesh traffic arrives as HBONE: the NetworkPolicies of the services admit 15008
+    ingress_policies = [n for n in _kinds(docs, "NetworkPolicy") if n["metadata"]["name"].endswith("-ingress")]
+    assert ingress_policies and all(
+        any(p["port"] == 15008 for rule in n["spec"]["ingress"] for p in rule["ports"]) for n in ingress_policies)
+
+
+def _assert_waypoints(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    """The waypoints by (namespace, name): one HBONE listener each, serving services."""
     waypoints = {(d["metadata"]["namespace"], d["metadata"]["name"]): d
                  for d in _kinds(docs, "Gateway", "gateway.networking.k8s.io")
                  if d["spec"]["gatewayClassName"] == "istio-waypoint"}
@@ -107,28 +128,17 @@ def test_ambient_namespaces_waypoints_and_no_sidecars(renders, env):
     for wp in waypoints.values():
         assert wp["spec"]["listeners"] == [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]
         assert wp["metadata"]["labels"]["istio.io/waypoint-for"] == "service"
-    mesh_namespaces = [d for d in _kinds(docs, "Namespace") if d["metadata"]["name"] != "istio-ingress"]
-    for ns in mesh_namespaces:
-        labels = ns["metadata"]["labels"]
-        assert labels["istio.io/dataplane-mode"] == "ambient"
-        assert "istio-injection" not in labels and "istio.io/rev" not in labels
-        assert (ns["metadata"]["name"], labels["istio.io/use-waypoint"]) in waypoints
-    # selector policies are enforced by ztunnel: L4 only; L7 ones name their waypoint's Service
+    return waypoints
+
+
+def _assert_l7_policies_target_waypoints(docs: list[dict]) -> None:
+    """Selector policies are enforced by ztunnel: L4 only; L7 ones name their waypoint's Service."""
     for ap in _kinds(docs, "AuthorizationPolicy"):
         for rule in ap["spec"].get("rules") or []:
             for to in rule.get("to") or []:
                 assert not {"paths", "methods", "hosts"} & set(to["operation"]), ap["metadata"]["name"]
     targeted = [ap for ap in _kinds(docs, "AuthorizationPolicy") if ap["spec"].get("targetRefs")]
     assert any(r["kind"] == "Service" for ap in targeted for r in ap["spec"]["targetRefs"])
-    # mesh traffic arrives as HBONE: the NetworkPolicies of the services admit 15008
-    # the services dashboard reads the waypoints' request metrics too
-    dashboard = next(iter(next(d for d in _kinds(docs, "ConfigMap")
-                               if d["metadata"]["labels"].get("grafana_dashboard") == "1")["data"].values()))
-    assert r'reporter=~\"destination|waypoint\"' in dashboard and r'reporter=\"destination\"' not in dashboard
-    ingress_policies = [n for n in _kinds(docs, "NetworkPolicy") if n["metadata"]["name"].endswith("-ingress")]
-    assert ingress_policies and all(
-        any(p["port"] == 15008 for rule in n["spec"]["ingress"] for p in rule["ports"]) for n in ingress_policies)
-
 
 @pytest.mark.parametrize("variant", ["ambient", "sidecar-gatewayapi"])
 def test_every_gateway_api_object_passes_the_crds(any_renders, variant):
@@ -360,22 +370,32 @@ def test_ambient_helmfile_with_the_real_upstream_charts(tmp_path, upstream_repo,
     assert releases["ztunnel"]["needs"] == ["istio-system/istio-cni"]
     assert "istio-system/ztunnel" in releases[MESH]["needs"]
     env = dict(helm_env)
-    dag = subprocess.run([helmfile_bin, "--helm-binary", helm3, "-e", "prod", "show-dag"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert dag.returncode == 0, dag.stderr
-    group = {}
-    for line in dag.stdout.strip().splitlines()[1:]:
-        parts = line.split(None, 2)
-        group[parts[1].split("/", 1)[1]] = int(parts[0])
+    group = _dag_groups(tmp_path, helmfile_bin, helm3, env)
     assert group["gateway-api-crds"] < group["istio-base"] < group["istiod"] < group["istio-cni"] \
         < group["ztunnel"] < group[MESH]
+    _assert_ambient_control_plane(_istio_tier(tmp_path, helmfile_bin, helm3, env))
+
+
+def _dag_groups(root, helmfile_bin: str, helm3: str, env: dict) -> dict[str, int]:
+    """helmfile show-dag: each release's group (releases of a group install together, groups in order)."""
+    dag = subprocess.run([helmfile_bin, "--helm-binary", helm3, "-e", "prod", "show-dag"], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert dag.returncode == 0, dag.stderr
+    return show_dag(dag.stdout)[0]
+
+
+def _istio_tier(root, helmfile_bin: str, helm3: str, env: dict) -> list[dict]:
+    """The prod istio tier rendered by helmfile from the real upstream charts."""
     out = subprocess.run([helmfile_bin, "--helm-binary", helm3, "-e", "prod", "template", "--skip-deps",
-                          "-l", "tier=istio"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                          "-l", "tier=istio"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     if out.returncode != 0:  # --skip-deps needs the repositories added: do it the normal way
         out = subprocess.run([helmfile_bin, "--helm-binary", helm3, "-e", "prod", "template", "-l", "tier=istio"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                             cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def _assert_ambient_control_plane(docs: list[dict]) -> None:
     crds = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CustomResourceDefinition"}
     assert crds["httproutes.gateway.networking.k8s.io"]["metadata"]["annotations"][
         "helm.sh/resource-policy"] == "keep"

@@ -11,7 +11,8 @@ from chartgen.catalog import Match
 from chartgen.gatewayapi import CRD_CHART, build_crd_chart, gateway_api_envs, uses_tcp_routes
 from chartgen.helmfile import build_helmfile, build_release_values
 from chartgen.mesh import env_views, l7_needs
-from chartgen.validate import gateway_api_prefix_regex, gateway_api_rank, parse_catalog
+from chartgen.rules.dataplane import gateway_api_prefix_regex, gateway_api_rank
+from chartgen.validate import parse_catalog
 from chartgen.values import chart_values
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,25 +17,7 @@ MAX_COMPLEXITY = 20
 MAX_HELPER_LINES = 250
 HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
 
-KNOWN_COMPLEX = frozenset({
-    "chartgen/cli.py::diff.run",
-    "chartgen/commands/canary.py::_rows",
-    "chartgen/commands/canary.py::_edit",
-    "tests/helpers/routemodel.py::_sidecar_admits",
-    "tests/helpers/wiring.py::discover",
-    "tests/helpers/wiring.py::relabel",
-    "tests/hostile/cases/yaml-11-words/check.py::check",
-    "tests/hostile/test_variants.py::test_generated_variants_are_refused_or_stay_data",
-    "tests/test_admission_property.py::service",
-    "tests/test_ambient.py::test_ambient_namespaces_waypoints_and_no_sidecars",
-    "tests/test_ambient.py::test_ambient_helmfile_with_the_real_upstream_charts",
-    "tests/test_canary.py::test_promote_through_every_step_then_refuse_then_rollback",
-    "tests/test_examples.py::test_grpc_shop_routes_each_protocol",
-    "tests/test_gitops_render.py::test_helmfile_dag_argo_waves_and_flux_dependson_agree",
-    "tests/test_helmfile.py::test_values_reach_releases",
-    "tests/test_helmfile.py::test_helmfile_layout",
-    "tests/test_upstream.py::test_mesh_policies_for_addon_pods",
-})
+KNOWN_COMPLEX: frozenset[str] = frozenset()
 KNOWN_LONG_HELPERS: frozenset[str] = frozenset()
 
 

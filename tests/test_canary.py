@@ -244,24 +244,8 @@ def test_promote_through_every_step_then_refuse_then_rollback(repo):
     expected = [(25, "0.1.1"), (50, "0.1.2"), (100, "0.1.3")]
     old_pct = 10
     for step, new_version in expected:
-        before = catalog.read_text()
-        old_step = _weights_line(before)
-        out = chartgen("canary", "promote", "proxy", "-c", str(catalog)).output
-        after = catalog.read_text()
-        _check_edit(before, after, f"{{v1: {100 - step}, v2: {step}}}")
-        assert old_step != _weights_line(after)
-        assert _version(repo) == new_version
-        assert f"charts/{CHART}: {version} → {new_version} (patch)" in out
-        version = new_version
-        changelog = (repo / "charts" / CHART / "CHANGELOG.md").read_text()
-        head = changelog.split("## ")[1]
-        assert head.startswith(f"{new_version}\n")
-        assert f"- proxy: canary v2 {old_pct}% → {step}%" in head
-        old_pct = step
-        changes = yaml.safe_load(yaml.safe_load((repo / "charts" / CHART / "Chart.yaml").read_text())
-                                 ["annotations"]["artifacthub.io/changes"])
-        assert [c["description"] for c in changes] == [head.split("- ", 1)[1].strip()]
-        assert changes[0]["kind"] == "changed"
+        _assert_promoted(repo, old_pct, step, version, new_version)
+        version, old_pct = new_version, step
     changelog = (repo / "charts" / CHART / "CHANGELOG.md").read_text()
     assert "- proxy: canary v2 10% → 25%" in changelog
     assert "- proxy: canary v2 25% → 50%" in changelog
@@ -284,6 +268,27 @@ def test_promote_through_every_step_then_refuse_then_rollback(repo):
     assert [i for i, (x, y) in enumerate(zip(a, b)) if x != y] == [original.splitlines().index(COMMENTS[0])]
     assert "nothing to change" in chartgen("canary", "rollback", "proxy", "-c", str(catalog)).output
     assert chartgen("generate", "-c", str(catalog), "--check").exit_code == 0
+
+
+def _assert_promoted(repo, old_pct: int, step: int, version: str, new_version: str) -> None:
+    """One ``canary promote``: only the weights line changes, a patch version with its changelog entry."""
+    catalog = repo / "catalog.yaml"
+    before = catalog.read_text()
+    old_step = _weights_line(before)
+    out = chartgen("canary", "promote", "proxy", "-c", str(catalog)).output
+    after = catalog.read_text()
+    _check_edit(before, after, f"{{v1: {100 - step}, v2: {step}}}")
+    assert old_step != _weights_line(after)
+    assert _version(repo) == new_version
+    assert f"charts/{CHART}: {version} → {new_version} (patch)" in out
+    changelog = (repo / "charts" / CHART / "CHANGELOG.md").read_text()
+    head = changelog.split("## ")[1]
+    assert head.startswith(f"{new_version}\n")
+    assert f"- proxy: canary v2 {old_pct}% → {step}%" in head
+    changes = yaml.safe_load(yaml.safe_load((repo / "charts" / CHART / "Chart.yaml").read_text())
+                             ["annotations"]["artifacthub.io/changes"])
+    assert [c["description"] for c in changes] == [head.split("- ", 1)[1].strip()]
+    assert changes[0]["kind"] == "changed"
 
 
 def test_promote_in_one_environment(repo, helm, helm_env):

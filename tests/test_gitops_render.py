@@ -30,6 +30,8 @@ from chartgen.helmfile import release_plan
 from chartgen.toolchain import find_tool
 from chartgen.validate import load_catalog
 
+from helpers.dag import show_dag
+
 pytestmark = [pytest.mark.integration, pytest.mark.servers]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,17 +248,7 @@ def test_same_releases_charts_and_versions(tree, env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_helmfile_dag_argo_waves_and_flux_dependson_agree(tree, tools, helm_env, env):
-    out = _run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "show-dag"], helm_env, cwd=tree)
-    group, needs = {}, {}
-    for line in out.strip().splitlines()[1:]:
-        parts = line.split(None, 2)
-        name = parts[1].split("/", 1)[1]
-        group[name] = int(parts[0])
-        needs[name] = {n.strip().split("/", 1)[1] for n in parts[2].split(",")} if len(parts) > 2 else set()
-    listing = _run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "list"], helm_env, cwd=tree)
-    enabled = {row.split()[0] for row in listing.strip().splitlines()[1:] if row.split()[2] == "true"}
-    group = {n: g for n, g in group.items() if n in enabled}  # the DAG lists disabled releases too
-    needs = {n: deps & enabled for n, deps in needs.items() if n in enabled}
+    group, needs = _helmfile_dag(tree, tools, helm_env, env)
     waves = {a["metadata"]["labels"]["chartgen.io/release"]: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
              for a in _files(tree / "gitops" / "argocd" / env, "*.yaml") if a["kind"] == "Application"}
     depends = {h["metadata"]["name"]: {d["name"] for d in h["spec"].get("dependsOn", [])}
@@ -273,6 +265,17 @@ def test_helmfile_dag_argo_waves_and_flux_dependson_agree(tree, tools, helm_env,
     chain = [n for n in ("gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel", "istio-ingress",
                          "bytefreezer-mesh") if n in waves]
     assert [waves[n] for n in chain] == sorted({waves[n] for n in chain}) and len(chain) >= 4, chain
+
+
+def _helmfile_dag(tree, tools, helm_env, env) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """helmfile show-dag of the enabled releases: each release's group and the releases it needs."""
+    out = _run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "show-dag"], helm_env, cwd=tree)
+    group, needs = show_dag(out)
+    listing = _run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "list"], helm_env, cwd=tree)
+    enabled = {row.split()[0] for row in listing.strip().splitlines()[1:] if row.split()[2] == "true"}
+    group = {n: g for n, g in group.items() if n in enabled}  # the DAG lists disabled releases too
+    needs = {n: deps & enabled for n, deps in needs.items() if n in enabled}
+    return group, needs
 
 
 def _scope_tables(renders, tree, env):

@@ -25,6 +25,7 @@ from chartgen.toolchain import find_tool
 from chartgen.userfiles import merge_user_values
 from chartgen.validate import load_catalog
 
+from helpers.dag import show_dag
 from helpers.standin import build_chart_repo, free_port, helm_env, http_server, standin_configmaps, write_standin_chart
 
 pytestmark = [pytest.mark.integration, pytest.mark.servers]
@@ -179,12 +180,7 @@ def test_list_per_environment(tools, helm_home, tree, mode):
 def test_install_order(tools, helm_home, tree, mode):
     root, _ = tree
     out = helmfile(tools, helm_home, root, mode, "-e", "dev", "show-dag").stdout
-    group, needs = {}, {}
-    for line in out.strip().splitlines()[1:]:
-        parts = line.split(None, 2)
-        name = parts[1].split("/", 1)[1]
-        group[name] = int(parts[0])
-        needs[name] = {n.strip().split("/", 1)[1] for n in parts[2].split(",")} if len(parts) > 2 else set()
+    group, needs = show_dag(out)
     assert group["istio-base"] < group["istiod"] < group["istio-ingress"] < group["bytefreezer-mesh"]
     assert group["localstack"] > group["bytefreezer-mesh"]  # its namespace comes from the mesh chart
     for addon in ("jaeger", "prometheus", "grafana"):
@@ -213,35 +209,50 @@ def test_values_reach_releases(rendered, mode):
     assert dev_ports == {15021, 80, 443, 4566}
     assert prod_ports == {15021, 80, 443}
 
-    # istiod: tracing provider on OTLP gRPC 4317, access logs
     for rendered_env in (dev, prod):
-        mc = rendered_env["istiod"]["values"]["meshConfig"]
-        assert mc["extensionProviders"] == [{"name": "jaeger", "opentelemetry": {
-            "service": "jaeger.observability.svc.cluster.local", "port": 4317}}]
-        assert mc["defaultProviders"] == {"tracing": ["jaeger"]}
-        assert mc["enablePrometheusMerge"] is True
-        assert mc["accessLogFile"] == "/dev/stdout"
+        _assert_istiod_mesh_config(rendered_env["istiod"]["values"]["meshConfig"])
+    _assert_kiali_values(dev["kiali"]["values"], prod["kiali"]["values"])
+    _assert_prometheus_values(dev["prometheus"]["values"], prod["prometheus"]["values"])
+    _assert_grafana_values(dev["grafana"]["values"])
 
-    # kiali: anonymous only in dev
-    assert dev["kiali"]["values"]["auth"]["strategy"] == "anonymous"
-    assert prod["kiali"]["values"]["auth"]["strategy"] == "token"
-    ext = dev["kiali"]["values"]["external_services"]
+    # localstack: dev only, Service named after the catalog's serviceName
+    assert "localstack" in dev and "localstack" not in prod
+    assert dev["localstack"]["namespace"] == "localstack"
+    assert dev["localstack"]["values"]["fullnameOverride"] == "localstack-internal"
+
+
+def _assert_istiod_mesh_config(mc: dict) -> None:
+    """Tracing provider on OTLP gRPC 4317, access logs."""
+    assert mc["extensionProviders"] == [{"name": "jaeger", "opentelemetry": {
+        "service": "jaeger.observability.svc.cluster.local", "port": 4317}}]
+    assert mc["defaultProviders"] == {"tracing": ["jaeger"]}
+    assert mc["enablePrometheusMerge"] is True
+    assert mc["accessLogFile"] == "/dev/stdout"
+
+
+def _assert_kiali_values(kiali: dict, prod_kiali: dict) -> None:
+    """Anonymous only in dev; Prometheus and Jaeger found in the observability namespace."""
+    assert kiali["auth"]["strategy"] == "anonymous"
+    assert prod_kiali["auth"]["strategy"] == "token"
+    ext = kiali["external_services"]
     assert ext["prometheus"]["url"] == "http://prometheus-server.observability"
     assert ext["tracing"]["internal_url"] == "http://jaeger.observability:16685/jaeger"
-    assert dev["kiali"]["values"]["deployment"]["pod_annotations"] == {"sidecar.istio.io/inject": "false"}
+    assert kiali["deployment"]["pod_annotations"] == {"sidecar.istio.io/inject": "false"}
 
-    # prometheus: the chart's own jobs only (one scrape path), SLO alert rules per environment
-    prom = dev["prometheus"]["values"]
+
+def _assert_prometheus_values(prom: dict, prod_prom: dict) -> None:
+    """The chart's own jobs only (one scrape path), SLO alert rules per environment."""
     assert "scrapeConfigs" not in prom
     groups = prom["serverFiles"]["alerting_rules.yml"]["groups"]
     assert [g["name"] for g in groups] == ["bytefreezer-mesh-slo"]
     dev_alerts = {r["alert"] for r in groups[0]["rules"]}
-    prod_alerts = {r["alert"] for r in prod["prometheus"]["values"]["serverFiles"]["alerting_rules.yml"]["groups"][0]["rules"]}
+    prod_alerts = {r["alert"] for r in prod_prom["serverFiles"]["alerting_rules.yml"]["groups"][0]["rules"]}
     assert {"ReceiverHighErrorRatio", "ReceiverHighLatencyP99", "LocalstackHighErrorRatio"} <= dev_alerts
     assert "LocalstackHighErrorRatio" not in prod_alerts and "ProxyHighLatencyP99" in prod_alerts
 
-    # grafana: datasource, Istio dashboards, sidecar for the mesh chart's dashboard ConfigMap
-    graf = dev["grafana"]["values"]
+
+def _assert_grafana_values(graf: dict) -> None:
+    """Datasource, Istio dashboards, sidecar for the mesh chart's dashboard ConfigMap."""
     assert graf["datasources"]["datasources.yaml"]["datasources"][0]["url"] == "http://prometheus-server.observability"
     # Istio's dashboards as JSON (no download from grafana.com), one ConfigMap per provider
     providers = {p["name"]: p["options"]["path"] for p in graf["dashboardProviders"]["dashboardproviders.yaml"]["providers"]}
@@ -251,11 +262,6 @@ def test_values_reach_releases(rendered, mode):
     assert not any("gnetId" in d or "url" in d for boards in graf["dashboards"].values() for d in boards.values())
     assert graf["sidecar"]["dashboards"]["label"] == "grafana_dashboard"
     assert "adminPassword" not in graf
-
-    # localstack: dev only, Service named after the catalog's serviceName
-    assert "localstack" in dev and "localstack" not in prod
-    assert dev["localstack"]["namespace"] == "localstack"
-    assert dev["localstack"]["values"]["fullnameOverride"] == "localstack-internal"
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -304,13 +310,17 @@ def test_helmfile_layout(catalog):
     assert rel["localstack"]["condition"] == "localstack.enabled"
     assert rel["istio-ingress"]["chart"] == "istio/gateway" and rel["istio-ingress"]["namespace"] == "istio-ingress"
     for r in part2["releases"]:
-        expected = [f"values/{r['name']}/common.yaml", f"values/{r['name']}/{{{{ .Environment.Name }}}}.yaml"]
-        if r["name"] == "prometheus":  # the SLO rules: a chartgen-owned layer before the user's env file
-            expected.insert(1, "values/prometheus/generated/slo-rules-{{ .Environment.Name }}.yaml")
-        if r["name"] == "grafana":  # Istio's dashboards, chartgen-owned too
-            expected.insert(1, "values/grafana/generated/istio-dashboards.yaml")
-        assert r["values"] == expected
+        assert r["values"] == _expected_values_files(r["name"])
         assert r["missingFileHandler"] == "Warn"
+
+
+def _expected_values_files(release: str) -> list[str]:
+    expected = [f"values/{release}/common.yaml", f"values/{release}/{{{{ .Environment.Name }}}}.yaml"]
+    if release == "prometheus":  # the SLO rules: a chartgen-owned layer before the user's env file
+        expected.insert(1, "values/prometheus/generated/slo-rules-{{ .Environment.Name }}.yaml")
+    if release == "grafana":  # Istio's dashboards, chartgen-owned too
+        expected.insert(1, "values/grafana/generated/istio-dashboards.yaml")
+    return expected
 
 
 def test_mirrors_and_published_mesh_chart(catalog):

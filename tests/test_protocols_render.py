@@ -226,3 +226,19 @@ def test_rendered_objects_are_admitted_by_the_istio_crds(mixed, exposed, upstrea
     for case, objs in exposed.items():
         checked, violations = crd_violations(crds, list(objs))
         assert checked == 2 and violations == [], (case, violations)
+
+
+def test_the_chart_classifies_each_protocol_as_the_catalog_does(tmp_path, helm, helm_env):
+    """The chart's port classification (templates/_ports.tpl) and catalog.protocol_class are
+    written twice (Go and Python): every protocol lands in the rules of the same kind."""
+    from chartgen.catalog import PROTOCOLS, protocol_class
+
+    ports = "\n".join(f"    - {{name: {p.lower()}-port, port: {8000 + i}, protocol: {p}}}" for i, p in enumerate(PROTOCOLS))
+    docs = render_catalog(catalog_text(f"every:\n  ports:\n{ports}\n"), tmp_path, helm, helm_env)["dev"]
+    vs = one(docs, "VirtualService", "every")["spec"]
+    rendered = {}
+    for kind in ("http", "tls", "tcp"):
+        for rule in vs.get(kind, []):
+            for match in rule.get("match", []):
+                rendered.setdefault(match["port"], set()).add(kind)
+    assert rendered == {8000 + i: {protocol_class(p)} for i, p in enumerate(PROTOCOLS)}

@@ -223,6 +223,23 @@ def test_mesh_policies_for_addon_pods(renders, namespaces, addon_releases, catal
     render = _env(renders, env, catalog)
     mesh = render.releases["bytefreezer-mesh"]
     jaeger = resolve(render, _mesh_config(render)["extensionProviders"][0]["opentelemetry"]["service"], 4317)
+    _assert_mesh_namespaces_reach_observability(render, jaeger, namespaces[catalog]["prometheus"])
+    _assert_sidecars_scope_jaeger(mesh, jaeger)
+    # objects of the mesh chart in a namespace an add-on release renders pods into
+    addon_pods = {namespaces[catalog][rel]: [p for p in pods(render) if p.namespace == namespaces[catalog][rel]]
+                  for rel in addon_releases[catalog]}
+    ambient_ns = {n["metadata"]["name"] for n in render.find("Namespace", release="bytefreezer-mesh")
+                  if n["metadata"]["labels"].get("istio.io/dataplane-mode") == "ambient"}
+    checked = sum(_assert_selects_addon_pods(obj, mesh, addon_pods, ambient_ns) for obj in mesh)
+    # dev runs LocalStack: its NetworkPolicies (and, with sidecars, its Sidecar) select its pods
+    assert checked >= ({"sidecar": 2, "ambient": 1}[catalog] if env == "dev" else 0)
+    if env == "dev":
+        _assert_aws_redirect_lands_on_localstack(render)
+
+
+def _assert_mesh_namespaces_reach_observability(render: Render, jaeger, prometheus_ns: str) -> None:
+    """Each mesh namespace's NetworkPolicy lets spans out to Jaeger's OTLP port and Prometheus
+    in to the merged metrics port."""
     mesh_namespaces = [n["metadata"]["name"] for n in render.find("Namespace", release="bytefreezer-mesh")
                        if {"istio-injection", "istio.io/rev", "istio.io/dataplane-mode"} & set(n["metadata"]["labels"])]
     assert mesh_namespaces
@@ -230,8 +247,11 @@ def test_mesh_policies_for_addon_pods(renders, namespaces, addon_releases, catal
         np = render.one("NetworkPolicy", "allow-dns-and-mesh", ns, "bytefreezer-mesh")["spec"]
         to_obs = [r for r in np["egress"] if _ns_peer(r["to"]) == OBS]
         assert jaeger.container_port in {p["port"] for r in to_obs for p in r["ports"]}
-        from_obs = [r for r in np["ingress"] if _ns_peer(r["from"]) == namespaces[catalog]["prometheus"]]
+        from_obs = [r for r in np["ingress"] if _ns_peer(r["from"]) == prometheus_ns]
         assert {p["port"] for r in from_obs for p in r["ports"]} == {15020}  # the merged metrics port
+
+
+def _assert_sidecars_scope_jaeger(mesh: list[dict], jaeger) -> None:
     for sidecar in (o for o in mesh if o["kind"] == "Sidecar"):
         hosts = [h for e in sidecar["spec"]["egress"] for h in e["hosts"]]
         scoped = [h for h in hosts if h.startswith(f"{OBS}/")]
@@ -239,48 +259,47 @@ def test_mesh_policies_for_addon_pods(renders, namespaces, addon_releases, catal
         for host in scoped:
             ns, fqdn = host.split("/", 1)
             assert split_host(fqdn) == (jaeger.service["metadata"]["name"], ns)
-    # objects of the mesh chart in a namespace an add-on release renders pods into
-    addon_pods = {namespaces[catalog][rel]: [p for p in pods(render) if p.namespace == namespaces[catalog][rel]]
-                  for rel in addon_releases[catalog]}
-    ambient_ns = {n["metadata"]["name"] for n in render.find("Namespace", release="bytefreezer-mesh")
-                  if n["metadata"]["labels"].get("istio.io/dataplane-mode") == "ambient"}
-    checked = 0
-    for obj in mesh:
-        ns = obj["metadata"].get("namespace")
-        if obj["kind"] not in ("Sidecar", "NetworkPolicy") or not addon_pods.get(ns):
-            continue
-        selector = (obj["spec"].get("workloadSelector") or {}).get("labels") if obj["kind"] == "Sidecar" \
-            else obj["spec"]["podSelector"].get("matchLabels")
-        if not selector:
-            continue  # namespace-wide
-        waypoint = selector.get("gateway.networking.k8s.io/gateway-name")
-        if waypoint:  # the pods Istio deploys for one of the chart's own Gateways (a waypoint)
-            assert [g for g in mesh if g["kind"] == "Gateway" and g["metadata"]["name"] == waypoint
-                    and g["metadata"]["namespace"] == ns], f"{obj['metadata']['name']}: no Gateway {ns}/{waypoint}"
-            continue
-        chosen = [p for p in addon_pods[ns] if selects(selector, p.labels)]
-        assert chosen, f"{obj['kind']} {ns}/{obj['metadata']['name']} selects no pod of the release in {ns}"
-        if obj["kind"] == "NetworkPolicy":
-            container_ports = {cp["containerPort"] for p in chosen for cp in p.container_ports()}
-            if ns in ambient_ns:
-                container_ports.add(15008)  # HBONE: ztunnel serves it inside the pod's network namespace
-            for rule in obj["spec"].get("ingress") or []:
-                assert {p["port"] for p in rule["ports"]} <= container_ports
-        checked += 1
-    # dev runs LocalStack: its NetworkPolicies (and, with sidecars, its Sidecar) select its pods
-    assert checked >= ({"sidecar": 2, "ambient": 1}[catalog] if env == "dev" else 0)
-    if env == "dev":  # the catalog's AWS redirect (and its routes) land on the LocalStack Service
-        dests = [(r["destination"]["host"], r["destination"]["port"]["number"])
-                 for vs in render.find("VirtualService", release="bytefreezer-mesh")
-                 for h in vs["spec"].get("http") or [] for r in h.get("route") or []]
-        dests += [(f"{b['name']}.{b.get('namespace', route['metadata']['namespace'])}", b["port"])
-                  for route in render.find("HTTPRoute", release="bytefreezer-mesh")
-                  for rule in route["spec"].get("rules") or [] for b in rule.get("backendRefs") or []
-                  if b.get("kind", "Service") == "Service"]
-        to_localstack = [d for d in dests if d[0].startswith("localstack-internal.")]
-        assert to_localstack
-        for host, port in to_localstack:
-            assert render.release_of(resolve(render, host, port).service) == "localstack"
+
+
+def _assert_selects_addon_pods(obj: dict, mesh: list[dict], addon_pods: dict, ambient_ns: set) -> bool:
+    """A Sidecar or NetworkPolicy of the mesh chart in an add-on's namespace selects pods of
+    that release (and a NetworkPolicy opens only their container ports); whether it was checked."""
+    ns = obj["metadata"].get("namespace")
+    if obj["kind"] not in ("Sidecar", "NetworkPolicy") or not addon_pods.get(ns):
+        return False
+    selector = (obj["spec"].get("workloadSelector") or {}).get("labels") if obj["kind"] == "Sidecar" \
+        else obj["spec"]["podSelector"].get("matchLabels")
+    if not selector:
+        return False  # namespace-wide
+    waypoint = selector.get("gateway.networking.k8s.io/gateway-name")
+    if waypoint:  # the pods Istio deploys for one of the chart's own Gateways (a waypoint)
+        assert [g for g in mesh if g["kind"] == "Gateway" and g["metadata"]["name"] == waypoint
+                and g["metadata"]["namespace"] == ns], f"{obj['metadata']['name']}: no Gateway {ns}/{waypoint}"
+        return False
+    chosen = [p for p in addon_pods[ns] if selects(selector, p.labels)]
+    assert chosen, f"{obj['kind']} {ns}/{obj['metadata']['name']} selects no pod of the release in {ns}"
+    if obj["kind"] == "NetworkPolicy":
+        container_ports = {cp["containerPort"] for p in chosen for cp in p.container_ports()}
+        if ns in ambient_ns:
+            container_ports.add(15008)  # HBONE: ztunnel serves it inside the pod's network namespace
+        for rule in obj["spec"].get("ingress") or []:
+            assert {p["port"] for p in rule["ports"]} <= container_ports
+    return True
+
+
+def _assert_aws_redirect_lands_on_localstack(render: Render) -> None:
+    """The catalog's AWS redirect (and its routes) land on the LocalStack Service."""
+    dests = [(r["destination"]["host"], r["destination"]["port"]["number"])
+             for vs in render.find("VirtualService", release="bytefreezer-mesh")
+             for h in vs["spec"].get("http") or [] for r in h.get("route") or []]
+    dests += [(f"{b['name']}.{b.get('namespace', route['metadata']['namespace'])}", b["port"])
+              for route in render.find("HTTPRoute", release="bytefreezer-mesh")
+              for rule in route["spec"].get("rules") or [] for b in rule.get("backendRefs") or []
+              if b.get("kind", "Service") == "Service"]
+    to_localstack = [d for d in dests if d[0].startswith("localstack-internal.")]
+    assert to_localstack
+    for host, port in to_localstack:
+        assert render.release_of(resolve(render, host, port).service) == "localstack"
 
 
 def _ns_peer(peers: list[dict]) -> str | None:

@@ -52,6 +52,10 @@ CASES = {
     "redirect-service": ({"externalServices": {"aws": {"redirect": {"service": "nope"}}}}, ("aws", "nope")),
     "redirect-port": ({"externalServices": {"aws": {"redirect": {"port": 4567}}}}, ("aws", 4567, "localstack")),
     "unknown-call": ({"services": {"proxy": {"calls": ["nobody"]}}}, ("proxy", "nobody")),
+    "https-extra-port-credential": ({"gateway": {"extraPorts": [
+        {"name": "https-localstack", "number": 4566, "protocol": "HTTPS"}]}}, ()),
+    "jwt-issuer": ({"gateway": {"jwt": {"enabled": True, "issuer": "", "jwksUri": "https://idp.example.com/jwks"}}}, ()),
+    "jwt-jwks-uri": ({"gateway": {"jwt": {"enabled": True, "issuer": "https://idp.example.com", "jwksUri": ""}}}, ()),
 }
 
 # what the templates used to check as well and the schema states: the schema refuses it
@@ -60,6 +64,11 @@ SCHEMA_CASES = {
     "no exposed paths": {"services": {"proxy": {"expose": {"paths": []}}}},
     "no external hosts": {"externalServices": {"aws": {"hosts": []}}},
     "a route without a match": {"services": {"proxy": {"routes": [{"name": "r", "match": [], "version": "v2"}]}}},
+    "a fault delay without fixedDelay": {"services": {"proxy": {"faults": [{"name": "f", "match": [],
+                                                                            "delay": {"percent": 5}}]}}},
+    "an empty trust domain": {"istio": {"trustDomain": ""}},
+    "an empty tracing provider": {"observability": {"tracingProvider": ""}},
+    "a version without labels": {"services": {"proxy": {"versions": {"v2": {"labels": None}}}}},
 }
 
 

@@ -76,14 +76,20 @@ def _k8s_validator(version: str, api_version: str, kind: str):
     import jsonschema
     from referencing import Resource
 
-    registry, folder = _registry(version)
+    schema = _kind_schema(version, api_version, kind)
+    if schema is None:
+        return None
+    registry = Resource.from_contents(schema) @ _registry(version)[0]
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def _kind_schema(version: str, api_version: str, kind: str) -> dict | None:
+    """kubernetes-validate's schema of one kind (``deployment-apps-v1.json``…), or None."""
     api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema_file = folder / f"{kind.lower()}-{api}.json"
+    schema_file = _registry(version)[1] / f"{kind.lower()}-{api}.json"
     if not schema_file.is_file():
         return None
-    schema = json.loads(schema_file.read_text(encoding="utf-8"))
-    registry = Resource.from_contents(schema) @ registry
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return json.loads(schema_file.read_text(encoding="utf-8"))
 
 
 def _draft7(node: Any) -> Any:
@@ -114,14 +120,12 @@ def _k8s_fast(version: str, api_version: str, kind: str):
     """A compiled validator of one kind (only the definitions it reaches), or None."""
     from ..crdcheck import _compile_cached
 
-    _, folder = _registry(version)
-    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema_file = folder / f"{kind.lower()}-{api}.json"
-    if not schema_file.is_file():
+    raw = _kind_schema(version, api_version, kind)
+    if raw is None:
         return None
     try:
         defs = _definitions(version)
-        schema = _draft7(json.loads(schema_file.read_text(encoding="utf-8")))
+        schema = _draft7(raw)
         need: dict = {}
         todo = [schema]
         while todo:

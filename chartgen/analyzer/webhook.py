@@ -600,25 +600,25 @@ def validateHTTPRouteConflict(http: dict, delegate: bool) -> Iterator[Error]:
     if delegate and "delegate" in http:
         yield c, "delegate HTTP route cannot contain delegate"
     if isinstance(http.get("redirect"), dict):
-        if route:
-            yield c, "HTTP route cannot contain both route and redirect"
-        if "fault" in http:
-            yield c, "HTTP route cannot contain both fault and redirect"
-        if "rewrite" in http:
-            yield c, "HTTP route rule cannot contain both rewrite and redirect"
+        yield from _errors(c, *_answeredByProxy(http, route, "redirect"))
         if "directResponse" in http:
             yield c, "HTTP route rule cannot contain both direct_response and redirect"
     elif isinstance(http.get("directResponse"), dict):
-        if route:
-            yield c, "HTTP route cannot contain both route and direct_response"
-        if "fault" in http:
-            yield c, "HTTP route cannot contain both fault and direct_response"
-        if "rewrite" in http:
-            yield c, "HTTP route rule cannot contain both rewrite and direct_response"
+        yield from _errors(c, *_answeredByProxy(http, route, "direct_response"))
     elif not route:
         yield c, "HTTP route, redirect or direct_response is required"
     if isinstance(http.get("mirror"), dict) and _l(http.get("mirrors")):
         yield c, "HTTP route cannot contain both mirror and mirrors"
+
+
+def _answeredByProxy(http: dict, route: list, answer: str) -> Iterator[str]:
+    """A redirect or direct response is answered by the proxy: no route, fault or rewrite with it."""
+    if route:
+        yield f"HTTP route cannot contain both route and {answer}"
+    if "fault" in http:
+        yield f"HTTP route cannot contain both fault and {answer}"
+    if "rewrite" in http:
+        yield f"HTTP route rule cannot contain both rewrite and {answer}"
 
 
 def validateGatewayNames(names: Any) -> Iterator[Error]:
@@ -871,28 +871,16 @@ def validateAuthorityRewrite(http: dict) -> Iterator[Error]:
 
 
 def validateHTTPRouteDestinations(routes: Any) -> Iterator[Error]:
-    c = "validateHTTPRouteDestinations"
-    total = 0
-    routes = _l(routes)
-    for r in routes:
-        if r is None:
-            yield c, "weight may not be nil"
-            continue
-        r = _d(r)
-        if not isinstance(r.get("destination"), dict):
-            yield c, "destination is required"
-        yield from ((c, e) for _, e in _header_ops(r.get("headers"), c))
-        yield from ((c, e) for _, e in validateDestination(r.get("destination")))
-        weight = _i(r.get("weight"))
-        if weight < 0:
-            yield c, f"weight {weight} < 0"
-        total += weight
-    if len(routes) > 1 and total == 0:
-        yield c, "total destination weight = 0"
+    yield from _weightedDestinations(routes, "validateHTTPRouteDestinations", http=True)
 
 
 def validateRouteDestinations(routes: Any) -> Iterator[Error]:
-    c = "validateRouteDestinations"
+    yield from _weightedDestinations(routes, "validateRouteDestinations", http=False)
+
+
+def _weightedDestinations(routes: Any, c: str, http: bool) -> Iterator[Error]:
+    """Each destination valid with a weight ≥ 0, more than one not all weighted 0; HTTP
+    destinations may also carry header operations."""
     total = 0
     routes = _l(routes)
     for r in routes:
@@ -902,6 +890,8 @@ def validateRouteDestinations(routes: Any) -> Iterator[Error]:
         r = _d(r)
         if not isinstance(r.get("destination"), dict):
             yield c, "destination is required"
+        if http:
+            yield from ((c, e) for _, e in _header_ops(r.get("headers"), c))
         yield from ((c, e) for _, e in validateDestination(r.get("destination")))
         weight = _i(r.get("weight"))
         if weight < 0:
@@ -1868,7 +1858,8 @@ def ValidateAuthorizationPolicy(obj: dict) -> Iterator[Error]:
             yield c, f"`rule` must not be nil, found at rule {i}"
             continue
         rule = _d(rule)
-        yield from _errors(c, *_ruleFrom(rule, i), *_ruleTo(rule, i), *_ruleWhen(rule))
+        yield from _errors(c, *_clauses(rule, "from", "source", i, _source),
+                           *_clauses(rule, "to", "operation", i, _operation), *_ruleWhen(rule))
 
 
 _CUSTOM_UNSUPPORTED_SOURCES = (
@@ -1907,18 +1898,20 @@ def _each(check, obj: dict, keys: tuple[str, ...]) -> list[str | None]:
     return [check(key[0].upper() + key[1:], _l(obj.get(key))) for key in keys]
 
 
-def _ruleFrom(rule: dict, i: int) -> Iterator[str | None]:
-    if "from" in rule and not _l(rule.get("from")):
-        yield f"`from` must not be empty, found at rule {i}"
-    for frm in _l(rule.get("from")):
-        if frm is None:
-            yield f"`from` must not be nil, found at rule {i}"
+def _clauses(rule: dict, key: str, inner: str, i: int, check) -> Iterator[str | None]:
+    """A rule's ``from`` or ``to`` list: not empty when set, each clause with its ``source`` or
+    ``operation``, which ``check(body, i)`` validates."""
+    if key in rule and not _l(rule.get(key)):
+        yield f"`{key}` must not be empty, found at rule {i}"
+    for clause in _l(rule.get(key)):
+        if clause is None:
+            yield f"`{key}` must not be nil, found at rule {i}"
             continue
-        src = _d(frm).get("source")
-        if not isinstance(src, dict):
-            yield f"`from.source` must not be nil, found at rule {i}"
+        body = _d(clause).get(inner)
+        if not isinstance(body, dict):
+            yield f"`{key}.{inner}` must not be nil, found at rule {i}"
             continue
-        yield from _source(src, i)
+        yield from check(body, i)
 
 
 def _source(src: dict, i: int) -> Iterator[str | None]:
@@ -1937,23 +1930,13 @@ def _source(src: dict, i: int) -> Iterator[str | None]:
     yield from _each(_trust_domains, src, ("trustDomains", "notTrustDomains"))
 
 
-def _ruleTo(rule: dict, i: int) -> Iterator[str | None]:
-    if "to" in rule and not _l(rule.get("to")):
-        yield f"`to` must not be empty, found at rule {i}"
-    for to in _l(rule.get("to")):
-        if to is None:
-            yield f"`to` must not be nil, found at rule {i}"
-            continue
-        op = _d(to).get("operation")
-        if not isinstance(op, dict):
-            yield f"`to.operation` must not be nil, found at rule {i}"
-            continue
-        if not any(_l(op.get(k)) for k in _OPERATION_KEYS):
-            yield f"`to.operation` must not be empty, found at rule {i}"
-        for key in ("ports", "notPorts"):
-            yield from _ports(_l(op.get(key)))
-        yield from _each(_empty, op, _OPERATION_KEYS)
-        yield from _each(_path_templates, op, ("paths", "notPaths"))
+def _operation(op: dict, i: int) -> Iterator[str | None]:
+    if not any(_l(op.get(k)) for k in _OPERATION_KEYS):
+        yield f"`to.operation` must not be empty, found at rule {i}"
+    for key in ("ports", "notPorts"):
+        yield from _ports(_l(op.get(key)))
+    yield from _each(_empty, op, _OPERATION_KEYS)
+    yield from _each(_path_templates, op, ("paths", "notPaths"))
 
 
 def _ruleWhen(rule: dict) -> Iterator[str]:

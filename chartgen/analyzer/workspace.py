@@ -19,7 +19,7 @@ import yaml
 
 from ..catalog import Catalog
 from ..errors import ChartgenError
-from ..mesh import EnvView, env_views
+from ..mesh import EnvView, Mesh, resolve
 from ..toolchain import Tool, find_tool, run
 from ..values import chart_name
 
@@ -118,14 +118,15 @@ def load_yaml_text(text: str) -> dict:
 class Project:
     """The catalog and every file ``chartgen generate`` would write, in memory."""
 
-    def __init__(self, catalog: Catalog, files: dict[str, str], catalog_file: str = "catalog.yaml",
+    def __init__(self, catalog: Catalog | Mesh, files: dict[str, str], catalog_file: str = "catalog.yaml",
                  notes: list[str] | None = None, source_map=None, root: Path | None = None):
-        self.catalog = catalog
+        self.mesh = resolve(catalog)  # the catalog resolved once, shared with the plan
+        self.catalog = self.mesh.catalog
         self.root = root  # the directory of the catalog (where the user's helmfile.yaml is), if known
         self.source_map = source_map  # positions in the catalog file (chartgen.yamlsrc.SourceMap), optional
         self.files = dict(files)
         self.catalog_file = catalog_file
-        self.chart_name = chart_name(catalog)
+        self.chart_name = chart_name(self.catalog)
         self.chart_dir = f"charts/{self.chart_name}"
         self.notes: list[str] = list(notes or [])
 
@@ -134,7 +135,8 @@ class Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``)."""
         from ..generate import plan
 
-        return cls(catalog, plan(catalog, root).files, catalog_file, [], source_map, root)
+        mesh = resolve(catalog)
+        return cls(mesh, plan(mesh, root).files, catalog_file, [], source_map, root)
 
     # --- the helmfile ------------------------------------------------------------------------
 
@@ -215,7 +217,7 @@ class Project:
         return merged
 
     def environments(self) -> list[str]:
-        return [v.name for v in env_views(self.catalog)]
+        return [v.name for v in self.mesh.views]
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -301,7 +303,7 @@ def render_texts(project: Project, envs: list[str], scratch: Path, helm: str | N
 
 def assemble(project: Project, texts: dict[str, str]) -> dict[str, Rendered]:
     """Parse the rendered output and gather the values around each environment."""
-    views = {v.name: v for v in env_views(project.catalog)}
+    views = {v.name: v for v in project.mesh.views}
     chart_parent = project.chart_dir.rsplit("/", 1)[0]
     out = {}
     for env, text in texts.items():

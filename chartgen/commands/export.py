@@ -14,8 +14,7 @@ from . import options
 @click.argument("tool", type=click.Choice(["argocd", "flux"]))
 @options.catalog
 @options.environments("Export")
-@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
-              help="Directory to write (default: gitops/<tool>/ beside the catalog; must be inside it).")
+@options.export_out
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the exported files are stale.")
 @options.chart_mirror
 @click.pass_obj

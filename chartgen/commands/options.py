@@ -30,6 +30,14 @@ def catalog(fn):
 out = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
                    help="Output root (default: the catalog's directory).")
 
+# a command whose result is one file (graph): -o names that file, not an output root
+output_file = click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
+                           help="Write to this file instead of stdout.")
+
+# export's --out is not the output root: it is where the GitOps objects go (no -o: it is another thing)
+export_out = click.option("--out", "out", default=None, type=click.Path(file_okay=False),
+                          help="Directory to write (default: gitops/<tool>/ beside the catalog; must be inside it).")
+
 color = click.option("--color/--no-color", "color", default=None,
                      help="Colour the output (default: on a terminal, unless NO_COLOR is set).")
 

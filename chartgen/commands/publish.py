@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-
 import click
 
 from ..cli import Ctx, run_guarded
@@ -62,19 +60,12 @@ def package(obj: Ctx, catalog, out, dest, sign, key, keyring, passphrase_file, h
       chartgen package
       chartgen package --sign --key 'Mesh Release' --keyring ~/.gnupg/secring.gpg
     """
-    from ..publish import chart_dir_for, package_chart
+    from ..publish import package_catalog
 
     sign_opts = _sign(sign, key, keyring, passphrase_file)
 
     def run():
-        from ..generate import output_root, record_release
-        from ..writer import locked
-
-        # under the output tree's lock: no generate rewrites the chart while it is packaged
-        with locked(output_root(catalog, out), wait_message=_wait):
-            chart_dir = chart_dir_for(catalog, out)
-            pkg = package_chart(chart_dir, dest, sign=sign_opts, helm=helm)
-            record_release(chart_dir, pkg.version)  # later versions are computed against this one
+        pkg = package_catalog(catalog, out, dest, sign=sign_opts, helm=helm, wait_message=_wait)
         click.echo(f"packaged {pkg.name} {pkg.version}: {_describe(pkg)}")
 
     run_guarded(run, obj)
@@ -106,29 +97,16 @@ def publish(obj: Ctx, catalog, out, to, url, plain_http, package_path, sign, key
       chartgen publish --to oci://registry.example.com/charts
       chartgen publish --package dist/bytefreezer-mesh-1.2.0.tgz --to oci://registry.example.com/charts
     """
-    from ..publish import chart_dir_for, package_chart, publish as do_publish, read_package
+    from ..publish import publish_catalog
 
     sign_opts = _sign(sign, key, keyring, passphrase_file)
     if package_path and sign_opts:
         raise click.UsageError("--package publishes an existing archive; sign it with `chartgen package --sign`")
 
     def run():
-        from ..generate import output_root, record_release
-        from ..writer import locked
-
-        with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:
-            chart_dir = None
-            if package_path:
-                pkg = read_package(package_path)
-            else:
-                # under the output tree's lock: no generate rewrites the chart while it is packaged
-                with locked(output_root(catalog, out), wait_message=_wait):
-                    chart_dir = chart_dir_for(catalog, out)
-                    pkg = package_chart(chart_dir, tmp, sign=sign_opts, helm=helm)
-            result = do_publish(pkg, to, url=url, plain_http=plain_http, helm=helm)
-            if chart_dir is not None:
-                with locked(output_root(catalog, out), wait_message=_wait):
-                    record_release(chart_dir, pkg.version)  # later versions are computed against this one
+        result = publish_catalog(catalog, out, to=to, url=url, plain_http=plain_http, package=package_path,
+                                 sign=sign_opts, helm=helm, wait_message=_wait)
+        pkg = result.package
         if result.changed:
             extra = f" ({result.digest})" if result.digest else f" (sha256:{pkg.digest})"
             click.echo(f"published {pkg.name} {pkg.version} to {result.target}{extra}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from ..catalog import Catalog
-from ..mesh import EnvView, ResolvedService, env_views, resolve_service
+from ..mesh import EnvView, ResolvedService, resolve
 from ..yamlsrc import SourceMap
 
 # Kubernetes' own namespaces: chartgen never writes into them
@@ -45,9 +45,8 @@ class Context:
 
     @cached_property
     def layers(self) -> list[Layer]:
-        c = self.catalog
-        base = Layer(self, None, {k: resolve_service(c, k, None) for k in c.services})
-        return [base] + [Layer(self, view, view.services) for view in env_views(c)]
+        mesh = resolve(self.catalog)
+        return [Layer(self, None, mesh.neutral)] + [Layer(self, view, view.services) for view in mesh.views]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from functools import partial
 
 from ..catalog import TLS_PROTOCOLS, Match, path_match
 from ..mesh import HTTP_ONLY, has_http_port, http_only_setting
-from .registry import SERVICE, Hit, check, rule
+from .registry import SERVICE, Hit, rule
 
 _rule = partial(rule, section="Protocols and data planes", scope=SERVICE)
 _TCP = "services:\n  db:\n    ports: [{name: tcp, port: 5432, protocol: TCP}]\n"

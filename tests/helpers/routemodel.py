@@ -159,23 +159,23 @@ def _authz_path(pattern: str, path: str) -> bool:
 
 def _sidecar_admits(objs: Objects, outcome: tuple, gateway_principal: str, req: Request) -> bool:
     """The destination sidecar's ALLOW policies for the gateway's principal admit the path."""
-    for labels, _ in outcome[1]:
-        pod = dict(labels)
-        allowed = False
-        for ap in objs.kind("AuthorizationPolicy"):
-            sel = (ap["spec"].get("selector") or {}).get("matchLabels")
-            if ap["spec"].get("action", "ALLOW") != "ALLOW" or not sel or any(pod.get(k) != v for k, v in sel.items()):
-                continue
-            for rule in ap["spec"].get("rules") or []:
-                principals = [p for f in rule.get("from") or [] for p in f["source"].get("principals") or []]
-                if gateway_principal not in principals:
-                    continue
-                paths = [p for t in rule.get("to") or [] for p in t["operation"].get("paths") or []]
-                if not paths or any(_authz_path(p, req.path) for p in paths):
-                    allowed = True
-        if not allowed:
-            return False
-    return True
+    return all(any(_allows(ap, dict(labels), gateway_principal, req) for ap in objs.kind("AuthorizationPolicy"))
+               for labels, _ in outcome[1])
+
+
+def _allows(ap: dict, pod: dict, principal: str, req: Request) -> bool:
+    """An ALLOW policy selecting ``pod`` has a rule for ``principal`` that covers the path."""
+    sel = (ap["spec"].get("selector") or {}).get("matchLabels")
+    if ap["spec"].get("action", "ALLOW") != "ALLOW" or not sel or any(pod.get(k) != v for k, v in sel.items()):
+        return False
+    for rule in ap["spec"].get("rules") or []:
+        principals = [p for f in rule.get("from") or [] for p in f["source"].get("principals") or []]
+        if principal not in principals:
+            continue
+        paths = [p for t in rule.get("to") or [] for p in t["operation"].get("paths") or []]
+        if not paths or any(_authz_path(p, req.path) for p in paths):
+            return True
+    return False
 
 
 def istio_ingress(objs: Objects, req: Request, gateway_principal: str) -> tuple:

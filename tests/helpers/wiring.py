@@ -189,39 +189,56 @@ def _service_meta(svc: dict) -> dict[str, str]:
 def discover(role: str, render: Render, all_pods: list[Pod]) -> list[dict[str, str]]:
     """The targets Kubernetes service discovery of ``role`` would hand a job, with their
     ``__meta_*`` labels (the subset the charts' relabel rules read)."""
-    targets = []
     if role == "pod":
-        for pod in all_pods:
-            base = _pod_meta(pod)
-            ports = pod.container_ports()
-            if not ports:
-                targets.append(dict(base, __address__=pod.ip))
-            for cp in ports:
-                targets.append(dict(base, __address__=f"{pod.ip}:{cp['containerPort']}",
-                                    __meta_kubernetes_pod_container_name=cp["container"],
-                                    __meta_kubernetes_pod_container_port_name=cp.get("name", ""),
-                                    __meta_kubernetes_pod_container_port_number=str(cp["containerPort"])))
-    elif role in ("endpoints", "endpointslice"):
-        kind = "endpointslice" if role == "endpointslice" else "endpoint"
-        for svc in render.find("Service"):
-            members = [p for p in all_pods if p.namespace == svc["metadata"]["namespace"]
-                       and selects(svc["spec"].get("selector"), p.labels)]
-            for sport in svc["spec"].get("ports") or []:
-                for pod in members:
-                    target = sport.get("targetPort", sport["port"])
-                    numbers = [cp["containerPort"] for cp in pod.container_ports() if target in (cp.get("name"), cp["containerPort"])]
-                    number = numbers[0] if numbers else target
-                    t = dict(_service_meta(svc), **_pod_meta(pod), __address__=f"{pod.ip}:{number}")
-                    t[f"__meta_kubernetes_{kind}_port_name"] = sport.get("name", "")
-                    t[f"__meta_kubernetes_{kind}_port_protocol"] = sport.get("protocol", "TCP")
-                    targets.append(t)
-    elif role == "service":
-        for svc in render.find("Service"):
-            m = svc["metadata"]
-            for sport in svc["spec"].get("ports") or []:
-                targets.append(dict(_service_meta(svc), __address__=f"{m['name']}.{m['namespace']}.svc:{sport['port']}",
-                                    __meta_kubernetes_service_port_name=sport.get("name", "")))
-    return targets  # "node" and others: no Istio workload is a node
+        return _pod_targets(all_pods)
+    if role in ("endpoints", "endpointslice"):
+        return _endpoint_targets("endpointslice" if role == "endpointslice" else "endpoint", render, all_pods)
+    if role == "service":
+        return _service_targets(render)
+    return []  # "node" and others: no Istio workload is a node
+
+
+def _pod_targets(all_pods: list[Pod]) -> list[dict[str, str]]:
+    targets = []
+    for pod in all_pods:
+        base = _pod_meta(pod)
+        ports = pod.container_ports()
+        if not ports:
+            targets.append(dict(base, __address__=pod.ip))
+        for cp in ports:
+            targets.append(dict(base, __address__=f"{pod.ip}:{cp['containerPort']}",
+                                __meta_kubernetes_pod_container_name=cp["container"],
+                                __meta_kubernetes_pod_container_port_name=cp.get("name", ""),
+                                __meta_kubernetes_pod_container_port_number=str(cp["containerPort"])))
+    return targets
+
+
+def _endpoint_targets(kind: str, render: Render, all_pods: list[Pod]) -> list[dict[str, str]]:
+    """Each Service port on each pod it selects, the target port resolved by name or number."""
+    targets = []
+    for svc in render.find("Service"):
+        members = [p for p in all_pods if p.namespace == svc["metadata"]["namespace"]
+                   and selects(svc["spec"].get("selector"), p.labels)]
+        for sport in svc["spec"].get("ports") or []:
+            for pod in members:
+                target = sport.get("targetPort", sport["port"])
+                numbers = [cp["containerPort"] for cp in pod.container_ports() if target in (cp.get("name"), cp["containerPort"])]
+                number = numbers[0] if numbers else target
+                t = dict(_service_meta(svc), **_pod_meta(pod), __address__=f"{pod.ip}:{number}")
+                t[f"__meta_kubernetes_{kind}_port_name"] = sport.get("name", "")
+                t[f"__meta_kubernetes_{kind}_port_protocol"] = sport.get("protocol", "TCP")
+                targets.append(t)
+    return targets
+
+
+def _service_targets(render: Render) -> list[dict[str, str]]:
+    targets = []
+    for svc in render.find("Service"):
+        m = svc["metadata"]
+        for sport in svc["spec"].get("ports") or []:
+            targets.append(dict(_service_meta(svc), __address__=f"{m['name']}.{m['namespace']}.svc:{sport['port']}",
+                                __meta_kubernetes_service_port_name=sport.get("name", "")))
+    return targets
 
 
 def _expand(match: re.Match, template: str) -> str:
@@ -248,34 +265,47 @@ def relabel(labels: dict[str, str], rules: list[dict]) -> dict[str, str] | None:
     when the target is dropped."""
     labels = dict(labels)
     for rule in rules or []:
-        action = rule.get("action", "replace")
         regex = re.compile(f"^(?:{_yaml_str(rule.get('regex', '(.*)'))})$")
         value = rule.get("separator", ";").join(labels.get(s, "") for s in rule.get("source_labels") or [])
-        if action == "keep":
-            if not regex.match(value):
-                return None
-        elif action == "drop":
-            if regex.match(value):
-                return None
-        elif action == "replace":
-            m = regex.match(value)
-            if m:
-                result = _expand(m, _yaml_str(rule.get("replacement", "$1")))
-                target = _expand(m, rule["target_label"])
-                if result:
-                    labels[target] = result
-                else:
-                    labels.pop(target, None)
-        elif action == "labelmap":
-            for key, val in list(labels.items()):
-                m = regex.match(key)
-                if m:
-                    labels[_expand(m, str(rule.get("replacement", "$1")))] = val
-        elif action == "labeldrop":
-            labels = {k: v for k, v in labels.items() if not regex.match(k)}
-        elif action == "labelkeep":
-            labels = {k: v for k, v in labels.items() if regex.match(k) or k.startswith("__")}
+        step = _RELABEL_ACTIONS.get(rule.get("action", "replace"))
+        if step is None:
+            continue
+        labels = step(labels, rule, regex, value)
+        if labels is None:
+            return None
     return labels
+
+
+# Each action: (labels, rule, its anchored regex, the joined source labels) -> labels, or None (dropped)
+def _replace(labels: dict, rule: dict, regex: re.Pattern, value: str) -> dict:
+    m = regex.match(value)
+    if m:
+        result = _expand(m, _yaml_str(rule.get("replacement", "$1")))
+        target = _expand(m, rule["target_label"])
+        if result:
+            labels[target] = result
+        else:
+            labels.pop(target, None)
+    return labels
+
+
+def _labelmap(labels: dict, rule: dict, regex: re.Pattern, value: str) -> dict:
+    for key, val in list(labels.items()):
+        m = regex.match(key)
+        if m:
+            labels[_expand(m, str(rule.get("replacement", "$1")))] = val
+    return labels
+
+
+_RELABEL_ACTIONS = {
+    "keep": lambda labels, rule, regex, value: labels if regex.match(value) else None,
+    "drop": lambda labels, rule, regex, value: None if regex.match(value) else labels,
+    "replace": _replace,
+    "labelmap": _labelmap,
+    "labeldrop": lambda labels, rule, regex, value: {k: v for k, v in labels.items() if not regex.match(k)},
+    "labelkeep": lambda labels, rule, regex, value: {k: v for k, v in labels.items()
+                                                     if regex.match(k) or k.startswith("__")},
+}
 
 
 def scraped_endpoints(prometheus_yml: dict, render: Render, all_pods: list[Pod]) -> dict[tuple, set[str]]:

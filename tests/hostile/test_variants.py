@@ -43,36 +43,9 @@ def _valid(adapter: TypeAdapter, text: str) -> bool:
 
 
 def test_generated_variants_are_refused_or_stay_data(tmp_path, request):
-    text_ok = TypeAdapter(model.Text)
-    multi_ok = TypeAdapter(model.MultilineText)
-    path_ok = TypeAdapter(model.PlainPath)
-    context_ok = TypeAdapter(model.KubeContext)
-
-    env_values = [v for v in _variants(1, 150) if _valid(multi_ok, v)]
-    headers = [v for v in _variants(2, 120) if _valid(text_ok, v)]
-    paths = [v for v in _variants(3, 200, "/") if _valid(path_ok, v)]
-    contexts = [v for v in _variants(4, 60) if _valid(context_ok, v)][:2]
-    refused = [v for v in _variants(4, 60) if not _valid(context_ok, v)]
-    assert len(env_values) > 60 and len(headers) > 40 and len(paths) > 20 and len(contexts) == 2 and refused
-    assert all("{{" not in c and "}}" not in c and "\n" not in c for c in contexts)
-
+    env_values, headers, paths, contexts, refused = _strings()
     envs = {f"e{i}": {"gateway": {"https": False}, "kubeContext": c} for i, c in enumerate(contexts)}
-    catalog = {
-        "apiVersion": "chartgen.io/v1", "kind": "ServiceCatalog",
-        "metadata": {"name": "shop", "domain": "shop.example"},
-        "environments": envs,
-        "services": {
-            "web": {
-                "ports": [{"name": "http", "port": 8080}],
-                "expose": {"paths": paths},
-                "env": {f"V{i}": v for i, v in enumerate(env_values)},
-                "versions": {"v1": {}, "v2": {}},
-                "weights": {"v1": 100, "v2": 0},
-                "routes": [{"name": f"r{i}", "match": {"headers": {"x-h": {"exact": h}}}, "version": "v2"}
-                           for i, h in enumerate(headers)],
-            },
-        },
-    }
+    catalog = _catalog(envs, env_values, headers, paths)
     work = tmp_path / "work"
     work.mkdir()
     (work / "catalog.yaml").write_text(yaml.safe_dump(catalog, allow_unicode=True), encoding="utf-8")
@@ -88,36 +61,86 @@ def test_generated_variants_are_refused_or_stay_data(tmp_path, request):
 
     tools, env = request.getfixturevalue("tool_env")
     ctx = Ctx("variants", work, {}, [], tools, env)
-    chart = work / "charts" / "shop-mesh"
     for name in envs:
-        values = ["-f", str(work / "values" / "shop-mesh" / f"{name}.yaml")]
-        for helm in ("helm", "helm3"):
-            docs = _docs(_tool_run(ctx, [tools[helm], "template", "mesh", str(chart), *values]))
-            data = next(d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "web-env")
-            assert data == {f"V{i}": v for i, v in enumerate(env_values)}
-            vs = next(d for d in docs if d["kind"] == "VirtualService" and d["metadata"]["name"] == "web")
-            got = [r["match"][0]["headers"]["x-h"]["exact"] for r in vs["spec"]["http"] if r["name"].startswith("r")]
-            assert got == headers
-        for v1 in ({}, {"HELMFILE_V1MODE": "true"}):
-            out = _tool_run(ctx, [tools["helmfile"], "--helm-binary", tools["helm3"], "-e", name, "-l", "tier=mesh",
-                                  "template", "--skip-deps"], v1)
-            data = next(d["data"] for d in _docs(out) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "web-env")
-            assert data == {f"V{i}": v for i, v in enumerate(env_values)}
+        _assert_rendered_verbatim(ctx, name, env_values, headers)
+    _assert_contexts_reach_helm(ctx, tmp_path / "helm.log", list(envs), contexts)
+    _assert_test_pod_curls_each_path(ctx, tmp_path / "helm.log", paths)
+    assert not list(tmp_path.rglob("pwned*")), "a payload ran"
 
-    # the kube contexts reach helm as one argument each, in both helmfile modes
+
+def _strings() -> tuple[list[str], list[str], list[str], list[str], list[str]]:
+    """Variants the model admits as env values, header values, paths and (two) kube contexts,
+    and kube contexts it refuses."""
+    text_ok = TypeAdapter(model.Text)
+    multi_ok = TypeAdapter(model.MultilineText)
+    path_ok = TypeAdapter(model.PlainPath)
+    context_ok = TypeAdapter(model.KubeContext)
+
+    env_values = [v for v in _variants(1, 150) if _valid(multi_ok, v)]
+    headers = [v for v in _variants(2, 120) if _valid(text_ok, v)]
+    paths = [v for v in _variants(3, 200, "/") if _valid(path_ok, v)]
+    contexts = [v for v in _variants(4, 60) if _valid(context_ok, v)][:2]
+    refused = [v for v in _variants(4, 60) if not _valid(context_ok, v)]
+    assert len(env_values) > 60 and len(headers) > 40 and len(paths) > 20 and len(contexts) == 2 and refused
+    assert all("{{" not in c and "}}" not in c and "\n" not in c for c in contexts)
+    return env_values, headers, paths, contexts, refused
+
+
+def _catalog(envs: dict, env_values: list[str], headers: list[str], paths: list[str]) -> dict:
+    return {
+        "apiVersion": "chartgen.io/v1", "kind": "ServiceCatalog",
+        "metadata": {"name": "shop", "domain": "shop.example"},
+        "environments": envs,
+        "services": {
+            "web": {
+                "ports": [{"name": "http", "port": 8080}],
+                "expose": {"paths": paths},
+                "env": {f"V{i}": v for i, v in enumerate(env_values)},
+                "versions": {"v1": {}, "v2": {}},
+                "weights": {"v1": 100, "v2": 0},
+                "routes": [{"name": f"r{i}", "match": {"headers": {"x-h": {"exact": h}}}, "version": "v2"}
+                           for i, h in enumerate(headers)],
+            },
+        },
+    }
+
+
+def _assert_rendered_verbatim(ctx: Ctx, name: str, env_values: list[str], headers: list[str]) -> None:
+    """helm 4 and 3 and helmfile (both modes) render the env values and header matches as written."""
+    tools, work = ctx.tools, ctx.dir
+    chart = work / "charts" / "shop-mesh"
+    values = ["-f", str(work / "values" / "shop-mesh" / f"{name}.yaml")]
+    for helm in ("helm", "helm3"):
+        docs = _docs(_tool_run(ctx, [tools[helm], "template", "mesh", str(chart), *values]))
+        data = next(d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "web-env")
+        assert data == {f"V{i}": v for i, v in enumerate(env_values)}
+        vs = next(d for d in docs if d["kind"] == "VirtualService" and d["metadata"]["name"] == "web")
+        got = [r["match"][0]["headers"]["x-h"]["exact"] for r in vs["spec"]["http"] if r["name"].startswith("r")]
+        assert got == headers
+    for v1 in ({}, {"HELMFILE_V1MODE": "true"}):
+        out = _tool_run(ctx, [tools["helmfile"], "--helm-binary", tools["helm3"], "-e", name, "-l", "tier=mesh",
+                              "template", "--skip-deps"], v1)
+        data = next(d["data"] for d in _docs(out) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "web-env")
+        assert data == {f"V{i}": v for i, v in enumerate(env_values)}
+
+
+def _assert_contexts_reach_helm(ctx: Ctx, log, envs: list[str], contexts: list[str]) -> None:
+    """The kube contexts reach helm as one argument each, in both helmfile modes."""
     helm = _stub(ctx, "helm", STUB_HELM)
-    log = tmp_path / "helm.log"
     for i, name in enumerate(envs):
         for v1 in ({}, {"HELMFILE_V1MODE": "true"}):
             log.write_bytes(b"")
-            _tool_run(ctx, [tools["helmfile"], "--helm-binary", str(helm), "-e", name, "-l", "tier=mesh", "sync",
+            _tool_run(ctx, [ctx.tools["helmfile"], "--helm-binary", str(helm), "-e", name, "-l", "tier=mesh", "sync",
                             "--skip-deps"], dict(v1, STUB_LOG=str(log)))
             args = log.read_bytes().decode("utf-8").split("\0")
             assert contexts[i] in args, (contexts[i], args)
 
-    # the test Pod: every exposed path reaches curl as one argument
+
+def _assert_test_pod_curls_each_path(ctx: Ctx, log, paths: list[str]) -> None:
+    """The test Pod: every exposed path reaches curl as one argument."""
+    work = ctx.dir
     curl = _stub(ctx, "curl", STUB_CURL)
-    out = _tool_run(ctx, [tools["helm"], "template", "mesh", str(chart), "-f",
+    out = _tool_run(ctx, [ctx.tools["helm"], "template", "mesh", str(work / "charts" / "shop-mesh"), "-f",
                           str(work / "values" / "shop-mesh" / "e0.yaml"), "--show-only",
                           "templates/tests/test-routes.yaml"])
     container = next(d for d in _docs(out) if d["kind"] == "Pod")["spec"]["containers"][0]
@@ -128,4 +151,3 @@ def test_generated_variants_are_refused_or_stay_data(tmp_path, request):
     args = log.read_text(encoding="utf-8").split("\0")
     for p in paths:
         assert f"http://web.e0.shop.example:80{p}" in args, p
-    assert not list(tmp_path.rglob("pwned*")), "a payload ran"

@@ -59,6 +59,9 @@ Usage: {{- include "chartgen.fail" (dict "check" "weights-sum" "args" (list $key
 {{- $_ := set $messages "route-version" "services.%s.routes[%d] (%v): version %q is not in services.%s.versions" -}}
 {{- $_ := set $messages "mirror-version" "services.%s.mirror.version %q is not in services.%s.versions" -}}
 {{- $_ := set $messages "fault-action" "services.%s.faults[%d] (%v) has neither delay nor abort" -}}
+{{- $_ := set $messages "https-extra-port-credential" "gateway.credentialName is required for an HTTPS extra port" -}}
+{{- $_ := set $messages "jwt-issuer" "gateway.jwt.issuer is required when gateway.jwt.enabled" -}}
+{{- $_ := set $messages "jwt-jwks-uri" "gateway.jwt.jwksUri is required when gateway.jwt.enabled" -}}
 {{- $_ := set $messages "selector" "services.%s.selector must not be empty" -}}
 {{- $_ := set $messages "exposed-http-port" "services.%s is exposed but has no HTTP, HTTP2 or GRPC port" -}}
 {{- $_ := set $messages "gateway-port" "services.%s.expose.gatewayPort %d is not a number of gateway.extraPorts" -}}

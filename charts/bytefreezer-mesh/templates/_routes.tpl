@@ -62,7 +62,7 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- range $f := $svc.faults -}}
 {{- $fault := dict -}}
 {{- with get $f "delay" -}}
-{{- $d := dict "fixedDelay" (required "a fault delay needs fixedDelay" (get . "fixedDelay")) -}}
+{{- $d := dict "fixedDelay" (get . "fixedDelay") -}}
 {{- $_ := set $d "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent")))) -}}
 {{- $_ := set $fault "delay" $d -}}
 {{- end -}}
@@ -71,7 +71,7 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- if hasKey . "grpcStatus" -}}
 {{- $_ := set $a "grpcStatus" (toString (get . "grpcStatus")) -}}
 {{- else -}}
-{{- $_ := set $a "httpStatus" (int (required "a fault abort needs httpStatus or grpcStatus" (get . "httpStatus"))) -}}
+{{- $_ := set $a "httpStatus" (int (get . "httpStatus")) -}}
 {{- end -}}
 {{- $_ := set $a "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent")))) -}}
 {{- $_ := set $fault "abort" $a -}}

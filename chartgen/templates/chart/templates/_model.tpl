@@ -40,6 +40,9 @@ Usage: through chartgen.cacheModel.
 Its parts: chartgen.fillDefaults (below), chartgen.checkService (_checks.tpl),
 chartgen.servicePorts (_ports.tpl), chartgen.serviceExposure (_expose.tpl),
 chartgen.callGraph (_calls.tpl).
+Everything here is derived from keys that a user's values file may override (ports,
+expose.paths, calls, environment.*): it is computed here, from the values in effect,
+rather than carried in the values, where an override would leave it stale.
 */}}
 {{- define "chartgen.model" -}}
 {{- $root := . -}}
@@ -78,7 +81,7 @@ chartgen.callGraph (_calls.tpl).
 {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $ambient) -}}
 {{- /* rendered once here: every template that needs it reuses the text */ -}}
 {{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
-{{- $sa := required (printf "services.%s.serviceAccount.name is required" $key) $svc.serviceAccount.name -}}
+{{- $sa := $svc.serviceAccount.name -}}
 {{- $_ := set $svc "principal" (include "chartgen.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
 {{- $_ := include "chartgen.serviceExposure" (dict "root" $root "svc" $svc "extraPorts" $extraPorts) -}}
 {{- end -}}

@@ -29,7 +29,7 @@ Usage: {{ include "chartgen.svcNamespace" (dict "root" $ "svc" $svc) }}
 */}}
 {{- define "chartgen.svcNamespace" -}}
 {{- $ns := get .svc "namespace" | default .root.Values.environment.namespace -}}
-{{- required "environment.namespace is required (a service or external service has no namespace of its own)" $ns | trunc 63 | trimSuffix "-" -}}
+{{- $ns | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/*
@@ -37,7 +37,7 @@ chartgen.fqdn: "<serviceName>.<namespace>.svc.cluster.local" of a service.
 Usage: {{ include "chartgen.fqdn" (dict "root" $ "svc" $svc) }}
 */}}
 {{- define "chartgen.fqdn" -}}
-{{- $name := required "every enabled service needs a serviceName" (get .svc "serviceName") -}}
+{{- $name := get .svc "serviceName" -}}
 {{- printf "%s.%s.svc.cluster.local" $name (include "chartgen.svcNamespace" .) -}}
 {{- end -}}
 
@@ -47,7 +47,7 @@ chartgen.externalHost: the host a service is exposed as on the gateway:
 Usage: {{ include "chartgen.externalHost" (dict "root" $ "svc" $svc) }}
 */}}
 {{- define "chartgen.externalHost" -}}
-{{- $host := required (printf "service %q is exposed but has no expose.host" (get .svc "serviceName")) (get (get .svc "expose") "host") -}}
+{{- $host := get (get .svc "expose") "host" -}}
 {{- with .root.Values.environment.hostSuffix -}}
 {{- printf "%s.%s" $host . -}}
 {{- else -}}
@@ -81,7 +81,7 @@ chartgen.principal: the SPIFFE-style principal "<trustDomain>/ns/<ns>/sa/<sa>".
 Usage: {{ include "chartgen.principal" (dict "root" $ "ns" $svc.ns "sa" $svc.serviceAccount.name) }}
 */}}
 {{- define "chartgen.principal" -}}
-{{- printf "%s/ns/%s/sa/%s" (required "istio.trustDomain is required" .root.Values.istio.trustDomain) (required "principal: namespace is required" .ns) (required "principal: service account is required" .sa) -}}
+{{- printf "%s/ns/%s/sa/%s" .root.Values.istio.trustDomain .ns .sa -}}
 {{- end -}}
 
 {{/*
@@ -89,7 +89,7 @@ chartgen.gatewayRef: "<gateway.namespace>/<gateway.name>", as used in VirtualSer
 Usage: {{ include "chartgen.gatewayRef" . }}
 */}}
 {{- define "chartgen.gatewayRef" -}}
-{{- printf "%s/%s" (required "gateway.namespace is required" .Values.gateway.namespace) (required "gateway.name is required" .Values.gateway.name) -}}
+{{- printf "%s/%s" .Values.gateway.namespace .Values.gateway.name -}}
 {{- end -}}
 
 {{/*
@@ -97,7 +97,7 @@ chartgen.gatewayPrincipal: the principal of the ingress gateway workload.
 Usage: {{ include "chartgen.gatewayPrincipal" . }}
 */}}
 {{- define "chartgen.gatewayPrincipal" -}}
-{{- include "chartgen.principal" (dict "root" . "ns" .Values.gateway.namespace "sa" (required "gateway.serviceAccount is required" .Values.gateway.serviceAccount)) -}}
+{{- include "chartgen.principal" (dict "root" . "ns" .Values.gateway.namespace "sa" .Values.gateway.serviceAccount) -}}
 {{- end -}}
 
 {{/*
@@ -105,11 +105,11 @@ chartgen.jaegerFqdn / chartgen.prometheusFqdn: the observability Services.
 Usage: {{ include "chartgen.jaegerFqdn" . }}
 */}}
 {{- define "chartgen.jaegerFqdn" -}}
-{{- printf "%s.%s.svc.cluster.local" (required "observability.jaeger.service is required" .Values.observability.jaeger.service) (required "observability.namespace is required" .Values.observability.namespace) -}}
+{{- printf "%s.%s.svc.cluster.local" .Values.observability.jaeger.service .Values.observability.namespace -}}
 {{- end -}}
 
 {{- define "chartgen.prometheusFqdn" -}}
-{{- printf "%s.%s.svc.cluster.local" (required "observability.prometheus.service is required" .Values.observability.prometheus.service) (required "observability.namespace is required" .Values.observability.namespace) -}}
+{{- printf "%s.%s.svc.cluster.local" .Values.observability.prometheus.service .Values.observability.namespace -}}
 {{- end -}}
 
 {{/*

@@ -3,8 +3,9 @@
 {{/*
 chartgen.servicePorts: sets on an enabled service "svc" its port (the first port
 number), portStrings, the port numbers by rule kind (httpPorts: HTTP, HTTP2, GRPC;
-tlsPorts: TLS, HTTPS, routed by SNI; tcpPorts: the rest; grpcPorts), multiPort, and
-npPortsYaml, its NetworkPolicy ports as YAML text (with HBONE's 15008 when "ambient").
+tlsPorts: TLS, HTTPS, routed by SNI; tcpPorts: the rest; the kinds of the catalog's
+protocol_class, which a test holds them to), grpcPorts, multiPort, and npPortsYaml,
+its NetworkPolicy ports as YAML text (with HBONE's 15008 when "ambient").
 Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $ambient) }}
 */}}
 {{- define "chartgen.servicePorts" -}}

@@ -1,0 +1,78 @@
+"""Contracts defined once, checked on the source: the shared command-line options live in
+``chartgen/commands/options.py``, tools run only through ``chartgen/toolchain.py``, and the
+tool error types exist only in ``chartgen/errors.py``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "chartgen"
+OPTIONS = PACKAGE / "commands" / "options.py"
+# the flags more than one command takes; their declarations belong in the options module
+SHARED_FLAGS = {"-c", "--catalog", "-o", "--out", "--format", "--color/--no-color", "--env", "--chart-mirror",
+                "--helm", "--helmfile", "--dot", "--output"}
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield path, ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """ids of the nodes under ``if TYPE_CHECKING:`` (imports for annotations, never run)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            out |= {id(n) for n in ast.walk(node)}
+    return out
+
+
+def _flags(call: ast.Call) -> set[str]:
+    """The flags an option declaration names (``click.option("-c", "--catalog", …)``,
+    ``click.Option(["--debug"], …)``): its string arguments that start with a dash."""
+    strings = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    for a in call.args:
+        if isinstance(a, ast.List):
+            strings += [e.value for e in a.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return {s for s in strings if s.startswith("-")}
+
+
+def _declarations() -> list[tuple[Path, int, set[str]]]:
+    return [(path, node.lineno, _flags(node)) for path, tree in _modules() for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("option", "Option")]
+
+
+def test_shared_options_are_declared_only_in_the_options_module():
+    declarations = _declarations()
+    assert any(path == OPTIONS and "--catalog" in flags for path, _, flags in declarations)
+    found = [f"{path.relative_to(ROOT)}:{line}: {sorted(flags)}" for path, line, flags in declarations
+             if path != OPTIONS and flags & SHARED_FLAGS]
+    assert not found, f"declare these in {OPTIONS.relative_to(ROOT)} and import them: {found}"
+    # --debug is the CLI's own (it sets the context every command reads): one declaration, in cli.py
+    debug = [(path.name, line) for path, line, flags in declarations if "--debug" in flags]
+    assert [name for name, _ in debug] == ["cli.py"], debug
+
+
+def test_tools_run_only_through_the_tool_runner():
+    runner = PACKAGE / "toolchain.py"
+    found = []
+    for path, tree in _modules():
+        annotations = _type_checking_only(tree)
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if path != runner and id(node) not in annotations and any(n.split(".")[0] == "subprocess" for n in names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.Attribute) and node.attr in ("system", "popen", "spawnv", "execv") \
+                    and getattr(node.value, "id", None) == "os":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: os.{node.attr}")
+    assert not found, f"run tools with chartgen.toolchain.run/start (one timeout, one error): {found}"
+
+
+def test_the_tool_errors_are_defined_once():
+    defined = [(path.relative_to(ROOT).as_posix(), node.name) for path, tree in _modules() for node in ast.walk(tree)
+               if isinstance(node, ast.ClassDef) and node.name in ("ToolError", "ToolNotFound")]
+    assert sorted(defined) == [("chartgen/errors.py", "ToolError"), ("chartgen/errors.py", "ToolNotFound")]
