@@ -61,7 +61,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST) -m "not integration"
 
 test-times: setup system-deps
-	$(BIN)/python benchmarks/test_times.py --write
+	$(BIN)/python benchmarks/suite_times.py --write
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
