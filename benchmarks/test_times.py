@@ -46,7 +46,7 @@ def run_tier(tier: str, workers: int) -> dict:
         env = dict(os.environ, CHARTGEN_TEST_TIMES=str(rows_path),
                    PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")])))
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_cputime",
-               "-n", str(workers), *TIERS[tier]]
+               "-n", str(workers), "--dist", "loadgroup", *TIERS[tier]]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)

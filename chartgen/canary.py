@@ -20,10 +20,14 @@ import difflib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .catalog import Canary, Catalog, Match
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError
+
+if TYPE_CHECKING:
+    from .generate import Outcome
 
 Weights = dict[str, int]
 
@@ -162,7 +166,7 @@ class WeightChange:
     dry_run: bool = False
     faithful: bool = True  # False: ruamel.yaml could not reproduce the file's layout exactly
     catalog_diff: Changeset = field(default_factory=Changeset)
-    outcome: object | None = None  # generate.Outcome
+    outcome: Outcome | None = None
 
     @property
     def changed(self) -> bool:

@@ -356,19 +356,14 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
       chartgen graph --env prod --format dot
       chartgen graph --env dev --format svg -o mesh-dev.svg
     """
-    from .graph import build_graph, dot, mermaid
-    from .validate import load_catalog
+    from .errors import UnknownEnvironment
+    from .graph import draw
 
     def run():
-        c = load_catalog(catalog)
-        if env is not None and env not in c.environments:
-            raise click.BadParameter(f"unknown environment {env!r}; the catalog has {', '.join(sorted(c.environments))}",
-                                     param_hint="--env")
-        g = build_graph(c, env)
-        if fmt in ("mermaid", "dot"):
-            data = (mermaid(g) if fmt == "mermaid" else dot(g)).encode("utf-8")
-        else:
-            data = _draw(dot(g), fmt, dot_bin)
+        try:
+            data = draw(catalog, env, fmt, dot_bin)
+        except UnknownEnvironment as exc:
+            raise click.BadParameter(str(exc), param_hint="--env") from None
         if output:
             Path(output).write_bytes(data)
             _err(f"wrote {output}")
@@ -379,17 +374,6 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
             sys.stdout.flush()
 
     run_guarded(run, obj)
-
-
-def _draw(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
-    """SVG or PNG of a DOT graph, by Graphviz."""
-    from .toolchain import ToolNotFound, find_tool, run
-
-    try:
-        tool = find_tool("dot", dot_bin)
-    except ToolNotFound as exc:
-        raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
-    return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout
 
 
 @cli.command()
@@ -419,23 +403,6 @@ def schema(obj: Ctx, check_path):
     run_guarded(run, obj)
 
 
-def gitignore_text(current: str | None) -> str:
-    """``current`` (a .gitignore, or None) with chartgen's lines added where missing: what
-    chartgen leaves beside a catalog that is not for version control (the lock of a run, the
-    temporary files of an interrupted one, `chartgen package`'s archives)."""
-    from .safeio import TMP_SUFFIX
-    from .writer import LOCK_NAME
-
-    have = set((current or "").splitlines())
-    missing = [line for line in (LOCK_NAME, f"*{TMP_SUFFIX}", "/dist/") if line not in have]
-    if not missing:
-        return current if current is not None else ""
-    text = current or ""
-    if text and not text.endswith("\n"):
-        text += "\n"
-    return text + ("\n" if text else "") + "\n".join(["# chartgen", *missing]) + "\n"
-
-
 @cli.command()
 @click.argument("path", default="catalog.yaml", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -449,35 +416,12 @@ def init(obj: Ctx, path, force):
     Example:
       chartgen init my-mesh/catalog.yaml && chartgen validate -c my-mesh/catalog.yaml
     """
-    from importlib import resources
-
-    from .safeio import file_error
+    from .starter import init_catalog
 
     def run():
-        target = Path(path)
-        if target.exists() and not force:
-            _err(f"error: {path} exists; use --force to overwrite it")
-            sys.exit(1)
-        text = (resources.files("chartgen") / "data" / "starter-catalog.yaml").read_text(encoding="utf-8")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise file_error(exc, target.parent, "create the directory") from None
-        from .catalog_edit import write_atomic
-
-        try:
-            write_atomic(target, text)
-        except OSError as exc:
-            raise file_error(exc, target, "write") from None
-        ignore = target.parent / ".gitignore"
-        try:
-            current = ignore.read_text(encoding="utf-8") if ignore.exists() else None
-            merged = gitignore_text(current)
-            if merged != current:
-                write_atomic(ignore, merged)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise file_error(exc, ignore, "update") from None
-        click.echo(f"wrote {path}" + (f" and {ignore}" if merged != current else "") + f"; next: chartgen validate {path}")
+        started = init_catalog(path, force=force)
+        click.echo(f"wrote {path}" + (f" and {started.gitignore}" if started.gitignore else "")
+                   + f"; next: chartgen validate {path}")
 
     run_guarded(run, obj)
 

@@ -117,3 +117,9 @@ def failure_detail(stderr: str, stdout: str = "") -> str:
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (SIGINT): the run stops and cleans up what it staged.
     An interrupt that arrives once files were renamed into place carries ``committed``."""
+
+
+class UnknownEnvironment(ChartgenError):
+    """An environment asked for (``--env``) is not in the catalog: a usage error."""
+
+    exit_code = 2

@@ -445,8 +445,8 @@ def build_flux(source: Catalog | Mesh, ctx: ExportContext, envs: list[str] | Non
     return dict(sorted(files.items()))
 
 
-KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same data, faster  # a kustomize build file, not an API object
+KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"  # a kustomize build file, not an API object
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same data, faster
 
 
 @lru_cache(maxsize=1)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 from .catalog import Catalog
+from .errors import UnknownEnvironment
 from .mesh import EnvView, Mesh, ResolvedService, resolve
 
 
@@ -277,3 +279,31 @@ def dot(graph: Graph) -> str:
         out.append(f"  {_dq(e.src)} -> {_dq(e.dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None) -> bytes:
+    """The mesh graph of a catalog (``env``: one environment) as Mermaid or DOT text, or as
+    an SVG or PNG drawn by Graphviz ``dot`` (``dot_bin``, else the lookup order)."""
+    from .validate import load_catalog
+
+    if not isinstance(catalog, Catalog):
+        catalog = load_catalog(catalog)
+    if env is not None and env not in catalog.environments:
+        raise UnknownEnvironment(f"unknown environment {env!r}; the catalog has {', '.join(sorted(catalog.environments))}")
+    g = build_graph(catalog, env)
+    if fmt == "mermaid":
+        return mermaid(g).encode("utf-8")
+    if fmt == "dot":
+        return dot(g).encode("utf-8")
+    return _graphviz(dot(g), fmt, dot_bin)
+
+
+def _graphviz(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
+    """SVG or PNG of a DOT graph, by Graphviz."""
+    from .toolchain import ToolNotFound, find_tool, run
+
+    try:
+        tool = find_tool("dot", dot_bin)
+    except ToolNotFound as exc:
+        raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
+    return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout

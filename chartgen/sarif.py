@@ -17,7 +17,6 @@ from .errors import Problem
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 DOCS_URL = "https://github.com/bytefreezer/chartgen/blob/main/"
 DRIVER = "chartgen-lint"
-CATALOG_DOC = "README.md#the-catalog"
 LEVELS = {"error": "error", "warning": "warning", "info": "note", "note": "note"}
 
 
@@ -48,12 +47,23 @@ def failure_log(message: str) -> str:
     return log([], [], failure=message)
 
 
+def catalog_rule(rule_id: str) -> dict:
+    """A catalog rule's SARIF metadata, from the rule table: its summary, and its section of
+    docs/catalog-rules.md (the page itself for an id the table does not know)."""
+    from .rules import RULES
+    from .rules.doc import DOC_PATH
+
+    rule = RULES.get(rule_id)
+    return {"id": rule_id, "shortDescription": {"text": rule.summary if rule else f"catalog rule {rule_id}"},
+            "helpUri": docs_url(f"{DOC_PATH}#{rule_id}" if rule else DOC_PATH),
+            "defaultConfiguration": {"level": "error"}}
+
+
 def problems_log(problems: list[Problem]) -> str:
     """A catalog that does not validate, as a SARIF log: one result per problem, at its
     line and column, under a rule per problem kind."""
     ids = sorted({p.rule for p in problems})
-    rules = [{"id": rule, "shortDescription": {"text": f"catalog rule {rule}"},
-              "helpUri": docs_url(CATALOG_DOC), "defaultConfiguration": {"level": "error"}} for rule in ids]
+    rules = [catalog_rule(rule) for rule in ids]
     index = {rule: i for i, rule in enumerate(ids)}
     results = []
     for p in problems:

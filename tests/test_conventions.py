@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from chartgen.rules import RULES
+from chartgen.rules.doc import DOC_PATH as CATALOG_RULES_DOC
+from chartgen.sarif import catalog_rule
 from conftest import FIXTURES, ROOT, run_cli
 from helpers.sarif import sarif_errors
 
@@ -97,12 +100,35 @@ def test_sarif_of_an_invalid_catalog_is_a_valid_log_of_its_problems():
         assert rules[x["ruleIndex"]]["helpUri"].startswith("https://")
 
 
+def test_validate_sarif_describes_each_rule_from_the_rule_table():
+    """Each rule of the log: the table's summary, and its own section of docs/catalog-rules.md."""
+    r = run_cli("validate", "several-mistakes.yaml", "--format", "sarif", cwd=INVALID)
+    assert r.returncode == 1 and r.stderr == ""
+    assert sarif_errors(r.stdout) == []
+    rules = json.loads(r.stdout)["runs"][0]["tool"]["driver"]["rules"]
+    assert sorted(x["id"] for x in rules) == sorted({_located(line)[0] for line in EXPECTED})
+    doc = (ROOT / CATALOG_RULES_DOC).read_text(encoding="utf-8")
+    for x in rules:
+        assert x["shortDescription"]["text"] == RULES[x["id"]].summary
+        assert x["helpUri"] == f"https://github.com/bytefreezer/chartgen/blob/main/docs/catalog-rules.md#{x['id']}"
+        assert f'<a id="{x["id"]}"></a>' in doc
+
+
+def test_every_catalog_rule_help_uri_has_its_anchor():
+    doc = (ROOT / CATALOG_RULES_DOC).read_text(encoding="utf-8")
+    prefix = "https://github.com/bytefreezer/chartgen/blob/main/docs/catalog-rules.md#"
+    for rule_id in RULES:
+        uri = catalog_rule(rule_id)["helpUri"]
+        assert uri.startswith(prefix) and f'<a id="{uri.removeprefix(prefix)}"></a>' in doc, uri
+
+
 def test_sarif_help_uris_follow_the_docs_url_setting():
     env = dict(os.environ, CHARTGEN_DOCS_URL="https://git.internal/mesh/chartgen/-/blob/v1/")
     r = run_cli("lint", "several-mistakes.yaml", "--format", "sarif", cwd=INVALID, env=env)
     assert sarif_errors(r.stdout) == []
     rules = json.loads(r.stdout)["runs"][0]["tool"]["driver"]["rules"]
-    assert {x["helpUri"] for x in rules} == {"https://git.internal/mesh/chartgen/-/blob/v1/README.md#the-catalog"}
+    assert {x["helpUri"] for x in rules} == {f"https://git.internal/mesh/chartgen/-/blob/v1/docs/catalog-rules.md#{x['id']}"
+                                             for x in rules}
 
 
 def test_sarif_schema_check_catches_a_relative_help_uri():

@@ -194,26 +194,25 @@ def test_catalog_strings_stay_data(tmp_path):
                 assert obj["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/substitute"] == "disabled"
 
 
-def test_generate_writes_the_exports_and_check_and_diff_cover_them(repo_copy):
-    generate(repo_copy / "catalog.yaml")
-    app = repo_copy / "gitops/argocd/dev/istiod.yaml"
+def test_generate_writes_the_exports_and_check_and_diff_cover_them(generated):
+    app = generated / "gitops/argocd/dev/istiod.yaml"
     assert app.read_text() == (ROOT / "gitops/argocd/dev/istiod.yaml").read_text()
-    assert run_cli("generate", "--check", cwd=repo_copy).returncode == 0
+    assert run_cli("generate", "--check", cwd=generated).returncode == 0
     app.write_text(app.read_text().replace("sync-wave: '1'", "sync-wave: '7'"))
-    extra = repo_copy / "gitops/flux/dev/old-release.yaml"
+    extra = generated / "gitops/flux/dev/old-release.yaml"
     extra.write_text("stale\n")
-    r = run_cli("generate", "--check", cwd=repo_copy)
+    r = run_cli("generate", "--check", cwd=generated)
     assert r.returncode == 1
     assert "stale: gitops/argocd/dev/istiod.yaml" in r.stderr and "stale: gitops/flux/dev/old-release.yaml" in r.stderr
-    d = run_cli("diff", "--no-color", cwd=repo_copy)
+    d = run_cli("diff", "--no-color", cwd=generated)
     assert "-    argocd.argoproj.io/sync-wave: '7'" in d.stdout and "+    argocd.argoproj.io/sync-wave: '1'" in d.stdout
-    assert run_cli("generate", cwd=repo_copy).returncode == 0
+    assert run_cli("generate", cwd=generated).returncode == 0
     assert not extra.exists() and "sync-wave: '1'" in app.read_text()
     # without the catalog's gitops section the exports are no longer chartgen's to keep
-    text = (repo_copy / "catalog.yaml").read_text()
-    (repo_copy / "catalog.yaml").write_text(text.replace("  argocd: {}", "  argocd: null"))
-    assert run_cli("generate", cwd=repo_copy).returncode == 0
-    assert run_cli("generate", "--check", cwd=repo_copy).returncode == 0
+    text = (generated / "catalog.yaml").read_text()
+    (generated / "catalog.yaml").write_text(text.replace("  argocd: {}", "  argocd: null"))
+    assert run_cli("generate", cwd=generated).returncode == 0
+    assert run_cli("generate", "--check", cwd=generated).returncode == 0
 
 
 def test_export_command(repo_copy):

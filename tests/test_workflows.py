@@ -258,3 +258,51 @@ def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
     assert first.changed and first.package.digest == pkg.digest  # reproducible: the same bytes
     again = publish_catalog(tree / "catalog.yaml", package=pkg.path, to=str(tmp_path / "repo"), helm=helm)
     assert not again.changed and again.target == first.target
+
+
+# --- graph and init ----------------------------------------------------------------------------
+
+
+def test_draw_returns_the_graph_text():
+    from chartgen.errors import UnknownEnvironment
+    from chartgen.graph import draw
+
+    mermaid = draw(ROOT / "catalog.yaml").decode()
+    assert mermaid.startswith("flowchart") and "proxy v2" in mermaid
+    dot = draw(ROOT / "catalog.yaml", env="prod", fmt="dot").decode()
+    assert dot.startswith("digraph mesh {") and "[dev]" not in dot
+    with pytest.raises(UnknownEnvironment, match="unknown environment 'staging'; the catalog has dev, prod"):
+        draw(ROOT / "catalog.yaml", env="staging")
+
+
+def test_init_writes_the_starter_and_completes_the_gitignore(tmp_path):
+    from chartgen import starter
+    from chartgen.validate import load_catalog
+
+    started = starter.init_catalog(tmp_path / "new" / "catalog.yaml")
+    assert started.gitignore == tmp_path / "new" / ".gitignore"
+    assert load_catalog(started.catalog).services  # the starter is a valid catalog
+    with pytest.raises(ChartgenError, match="exists; use --force"):
+        starter.init_catalog(started.catalog)
+    assert starter.init_catalog(started.catalog, force=True).gitignore is None  # nothing missing any more
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / ".gitignore").write_text("/build/")
+    assert starter.init_catalog(tmp_path / "old" / "c.yaml").gitignore is not None
+    assert (tmp_path / "old" / ".gitignore").read_text() == "/build/\n\n# chartgen\n.chartgen.lock\n*.chartgen-tmp\n/dist/\n"
+
+
+def test_lint_catalog_refuses_an_unknown_environment_before_rendering():
+    from chartgen.analyzer import lint_catalog
+    from chartgen.errors import UnknownEnvironment
+
+    with pytest.raises(UnknownEnvironment, match="unknown environment 'staging'; the catalog has dev, prod"):
+        lint_catalog(ROOT / "catalog.yaml", ["dev", "staging"])
+
+
+@pytest.mark.integration
+def test_lint_catalog_returns_the_findings(helm):
+    from chartgen.analyzer import lint_catalog
+
+    result = lint_catalog(ROOT / "catalog.yaml", ["prod"], scanner=False)
+    assert not result.failed(strict=False)
+    assert all(f.level != "error" for f in result.findings)

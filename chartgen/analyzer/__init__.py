@@ -8,9 +8,9 @@ docs/lint-rules.md.
 """
 
 from .findings import RULES, Finding, Rule
-from .runner import LintResult, analyze, lint
+from .runner import LintResult, analyze, lint, lint_catalog
 from .schema import validate_objects
 from .workspace import Project, Rendered, render
 
-__all__ = ["RULES", "Finding", "LintResult", "Project", "Rendered", "Rule", "analyze", "lint", "render",
+__all__ = ["RULES", "Finding", "LintResult", "Project", "Rendered", "Rule", "analyze", "lint", "lint_catalog", "render",
            "validate_objects"]

@@ -202,3 +202,25 @@ def _locate(project: Project, f: Finding) -> Finding:
     """Give a template finding the line of its kind in the template (the SARIF region)."""
     text = project.files.get(f.file) if f.file and not f.line else None
     return replace(f, line=_kind_line(text, f.kind)) if text is not None else f
+
+
+def lint_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tuple[str, ...] = (), *,
+                 scanner: bool = True, progress=None) -> LintResult:
+    """``chartgen lint`` as a library call: read and check the catalog (every problem, as a
+    CatalogError), then ``lint`` its environments (``envs``: only these; an unknown one is an
+    UnknownEnvironment)."""
+    import kubernetes_validate  # noqa: F401 - the lint extra; missing: one line saying how to install it
+
+    from ..errors import UnknownEnvironment
+    from ..validate import parse_catalog, read_catalog_text
+
+    catalog_path = Path(catalog_path)
+    text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
+    catalog, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
+    project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
+                                   source_map=smap)
+    unknown = [e for e in envs if e not in catalog.environments]
+    if unknown:
+        raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
+                                 f"{', '.join(sorted(catalog.environments))}")
+    return lint(project, list(envs), scanner=scanner, progress=progress)

@@ -12,7 +12,7 @@ import json
 
 import click
 
-from ..canary import match_text, step_text, weights_text
+from ..canary import weights_text
 from . import options
 
 _env_option = options.environment(
@@ -217,4 +217,4 @@ def set_cmd(obj, service, weights, catalog, out, env, dry_run):
                                 dry_run=dry_run))
 
 
-__all__ = ["command", "match_text", "parse_weights", "step_text"]
+__all__ = ["command", "parse_weights"]

@@ -33,30 +33,22 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner, quiet):
       chartgen lint --env prod --strict
       chartgen lint --format sarif > lint.sarif
     """
-    from ..analyzer import Project, lint
-    from ..analyzer.runner import Progress
+    from ..analyzer.runner import Progress, lint_catalog
     from ..analyzer.report import summary, to_json, to_sarif, to_text
-    from ..validate import parse_catalog, read_catalog_text
+    from ..errors import UnknownEnvironment
 
     def run():
-        import kubernetes_validate  # noqa: F401 - the lint extra; missing: one line saying how to install it
-
-        catalog_path = Path(catalog)
-        text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
-        c, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
-        project = Project.from_catalog(c, catalog_path.resolve().parent, catalog_file=catalog_path.name, source_map=smap)
-        unknown = [e for e in envs if e not in c.environments]
-        if unknown:
-            raise click.BadParameter(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
-                                     f"{', '.join(sorted(c.environments))}", param_hint="--env")
         stream = sys.stderr if not quiet and sys.stderr.isatty() else None
-        result = lint(project, list(envs), scanner=not no_scanner, progress=Progress(stream))
+        try:
+            result = lint_catalog(catalog, envs, scanner=not no_scanner, progress=Progress(stream))
+        except UnknownEnvironment as exc:
+            raise click.BadParameter(str(exc), param_hint="--env") from None
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
         if fmt == "json":
             click.echo(to_json(result), nl=False)
         elif fmt == "sarif":
-            click.echo(to_sarif(result, catalog_path.name), nl=False)
+            click.echo(to_sarif(result, Path(catalog).name), nl=False)
         else:
             click.echo(to_text(result), nl=False)
             click.echo(summary(result))

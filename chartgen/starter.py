@@ -1,0 +1,66 @@
+"""``chartgen init`` as a library call: a commented starter catalog, and a ``.gitignore``
+beside it for what chartgen leaves there that is not for version control."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ChartgenError
+
+
+@dataclass(frozen=True)
+class Started:
+    catalog: Path  # the starter catalog written
+    gitignore: Path | None  # the .gitignore written or completed; None when it had every line
+
+
+def gitignore_text(current: str | None) -> str:
+    """``current`` (a .gitignore, or None) with chartgen's lines added where missing: what
+    chartgen leaves beside a catalog that is not for version control (the lock of a run, the
+    temporary files of an interrupted one, `chartgen package`'s archives)."""
+    from .safeio import TMP_SUFFIX
+    from .writer import LOCK_NAME
+
+    have = set((current or "").splitlines())
+    missing = [line for line in (LOCK_NAME, f"*{TMP_SUFFIX}", "/dist/") if line not in have]
+    if not missing:
+        return current if current is not None else ""
+    text = current or ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + ("\n" if text else "") + "\n".join(["# chartgen", *missing]) + "\n"
+
+
+def init_catalog(path: str | Path = "catalog.yaml", *, force: bool = False) -> Started:
+    """Write the starter catalog to ``path`` (an existing file only with ``force``), and add
+    chartgen's lines to the ``.gitignore`` beside it where they are missing."""
+    from importlib import resources
+
+    from .catalog_edit import write_atomic
+    from .safeio import file_error
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise ChartgenError(f"{path} exists; use --force to overwrite it")
+    text = (resources.files("chartgen") / "data" / "starter-catalog.yaml").read_text(encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise file_error(exc, target.parent, "create the directory") from None
+    try:
+        write_atomic(target, text)
+    except OSError as exc:
+        raise file_error(exc, target, "write") from None
+    ignore = target.parent / ".gitignore"
+    try:
+        current = ignore.read_text(encoding="utf-8") if ignore.exists() else None
+        merged = gitignore_text(current)
+        if merged != current:
+            write_atomic(ignore, merged)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise file_error(exc, ignore, "update") from None
+    return Started(target, ignore if merged != current else None)
+
+
+__all__ = ["Started", "gitignore_text", "init_catalog"]
