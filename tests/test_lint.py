@@ -28,6 +28,7 @@ from chartgen.analyzer.scanner import find_checkov, load_suppressions
 from chartgen.analyzer.workspace import Doc, deep_merge, load_yaml_text
 from chartgen.cli import cli
 from chartgen.errors import ChartgenError
+from chartgen.rules.production import PRODUCTION_GUARDS
 from chartgen.toolchain import ToolNotFound, find_tool
 from chartgen.validate import parse_catalog
 
@@ -162,6 +163,23 @@ def test_fixtures_cover_every_values_reachable_check():
         covered |= set(yaml.safe_load(case.read_text(encoding="utf-8"))["expect"])
     assert {"IST0101", "IST0118", "IST0123", "IST0130", "IST0131", "IST0161", "IST0162", "IST0173", "IST0174",
             "CG101", "CG104", "CG105", "CG106", "CG108", "CG109", "CG110", "CG111", "CG120", "CG121"} <= covered
+
+
+# each production check's fixture, and the catalog rule whose opt-in lets lint accept it too
+OPTED_IN = {"cg101-permissive-production": "production-mtls", "cg104-chaos-production": "chaos-in-production",
+            "cg105-plaintext": "production-http", "cg109-allow-any": "production-egress",
+            "cg110-http-jwks": "production-jwks", "cg111-wildcard-host": "production-wildcard-host"}
+
+
+@pytest.mark.parametrize("case", sorted(OPTED_IN))
+def test_production_check_yields_to_the_catalogs_opt_in(case, tmp_path):
+    spec = yaml.safe_load((FIXTURES / f"{case}.yaml").read_text(encoding="utf-8"))
+    env = spec["env"]
+    catalog = copy.deepcopy(spec.get("catalog") or {})
+    catalog.setdefault("environments", {}).setdefault(env, {})[PRODUCTION_GUARDS[OPTED_IN[case]]] = True
+    project = _project(tmp_path, catalog, spec.get("values"))
+    findings = analyze(project, render(project, [env])[env])
+    assert not codes(findings) & set(spec["expect"]), [f.format() for f in findings]
 
 
 # --- checks reached by editing the rendered objects -----------------------------------------------------

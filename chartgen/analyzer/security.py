@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..rules.production import PRODUCTION_GUARDS
 from .context import Context
 from .workspace import Doc
 
@@ -12,21 +13,11 @@ ROOT_NAMESPACE = "istio-system"
 def check_security(ctx: Context) -> None:
     namespaces = ctx.workload_namespaces()
     if ctx.production:
-        # each production rule yields to its explicit opt-in in the environment (the same key
-        # that lets validate accept the setting)
-        env = ctx.view.env
-        if not env.allowPermissiveMtlsInProduction:
-            _strict_mtls(ctx, namespaces)
-        if not env.allowChaosInProduction:
-            _no_faults(ctx)
-        if not env.allowPlainHttpInProduction:
-            _tls_only_gateway(ctx)
-        if not env.allowAnyEgressInProduction:
-            _registry_only_egress(ctx)
-        if not env.allowHttpJwksInProduction:
-            _https_jwks(ctx)
-        if not env.allowWildcardHostsInProduction:
-            _no_wildcard_hosts(ctx)
+        # each production check yields to the environment's opt-in for the catalog rule it
+        # mirrors (the same key that lets validate accept the setting)
+        for catalog_rule, check in _PRODUCTION_CHECKS:
+            if not getattr(ctx.view.env, PRODUCTION_GUARDS[catalog_rule]):
+                check(ctx)
     _deny_by_default(ctx, namespaces)
     _no_open_allow(ctx)
     _sidecars(ctx)
@@ -34,12 +25,16 @@ def check_security(ctx: Context) -> None:
     _telemetry_providers(ctx)
 
 
+def _or_set(catalog_rule: str) -> str:
+    return f"(or set {PRODUCTION_GUARDS[catalog_rule]})"
+
+
 def _registry_only_egress(ctx: Context) -> None:
     for sc in ctx.kind("Sidecar"):
         mode = (sc.spec.get("outboundTrafficPolicy") or {}).get("mode")
         if mode == "ALLOW_ANY":
             ctx.add(sc, "CG109", "outboundTrafficPolicy ALLOW_ANY lets workloads reach any host in production; use "
-                                 "REGISTRY_ONLY (or set allowAnyEgressInProduction)")
+                                 "REGISTRY_ONLY " + _or_set("production-egress"))
 
 
 def _https_jwks(ctx: Context) -> None:
@@ -48,7 +43,7 @@ def _https_jwks(ctx: Context) -> None:
             uri = str((rule or {}).get("jwksUri", ""))
             if uri.lower().startswith("http://"):
                 ctx.add(ra, "CG110", f"jwtRules[{i}].jwksUri {uri} is plain HTTP: the signing keys can be replaced "
-                                     "in transit; use https:// (or set allowHttpJwksInProduction)")
+                                     "in transit; use https:// " + _or_set("production-jwks"))
 
 
 def _no_wildcard_hosts(ctx: Context) -> None:
@@ -56,7 +51,7 @@ def _no_wildcard_hosts(ctx: Context) -> None:
         wild = [h for h in se.spec.get("hosts") or [] if str(h).startswith("*")]
         if wild:
             ctx.add(se, "CG111", f"hosts {', '.join(map(str, wild))} open egress to whole domains in production "
-                                 "(or set allowWildcardHostsInProduction)")
+                                 + _or_set("production-wildcard-host"))
 
 
 def _selectorless(doc: Doc) -> bool:
@@ -74,7 +69,8 @@ def _mode(pa: Doc | None) -> str | None:
     return (pa.spec.get("mtls") or {}).get("mode") if pa is not None else None
 
 
-def _strict_mtls(ctx: Context, namespaces: list[str]) -> None:
+def _strict_mtls(ctx: Context) -> None:
+    namespaces = ctx.workload_namespaces()
     pas = ctx.kind("PeerAuthentication")
     mesh_mode = _mode(_namespace_wide(pas, ROOT_NAMESPACE)) or "PERMISSIVE"
     for ns in namespaces:
@@ -211,3 +207,14 @@ def _telemetry_providers(ctx: Context) -> None:
                     if name not in defined:
                         ctx.add(t, "CG108", f"{section} provider {name!r} is not in the istiod "
                                             "meshConfig.extensionProviders")
+
+
+# the production checks, each under the catalog rule whose opt-in (PRODUCTION_GUARDS) it honours
+_PRODUCTION_CHECKS = (
+    ("production-mtls", _strict_mtls),
+    ("chaos-in-production", _no_faults),
+    ("production-http", _tls_only_gateway),
+    ("production-egress", _registry_only_egress),
+    ("production-jwks", _https_jwks),
+    ("production-wildcard-host", _no_wildcard_hosts),
+)
