@@ -78,6 +78,7 @@ def run_tier(tier: str, workers: int) -> dict:
         summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
         rows = json.loads(rows_path.read_text()) if rows_path.exists() else {}
     return {"tier": tier, "workers": workers, "wall": wall, "cpu": cpu, "returncode": proc.returncode,
+            "load": os.getloadavg()[1],  # what else ran: the 5-minute load average at the end
             "summary": summary, "rows": rows, "command": " ".join(["pytest", *cmd[3:]])}
 
 
@@ -89,16 +90,24 @@ def report(results: list[dict]) -> list[str]:
     lines = [SECTION, "",
              "Written by `make test-times` (`benchmarks/suite_times.py --write`). Wall-clock and CPU seconds",
              "(the whole process tree: pytest, its xdist workers, and every process a test starts) of",
-             "each tier as its make target runs it, then the slowest tests. The machine is shared while",
-             "this is measured, so CPU seconds are the number to compare.",
+             "each tier as its make target runs it, then the slowest tests. On a shared machine CPU",
+             "seconds are the number to compare; on an idle one the wall clock of a tier is about its",
+             "CPU seconds over the number of workers.",
+             "",
+             "What keeps it fast: chartgen runs in the test's process (`run_cli`, click's test runner)",
+             "unless the test is about the process (signals, locks between processes, pipes, start-up:",
+             "`run_cli_process`, integration tier); tests that need a generated tree copy one generated",
+             "once per worker (`generated`); a test file runs on one xdist worker (`--dist loadfile`), so",
+             "a module's shared render is computed once. A fast-tier test that starts a process fails.",
              "",
              f"Machine: {os.cpu_count()} cores; Python {sys.version.split()[0]}.",
              "",
-             "| tier | command | tests | wall s | CPU s | target (wall, 2 cores) |",
-             "|---|---|---|---|---|---|"]
+             "| tier | command | tests | wall s | CPU s | load (5 min) | target (wall, 2 cores) |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
+        load = f"{r['load']:.1f}" if "load" in r else "not recorded"
         lines.append(f"| {r['tier']} | `{r['command']}` | {r['summary']} | {r['wall']:.1f} | {r['cpu']:.1f} | "
-                     f"≤ {TARGETS[r['tier']]:.0f} s |")
+                     f"{load} | ≤ {TARGETS[r['tier']]:.0f} s |")
     for r in results:
         rows = r["rows"]
         if not rows:
