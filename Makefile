@@ -47,10 +47,11 @@ check: setup
 lint: setup
 	$(BIN)/chartgen lint -c $(CATALOG)
 
-# One xdist worker per core (PYTEST_WORKERS=0 runs in one process); the tests sharing a
-# module-scoped fixture stay on one worker (tests/conftest.py marks them)
+# One xdist worker per core (PYTEST_WORKERS=0 runs in one process). A test file runs on one
+# worker, so that a module-scoped fixture (a whole helmfile render, a served repository) is
+# computed once, not once per worker.
 PYTEST_WORKERS ?= auto
-XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
 test: setup system-deps
 	$(BIN)/python -m pytest -q $(XDIST)
@@ -61,7 +62,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST) -m "not integration"
 
 test-times: setup system-deps
-	$(BIN)/python benchmarks/test_times.py --write
+	$(BIN)/python benchmarks/suite_times.py --write
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

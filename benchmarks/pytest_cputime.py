@@ -1,4 +1,4 @@
-"""A pytest plugin for `benchmarks/test_times.py`: the CPU seconds of each test's setup, call
+"""A pytest plugin for `benchmarks/suite_times.py`: the CPU seconds of each test's setup, call
 and teardown (this process and the children it waited for: helm, a chartgen process…) beside
 pytest's wall-clock duration, written as JSON to $CHARTGEN_TEST_TIMES when the session ends.
 Works under pytest-xdist (the workers attach the numbers to their reports)."""

@@ -410,7 +410,7 @@ def write_report(results: dict, sizes: list[dict]) -> None:
         "  pays as well.",
     ]
     report = ROOT / "docs" / "benchmarks.md"
-    # the test suite's section is written by `make test-times` (test_times.py): kept as it is
+    # the test suite's section is written by `make test-times` (suite_times.py): kept as it is
     previous = report.read_text(encoding="utf-8") if report.exists() else ""
     kept = previous.split("\n## Test suite\n", 1)
     tail = "\n## Test suite\n" + kept[1] if len(kept) == 2 else ""

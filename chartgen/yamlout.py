@@ -111,8 +111,41 @@ for _dumper in (SafeDumper, FastSafeDumper):
     _dumper.add_representer(str, _represent_str)
 
 
+# What libyaml's emitter writes byte for byte as PyYAML's does (a property test holds them
+# equal): strings of printable ASCII (values may hold line breaks), keys non-empty, on one line
+# and shorter than 100 characters. Outside of it they differ: PyYAML writes an empty, long or
+# multi-line key as an explicit `? ` key, and libyaml escapes characters outside the BMP.
+_LIBYAML_TEXT = re.compile(r"[\x20-\x7e\n]*")
+_LIBYAML_KEY = re.compile(r"[\x20-\x7e]{1,99}")
+_LIBYAML_LEAVES = (bool, int, float, type(None))
+
+
+def libyaml_writes_alike(data: Any) -> bool:
+    """Whether libyaml's emitter writes ``data`` exactly as PyYAML's (see above)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not _LIBYAML_TEXT.fullmatch(item):
+                return False
+        elif kind is dict:
+            for key, value in item.items():
+                if type(key) is not str or not _LIBYAML_KEY.fullmatch(key):
+                    return False
+                stack.append(value)
+        elif kind is list:
+            stack.extend(item)
+        elif kind not in _LIBYAML_LEAVES:
+            return False
+    return True
+
+
 def dump(data: Any, *, width: int = 120) -> str:
-    return yaml.dump(data, Dumper=SafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+    """``data`` as YAML with the quoting policy; libyaml's emitter writes it when it would
+    write the same text (most files: it is several times faster), PyYAML's otherwise."""
+    dumper = FastSafeDumper if libyaml_writes_alike(data) else SafeDumper
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
                      width=width)
 
 

@@ -28,18 +28,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-        if _shares_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
-def _shares_a_module_fixture(item) -> bool:
-    """Does the test use a module- or class-scoped fixture (a render, a served repository…)?
-    Under ``pytest -n … --dist loadgroup`` (make test) the tests of such a module run on one
-    worker, so that the fixture is computed once instead of once per worker."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(d.scope in ("module", "class") for defs in info.name2fixturedefs.values() for d in defs)
 
 
 # The programs a fast-tier test may start, each a few milliseconds and present wherever the

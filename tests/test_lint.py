@@ -482,3 +482,23 @@ def test_the_scanner_sees_only_what_it_judges_once_per_shape_with_the_same_findi
     pods = {f.name for f in results[True] if f.kind == "Pod"}
     assert pods == {pod.name} | {f"{pod.name}-copy{i}" for i in range(3)}
     assert all(f.file == pod.source for f in results[True] if f.kind == "Pod")
+
+
+def test_the_checkov_driver_finds_what_the_checkov_command_finds(base, tmp_path):
+    """The driver imports only checkov's Kubernetes runner (not the Terraform checks): its
+    findings on the full rendered chart, every object scanned, are the command's."""
+    from chartgen.analyzer.scanner import Scan, _start_cli, collect, scan_set, start_checkov
+
+    _, rendered = base
+    results = {}
+    for env in ("dev", "prod"):
+        manifest_text, groups = scan_set(rendered[env], dedupe=False)
+        path = tmp_path / f"{env}.yaml"
+        path.write_text(manifest_text, encoding="utf-8")
+        checkov = find_checkov()
+        driver = start_checkov(checkov, [path])
+        assert driver.driver
+        command = Scan(checkov, [path], _start_cli(checkov, [path]), False)
+        results[env] = [sorted(collect(scan, {env: path}, {env: groups})) for scan in (driver, command)]
+        assert results[env][0] == results[env][1]
+    assert any(results[env][0] for env in results)  # the chart has findings to compare

@@ -18,8 +18,27 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 
+def _without_terraform_checks():
+    """Make ``checkov.terraform`` importable without running its ``__init__``, which registers
+    every Terraform check (half of checkov's start). The Kubernetes runner only imports a few
+    Terraform graph modules below it; they import as usual. The same findings either way."""
+    import importlib.util
+    import types
+
+    if "checkov.terraform" in sys.modules:
+        return
+    spec = importlib.util.find_spec("checkov.terraform")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    package = types.ModuleType(spec.name)
+    package.__spec__, package.__file__, package.__package__ = spec, spec.origin, spec.name
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules[spec.name] = package
+
+
 def main(files):
     try:
+        _without_terraform_checks()
         from checkov.kubernetes.runner import Runner
         from checkov.runner_filter import RunnerFilter
     except Exception as exc:  # noqa: BLE001 - any import problem means: use the CLI
@@ -51,6 +70,7 @@ if __name__ == "__main__":
         # started early: import checkov while the manifests are being rendered, then read
         # their paths from stdin (one per line, until it closes)
         try:
+            _without_terraform_checks()
             __import__("checkov.kubernetes.runner")
         except Exception:  # noqa: BLE001 - reported by main() below
             pass
