@@ -62,19 +62,38 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
+def _started(start, probe: str, attempts: int = 3) -> tuple[subprocess.Popen, int]:
+    """Start a server on a free port and wait until it answers. The port is free when chosen
+    but another process (a parallel test worker) may bind it first: a server that exits before
+    answering is started again on another port."""
+    for attempt in range(attempts):
+        port = free_port()
+        proc, log = start(port)
+        try:
+            _wait_http(f"http://{HOST}:{port}{probe}", proc, log)
+            return proc, port
+        except RuntimeError:
+            exited = proc.poll() is not None  # it could not bind (a timeout is not retried)
+            _stop(proc)
+            if not exited or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextlib.contextmanager
 def static_server(directory: Path, log_dir: Path):
     """Serve ``directory`` over HTTP on 127.0.0.1; yields the base URL (no trailing slash)."""
-    port = free_port()
-    log = Path(log_dir) / f"http-{port}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", HOST,
-                                 "--directory", str(directory)],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    def start(port: int) -> tuple[subprocess.Popen, Path]:
+        log = Path(log_dir) / f"http-{port}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", HOST,
+                                     "--directory", str(directory)],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        return proc, log
+
+    proc, port = _started(start, "/")
     try:
-        url = f"http://{HOST}:{port}"
-        _wait_http(url + "/", proc, log)
-        yield url
+        yield f"http://{HOST}:{port}"
     finally:
         _stop(proc)
 
@@ -100,15 +119,18 @@ def oci_registry(workdir: Path):
     binary = require_binary("docker-registry", "apt-get install --no-install-recommends docker-registry")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = workdir / "config.yml"
-    config.write_text(REGISTRY_CONFIG.format(root=workdir / "data", host=HOST, port=port), encoding="utf-8")
-    log = workdir / "registry.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([binary, "serve", str(config)], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT)
+
+    def start(port: int) -> tuple[subprocess.Popen, Path]:
+        config = workdir / "config.yml"
+        config.write_text(REGISTRY_CONFIG.format(root=workdir / "data", host=HOST, port=port), encoding="utf-8")
+        log = workdir / f"registry-{port}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([binary, "serve", str(config)], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        return proc, log
+
+    proc, port = _started(start, "/v2/")
     try:
-        _wait_http(f"http://{HOST}:{port}/v2/", proc, log)
         yield f"{HOST}:{port}"
     finally:
         _stop(proc)
