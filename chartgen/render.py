@@ -130,11 +130,11 @@ def values_yaml(values: dict) -> str:
     docs = {path: (typ, desc) for path, typ, desc in describe()}
     docs = {p: d for p, d in docs.items() if p.count("<name>") <= 1 and not p.endswith("<name>")}
     lines = [f"# {GENERATED}", "# Environment-neutral defaults; values/<chart>/<env>.yaml holds each environment's overrides.", ""]
-    _emit(values, "", 0, docs, lines)
+    _emit(values, "", 0, docs, lines, {})
     return "\n".join(lines) + "\n"
 
 
-def _emit(node: dict, path: str, indent: int, docs: dict, lines: list[str]):
+def _emit(node: dict, path: str, indent: int, docs: dict, lines: list[str], blocks: dict[tuple[str, str], str]):
     pad = "  " * indent
     for key, value in node.items():
         kpath = f"{path}.{key}" if path else key
@@ -147,7 +147,7 @@ def _emit(node: dict, path: str, indent: int, docs: dict, lines: list[str]):
             lines.append(f"{pad}## @param {kpath} {docs[doc_path][1]}".rstrip())
         if isinstance(value, dict) and value:
             lines.append(f"{pad}{_key(key)}:")
-            _emit(value, kpath, indent + 1, docs, lines)
+            _emit(value, kpath, indent + 1, docs, lines, blocks)
         elif value == {} or value == []:
             lines.append(f"{pad}{_key(key)}: {'{}' if value == {} else '[]'}")
         elif _short_scalar(value):
@@ -156,8 +156,18 @@ def _emit(node: dict, path: str, indent: int, docs: dict, lines: list[str]):
             lines.append(f"{pad}{_key(key)}:")
             lines.extend(f"{pad}- {_scalar(type(v), v)}" for v in value)
         else:
-            text = dump_yaml_fast({key: value}).rstrip("\n")
-            lines.extend(f"{pad}{line}" for line in text.split("\n"))
+            lines.extend(f"{pad}{line}" for line in _block(key, value, blocks).split("\n"))
+
+
+def _block(key: str, value, blocks: dict[tuple[str, str], str]) -> str:
+    """``key: value`` as PyYAML writes it at the left margin. Services repeat the same port
+    lists, fault rules and retry policies: each distinct one (by its repr, which tells 1 from
+    True and '1') is written once per values.yaml."""
+    memo = (key, repr(value))
+    text = blocks.get(memo)
+    if text is None:
+        text = blocks[memo] = dump_yaml_fast({key: value}).rstrip("\n")
+    return text
 
 
 def _short_scalar(v) -> bool:
