@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import ipaddress
 import json
 import logging
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +62,12 @@ _CEL_ENV = None
 _PROGRAMS: dict[str, Any] = {}  # rule text -> program (or the compile error)
 _RESULTS: dict[tuple[str, str], str | None] = {}  # (rule, value) -> None (passed) or why it failed
 _RESULTS_MAX = 200_000
+# Verdicts kept across runs (load_verdicts / save_verdicts), by _verdict_digest: a lint whose
+# objects' rule inputs were all judged before never builds cel-python's parser (most of its
+# CRD checks' time).
+_SAVED: dict[str, str | None] = {}
+_FRESH: dict[str, str | None] = {}  # worked out by this process, not saved yet
+_SAVED_MAX = 100_000
 
 _CEL_KEYWORDS = {"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
                  "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
@@ -797,6 +806,20 @@ def _cel_outcome(node: _Node, value: Any, judged: Any, key: str, rule_text: tupl
     outcome = _RESULTS.get(cache_key, _Node)
     if outcome is not _Node:
         return outcome
+    digest = _verdict_digest(rule_text, key)
+    outcome = _SAVED.get(digest, _Node)
+    if outcome is _Node:
+        outcome = _FRESH[digest] = _cel_verdict(node, value, judged, key, rule_text, converted)
+    if len(_RESULTS) >= _RESULTS_MAX:
+        _RESULTS.clear()
+    _RESULTS[cache_key] = outcome
+    return outcome
+
+
+def _cel_verdict(node: _Node, value: Any, judged: Any, key: str, rule_text: tuple[str, str, str],
+                 converted: dict) -> str | None:
+    """The failure message of a CEL rule on ``judged`` (None: it passed), evaluated."""
+    rule, message, message_expr = rule_text
     if key not in converted:
         converted[key] = _to_cel(node, judged)
 
@@ -810,10 +833,59 @@ def _cel_outcome(node: _Node, value: Any, judged: Any, key: str, rule_text: tupl
         outcome = f"rule could not be evaluated ({error})"
     else:
         outcome = _message(message_expr, value, lambda _v: _to_cel(node, value)) or message or f"failed rule: {rule}"
-    if len(_RESULTS) >= _RESULTS_MAX:
-        _RESULTS.clear()
-    _RESULTS[cache_key] = outcome
     return outcome
+
+
+def _verdict_digest(rule_text: tuple[str, str, str], key: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (*rule_text, key):
+        digest.update((part or "").encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def _verdicts_fingerprint() -> str:
+    """What a saved verdict depends on besides its rule and value: this module (its CEL
+    functions and shims) and cel-python's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        cel = version("cel-python")
+    except PackageNotFoundError:
+        cel = ""
+    return hashlib.sha256(Path(__file__).read_bytes() + cel.encode()).hexdigest()
+
+
+def load_verdicts(path: Path) -> None:
+    """The CEL verdicts an earlier run saved at ``path`` (ignored when this module or
+    cel-python changed since, or the file is unreadable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if (isinstance(data, dict) and isinstance(data.get("verdicts"), dict)
+            and data.get("fingerprint") == _verdicts_fingerprint()):
+        _SAVED.update(data["verdicts"])
+
+
+def save_verdicts(path: Path) -> None:
+    """Keep the verdicts worked out since the last save at ``path`` for the next run (written
+    atomically; an unwritable cache is no error)."""
+    if not _FRESH:
+        return
+    verdicts = {**_SAVED, **_FRESH} if len(_SAVED) + len(_FRESH) <= _SAVED_MAX else dict(_FRESH)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"fingerprint": _verdicts_fingerprint(), "verdicts": verdicts}, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        return
+    _SAVED.update(_FRESH)
+    _FRESH.clear()
 
 
 def _message(expression: str, value: Any, to_cel) -> str:

@@ -5,6 +5,7 @@ applies them. The Istio cases use the CRDs of the real istio/base 1.30.3 chart
 from __future__ import annotations
 
 import copy
+import json
 import tarfile
 
 import pytest
@@ -236,6 +237,55 @@ def test_rule_results_are_cached_per_value():
         assert len(crds.validate(widget("abcdef"))) == 1
         assert crds.validate(widget("qq")) == []
     assert len([k for k in crdcheck._RESULTS if k[0] == schema["x-kubernetes-validations"][0]["rule"]]) == 2
+
+
+@pytest.fixture
+def fresh_verdicts(monkeypatch):
+    """The CEL caches of this process emptied for the test (and left as they were after it)."""
+    from chartgen import crdcheck
+
+    for name in ("_RESULTS", "_SAVED", "_FRESH"):
+        monkeypatch.setattr(crdcheck, name, {})
+    return crdcheck
+
+
+def test_saved_verdicts_answer_a_later_run_without_evaluating(fresh_verdicts, tmp_path, monkeypatch):
+    crdcheck = fresh_verdicts
+    schema = {"type": "string", "x-kubernetes-validations": [{"rule": "self.size() < 4", "message": "too long"}]}
+    crds = CRDSet.from_documents([crd(schema)])
+    first = [crds.validate(widget(v)) for v in ("abcdef", "ab")]
+    assert [len(v) for v in first] == [1, 0] and "too long" in first[0][0].message
+    path = tmp_path / "cel-verdicts.json"
+    crdcheck.save_verdicts(path)
+    assert path.is_file() and not crdcheck._FRESH
+
+    # a later process: nothing in memory, and no evaluation allowed
+    for name in ("_RESULTS", "_SAVED"):
+        monkeypatch.setattr(crdcheck, name, {})
+    monkeypatch.setattr(crdcheck, "_cel_verdict", lambda *a: pytest.fail("evaluated a saved verdict"))
+    crdcheck.load_verdicts(path)
+    again = CRDSet.from_documents([crd(schema)])
+    assert [again.validate(widget(v)) for v in ("abcdef", "ab")] == first
+
+
+def test_saved_verdicts_of_another_version_are_ignored(fresh_verdicts, tmp_path):
+    crdcheck = fresh_verdicts
+    schema = {"type": "string", "x-kubernetes-validations": [{"rule": "self.size() < 4", "message": "too long"}]}
+    crds = CRDSet.from_documents([crd(schema)])
+    crds.validate(widget("abcdef"))
+    path = tmp_path / "cel-verdicts.json"
+    crdcheck.save_verdicts(path)
+    data = json.loads(path.read_text())
+    data["verdicts"] = {k: "a stale answer" for k in data["verdicts"]}
+    path.write_text(json.dumps({**data, "fingerprint": "another chartgen or cel-python"}))
+    crdcheck._SAVED.clear()
+    crdcheck._RESULTS.clear()
+    crdcheck.load_verdicts(path)
+    assert not crdcheck._SAVED
+    assert "too long" in crds.validate(widget("abcdef"))[0].message
+    path.write_text(json.dumps(data))  # the same file with the right fingerprint is read
+    crdcheck.load_verdicts(path)
+    assert set(crdcheck._SAVED.values()) == {"a stale answer"}
 
 
 # --- Istio 1.30.3's own CRDs and rules ---------------------------------------------------------------------------

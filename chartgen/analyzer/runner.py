@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+from ..crdcheck import load_verdicts, save_verdicts
 from ..errors import ChartgenError
 from .context import Context
 from .findings import Finding
 from .ambient import check_ambient
-from .istio_crds import load as load_istio_crds
+from .istio_crds import cache_root, load as load_istio_crds
 from .mesh import check_mesh
 from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
                       start_checkov)
@@ -122,6 +123,10 @@ def _notes(project: Project, rendered: dict[str, Rendered], istio: list) -> list
     return notes
 
 
+def _verdicts_file() -> Path:
+    return cache_root() / "cel-verdicts.json"
+
+
 def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
          suppressions_text: str | None = None, progress=None) -> LintResult:
     """Render every environment, run every check (checkov too unless ``scanner`` is False).
@@ -133,9 +138,10 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     findings: list[Finding] = []
     istio: list = []
 
-    def warm_up():  # while helm renders: the Kubernetes schemas and the pinned Istio CRDs
+    def warm_up():  # while helm renders: the Kubernetes schemas, the pinned Istio CRDs, saved CEL verdicts
         preload()
         istio.append(load_istio_crds(project))
+        load_verdicts(_verdicts_file())
 
     warm = threading.Thread(target=warm_up, daemon=True)
     warm.start()
@@ -155,6 +161,7 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
             for env in envs:
                 findings += analyze(project, rendered[env], crds)
                 progress.step(f"checked {env}")
+            save_verdicts(_verdicts_file())
         if checkov:
             progress.step("waiting for checkov")
             findings += [_locate(project, f) for f in checkov.findings()]
@@ -204,12 +211,21 @@ def _locate(project: Project, f: Finding) -> Finding:
     return replace(f, line=_kind_line(text, f.kind)) if text is not None else f
 
 
+def _require_lint_extra() -> None:
+    """The lint extra is installed (missing: one line saying how to install it). Found, not
+    imported: a lint whose schema validators are cached never loads it."""
+    from importlib.util import find_spec
+
+    if find_spec("kubernetes_validate") is None:
+        raise ModuleNotFoundError("No module named 'kubernetes_validate'", name="kubernetes_validate")
+
+
 def lint_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tuple[str, ...] = (), *,
                  scanner: bool = True, progress=None) -> LintResult:
     """``chartgen lint`` as a library call: read and check the catalog (every problem, as a
     CatalogError), then ``lint`` its environments (``envs``: only these; an unknown one is an
     UnknownEnvironment)."""
-    import kubernetes_validate  # noqa: F401 - the lint extra; missing: one line saying how to install it
+    _require_lint_extra()
 
     from ..errors import UnknownEnvironment
     from ..validate import parse_catalog, read_catalog_text
