@@ -32,6 +32,11 @@ enabled). "port" is the destination port; "matchPort" (not 0) adds the port to
 every match of a mesh rule (a service with several ports, IST0112).
 Disabled retries render as exactly {attempts: 0} (Istio rejects other retry
 fields then).
+The rules are written as text in the layout toYaml gives a list of rules (keys
+sorted, nested lists not indented): each string is quoted as toYaml quotes it
+(toYaml once per distinct string and render, kept on the root context), each
+match list is a toYaml of a one-rule list at the depth it has in the rules.
+One toYaml of all rules per port was half of this template's time.
 Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" false "port" 8080 "matchPort" 0) | nindent 4 }}
 */}}
 {{- define "chartgen.httpRules" -}}
@@ -39,13 +44,32 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $ingress := .ingress -}}
 {{- $matchPort := int (.matchPort | default 0) -}}
 {{- $w := dict -}}
-{{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" .port "out" $w) -}}
-{{- $dest := $w.dest -}}
-{{- $default := $w.route -}}
-{{- $common := dict -}}
-{{- with $svc.timeout -}}
-{{- $_ := set $common "timeout" . -}}
+{{- if not (hasKey .root "_chartgenYaml") }}{{ $_ := set .root "_chartgenYaml" dict }}{{ end -}}
+{{- $y := .root._chartgenYaml -}}
+{{- /* every string of the rules, written by toYaml once per render */ -}}
+{{- $strings := concat (list $svc.fqdn (toString $svc.mirror.version)) (keys $svc.weights) (values (pick ($svc.retries | default dict) "perTryTimeout" "retryOn")) (compact (list $svc.timeout)) -}}
+{{- range $f := $svc.faults -}}
+{{- $strings = concat $strings (list (get $f "name" | default "fault") (toString (dig "delay" "fixedDelay" "" $f)) (toString (dig "abort" "grpcStatus" "" $f))) -}}
 {{- end -}}
+{{- range $r := $svc.routes -}}
+{{- $strings = concat $strings (list (toString (get $r "version")) (get $r "name" | default (printf "route-%s" (get $r "version")))) -}}
+{{- end -}}
+{{- range $s := $strings -}}
+{{- if not (hasKey $y $s) -}}
+{{- /* a value the schema would refuse (a space, a line break) stays one line */ -}}
+{{- $_ := set $y $s (ternary (toJson $s) (toYaml $s) (or (contains " " $s) (contains "\n" $s))) -}}
+{{- end -}}
+{{- end -}}
+{{- $host := get $y $svc.fqdn -}}
+{{- $dest := printf "host: %s\n      port:\n        number: %d" $host (int .port) -}}
+{{- $default := "" -}}
+{{- range $v, $wt := $svc.weights -}}
+{{- if gt (int $wt) 0 -}}
+{{- $default = printf "%s\n  - destination:\n      %s\n      subset: %s\n    weight: %d" $default $dest (get $y $v) (int $wt) -}}
+{{- end -}}
+{{- end -}}
+{{- $default = printf "\n  route:%s" ($default | default (printf "\n  - destination:\n      %s" $dest)) -}}
+{{- $retries := "" -}}
 {{- with $svc.retries -}}
 {{- $r := dict -}}
 {{- if and (hasKey . "attempts") (eq (int (get . "attempts")) 0) -}}
@@ -55,30 +79,34 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" . }}{{ end -}}
 {{- with get . "retryOn" }}{{ $_ := set $r "retryOn" . }}{{ end -}}
 {{- end -}}
-{{- $_ := set $common "retries" $r -}}
+{{- $retries = "\n  retries:" -}}
+{{- if hasKey $r "attempts" }}{{ $retries = printf "%s\n    attempts: %d" $retries $r.attempts }}{{ end -}}
+{{- with $r.perTryTimeout }}{{ $retries = printf "%s\n    perTryTimeout: %s" $retries (get $y .) }}{{ end -}}
+{{- with $r.retryOn }}{{ $retries = printf "%s\n    retryOn: %s" $retries (get $y .) }}{{ end -}}
 {{- end -}}
-{{- $rules := list -}}
+{{- $timeout := "" -}}
+{{- with $svc.timeout -}}
+{{- $timeout = printf "\n  timeout: %s" (get $y .) -}}
+{{- end -}}
+{{- $rules := "" -}}
 {{- if .root.Values.environment.chaos -}}
 {{- range $f := $svc.faults -}}
-{{- $fault := dict -}}
-{{- with get $f "delay" -}}
-{{- $d := dict "fixedDelay" (get . "fixedDelay") -}}
-{{- $_ := set $d "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent")))) -}}
-{{- $_ := set $fault "delay" $d -}}
-{{- end -}}
+{{- $fault := "" -}}
+{{- $grpc := false -}}
 {{- with get $f "abort" -}}
-{{- $a := dict -}}
+{{- $pct := float64 (ternary (get . "percent") 100 (hasKey . "percent")) -}}
 {{- if hasKey . "grpcStatus" -}}
-{{- $_ := set $a "grpcStatus" (toString (get . "grpcStatus")) -}}
+{{- $grpc = true -}}
+{{- $fault = printf "\n    abort:\n      grpcStatus: %s\n      percentage:\n        value: %v" (get $y (toString (get . "grpcStatus"))) $pct -}}
 {{- else -}}
-{{- $_ := set $a "httpStatus" (int (get . "httpStatus")) -}}
+{{- $fault = printf "\n    abort:\n      httpStatus: %d\n      percentage:\n        value: %v" (int (get . "httpStatus")) $pct -}}
 {{- end -}}
-{{- $_ := set $a "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent")))) -}}
-{{- $_ := set $fault "abort" $a -}}
+{{- end -}}
+{{- with get $f "delay" -}}
+{{- $fault = printf "%s\n    delay:\n      fixedDelay: %s\n      percentage:\n        value: %v" $fault (get $y (get . "fixedDelay")) (float64 (ternary (get . "percent") 100 (hasKey . "percent"))) -}}
 {{- end -}}
 {{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
-{{- $onPort := or (not (hasKey $fault "abort")) (not (hasKey $fault.abort "grpcStatus")) (has (int $.port) $svc.grpcPorts) -}}
-{{- $rule := dict "name" (get $f "name" | default "fault") "fault" $fault "route" $default -}}
+{{- $onPort := or (not $grpc) (has (int $.port) $svc.grpcPorts) -}}
 {{- $ms := (get $f "match") | default list -}}
 {{- if $ingress -}}
 {{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
@@ -86,17 +114,15 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" $matchPort "out" $w) -}}
 {{- $ms = $w.list -}}
 {{- end -}}
-{{- if $ms -}}
-{{- $_ := set $rule "match" $ms -}}
-{{- end -}}
 {{- if and $onPort (or $ms (not (get $f "match"))) -}}
-{{- $rules = append $rules (merge $rule $common) -}}
+{{- $match := "" -}}
+{{- if $ms }}{{ $match = printf "\n  %s" (toYaml (list (dict "match" $ms)) | trimPrefix "- ") }}{{ end -}}
+{{- $name := printf "\n  name: %s" (get $y (get $f "name" | default "fault")) -}}
+{{- $rules = printf "%s\n- fault:%s%s%s%s%s%s" $rules ($fault | default " {}") $match $name $retries $default $timeout -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range $r := $svc.routes -}}
-{{- $route := list (dict "destination" (merge (dict "subset" (toString (get $r "version"))) $dest)) -}}
-{{- $rule := dict "name" (get $r "name" | default (printf "route-%s" (get $r "version"))) "route" $route -}}
 {{- $ms := (get $r "match") | default list -}}
 {{- if $ingress -}}
 {{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
@@ -105,24 +131,25 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $ms = $w.list -}}
 {{- end -}}
 {{- if $ms -}}
-{{- $_ := set $rule "match" $ms -}}
-{{- $rules = append $rules (merge $rule $common) -}}
+{{- $name := printf "\n  name: %s" (get $y (get $r "name" | default (printf "route-%s" (get $r "version")))) -}}
+{{- $route := printf "\n  route:\n  - destination:\n      %s\n      subset: %s" $dest (get $y (toString (get $r "version"))) -}}
+{{- $rules = printf "%s\n- %s%s%s%s%s" $rules (toYaml (list (dict "match" $ms)) | trimPrefix "- ") $name $retries $route $timeout -}}
 {{- end -}}
 {{- end -}}
-{{- $rule := dict "name" "default" "route" $default -}}
+{{- $match := "" -}}
 {{- if $ingress -}}
 {{- with include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray -}}
-{{- $_ := set $rule "match" . -}}
+{{- $match = printf "\n  %s" (toYaml (list (dict "match" .)) | trimPrefix "- ") -}}
 {{- end -}}
 {{- else if $matchPort -}}
-{{- $_ := set $rule "match" (list (dict "port" $matchPort)) -}}
+{{- $match = printf "\n  match:\n  - port: %d" $matchPort -}}
 {{- end -}}
+{{- $mirror := "" -}}
 {{- if $svc.mirror.enabled -}}
-{{- $_ := set $rule "mirror" (merge (dict "subset" (toString $svc.mirror.version)) $dest) -}}
-{{- $_ := set $rule "mirrorPercentage" (dict "value" (float64 $svc.mirror.percent)) -}}
+{{- $mirror = printf "\n  mirror:\n    host: %s\n    port:\n      number: %d\n    subset: %s\n  mirrorPercentage:\n    value: %v" $host (int .port) (get $y (toString $svc.mirror.version)) (float64 $svc.mirror.percent) -}}
 {{- end -}}
-{{- $rules = append $rules (merge $rule $common) -}}
-{{- toYaml $rules -}}
+{{- $body := printf "%s%s\n  name: default%s%s%s" $match $mirror $retries $default $timeout -}}
+{{- printf "%s\n- %s" $rules ($body | trimPrefix "\n  ") | trimPrefix "\n" -}}
 {{- end -}}
 
 {{/*
