@@ -32,7 +32,7 @@ from chartgen.toolchain import find_tool, tool_env, tool_version  # noqa: E402
 CHARTGEN = [sys.executable, "-m", "chartgen"]
 SIZES = [10, 100, 1000]
 TARGETS = {
-    "validate_default": 0.5, "generate_default": 1.0, "noop_default": 0.5, "lint_default": 5.0,
+    "validate_default": 0.5, "generate_default": 1.0, "noop_default": 0.5, "lint_default": 3.0,
     "generate_1000": 2.0, "overhead": 2.0, "scaling": 12.0, "memory_mb": 300.0,
 }
 
