@@ -37,6 +37,9 @@ class Options:
     chart_mirror: str | None = None  # pull every remote chart from this repo / OCI registry
     mesh_chart: str | None = None  # the published mesh chart (repo/chart or oci://…) instead of the local dir
     mesh_version: str | None = None
+    # build the GitOps exports (and CRD-check them); lint reads none of them, so its plan skips
+    # them. A plan without them lacks files generate writes: never write or compare it.
+    gitops: bool = True
 
 
 @dataclass
@@ -329,16 +332,18 @@ def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Ou
     _validate_values(mesh)
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     owned_dirs = [chart_dir]
-    _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs)
+    _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs, gitops=options.gitops)
     release = v.release.version if v.release else None
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=v.decision.version, previous_version=v.previous,
                    changes=v.decision.changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
                    notes=notes, release=release)
 
 
-def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
-    """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports, the
-    values files) to ``files``, and the directories chartgen owns to ``owned_dirs``."""
+def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str],
+                gitops: bool = True) -> None:
+    """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports unless
+    ``gitops`` is false, the values files) to ``files``, and the directories chartgen owns to
+    ``owned_dirs``."""
     from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 
@@ -346,7 +351,7 @@ def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str],
     owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
     if uses_gateway_api(mesh):
         files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(mesh).items()})
-    if mesh.catalog.gitops is not None:
+    if gitops and mesh.catalog.gitops is not None:
         _gitops_files(mesh, root, chart_args, files, owned_dirs)
     for rel, data in build_generated_values(mesh).items():
         # JSON is YAML too, and its C encoder keeps thousands of alert rules cheap to write

@@ -311,3 +311,29 @@ def test_a_mesh_chart_from_a_repository_the_exports_cannot_name_is_refused_clean
     assert r.returncode == 1 and "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert "cannot resolve the chart 'meshpub/bytefreezer-mesh' of release bytefreezer-mesh" in r.stderr
     assert not (repo_copy / "helmfile.yaml").exists()
+
+
+def test_lint_plans_the_project_without_building_the_exports(tmp_path, monkeypatch):
+    """Lint reads none of the exports: its plan neither builds nor CRD-checks them, while
+    generate's plan of the same catalog (gitops: argocd and flux) still does."""
+    import chartgen.gitops as gitops
+    from chartgen.analyzer.workspace import Project
+    from chartgen.generate import plan
+    from chartgen.validate import parse_catalog
+
+    calls = []
+    real_export, real_check = gitops.export_files, gitops.check_or_raise
+    monkeypatch.setattr(gitops, "export_files", lambda tool, *a, **kw: calls.append(tool) or real_export(tool, *a, **kw))
+    monkeypatch.setattr(gitops, "check_or_raise", lambda tool, files: calls.append(f"check {tool}") or real_check(tool, files))
+    catalog, smap = parse_catalog((ROOT / "catalog.yaml").read_text(encoding="utf-8"), "catalog.yaml")
+    assert catalog.gitops.argocd is not None and catalog.gitops.flux is not None
+
+    project = Project.from_catalog(catalog, tmp_path, source_map=smap)
+    assert calls == []
+    assert "helmfile.yaml" in project.files and f"{project.chart_dir}/values.yaml" in project.files
+    assert not [p for p in project.files if p.startswith("gitops/")]
+
+    planned = plan(catalog, tmp_path)  # generate's plan: unchanged
+    assert calls == ["argocd", "check argocd", "flux", "check flux"]
+    assert {p.split("/")[1] for p in planned.files if p.startswith("gitops/")} == {"argocd", "flux"}
+    assert {p: t for p, t in planned.files.items() if not p.startswith("gitops/")} == project.files

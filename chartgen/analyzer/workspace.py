@@ -132,11 +132,12 @@ class Project:
 
     @classmethod
     def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml", source_map=None) -> Project:
-        """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``)."""
-        from ..generate import plan
+        """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``),
+        without the GitOps exports: no lint check reads them, and building them costs a CRD check."""
+        from ..generate import Options, plan
 
         mesh = resolve(catalog)
-        return cls(mesh, plan(mesh, root).files, catalog_file, [], source_map, root)
+        return cls(mesh, plan(mesh, root, Options(gitops=False)).files, catalog_file, [], source_map, root)
 
     # --- the helmfile ------------------------------------------------------------------------
 
