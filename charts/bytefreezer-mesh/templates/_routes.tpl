@@ -35,7 +35,7 @@ fields then).
 The rules are written as text in the layout toYaml gives a list of rules (keys
 sorted, nested lists not indented): each string is quoted as toYaml quotes it
 (toYaml once per distinct string and render, kept on the root context), each
-match list is a toYaml of a one-rule list at the depth it has in the rules.
+match list as chartgen.ruleMatch writes it.
 One toYaml of all rules per port was half of this template's time.
 Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" false "port" 8080 "matchPort" 0) | nindent 4 }}
 */}}
@@ -43,7 +43,6 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $svc := .svc -}}
 {{- $ingress := .ingress -}}
 {{- $matchPort := int (.matchPort | default 0) -}}
-{{- $w := dict -}}
 {{- if not (hasKey .root "_chartgenYaml") }}{{ $_ := set .root "_chartgenYaml" dict }}{{ end -}}
 {{- $y := .root._chartgenYaml -}}
 {{- /* every string of the rules, written by toYaml once per render */ -}}
@@ -107,40 +106,24 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- end -}}
 {{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
 {{- $onPort := or (not $grpc) (has (int $.port) $svc.grpcPorts) -}}
-{{- $ms := (get $f "match") | default list -}}
-{{- if $ingress -}}
-{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
-{{- else if $matchPort -}}
-{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" $matchPort "out" $w) -}}
-{{- $ms = $w.list -}}
-{{- end -}}
-{{- if and $onPort (or $ms (not (get $f "match"))) -}}
-{{- $match := "" -}}
-{{- if $ms }}{{ $match = printf "\n  %s" (toYaml (list (dict "match" $ms)) | trimPrefix "- ") }}{{ end -}}
+{{- $match := include "chartgen.ruleMatch" (dict "root" $.root "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $f "match")) -}}
+{{- if and $onPort (or $match (not (get $f "match"))) -}}
 {{- $name := printf "\n  name: %s" (get $y (get $f "name" | default "fault")) -}}
 {{- $rules = printf "%s\n- fault:%s%s%s%s%s%s" $rules ($fault | default " {}") $match $name $retries $default $timeout -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range $r := $svc.routes -}}
-{{- $ms := (get $r "match") | default list -}}
-{{- if $ingress -}}
-{{- $ms = include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $ms) | fromJsonArray -}}
-{{- else if $matchPort -}}
-{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" $matchPort "out" $w) -}}
-{{- $ms = $w.list -}}
-{{- end -}}
-{{- if $ms -}}
+{{- $match := include "chartgen.ruleMatch" (dict "root" $.root "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $r "match")) -}}
+{{- if $match -}}
 {{- $name := printf "\n  name: %s" (get $y (get $r "name" | default (printf "route-%s" (get $r "version")))) -}}
 {{- $route := printf "\n  route:\n  - destination:\n      %s\n      subset: %s" $dest (get $y (toString (get $r "version"))) -}}
-{{- $rules = printf "%s\n- %s%s%s%s%s" $rules (toYaml (list (dict "match" $ms)) | trimPrefix "- ") $name $retries $route $timeout -}}
+{{- $rules = printf "%s\n- %s%s%s%s%s" $rules ($match | trimPrefix "\n  ") $name $retries $route $timeout -}}
 {{- end -}}
 {{- end -}}
 {{- $match := "" -}}
 {{- if $ingress -}}
-{{- with include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray -}}
-{{- $match = printf "\n  %s" (toYaml (list (dict "match" .)) | trimPrefix "- ") -}}
-{{- end -}}
+{{- $match = include "chartgen.ruleMatch" (dict "root" .root "svc" $svc "ingress" true "match" list) -}}
 {{- else if $matchPort -}}
 {{- $match = printf "\n  match:\n  - port: %d" $matchPort -}}
 {{- end -}}
@@ -150,6 +133,35 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- end -}}
 {{- $body := printf "%s%s\n  name: default%s%s%s" $match $mirror $retries $default $timeout -}}
 {{- printf "%s\n- %s" $rules ($body | trimPrefix "\n  ") | trimPrefix "\n" -}}
+{{- end -}}
+
+{{/*
+chartgen.ruleMatch: the "match" key of an http rule as text (empty when the
+rule has no match left): the rule's matches on the ingress (chartgen.matches)
+or with the port of a mesh rule ("matchPort", chartgen.portMatches). Written by
+toYaml once per distinct match list and render (kept on the root context).
+Usage: {{ include "chartgen.ruleMatch" (dict "root" $ "svc" $svc "ingress" false "matchPort" 8080 "match" $list) }}
+*/}}
+{{- define "chartgen.ruleMatch" -}}
+{{- if not (hasKey .root "_chartgenMatchYaml") }}{{ $_ := set .root "_chartgenMatchYaml" dict }}{{ end -}}
+{{- $memo := .root._chartgenMatchYaml -}}
+{{- $ms := .match | default list -}}
+{{- $key := "" -}}
+{{- if .ingress -}}
+{{- $key = include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms) -}}
+{{- else if .matchPort -}}
+{{- $w := dict -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" .matchPort "out" $w) -}}
+{{- $key = toJson $w.list -}}
+{{- else -}}
+{{- $key = toJson $ms -}}
+{{- end -}}
+{{- if ne $key "[]" -}}
+{{- if not (hasKey $memo $key) -}}
+{{- $_ := set $memo $key (printf "\n  %s" (toYaml (list (dict "match" (fromJsonArray $key))) | trimPrefix "- ")) -}}
+{{- end -}}
+{{- get $memo $key -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
