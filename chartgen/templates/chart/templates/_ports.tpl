@@ -46,13 +46,15 @@ Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $amb
 {{- end -}}
 
 {{/*
-chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list.
+chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list,
+written as toYaml writes the list ("[]" when empty) without its cost per service.
 Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
 */}}
 {{- define "chartgen.npPorts" -}}
 {{- $out := list -}}
 {{- range $p := . -}}
-{{- $out = append $out (dict "protocol" (ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP")) "port" (int $p.number)) -}}
+{{- $proto := ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP") -}}
+{{- $out = append $out (printf "- port: %d\n  protocol: %s" (int $p.number) $proto) -}}
 {{- end -}}
-{{- toYaml $out -}}
+{{- join "\n" $out | default "[]" -}}
 {{- end -}}
