@@ -7,14 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-import os
 import sys
-import tempfile
-from pathlib import Path
 
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chartgen"
+from .usercache import cache_dir, store
 
 
 def compiled_validator(schema: dict, *, where: str, name: str):
@@ -30,14 +25,7 @@ def compiled_validator(schema: dict, *, where: str, name: str):
         code = marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         code = compile(fastjsonschema.compile_to_code(schema), f"<{name}>", "exec")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps(code))
-            os.replace(tmp, path)
-        except OSError:  # no writable cache: fine, compiled in memory
-            pass
+        store(path, marshal.dumps(code))  # no writable cache: fine, compiled in memory
     namespace: dict = {}
     exec(code, namespace)  # noqa: S102 - fastjsonschema's own generated validator
     return namespace["validate"]

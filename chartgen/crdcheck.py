@@ -32,15 +32,15 @@ import hashlib
 import ipaddress
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
+
+from .usercache import store
 
 __all__ = ["CRDSet", "CRDViolation"]
 
@@ -873,16 +873,8 @@ def save_verdicts(path: Path) -> None:
     if not _FRESH:
         return
     verdicts = {**_SAVED, **_FRESH} if len(_SAVED) + len(_FRESH) <= _SAVED_MAX else dict(_FRESH)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"fingerprint": _verdicts_fingerprint(), "verdicts": verdicts}, fh, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
+    text = json.dumps({"fingerprint": _verdicts_fingerprint(), "verdicts": verdicts}, separators=(",", ":"))
+    if not store(path, text.encode("utf-8")):
         return
     _SAVED.update(_FRESH)
     _FRESH.clear()

@@ -10,7 +10,6 @@ checks it can without them.
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -21,13 +20,10 @@ import yaml
 from ..crdcheck import CRDSet
 from ..errors import ToolError, ToolNotFound
 from ..toolchain import Tool, find_tool, run
+from ..usercache import cache_dir, store
 
 CRD_FILE = "base/files/crd-all.gen.yaml"
 MAX_CRD_BYTES = 64 * 1024 * 1024
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chartgen"
 
 
 @dataclass
@@ -97,7 +93,7 @@ def chart_source(project) -> ChartSource:
 
 
 def _cache_dir(version: str) -> Path:
-    return cache_root() / f"istio-base-{version}"
+    return cache_dir() / f"istio-base-{version}"
 
 
 def _read_cached(version: str) -> list | None:
@@ -109,15 +105,8 @@ def _read_cached(version: str) -> list | None:
 
 
 def _store(version: str, docs: list) -> None:
-    folder = _cache_dir(version)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(docs, fh, separators=(",", ":"), default=str)
-        os.replace(tmp, folder / "crds.json")
-    except OSError:  # no writable cache: the CRDs are used from memory
-        pass
+    # no writable cache: the CRDs are used from memory
+    store(_cache_dir(version) / "crds.json", json.dumps(docs, separators=(",", ":"), default=str).encode("utf-8"))
 
 
 def crds_from_chart(archive: Path) -> list:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from ..crdcheck import load_verdicts, save_verdicts
 from ..errors import ChartgenError
+from ..usercache import cache_dir
 from .context import Context
 from .findings import Finding
 from .ambient import check_ambient
-from .istio_crds import cache_root, load as load_istio_crds
+from .istio_crds import load as load_istio_crds
 from .mesh import check_mesh
 from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
                       start_checkov)
@@ -124,7 +125,7 @@ def _notes(project: Project, rendered: dict[str, Rendered], istio: list) -> list
 
 
 def _verdicts_file() -> Path:
-    return cache_root() / "cel-verdicts.json"
+    return cache_dir() / "cel-verdicts.json"
 
 
 def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
