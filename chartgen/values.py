@@ -15,6 +15,7 @@ from typing import Any
 from . import naming
 from .catalog import Catalog, Match, path_match
 from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
+from .revisions import control_plane
 
 ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
@@ -298,14 +299,25 @@ def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
     return mesh.values.of(view)
 
 
+def _istio_block(catalog: Catalog, view: EnvView | None) -> dict:
+    """The control plane labels: what namespaces (istio.io/rev), waypoints and a Gateway API
+    gateway carry in the environment (chartgen.revisions)."""
+    block = {"revision": catalog.istio.revision, "gatewayRevision": "", "namespaceRevisions": {},
+             "systemNamespace": "istio-system", "trustDomain": catalog.istio.trustDomain}
+    if view is not None:
+        cp = control_plane(catalog, view.name)
+        if not cp.legacy:
+            block.update(revision=cp.workloads, gatewayRevision=cp.gateway, namespaceRevisions=dict(cp.namespaces))
+    return block
+
+
 def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, ResolvedService]) -> dict:
     obs = catalog.observability
     return {
         "nameOverride": "",
         "domain": catalog.metadata.domain,
         "environment": _environment_block(catalog, view),
-        "istio": {"revision": catalog.istio.revision, "systemNamespace": "istio-system",
-                  "trustDomain": catalog.istio.trustDomain},
+        "istio": _istio_block(catalog, view),
         "namespaces": {"create": True, "labels": {}},
         "gateway": _gateway_block(catalog, view),
         "observability": {
