@@ -55,7 +55,7 @@ def istiod_release(revision: str, legacy: bool) -> str:
 
 @dataclass(frozen=True)
 class ControlPlane:
-    env: str
+    env: str | None
     revisions: dict[str, str]  # revision -> Istio version, oldest first
     tags: dict[str, str]  # tag -> revision
     workloads: str  # the label value namespaces carry ("" in the one-revision form without a revision)
@@ -96,8 +96,8 @@ class ControlPlane:
         return istiod_release(revision, self.legacy)
 
 
-def _pick(catalog: Catalog, env: str, key: str):
-    override = catalog.environments[env].istio
+def _pick(catalog: Catalog, env: str | None, key: str):
+    override = catalog.environments[env].istio if env is not None else None
     if override is not None and getattr(override, key) is not None:
         return getattr(override, key), ("environments", env, "istio", key)
     return getattr(catalog.istio, key), ("istio", key)
@@ -107,7 +107,8 @@ def _sorted(revisions: dict[str, str]) -> dict[str, str]:
     return dict(sorted(revisions.items(), key=lambda kv: (version_key(kv[1]), kv[0])))
 
 
-def control_plane(catalog: Catalog, env: str) -> ControlPlane:
+def control_plane(catalog: Catalog, env: str | None) -> ControlPlane:
+    """The control plane of environment ``env`` (None: the mesh-wide ``istio`` block alone)."""
     picked = {key: _pick(catalog, env, key) for key in FIELDS}
     where = {key: loc for key, (_, loc) in picked.items()}
     revisions = picked["revisions"][0]
