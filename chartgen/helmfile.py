@@ -7,7 +7,10 @@ It contains no Go templating except the per-environment values file names
 entries per release, with or without ``HELMFILE_V1MODE``, so the file works as a plain
 ``helmfile.yaml`` under helmfile 0.166 in both modes and under helmfile v1.
 
-Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. Where an
+Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. With
+control-plane revisions (``chartgen.revisions``) there is one istiod release per revision,
+``istiod-<revision>``, each newer one needing the older (a revision tag's webhook moves between
+them), and everything after istiod needs all of them. Where an
 environment uses the Gateway API (ambient data plane, or a Gateway API ingress), the local
 chart ``gateway-api-crds`` comes before istio-base; the ambient data plane adds istio-cni
 and ztunnel after istiod (istiod and cni with ``profile: ambient``); a Gateway API ingress
@@ -198,12 +201,14 @@ def _releases(mesh: Mesh) -> list[_Release]:
         base_needs = (f"{ISTIO_NS}/{CRD_CHART}",)
     shared = shared_version(catalog)  # base, gateway, cni, ztunnel: one chart version everywhere
     out.append(_Release("istio-base", ISTIO_NS, "istio", "base", shared, "istio", base_needs, envs))
-    istiods = []
+    istiods: list[Release] = []
     for name, (version, rev_envs) in istiod_releases(mesh).items():
-        # one istiod per revision, side by side during an upgrade; each needs only istio-base
-        key = "istiod" if name == "istiod" else name
-        istiods.append(_Release(name, ISTIO_NS, "istio", "istiod", version, "istio", (f"{ISTIO_NS}/istio-base",),
-                                rev_envs, {**_only(key, rev_envs, envs), "wait": True}))
+        # one istiod per revision, side by side during an upgrade, oldest first: a newer one
+        # also needs the older, so that a revision tag moving to it (its webhook configuration
+        # changing release) leaves the older release before the newer takes it
+        needs = (f"{ISTIO_NS}/istio-base",) + ((f"{ISTIO_NS}/{istiods[-1].name}",) if istiods else ())
+        istiods.append(_Release(name, ISTIO_NS, "istio", "istiod", version, "istio", needs, rev_envs,
+                                {**_only(name, rev_envs, envs), "wait": True}))
     out += istiods
     istiod_needs = tuple(f"{ISTIO_NS}/{r.name}" for r in istiods)
     mesh_needs = list(istiod_needs)

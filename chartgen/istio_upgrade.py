@@ -155,12 +155,18 @@ class Step:
     outcome: Outcome | None = None
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    # helm releases that leave helmfile.yaml: helmfile keeps them installed, so the user
+    # uninstalls them (the GitOps exports prune them): (release, namespace, env, kube context)
+    uninstall: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+
+    def uninstall_commands(self) -> list[str]:
+        return [f"helm uninstall {rel} -n {ns}" + (f" --kube-context {ctx}" if ctx else "") + f"   # {env}"
+                for rel, ns, env, ctx in self.uninstall]
 
 
 # decide(catalog, plane) -> (new values of the block's fields {key: value or None}, summary,
 # the istiod release whose values go, versions.istio after the step or None)
-Decide = Callable[[Catalog, ControlPlane], tuple[dict, str, str | None]]
+Decide = Callable[[Catalog, ControlPlane], tuple[dict, str, str | None, str | None]]
 
 
 def _block(doc, env: str | None, create: bool):
@@ -284,6 +290,7 @@ def _step(path: Path, root: Path, step_name: str, decide: Decide, env: str | Non
     except CatalogError as exc:
         raise InvalidEdit(exc.problems) from None
     step.catalog_diff = Changeset.of_text(path.name, text, new_text)
+    step.uninstall = _left_releases(current, edited)
     removable, step.kept = _orphan_values(root, edited, gone)
     step.removed = [p.relative_to(root).as_posix() for p in removable]
     if dry_run:
@@ -291,6 +298,20 @@ def _step(path: Path, root: Path, step_name: str, decide: Decide, env: str | Non
     else:
         step.outcome = _write(path, root, text, new_text, removable)
     return step
+
+
+def _left_releases(before: Catalog, after: Catalog) -> list[tuple[str, str, str, str | None]]:
+    """istiod releases an environment ran before the step and does not after."""
+    from .helmfile import ISTIO_NS, istiod_releases
+    from .mesh import resolve
+
+    old, new = istiod_releases(resolve(before)), istiod_releases(resolve(after))
+    out = []
+    for rel, (_, envs) in old.items():
+        for env in envs:
+            if env not in new.get(rel, ("", ()))[1]:
+                out.append((rel, ISTIO_NS, env, after.environments[env].kubeContext))
+    return out
 
 
 def _orphan_values(root: Path, edited: Catalog, release: str | None) -> tuple[list[Path], list[str]]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from .catalog import Catalog
 
 __all__ = ["ControlPlane", "FIELDS", "control_plane", "control_planes", "istiod_release", "minor_span",
-           "revision_for", "shared_version", "version_key"]
+           "release_revision", "revision_for", "revision_tags", "shared_version", "version_key"]
 
 FIELDS = ("revisions", "tags", "workloads", "gateway", "namespaces")
 ISTIOD = "istiod"
@@ -125,6 +125,17 @@ def control_plane(catalog: Catalog, env: str | None) -> ControlPlane:
 
 def control_planes(catalog: Catalog) -> dict[str, ControlPlane]:
     return {env: control_plane(catalog, env) for env in catalog.environments}
+
+
+def release_revision(catalog: Catalog, release: str) -> str:
+    """The revision an istiod release serves: ``istiod`` the one-revision form's, else its suffix."""
+    return catalog.istio.revision if release == ISTIOD else release[len(ISTIOD) + 1:]
+
+
+def revision_tags(catalog: Catalog, env: str, revision: str) -> list[str]:
+    """The tags that point at ``revision`` in ``env`` (the istiod release's revisionTags)."""
+    cp = control_plane(catalog, env)
+    return [] if cp.legacy else cp.tags_of(revision)
 
 
 def shared_version(catalog: Catalog) -> str:

@@ -307,7 +307,9 @@ def _istio_block(catalog: Catalog, view: EnvView | None) -> dict:
     if view is not None:
         cp = control_plane(catalog, view.name)
         if not cp.legacy:
-            block.update(revision=cp.workloads, gatewayRevision=cp.gateway, namespaceRevisions=dict(cp.namespaces))
+            own = {view.namespace} | {view.service_namespace(s) for s in view.enabled.values()}
+            block.update(revision=cp.workloads, gatewayRevision=cp.gateway,
+                         namespaceRevisions={ns: label for ns, label in cp.namespaces.items() if ns in own})
     return block
 
 

@@ -54,6 +54,8 @@ _RULES = [
     Rule("CG132", "error", "Ambient: Sidecar in an ambient namespace"),
     Rule("CG133", "error", "Namespace both sidecar-injected and ambient"),
     Rule("CG134", "warning", "Ambient: waypoint that nothing uses"),
+    Rule("CG140", "error", "istio.io/rev names a tag or revision no istiod serves"),
+    Rule("CG141", "warning", "Ingress gateway on a revision the upgrade is removing"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 _RULES += [Rule(name, "error", f"Istio's validating webhook rejects the object ({name})") for name in WEBHOOK_CHECKS]

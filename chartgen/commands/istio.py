@@ -31,7 +31,13 @@ def _err(msg: str) -> None:
 
 @click.group("istio")
 def command():
-    """The Istio control plane: revisions, revision tags and upgrades."""
+    """The Istio control plane: revisions, revision tags and staged upgrades.
+
+    \b
+    Example:
+      chartgen istio upgrade status
+      chartgen istio upgrade start 1.30.3 --dry-run
+    """
 
 
 @command.group("upgrade")
@@ -108,6 +114,13 @@ def _print_step(step) -> None:
         for p in step.removed:
             click.echo(f"removed {p} (only chartgen's keys)")
         click.echo(f"wrote {step.catalog.name} and {len(outcome.result.changed)} generated file(s)")
+    if step.uninstall:
+        when = ("first, then `helmfile sync` (the revision tags go back to the old release)" if step.step == "abort"
+                else "after `helmfile sync`")
+        click.echo(f"helmfile keeps a release that leaves helmfile.yaml installed; uninstall it {when} "
+                   "(Argo CD and Flux prune it):")
+        for line in step.uninstall_commands():
+            click.echo(f"  {line}")
     for p in step.kept:
         click.echo(f"kept {p}: it holds keys of yours; delete it when you no longer need it")
     if step.step in ("promote", "abort"):
