@@ -268,3 +268,23 @@ def test_lint_warns_of_a_gateway_left_on_the_revision_being_removed(tmp_path):
     catalog, smap = parse_catalog((root / "catalog.yaml").read_text(encoding="utf-8"), "catalog.yaml")
     project = Project.from_catalog(catalog, root, source_map=smap)
     assert analyze(project, render(project, ["prod"])["prod"]) == []
+
+
+def test_validate_and_lint_refuse_a_skipped_minor(tmp_path):
+    root = _catalog(tmp_path, generate=False)
+    path = root / "catalog.yaml"
+    path.write_text(path.read_text().replace("revisions: {1-29-6: 1.29.6}", "revisions: {1-26-1: 1.26.1, 1-29-6: 1.29.6}"))
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "1-26-1" in t)
+    for command in ("validate", "lint"):
+        proc = run_cli(command, cwd=root)
+        assert proc.returncode == 1
+        assert f"catalog.yaml:{line}:" in proc.stdout and "1.26.1 → 1.29.6" in proc.stdout
+        assert "[istio-skipped-minor]" in proc.stdout
+
+
+def test_status_of_the_one_revision_form(tmp_path):
+    (tmp_path / "catalog.yaml").write_text(BYTEFREEZER.read_text(encoding="utf-8"), encoding="utf-8")
+    out = _run(tmp_path, "status", "--env", "dev").stdout
+    assert "dev (one revision):" in out and "revision default: Istio 1.30.3, release istiod" in out
+    assert "namespace bytefreezer-dev: istio-injection=enabled → default" in out
+    assert "adopt revisions first" in out
