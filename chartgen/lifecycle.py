@@ -172,8 +172,19 @@ def _expose_changes(name: str, oe: dict, ne: dict) -> list[Change]:
     return out
 
 
+def _calls_changes(name: str, old: list, new: list) -> list[Change]:
+    """A ``calls`` edge is access: a new one admits the caller (AuthorizationPolicy,
+    NetworkPolicy, Sidecar egress) and is an addition, minor like an added path; a removed one
+    denies calls that worked under the release and is a removal, major like a removed path."""
+    out = [Change(MAJOR, f"{name}: may no longer call {callee} (access removed)", REMOVED, name)
+           for callee in sorted(set(old or []) - set(new or []))]
+    out += [Change(MINOR, f"{name}: may call {callee} (access granted)", ADDED, name)
+            for callee in sorted(set(new or []) - set(old or []))]
+    return out
+
+
 # compared by their own helpers; every other key of a service is compared leaf by leaf
-_SERVICE_PARTS = ("enabled", "ports", "expose", "weights")
+_SERVICE_PARTS = ("enabled", "ports", "expose", "weights", "calls")
 
 
 def _service_changes(name: str, old: dict | None, new: dict | None, candidate: str | None = None) -> list[Change]:
@@ -181,6 +192,7 @@ def _service_changes(name: str, old: dict | None, new: dict | None, candidate: s
     if presence is not None:
         return presence
     out = _port_changes(name, old["ports"], new["ports"]) + _expose_changes(name, old["expose"], new["expose"])
+    out += _calls_changes(name, old.get("calls"), new.get("calls"))
     if old["weights"] != new["weights"]:
         out.append(Change(PATCH, f"{name}: {_weights_text(old['weights'], new['weights'], candidate)}", CHANGED, name))
     for key in sorted(set(old) | set(new)):

@@ -63,6 +63,22 @@ def test_changes_are_records_with_kind_level_and_subject():
     assert [(c.text, c.kind) for c in changed] == [("api: note added → removed", CHANGED)]
 
 
+def test_a_new_calls_edge_is_minor_and_a_removed_one_major():
+    """An edge is access: granting it is an addition (minor), revoking it breaks calls that
+    worked (major), as a path added or removed; reordering the list changes nothing."""
+    old = _two_envs(api=_svc(calls=["db", "cache"]))
+    added = lifecycle.compare(old, _two_envs(api=_svc(calls=["db", "cache", "queue"])))
+    assert [(c.text, c.kind, c.level, c.subject) for c in added] == [
+        ("api: may call queue (access granted)", ADDED, MINOR, "api")]
+    removed = lifecycle.compare(old, _two_envs(api=_svc(calls=["db"])))
+    assert [(c.text, c.kind, c.level) for c in removed] == [("api: may no longer call cache (access removed)", REMOVED, MAJOR)]
+    assert lifecycle.compare(old, _two_envs(api=_svc(calls=["cache", "db"]))) == []
+    assert lifecycle.next_version(Release("0.3.4", old, "a"), _two_envs(api=_svc(calls=["db", "cache", "q"])), "b")[0] == "0.4.0"
+    only_prod = _two_envs(api=_svc(calls=["db", "cache"]))
+    only_prod["prod"]["services"]["api"] = _svc(calls=["db"])
+    assert [c.text for c in lifecycle.compare(old, only_prod)] == ["prod: api: may no longer call cache (access removed)"]
+
+
 def test_a_disabled_service_still_has_its_settings_compared():
     old = _two_envs(api=_svc(enabled=False, timeout="1s"))
     new = _two_envs(api=_svc(enabled=False, timeout="2s"))
