@@ -347,7 +347,7 @@ def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str],
     from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 
-    files["helmfile.yaml"] = dump_helmfile(build_helmfile(mesh, **chart_args))
+    files[HELMFILE] = dump_helmfile(build_helmfile(mesh, **chart_args))
     owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
     if uses_gateway_api(mesh):
         files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(mesh).items()})
@@ -497,8 +497,53 @@ def preview_catalog(catalog: Catalog, root: Path, options: Options = Options()) 
 
 def changeset_of(outcome: Outcome, root: Path, *, strict: bool = False) -> Changeset:
     """What writing ``outcome``'s files below ``root`` would change (the state file is listed,
-    but its diff is left out: it is the chart's machine state)."""
-    return Changeset.between(root, outcome.files, outcome.owned_dirs, quiet=(STATE_FILE,), strict=strict)
+    but its diff is left out: it is the chart's machine state); a note says when the change of
+    helmfile.yaml is a chart mirror that only a one-off ``--chart-mirror`` had set."""
+    changes = Changeset.between(root, outcome.files, outcome.owned_dirs, quiet=(STATE_FILE,), strict=strict)
+    if HELMFILE in changes.paths:
+        note = _one_off_mirror_note(outcome, root, changes.paths)
+        if note:
+            outcome.notes.append(note)
+    return changes
+
+
+HELMFILE = "helmfile.yaml"
+
+
+def _disk_mirror(text: str) -> str | None:
+    """The chart mirror a helmfile.yaml on disk pulls from (its repository "mirror"), or None."""
+    import yaml
+
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return None
+    for doc in docs:
+        for repo in doc.get("repositories") or []:
+            if isinstance(repo, dict) and repo.get("name") == "mirror" and isinstance(repo.get("url"), str):
+                return ("oci://" if repo.get("oci") else "") + repo["url"]
+    return None
+
+
+def _one_off_mirror_note(outcome: Outcome, root: Path, changed: list[str]) -> str | None:
+    """Why helmfile.yaml would change, when the file on disk is exactly what this catalog
+    renders with a chart mirror the catalog does not name (a run with ``--chart-mirror``)."""
+    from .helmfile import build_helmfile, dump_helmfile
+
+    try:
+        on_disk = (root / HELMFILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # the changeset reports an unreadable file itself
+        return None
+    mirror = _disk_mirror(on_disk) if on_disk else None
+    if not mirror or naming.chart_mirror_problem(mirror):
+        return None
+    args = {**chart_options(outcome.catalog, outcome.chart_dir), "chart_mirror": mirror}
+    if outcome.files.get(HELMFILE) == on_disk or dump_helmfile(build_helmfile(outcome.catalog, **args)) != on_disk:
+        return None
+    what = HELMFILE + (" and the GitOps exports" if any(p.startswith("gitops/") for p in changed) else "")
+    return (f"{what} pull every chart from the mirror {mirror} (a run with --chart-mirror), which the catalog "
+            f"does not name: generate would put the upstream repositories back. To keep the mirror, set "
+            f"helmfile.chartMirror: {mirror} in the catalog (or pass --chart-mirror to every run)")
 
 
 @dataclass

@@ -164,6 +164,26 @@ def test_diff_shows_summary_then_unified_diff(generated):
     assert run_cli("diff", cwd=generated).returncode == 0
 
 
+def test_diff_after_a_one_off_chart_mirror_says_why_and_names_the_catalog_setting(generated):
+    mirror = "oci://registry.internal/charts"
+    assert run_cli("generate", "--chart-mirror", mirror, cwd=generated).returncode == 0
+    r = run_cli("diff", "--stat", "--no-color", cwd=generated)
+    assert r.returncode == 0 and "  changed: helmfile.yaml" in r.stdout
+    assert f"helmfile.yaml and the GitOps exports pull every chart from the mirror {mirror}" in r.stderr
+    assert f"set helmfile.chartMirror: {mirror} in the catalog" in r.stderr
+    # the same mirror named in the catalog: nothing to change, nothing to explain
+    catalog = generated / "catalog.yaml"
+    assert "\nhelmfile:" not in catalog.read_text()
+    catalog.write_text(catalog.read_text() + f"\nhelmfile:\n  chartMirror: {mirror}\n")
+    r = run_cli("diff", "--stat", cwd=generated)
+    assert r.stdout.strip() == "no changes" and "mirror" not in r.stderr, r.stdout + r.stderr
+    # another edit than the mirror: no note
+    assert run_cli("generate", cwd=generated).returncode == 0
+    edit(generated, "    timeout: 60s\n", "    timeout: 90s\n")
+    r = run_cli("diff", "--stat", cwd=generated)
+    assert "helmfile.yaml" not in r.stdout and "note:" not in r.stderr
+
+
 def test_failure_after_rendering_leaves_the_tree_byte_identical(generated):
     edit(generated, "    timeout: 60s\n", "    timeout: 90s\n")
     before = tree(generated)
