@@ -12,7 +12,9 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lifecycle, naming
+import yaml
+
+from . import __version__, lifecycle, naming
 from .catalog import Catalog
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, Problem, RenderError
@@ -268,10 +270,11 @@ class Versioning:
     fingerprint: str
     model: dict
     history: list[dict]
+    build: lifecycle.Build = lifecycle.Build()
 
     def state(self) -> dict:
         state = {"fingerprint": self.fingerprint, "history": self.history, "model": self.model,
-                 "version": self.decision.version}
+                 "version": self.decision.version, **self.build.record()}
         if self.recorded is not None:
             state["release"] = self.recorded.record()
         return state
@@ -282,19 +285,40 @@ class Versioning:
                          changelog=lifecycle.changelog_markdown(self.history))
 
 
-def chart_fingerprint(mesh: Mesh, body: ChartBody) -> str:
+# The chart's files by part (lifecycle.PARTS); Chart.yaml's fields are recorded instead, and
+# CHANGELOG.md is the history itself.
+def _part(rel: str) -> str | None:
+    if rel.startswith(("templates/", "dashboards/")):
+        return "templates"
+    if rel == "values.schema.json":
+        return "schema"
+    if rel in ("README.md", "values.yaml", ".helmignore"):
+        return "docs"
+    return None
+
+
+def chart_fingerprint(mesh: Mesh, body: ChartBody) -> tuple[str, lifecycle.Build]:
     """What a release of the chart means: its files at a neutral version, and the
-    environments' values."""
+    environments' values; and what it was built from (each part's fingerprint, Chart.yaml's
+    fields, the template revision, this chartgen's version)."""
     probe = build_chart(mesh, ChartMeta(version="0.0.0"), body)
+    by_part: dict[str, dict[str, str]] = {}
+    for rel, text in probe.items():
+        part = _part(rel)
+        if part is not None:
+            by_part.setdefault(part, {})[rel] = text
+    chart = {k: v for k, v in yaml.safe_load(probe["Chart.yaml"]).items() if k not in ("version", "annotations")}
     probe["(environment values)"] = json.dumps(mesh.values.overrides, sort_keys=True)
-    return lifecycle.fingerprint(probe)
+    build = lifecycle.Build(parts={part: lifecycle.fingerprint(files) for part, files in sorted(by_part.items())},
+                            chart=chart, revision=lifecycle.TEMPLATE_REVISION, generator=__version__)
+    return lifecycle.fingerprint(probe), build
 
 
 def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
                forced: str | None = None) -> Versioning:
     """The chart's version against its last release (read from ``state``, the committed
     state and a recorded release); the decision itself is ``lifecycle.decide_version``."""
-    fp = chart_fingerprint(mesh, body)
+    fp, build = chart_fingerprint(mesh, body)
     snapshot = lifecycle.model_snapshot(mesh)
     recorded = lifecycle.Release.of(state.get("release")) if state else None
     release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
@@ -306,7 +330,8 @@ def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: d
         mesh, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
                                                                                  release.version, []))
     try:
-        decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged)
+        decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged,
+                                            build=build)
     except lifecycle.ReleaseError as exc:
         raise ChartgenError(str(exc)) from None
     except ValueError as exc:
@@ -314,7 +339,7 @@ def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: d
     history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, decision.version,
                                       decision.changes)
     return Versioning(previous=state.get("version") if state else None, recorded=recorded, release=release,
-                      decision=decision, fingerprint=fp, model=snapshot, history=history)
+                      decision=decision, fingerprint=fp, model=snapshot, history=history, build=build)
 
 
 def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Outcome:
@@ -512,8 +537,6 @@ HELMFILE = "helmfile.yaml"
 
 def _disk_mirror(text: str) -> str | None:
     """The chart mirror a helmfile.yaml on disk pulls from (its repository "mirror"), or None."""
-    import yaml
-
     try:
         docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
     except yaml.YAMLError:
