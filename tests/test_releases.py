@@ -355,12 +355,12 @@ def test_the_committed_bytefreezer_state_is_the_release():
 @pytest.mark.integration
 def test_two_canary_steps_without_a_release_are_one_entry(repo):
     for _ in range(2):
-        r = run_cli("canary", "promote", "proxy", cwd=repo)
+        r = run_cli("canary", "promote", "proxy", "--env", "dev", cwd=repo)
         assert r.returncode == 0, r.stderr
     assert "0.1.1 (patch since release 0.1.0; its changes updated)" in r.stdout
     assert version(repo) == "0.1.1"
     log = changelog(repo)
-    assert "## 0.1.1\n\n- proxy: canary v2 10% → 50%\n" in log and log.count("## ") == 2
+    assert "## 0.1.1\n\n- dev: proxy: canary v2 10% → 50%\n" in log and log.count("## ") == 2
 
 
 # --- the state file: change records, and older state files that kept only text -----------------------
