@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chartgen.graph import Edge, build_graph, dot, mermaid
+from chartgen.graph import Edge, build_graph, dot, mark_flows, mermaid
 from chartgen.render import readme_graph
 from chartgen.validate import load_catalog
 from conftest import ROOT, run_cli
@@ -47,6 +47,52 @@ def test_production_has_no_chaos_and_no_redirect(catalog):
     assert "mTLS STRICT" in nodes["mesh"].lines
     assert not [e for e in g.edges if e.kind == "redirect"]
     assert "HTTP → HTTPS redirect" in nodes["gateway"].lines
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_call_is_drawn_externals_included(catalog, env):
+    """Each call edge is one the rendered chart admits (the golden render is helm's output):
+    an ALLOW AuthorizationPolicy for a service, a ServiceEntry in the caller's Sidecar egress
+    for an external service; and each such admitted flow is drawn."""
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all((ROOT / "tests" / "golden" / "bytefreezer" / f"{env}.yaml").read_text()) if d]
+    g = build_graph(catalog, env)
+    drawn = {(e.src, e.dst) for e in g.edges if e.kind == "call"}
+    prefix = "bytefreezer-"
+    allowed = set()
+    for d in docs:
+        name = d["metadata"]["name"]
+        if d["kind"] == "AuthorizationPolicy" and name.startswith("allow-") and "-to-" in name \
+                and not name.startswith("allow-gateway-"):
+            src, dst = name[len("allow-"):].split("-to-")
+            allowed.add(("svc__" + src.removeprefix(prefix), "svc__" + dst.removeprefix(prefix).removesuffix("-internal")))
+    entries = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceEntry"}
+    for d in docs:
+        if d["kind"] != "Sidecar":
+            continue
+        src = "svc__" + d["metadata"]["name"].removeprefix(prefix)
+        hosts = {h.split("/", 1)[1] for eg in d["spec"]["egress"] for h in eg["hosts"]}
+        for se in entries.values():
+            if set(se["spec"]["hosts"]) <= hosts:
+                allowed.add((src, "ext__" + se["metadata"]["name"].removeprefix(prefix).removesuffix("-external")))
+    assert ("svc__piper", "ext__aws") in drawn and ("svc__receiver", "ext__aws") in drawn
+    assert {n.id for n in g.nodes} >= {"ext__aws"}
+    # in dev the calls to aws reach localstack through the redirect; piper also calls it directly
+    assert drawn == allowed
+
+
+def test_mark_flows_labels_denied_calls_and_adds_unintended_ones(catalog):
+    g = build_graph(catalog, "prod")
+    marked = mark_flows(g, {("svc__piper", "ext__aws"): "denied by the rendered mesh",
+                            ("svc__receiver", "svc__piper"): "allowed but not in the catalog",
+                            ("svc__nothing", "svc__piper"): "unknown node: ignored"})
+    edges = set(marked.edges)
+    assert Edge("svc__piper", "ext__aws", "call", "✗ denied by the rendered mesh") in edges
+    assert Edge("svc__receiver", "svc__piper", "call", "✗ allowed but not in the catalog") in edges
+    assert not any(e.src == "svc__nothing" for e in edges)
+    assert len(edges) == len(g.edges) + 1 and marked.nodes == g.nodes
+    assert mark_flows(g, {}) == g
 
 
 def test_whole_catalog_marks_what_not_every_environment_has(catalog):
