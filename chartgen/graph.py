@@ -48,9 +48,9 @@ def _id(*parts: str) -> str:
 
 def _path_text(item) -> str:
     if isinstance(item, str):
-        return item
+        return item  # a prefix on whole path segments
     kind, value = next(iter(item.model_dump(exclude_none=True).items()))
-    return value if kind == "prefix" else f"{value} ({kind})"
+    return f"{value} ({kind})"
 
 
 def _pct(value: float) -> str:

@@ -117,6 +117,6 @@ def test_ingress_through_the_waypoint_when_the_namespace_asks(work, helm, helm_e
     assert verdict, verdict.why
     assert verdict.why[0].startswith("bookinfo-gateway → waypoint:15008")
     assert verdict.why[2] == "allowed by allow-gateway-to-productpage at waypoint waypoint"
-    for path in ("/admin",):
+    for path in ("/staticx", "/static-old/x", "/admin"):
         assert not mesh.connect(GATEWAY, page, 9080, path), path
     assert not mesh.connect(GATEWAY, PODS["details"][0], 9080, "/productpage")
