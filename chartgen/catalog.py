@@ -517,8 +517,8 @@ def path_match(item) -> tuple[str, str]:
     ``("prefix", "/")``."""
     if not isinstance(item, str):
         return item.kind, item.value
-    base = item.removesuffix("/")  # one "/", as Istio trims it
-    return ("pathPrefix", base) if base not in ("", "/") else ("prefix", "/")
+    base = item.rstrip("/")  # every trailing "/": the HTTPRoute then carries none for Istio to trim
+    return ("pathPrefix", base) if base else ("prefix", "/")
 
 
 class Expose(Model):

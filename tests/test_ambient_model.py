@@ -160,6 +160,7 @@ def test_a_bare_string_path_is_a_prefix_on_whole_segments():
 
     assert path_match("/static") == ("pathPrefix", "/static")
     assert path_match("/static/") == ("pathPrefix", "/static")  # a trailing "/" is ignored, as Istio trims it
+    assert path_match("/static//") == ("pathPrefix", "/static")
     assert path_match("/") == ("prefix", "/") == path_match("//")
 
 

@@ -25,6 +25,7 @@ SEGMENT = {"/static", "/static/", "/static/x", "/other"}
 SPELLINGS = {
     "seg": ("/static", SEGMENT),
     "segslash": ("/static/", SEGMENT),
+    "segslashes": ("/static//", SEGMENT),
     "raw": ("{prefix: /static}", {"/static", "/static/", "/static/x", "/staticx", "/static-old/x", "/other"}),
     "rawslash": ("{prefix: /static/}", {"/static/", "/static/x", "/other"}),
     "exact": ("{exact: /static}", {"/static", "/other"}),

@@ -36,8 +36,8 @@ whole segments (the Gateway API's PathPrefix: a trailing "/" is ignored) */ -}}
 {{- range $p := $svc.expose.paths -}}
 {{- $pm := $p -}}
 {{- if kindIs "string" $p -}}
-{{- $base := trimSuffix "/" (toString $p) -}}
-{{- $pm = ternary (dict "prefix" "/") (dict "pathPrefix" $base) (or (eq $base "") (eq $base "/")) -}}
+{{- $base := regexReplaceAll "/+$" (toString $p) "" -}}
+{{- $pm = ternary (dict "prefix" "/") (dict "pathPrefix" $base) (eq $base "") -}}
 {{- end -}}
 {{- $pms = append $pms $pm -}}
 {{- if hasKey $pm "regex" -}}
