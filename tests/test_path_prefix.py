@@ -104,3 +104,56 @@ def test_the_gateway_api_spelling_is_bookinfos(renders):
     assert [m["uri"] for m in vs["spec"]["http"][-1]["match"]][-2:] == [{"exact": "/static"}, {"prefix": "/static/"}]
     assert _policy(renders["istio"], "seg")["spec"]["rules"][0]["to"][0]["operation"]["paths"] == [
         "/other", "/other/*", "/static", "/static/*"]
+
+
+RULES_CATALOG = """apiVersion: chartgen.io/v1
+kind: ServiceCatalog
+metadata: {name: rules, domain: rules.example}
+environments:
+  istio: {gateway: {https: false}}
+  gwapi: {ingressApi: gatewayApi, gateway: {https: false}}
+services:
+  web:
+    ports: [{name: http, port: 8080, protocol: HTTP}]
+    versions: {v1: {}, v2: {}}
+    weights: {v1: 100}
+    routes:                     # in the order Istio gives the HTTPRoute rules (route-precedence)
+      - {name: inside, version: v2, match: {path: {exact: /static/app.js}, headers: {x-b: {exact: '1'}}}}
+      - {name: outside, version: v2, match: {path: {exact: /staticx}, headers: {x-c: {exact: '1'}}}}
+      - {name: wide, version: v2, match: {path: {prefix: /st}, headers: {x-a: {exact: '1'}}}}
+    expose: {host: web, paths: [/static]}
+"""
+
+
+@pytest.fixture(scope="module")
+def rule_renders(tmp_path_factory, helm, helm_env):
+    return render_catalog(RULES_CATALOG, tmp_path_factory.mktemp("rules"), helm, helm_env)
+
+
+def test_a_rules_own_path_is_cut_to_the_exposed_segment_prefix(rule_renders):
+    """A rule's prefix that covers the exposed /static narrows to it (both forms), a path inside
+    stays, a path outside (/staticx) drops the rule from the ingress; both APIs agree."""
+    vs = next(d for d in rule_renders["istio"] if d["kind"] == "VirtualService" and d["metadata"]["name"] == "web-ingress")
+    rules = {r["name"]: [m["uri"] for m in r["match"]] for r in vs["spec"]["http"]}
+    assert rules == {"inside": [{"exact": "/static/app.js"}], "wide": [{"exact": "/static"}, {"prefix": "/static/"}],
+                     "default": [{"exact": "/static"}, {"prefix": "/static/"}]}
+    route = next(d for d in rule_renders["gwapi"] if d["kind"] == "HTTPRoute" and d["metadata"]["name"] == "web-ingress")
+    paths = {r["name"]: [m["path"] for m in r["matches"]] for r in route["spec"]["rules"]}
+    assert paths == {"inside": [{"type": "Exact", "value": "/static/app.js"}],
+                     "wide": [{"type": "PathPrefix", "value": "/static"}],
+                     "default": [{"type": "PathPrefix", "value": "/static"}]}
+    objs_i = Objects(rule_renders["istio"], {"web.rules-istio.svc.cluster.local": {"app": "web"}})
+    objs_g = Objects(rule_renders["gwapi"], {"web.rules-gwapi.svc.cluster.local": {"app": "web"}})
+    principal = "cluster.local/ns/istio-ingress/sa/istio-ingress"
+    seen = set()
+    for path in ("/static", "/static/x", "/static/app.js", "/staticx", "/st"):
+        for headers in ((), (("x-a", "1"),), (("x-b", "1"),), (("x-c", "1"),)):
+            a = istio_ingress(objs_i, Request("web.istio.rules.example", path, 80, headers), principal)
+            b = gateway_api_ingress(objs_g, Request("web.gwapi.rules.example", path, 80, headers))
+            inside = path.startswith("/static") and path != "/staticx"
+            assert (a[0], b[0]) == (("route", "route") if inside else ("unserved", "unserved")), (path, headers)
+            if inside:
+                version = {dict(labels).get("version") for labels, _ in a[1]}
+                assert version == {dict(labels).get("version") for labels, _ in b[1]}, (path, headers)
+                seen |= version
+    assert seen == {"v1", "v2"}
