@@ -105,6 +105,7 @@ def test_exactly_the_catalogs_calls_get_through(generated, helm, helm_env, name,
         for src, dst in itertools.product(pods[a], pods[b]):
             verdict = mesh.connect(src, dst, port)
             assert bool(verdict) == ((a, b) in intended), (a, b, src.name, dst.name, verdict.why)
+    _redirects_get_through(mesh, view, pods)
     gw = values["gateway"]
     gateway = workload("gateway", gw["namespace"], gw["selector"], gw["serviceAccount"], role="gateway")
     for key, svc in view.enabled.items():
@@ -118,3 +119,23 @@ def test_exactly_the_catalogs_calls_get_through(generated, helm, helm_env, name,
             assert bool(verdict) == (svc.spec.expose is not None), (key, dst.name, verdict.why)
             if mesh.ambient:
                 assert mesh.probe(dst, http[0]), dst.name
+
+
+def _redirects_get_through(mesh, view, pods):
+    """Ambient: a call of a redirected external service is addressed to its ServiceEntry, whose
+    namespace's waypoint forwards it to the target's pods: the caller must get through that
+    waypoint (its deny-all included) and the target's ztunnel must admit the waypoint. Only
+    the external's callers get through."""
+    if not mesh.ambient:
+        return
+    for x, ext in view.catalog.externalServices.items():
+        if not view.redirect_active(x):
+            continue
+        ns = view.namespace
+        wp = mesh.ns_labels.get(ns, {}).get("istio.io/use-waypoint")
+        assert wp, f"the redirect HTTPRoute of {x} needs the waypoint of {ns}"
+        target = pods[ext.redirectTo.service][0]
+        through = (ns, wp, ("ServiceEntry", f"{x}-external"))
+        for key in sorted(pods):
+            verdict = mesh.connect(pods[key][0], target, ext.redirectTo.port, through=through)
+            assert bool(verdict) == (x in (view.enabled[key].spec.calls or [])), (x, key, verdict.why)

@@ -183,26 +183,31 @@ class Mesh:
         return [p for p in self.kind("AuthorizationPolicy") if _ns(p) == dst.ns and not p["spec"].get("targetRefs")
                 and _selects(p["spec"].get("selector"), dst.label_map)]
 
-    def waypoint_policies(self, ns: str, waypoint: str, service: str) -> list[dict]:
+    def waypoint_policies(self, ns: str, waypoint: str, target: tuple[str, str]) -> list[dict]:
+        """The policies a waypoint applies to a request for ``target`` (kind, name): those whose
+        targetRefs name the waypoint, and those naming the Service or ServiceEntry addressed."""
+        groups = {"Service": "", "ServiceEntry": "networking.istio.io"}
         out = []
         for p in self.kind("AuthorizationPolicy"):
             refs = p["spec"].get("targetRefs") or []
             if _ns(p) == ns and any((r.get("kind") == "Gateway" and r["name"] == waypoint)
-                                    or (r.get("kind") == "Service" and r.get("group", "") == ""
-                                        and r["name"] == service) for r in refs):
+                                    or (r.get("kind") == target[0] and r.get("group", "") == groups[target[0]]
+                                        and r["name"] == target[1]) for r in refs):
                 out.append(p)
         return out
 
     # --- a whole connection -------------------------------------------------------------------
 
     def connect(self, src: Workload, dst: Workload, port: int, path: str | None = None,
-                trust_domain: str = "cluster.local") -> Verdict:
+                trust_domain: str = "cluster.local", through: tuple | None = None) -> Verdict:
+        """``through``: (namespace, waypoint, (kind, name)) for a request addressed to something
+        other than dst's Service, e.g. a ServiceEntry that its namespace's waypoint redirects."""
         why = []
-        wp = self.waypoint_of(src, dst)
+        wp_ns, wp, target = through or (dst.ns, self.waypoint_of(src, dst), ("Service", dst.service))
         if self.ambient:
             mesh_port = 15008
             if wp:
-                waypoint = workload(wp, dst.ns, {"gateway.networking.k8s.io/gateway-name": wp}, wp, role="waypoint")
+                waypoint = workload(wp, wp_ns, {"gateway.networking.k8s.io/gateway-name": wp}, wp, role="waypoint")
                 hops = [(src, waypoint), (waypoint, dst)]
             else:
                 hops = [(src, dst)]
@@ -215,7 +220,7 @@ class Mesh:
                 return Verdict(False, why)
         seen = src
         if wp:
-            ok, reason = self._decide(self.waypoint_policies(dst.ns, wp, dst.service), src.principal(trust_domain),
+            ok, reason = self._decide(self.waypoint_policies(wp_ns, wp, target), src.principal(trust_domain),
                                       src.ns, port, path, False, f"waypoint {wp}")
             why.append(reason)
             if not ok:
