@@ -156,7 +156,8 @@ def test_a_release_regenerated_by_a_newer_chartgen_says_what_it_changes(generate
     run_cli("generate", cwd=generated)
     entry = (generated / CHART / "CHANGELOG.md").read_text().split("## ")[1]
     latest = TEMPLATE_REVISIONS[-1]
-    assert entry.startswith("0.1.2\n\n- ") and \
+    from chartgen.lifecycle import MINOR, PATCH
+    assert entry.startswith({PATCH: "0.1.2", MINOR: "0.2.0"}[latest.level] + "\n\n- ") and \
         f"- chartgen {__version__}, template revision {latest.number}: {latest.text}\n" in entry
 
 
