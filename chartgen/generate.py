@@ -417,10 +417,10 @@ def _merge_user_file(path: Path, data: dict) -> str:
 
 @lru_cache(maxsize=1)
 def _values_validator():
-    """The values schema compiled to Python by fastjsonschema (cached across runs)."""
+    """The values schema compiled to Python by fastjsonschema (once per process)."""
     from .compiled import compiled_validator
 
-    return compiled_validator(VALUES_SCHEMA, where="values-validator-", name="chartgen values validator")
+    return compiled_validator(VALUES_SCHEMA, name="chartgen values validator")
 
 
 def _validate_values(mesh: Mesh) -> None:
