@@ -56,6 +56,16 @@ def trusted_file(path: Path) -> bool:
         return False
 
 
+def _read_unlinked(path: Path) -> bytes:
+    """The bytes of ``path``, opened without following a link, checked again once open (a file
+    swapped after ``trusted_file`` looked at it is refused)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not _trusted(os.fstat(fh.fileno()), stat.S_IFREG):
+            raise OSError(f"{path} changed while it was read")
+        return fh.read()
+
+
 def _digest(data: str) -> str:
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -66,7 +76,7 @@ def load(path: Path, purpose: str, key: str) -> Any:
     if not trusted_file(path):
         return None
     try:
-        envelope = json.loads(path.read_text(encoding="utf-8"))
+        envelope = json.loads(_read_unlinked(path).decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     if not (isinstance(envelope, dict) and envelope.get("format") == FORMAT
