@@ -37,3 +37,21 @@ def test_unhandled_thread_exceptions_are_errors(pytestconfig):
     """pytest reports an exception left in a thread as a warning; the configuration makes
     that warning an error, so the test that caused it fails."""
     assert "error::pytest.PytestUnhandledThreadExceptionWarning" in pytestconfig.getini("filterwarnings")
+
+
+def test_ci_run_fails_loudly_without_the_upstream_charts(tmp_path):
+    """.ci/run under CI, with neither ../shared/upstream-charts nor the variable: it stops
+    before the tests (here, before a `make test` that would fail otherwise: no Makefile) and
+    says why."""
+    import os
+    import shutil
+    import subprocess
+
+    checkout = tmp_path / "checkout"
+    (checkout / ".ci").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parent.parent / ".ci" / "run", checkout / ".ci" / "run")
+    env = {k: v for k, v in os.environ.items() if k != "CHARTGEN_UPSTREAM_CHARTS"}
+    r = subprocess.run(["bash", str(checkout / ".ci" / "run")], env={**env, "CI": "true"},
+                       capture_output=True, text=True)
+    assert (r.returncode, r.stderr.count("\n")) == (1, 1), r.stderr
+    assert r.stderr.startswith(".ci/run: error: ../shared/upstream-charts is missing")

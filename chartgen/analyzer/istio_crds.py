@@ -35,6 +35,7 @@ class ChartSource:
     version: str
     repo_url: str | None  # https://… chart repository, or None
     oci_ref: str | None  # oci://host/path/base, or None
+    problem: str | None = None  # why the helmfile could not be read (then neither is set)
 
     @property
     def key(self) -> str:
@@ -49,9 +50,10 @@ class IstioCRDs:
     note: str | None = None  # set when the CRDs could not be had: what was skipped, and why
 
 
-def _helmfile_documents(project) -> list[dict]:
+def _helmfile_documents(project) -> tuple[list[dict], str | None]:
     """The documents of the helmfile.yaml beside the catalog when there is one (it may name a
-    mirror given to ``generate --chart-mirror``), else of the one ``generate`` would write."""
+    mirror given to ``generate --chart-mirror``), else of the one ``generate`` would write;
+    and the located problem when it breaks the YAML limits or is not YAML."""
     text = project.files.get("helmfile.yaml") or ""
     root = getattr(project, "root", None)
     if root is not None:
@@ -60,9 +62,9 @@ def _helmfile_documents(project) -> list[dict]:
         except (OSError, UnicodeDecodeError):
             pass
     try:
-        return [p for p in safe_load_all_bounded(text, "helmfile.yaml") if isinstance(p, dict)]
-    except LimitError:  # malformed, or past the YAML limits: no repository to pull from (said in a note)
-        return []
+        return [p for p in safe_load_all_bounded(text, "helmfile.yaml") if isinstance(p, dict)], None
+    except LimitError as exc:  # malformed, or past the YAML limits: no repository to pull from
+        return [], exc.problem.format()
 
 
 def _base_release(parts: list[dict]) -> dict | None:
@@ -91,10 +93,10 @@ def _source_of(chart: str, repos: dict[str, dict], version: str) -> ChartSource:
 def chart_source(project) -> ChartSource:
     """``istio/base`` as the project's helmfile installs it (version and repository)."""
     version = project.catalog.versions.istio
-    parts = _helmfile_documents(project)
+    parts, problem = _helmfile_documents(project)
     release = _base_release(parts)
     if release is None:
-        return ChartSource(version, None, None)
+        return ChartSource(version, None, None, problem)
     repos = {str(r.get("name")): r for p in parts for r in p.get("repositories") or [] if isinstance(r, dict)}
     return _source_of(str(release.get("chart") or ""), repos, str(release.get("version") or version))
 
@@ -197,6 +199,8 @@ def load(project, helm: str | None = None) -> IstioCRDs:
     docs = _read_cached(source)
     if docs is None:
         skipped = "Istio CRD schema and CEL checks skipped"
+        if source.problem:
+            return IstioCRDs(version, None, f"{source.problem}; {skipped}")
         if not (source.repo_url or source.oci_ref):
             return IstioCRDs(version, None, f"the helmfile names no repository for istio/base {version}; {skipped}")
         try:

@@ -233,6 +233,7 @@ def test_an_alias_bomb_in_helmfile_yaml_is_bounded(tmp_path):
     with _limited(60, 512 * 1024 * 1024):
         source = chart_source(FakeProject)
     assert (source.repo_url, source.oci_ref) == (None, None)
+    assert source.problem.startswith("helmfile.yaml:") and "alias bomb" in source.problem
 
 
 # --- 8 / tests: lint's background work ------------------------------------------------------------------
