@@ -22,10 +22,6 @@ MESH_PROXY_ACCOUNTS = frozenset({"waypoint", "istio-ingressgateway", "istio-egre
 CONFIGMAP_MAX_BYTES = 1024 * 1024
 
 
-def _where(layer, key: str, *field) -> tuple:
-    return layer.loc(key, *field) if field else ("services", key)
-
-
 def _distinct_services(layer):
     """(key, service, namespace) of the services an environment runs, leaving out a service
     that is the same Kubernetes Service as an earlier one (``unique-service`` reports it) or
