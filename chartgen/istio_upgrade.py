@@ -21,12 +21,13 @@ from . import naming
 from .catalog import Catalog
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError
-from .revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, version_key
+from .revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, shared_version, version_key
 
 if TYPE_CHECKING:
     from .generate import Outcome
 
-__all__ = ["EnvStatus", "Status", "Step", "abort", "finish", "promote", "start", "status"]
+__all__ = ["EnvStatus", "InvalidEdit", "ProductionNotNamed", "Status", "Step", "abort", "changed_environments",
+           "finish", "promote", "start", "status"]
 
 RESTART_NOTE = ("workloads pick up a new sidecar (and gateways a new proxy) only when their pods restart: "
                 "chartgen does not restart them (kubectl rollout restart deployment -n NAMESPACE)")
@@ -34,6 +35,21 @@ RESTART_NOTE = ("workloads pick up a new sidecar (and gateways a new proxy) only
 
 class InvalidEdit(CatalogError):
     """The edited catalog would be invalid; the file was not changed."""
+
+
+class ProductionNotNamed(ChartgenError):
+    """A step without ``env`` would change the control plane of a production environment that
+    follows the mesh-wide ``istio`` block, and nobody confirmed it (``every_environment`` or
+    ``confirm_production``). Nothing was written."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, environments: list[str]):
+        super().__init__(message)
+        self.environments = environments
+
+
+Confirm = Callable[[list[str]], bool]  # the production environments a mesh-wide step would change → go on?
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -158,6 +174,7 @@ class Step:
     # helm releases that leave helmfile.yaml: helmfile keeps them installed, so the user
     # uninstalls them (the GitOps exports prune them): (release, namespace, env, kube context)
     uninstall: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what else the step moves, for the user
 
     def uninstall_commands(self) -> list[str]:
         return [f"helm uninstall {rel} -n {ns}" + (f" --kube-context {ctx}" if ctx else "") + f"   # {env}"
@@ -253,22 +270,79 @@ def _plain(value):
     return value
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What the caller asked for, passed down to the edit."""
+
+    step: str
+    decide: Decide
+    env: str | None
+    dry_run: bool
+    every_environment: bool
+    confirm_production: Confirm | None
+    warn: Callable[[str], None] | None
+
+
 def _run(catalog_path, step_name: str, decide: Decide, *, env: str | None = None, out=None, dry_run: bool = False,
-         wait_message=None) -> Step:
+         wait_message=None, every_environment: bool = False, confirm_production: Confirm | None = None,
+         warn: Callable[[str], None] | None = None) -> Step:
+    """A step without ``env`` edits the mesh-wide block; if that changes a ``production: true``
+    environment, it needs ``every_environment`` or ``confirm_production(environments)`` to
+    return True, else ``ProductionNotNamed`` (a dry run only warns)."""
     from .generate import output_root
     from .writer import locked
 
     path = Path(catalog_path)
     root = output_root(path, out)
+    request = _Request(step_name, decide, env, dry_run, every_environment, confirm_production, warn)
     if dry_run:
-        return _step(path, root, step_name, decide, env, dry_run)
+        return _step(path, root, request)
     with contextlib.ExitStack() as stack:
         for d in sorted({root.resolve(), path.resolve().parent}):
             stack.enter_context(locked(d, wait_message=wait_message))
-        return _step(path, root, step_name, decide, env, dry_run)
+        return _step(path, root, request)
 
 
-def _step(path: Path, root: Path, step_name: str, decide: Decide, env: str | None, dry_run: bool) -> Step:
+def changed_environments(old: Catalog, new: Catalog) -> list[str]:
+    """The environments whose control plane (revisions, tags, labels) differs, or all of them
+    when the shared chart version (istio/base, gateway, cni, ztunnel) moves."""
+    if shared_version(old) != shared_version(new):
+        return list(new.environments)
+    return [name for name in new.environments if control_plane(old, name) != control_plane(new, name)]
+
+
+def _shared_note(current: Catalog, edited: Catalog, env: str | None) -> list[str]:
+    old, new = shared_version(current), shared_version(edited)
+    if old == new or env is None:
+        return []
+    others = [e for e in edited.environments if e != env]
+    return [f"istio/base (the CRDs), the gateway chart and, in ambient, istio-cni and ztunnel have one version in "
+            f"the helmfile: they move from {old} to {new} in {', '.join(others)} too"] if others else []
+
+
+def _production_guard(current: Catalog, edited: Catalog, request: _Request) -> None:
+    if request.env is not None or request.every_environment:
+        return
+    moved = changed_environments(current, edited)
+    prod = [e for e in moved if current.environments[e].production]
+    if not prod:
+        return
+    names = ", ".join(prod)
+    if request.dry_run:
+        if request.warn is not None:
+            request.warn(f"warning: without --env this {request.step} changes the control plane of production "
+                         f"environment(s) {names}; the real run needs --env ENV or --every-environment")
+        return
+    if request.confirm_production is not None and request.confirm_production(prod):
+        return
+    raise ProductionNotNamed(
+        f"{request.step}: without --env this would change the control plane of production environment(s) {names} "
+        f"(every environment it changes: {', '.join(moved)}); name one with --env ENV, or say "
+        "--every-environment. Nothing was written", prod)
+
+
+def _step(path: Path, root: Path, request: _Request) -> Step:
+    step_name, decide, env, dry_run = request.step, request.decide, request.env, request.dry_run
     from .generate import preview_catalog
     from .validate import parse_catalog, read_catalog_text
 
@@ -289,6 +363,8 @@ def _step(path: Path, root: Path, step_name: str, decide: Decide, env: str | Non
         edited, _ = parse_catalog(new_text, str(path))
     except CatalogError as exc:
         raise InvalidEdit(exc.problems) from None
+    _production_guard(current, edited, request)
+    step.notes = _shared_note(current, edited, env)
     step.catalog_diff = Changeset.of_text(path.name, text, new_text)
     step.uninstall = _left_releases(current, edited)
     removable, step.kept = _orphan_values(root, edited, gone)

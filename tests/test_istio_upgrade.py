@@ -50,7 +50,14 @@ def _catalog(tmp_path: Path, src: Path = BYTEFREEZER, generate: bool = True) -> 
     return tmp_path
 
 
-def _run(root: Path, *args: str, code: int = 0):
+STEPS = ("start", "promote", "finish", "abort")
+
+
+def _run(root: Path, *args: str, code: int = 0, every: bool = True):
+    """``chartgen istio upgrade ARGS``; a step without --env gets --every-environment (the
+    catalogs have a production environment) unless ``every`` is False."""
+    if every and args[0] in STEPS and "--env" not in args:
+        args = (*args, "--every-environment")
     proc = run_cli("istio", "upgrade", *args, cwd=root)
     assert proc.returncode == code, f"{args}: {proc.stdout}\n{proc.stderr}"
     return proc
@@ -133,6 +140,22 @@ def test_ambient_environments_start_together(tmp_path):
     proc = _run(root, "start", "1.30.3", "--env", "prod", code=1)
     assert "[istio-shared-version]" in proc.stderr and "ambient environment 'dev'" in proc.stderr
     assert (root / "catalog.yaml").read_text(encoding="utf-8") == before
+
+
+def test_a_step_without_env_that_changes_production_must_say_so(tmp_path):
+    root = _catalog(tmp_path)
+    before = _tree(root)
+    proc = _run(root, "start", "1.30.3", code=2, every=False)
+    assert "production environment(s) prod" in proc.stderr and "--every-environment" in proc.stderr
+    assert "Nothing was written" in proc.stderr and _tree(root) == before
+    proc = _run(root, "start", "1.30.3", "--dry-run", every=False)
+    assert "warning: without --env this start changes the control plane of production environment(s) prod" in proc.stderr
+    assert _tree(root) == before
+    proc = _run(root, "start", "1.30.3", "--env", "dev")  # names dev; the shared charts move in prod too
+    assert "move from 1.29.6 to 1.30.3 in prod too" in proc.stdout
+    _run(root, "abort", "--env", "dev")
+    proc = _run(root, "status", every=False)  # reading needs nothing
+    assert proc.returncode == 0
 
 
 # --- promote, finish ------------------------------------------------------------------------------

@@ -77,6 +77,8 @@ def _without_version_files(tree: dict[str, bytes]) -> dict[str, bytes]:
 
 
 def _step(root: Path, *args: str) -> str:
+    if "--env" not in args:  # both catalogs have a production environment: a mesh-wide step says so
+        args = (*args, "--every-environment")
     proc = run_cli("istio", "upgrade", *args, cwd=root)
     assert proc.returncode == 0, f"istio upgrade {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
@@ -331,7 +333,7 @@ def test_start_promote_finish(plane, before, renderer, tmp_path):
 
     _step(root, "promote")  # the tag; the gateway stays on the old revision
     _check_all(plane, renderer, root, _same(dict(revisions=BOTH, tag=R_NEW, namespaces={}, gateway=R_OLD)))
-    refused = run_cli("istio", "upgrade", "finish", cwd=root)
+    refused = run_cli("istio", "upgrade", "finish", "--every-environment", cwd=root)
     assert refused.returncode == 1 and "gateway still on 1-29-6" in refused.stderr
 
     _step(root, "promote", "--gateways")

@@ -9,12 +9,18 @@ helmfile, so every step is a reviewed change with a changelog line. The work is 
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
 from . import options
 
-_env_option = options.environment("Edit environments.ENV.istio instead of the mesh-wide istio block.")
+_env_option = options.environment(
+    "Edit environments.ENV.istio instead of the mesh-wide istio block. Without it, a step that changes a "
+    "production environment needs --every-environment (a terminal asks instead).")
+_every_option = click.option("--every-environment", "every_environment", is_flag=True,
+                             help="Without --env: edit the mesh-wide block even where it changes a production "
+                                  "environment (ambient environments upgrade together).")
 _dry_run_option = click.option("--dry-run", is_flag=True,
                                help="Show the catalog diff and what generate would change; write nothing.")
 
@@ -114,6 +120,8 @@ def _print_step(step) -> None:
         for p in step.removed:
             click.echo(f"removed {p} (only chartgen's keys)")
         click.echo(f"wrote {step.catalog.name} and {len(outcome.result.changed)} generated file(s)")
+    for note in step.notes:
+        click.echo(f"note: {note}")
     if step.uninstall:
         when = ("first, then `helmfile sync` (the revision tags go back to the old release)" if step.step == "abort"
                 else "after `helmfile sync`")
@@ -127,11 +135,24 @@ def _print_step(step) -> None:
         click.echo(f"note: {RESTART_NOTE}")
 
 
+def _confirm_production(envs: list[str]) -> bool:
+    """At a terminal: ask before a step without --env changes a production environment."""
+    return click.confirm(f"without --env this also changes the control plane of production environment(s) "
+                         f"{', '.join(envs)}; continue?", default=False, err=True)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def _step(catalog: str, how, **kwargs) -> None:
+    """Run a step and print it. A step without --env that changes a production environment is
+    confirmed at a terminal and refused otherwise, unless --every-environment says so."""
     from ..istio_upgrade import InvalidEdit
 
+    confirm = _confirm_production if _interactive() else None
     try:
-        step = how(catalog, wait_message=_err, **kwargs)
+        step = how(catalog, wait_message=_err, warn=_err, confirm_production=confirm, **kwargs)
     except InvalidEdit:
         _err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
         raise
@@ -143,7 +164,7 @@ def _step(catalog: str, how, **kwargs) -> None:
 
 
 def _step_options(fn):
-    for option in (click.pass_obj, _dry_run_option, _env_option, options.out, options.catalog):
+    for option in (click.pass_obj, _dry_run_option, _every_option, _env_option, options.out, options.catalog):
         fn = option(fn)
     return fn
 
@@ -151,7 +172,7 @@ def _step_options(fn):
 @upgrade.command("start")
 @click.argument("version")
 @_step_options
-def start(obj, version, catalog, out, env, dry_run):
+def start(obj, version, catalog, out, env, every_environment, dry_run):
     """Install istiod VERSION as a second revision (named from the version, e.g. 1-30-3).
 
     istio/base (the CRDs, shared) moves to the newer chart; revision tags, namespaces and the
@@ -159,7 +180,8 @@ def start(obj, version, catalog, out, env, dry_run):
     """
     from ..istio_upgrade import start as do_start
 
-    _guard(obj, lambda: _step(catalog, do_start, version=version, out=out, env=env, dry_run=dry_run))
+    _guard(obj, lambda: _step(catalog, do_start, version=version, out=out, env=env, dry_run=dry_run,
+                              every_environment=every_environment))
 
 
 @upgrade.command("promote")
@@ -169,7 +191,7 @@ def start(obj, version, catalog, out, env, dry_run):
 @click.option("--tag", default=None, metavar="TAG", help="Move only this revision tag (default: every tag on the "
                                                           "old revision).")
 @_step_options
-def promote(obj, namespaces, gateways, tag, catalog, out, env, dry_run):
+def promote(obj, namespaces, gateways, tag, catalog, out, env, every_environment, dry_run):
     """Move workloads to the new revision: the named namespaces, or every revision tag (all
     namespaces labelled with it), or with --gateways the ingress gateway.
 
@@ -180,26 +202,28 @@ def promote(obj, namespaces, gateways, tag, catalog, out, env, dry_run):
     if gateways and (namespaces or tag):
         raise click.UsageError("--gateways moves the gateway alone: without --namespace or --tag")
     _guard(obj, lambda: _step(catalog, do_promote, namespaces=tuple(namespaces), gateways=gateways, tag=tag,
-                              out=out, env=env, dry_run=dry_run))
+                              out=out, env=env, dry_run=dry_run, every_environment=every_environment))
 
 
 @upgrade.command("finish")
 @_step_options
-def finish(obj, catalog, out, env, dry_run):
+def finish(obj, catalog, out, env, every_environment, dry_run):
     """Remove the old istiod release and revision (nothing may select it any more)."""
     from ..istio_upgrade import finish as do_finish
 
-    _guard(obj, lambda: _step(catalog, do_finish, out=out, env=env, dry_run=dry_run))
+    _guard(obj, lambda: _step(catalog, do_finish, out=out, env=env, dry_run=dry_run,
+                              every_environment=every_environment))
 
 
 @upgrade.command("abort")
 @_step_options
-def abort(obj, catalog, out, env, dry_run):
+def abort(obj, catalog, out, env, every_environment, dry_run):
     """Back to the old revision in one step (from start or any promote): the new istiod goes,
     tags, namespaces and the gateway return."""
     from ..istio_upgrade import abort as do_abort
 
-    _guard(obj, lambda: _step(catalog, do_abort, out=out, env=env, dry_run=dry_run))
+    _guard(obj, lambda: _step(catalog, do_abort, out=out, env=env, dry_run=dry_run,
+                              every_environment=every_environment))
 
 
 __all__ = ["command"]
