@@ -525,17 +525,24 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
     import os
 
     from .gitops import export_files
+    from .safeio import refuse_linked_dirs
 
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
     root = catalog_path.resolve().parent
     default = f"gitops/{tool}"
+    if out is not None and os.path.islink(os.path.abspath(out)):
+        from .safeio import FileError, display
+
+        raise FileError(f"refusing to export to {display(os.path.abspath(out))}: it is a symbolic link (to "
+                        f"{os.readlink(os.path.abspath(out))}); give the directory itself")
     out_dir = default if out is None else Path(os.path.relpath(Path(out).resolve(), root)).as_posix()
     chart_dir = f"charts/{chart_name(catalog)}"
     files = export_files(tool, catalog, out_dir=out_dir, envs=list(envs) or None,
                          **chart_options(catalog, chart_dir, options))
     owned = (out_dir,) if out_dir == default and not envs else ()
     outcome = ExportOutcome(tool=tool, out_dir=out_dir, files=files)
+    refuse_linked_dirs(root, (out_dir,) if out_dir != "." else (), files)
     if check:
         outcome.changeset = Changeset.between(root, files, owned)
         return outcome

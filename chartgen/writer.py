@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .changeset import REMOVED, Changeset
 from .errors import ChartgenError
-from .safeio import TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link
+from .safeio import (TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link,
+                     outside_message,                      refuse_linked_dirs)
 
 LOCK_NAME = ".chartgen.lock"
 
@@ -102,9 +103,7 @@ def check_targets(root: Path, rels) -> None:
     for rel in rels:
         link = outside_link(root, rel)
         if link is not None:
-            raise FileError(f"refusing to write {rel}: {link[0]} is a symbolic link to {link[1]}, outside the "
-                            f"output root {os.path.realpath(root)}; chartgen never writes or deletes outside it. "
-                            "Remove the link (or point it inside) and run again; nothing was changed")
+            raise FileError(outside_message(root, rel, link))
         path = root / rel
         try:
             st = os.stat(path)
@@ -115,10 +114,13 @@ def check_targets(root: Path, rels) -> None:
                             f"make it writable (chmod u+w {display(path)}) and run again; nothing was changed")
 
 
-def _real_target(root: Path, rel: str) -> Path:
+def _real_target(root: Path, rel: str, owned_dirs: tuple[str, ...] = ()) -> Path:
     """Where ``rel`` is written: through a symbolic link (one that stays inside ``root``,
-    see ``check_targets``) to the file it names, so the link is kept."""
+    see ``check_targets``) to the file it names, so the link is kept; in a directory chartgen
+    owns, a link is replaced by the file, never written through."""
     path = root / rel
+    if any(rel.startswith(d.rstrip("/") + "/") for d in owned_dirs):
+        return path
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
@@ -148,6 +150,7 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
     Temporary files left by a killed run are removed first (``result.cleaned``).
     """
     result = WriteResult()
+    refuse_linked_dirs(root, owned_dirs, files)  # before anything is removed, leftovers included
     result.cleaned = clean_leftovers(root, files, owned_dirs)
     changes = Changeset.between(root, files, owned_dirs)
     if not changes:
@@ -159,7 +162,7 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
     dirs: set[Path] = set()  # where temporary files may be: an interrupt can land between creating one and noting it
     try:
         for rel in to_write:
-            target = _real_target(root, rel)
+            target = _real_target(root, rel, owned_dirs)
             dirs.add(target.parent)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
