@@ -189,3 +189,46 @@ def test_graph_marks_svg_and_png_where_their_readers_ignore_it():
         kinds.append(kind)
         pos += 12 + length
     assert kinds == [b"IHDR", b"tEXt", b"IDAT", b"IEND"]
+
+
+# --- 3. catalog edits keep line endings, the byte-order mark and blank lines ------------------
+
+EDITS = [("canary", "promote", "proxy"), ("canary", "rollback", "proxy"),
+         ("canary", "set", "proxy", "--weights", "v1=60,v2=40")]
+
+
+def _edited(root: Path, data: bytes, args) -> bytes:
+    (root / "catalog.yaml").write_bytes(data)
+    r = run_cli(*args, cwd=root)
+    assert r.returncode == 0, r.stderr
+    return (root / "catalog.yaml").read_bytes()
+
+
+@pytest.mark.parametrize("args", EDITS, ids=[a[1] for a in EDITS])
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no-bom", "bom"])
+def test_a_crlf_catalog_stays_crlf_through_every_edit(generated, tmp_path, args, bom):
+    lf = (generated / "catalog.yaml").read_bytes()
+    assert b"\r" not in lf and b"\n\n" in lf  # blank lines to keep
+    lf_copy = tmp_path / "lf"
+    shutil.copytree(generated, lf_copy, symlinks=True)
+    expected = _edited(lf_copy, lf, args)
+    assert expected != lf  # the edit changed the weights
+    got = _edited(generated, bom + lf.replace(b"\n", b"\r\n"), args)
+    assert got == bom + expected.replace(b"\n", b"\r\n")
+
+
+def test_an_edit_keeps_mixed_line_endings_line_by_line(generated):
+    lines = (generated / "catalog.yaml").read_bytes().split(b"\n")
+    mixed = b"".join(line + (b"\r\n" if i % 3 == 0 else b"\n") for i, line in enumerate(lines[:-1]))
+    got = _edited(generated, mixed, EDITS[2])
+    changed = [(a, b) for a, b in zip(mixed.splitlines(keepends=True), got.splitlines(keepends=True)) if a != b]
+    assert len(mixed.splitlines()) == len(got.splitlines())
+    assert len(changed) == 1 and b"weights" in changed[0][1] and changed[0][0][-2:] == changed[0][1][-2:]
+
+
+def test_keep_layout_brings_back_blank_lines_the_emitter_dropped():
+    from chartgen.catalog_edit import keep_layout
+
+    original = "\ufeffa: 1\r\n\r\n\r\nb: {x: 1}\r\n\r\nc: 3"
+    assert keep_layout(original, "a: 1\nb: {x: 2}\nc: 3") == "\ufeffa: 1\r\n\r\n\r\nb: {x: 2}\r\n\r\nc: 3"
+    assert keep_layout("a: 1\n", "a: 1\nb: 2\n") == "a: 1\nb: 2\n"
