@@ -232,3 +232,72 @@ def test_keep_layout_brings_back_blank_lines_the_emitter_dropped():
     original = "\ufeffa: 1\r\n\r\n\r\nb: {x: 1}\r\n\r\nc: 3"
     assert keep_layout(original, "a: 1\nb: {x: 2}\nc: 3") == "\ufeffa: 1\r\n\r\n\r\nb: {x: 2}\r\n\r\nc: 3"
     assert keep_layout("a: 1\n", "a: 1\nb: 2\n") == "a: 1\nb: 2\n"
+
+
+# --- 4. publish to a chart repository keeps what it does not own ------------------------------
+
+FOREIGN_INDEX = """\
+# the team's chart repository: do not remove this comment
+apiVersion: v1
+serverInfo:
+  contextPath: /charts
+annotations:
+  owner: platform-team
+entries:
+  other-chart:
+  - name: other-chart
+    version: 1.2.3
+    digest: 0000000000000000000000000000000000000000000000000000000000000000
+    urls: [other-chart-1.2.3.tgz]   # served by another team
+generated: "2024-01-01T00:00:00Z"
+"""
+
+
+def _publish(root: Path, repo: Path, helm: str, helm_env: dict):
+    return run_cli("publish", "--to", str(repo), "--helm", helm, cwd=root, env=helm_env)
+
+
+def _chart_version(root: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load((root / "charts" / "bytefreezer-mesh" / "Chart.yaml").read_text())["version"])
+
+
+def test_publish_keeps_index_keys_entries_and_comments_it_does_not_own(generated, tmp_path, helm, helm_env):
+    import subprocess
+
+    import yaml
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "index.yaml").write_text(FOREIGN_INDEX, encoding="utf-8")
+    r = _publish(generated, repo, helm, helm_env)
+    assert r.returncode == 0, r.stderr
+    text = (repo / "index.yaml").read_text(encoding="utf-8")
+    assert "# the team's chart repository: do not remove this comment" in text and "# served by another team" in text
+    index = yaml.safe_load(text)
+    assert index["serverInfo"] == {"contextPath": "/charts"} and index["annotations"] == {"owner": "platform-team"}
+    assert index["entries"]["other-chart"][0]["urls"] == ["other-chart-1.2.3.tgz"]
+    mine = index["entries"]["bytefreezer-mesh"]
+    assert [e["version"] for e in mine] == [_chart_version(generated)] and len(mine[0]["digest"]) == 64
+    assert index["generated"] != "2024-01-01T00:00:00Z"
+    # helm reads the merged index (strictly: unknown fields are errors): both charts are listed
+    again = tmp_path / "again"
+    again.mkdir()
+    check = subprocess.run([helm, "repo", "index", str(again), "--merge", str(repo / "index.yaml")], env=helm_env,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    assert set(yaml.safe_load((again / "index.yaml").read_text())["entries"]) == {"other-chart", "bytefreezer-mesh"}
+
+
+def test_publish_refuses_a_listed_version_without_a_digest(generated, tmp_path, helm, helm_env):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    version = _chart_version(generated)
+    index = (f"apiVersion: v1\nentries:\n  bytefreezer-mesh:\n  - name: bytefreezer-mesh\n    version: {version}\n"
+             f"    urls: [https://elsewhere.example/bytefreezer-mesh-{version}.tgz]\n")
+    (repo / "index.yaml").write_text(index, encoding="utf-8")
+    _one_line_refusal(_publish(generated, repo, helm, helm_env), f"bytefreezer-mesh {version} is already listed",
+                      "without a digest")
+    assert (repo / "index.yaml").read_text(encoding="utf-8") == index
+    assert sorted(p.name for p in repo.iterdir() if p.name != ".chartgen.lock") == ["index.yaml"]
