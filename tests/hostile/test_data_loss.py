@@ -301,3 +301,32 @@ def test_publish_refuses_a_listed_version_without_a_digest(generated, tmp_path, 
                       "without a digest")
     assert (repo / "index.yaml").read_text(encoding="utf-8") == index
     assert sorted(p.name for p in repo.iterdir() if p.name != ".chartgen.lock") == ["index.yaml"]
+
+
+# --- 5. init never writes through a link out of the project -----------------------------------
+
+
+@pytest.mark.parametrize("name", ["catalog.yaml", ".gitignore"])
+@pytest.mark.parametrize("dangling", [True, False], ids=["dangling", "existing"])
+def test_init_never_writes_through_a_link_out_of_the_project(tmp_path, name, dangling):
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    victim = outside / "victim"
+    if not dangling:
+        victim.write_text("theirs\n", encoding="utf-8")
+    (project / name).symlink_to(victim)
+    for extra in ((), ("--force",)):
+        _one_line_refusal(run_cli("init", "catalog.yaml", *extra, cwd=project), f"refusing to write {name}",
+                          "symbolic link", "nothing was changed")
+        assert sorted(p.name for p in outside.iterdir()) == ([] if dangling else ["victim"])
+        assert dangling or victim.read_text(encoding="utf-8") == "theirs\n"
+        assert sorted(p.name for p in project.iterdir()) == [name]
+
+
+def test_init_writes_through_a_link_inside_the_project(tmp_path):
+    (tmp_path / "shared.gitignore").write_text("*.log\n", encoding="utf-8")
+    (tmp_path / ".gitignore").symlink_to("shared.gitignore")
+    r = run_cli("init", "catalog.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / ".gitignore").is_symlink() and ".chartgen.lock" in (tmp_path / "shared.gitignore").read_text()
