@@ -250,7 +250,7 @@ class Metadata(Model):
         str,
         Field(json_schema_extra={"pattern": naming.SPDX_EXPRESSION.pattern, "examples": ["Apache-2.0", "MIT OR Apache-2.0"]}),
         _check("spdx", "an SPDX license expression such as 'Apache-2.0' or 'MIT OR Apache-2.0'",
-               lambda v: bool(naming.SPDX_EXPRESSION.match(v)) and v.count("(") == v.count(")")),
+               lambda v: bool(naming.SPDX_EXPRESSION.fullmatch(v)) and v.count("(") == v.count(")")),
     ] | None = Field(None, description="The chart's licence (SPDX), shown by Artifact Hub; default: none stated.")
 
 
@@ -681,7 +681,7 @@ class HelmfileSettings(Model):
 def _pattern_str(regex, rule: str, expected: str):
     """A string matching ``regex``: the pattern in the JSON schema, a located ``rule`` error."""
     return Annotated[str, Field(json_schema_extra={"pattern": regex.pattern}),
-                     _check(rule, expected, lambda v: bool(regex.match(v)))]
+                     _check(rule, expected, lambda v: bool(regex.fullmatch(v)))]
 
 
 GitURL = _pattern_str(naming.GIT_URL, "git-url",
@@ -697,7 +697,7 @@ class ArgoCluster(Model):
 
     server: Annotated[str, Field(json_schema_extra={"pattern": naming.CLUSTER_SERVER.pattern}),
                       _check("cluster-server", "a cluster API server URL such as https://10.0.0.1:6443",
-                             lambda v: bool(naming.CLUSTER_SERVER.match(v)))] | None = None
+                             lambda v: bool(naming.CLUSTER_SERVER.fullmatch(v)))] | None = None
     name: ClusterName | None = None
 
     @model_validator(mode="after")

@@ -412,7 +412,7 @@ def parse_changelog(text: str) -> list[dict]:
     for line in text.splitlines():
         if line.startswith("## "):
             version = line[3:].strip()
-            if naming.SEMVER.match(version):
+            if naming.SEMVER.fullmatch(version):
                 history.append({"version": version, "changes": []})
         elif line.startswith("- ") and history:
             history[-1]["changes"].append(line[2:])
@@ -421,5 +421,5 @@ def parse_changelog(text: str) -> list[dict]:
 
 def highest(*versions: str | None) -> str | None:
     """The highest of the valid semantic versions given (None if there is none)."""
-    valid = [v for v in versions if v and naming.SEMVER.match(v)]
+    valid = [v for v in versions if v and naming.SEMVER.fullmatch(v)]
     return max(valid, key=parse_version) if valid else None

@@ -1,0 +1,90 @@
+"""Issue 24, strings: whole-string matching (a trailing newline never passes a pattern),
+invisible and bidirectional control characters, and SARIF that stays valid for any file
+name and documentation URL."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chartgen.errors import CatalogError
+from chartgen.validate import parse_catalog
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BASE = yaml.safe_load((ROOT / "catalog.yaml").read_text(encoding="utf-8"))
+
+
+def _with(path: tuple, value) -> dict:
+    doc = copy.deepcopy(BASE)
+    node = doc
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    return doc
+
+
+def _problems(doc: dict) -> list:
+    try:
+        parse_catalog(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), "catalog.yaml")
+    except CatalogError as exc:
+        return exc.problems
+    return []
+
+
+# --- 11. whole-string matching ----------------------------------------------------------------
+
+TRAILING = [  # (catalog path, a valid value)
+    (("gitops", "repoURL"), "https://github.com/bytefreezer/chartgen.git"),
+    (("gitops", "revision"), "main"),
+    (("gitops", "path"), "deploy/mesh"),
+    (("gitops", "argocd", "clusters", "prod"), {"server": "https://10.0.0.1:6443"}),
+    (("gitops", "argocd", "clusters", "prod"), {"name": "prod-cluster"}),
+    (("metadata", "license"), "Apache-2.0"),
+]
+
+
+@pytest.mark.parametrize("path,valid", TRAILING, ids=[".".join(p) + (f".{next(iter(v))}" if isinstance(v, dict) else "")
+                                                     for p, v in TRAILING])
+@pytest.mark.parametrize("tail", ["\n", "\r\n", "\n\n"], ids=["lf", "crlf", "2lf"])
+def test_a_trailing_newline_never_passes_a_pattern(path, valid, tail):
+    assert _problems(_with(path, valid)) == []
+    if isinstance(valid, dict):
+        (key, value), = valid.items()
+        bad = {key: value + tail}
+    else:
+        bad = valid + tail
+    problems = _problems(_with(path, bad))
+    assert problems, f"{'.'.join(path)}: {bad!r} was accepted"
+    assert all(p.line > 0 and p.rule for p in problems)
+
+
+def test_no_anchored_pattern_is_matched_by_prefix():
+    """``re.match`` with a pattern ending in ``$`` accepts a trailing newline; every pattern
+    that ends in ``$`` is used with ``fullmatch`` (or ``$`` is a line anchor under re.M)."""
+    import ast
+    import re
+
+    anchored: set[str] = set()
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "chartgen").rglob("*.py"))}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                    and getattr(node.value.func, "attr", None) == "compile" and node.value.args
+                    and isinstance(node.value.args[0], (ast.Constant, ast.JoinedStr))):
+                src = ast.unparse(node.value.args[0])
+                if re.search(r"\$['\"]\)?$", src) and "re.M" not in ast.unparse(node.value):
+                    anchored |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    assert {"GIT_URL", "SEMVER", "CLUSTER_SERVER"} <= anchored
+    offenders = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "match":
+                target = node.func.value
+                name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+                pattern = ast.unparse(node.args[0]) if name == "re" and node.args else ""
+                if name in anchored or (name == "re" and re.search(r"\$['\"]$", pattern)):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert offenders == []
