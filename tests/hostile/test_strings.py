@@ -88,3 +88,56 @@ def test_no_anchored_pattern_is_matched_by_prefix():
                 if name in anchored or (name == "re" and re.search(r"\$['\"]$", pattern)):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
     assert offenders == []
+
+
+# --- 12. invisible and bidirectional control characters ---------------------------------------
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202e", "\u2060", "\u2066", "\u2069",
+             "\ufeff", "\u00ad", "\u061c"]
+SVC = ("services", "proxy")
+REACHING = [  # (catalog path, a value it accepts; the character is put into its last string)
+    (SVC + ("expose", "paths"), ["/api"]),
+    (SVC + ("routes",), [{"name": "beta", "version": "v2", "match": {"headers": {"x-beta": {"exact": "true"}}}}]),
+    (SVC + ("routes",), [{"name": "beta", "version": "v2", "match": {"headers": {"x-beta": {"prefix": "tr"}}}}]),
+    (("environments", "dev", "kubeContext"), "kind-dev"),
+    (("metadata", "description"), "ByteFreezer mesh"),
+    (SVC + ("description",), "the proxy"),
+]
+
+
+def _poison(value, char):
+    if isinstance(value, str):
+        return value[:2] + char + value[2:]
+    if isinstance(value, list):
+        return [_poison(value[0], char)] + value[1:]
+    key = list(value)[-1]
+    return {**value, key: _poison(value[key], char)}
+
+
+@pytest.mark.parametrize("path,valid", REACHING, ids=[".".join(p[-2:]) + str(i) for i, (p, _) in enumerate(REACHING)])
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_characters_are_a_located_error(path, valid, char):
+    from chartgen.rules import RULES
+
+    assert _problems(_with(path, valid)) == []
+    problems = _problems(_with(path, _poison(valid, char)))
+    assert [p.rule for p in problems] == ["invisible-character"], problems
+    assert problems[0].line > 0 and f"U+{ord(char):04X}" in problems[0].message
+    assert char not in problems[0].message  # the message shows the character escaped, never raw
+    assert "invisible-character" in RULES
+
+
+def test_the_cli_prints_a_located_invisible_character_error(tmp_path):
+    from conftest import run_cli
+
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8").replace("kubeContext: kind-bytefreezer-dev",
+                                                                        'kubeContext: "kind-byte\\u202efreezer-dev"', 1)
+    assert "\\u202e" in text
+    (tmp_path / "catalog.yaml").write_text(text, encoding="utf-8")
+    r = run_cli("validate", cwd=tmp_path)
+    assert r.returncode == 1
+    out = r.stdout + r.stderr
+    line = out.strip().splitlines()[0]
+    assert line.startswith("catalog.yaml:83:") and ": error: environments.dev.kubeContext: " in line
+    assert line.endswith("[invisible-character]") and "Traceback" not in out
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in line and "\u202e" not in out
