@@ -61,33 +61,48 @@ def test_a_trailing_newline_never_passes_a_pattern(path, valid, tail):
     assert all(p.line > 0 and p.rule for p in problems)
 
 
-def test_no_anchored_pattern_is_matched_by_prefix():
-    """``re.match`` with a pattern ending in ``$`` accepts a trailing newline; every pattern
-    that ends in ``$`` is used with ``fullmatch`` (or ``$`` is a line anchor under re.M)."""
+def _anchored_patterns(trees) -> set[str]:
+    """The names of the compiled patterns that end in ``$`` (not line anchors under re.M)."""
     import ast
     import re
 
     anchored: set[str] = set()
-    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "chartgen").rglob("*.py"))}
     for tree in trees.values():
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-                    and getattr(node.value.func, "attr", None) == "compile" and node.value.args
-                    and isinstance(node.value.args[0], (ast.Constant, ast.JoinedStr))):
-                src = ast.unparse(node.value.args[0])
-                if re.search(r"\$['\"]\)?$", src) and "re.M" not in ast.unparse(node.value):
-                    anchored |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    assert {"GIT_URL", "SEMVER", "CLUSTER_SERVER"} <= anchored
-    offenders = []
+            call = node.value if isinstance(node, ast.Assign) else None
+            if not (isinstance(call, ast.Call) and getattr(call.func, "attr", None) == "compile" and call.args):
+                continue
+            if re.search(r"\$['\"]\)?$", ast.unparse(call.args[0])) and "re.M" not in ast.unparse(call):
+                anchored |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return anchored
+
+
+def _prefix_matches(trees, anchored: set[str]) -> list[str]:
+    import ast
+    import re
+
+    found = []
     for path, tree in trees.items():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "match":
-                target = node.func.value
-                name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
-                pattern = ast.unparse(node.args[0]) if name == "re" and node.args else ""
-                if name in anchored or (name == "re" and re.search(r"\$['\"]$", pattern)):
-                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
-    assert offenders == []
+            if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "match"):
+                continue
+            target = node.func.value
+            name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+            pattern = ast.unparse(node.args[0]) if name == "re" and node.args else ""
+            if name in anchored or (name == "re" and re.search(r"\$['\"]$", pattern)):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_anchored_pattern_is_matched_by_prefix():
+    """``re.match`` with a pattern ending in ``$`` accepts a trailing newline; every pattern
+    that ends in ``$`` is used with ``fullmatch`` (or ``$`` is a line anchor under re.M)."""
+    import ast
+
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "chartgen").rglob("*.py"))}
+    anchored = _anchored_patterns(trees)
+    assert {"GIT_URL", "SEMVER", "CLUSTER_SERVER"} <= anchored
+    assert _prefix_matches(trees, anchored) == []
 
 
 # --- 12. invisible and bidirectional control characters ---------------------------------------
@@ -141,3 +156,67 @@ def test_the_cli_prints_a_located_invisible_character_error(tmp_path):
     assert line.startswith("catalog.yaml:83:") and ": error: environments.dev.kubeContext: " in line
     assert line.endswith("[invisible-character]") and "Traceback" not in out
     assert "U+202E RIGHT-TO-LEFT OVERRIDE" in line and "\u202e" not in out
+
+
+# --- 14. SARIF: documentation URLs and artifact URIs ------------------------------------------
+
+MISTAKES = ROOT / "tests" / "fixtures" / "invalid" / "several-mistakes.yaml"
+BAD_DOCS_URLS = ["docs", "docs/", "https://docs.example/a b/", "javascript:alert(1)//", "//evil.example/",
+                 "https://docs.example/{{x}}/", "https://docs.example/\n", "file:///etc/", "https://"]
+
+
+def _sarif(tmp_path, name: str, env_extra: dict):
+    import json
+    import os
+    import shutil
+
+    from conftest import run_cli
+
+    shutil.copy(MISTAKES, tmp_path / name)
+    env = {k: v for k, v in os.environ.items() if k != "CHARTGEN_DOCS_URL"} | env_extra
+    r = run_cli("validate", name, "--format", "sarif", cwd=tmp_path, env=env)
+    assert r.returncode == 1
+    return r.stdout, json.loads(r.stdout)["runs"][0]
+
+
+@pytest.mark.parametrize("url", BAD_DOCS_URLS)
+def test_a_docs_url_that_is_not_absolute_http_is_ignored_with_a_note(tmp_path, url):
+    try:
+        from helpers.sarif import sarif_errors
+    except ImportError:  # tests/ imported as a package
+        from tests.helpers.sarif import sarif_errors
+    from chartgen.sarif import DOCS_URL
+
+    text, run = _sarif(tmp_path, "catalog.yaml", {"CHARTGEN_DOCS_URL": url})
+    assert sarif_errors(text) == []
+    assert all(r["helpUri"].startswith(DOCS_URL) for r in run["tool"]["driver"]["rules"])
+    assert run["tool"]["driver"]["informationUri"].startswith(DOCS_URL)
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert notes[0]["level"] == "warning" and "CHARTGEN_DOCS_URL" in notes[0]["message"]["text"]
+    assert run["invocations"][0]["executionSuccessful"] is True
+
+
+def test_a_good_docs_url_is_used_without_a_note(tmp_path):
+    _, run = _sarif(tmp_path, "catalog.yaml", {"CHARTGEN_DOCS_URL": "https://git.internal:8443/mesh/-/blob/v1/"})
+    assert all(r["helpUri"].startswith("https://git.internal:8443/mesh/-/blob/v1/docs/")
+               for r in run["tool"]["driver"]["rules"])
+    assert "invocations" not in run
+
+
+@pytest.mark.parametrize("name", ["x:y.yaml", "javascript:alert(1).yaml", "a b#c?.yaml", "100%.yaml"])
+def test_artifact_uris_never_read_as_a_scheme(tmp_path, name):
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        from helpers.sarif import sarif_errors
+    except ImportError:  # tests/ imported as a package
+        from tests.helpers.sarif import sarif_errors
+
+    text, run = _sarif(tmp_path, name, {})
+    assert sarif_errors(text) == []
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"] for loc in r["locations"]}
+    assert len(uris) == 1
+    uri = uris.pop()
+    parts = urlsplit(uri)
+    assert parts.scheme == "" and parts.netloc == "" and parts.query == "" and parts.fragment == ""
+    assert unquote(parts.path).removeprefix("./") == name
