@@ -399,7 +399,7 @@ class Match(Model):
     headers: dict[HeaderName, StringMatch] = {}
     cookie: CookieMatch | None = None
     path: StringMatch | None = None
-    queryParams: dict[str, StringMatch] = {}
+    queryParams: dict[Text, StringMatch] = {}
 
 
 class Delay(Model):

@@ -142,6 +142,14 @@ def test_invisible_characters_are_a_located_error(path, valid, char):
     assert "invisible-character" in RULES
 
 
+def test_a_query_parameter_name_is_checked_too():
+    route = {"name": "beta", "version": "v2", "match": {"queryParams": {"beta": {"exact": "1"}}}}
+    assert _problems(_with(SVC + ("routes",), [route])) == []
+    for name, rule in (("be\u200bta", "invisible-character"), ("be\nta", "text")):
+        poisoned = {**route, "match": {"queryParams": {name: {"exact": "1"}}}}
+        assert [p.rule for p in _problems(_with(SVC + ("routes",), [poisoned]))] == [rule]
+
+
 def test_the_cli_prints_a_located_invisible_character_error(tmp_path):
     from conftest import run_cli
 
