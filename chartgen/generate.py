@@ -465,7 +465,7 @@ def generate_locked(catalog_path: Path, root: Path, options: Options = Options()
     """``generate`` for a caller that already holds the lock of ``root``."""
     outcome = plan(load_catalog(catalog_path), root, options)
     outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit,
-                                merged=outcome.merged, force=options.force)
+                                merged=outcome.merged, force=options.force, protect=(catalog_path,))
     if outcome.result.cleaned:
         outcome.notes.append(f"removed {len(outcome.result.cleaned)} temporary file(s) left by an interrupted "
                              f"run: {', '.join(outcome.result.cleaned)}")
@@ -554,7 +554,7 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
         outcome.changeset = Changeset.between(root, files, owned)
         return outcome
     with locked(root, wait_message=wait_message):
-        outcome.result = write_plan(root, files, owned, force=options.force)
+        outcome.result = write_plan(root, files, owned, force=options.force, protect=(catalog_path,))
     return outcome
 
 

@@ -330,3 +330,16 @@ def test_init_writes_through_a_link_inside_the_project(tmp_path):
     r = run_cli("init", "catalog.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / ".gitignore").is_symlink() and ".chartgen.lock" in (tmp_path / "shared.gitignore").read_text()
+
+
+def test_a_values_file_linked_to_the_catalog_or_another_output_is_refused(generated):
+    dev = generated / "values" / "kiali" / "dev.yaml"
+    for target in ("../../catalog.yaml", "common.yaml", "../grafana/dev.yaml"):
+        dev.unlink()
+        dev.symlink_to(target)
+        (generated / "catalog.yaml").write_text((generated / "catalog.yaml").read_text(encoding="utf-8")
+                                                + "# a change\n", encoding="utf-8")
+        before = _tree(generated)
+        _one_line_refusal(run_cli("generate", "--force", cwd=generated), "refusing to write values/kiali/dev.yaml: it "
+                          f"is a symbolic link to {target}", "nothing was changed")
+        assert _tree(generated) == before
