@@ -342,7 +342,7 @@ def write_output(output: str | Path, data: bytes, fmt: str, catalog: str | Path,
     import os
     import tempfile
 
-    from .provenance import MARK, is_chartgens
+    from .provenance import MARK
     from .safeio import FileError, display, file_error
 
     real = Path(os.path.realpath(output))
@@ -355,9 +355,9 @@ def write_output(output: str | Path, data: bytes, fmt: str, catalog: str | Path,
                 head = fh.read(1024)
         except OSError as exc:
             raise file_error(exc, output, "read") from None
-        if not is_chartgens(head):
-            raise FileError(f"refusing to replace {display(output)}: chartgen did not write it (no `{MARK}` "
-                            "mark); give another file, or run again with --force to replace it")
+        if f"{MARK} graph".encode() not in head:
+            raise FileError(f"refusing to replace {display(output)}: it is not a drawing of chartgen graph (no "
+                            f"`{MARK} graph` mark); give another file, or run again with --force to replace it")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".chartgen-tmp", dir=real.parent)
         with os.fdopen(fd, "wb") as fh:

@@ -388,7 +388,16 @@ def merge_index(current: str, new: str, name: str) -> str:
     rt.preserve_quotes = True
     rt.width = 4096
     rt.indent(mapping=2, sequence=2, offset=0)
-    doc = rt.load(current.removeprefix("\ufeff"))
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        doc = rt.load(current.removeprefix("\ufeff").replace("\r\n", "\n"))
+    except YAMLError as exc:  # what PyYAML let through: a duplicate key
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise PublishError(f"the repository index cannot be edited: {problem}{where}; fix it, or move it away to "
+                           "start a new index") from None
     added = (yaml.safe_load(new) or {})
     if not isinstance(doc, CommentedMap):  # an empty file
         doc = CommentedMap(apiVersion=added.get("apiVersion", "v1"))
@@ -406,7 +415,9 @@ def merge_index(current: str, new: str, name: str) -> str:
         doc["generated"] = added["generated"]
     buf = io.StringIO()
     rt.dump(doc, buf)
-    return buf.getvalue()
+    from .catalog_edit import keep_layout
+
+    return keep_layout(current, buf.getvalue())  # its line endings and byte-order mark
 
 
 def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, helm: str | None = None) -> PublishResult:

@@ -25,7 +25,7 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note", "note": "note"
 
 # the characters of an absolute http(s) URL (RFC 3986's unreserved, reserved and '%'): no space,
 # quote, '<', '>', '\\', '^', '`', '{', '|', '}' or control character
-_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?")
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?")
 
 
 def docs_base() -> tuple[str, str | None]:

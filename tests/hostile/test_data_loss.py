@@ -151,7 +151,12 @@ def test_graph_replaces_its_own_drawing_and_nothing_else_without_force(generated
     notes = generated / "notes.txt"
     notes.write_text("my notes\n", encoding="utf-8")
     _one_line_refusal(run_cli("graph", "--format", fmt, "-o", "notes.txt", cwd=generated),
-                      "refusing to replace notes.txt: chartgen did not write it")
+                      "refusing to replace notes.txt: it is not a drawing of chartgen graph")
+    # a file chartgen wrote that is not a drawing is not replaced by one either
+    helmfile = (generated / "helmfile.yaml").read_bytes()
+    _one_line_refusal(run_cli("graph", "--format", fmt, "-o", "helmfile.yaml", cwd=generated),
+                      "refusing to replace helmfile.yaml: it is not a drawing of chartgen graph")
+    assert (generated / "helmfile.yaml").read_bytes() == helmfile
     assert notes.read_text(encoding="utf-8") == "my notes\n"
     out = generated / f"mesh.{fmt}"
     for _ in range(2):  # the second run replaces the first's drawing: it carries chartgen's mark
@@ -343,3 +348,13 @@ def test_a_values_file_linked_to_the_catalog_or_another_output_is_refused(genera
         _one_line_refusal(run_cli("generate", "--force", cwd=generated), "refusing to write values/kiali/dev.yaml: it "
                           f"is a symbolic link to {target}", "nothing was changed")
         assert _tree(generated) == before
+
+
+def test_an_index_chartgen_cannot_edit_faithfully_is_refused():
+    from chartgen.publish import PublishError, merge_index
+
+    new = "apiVersion: v1\nentries:\n  c:\n  - {name: c, version: 1.0.0, digest: ab}\ngenerated: y\n"
+    with pytest.raises(PublishError, match=r'cannot be edited: found duplicate key "entries".*\(line 3\)'):
+        merge_index("apiVersion: v1\nentries: {}\nentries: {}\n", new, "c")
+    merged = merge_index("\ufeff# keep\r\napiVersion: v1\r\n", new, "c")
+    assert merged.startswith("\ufeff# keep\r\napiVersion: v1\r\n") and "    digest: ab\r\n" in merged

@@ -170,7 +170,7 @@ def test_the_cli_prints_a_located_invisible_character_error(tmp_path):
 
 MISTAKES = ROOT / "tests" / "fixtures" / "invalid" / "several-mistakes.yaml"
 BAD_DOCS_URLS = ["docs", "docs/", "https://docs.example/a b/", "javascript:alert(1)//", "//evil.example/",
-                 "https://docs.example/{{x}}/", "https://docs.example/\n", "file:///etc/", "https://"]
+                 "https://docs.example/{{x}}/", "https://docs.example/\n", "file:///etc/", "https://", "https://docs.example/%zz/"]
 
 
 def _sarif(tmp_path, name: str, env_extra: dict):
