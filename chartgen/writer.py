@@ -97,10 +97,17 @@ def _signals_deferred():
             raise
 
 
-def check_targets(root: Path, rels) -> None:
+def check_targets(root: Path, rels, deleting: bool = False) -> None:
     """Refuse to write or delete through a symbolic link that leads out of ``root``, and to
-    replace a file that was made read-only."""
+    replace a file that was made read-only. With ``deleting``, a path that is itself a link is
+    fine wherever it points: the link is removed, never what it names."""
     for rel in rels:
+        if deleting and os.path.islink(root / rel):
+            parent = Path(rel).parent.as_posix()
+            link = outside_link(root, parent) if parent != "." else None
+            if link is not None:
+                raise FileError(outside_message(root, rel, link))
+            continue
         link = outside_link(root, rel)
         if link is not None:
             raise FileError(outside_message(root, rel, link))
@@ -203,7 +210,8 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
         return result
     to_delete = changes.removed
     to_write = [c.path for c in changes if c.kind != REMOVED]
-    check_targets(root, to_write + to_delete)
+    check_targets(root, to_write)
+    check_targets(root, to_delete, deleting=True)
     check_link_targets(root, to_write, files, owned_dirs, protect)
     check_ours(root, changes.changed, owned_dirs, merged, force)
     staged: list[tuple[str, Path, Path]] = []

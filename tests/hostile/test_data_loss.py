@@ -89,6 +89,18 @@ def test_a_link_inside_an_owned_directory_is_removed_never_what_it_names(generat
     assert (generated / "catalog.yaml").read_bytes() == catalog and _tree(generated / "values") == values
 
 
+def test_a_link_out_of_the_project_inside_an_owned_directory_is_removed_itself(generated, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "precious.yaml").write_text("keep: me\n", encoding="utf-8")
+    flux = generated / "gitops" / "flux"
+    (flux / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (flux / "one.yaml").symlink_to(outside / "precious.yaml")
+    r = run_cli("generate", cwd=generated)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.lexists(flux / "elsewhere") and not os.path.lexists(flux / "one.yaml")
+    assert (outside / "precious.yaml").read_text(encoding="utf-8") == "keep: me\n"
+
+
 def test_a_chart_file_that_is_a_link_is_replaced_not_written_through(generated):
     chart = generated / "charts" / "bytefreezer-mesh"
     notes = chart / "templates" / "NOTES.txt"
