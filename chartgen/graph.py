@@ -319,8 +319,9 @@ def marked(data: bytes, fmt: str) -> bytes:
     from .provenance import MARK
 
     note = f"{MARK} graph; `chartgen graph -o` replaces it."
-    if fmt == "mermaid":
-        return f"%% {note}\n".encode() + data
+    if fmt == "mermaid":  # after the diagram type: some Mermaid readers refuse a comment before it
+        head, sep, rest = data.partition(b"\n")
+        return head + sep + f"  %% {note}\n".encode() + rest
     if fmt == "dot":
         return f"// {note}\n".encode() + data
     if fmt == "svg":
