@@ -215,8 +215,8 @@ def test_graph_marks_svg_and_png_where_their_readers_ignore_it():
 
 # --- 3. catalog edits keep line endings, the byte-order mark and blank lines ------------------
 
-EDITS = [("canary", "promote", "proxy"), ("canary", "rollback", "proxy"),
-         ("canary", "set", "proxy", "--weights", "v1=60,v2=40")]
+EDITS = [("canary", "promote", "proxy", "--env", "prod"), ("canary", "rollback", "proxy", "--env", "dev"),
+         ("canary", "set", "proxy", "--weights", "v1=60,v2=40", "--env", "prod")]
 
 
 def _edited(root: Path, data: bytes, args) -> bytes:
@@ -243,9 +243,16 @@ def test_an_edit_keeps_mixed_line_endings_line_by_line(generated):
     lines = (generated / "catalog.yaml").read_bytes().split(b"\n")
     mixed = b"".join(line + (b"\r\n" if i % 3 == 0 else b"\n") for i, line in enumerate(lines[:-1]))
     got = _edited(generated, mixed, EDITS[2])
-    changed = [(a, b) for a, b in zip(mixed.splitlines(keepends=True), got.splitlines(keepends=True)) if a != b]
-    assert len(mixed.splitlines()) == len(got.splitlines())
-    assert len(changed) == 1 and b"weights" in changed[0][1] and changed[0][0][-2:] == changed[0][1][-2:]
+    before, after = mixed.splitlines(keepends=True), got.splitlines(keepends=True)
+    import difflib
+
+    ops = [op for op in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes() if op[0] != "equal"]
+    # the edit only adds (or replaces) the weights; every other line keeps its bytes, its own ending included
+    assert ops and all(b"weights" in line for _, _, _, j1, j2 in ops for line in after[j1:j2])
+    for op, i1, i2, j1, j2 in ops:
+        assert op in ("insert", "replace") and i2 - i1 <= 1
+        if op == "replace" and j2 - j1 == 1:  # a line changed in place keeps its own ending
+            assert before[i1].endswith(b"\r\n") == after[j1].endswith(b"\r\n")
 
 
 def test_keep_layout_brings_back_blank_lines_the_emitter_dropped():
