@@ -182,6 +182,13 @@ def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | N
 
 
 def _normalised_copy(chart_dir: Path, dst: Path) -> None:
+    from .safeio import display, walk_files
+
+    links = [p for p in walk_files(chart_dir) if p.is_symlink()]
+    if links:  # chartgen writes no link there: a planted one would put what it names into the package
+        raise PublishError(f"refusing to package {display(chart_dir)}: {display(links[0])} is a symbolic link (to "
+                           f"{os.readlink(links[0])}); chartgen never writes one there. Run `chartgen generate` "
+                           "(it removes it), then package again")
     shutil.copytree(chart_dir, dst, symlinks=False)
     for path in [dst, *dst.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)

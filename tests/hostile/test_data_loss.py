@@ -382,3 +382,21 @@ def test_an_index_chartgen_cannot_edit_faithfully_is_refused():
         merge_index("apiVersion: v1\nentries: {}\nentries: {}\n", new, "c")
     merged = merge_index("\ufeff# keep\r\napiVersion: v1\r\n", new, "c")
     assert merged.startswith("\ufeff# keep\r\napiVersion: v1\r\n") and "    digest: ab\r\n" in merged
+
+
+def test_package_never_follows_a_link_planted_in_the_chart(generated, tmp_path, helm, helm_env, monkeypatch):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the chart\n", encoding="utf-8")
+    (generated / "charts" / "bytefreezer-mesh" / "templates" / "leak.yaml").symlink_to(secret)
+    # the command refuses a chart that generate would change (the link is not generate's)
+    _one_line_refusal(run_cli("package", "--dest", str(tmp_path / "dist"), "--helm", helm, cwd=generated, env=helm_env),
+                      "templates/leak.yaml")
+    # and the library call, which has no staleness check, never packages what a link names
+    from chartgen.publish import PublishError, package_chart
+
+    for key, value in helm_env.items():
+        if key.startswith("HELM_"):
+            monkeypatch.setenv(key, value)
+    with pytest.raises(PublishError, match="templates/leak.yaml is a symbolic link"):
+        package_chart(generated / "charts" / "bytefreezer-mesh", tmp_path / "dist", helm=helm)
+    assert not list((tmp_path / "dist").glob("*.tgz"))
