@@ -37,7 +37,8 @@ from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan
 from .mesh import EnvView, Mesh, resolve
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
-           "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences"]
+           "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences",
+           "server_side_apply", "values_configmap_name"]
 
 TOOLS = ("argocd", "flux")
 ARGO_API = "argoproj.io/v1alpha1"
@@ -121,6 +122,11 @@ def _footprint(r: Release) -> tuple[tuple[str, str], ...]:
 
 def _carries_crds(r: Release) -> bool:
     return _CRD in _footprint(r)
+
+
+def server_side_apply(r: Release) -> bool:
+    """Argo CD syncs the release with ``ServerSideApply=true``: the releases carrying CRDs."""
+    return _carries_crds(r)
 
 
 def mesh_namespaces(catalog: Catalog, view: EnvView) -> set[str]:
@@ -374,6 +380,11 @@ def _flux_sources(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings
             chart_of[r.name] = {"chart": {"spec": spec}}
     order = {"GitRepository": 0, "HelmRepository": 1, "OCIRepository": 2}
     return [objs[k] for k in sorted(objs, key=lambda k: (order[k[0]], k[1]))], chart_of
+
+
+def values_configmap_name(r: Release) -> str:
+    """The Flux values ConfigMap of a release."""
+    return _values_configmap(r)
 
 
 def _values_configmap(r: Release) -> str:
