@@ -220,3 +220,27 @@ def flux_values_configmaps(files: dict[str, str], plan, env: str, namespace: str
                                           "annotations": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}},
                              "data": data}))
     return out
+
+
+def check_routes(renders: dict, plan, catalog_name: str, envs, *, mesh=None) -> list[tuple[str, str, str, LimitProblem]]:
+    """Every limit broken by what the three routes apply, as ``(route, env, release,
+    problem)``. ``renders``: per (route, env) the rendered objects per release, as
+    ``{"*": objs}`` for helmfile (one release list, all applied by helm), per release name
+    for ``argocd`` and ``flux``, and under ``("flux-build", env)`` the objects of the Flux
+    directory's build (values ConfigMaps, HelmReleases, sources: applied server-side by
+    kustomize-controller). ``mesh``: the resolved catalog, for the messages' causes."""
+    by_name = {r.name: r for r in plan.releases}
+    mesh_release = next(r.name for r in plan.releases if r.tier == "mesh")
+    out = []
+    for env in envs:
+        for route in ROUTES:
+            for release, objs in renders.get((route, env), {}).items():
+                r = by_name.get(release)
+                csa = r is not None and client_side_apply(route, r)
+                why = blame(mesh, env, release, mesh_release) if mesh is not None and r is not None else None
+                app = f"{catalog_name}-{env}-{release}" if route == "argocd" else None
+                out += [(route, env, release, p) for p in check_objects(objs, client_side_apply=csa, app=app,
+                                                                        blame=why)]
+        for objs in renders.get(("flux-build", env), {}).values():
+            out += [("flux", env, "(kustomization)", p) for p in check_objects(objs)]
+    return out

@@ -83,6 +83,9 @@ def tree(request, tmp_path_factory, upstream_repo):
                             "repoURL: https://git.example.com/platform/mesh.git")
     else:
         text += GITOPS
+        for env in ENVS:  # one cluster each: two environments may not share one
+            assert f"\n  {env}:\n" in text
+            text = text.replace(f"\n  {env}:\n", f"\n  {env}:\n    kubeContext: kind-{env}\n", 1)
     (root / "catalog.yaml").write_text(text + MIRROR.format(mirror=upstream_repo), encoding="utf-8")
     assert GIT_URL == "https://git.example.com/platform/mesh.git"
     generate(root / "catalog.yaml")
