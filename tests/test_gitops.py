@@ -83,6 +83,11 @@ def test_the_crd_check_refuses_what_the_api_server_would(crds):
     assert check_files({"x.yaml": yaml.safe_dump(both)}, crds)
 
 
+def _waves(apps: dict) -> dict[str, int]:
+    return {n: int((a["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave", 0))
+            for n, a in apps.items()}
+
+
 def test_order_and_layering_follow_the_helmfile():
     catalog = load_catalog(ROOT / "catalog.yaml")
     plan = release_plan(catalog, **chart_options(catalog, "charts/bytefreezer-mesh"))
@@ -91,8 +96,7 @@ def test_order_and_layering_follow_the_helmfile():
     for view_env in catalog.environments:
         apps = {r.name: _docs(argo[f"gitops/argocd/{view_env}/{r.name}.yaml"])[0]
                 for r in plan.releases if view_env in r.envs}
-        waves = {n: int((a["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave", 0))
-                 for n, a in apps.items()}
+        waves = _waves(apps)
         for r in plan.releases:
             if view_env not in r.envs:
                 assert f"gitops/argocd/{view_env}/{r.name}.yaml" not in argo
