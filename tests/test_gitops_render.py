@@ -365,3 +365,19 @@ def test_renders_are_reproducible(tree, tools, helm_env, env):
     env_vars = {e["name"]: e for c in deploy["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
     assert env_vars["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "grafana-admin",
                                                                                      "key": "admin-password"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_dev_gateway_and_control_plane_converge_on_a_laptop_cluster(renders, tree, env):
+    """What gitops-engine waits for: a LoadBalancer Service's address and an HPA's metrics.
+    Off production there is neither (NodePort, no HPA); production keeps both."""
+    objs = [o for rel, os_ in renders[("argocd", env)].items() for o in os_ if rel in ("istio-ingress", "istiod")]
+    hpas = [o for o in objs if o["kind"] == "HorizontalPodAutoscaler"]
+    gateway_services = [o for o in renders[("argocd", env)].get("istio-ingress", []) if o["kind"] == "Service"]
+    assert gateway_services or "istio-ingress" not in renders[("argocd", env)]  # ambient: Istio deploys it
+    if env == "dev":
+        assert hpas == []
+        assert all(s["spec"]["type"] == "NodePort" for s in gateway_services)
+    else:
+        assert {h["metadata"]["name"] for h in hpas} >= {"istiod"}
+        assert all(s["spec"]["type"] == "LoadBalancer" for s in gateway_services)

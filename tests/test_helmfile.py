@@ -401,3 +401,32 @@ def test_slo_rules_grow_by_a_name_per_service_not_by_its_expressions():
         assert len(doc["groups"][0]["rules"]) == 4  # 2 recording rules, 2 alert rules (one threshold each)
         sizes[n] = len(_yaml.safe_dump(doc, width=4096))
     assert (sizes[1000] - sizes[100]) / 900 < 40  # bytes per service: its name in two regular expressions
+
+
+def test_gateway_service_type_and_autoscaling_per_environment(catalog, tmp_path):
+    values = build_release_values(catalog)
+    # dev (not production) works on kind: no LoadBalancer address to wait for, no HPA without metrics
+    assert values["istio-ingress/dev.yaml"]["service"]["type"] == "NodePort"
+    assert values["istio-ingress/dev.yaml"]["autoscaling"] == {"enabled": False}
+    assert values["istiod/dev.yaml"]["autoscaleEnabled"] is False
+    assert values["istio-ingress/prod.yaml"]["service"]["type"] == "LoadBalancer"
+    assert "autoscaling" not in values["istio-ingress/prod.yaml"]  # the chart's HPA stays on
+    assert "autoscaleEnabled" not in values["istiod/prod.yaml"]
+    assert "type" not in values["istio-ingress/common.yaml"].get("service", {})
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8").replace(
+        "    gateway:\n      https: false\n", "    autoscaling: true\n    gateway:\n      serviceType: ClusterIP\n"
+        "      https: false\n", 1)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    values = build_release_values(load_catalog(path))
+    assert values["istio-ingress/dev.yaml"]["service"]["type"] == "ClusterIP"
+    assert "autoscaling" not in values["istio-ingress/dev.yaml"] and "autoscaleEnabled" not in values["istiod/dev.yaml"]
+
+
+def test_grafana_reads_its_admin_secret_and_kiali_the_same(catalog):
+    values = build_release_values(catalog)
+    assert values["grafana/common.yaml"]["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user",
+                                                      "passwordKey": "admin-password"}
+    auth = values["kiali/common.yaml"]["external_services"]["grafana"]["auth"]
+    assert auth["password"] == "secret:grafana-admin:admin-password"
+    assert auth["username"] == "secret:grafana-admin:admin-user"
