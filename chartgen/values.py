@@ -221,10 +221,14 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
         "extraPorts": [],
         "rateLimit": _rate_limit(None),
         "jwt": {"enabled": False, "issuer": "", "jwksUri": "", "audiences": []},
+        "serviceType": "LoadBalancer",
     }
     if view is not None:
+        from .helmfile import gateway_service_type
+
         gw = view.env.gateway
         block.update(
+            serviceType=gateway_service_type(view),
             https=gw.https,
             credentialName=gw.credentialName or "",
             httpsRedirect=gw.httpsRedirect,
