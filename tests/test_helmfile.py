@@ -357,7 +357,7 @@ def test_release_values_files(catalog):
     values = build_release_values(catalog)
     assert "localstack/dev.yaml" in values and "localstack/prod.yaml" not in values
     assert values["bytefreezer-mesh/common.yaml"] == {}
-    assert values["istiod/dev.yaml"] == {"meshConfig": {"accessLogFile": "/dev/stdout"}}
+    assert values["istiod/dev.yaml"] == {"meshConfig": {"accessLogFile": "/dev/stdout"}, "autoscaleEnabled": False}
     for name in release_names(catalog):
         assert f"{name}/common.yaml" in values
 
@@ -391,6 +391,7 @@ def test_slo_rules_grow_by_a_name_per_service_not_by_its_expressions():
     import yaml as _yaml
     from helpers.synth import synth_catalog
     from chartgen.mesh import resolve
+    from chartgen.validate import parse_catalog
 
     sizes = {}
     for n in (100, 1000):
