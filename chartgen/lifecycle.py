@@ -331,7 +331,10 @@ TEMPLATE_REVISIONS = (
                         "with a waypoint are authorized at the waypoint (targetRefs to the Service or ServiceEntry) "
                         "and the NetworkPolicies admit the hops through the waypoint and ambient's kubelet probes",
                      MINOR),
-    TemplateRevision(4, "new values istio.namespaceRevisions (a namespace's revision tag or revision, over "
+    TemplateRevision(4, "a Gateway API Gateway carries networking.istio.io/service-type (gateway.serviceType), the "
+                        "type of the Service Istio deploys for it; LoadBalancer as before unless the values say "
+                        "otherwise"),
+    TemplateRevision(5, "new values istio.namespaceRevisions (a namespace's revision tag or revision, over "
                         "istio.revision: its istio.io/rev label, and its waypoint's) and istio.gatewayRevision (the "
                         "istio.io/rev label of a Gateway API gateway), for Istio upgrades by revision and tag; with "
                         "them empty the objects are unchanged", MINOR),

@@ -222,10 +222,14 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
         "extraPorts": [],
         "rateLimit": _rate_limit(None),
         "jwt": {"enabled": False, "issuer": "", "jwksUri": "", "audiences": []},
+        "serviceType": "LoadBalancer",
     }
     if view is not None:
+        from .helmfile import gateway_service_type
+
         gw = view.env.gateway
         block.update(
+            serviceType=gateway_service_type(view),
             https=gw.https,
             credentialName=gw.credentialName or "",
             httpsRedirect=gw.httpsRedirect,
@@ -313,6 +317,15 @@ def _istio_block(catalog: Catalog, view: EnvView | None) -> dict:
     return block
 
 
+def _namespace_labels(view: EnvView | None) -> dict:
+    """The Pod Security Admission labels of the namespaces the chart creates, per environment."""
+    if view is None:
+        return {}
+    from .bootstrap import psa_labels, workload_psa_level
+
+    return psa_labels(workload_psa_level(view))
+
+
 def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, ResolvedService]) -> dict:
     obs = catalog.observability
     return {
@@ -320,7 +333,7 @@ def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, Re
         "domain": catalog.metadata.domain,
         "environment": _environment_block(catalog, view),
         "istio": _istio_block(catalog, view),
-        "namespaces": {"create": True, "labels": {}},
+        "namespaces": {"create": True, "labels": _namespace_labels(view)},
         "gateway": _gateway_block(catalog, view),
         "observability": {
             "namespace": obs.namespace,

@@ -285,7 +285,7 @@ def test_lint_warns_of_a_gateway_left_on_the_revision_being_removed(tmp_path):
     project = Project.from_catalog(catalog, root, source_map=smap)
     rendered = render(project, ["prod"])["prod"]
     findings = analyze(project, rendered)
-    assert [(f.code, f.level) for f in findings] == [("CG141", "warning")]
+    assert [(f.code, f.level) for f in findings] == [("CG151", "warning")]
     assert findings[0].file == "catalog.yaml" and findings[0].line > 0
     _run(root, "promote", "--gateways")
     catalog, smap = parse_catalog((root / "catalog.yaml").read_text(encoding="utf-8"), "catalog.yaml")
