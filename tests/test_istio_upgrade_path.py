@@ -61,6 +61,8 @@ def _prepare(src: Path, dest: Path, mirror: str) -> None:
     doc["helmfile"] = {"chartMirror": mirror}
     if "gitops" not in doc:
         doc["gitops"] = {"repoURL": "https://git.example/mesh.git", "argocd": {}, "flux": {}}
+        for name, env in doc["environments"].items():  # one cluster per environment (shared-cluster)
+            env.setdefault("kubeContext", f"upgrade-{name}")
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "catalog.yaml").write_text(rt.text(), encoding="utf-8")
     proc = run_cli("generate", cwd=dest)
@@ -119,7 +121,7 @@ def _check_exports(root: Path, env: str) -> None:
     argo = {a["metadata"]["labels"]["chartgen.io/release"]: a for a in _docs(root / "gitops" / "argocd" / env, "Application")
             if "chartgen.io/release" in a["metadata"].get("labels", {})}
     assert set(argo) == names, f"argocd {env}: {sorted(set(argo) ^ names)}"
-    wave = {n: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for n, a in argo.items()}
+    wave = {n: int(a["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0)) for n, a in argo.items()}
     for r in releases:
         assert all(wave[n] < wave[r["name"]] for n in _needs(r, names)), (env, r["name"], wave)
     versions = {r["name"]: r["version"] for r in releases if "version" in r}  # the local charts follow git
