@@ -54,6 +54,9 @@ _RULES = [
     Rule("CG132", "error", "Ambient: Sidecar in an ambient namespace"),
     Rule("CG133", "error", "Namespace both sidecar-injected and ambient"),
     Rule("CG134", "warning", "Ambient: waypoint that nothing uses"),
+    Rule("VFY101", "error", "Behaviour: a flow the catalog asks for is denied by the rendered mesh"),
+    Rule("VFY102", "error", "Behaviour: the rendered mesh allows a flow the catalog does not ask for"),
+    Rule("VFY103", "error", "Behaviour: an intended flow gets another version split than the catalog's"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 _RULES += [Rule(name, "error", f"Istio's validating webhook rejects the object ({name})") for name in WEBHOOK_CHECKS]

@@ -208,12 +208,12 @@ class Evaluator:
     # routing ------------------------------------------------------------------------------------
     def mesh_route(self, src: Workload, name: str, ns: str, port: int, path: str, at_waypoint: bool):
         host = f"{name}.{ns}.svc.cluster.local"
-        req = routing.HttpRequest(host, path, port=port)
+        req = routing.HttpRequest(host, path or "/", port=port)
         if at_waypoint or src.mode in ("sidecar", "proxy"):
             from_ns = src.namespace if not at_waypoint else ns
             vss = routing.virtual_services(self.world, host, from_ns, None)
-            routed = routing.route_virtual_service(self.world, vss, req, from_ns, self.services)
-            if routed is None:
+            routed = routing.route_virtual_service(self.world, vss, req, from_ns, self.services, l4=path is None)
+            if routed is None and path is not None:
                 routed = routing.route_http_routes(routing.mesh_routes(self.world, name, ns, port), req, self.services)
             if routed is not None:
                 return routed
@@ -245,9 +245,9 @@ class Evaluator:
                 return Verdict(False, [f"at {gw.ref}: {d.why}: {', '.join(d.deciding)}"])
             deciding.append(f"at {gw.ref}: {d.why}" + (f" ({', '.join(d.deciding)})" if d.deciding else ""))
             identity = wp_pod
-            routed = self.mesh_route(wp_pod, name, ns, port, path or "/", True)
+            routed = self.mesh_route(wp_pod, name, ns, port, path, True)
         elif routed is None:
-            routed = self.mesh_route(src, name, ns, port, path or "/", False)
+            routed = self.mesh_route(src, name, ns, port, path, False)
         return self._backends(src, identity, routed, port, path, deciding)
 
     def _backends(self, src, identity, routed, port, path, deciding) -> Verdict:

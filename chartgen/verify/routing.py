@@ -164,11 +164,20 @@ def _service_of_host(world: World, host: str, services: dict) -> tuple[str, str,
     return None
 
 
-def route_virtual_service(world: World, vss: list[Obj], req: HttpRequest, from_ns: str, services: dict) -> Routed | None:
-    """The backends of the first matching rule of the first VirtualService (None: no VS)."""
+def route_virtual_service(world: World, vss: list[Obj], req: HttpRequest, from_ns: str, services: dict,
+                          l4: bool = False) -> Routed | None:
+    """The backends of the first matching rule of the first VirtualService (None: no VS).
+    ``l4``: a TCP/TLS connection, routed by the ``tcp`` and ``tls`` rules (first whose
+    ``match`` port, if any, is the connection's)."""
     if not vss:
         return None
     vs = vss[0]
+    if l4:
+        for rule in (vs.spec.get("tls") or []) + (vs.spec.get("tcp") or []):
+            ports = [int(m.get("port")) for m in rule.get("match") or [] if isinstance(m, dict) and m.get("port")]
+            if not ports or req.port in ports:
+                return Routed(_destinations(world, rule.get("route") or [], vs, from_ns, services), (vs.ref,))
+        return None if not (vs.spec.get("tls") or vs.spec.get("tcp")) else Routed((), (vs.ref,))
     for rule in vs.spec.get("http") or []:
         matches = rule.get("match") or [{}]
         if not any(vs_match(m or {}, req) for m in matches):
