@@ -16,6 +16,7 @@ from ..usercache import cache_dir
 from .context import Context
 from .findings import Finding
 from .ambient import check_ambient
+from .behaviour import check_behaviour
 from .istio_crds import load as load_istio_crds
 from .mesh import check_mesh
 from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
@@ -54,6 +55,7 @@ def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Findi
     check_mesh(ctx)
     check_security(ctx)
     check_ambient(ctx)
+    check_behaviour(ctx)
     return [_locate(project, f) for f in findings + ctx.findings]
 
 
