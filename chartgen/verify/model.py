@@ -365,29 +365,44 @@ class Evaluator:
         return Verdict(True, deciding + list(dict.fromkeys(allowed)), {k: round(x, 3) for k, x in split.items()})
 
     def _gateway_route(self, gw_pod: Workload, req: routing.HttpRequest):
+        """(routed or None when no listener/server takes the request, deciding objects)."""
         for gw in self.world.kind("Gateway"):
             if gw.api.startswith("networking.istio.io/"):
-                if not subset(gw.spec.get("selector") or {}, gw_pod.label_map):
-                    continue
-                for server in gw.spec.get("servers") or []:
-                    if int((server.get("port") or {}).get("number", 0)) != req.port:
-                        continue
-                    if not any(host_match(str(h).split("/")[-1], req.host) for h in server.get("hosts") or []):
-                        continue
-                    if (server.get("tls") or {}).get("httpsRedirect"):
-                        return routing.Routed((), (gw.ref,)), [f"{gw.ref} redirects to HTTPS"]
-                    vss = routing.virtual_services(self.world, req.host, gw.namespace, f"{gw.namespace}/{gw.name}")
-                    routed = routing.route_virtual_service(self.world, vss, req, gw.namespace, self.services)
-                    return routed or routing.Routed((), (gw.ref,)), [gw.ref]
-            elif gw.spec.get("gatewayClassName") != WAYPOINT_CLASS and \
-                    gw_pod.label_map.get(GATEWAY_NAME_LABEL) == gw.name and gw.namespace == gw_pod.namespace:
-                for listener in gw.spec.get("listeners") or []:
-                    if int(listener.get("port", 0)) != req.port:
-                        continue
-                    routes = routing.gateway_routes(self.world, gw, listener, req.host)
-                    routed = routing.route_http_routes(routes, req, self.services)
-                    return routed or routing.Routed((), (gw.ref,)), [gw.ref]
+                found = self._istio_gateway(gw, gw_pod, req)
+            elif gw.spec.get("gatewayClassName") != WAYPOINT_CLASS and gw.namespace == gw_pod.namespace and \
+                    gw_pod.label_map.get(GATEWAY_NAME_LABEL) == gw.name:
+                found = self._api_gateway(gw, req)
+            else:
+                found = None
+            if found is not None:
+                return found
         return None, []
+
+    def _istio_gateway(self, gw: Obj, gw_pod: Workload, req: routing.HttpRequest):
+        """An Istio Gateway's server for the port and host, then its VirtualServices
+        (https://istio.io/latest/docs/reference/config/networking/gateway/)."""
+        if not subset(gw.spec.get("selector") or {}, gw_pod.label_map):
+            return None
+        for server in gw.spec.get("servers") or []:
+            if int((server.get("port") or {}).get("number", 0)) != req.port:
+                continue
+            if not any(host_match(str(h).split("/")[-1], req.host) for h in server.get("hosts") or []):
+                continue
+            if (server.get("tls") or {}).get("httpsRedirect"):
+                return routing.Routed((), (gw.ref,)), [f"{gw.ref} redirects to HTTPS"]
+            vss = routing.virtual_services(self.world, req.host, gw.namespace, f"{gw.namespace}/{gw.name}")
+            routed = routing.route_virtual_service(self.world, vss, req, gw.namespace, self.services)
+            return routed or routing.Routed((), (gw.ref,)), [gw.ref]
+        return None
+
+    def _api_gateway(self, gw: Obj, req: routing.HttpRequest):
+        for listener in gw.spec.get("listeners") or []:
+            if int(listener.get("port", 0)) != req.port:
+                continue
+            routes = routing.gateway_routes(self.world, gw, listener, req.host)
+            routed = routing.route_http_routes(routes, req, self.services)
+            return routed or routing.Routed((), (gw.ref,)), [gw.ref]
+        return None
 
 
 # --- the whole environment ------------------------------------------------------------------------
@@ -482,37 +497,42 @@ def _undeclared_port(ports: set[int]) -> int:
 def _denied_side(ev: Evaluator, wanted: set) -> list[FlowResult]:
     """Every other flow must be denied. Sources per destination: the workloads any policy at the
     destination names (NetworkPolicy peers, AuthorizationPolicy principals), the workloads whose
-    own egress policies name it, the gateway, the waypoints, Prometheus and the strangers; any
-    other workload is treated by every policy like the stranger of its namespace."""
+    own egress policies name it, its intended callers, the gateway, the waypoints, Prometheus
+    and the strangers; any other workload is treated by every policy like the stranger of its
+    namespace (docs/verify.md, "Equivalence classes")."""
     out = []
     world = ev.world
-    infra = [w for w in world.workloads if w.kind in ("gateway", "waypoint", "prometheus", "stranger")]
+    infra = [w for w in world.workloads if w.kind in ("gateway", "prometheus", "stranger")]
     services = [w for w in world.workloads if w.kind == "service"]
     for key, svc in sorted(ev.by_key.items()):
-        ns = ev.view.service_namespace(svc)
         pods = [w for w in services if w.key == key]
         named = world.named_sources(pods) | world.egress_sources(pods)
+        callers = {w for w in services if _calls_or_called(w, key, wanted)}
         declared = {p.port: p.protocol for p in svc.spec.ports}
-        ports = dict(declared)
-        ports[_undeclared_port(set(declared))] = "TCP"
-        for src in sorted(set(infra) | named | set(services), key=lambda w: (w.kind, w.namespace, w.name)):
-            if src.kind == "service" and src not in named and not _calls_or_called(ev, src, key, wanted):
-                continue  # an unnamed workload: its namespace's stranger stands for it
-            if src.kind == "service" and src.key == key:
-                continue  # a workload calling its own Service: not a flow the catalog speaks of
-            for port, proto in sorted(ports.items()):
-                if (src.key, key, port) in wanted or (src.kind == "waypoint"):
-                    continue
-                if src.kind == "gateway" and svc.spec.expose is not None and port in declared:
-                    continue  # the ingress flows check the exposed service's paths
-                path = "/" if proto in ("HTTP", "HTTP2", "GRPC") else None
-                v = ev.call(src, svc.service_name, ns, port, path)
-                out.append(FlowResult("", "stray", src.name, svc.service_name, port, proto, path, False, v, None,
-                                      ("services", key)))
+        ports = {**declared, _undeclared_port(set(declared)): "TCP"}
+        for src in sorted(set(infra) | named | callers, key=lambda w: (w.kind, w.namespace, w.name)):
+            if src.kind == "waypoint" or (src.kind == "service" and src.key == key):
+                continue  # a waypoint only forwards; a workload calling its own Service is no catalog flow
+            out += _strays(ev, src, key, svc, ports, declared, wanted)
     return out
 
 
-def _calls_or_called(ev: Evaluator, src: Workload, key: str, wanted: set) -> bool:
+def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: dict, wanted: set) -> list[FlowResult]:
+    out = []
+    ns = ev.view.service_namespace(svc)
+    for port, proto in sorted(ports.items()):
+        if (src.key, key, port) in wanted:
+            continue
+        if src.kind == "gateway" and svc.spec.expose is not None and port in declared:
+            continue  # the ingress flows check the exposed service's paths
+        path = "/" if proto in ("HTTP", "HTTP2", "GRPC") else None
+        v = ev.call(src, svc.service_name, ns, port, path)
+        out.append(FlowResult("", "stray", src.name, svc.service_name, port, proto, path, False, v, None,
+                              ("services", key)))
+    return out
+
+
+def _calls_or_called(src: Workload, key: str, wanted: set) -> bool:
     """Is ``src`` a caller of ``key`` on some port (then its other ports are checked)?"""
     return any(s == src.key and t == key for s, t, _ in wanted)
 

@@ -173,11 +173,7 @@ def route_virtual_service(world: World, vss: list[Obj], req: HttpRequest, from_n
         return None
     vs = vss[0]
     if l4:
-        for rule in (vs.spec.get("tls") or []) + (vs.spec.get("tcp") or []):
-            ports = [int(m.get("port")) for m in rule.get("match") or [] if isinstance(m, dict) and m.get("port")]
-            if not ports or req.port in ports:
-                return Routed(_destinations(world, rule.get("route") or [], vs, from_ns, services), (vs.ref,))
-        return None if not (vs.spec.get("tls") or vs.spec.get("tcp")) else Routed((), (vs.ref,))
+        return _route_l4(world, vs, req, from_ns, services)
     for rule in vs.spec.get("http") or []:
         matches = rule.get("match") or [{}]
         if not any(vs_match(m or {}, req) for m in matches):
@@ -186,6 +182,15 @@ def route_virtual_service(world: World, vss: list[Obj], req: HttpRequest, from_n
             return Routed((), (vs.ref,))
         return Routed(_destinations(world, rule.get("route") or [], vs, from_ns, services), (vs.ref,))
     return Routed((), (vs.ref,))
+
+
+def _route_l4(world: World, vs: Obj, req: HttpRequest, from_ns: str, services: dict) -> Routed | None:
+    rules = (vs.spec.get("tls") or []) + (vs.spec.get("tcp") or [])
+    for rule in rules:
+        ports = [int(m.get("port")) for m in rule.get("match") or [] if isinstance(m, dict) and m.get("port")]
+        if not ports or req.port in ports:
+            return Routed(_destinations(world, rule.get("route") or [], vs, from_ns, services), (vs.ref,))
+    return Routed((), (vs.ref,)) if rules else None
 
 
 def _destinations(world: World, route: list, vs: Obj, from_ns: str, services: dict) -> tuple:
@@ -216,20 +221,17 @@ def _destinations(world: World, route: list, vs: Obj, from_ns: str, services: di
 
 # --- the Gateway API ------------------------------------------------------------------------------
 
-def _http_route_match(match: dict, req: HttpRequest) -> bool:
-    path = req.path.split("?", 1)[0]
-    pm = match.get("path") or {"type": "PathPrefix", "value": "/"}
+def _path_ok(pm: dict, path: str) -> bool:
     kind, value = str(pm.get("type") or "PathPrefix"), str(pm.get("value") or "/")
-    if kind == "Exact" and path != value:
-        return False
-    if kind == "PathPrefix" and not path_prefix(value, path):
-        return False
-    if kind == "RegularExpression" and not _full(value, path):
-        return False
-    if match.get("method") and str(match["method"]) != req.method:
-        return False
-    headers = dict(req.headers)
-    for h in match.get("headers") or []:
+    if kind == "Exact":
+        return path == value
+    if kind == "PathPrefix":
+        return path_prefix(value, path)
+    return _full(value, path)  # RegularExpression (Istio: an RE2 full match)
+
+
+def _headers_ok(wanted: list, headers: dict) -> bool:
+    for h in wanted:
         got = headers.get(str(h.get("name", "")).lower())
         if got is None:
             return False
@@ -238,11 +240,19 @@ def _http_route_match(match: dict, req: HttpRequest) -> bool:
                 return False
         elif got != str(h.get("value", "")):
             return False
-    query = dict(q.split("=", 1) for q in req.path.partition("?")[2].split("&") if "=" in q)
-    for q in match.get("queryParams") or []:
-        if query.get(str(q.get("name", ""))) != str(q.get("value", "")):
-            return False
     return True
+
+
+def _http_route_match(match: dict, req: HttpRequest) -> bool:
+    path, _, query_text = req.path.partition("?")
+    if not _path_ok(match.get("path") or {"type": "PathPrefix", "value": "/"}, path):
+        return False
+    if match.get("method") and str(match["method"]) != req.method:
+        return False
+    if not _headers_ok(match.get("headers") or [], dict(req.headers)):
+        return False
+    query = dict(q.split("=", 1) for q in query_text.split("&") if "=" in q)
+    return all(query.get(str(q.get("name", ""))) == str(q.get("value", "")) for q in match.get("queryParams") or [])
 
 
 def _precedence(match: dict, route: Obj, rule_index: int) -> tuple:
