@@ -42,3 +42,19 @@ def test_gateway_api_conformance_matching(table, routes, case):
     else:
         assert chosen is not None
         assert chosen[1]["backendRefs"][0]["name"] == case["backend"]
+
+
+AUTHZ_CASES = [(t, c) for t in _load("authz.yaml") for c in t["cases"]]
+
+
+@pytest.mark.parametrize("table,case", AUTHZ_CASES, ids=[f"{t['name']}-{i}" for i, (t, _) in enumerate(AUTHZ_CASES)])
+def test_authorization_decisions(table, case):
+    world = World({}, {}, by_ns={})
+    for p in table["policies"]:
+        world.by_ns.setdefault(f"AuthorizationPolicy/{p['metadata']['namespace']}", []).append(_obj(p))
+    wl = table["workload"]
+    r = case["request"]
+    req = authz.Request(r.get("principal"), r.get("namespace"), r["ip"], int(r["port"]), r.get("path"),
+                        "GET" if r.get("path") else None)
+    policies = authz.at_workload(world, wl["namespace"], wl.get("labels") or {})
+    assert authz.decide(policies, req, table["point"]).allowed is case["allowed"]

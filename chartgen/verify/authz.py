@@ -80,8 +80,8 @@ def path_matches(pattern: str, path: str | None) -> bool:
 def _template(parts: list[str], segs: list[str]) -> bool:
     if not parts:
         return not segs
-    if parts[0] == "{**}":
-        return len(segs) >= 1
+    if parts[0] == "{**}":  # one or more segments, then the rest of the template
+        return any(_template(parts[1:], segs[i:]) for i in range(1, len(segs) + 1))
     if not segs:
         return False
     if parts[0] != "{*}" and parts[0] != segs[0]:
