@@ -58,3 +58,41 @@ def test_authorization_decisions(table, case):
                         "GET" if r.get("path") else None)
     policies = authz.at_workload(world, wl["namespace"], wl.get("labels") or {})
     assert authz.decide(policies, req, table["point"]).allowed is case["allowed"]
+
+
+def _peer_matches(spec: str, pod: str) -> bool:
+    if not spec:
+        return True
+    if spec.endswith("/"):
+        return pod.startswith(spec)
+    return spec == pod
+
+
+def _expected(pods: list[str], ops: list[dict]) -> dict:
+    """reachability.go: everything connects, then each expectation in order."""
+    truth = {(f, t): True for f in pods for t in pods}
+    for op in ops:
+        for f, t in truth:
+            if "peer" in op and _peer_matches(op["peer"][0], f) and _peer_matches(op["peer"][1], t) or (
+                    "ingress" in op and t == op["ingress"]) or ("pair" in op and [f, t] == op["pair"]):
+                truth[(f, t)] = op["allowed"]
+    return truth
+
+
+NETPOL_CHECKS = [(t, c) for t in _load("netpol.yaml") for c in t["checks"]]
+
+
+@pytest.mark.parametrize("table,check", NETPOL_CHECKS, ids=[f"{t['name']}-{c['port']}" for t, c in NETPOL_CHECKS])
+def test_network_policy_truth_tables(table, check):
+    namespaces = {p.split("/")[0]: {} for p in table["pods"]}
+    world = World(namespaces, {}, by_ns={})
+    for i, p in enumerate(table["policies"]):
+        world.by_ns.setdefault(f"NetworkPolicy/{p['namespace']}", []).append(
+            Obj("NetworkPolicy", "networking.k8s.io/v1", p["namespace"], f"policy-{i}", {}, p["spec"]))
+    peers = {pod: netpol.Peer(f"10.0.0.{i + 1}", pod.split("/")[0], (("pod", pod.split("/")[1]),),
+                              (("serve-80-tcp", 80), ("serve-81-tcp", 81)))
+             for i, pod in enumerate(table["pods"])}
+    expected = _expected(table["pods"], check["expect"])
+    got = {(f, t): netpol.connection(world, peers[f], peers[t], check["port"])[0] for f, t in expected}
+    loopless = {k: v for k, v in expected.items() if k[0] != k[1]}
+    assert {k: got[k] for k in loopless} == loopless
