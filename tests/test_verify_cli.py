@@ -11,13 +11,11 @@ import yaml
 from click.testing import CliRunner
 
 from chartgen.cli import cli
+from helpers.behaviour import AMBIENT_CHART_FIXED
 
 ROOT = Path(__file__).resolve().parent.parent
-# The ambient example fails today for the defects issue 22 lists (caller policies behind the
-# waypoint, NetworkPolicies without the waypoint hops, ambient probes, externals through the
-# waypoint); the chart fixes land separately. Set AMBIENT_CHART_FIXED to True once they are
-# merged (the xfail is strict: the test fails as soon as the example verifies, to say so).
-AMBIENT_CHART_FIXED = False
+# The ambient example fails until the chart fixes of issue 22 are merged (tests/helpers/behaviour.py
+# says which); the xfail is strict: once the example verifies, the test fails to say "flip it".
 EXAMPLES = [pytest.param(name, marks=pytest.mark.xfail(name == "ambient" and not AMBIENT_CHART_FIXED, strict=True,
                                                        reason="the ambient chart defects of issue 22"))
             for name in sorted(p.parent.name for p in (ROOT / "examples").glob("*/catalog.yaml"))]

@@ -24,10 +24,11 @@ from test_admission_property import catalog as admission_catalog
 
 pytestmark = pytest.mark.integration
 
-# The ambient data plane is drawn only once the chart fixes of issue 22 are merged: flip this to
-# True then (the property fails today on every ambient catalog for the defects the issue lists).
-VERIFY_AMBIENT = False
-DATA_PLANES = ["sidecar", "ambient"] if VERIFY_AMBIENT else ["sidecar"]
+from helpers.behaviour import AMBIENT_CHART_FIXED
+
+# The ambient data plane is drawn only once the chart fixes of issue 22 are merged (the property
+# fails today on every ambient catalog for the defects the issue lists): tests/helpers/behaviour.py.
+DATA_PLANES = ["sidecar", "ambient"] if AMBIENT_CHART_FIXED else ["sidecar"]
 
 
 @st.composite
