@@ -220,10 +220,13 @@ def _selects(p: Obj, labels: dict) -> bool:
 def at_workload(world: World, namespace: str, labels: dict) -> list[Obj]:
     """Policies a sidecar or ztunnel of a pod enforces: its namespace's and the root
     namespace's, without targetRefs, selecting the pod (or without a selector)."""
-    out = [p for p in world.in_ns("AuthorizationPolicy", namespace) if _no_target(p) and _selects(p, labels)]
-    if namespace != ROOT_NAMESPACE:
-        out += [p for p in world.in_ns("AuthorizationPolicy", ROOT_NAMESPACE)
-                if _no_target(p) and _selects(p, labels)]
+    from .world import ap_first_labels
+
+    items = tuple(sorted(labels.items()))
+    out = []
+    for ns in dict.fromkeys((namespace, ROOT_NAMESPACE)):
+        candidates = world.by_selector("AuthorizationPolicy", ns, items, ap_first_labels)
+        out += sorted((p for p in candidates if _no_target(p) and _selects(p, labels)), key=lambda p: p.name)
     return out
 
 

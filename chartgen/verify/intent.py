@@ -98,14 +98,14 @@ def external_host(pattern: str) -> str:
 def intended_flows(view: EnvView) -> list[Intended]:
     out: list[Intended] = []
     services = view.enabled
+    splits = {key: _split(svc) for key, svc in services.items()}
     externals = view.catalog.externalServices or {}
     for key, svc in sorted(services.items()):
         for ci, callee in enumerate(svc.spec.calls or []):
             origin = ("services", key, "calls", ci)
             if callee in services:
                 for p in services[callee].spec.ports:
-                    out.append(Intended("call", key, callee, p.port, p.protocol, split=_split(services[callee]),
-                                        origin=origin))
+                    out.append(Intended("call", key, callee, p.port, p.protocol, split=splits[callee], origin=origin))
             elif callee in externals:
                 out += _external(view, key, callee, origin)
         out += _ingress(view, key, svc)

@@ -151,7 +151,16 @@ def _mtls_refused(world: World, src: Workload, dst: Workload) -> str | None:
 def _hop(world: World, src: Workload, dst: Workload, port: int, req_path: str | None, identity: Workload,
          point: str) -> Verdict:
     """One connection: NetworkPolicies, mTLS, then the policies of enforcement ``point``
-    (sidecar | ztunnel | none) at ``dst``, seeing ``identity``."""
+    (sidecar | ztunnel | none) at ``dst``, seeing ``identity``. Decided once per equivalence
+    class of the three workloads (``World.class_key``)."""
+    key = ("hop", world.class_key(src), world.class_key(dst), port, req_path, world.class_key(identity), point)
+    if key not in world._cache:
+        world._cache[key] = _decide_hop(world, src, dst, port, req_path, identity, point)
+    return world._cache[key]
+
+
+def _decide_hop(world: World, src: Workload, dst: Workload, port: int, req_path: str | None, identity: Workload,
+                point: str) -> Verdict:
     wire = HBONE if (point == "ztunnel" and identity.principal is not None) else port
     ok, why = netpol.connection(world, _peer(world, src), _peer(world, dst), wire)
     if not ok:
@@ -189,6 +198,11 @@ class Evaluator:
         self.waypoints = {(w.namespace, w.name): w for w in world.kind("Gateway")
                           if w.spec.get("gatewayClassName") == WAYPOINT_CLASS}
         self.waypoint_pods = {(w.namespace, w.service_account): w for w in world.workloads if w.kind == "waypoint"}
+        self.gateways = [w for w in world.workloads if w.kind == "gateway"]
+        self.pods_of: dict[str, list[Workload]] = {}
+        for w in world.workloads:
+            if w.kind == "service":
+                self.pods_of.setdefault(w.key, []).append(w)
 
     # the waypoint of a Service / ServiceEntry ------------------------------------------------
     def waypoint(self, ns: str, name: str, kind: str = "Service", from_gateway: bool = False):
@@ -206,7 +220,15 @@ class Evaluator:
         return self.waypoints[(wp_ns, wp)], self.waypoint_pods.get((wp_ns, wp))
 
     # routing ------------------------------------------------------------------------------------
-    def mesh_route(self, src: Workload, name: str, ns: str, port: int, path: str, at_waypoint: bool):
+    def mesh_route(self, src: Workload, name: str, ns: str, port: int, path: str | None, at_waypoint: bool):
+        """Where a request from ``src`` to the Service goes (cached: it depends on the caller's
+        namespace and data plane only)."""
+        key = ("route", src.namespace, src.mode, name, ns, port, path, at_waypoint)
+        if key not in self.world._cache:
+            self.world._cache[key] = self._mesh_route(src, name, ns, port, path, at_waypoint)
+        return self.world._cache[key]
+
+    def _mesh_route(self, src: Workload, name: str, ns: str, port: int, path: str | None, at_waypoint: bool):
         host = f"{name}.{ns}.svc.cluster.local"
         req = routing.HttpRequest(host, path or "/", port=port)
         if at_waypoint or src.mode in ("sidecar", "proxy"):
@@ -386,7 +408,7 @@ class Evaluator:
         for server in gw.spec.get("servers") or []:
             if int((server.get("port") or {}).get("number", 0)) != req.port:
                 continue
-            if not any(host_match(str(h).split("/")[-1], req.host) for h in server.get("hosts") or []):
+            if not self._server_hosts(gw, server, req.host):
                 continue
             if (server.get("tls") or {}).get("httpsRedirect"):
                 return routing.Routed((), (gw.ref,)), [f"{gw.ref} redirects to HTTPS"]
@@ -394,6 +416,15 @@ class Evaluator:
             routed = routing.route_virtual_service(self.world, vss, req, gw.namespace, self.services)
             return routed or routing.Routed((), (gw.ref,)), [gw.ref]
         return None
+
+    def _server_hosts(self, gw: Obj, server: dict, host: str) -> bool:
+        """Does a Gateway server's ``hosts`` (``[ns/]host``, wildcards allowed) cover ``host``?"""
+        key = ("server", id(gw), id(server))
+        if key not in self.world._cache:
+            names = [str(h).split("/")[-1] for h in server.get("hosts") or []]
+            self.world._cache[key] = ({n for n in names if "*" not in n}, [n for n in names if "*" in n])
+        exact, wild = self.world._cache[key]
+        return host in exact or any(host_match(n, host) for n in wild)
 
     def _api_gateway(self, gw: Obj, req: routing.HttpRequest):
         for listener in gw.spec.get("listeners") or []:
@@ -438,14 +469,31 @@ def verify(world: World, view) -> EnvReport:
 
 
 def _sources_of(ev: Evaluator, key: str) -> list[Workload]:
-    return [w for w in ev.world.workloads if w.kind == "service" and w.key == key]
+    """One representative per equivalence class of the service's pods (versions that no policy
+    tells apart are one class), named after every version it stands for."""
+    cached = ev.world._cache.get(("sources", key))
+    if cached is None:
+        classes: dict = {}
+        for w in ev.pods_of.get(key, []):
+            classes.setdefault(ev.world.class_key(w), []).append(w)
+        cached = [_representative(ws) for ws in classes.values()]
+        ev.world._cache[("sources", key)] = cached
+    return cached
+
+
+def _representative(ws: list[Workload]) -> Workload:
+    if len(ws) == 1:
+        return ws[0]
+    from dataclasses import replace
+
+    name = ws[0].name.split(" (")[0] + " (" + ", ".join(w.version for w in ws) + ")"
+    return replace(ws[0], name=name)
 
 
 def _evaluate_intended(ev: Evaluator, it: Intended) -> list[FlowResult]:
     out = []
     if it.kind == "ingress":
-        gws = [w for w in ev.world.workloads if w.kind == "gateway"]
-        for gw in gws[:1]:
+        for gw in ev.gateways[:1]:
             v = ev.ingress(gw, it.host, _gateway_port(ev, it), it.path or "/")
             out.append(FlowResult("", "ingress", gw.name, f"{it.host} ({it.target})", _gateway_port(ev, it), it.protocol,
                                   it.path, it.allowed, v, it.split if it.allowed else None, it.origin))
@@ -497,24 +545,38 @@ def _undeclared_port(ports: set[int]) -> int:
 def _denied_side(ev: Evaluator, wanted: set) -> list[FlowResult]:
     """Every other flow must be denied. Sources per destination: the workloads any policy at the
     destination names (NetworkPolicy peers, AuthorizationPolicy principals), the workloads whose
-    own egress policies name it, its intended callers, the gateway, the waypoints, Prometheus
+    own egress policies name it (or its waypoint), its intended callers, the gateway, Prometheus
     and the strangers; any other workload is treated by every policy like the stranger of its
-    namespace (docs/verify.md, "Equivalence classes")."""
+    namespace, and a service's pods by one representative per equivalence class
+    (docs/verify.md, "Equivalence classes")."""
     out = []
-    world = ev.world
-    infra = [w for w in world.workloads if w.kind in ("gateway", "prometheus", "stranger")]
-    services = [w for w in world.workloads if w.kind == "service"]
+    infra = [w for w in ev.world.workloads if w.kind in ("gateway", "prometheus", "stranger")]
+    callers_of: dict[str, set] = {}
+    for s, t, _ in wanted:
+        callers_of.setdefault(t, set()).add(s)
     for key, svc in sorted(ev.by_key.items()):
-        pods = [w for w in services if w.key == key]
-        named = world.named_sources(pods) | world.egress_sources(pods)
-        callers = {w for w in services if _calls_or_called(w, key, wanted)}
+        sources = set(infra) | _named_sources(ev, key, svc) | {
+            w for k in callers_of.get(key, ()) for w in _sources_of(ev, k)}
         declared = {p.port: p.protocol for p in svc.spec.ports}
         ports = {**declared, _undeclared_port(set(declared)): "TCP"}
-        for src in sorted(set(infra) | named | callers, key=lambda w: (w.kind, w.namespace, w.name)):
+        for src in sorted(sources, key=lambda w: (w.kind, w.namespace, w.name)):
             if src.kind == "waypoint" or (src.kind == "service" and src.key == key):
                 continue  # a waypoint only forwards; a workload calling its own Service is no catalog flow
             out += _strays(ev, src, key, svc, ports, declared, wanted)
     return out
+
+
+def _named_sources(ev: Evaluator, key: str, svc) -> set:
+    """The workloads the policies at ``key``'s pods (and its waypoint) name, as class representatives."""
+    world = ev.world
+    pods = ev.pods_of.get(key, [])
+    ns = ev.view.service_namespace(svc)
+    via = ev.waypoint(ns, svc.service_name)
+    extra = authz.at_waypoint(world, via[0], ns, svc.service_name, None) if via else []
+    reached = pods + ([via[1]] if via and via[1] is not None else [])
+    named = world.named_sources(pods, extra) | world.egress_sources(reached)
+    return {w for w in named if w.kind != "service"} | {
+        r for k in {w.key for w in named if w.kind == "service"} for r in _sources_of(ev, k)}
 
 
 def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: dict, wanted: set) -> list[FlowResult]:
@@ -530,11 +592,6 @@ def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: 
         out.append(FlowResult("", "stray", src.name, svc.service_name, port, proto, path, False, v, None,
                               ("services", key)))
     return out
-
-
-def _calls_or_called(src: Workload, key: str, wanted: set) -> bool:
-    """Is ``src`` a caller of ``key`` on some port (then its other ports are checked)?"""
-    return any(s == src.key and t == key for s, t, _ in wanted)
 
 
 def verify_docs(docs, view, gateway_namespace: str, mesh_outbound: str = "ALLOW_ANY") -> EnvReport:

@@ -24,6 +24,7 @@ tests/data/verify/netpol.yaml.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .selectors import in_cidr, label_selector
 from .world import NODE_IP, Obj, World
@@ -42,12 +43,16 @@ class Peer:
     def is_pod(self) -> bool:
         return self.namespace is not None
 
+    @cached_property
+    def label_map(self) -> dict:
+        return dict(self.labels)
 
-def policy_types(spec: dict) -> set[str]:
+
+def policy_types(spec: dict) -> frozenset[str]:
     types = spec.get("policyTypes")
     if types:
-        return {str(t) for t in types}
-    return {"Ingress", "Egress"} if spec.get("egress") is not None else {"Ingress"}
+        return frozenset(str(t) for t in types)
+    return frozenset({"Ingress", "Egress"} if spec.get("egress") is not None else {"Ingress"})
 
 
 def _peer_matches(world: World, policy_ns: str, peer: dict, other: Peer) -> bool:
@@ -63,7 +68,7 @@ def _peer_matches(world: World, policy_ns: str, peer: dict, other: Peer) -> bool
         return False
     if ns_sel is not None and not label_selector(ns_sel, world.ns_labels(other.namespace)):
         return False
-    return label_selector(pod_sel, dict(other.labels))
+    return label_selector(pod_sel, other.label_map)
 
 
 def _port_matches(entry: dict, port: int, protocol: str, dst: Peer) -> bool:
@@ -95,20 +100,25 @@ def direction(world: World, pod: Peer, other: Peer, port: int, protocol: str, ki
     if not pod.is_pod:
         return True, []
     rules_key, peers_key = ("ingress", "from") if kind == "Ingress" else ("egress", "to")
-    selecting = [p for p in world.in_ns("NetworkPolicy", pod.namespace)
-                 if kind in policy_types(p.spec) and label_selector(p.spec.get("podSelector") or {}, dict(pod.labels))]
+    selecting = world.selecting(pod.namespace, pod.labels, kind)
     if not selecting:
         return True, []
-    allowing = [p.ref for p in selecting
-                if any(isinstance(r, dict) and _rule_allows(world, p, r, peers_key, other, port, protocol, dst)
-                       for r in p.spec.get(rules_key) or [])]
-    if allowing:
-        return True, allowing[:1]
+    for p in selecting:  # the union of the rules: the first policy that allows decides
+        for r in p.spec.get(rules_key) or []:
+            if isinstance(r, dict) and _rule_allows(world, p, r, peers_key, other, port, protocol, dst):
+                return True, [p.ref]
     return False, sorted(p.ref for p in selecting)
 
 
 def connection(world: World, src: Peer, dst: Peer, port: int, protocol: str = "TCP"):
-    """(allowed, deciding objects) of a connection from ``src`` to ``dst:port``."""
+    """(allowed, deciding objects) of a connection from ``src`` to ``dst:port`` (cached per world)."""
+    key = ("conn", src, dst, port, protocol)
+    if key not in world._cache:
+        world._cache[key] = _connection(world, src, dst, port, protocol)
+    return world._cache[key]
+
+
+def _connection(world: World, src: Peer, dst: Peer, port: int, protocol: str):
     if src.ip == NODE_IP:  # the node's own traffic (kubelet probes, sidecar mode)
         return True, ["the node (always allowed)"]
     ok_out, why_out = direction(world, src, dst, port, protocol, "Egress", dst)

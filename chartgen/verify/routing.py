@@ -125,9 +125,37 @@ def _exported(obj: Obj, ns: str) -> bool:
 
 def virtual_services(world: World, host: str, from_ns: str, gateway: str | None) -> list[Obj]:
     """The VirtualServices for ``host`` seen from ``from_ns`` (``gateway``: "<ns>/<name>" of an
-    ingress gateway; None: the mesh)."""
+    ingress gateway; None: the mesh); cached per world."""
+    key = ("vs", host, from_ns, gateway)
+    if key not in world._cache:
+        world._cache[key] = _virtual_services(world, host, from_ns, gateway)
+    return world._cache[key]
+
+
+def _host_index(world: World, kind: str, hosts_of) -> tuple[dict, list]:
+    """(exact host -> objects, objects with a wildcard host) of ``kind``, built once per world."""
+    key = ("hosts", kind)
+    if key not in world._cache:
+        exact: dict = {}
+        wild: list = []
+        for o in world.kind(kind):
+            for h in hosts_of(o):
+                if "*" in h:
+                    wild.append(o)
+                else:
+                    exact.setdefault(h, []).append(o)
+        world._cache[key] = (exact, wild)
+    return world._cache[key]
+
+
+def _vs_hosts(vs: Obj) -> list[str]:
+    return [fqdn(str(h), vs.namespace) for h in vs.spec.get("hosts") or []]
+
+
+def _virtual_services(world: World, host: str, from_ns: str, gateway: str | None) -> list[Obj]:
+    exact, wild = _host_index(world, "VirtualService", _vs_hosts)
     out = []
-    for vs in world.kind("VirtualService"):
+    for vs in dict.fromkeys(exact.get(host, []) + wild):
         gws = [str(g) for g in vs.spec.get("gateways") or []]
         if gateway is None:
             if gws and "mesh" not in gws:
@@ -138,14 +166,15 @@ def virtual_services(world: World, host: str, from_ns: str, gateway: str | None)
             names = {g if "/" in g else f"{vs.namespace}/{g}" for g in gws}
             if gateway not in names:
                 continue
-        if any(host_match(fqdn(str(h), vs.namespace), host) for h in vs.spec.get("hosts") or []):
+        if any(host_match(h, host) for h in _vs_hosts(vs)):
             out.append(vs)
     return sorted(out, key=lambda v: (v.namespace, v.name))
 
 
 def _subset_labels(world: World, host: str, subset: str, from_ns: str) -> tuple[dict | None, str]:
-    for dr in world.kind("DestinationRule"):
-        if fqdn(str(dr.spec.get("host", "")), dr.namespace) != host or not _exported(dr, from_ns):
+    exact, _ = _host_index(world, "DestinationRule", lambda dr: [fqdn(str(dr.spec.get("host", "")), dr.namespace)])
+    for dr in exact.get(host, []):
+        if not _exported(dr, from_ns):
             continue
         for s in dr.spec.get("subsets") or []:
             if isinstance(s, dict) and s.get("name") == subset:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 TRUST_DOMAIN = "cluster.local"
 ROOT_NAMESPACE = "istio-system"  # istiod's root namespace (meshConfig.rootNamespace default)
@@ -44,7 +45,7 @@ class Workload:
     key: str = ""  # the catalog service key (kind == service)
     version: str = ""
 
-    @property
+    @cached_property
     def label_map(self) -> dict:
         return dict(self.labels)
 
@@ -94,9 +95,13 @@ class World:
         return self.by_ns.get(f"{kind}/{ns}", [])
 
     def ns_labels(self, ns: str) -> dict:
-        labels = dict(self.namespaces.get(ns) or {})
-        labels.setdefault("kubernetes.io/metadata.name", ns)
-        return labels
+        """A namespace's labels, with the ``kubernetes.io/metadata.name`` the API server sets."""
+        key = ("nslabels", ns)
+        if key not in self._cache:
+            labels = dict(self.namespaces.get(ns) or {})
+            labels.setdefault("kubernetes.io/metadata.name", ns)
+            self._cache[key] = labels
+        return self._cache[key]
 
     def ns_mode(self, ns: str) -> str:
         """The data plane of a namespace: ambient (``istio.io/dataplane-mode: ambient``,
@@ -124,6 +129,40 @@ class World:
         first = self._label_index.get((ns, (str(items[0][0]), str(items[0][1]))), [])
         return [w for w in first if all(w.label_map.get(str(k)) == str(v) for k, v in items[1:])]
 
+    def by_selector(self, kind: str, ns: str, labels: tuple, selector_of) -> list[Obj]:
+        """Objects of ``kind`` in ``ns`` whose selector (``selector_of(obj)``: a matchLabels map,
+        or None for "no selector") may select ``labels``: an index on the selector's first
+        label, so a lookup costs the candidates, not the namespace's objects. The caller checks
+        the full selector."""
+        key = ("index", kind, ns)
+        if key not in self._cache:
+            index: dict = {}
+            for o in self.in_ns(kind, ns):
+                sel = selector_of(o)
+                first = next(iter(sorted(sel.items())), None) if sel else None
+                index.setdefault((str(first[0]), str(first[1])) if first else None, []).append(o)
+            self._cache[key] = index
+        index = self._cache[key]
+        out = list(index.get(None, []))
+        for kv in labels:
+            out += index.get(kv, [])
+        return out
+
+    def selecting(self, ns: str, labels: tuple, kind: str) -> list:
+        """The NetworkPolicies of ``ns`` selecting pods with ``labels`` for ``kind`` (Ingress or
+        Egress), cached per pod class."""
+        key = ("np", ns, labels, kind)
+        if key not in self._cache:
+            from .netpol import policy_types
+            from .selectors import label_selector
+
+            label_map = dict(labels)
+            candidates = self.by_selector("NetworkPolicy", ns, labels, _np_first_labels)
+            self._cache[key] = sorted((p for p in candidates if kind in policy_types(p.spec)
+                                       and label_selector(p.spec.get("podSelector") or {}, label_map)),
+                                      key=lambda p: p.name)
+        return self._cache[key]
+
     def policies_at(self, w: Workload) -> list:
         """The AuthorizationPolicies a sidecar or ztunnel of ``w`` enforces (cached per pod class)."""
         key = ("authz", w.namespace, w.labels)
@@ -139,7 +178,7 @@ class World:
         (https://istio.io/latest/docs/reference/config/networking/sidecar/)."""
         key = ("sidecar", w.namespace, w.labels)
         if key not in self._cache:
-            own = [s for s in self.in_ns("Sidecar", w.namespace)]
+            own = sorted(self.by_selector("Sidecar", w.namespace, w.labels, _sidecar_labels), key=lambda s: s.name)
             chosen = next((s for s in own if (s.spec.get("workloadSelector") or {}).get("labels")
                            and all(w.label_map.get(str(k)) == str(v)
                                    for k, v in s.spec["workloadSelector"]["labels"].items())), None)
@@ -169,25 +208,21 @@ class World:
             self._cache["namespaces"] = sorted({w.namespace for w in self.workloads} | set(self.namespaces))
         return self._cache["namespaces"]
 
-    def named_sources(self, pods: list[Workload]) -> set[Workload]:
+    def named_sources(self, pods: list[Workload], extra_policies=()) -> set[Workload]:
         """Workloads that a policy at ``pods`` names: NetworkPolicy ingress peers (by pod
-        selector) and AuthorizationPolicy principals (of any policy of the pods' namespace)."""
-        from .netpol import policy_types
-        from .selectors import label_selector
-
+        selector) and the principals of the AuthorizationPolicies applying at the pods, plus
+        those of ``extra_policies`` (a waypoint's for the pods' Service)."""
         out: set[Workload] = set()
+        policies: dict[int, Obj] = {id(p): p for p in extra_policies}
         for pod in pods:
-            for p in self.in_ns("NetworkPolicy", pod.namespace):
-                if "Ingress" not in policy_types(p.spec) or not label_selector(p.spec.get("podSelector") or {}, pod.label_map):
-                    continue
+            for p in self.selecting(pod.namespace, pod.labels, "Ingress"):
                 for rule in p.spec.get("ingress") or []:
                     for peer in rule.get("from") or []:
                         out.update(self._peer_pods(p.namespace, peer if isinstance(peer, dict) else {}))
-        namespaces = {pod.namespace for pod in pods} | {ROOT_NAMESPACE}
-        for ns in namespaces:
-            for p in self.in_ns("AuthorizationPolicy", ns):
-                for principal in _principals(p.spec):
-                    out.update(self.by_principal(principal))
+            policies.update((id(p), p) for p in self.policies_at(pod))
+        for p in policies.values():
+            for principal in _principals(p.spec):
+                out.update(self.by_principal(principal))
         return out
 
     def by_principal(self, pattern: str) -> list[Workload]:
@@ -224,8 +259,47 @@ class World:
         out: set[Workload] = set()
         for pod in pods:
             for p in self._cache["egress"].get(pod, ()):
-                out.update(w for w in self.pods(p.namespace) if label_selector(p.spec.get("podSelector"), w.label_map))
+                sel = p.spec.get("podSelector") or {}
+                first = dict(list((sel.get("matchLabels") or {}).items())[:1])
+                out.update(w for w in self.pods(p.namespace, first) if label_selector(sel, w.label_map))
         return out
+
+    def relevant_keys(self) -> frozenset:
+        """The label keys any selector of a policy object reads (NetworkPolicy pod selectors and
+        peers, AuthorizationPolicy, PeerAuthentication and Sidecar selectors): two pods whose
+        labels agree on these keys are treated alike by every policy."""
+        if "relevant" not in self._cache:
+            keys: set = set()
+
+            def add(sel):
+                if isinstance(sel, dict):
+                    keys.update(str(k) for k in (sel.get("matchLabels") or {}))
+                    keys.update(str(e.get("key")) for e in sel.get("matchExpressions") or [] if isinstance(e, dict))
+
+            for p in self.kind("NetworkPolicy"):
+                add(p.spec.get("podSelector"))
+                for rule in (p.spec.get("ingress") or []) + (p.spec.get("egress") or []):
+                    for peer in (rule.get("from") or []) + (rule.get("to") or []):
+                        add((peer or {}).get("podSelector"))
+            for kind in ("AuthorizationPolicy", "PeerAuthentication"):
+                for p in self.kind(kind):
+                    add(p.spec.get("selector"))
+            for p in self.kind("Sidecar"):
+                keys.update(str(k) for k in ((p.spec.get("workloadSelector") or {}).get("labels") or {}))
+            self._cache["relevant"] = frozenset(keys)
+        return self._cache["relevant"]
+
+    def class_key(self, w: Workload) -> tuple:
+        """The equivalence class of a workload for every policy: its namespace, identity, data
+        plane and the labels policies read (a service's versions usually share one class)."""
+        cache = self._cache.setdefault("classes", {})
+        key = id(w)
+        if key not in cache:
+            keys = self.relevant_keys()
+            labels = tuple(kv for kv in w.labels if kv[0] in keys)
+            cache[key] = (w.kind == "service", w.namespace, labels, w.service_account, w.mode,
+                          None if w.kind == "service" else w.ip)
+        return cache[key]
 
     def stranger(self, ns: str) -> Workload:
         return next(w for w in self.workloads if w.kind == "stranger" and w.namespace == ns)
@@ -272,3 +346,18 @@ def _principals(spec: dict) -> list[str]:
             if (c or {}).get("key") == "source.principal":
                 out += [str(v) for v in c.get("values") or []]
     return out
+
+
+def _np_first_labels(p: Obj) -> dict | None:
+    """The matchLabels of a NetworkPolicy's podSelector, None when it has none (it may select any pod)."""
+    sel = p.spec.get("podSelector") or {}
+    return dict(sel.get("matchLabels") or {}) or None
+
+
+def ap_first_labels(p: Obj) -> dict | None:
+    sel = p.spec.get("selector") or {}
+    return dict(sel.get("matchLabels") or {}) or None
+
+
+def _sidecar_labels(s: Obj) -> dict | None:
+    return dict((s.spec.get("workloadSelector") or {}).get("labels") or {}) or None
