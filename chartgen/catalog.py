@@ -51,6 +51,21 @@ def _as_tuple(typ) -> tuple:
     return typ if isinstance(typ, tuple) else (typ,)
 
 
+def _visible(value):
+    """Refuse an invisible or bidirectional control character (``naming.invisible``) in a
+    string: ``/api\u200b`` beside ``/api`` is another path, a header ``exact: "true\u200b"``
+    never matches, U+202E reorders what a reviewer reads."""
+    found = naming.invisible(value) if isinstance(value, str) else None
+    if found is not None:
+        raise PydanticCustomError(
+            "invisible-character", "expected text without invisible or bidirectional control characters, got "
+            "{got}: {char} at character {pos}; write it with visible characters only",
+            {"got": _got(value), "char": found[1], "pos": found[0] + 1})
+    return value
+
+
+Visible = BeforeValidator(_visible)
+
 # Names are written bare into manifests and YAML files: one that YAML 1.1 reads as something
 # else ('on', 'no', 'y', 'null', '012', '1e3') would reach helm and kubectl as a boolean,
 # null or number. (Validators of one Annotated run last-declared first.)
@@ -128,15 +143,18 @@ Host = Annotated[
 PathPrefix = Annotated[
     str,
     Field(json_schema_extra={"pattern": r"^/[^\s\x00-\x1f\x7f]*$"}),
+    Visible,
     _check("path", "an HTTP path starting with '/', without spaces or control characters",
            lambda v: v.startswith("/") and not any(c.isspace() for c in v) and not naming.has_control(v)),
 ]
 Text = Annotated[
     str,
+    Visible,
     _check("text", "a single line without control characters", lambda v: not naming.has_control(v)),
 ]
 MultilineText = Annotated[
     str,
+    Visible,
     _check("text", "text without control characters other than tab and line breaks",
            lambda v: not naming.has_control(v, multiline=True)),
 ]
@@ -154,6 +172,7 @@ LabelValue = Annotated[
 KubeContext = Annotated[
     str,
     Field(json_schema_extra={"minLength": 1, "maxLength": 253, "not": {"pattern": r"\{\{|\}\}"}}),
+    Visible,
     _check("kube-context", "a kube context name (1–253 characters, no control characters, no '{{' or '}}': "
            "helmfile renders helmfile.yaml as a Go template)",
            lambda v: 0 < len(v) <= 253 and not naming.has_control(v) and not naming.has_template(v)),
@@ -175,7 +194,8 @@ EnvVarName = Annotated[
 ]
 Version = Annotated[
     str,
-    _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.fullmatch(v))),
+    _check("semver", "a version such as 1.30.3 that helm can parse (each number at most 18446744073709551615)",
+           naming.is_version),
 ]
 PROTOCOLS = ("HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL")
 Protocol = Literal[PROTOCOLS]  # type: ignore[valid-type]
@@ -210,6 +230,12 @@ RETRY_ON = (
     "deadline-exceeded", "internal", "resource-exhausted", "unavailable", "reset-before-request",
     "http3-post-connect-failure",
 )
+
+
+# Istio's own default (the VirtualService's HTTPRetry.retryOn when unset): no "5xx" or "reset",
+# so a request that reached the service (a non-idempotent POST) is not sent twice unless the
+# catalog asks for it.
+ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 
 
 def _check_retry_on(value: str) -> str:
@@ -250,7 +276,7 @@ class Metadata(Model):
         str,
         Field(json_schema_extra={"pattern": naming.SPDX_EXPRESSION.pattern, "examples": ["Apache-2.0", "MIT OR Apache-2.0"]}),
         _check("spdx", "an SPDX license expression such as 'Apache-2.0' or 'MIT OR Apache-2.0'",
-               lambda v: bool(naming.SPDX_EXPRESSION.match(v)) and v.count("(") == v.count(")")),
+               lambda v: bool(naming.SPDX_EXPRESSION.fullmatch(v)) and v.count("(") == v.count(")")),
     ] | None = Field(None, description="The chart's licence (SPDX), shown by Artifact Hub; default: none stated.")
 
 
@@ -275,7 +301,9 @@ class Port(Model):
 class Retries(Model):
     attempts: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 20}), _check("range", "a whole number 0–20", lambda v: 0 <= v <= 20, int)]
     perTryTimeout: Duration | None = None
-    retryOn: Annotated[str, AfterValidator(_check_retry_on)] = "5xx,reset,connect-failure,refused-stream"
+    retryOn: Annotated[str, AfterValidator(_check_retry_on)] = Field(
+        ISTIO_DEFAULT_RETRY_ON, description="Envoy retry conditions; default Istio's (no 5xx: a POST that reached "
+        "the service is not sent again).")
 
 
 class Cookie(Model):
@@ -380,7 +408,7 @@ class Match(Model):
     headers: dict[HeaderName, StringMatch] = {}
     cookie: CookieMatch | None = None
     path: StringMatch | None = None
-    queryParams: dict[str, StringMatch] = {}
+    queryParams: dict[Text, StringMatch] = {}
 
 
 class Delay(Model):
@@ -452,6 +480,7 @@ def _plain_path(v) -> bool:
 PlainPath = Annotated[
     str,
     Field(json_schema_extra={"pattern": r"^/[^*{}?#\s]*$"}),
+    Visible,
     _check("path", "an HTTP path starting with '/', without '*', '{', '}', '?', '#' or spaces", _plain_path),
 ]
 
@@ -473,9 +502,10 @@ def _check_re2(value: str) -> str:
 
 
 class ExposedPath(Model):
-    """One exposed path: exactly one of ``exact``, ``prefix`` (plain string prefix, as Istio
-    matches it: ``/api`` admits ``/api``, ``/api/x`` and ``/apix``) or ``regex`` (RE2, matching
-    the whole path without the query)."""
+    """One exposed path: exactly one of ``exact``, ``prefix`` (plain string prefix, as an Istio
+    VirtualService's ``prefix`` matches: ``/api`` admits ``/api``, ``/api/x`` and ``/apix``) or
+    ``regex`` (RE2, matching the whole path without the query). A bare string instead is a
+    prefix on whole path segments (the Gateway API's ``PathPrefix``)."""
 
     exact: PlainPath | None = None
     prefix: PlainPath | None = None
@@ -499,7 +529,7 @@ class ExposedPath(Model):
         return getattr(self, self.kind)
 
 
-# A bare string is a prefix (the original form); the tags name the two forms in error paths
+# A bare string is a prefix on whole path segments; the tags name the two forms in error paths
 # and are dropped from them (chartgen.validate).
 PATH_UNION_TAGS = ("path-string", "path-match")
 ExposedPathItem = Annotated[
@@ -509,14 +539,22 @@ ExposedPathItem = Annotated[
 
 
 def path_match(item) -> tuple[str, str]:
-    """An exposed path as (kind, value): a bare string is a prefix."""
-    return ("prefix", item) if isinstance(item, str) else (item.kind, item.value)
+    """An exposed path as (kind, value). A bare string is a prefix on whole path segments,
+    ``("pathPrefix", P)``: ``/static`` and ``/static/`` both admit ``/static``, ``/static/`` and
+    ``/static/x`` but not ``/staticx`` (the Gateway API's PathPrefix, whose trailing ``/`` is
+    ignored). ``/`` admits every path, exactly as the string prefix ``/`` does: it is
+    ``("prefix", "/")``."""
+    if not isinstance(item, str):
+        return item.kind, item.value
+    base = item.rstrip("/")  # every trailing "/": the HTTPRoute then carries none for Istio to trim
+    return ("pathPrefix", base) if base else ("prefix", "/")
 
 
 class Expose(Model):
     host: DnsLabel | None = Field(None, description="Subdomain; the external host is <host>.<env hostSuffix>.")
     paths: Annotated[list[ExposedPathItem], Field(min_length=1)] = Field(
-        ["/"], description="Exposed paths: a string is a prefix; or {exact: …}, {prefix: …}, {regex: …} (RE2).")
+        ["/"], description="Exposed paths: a string is a prefix on whole path segments (/static admits /static and "
+                           "/static/x, not /staticx); or {exact: …}, {prefix: …} (a plain string prefix), {regex: …} (RE2).")
     gatewayPort: PortNumber | None = Field(None, description="A gateway port other than the main one (80/443).")
 
 
@@ -559,7 +597,7 @@ class ServiceOverride(ServiceSettings):
 
 
 class Service(ServiceOverride):
-    description: str | None = None
+    description: Annotated[str, Visible] | None = None
     serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default the key, after naming.prefix.")
     selector: dict[LabelKey, LabelValue] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
     serviceAccount: ServiceAccount | None = None
@@ -681,7 +719,7 @@ class HelmfileSettings(Model):
 def _pattern_str(regex, rule: str, expected: str):
     """A string matching ``regex``: the pattern in the JSON schema, a located ``rule`` error."""
     return Annotated[str, Field(json_schema_extra={"pattern": regex.pattern}),
-                     _check(rule, expected, lambda v: bool(regex.match(v)))]
+                     _check(rule, expected, lambda v: bool(regex.fullmatch(v)))]
 
 
 GitURL = _pattern_str(naming.GIT_URL, "git-url",
@@ -697,7 +735,7 @@ class ArgoCluster(Model):
 
     server: Annotated[str, Field(json_schema_extra={"pattern": naming.CLUSTER_SERVER.pattern}),
                       _check("cluster-server", "a cluster API server URL such as https://10.0.0.1:6443",
-                             lambda v: bool(naming.CLUSTER_SERVER.match(v)))] | None = None
+                             lambda v: bool(naming.CLUSTER_SERVER.fullmatch(v)))] | None = None
     name: ClusterName | None = None
 
     @model_validator(mode="after")

@@ -48,9 +48,9 @@ def _id(*parts: str) -> str:
 
 def _path_text(item) -> str:
     if isinstance(item, str):
-        return item
+        return item  # a prefix on whole path segments
     kind, value = next(iter(item.model_dump(exclude_none=True).items()))
-    return value if kind == "prefix" else f"{value} ({kind})"
+    return f"{value} ({kind})"
 
 
 def _pct(value: float) -> str:
@@ -139,7 +139,12 @@ def _add_service(view: EnvView, key: str, svc, enabled: dict, nodes: dict[str, N
         edges.add(Edge(sid, _id("ver", key, route.version), "ab", f"A/B {route.name}: {match_text(route.match)}"))
     if s.mirror:
         edges.add(Edge(sid, _id("ver", key, s.mirror.version), "mirror", f"mirror {_pct(s.mirror.percent)}"))
+    externals = view.catalog.externalServices
+    # every call the chart admits: to an enabled service, or to an external service (its
+    # ServiceEntry is rendered in every environment; where it is redirected, the redirect edge
+    # continues the path to the service that stands in for it)
     edges.update(Edge(sid, _id("svc", callee), "call") for callee in s.calls or [] if callee in enabled)
+    edges.update(Edge(sid, _id("ext", callee), "call") for callee in s.calls or [] if callee in externals)
     return s.expose is not None
 
 
@@ -196,6 +201,24 @@ def build_graph(source: Catalog | Mesh, env: str | None = None) -> Graph:
         Edge(e.src, e.dst, e.kind, (e.label + note(envs, [x for x in node_envs[e.src] if x in node_envs[e.dst]])).strip())
         for e, envs in edge_envs.items())
     return Graph(f"{catalog.metadata.name} mesh: {', '.join(all_envs)}", out_nodes, out_edges)
+
+
+def mark_flows(graph: Graph, disputed: dict[tuple[str, str], str]) -> Graph:
+    """The graph with the flows where the rendered mesh and the catalog disagree marked:
+    ``disputed`` maps (source node id, destination node id) to a short reason. A call edge of
+    the catalog that the mesh denies gets the reason in its label; a flow the mesh allows that
+    the catalog has no edge for is added as a call edge carrying the reason. The behaviour model
+    that decides which flows disagree is not part of this module: its caller passes them in."""
+    edges = []
+    seen = set()
+    for e in graph.edges:
+        reason = disputed.get((e.src, e.dst)) if e.kind == "call" else None
+        edges.append(e._replace(label=f"{e.label} ✗ {reason}".strip()) if reason else e)
+        seen.add((e.src, e.dst))
+    ids = {n.id for n in graph.nodes}
+    edges += [Edge(src, dst, "call", f"✗ {reason}") for (src, dst), reason in disputed.items()
+              if (src, dst) not in seen and src in ids and dst in ids]
+    return Graph(graph.title, graph.nodes, sorted(edges))
 
 
 _KIND_ORDER = {"mesh": 0, "gateway": 1, "svc": 2, "ver": 3, "ext": 4}
@@ -307,3 +330,65 @@ def _graphviz(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
     except ToolNotFound as exc:
         raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
     return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout
+
+
+def marked(data: bytes, fmt: str) -> bytes:
+    """``data`` (a drawing in ``fmt``) with chartgen's mark near its top, so that a later
+    ``graph -o`` knows the file as its own: a comment in Mermaid, DOT and SVG, a ``tEXt``
+    chunk in PNG."""
+    import struct
+    import zlib
+
+    from .provenance import MARK
+
+    note = f"{MARK} graph; `chartgen graph -o` replaces it."
+    if fmt == "mermaid":  # after the diagram type: some Mermaid readers refuse a comment before it
+        head, sep, rest = data.partition(b"\n")
+        return head + sep + f"  %% {note}\n".encode() + rest
+    if fmt == "dot":
+        return f"// {note}\n".encode() + data
+    if fmt == "svg":
+        head, sep, rest = data.partition(b"\n")
+        comment = f"<!-- {note.replace('--', '-')} -->\n".encode()
+        return head + sep + comment + rest if head.startswith(b"<?xml") else comment + data
+    if fmt == "png" and data[12:16] == b"IHDR":
+        end = 8 + 12 + struct.unpack(">I", data[8:12])[0]
+        body = b"tEXt" + b"Software\0" + note.encode("latin-1")
+        chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        return data[:end] + chunk + data[end:]
+    return data
+
+
+def write_output(output: str | Path, data: bytes, fmt: str, catalog: str | Path, force: bool = False) -> None:
+    """Write the drawing to ``output``: never over the catalog it was drawn from (not even with
+    ``force``), and over another existing file only when chartgen wrote it (its mark) or with
+    ``force``. The file is replaced whole (a temporary file renamed into place)."""
+    import os
+    import tempfile
+
+    from .provenance import MARK
+    from .safeio import FileError, display, file_error
+
+    real = Path(os.path.realpath(output))
+    if real.exists() and os.path.exists(catalog) and os.path.samefile(real, catalog):
+        raise FileError(f"refusing to write the graph to {display(output)}: it is the catalog being read; "
+                        "give another file")
+    if real.exists() and not force:
+        try:
+            with open(real, "rb") as fh:
+                head = fh.read(1024)
+        except OSError as exc:
+            raise file_error(exc, output, "read") from None
+        if f"{MARK} graph".encode() not in head:
+            raise FileError(f"refusing to replace {display(output)}: it is not a drawing of chartgen graph (no "
+                            f"`{MARK} graph` mark); give another file, or run again with --force to replace it")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".chartgen-tmp", dir=real.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(marked(data, fmt))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, real)
+    except OSError as exc:
+        if "tmp" in locals():
+            Path(tmp).unlink(missing_ok=True)
+        raise file_error(exc, output, "write") from None

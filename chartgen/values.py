@@ -13,10 +13,9 @@ from functools import cached_property
 from typing import Any
 
 from . import naming
-from .catalog import Catalog, Match, path_match
+from .catalog import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
 from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
 
-ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
 TEST_IMAGE = "curlimages/curl:8.11.1"
@@ -83,9 +82,10 @@ def _retry_on(svc: ResolvedService) -> str:
 
 
 def _exposed_path(item):
-    """A prefix stays a bare string (the original form); exact and regex become a match."""
+    """A segment prefix stays a bare string (its trailing "/" dropped); "/" stays "/"; exact,
+    a plain string prefix and regex become a match."""
     kind, value = path_match(item)
-    return value if kind == "prefix" else {kind: value}
+    return value if kind == "pathPrefix" or (kind, value) == ("prefix", "/") else {kind: value}
 
 
 def path_label(item) -> str:

@@ -68,6 +68,20 @@ def test_which_services_need_a_waypoint():
     assert values["services"]["proxy"]["waypoint"] == "waypoint"
 
 
+def test_versions_without_weights_need_a_waypoint_to_reach_the_stable_version_only():
+    """ztunnel balances over every pod of the Service: only a waypoint can send all of the
+    traffic to the stable version, as the catalog (versions, no weights) says."""
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["defaults"] = {}
+    data["services"]["piper"] = {"ports": [{"name": "http", "port": 4000}], "calls": ["localstack"],
+                                 "versions": {"v1": {}, "v2": {}}}
+    catalog = parse_catalog(yaml.safe_dump(data), "catalog.yaml")[0]
+    dev = next(v for v in env_views(catalog) if v.name == "dev")
+    assert l7_needs(dev.enabled["piper"]) == ["weights"]
+    piper = chart_values(catalog, dev)["services"]["piper"]
+    assert piper["waypoint"] == "waypoint" and piper["weights"] == {"v1": 100, "v2": 0}
+
+
 def test_values_of_a_gateway_api_ingress():
     catalog = _catalog()
     prod = next(v for v in env_views(catalog) if v.name == "prod")
@@ -153,3 +167,26 @@ def test_slo_alerts_read_the_waypoints_metrics_in_ambient():
     prod = [r["expr"] for r in slo_alert_rules(catalog, views["prod"])["groups"][0]["rules"]]
     assert dev and all('reporter="waypoint"' in e and 'reporter="destination"' not in e for e in dev)
     assert prod and all('reporter="destination"' in e and "waypoint" not in e for e in prod)
+
+
+def test_a_bare_string_path_is_a_prefix_on_whole_segments():
+    from chartgen.catalog import path_match
+
+    assert path_match("/static") == ("pathPrefix", "/static")
+    assert path_match("/static/") == ("pathPrefix", "/static")  # a trailing "/" is ignored, as Istio trims it
+    assert path_match("/static//") == ("pathPrefix", "/static")
+    assert path_match("/") == ("prefix", "/") == path_match("//")
+
+
+def test_a_segment_prefix_ranks_as_istio_ranks_a_path_prefix():
+    """Istio converts PathPrefix P to a prefix of len(P) (rank 2): after every exact path, before
+    every regex, which a plain string prefix becomes."""
+
+    def m(**kw):
+        return Match.model_validate(kw)
+
+    seg = gateway_api_rank(None, ("pathPrefix", "/static"))
+    assert gateway_api_rank(m(path={"exact": "/a"})) < seg < gateway_api_rank(None, ("prefix", "/static"))
+    assert gateway_api_rank(None, ("pathPrefix", "/static/longer")) < seg < gateway_api_rank(None)
+    # a rule's own prefix that covers the exposed segment prefix is narrowed to it
+    assert gateway_api_rank(m(path={"prefix": "/st"}), ("pathPrefix", "/static")) == seg
