@@ -61,7 +61,7 @@ def test_a_values_file_that_removes_a_call_fails_naming_the_flow(helm, tmp_path)
     assert problems, res.output
     assert all(line.startswith("catalog.yaml:") and ": error: services.proxy.calls[0]: prod: " in line
                for line in problems)
-    assert any("bytefreezer-proxy (v1) -> bytefreezer-receiver:3000/ (HTTP) is denied" in line for line in problems)
+    assert any("bytefreezer-proxy (v1, v2) -> bytefreezer-receiver:3000/ (HTTP) is denied" in line for line in problems)
     assert all("bytefreezer-prod/bytefreezer-proxy" in line for line in problems)  # the deciding Sidecar/NetworkPolicy
     assert not any(": dev: " in line for line in res.stdout.splitlines())
 

@@ -5,9 +5,9 @@ misunderstanding of the chart).
 - each ``calls`` edge, on each port of the callee, with that port's protocol (from every
   version's pods of the caller);
 - the ingress gateway to each exposed path: probe paths just inside each match must be
-  routed, probe paths just outside must not (a catalog prefix is a plain string prefix, as
-  ``chartgen.catalog.ExposedPath`` documents: ``/api`` admits ``/api``, ``/api/x`` and
-  ``/apix``); with the version split the catalog asks for;
+  routed, probe paths just outside must not (the catalog's paths as
+  ``chartgen.catalog.path_match`` reads them: a bare string is a prefix on whole path
+  segments, ``{prefix: …}`` a plain string prefix); with the version split the catalog asks for;
 - an external service through its ServiceEntry (and, where its ``redirectTo`` service runs, that
   service on the redirect port);
 - Prometheus to the merged metrics port 15020 of every sidecar pod, and the kubelet's probes.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..catalog import HTTP_PROTOCOLS
+from ..catalog import HTTP_PROTOCOLS, path_match
 from ..mesh import EnvView, ResolvedService
 
 REPRESENTATIVE_EXTERNAL = "verify-probe"  # the label that replaces a leading '*' of a host
@@ -49,6 +49,8 @@ def _split(svc: ResolvedService) -> tuple | None:
 
 def _probe_paths(kind: str, value: str) -> tuple[list[str], list[str]]:
     """(paths just inside, paths just outside) a catalog path match."""
+    if kind == "pathPrefix":  # whole segments: /static admits /static, /static/ and /static/x
+        return [value, value + "/", value + "/x"], [value + "x", value + "-old/x", value[:-1] or "/x"]
     if kind == "exact":
         return [value], [value + "x", value + "/x", value[:-1] or "/x"]
     if kind == "prefix":
@@ -68,18 +70,17 @@ def _regex_probes(pattern: str) -> tuple[list[str], list[str]]:
 
 
 def exposed_paths(svc: ResolvedService) -> list[tuple[int, str, str]]:
-    """(index, kind, value) of each exposed path (a bare string is a prefix)."""
-    out = []
-    for i, p in enumerate(svc.spec.expose.paths if svc.spec.expose else []):
-        out.append((i, "prefix", p) if isinstance(p, str) else (i, p.kind, p.value))
-    return out
+    """(index, kind, value) of each exposed path: ``catalog.path_match`` (a bare string is a prefix
+    on whole path segments, ``pathPrefix``; ``{prefix: …}`` a plain string prefix)."""
+    return [(i, *path_match(p)) for i, p in enumerate(svc.spec.expose.paths if svc.spec.expose else [])]
 
 
 def admitted(svc: ResolvedService, path: str) -> bool:
     """Does the catalog expose ``path`` of ``svc`` (any of its exposed paths)?"""
     for _, kind, value in exposed_paths(svc):
         if (kind == "exact" and path == value) or (kind == "prefix" and path.startswith(value)) or (
-                kind == "regex" and re.fullmatch(value, path)):
+                kind == "regex" and re.fullmatch(value, path)) or (
+                kind == "pathPrefix" and (path == value or path.startswith(value + "/"))):
             return True
     return False
 

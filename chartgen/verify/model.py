@@ -338,22 +338,32 @@ class Evaluator:
         ok, why = self.sidecar_scope(src, host, se.namespace if se else "")
         if not ok:
             return Verdict(False, [why])
-        via = self.waypoint(se.namespace, se.name, "ServiceEntry") if se is not None and src.mode == "ambient" else None
-        hop_src, deciding = src, [se.ref] if se else []
-        if via is not None:
-            gw, wp_pod = via
-            first = _hop(self.world, src, wp_pod, HBONE, None, src, "none") if wp_pod else Verdict(False, ["no pods"])
-            if not first.allowed:
-                return Verdict(False, [f"{src.name} -> {gw.ref}: " + "; ".join(first.deciding)])
-            d = authz.decide(authz.at_waypoint(self.world, gw, se.namespace, None, se.name),
-                             authz.Request(src.principal, src.namespace, src.ip, port), "waypoint")
-            if not d.allowed:
-                return Verdict(False, [f"at {gw.ref}: {d.why}: {', '.join(d.deciding)}"])
-            hop_src = wp_pod
+        deciding = [se.ref] if se else []
+        hop_src = src
+        if se is not None and src.mode == "ambient" and _has_address(se):
+            hop_src, refused = self._through_waypoint(src, se, port)
+            if refused is not None:
+                return refused
         ok, why2 = netpol.connection(self.world, _peer(self.world, hop_src), netpol.Peer(EXTERNAL_IP), port)
         if not ok:
             return Verdict(False, deciding + [f"{hop_src.name} -> {host}: NetworkPolicy ({', '.join(why2)})"])
         return Verdict(True, deciding + why2)
+
+    def _through_waypoint(self, src: Workload, se: Obj, port: int):
+        """(the workload the external connection leaves from, a refusal or None) for a
+        ServiceEntry that its namespace's (or its own) waypoint serves."""
+        via = self.waypoint(se.namespace, se.name, "ServiceEntry")
+        if via is None:
+            return src, None
+        gw, wp_pod = via
+        first = _hop(self.world, src, wp_pod, HBONE, None, src, "none") if wp_pod else Verdict(False, ["no pods"])
+        if not first.allowed:
+            return src, Verdict(False, [f"{src.name} -> {gw.ref}: " + "; ".join(first.deciding)])
+        d = authz.decide(authz.at_waypoint(self.world, gw, se.namespace, None, se.name),
+                         authz.Request(src.principal, src.namespace, src.ip, port), "waypoint")
+        if not d.allowed:
+            return src, Verdict(False, [f"at {gw.ref}: {d.why}: {', '.join(d.deciding)}"])
+        return wp_pod, None
 
     def ingress(self, gw_pod: Workload, host: str, gport: int, path: str) -> Verdict:
         """The ingress gateway receiving ``https?://host:gport/path`` from outside."""
@@ -434,6 +444,19 @@ class Evaluator:
             routed = routing.route_http_routes(routes, req, self.services)
             return routed or routing.Routed((), (gw.ref,)), [gw.ref]
         return None
+
+
+def _has_address(se: Obj) -> bool:
+    """Can ztunnel tell traffic for this ServiceEntry apart, so that its waypoint applies? Only
+    with an address: ``addresses``, or one Istio allocates (DNS resolution and no wildcard host:
+    "address auto allocation ... does not apply to wildcard hosts",
+    https://istio.io/latest/docs/ops/configuration/traffic-management/dns-proxy/). Otherwise the
+    connection goes to the external address directly
+    (https://istio.io/latest/docs/ambient/usage/egress-gateway/)."""
+    if se.spec.get("addresses"):
+        return True
+    hosts = [str(h) for h in se.spec.get("hosts") or []]
+    return str(se.spec.get("resolution") or "NONE") != "NONE" and not any("*" in h for h in hosts)
 
 
 # --- the whole environment ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ ambient example must then verify and lint clean, the property test draws the amb
 and the strict xfail of tests/test_verify_cli.py turns into a plain pass.
 """
 
-AMBIENT_CHART_FIXED = False
+AMBIENT_CHART_FIXED = True
 
 
 def without_behaviour(findings) -> list:
