@@ -53,6 +53,7 @@ class Request:
     method: str | None = None
     host: str | None = None
     headers: tuple = field(default=())
+    request_principal: str | None = None  # "<iss>/<sub>" of a validated JWT (RequestAuthentication)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _source(src: dict, req: Request) -> bool:
     return (_field(src, "principals", req.principal) and _field(src, "namespaces", req.namespace)
             and _field(src, "serviceAccounts", sa) and _field(src, "ipBlocks", req.source_ip, _ip_match)
             and _field(src, "remoteIpBlocks", req.source_ip, _ip_match)
-            and _field(src, "requestPrincipals", None))
+            and _field(src, "requestPrincipals", req.request_principal))
 
 
 def _operation(op: dict, req: Request) -> bool:

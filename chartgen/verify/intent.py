@@ -37,6 +37,7 @@ class Intended:
     split: tuple | None = None  # ((version, percent), ...) the catalog asks for; None: any
     origin: tuple = ()  # the catalog path the flow comes from
     host: str = ""
+    token: bool = True  # ingress: the request carries a valid JWT where the gateway asks for one
 
 
 def _split(svc: ResolvedService) -> tuple | None:
@@ -142,4 +143,7 @@ def _ingress(view: EnvView, key: str, svc: ResolvedService) -> list[Intended]:
             if not admitted(svc, path):
                 out.append(Intended("ingress", "gateway", key, http.port, http.protocol, path, False, None, origin,
                                     host))
+        if view.env.gateway.jwt is not None and inside:  # without a token: refused
+            out.append(Intended("ingress", "gateway", key, http.port, http.protocol, inside[0], False, None,
+                                ("environments", view.name, "gateway", "jwt"), host, token=False))
     return out

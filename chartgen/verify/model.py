@@ -365,15 +365,19 @@ class Evaluator:
             return src, Verdict(False, [f"at {gw.ref}: {d.why}: {', '.join(d.deciding)}"])
         return wp_pod, None
 
-    def ingress(self, gw_pod: Workload, host: str, gport: int, path: str) -> Verdict:
-        """The ingress gateway receiving ``https?://host:gport/path`` from outside."""
+    def ingress(self, gw_pod: Workload, host: str, gport: int, path: str, token: bool = True) -> Verdict:
+        """The ingress gateway receiving ``https?://host:gport/path`` from outside (``token``: with
+        a valid JWT of the gateway's issuer, where the catalog asks for one)."""
+        jwt = self.view.env.gateway.jwt
+        principal = f"{jwt.issuer}/verify-subject" if jwt is not None and token else None
         req = routing.HttpRequest(host, path, port=gport)
         routed, deciding = self._gateway_route(gw_pod, req)
         if routed is None:
             return Verdict(False, deciding or [f"no gateway listener for {host}:{gport}"])
         d = authz.decide(authz.at_gateway(self.world, gw_pod.namespace, gw_pod.label_map,
                                           gw_pod.label_map.get(GATEWAY_NAME_LABEL)),
-                         authz.Request(None, None, OUTSIDE_IP, gport, path, "GET", host), "sidecar")
+                         authz.Request(None, None, OUTSIDE_IP, gport, path, "GET", host,
+                                       request_principal=principal), "sidecar")
         if not d.allowed:
             return Verdict(False, [f"at the gateway: {d.why}: {', '.join(d.deciding)}"])
         if not routed.backends:
@@ -517,8 +521,9 @@ def _evaluate_intended(ev: Evaluator, it: Intended) -> list[FlowResult]:
     out = []
     if it.kind == "ingress":
         for gw in ev.gateways[:1]:
-            v = ev.ingress(gw, it.host, _gateway_port(ev, it), it.path or "/")
-            out.append(FlowResult("", "ingress", gw.name, f"{it.host} ({it.target})", _gateway_port(ev, it), it.protocol,
+            v = ev.ingress(gw, it.host, _gateway_port(ev, it), it.path or "/", it.token)
+            source = gw.name if it.token else f"{gw.name}, without a JWT"
+            out.append(FlowResult("", "ingress", source, f"{it.host} ({it.target})", _gateway_port(ev, it), it.protocol,
                                   it.path, it.allowed, v, it.split if it.allowed else None, it.origin))
         return out
     for src in _sources_of(ev, it.source):
