@@ -4,12 +4,13 @@ lint rule family (VFY1xx)."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Problem
 from ..verify import EnvReport, FlowResult, verify_docs
-from .workspace import Project, Rendered, render
+from .workspace import Project, Rendered, assemble, render_texts
 
 WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
         "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
@@ -74,10 +75,44 @@ def verify_rendered(r: Rendered) -> EnvReport:
     return verify_docs([(d.obj, d.source) for d in r.docs], r.view, r.gateway_namespace, mesh_outbound(r))
 
 
+PARALLEL_BYTES = 2_000_000  # rendered output above which the environments are parsed and verified in parallel
+_JOB: dict = {}  # what a forked worker reads: the project and the rendered texts (set before the fork)
+
+
+def _verify_one(env: str) -> EnvReport:
+    project, texts = _JOB["project"], _JOB["texts"]
+    return verify_rendered(assemble(project, {env: texts[env]})[env])
+
+
+def _reports(project: Project, envs: list[str], texts: dict[str, str]) -> dict[str, EnvReport]:
+    """Each environment parsed and verified: in forked processes for a large render on a machine
+    with several cores (the model is CPU-bound Python), else in turn."""
+    import multiprocessing
+    import os
+
+    big = sum(len(t) for t in texts.values()) > PARALLEL_BYTES
+    if len(envs) > 1 and big and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        from concurrent.futures import ProcessPoolExecutor
+
+        _JOB.update(project=project, texts=texts)
+        try:
+            with ProcessPoolExecutor(max_workers=min(len(envs), os.cpu_count() or 1),
+                                     mp_context=multiprocessing.get_context("fork")) as pool:
+                return dict(zip(envs, pool.map(_verify_one, envs)))
+        finally:
+            _JOB.clear()
+    rendered = assemble(project, texts)
+    return {env: verify_rendered(rendered[env]) for env in envs}
+
+
 def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None) -> VerifyResult:
     envs = sorted(envs or project.environments())
-    rendered = render(project, envs, scratch)
-    reports = {env: verify_rendered(rendered[env]) for env in envs}
+    if scratch is not None:
+        texts = render_texts(project, envs, scratch)
+    else:
+        with tempfile.TemporaryDirectory(prefix="chartgen-verify-") as tmp:
+            texts = render_texts(project, envs, Path(tmp))
+    reports = _reports(project, envs, texts)
     problems = sorted(p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map))
     return VerifyResult(envs, reports, problems, list(dict.fromkeys(project.notes)))
 
