@@ -75,3 +75,19 @@ def test_sarif_and_unknown_environment(helm, tmp_path):
     assert {r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]} >= {"VFY101", "VFY102", "VFY103"}
     res = CliRunner().invoke(cli, ["verify", str(work / "catalog.yaml"), "--env", "staging"])
     assert res.exit_code == 2 and "staging" in res.output
+
+
+def test_parallel_and_sequential_runs_agree(helm, tmp_path, monkeypatch):
+    """A large render verifies its environments in forked processes: the same flows either way."""
+    from chartgen.analyzer import behaviour
+
+    work = _copy_project(tmp_path)
+
+    def flows(result):
+        return {env: [(f.kind, f.source, f.target, f.port, f.path, f.verdict.allowed, f.verdict.split)
+                      for f in r.flows] for env, r in result.reports.items()}
+
+    sequential = behaviour.verify_catalog(work / "catalog.yaml")
+    monkeypatch.setattr(behaviour, "PARALLEL_BYTES", 0)
+    parallel = behaviour.verify_catalog(work / "catalog.yaml")
+    assert flows(parallel) == flows(sequential) and sum(len(v) for v in flows(parallel).values()) > 100
