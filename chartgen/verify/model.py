@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from . import authz, netpol, routing
 from .intent import Intended, external_host, intended_flows
-from .selectors import host_match, label_selector, subset
+from .selectors import host_match, subset
 from .world import (AMBIENT_PROBE_IP, EXTERNAL_IP, GATEWAY_NAME_LABEL, INGRESS_USE_WAYPOINT, NODE_IP,
                     OTHER_NAMESPACE, OUTSIDE_IP, ROOT_NAMESPACE, USE_WAYPOINT, WAYPOINT_CLASS, IpPool, Obj,
                     Workload, World, build_objects)
