@@ -57,6 +57,11 @@ _RULES = [
     Rule("VFY101", "error", "Behaviour: a flow the catalog asks for is denied by the rendered mesh"),
     Rule("VFY102", "error", "Behaviour: the rendered mesh allows a flow the catalog does not ask for"),
     Rule("VFY103", "error", "Behaviour: an intended flow gets another version split than the catalog's"),
+    Rule("CG140", "error", "Object larger than etcd accepts in one request (1.5 MiB)"),
+    Rule("CG141", "error", "ConfigMap or Secret data over 1 MiB"),
+    Rule("CG142", "error", "Client-side apply: last-applied annotation over 256 KiB"),
+    Rule("CG143", "error", "Annotations over 256 KiB"),
+    Rule("CG144", "error", "Name, label value or key longer than Kubernetes allows"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 _RULES += [Rule(name, "error", f"Istio's validating webhook rejects the object ({name})") for name in WEBHOOK_CHECKS]
