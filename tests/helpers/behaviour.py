@@ -1,11 +1,11 @@
 """One switch for the tests that depend on the chart's ambient fixes of issue 22.
 
-Today the ambient chart has the defects issue 22 lists (caller policies enforced behind the
-waypoint where only its identity is seen, NetworkPolicies without the waypoint hops and the
-ambient probe address, external calls through the waypoint), so ``chartgen verify`` (and lint's
-VFY family) fails on every ambient catalog. Once those fixes are merged, set this to True: the
-ambient example must then verify and lint clean, the property test draws the ambient data plane,
-and the strict xfail of tests/test_verify_cli.py turns into a plain pass.
+Before those fixes the ambient chart had the defects issue 22 lists (caller policies enforced
+behind the waypoint where only its identity is seen, NetworkPolicies without the waypoint hops
+and the ambient probe address), and ``chartgen verify`` (and lint's VFY family) failed on every
+ambient catalog. The fixes are merged, so this is True: the ambient example must verify and lint
+clean, and the property test draws the ambient data plane. Setting it to False restores the
+earlier expectations (the ambient example a strict xfail, sidecar-only property draws).
 """
 
 AMBIENT_CHART_FIXED = True
