@@ -85,6 +85,10 @@ class Obj:
         """The line and column of the value at ``path`` (or its nearest ancestor)."""
         return self.smap.value_pos(self.base + tuple(path))
 
+    def key_pos(self, *path) -> tuple[int, int]:
+        """The line and column of the key that holds ``path`` (for a list item: the item)."""
+        return self.smap.key_pos(self.base + tuple(path))
+
     def where(self, *path) -> str:
         line, col = self.pos(*path)
         return f"{self.file}:{line}:{col}"
