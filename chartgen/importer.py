@@ -21,7 +21,7 @@ from . import naming
 from .callgraph import Call, End
 from .catalog_edit import RoundTrip
 from .errors import CatalogError, ChartgenError
-from .manifests import SERVED_KINDS, Manifests, Obj, selects, workload_selector
+from .manifests import Manifests, Obj, selects
 
 # appProtocol values (Kubernetes' and Istio's) → catalog protocol
 APP_PROTOCOLS = {
@@ -111,11 +111,19 @@ def port_protocol(port: dict) -> tuple[str, str]:
 
 
 def _catalog_port_name(proto: str, port: dict, taken: set[str]) -> str:
+    """The Service's port name when it says the protocol (Istio's <protocol>[-suffix]), else
+    the protocol with the name as suffix ('rabbitmq' → 'tcp-rabbitmq'), or with what usually
+    listens on the port ('tcp-amqp')."""
     name = str(port.get("name") or "")
-    if not (name and naming.DNS1123_LABEL.fullmatch(name)):
-        number = port.get("port")
-        what = WELL_KNOWN_PORTS.get(number, (None, ""))[1].lower()
-        name = f"tcp-{what}" if proto == "TCP" and what.isalpha() else proto.lower()
+    prefix = proto.lower()
+    if name and naming.DNS1123_LABEL.fullmatch(name):
+        said = next((NAME_PREFIXES[p] for p in sorted(NAME_PREFIXES, key=len, reverse=True)
+                     if name == p or name.startswith(p + "-")), None)
+        if said != proto:
+            name = f"{prefix}-{name}"[:63].rstrip("-")
+    else:
+        what = WELL_KNOWN_PORTS.get(port.get("port"), (None, ""))[1].lower()
+        name = f"tcp-{what}" if proto == "TCP" and what.isalpha() else prefix
     base, i = name, 2
     while name in taken:
         name, i = f"{base}-{i}", i + 1
@@ -242,7 +250,7 @@ def _selected(svc: Obj, workloads: list[Obj]) -> list[Obj]:
 def scan(manifests: Manifests, calls: list[Call] | None = None) -> Scan:
     """What the manifests say about the services (pure)."""
     out = Scan(calls_given=calls is not None)
-    workloads = manifests.of_kind(*SERVED_KINDS)
+    workloads = manifests.workloads()
     services = manifests.of_kind("Service")
     accounts = {(o.namespace, o.name) for o in manifests.of_kind("ServiceAccount")}
     pairs = [(s, _selected(s, workloads)) for s in services]

@@ -145,6 +145,11 @@ class Manifests:
     def of_kind(self, *kinds: str) -> list[Obj]:
         return [o for o in self.objects if o.kind in kinds]
 
+    def workloads(self) -> list[Obj]:
+        """The workloads a Service may select, without those a controller owns (the ReplicaSets
+        and Pods of a Deployment in ``kubectl get all -o yaml``): the owner stands for them."""
+        return [o for o in self.of_kind(*SERVED_KINDS) if not o.meta.get("ownerReferences")]
+
 
 def parse(text: str, file: str) -> Manifests:
     """The objects of one YAML stream (``file`` names it in positions)."""

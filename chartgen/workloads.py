@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .importer import port_protocol
-from .manifests import SERVED_KINDS, Manifests, Obj, selects
+from .manifests import Manifests, Obj, selects
 
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever
 AMBIENT_PROBE_SOURCE = "169.254.7.127/32"  # where ztunnel hands kubelet's probes to ambient pods
@@ -164,7 +164,7 @@ def check(envs: list[Env], manifests: Manifests) -> list[Finding]:
 
 
 def _check_env(env: Env, manifests: Manifests) -> list[Finding]:
-    workloads = manifests.of_kind(*SERVED_KINDS)
+    workloads = manifests.workloads()
     app_services = {(env.ns_of(s), s.name): s for s in manifests.of_kind("Service")}
     accounts = {(env.ns_of(a), a.name) for a in manifests.of_kind("ServiceAccount")}
     out: list[Finding] = []

@@ -136,7 +136,9 @@ def test_sockshop_import_guesses_protocols_and_uses_the_label_convention():
     assert svcs["catalogue-db"]["ports"][0]["protocol"] == "MYSQL"
     assert svcs["carts-db"]["ports"][0]["protocol"] == "MONGO"
     assert svcs["session-db"]["ports"][0]["protocol"] == "REDIS"
-    assert svcs["rabbitmq"]["ports"][0]["protocol"] == "TCP"
+    # Istio's <protocol>[-suffix] names: the Service's name kept as the suffix
+    assert [(p["name"], p["protocol"]) for p in svcs["rabbitmq"]["ports"]] == [("tcp-rabbitmq", "TCP"),
+                                                                               ("http-exporter", "HTTP")]
     assert "protocol guessed from port 3306 (MySQL)" in result.text
     # every pod runs as 'default': the catalog keeps one identity per service and says what to set
     assert "serviceAccount" not in svcs["carts"]
@@ -288,3 +290,24 @@ spec:
     assert doc["api"]["expose"] == {"paths": ["/v1"]}  # host api: the key already
     assert doc["docs"]["expose"] == {"paths": ["/guide"]}
     assert doc["api"]["ports"][0]["protocol"] == "GRPC"
+
+
+def test_kubectl_list_owned_objects_stand_behind_their_owner():
+    """``kubectl get all -o yaml``: the ReplicaSet and Pods of a Deployment are not workloads of
+    their own (no second version, no note)."""
+    owned = {"ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d9f", "controller": True}]}
+    items = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+         "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+         "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w"}]}}}},
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d9f", **owned},
+         "spec": {"template": {"metadata": {"labels": {"app": "web", "pod-template-hash": "5d9f"}},
+                               "spec": {"containers": [{"name": "w"}]}}}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-5d9f-abc", "labels": {
+            "app": "web", "pod-template-hash": "5d9f"}, **owned}, "spec": {"containers": [{"name": "w"}]}},
+    ]
+    text = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items})
+    result = importer.import_catalog(manifests.parse(text, "all.yaml"))
+    assert services_of(result.text) == {"web": {"ports": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+    assert result.lines == ["added service web from Service/web"] and result.notes == []

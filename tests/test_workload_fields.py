@@ -4,10 +4,8 @@ is the pod's port, which is what Istio's AuthorizationPolicies match."""
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
-import yaml
 
 from chartgen.errors import CatalogError
 from chartgen.helmfile import build_release_values
