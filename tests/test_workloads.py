@@ -6,6 +6,7 @@ naming the object (tests/data/workloads/README.md)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,19 @@ def fixed_sockshop(tmp_path: Path) -> Path:
     return path
 
 
-def test_bookinfo_imported_verifies_clean(tmp_path, helm_path):
+def test_bookinfo_imported_verifies_clean_in_sidecar_and_ambient(tmp_path, helm_path):
     catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
+    text = catalog.read_text()
+    catalog.write_text(text.replace("environments:\n", "environments:\n  amb:\n    dataPlane: ambient\n"
+                                    "    gateway: {https: false}\n", 1))
     report = workloads.verify(str(catalog), [str(BOOKINFO)], helm=helm_path)
+    assert report.envs == ["amb", "dev"]
     assert report.findings == [] and report.exit_code == 0
     assert report.objects == 20
+    r = CliRunner().invoke(cli, ["verify-workloads", "-c", str(catalog), "--env", "amb", "--format", "json",
+                                 "--helm", helm_path, str(BOOKINFO)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"environments": ["amb"], "objects": 20, "findings": []}
 
 
 def test_sockshop_fails_on_identities_and_protocols_naming_each_then_passes_fixed(tmp_path, helm_path):
@@ -184,3 +193,18 @@ def test_each_kind_of_disagreement_is_found_in_the_environments_it_applies_to(tm
         ("WL080", "Deployment/agent", both),
     }, sorted(found)
     assert report.exit_code == 1
+
+
+def test_pod_scrape_annotations_need_metrics_only_where_no_sidecar_merges_them(tmp_path, helm_path):
+    """productpage's pods ask Prometheus to scrape 9080: a sidecar merges that into 15020, which
+    the chart admits; in ambient Prometheus scrapes 9080 itself, which needs services.*.metrics."""
+    catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
+    text = catalog.read_text().replace("    metrics: {port: 9080, path: /metrics} # from the prometheus.io annotations\n",
+                                       "")
+    assert "metrics:" not in text
+    catalog.write_text(text.replace("environments:\n", "environments:\n  amb:\n    dataPlane: ambient\n"
+                                    "    gateway: {https: false}\n", 1))
+    report = workloads.verify(str(catalog), [str(BOOKINFO)], helm=helm_path)
+    assert [(f.code, f.subject, f.envs) for f in report.findings] == [
+        ("WL060", "Deployment/productpage-v1", ("amb",))]
+    assert "set services.productpage.metrics: {port: 9080, path: /metrics}" in report.findings[0].message
