@@ -162,3 +162,26 @@ def test_metrics_port_admits_prometheus_only(rendered, env):
     pa = one(docs, "PeerAuthentication", "front-metrics")["spec"]
     assert pa["portLevelMtls"] == {9102: {"mode": "PERMISSIVE"}} and pa["mtls"] == {"mode": "STRICT"}
     assert not [d for d in docs if d["metadata"]["name"] in ("orders-metrics", "allow-metrics-to-orders")]
+
+
+@pytest.mark.integration
+def test_the_real_prometheus_chart_gets_the_scrape_job(tmp_path, helm, helm_env, upstream_charts):
+    """The job reaches prometheus.yml through the pinned prometheus chart (scrapeConfigs is a map
+    there since chart 28; its keys become job names)."""
+    import subprocess
+
+    import yaml
+
+    from chartgen.render import dump_yaml
+
+    values = build_release_values(catalog())["prometheus/dev.yaml"]
+    (tmp_path / "values.yaml").write_text(dump_yaml(values))
+    r = subprocess.run([helm, "template", "prometheus", str(upstream_charts / "prometheus-29.0.0.tgz"), "-f",
+                        str(tmp_path / "values.yaml"), "--show-only", "templates/cm.yaml"],
+                       capture_output=True, text=True, env=helm_env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    config = yaml.safe_load(yaml.safe_load(r.stdout)["data"]["prometheus.yml"])
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert jobs["front-metrics"]["metrics_path"] == "/prom"
+    assert jobs["front-metrics"]["relabel_configs"][0]["regex"] == "front"
+    assert "kubernetes-pods" in jobs  # the chart's own jobs stay
