@@ -279,7 +279,25 @@ def _ports(env: Env, key: str, values: dict, w: Obj, app: Obj | None, ns: str) -
             out.append(_at(w, w.template_path + ("metadata", "labels"), "WL020",
                            f"no NetworkPolicy of the chart admits pod port {number} (admitted: "
                            f"{', '.join(str(p) for p in sorted(np_ports, key=str))})"))
+        elif number is not None and not _authz_admits(env.policies, ns, labels, number):
+            out.append(_at(w, w.template_path + ("metadata", "labels"), "WL020",
+                           f"no AuthorizationPolicy of the chart admits pod port {number}: Istio matches the "
+                           f"workload port; set services.{key}.ports[{i}].targetPort"))
     return out
+
+
+def _authz_admits(policies: Policies, ns: str, labels: dict, number: int) -> bool:
+    """Whether the ALLOW rules for callers (by principal) that select these pods by label
+    admit ``number`` (True when there are none: nothing calls them, which is no port mismatch)."""
+    rules = [rule for pns, sel, rs in policies.authz if pns == ns and sel and all(labels.get(k) == v for k, v in sel.items())
+             for rule in rs if isinstance(rule, dict) and _principals([rule])]
+    if not rules:
+        return True
+    for rule in rules:
+        ops = [((t or {}).get("operation") or {}) for t in rule.get("to") or []]
+        if not ops or any(not op.get("ports") or str(number) in op["ports"] for op in ops):
+            return True
+    return False
 
 
 def _app_port_index(app: Obj | None, number: int) -> int | None:

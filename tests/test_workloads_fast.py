@@ -46,3 +46,19 @@ def test_ambient_probe_needs_the_ztunnel_probe_address_admitted():
         "which no NetworkPolicy of the chart admits [WL050]"]
     admitted = _env([{"from": [{"ipBlock": {"cidr": "169.254.7.127/32"}}]}])
     assert workloads._probes(admitted, w, "shop") == []
+
+
+def test_authorization_policy_ports_are_checked_against_the_pod_port():
+    def policies(ports):
+        docs = [Doc("AuthorizationPolicy", "shop", {"selector": {"matchLabels": {"app": "web"}}, "action": "ALLOW",
+                                                    "rules": [{"from": [{"source": {"principals": ["a"]}}],
+                                                               "to": [{"operation": {"ports": ports}}]}]}),
+                # the metrics rule (no principals) does not count as admitting callers
+                Doc("AuthorizationPolicy", "shop", {"selector": {"matchLabels": {"app": "web"}}, "action": "ALLOW",
+                                                    "rules": [{"from": [{"source": {"notPrincipals": ["*"]}}],
+                                                               "to": [{"operation": {"ports": ["9102"]}}]}]})]
+        return workloads.Policies.of(docs)
+
+    assert not workloads._authz_admits(policies(["80"]), "shop", {"app": "web"}, 8080)
+    assert workloads._authz_admits(policies(["8080"]), "shop", {"app": "web"}, 8080)
+    assert workloads._authz_admits(policies(["80"]), "shop", {"app": "other"}, 8080)  # not its pods
