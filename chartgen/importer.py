@@ -87,6 +87,7 @@ class Scan:
     selector_label: str | None = None
     version_label: str | None = None
     calls_given: bool = False
+    known: dict[str, str] = field(default_factory=dict)  # Service name → key of the existing catalog
 
 
 # --- ports -----------------------------------------------------------------------------------
@@ -247,9 +248,10 @@ def _selected(svc: Obj, workloads: list[Obj]) -> list[Obj]:
     return [w for w in workloads if w.namespace == svc.namespace and selects(selector, w.pod_labels)]
 
 
-def scan(manifests: Manifests, calls: list[Call] | None = None) -> Scan:
-    """What the manifests say about the services (pure)."""
-    out = Scan(calls_given=calls is not None)
+def scan(manifests: Manifests, calls: list[Call] | None = None, known: dict[str, str] | None = None) -> Scan:
+    """What the manifests say about the services (pure). ``known``: the Kubernetes Service
+    name → catalog key of an existing catalog (its keys are kept, e.g. under naming.prefix)."""
+    out = Scan(calls_given=calls is not None, known=dict(known or {}))
     workloads = manifests.workloads()
     services = manifests.of_kind("Service")
     accounts = {(o.namespace, o.name) for o in manifests.of_kind("ServiceAccount")}
@@ -282,7 +284,7 @@ def scan(manifests: Manifests, calls: list[Call] | None = None) -> Scan:
 
 
 def _add_service(out: Scan, svc: Obj, selected: list[Obj], accounts: set) -> None:
-    key = _key(svc.name)
+    key = out.known.get(svc.name) or _key(svc.name)
     if key in out.services:
         key = _key(f"{svc.name}-{svc.namespace or 'default'}")
     found = Found(key, svc, selected, selector={str(k): str(v) for k, v in svc.get("spec", "selector").items()})
@@ -623,7 +625,7 @@ def import_catalog(manifests: Manifests, calls: list[Call] | None = None, existi
     """The catalog text from ``manifests`` (into ``existing`` when given), checked to validate."""
     from .validate import parse_catalog
 
-    found = scan(manifests, calls)
+    found = scan(manifests, calls, _known_keys(existing, file) if existing is not None else None)
     if not found.services:
         raise ImportError_("no Service in the manifests selects a workload: nothing to import"
                            + "".join(f"\n  {n}" for n in found.notes))
@@ -642,6 +644,19 @@ def import_catalog(manifests: Manifests, calls: list[Call] | None = None, existi
                            + "\n".join(p.format() for p in exc.problems)) from None
     guessed = [f"{f.key}.{p.name}: {p.comment}" for f in found.services.values() for p in f.ports if p.comment]
     return Imported(text, lines, found.notes, guessed)
+
+
+def _known_keys(existing: str, file: str) -> dict[str, str]:
+    """Service name → key of the services of an existing catalog that validates (else none:
+    the merge will say what is wrong with it)."""
+    from .mesh import resolve
+    from .validate import parse_catalog
+
+    try:
+        catalog, _ = parse_catalog(existing, file)
+    except CatalogError:
+        return {}
+    return {svc.service_name: key for key, svc in resolve(catalog).neutral.items()}
 
 
 def _stem(manifests: Manifests) -> str:

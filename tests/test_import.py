@@ -311,3 +311,28 @@ def test_kubectl_list_owned_objects_stand_behind_their_owner():
     result = importer.import_catalog(manifests.parse(text, "all.yaml"))
     assert services_of(result.text) == {"web": {"ports": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
     assert result.lines == ["added service web from Service/web"] and result.notes == []
+
+
+def test_reimport_finds_services_under_the_catalogs_own_keys():
+    """A catalog with naming.prefix: the Service shop-orders is its service 'orders'."""
+    existing = """\
+apiVersion: chartgen.io/v1
+kind: ServiceCatalog
+metadata: {name: shop, domain: shop.example}
+naming: {prefix: shop-}
+environments:
+  dev: {gateway: {https: false}}
+services:
+  orders:  # ours
+    ports: [{name: http, port: 80}]
+"""
+    text = """\
+apiVersion: v1
+kind: Service
+metadata: {name: shop-orders}
+spec: {selector: {app: shop-orders}, ports: [{name: http, port: 80, targetPort: 8080}]}
+"""
+    result = importer.import_catalog(manifests.parse(text, "app.yaml"), None, existing)
+    assert list(services_of(result.text)) == ["orders"]
+    assert services_of(result.text)["orders"]["ports"][0]["targetPort"] == 8080
+    assert "orders:  # ours" in result.text
