@@ -144,13 +144,15 @@ def _resolve_target(target, workloads: list[Obj]):
     return target
 
 
-def _ports(svc: Obj, workloads: list[Obj]) -> list[FoundPort]:
+def _ports(svc: Obj, workloads: list[Obj], notes: list[str]) -> list[FoundPort]:
     out, taken = [], set()
-    for p in svc.get("spec", "ports", default=[]) or []:
+    for i, p in enumerate(svc.get("spec", "ports", default=[]) or []):
         if not isinstance(p, dict) or not isinstance(p.get("port"), int):
             continue
         if str(p.get("protocol") or "TCP").upper() not in ("TCP", ""):
-            continue  # UDP and SCTP: the mesh carries TCP only (noted by the caller)
+            notes.append(f"{svc.ref} ({svc.where('spec', 'ports', i)}): port {p['port']}/{p.get('protocol')} not "
+                         "imported: the mesh carries TCP only")
+            continue
         proto, comment = port_protocol(p)
         target = _resolve_target(p.get("targetPort"), workloads)
         if target == p["port"]:
@@ -288,7 +290,7 @@ def _add_service(out: Scan, svc: Obj, selected: list[Obj], accounts: set) -> Non
     if key in out.services:
         key = _key(f"{svc.name}-{svc.namespace or 'default'}")
     found = Found(key, svc, selected, selector={str(k): str(v) for k, v in svc.get("spec", "selector").items()})
-    found.ports = _ports(svc, selected)
+    found.ports = _ports(svc, selected, out.notes)
     if not found.ports:
         out.notes.append(f"{svc.ref} ({svc.where()}): no TCP port; not imported (the mesh carries TCP)")
         return

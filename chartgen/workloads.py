@@ -494,9 +494,10 @@ def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None =
     catalog = load_catalog(catalog_path)
     found = manifests_mod.require(manifests_mod.read(list(manifest_args), stdin))
     names = sorted(catalog.environments)
-    for e in envs or []:
-        if e not in names:
-            raise UnknownEnvironment(e, names)
+    unknown = [e for e in envs or [] if e not in names]
+    if unknown:
+        raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
+                                 f"{', '.join(names)}")
     chosen = list(envs) if envs else names
     project = Project.from_catalog(catalog, Path(catalog_path).resolve().parent, catalog_file=Path(catalog_path).name)
     rendered = render(project, chosen, helm=helm)

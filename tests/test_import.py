@@ -336,3 +336,17 @@ spec: {selector: {app: shop-orders}, ports: [{name: http, port: 80, targetPort: 
     assert list(services_of(result.text)) == ["orders"]
     assert services_of(result.text)["orders"]["ports"][0]["targetPort"] == 8080
     assert "orders:  # ours" in result.text
+
+
+def test_udp_ports_are_said_not_imported():
+    text = """\
+apiVersion: v1
+kind: Service
+metadata: {name: dns}
+spec:
+  selector: {app: dns}
+  ports: [{name: dns-udp, port: 53, protocol: UDP}, {name: tcp-dns, port: 53}]
+"""
+    result = importer.import_catalog(manifests.parse(text, "app.yaml"))
+    assert services_of(result.text)["dns"]["ports"] == [{"name": "tcp-dns", "port": 53, "protocol": "TCP"}]
+    assert "Service/dns (app.yaml:6:11): port 53/UDP not imported: the mesh carries TCP only" in result.notes

@@ -208,3 +208,9 @@ def test_pod_scrape_annotations_need_metrics_only_where_no_sidecar_merges_them(t
     assert [(f.code, f.subject, f.envs) for f in report.findings] == [
         ("WL060", "Deployment/productpage-v1", ("amb",))]
     assert "set services.productpage.metrics: {port: 9080, path: /metrics}" in report.findings[0].message
+
+
+def test_an_unknown_environment_is_a_usage_error(tmp_path, helm_path):
+    catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
+    r = CliRunner().invoke(cli, ["verify-workloads", "-c", str(catalog), "--env", "prod", str(BOOKINFO)])
+    assert r.exit_code == 2 and "unknown environment 'prod'; the catalog has dev" in r.stderr
