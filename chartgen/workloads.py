@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import Problem
 from .importer import port_protocol
 from .manifests import Manifests, Obj, selects
 
@@ -487,7 +488,7 @@ def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None =
     from pathlib import Path
 
     from . import manifests as manifests_mod
-    from .analyzer.workspace import Project, deep_merge, render
+    from .analyzer.workspace import Project, render
     from .errors import UnknownEnvironment
     from .validate import load_catalog
 
@@ -501,7 +502,28 @@ def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None =
     chosen = list(envs) if envs else names
     project = Project.from_catalog(catalog, Path(catalog_path).resolve().parent, catalog_file=Path(catalog_path).name)
     rendered = render(project, chosen, helm=helm)
-    # the values in effect: chartgen's for the environment, under the user's values files
-    checked = [Env(name, r.view, deep_merge(r.view.mesh.values.of(r.view), r.mesh_values), Policies.of(r.docs),
-                   catalog.istio.trustDomain) for name, r in sorted(rendered.items())]
-    return Report(check(checked, found), chosen, len(found.objects))
+    return Report(check(environments(rendered), found), chosen, len(found.objects))
+
+
+def environments(rendered: dict) -> list[Env]:
+    """The checked environments of ``analyzer.workspace.render``'s result: the values in
+    effect are chartgen's for the environment under the user's values files."""
+    from .analyzer.workspace import deep_merge
+
+    return [Env(name, r.view, deep_merge(r.view.mesh.values.of(r.view), r.mesh_values), Policies.of(r.docs),
+                r.view.catalog.istio.trustDomain) for name, r in sorted(rendered.items())]
+
+
+def check_rendered(rendered: dict, manifest_args: list[str], stdin=None) -> list[Problem]:
+    """The workload checks of environments rendered already (``chartgen verify --workloads``
+    renders once for both), as located problems: ``path`` is the object, ``rule`` the code,
+    ``level`` error or warning."""
+    from . import manifests as manifests_mod
+
+    found = manifests_mod.require(manifests_mod.read(list(manifest_args), stdin))
+    return [as_problem(f) for f in check(environments(rendered), found)]
+
+
+def as_problem(f: Finding) -> Problem:
+    envs = f" (env {', '.join(f.envs)})" if f.envs else ""
+    return Problem(f.file, f.line, f.col, f.subject, f.message + envs, f.code, level=f.level)

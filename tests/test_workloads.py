@@ -214,3 +214,18 @@ def test_an_unknown_environment_is_a_usage_error(tmp_path, helm_path):
     catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
     r = CliRunner().invoke(cli, ["verify-workloads", "-c", str(catalog), "--env", "prod", str(BOOKINFO)])
     assert r.exit_code == 2 and "unknown environment 'prod'; the catalog has dev" in r.stderr
+
+
+def test_check_rendered_gives_located_problems_for_verify(tmp_path, helm_path):
+    """The entry point ``chartgen verify --workloads`` calls with the environments it rendered."""
+    from chartgen.analyzer.workspace import Project, render
+    from chartgen.validate import load_catalog
+
+    catalog_path = imported(tmp_path, SOCKSHOP, DATA / "sockshop" / "kiali-graph.json")
+    catalog = load_catalog(str(catalog_path))
+    rendered = render(Project.from_catalog(catalog, tmp_path), ["dev"], helm=helm_path)
+    problems = workloads.check_rendered(rendered, [str(SOCKSHOP)])
+    carts = next(p for p in problems if p.path == "Deployment/sock-shop/carts")
+    assert (carts.rule, carts.level, carts.line) == ("WL010", "error", 26)
+    assert carts.format().endswith("set spec.template.spec.serviceAccountName: carts [WL010]")
+    assert {p.level for p in problems} == {"error", "warning"}
