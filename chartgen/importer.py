@@ -545,10 +545,12 @@ def _merge_versions(node: CommentedMap, f: Found, scan_: Scan) -> None:
     if not isinstance(versions, dict):
         versions = node["versions"] = CommentedMap()
     own = scan_.version_label or "version"
+    added = False
     for v, labels in f.versions.items():
         if v not in versions:
             versions[v] = _flow({} if labels == {own: v} else {"labels": _flow(labels)})
-    if "weights" not in node:
+            added = True
+    if added and "weights" not in node:  # only with versions new to the catalog: a removal is an edit
         first = next(iter(f.versions))
         node["weights"] = _flow({v: 100 if v == first else 0 for v in f.versions})
         node.yaml_add_eol_comment(f"all to {first}: chartgen routes versions by weight; split as you need", "weights")

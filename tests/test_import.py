@@ -101,6 +101,14 @@ def test_reimport_keeps_edits_comments_and_order():
     assert again.lines[0] == "updated service details from Service/details"
 
 
+def test_reimport_does_not_bring_back_what_the_user_removed():
+    first = _import(BOOKINFO, calls=BOOKINFO / "kiali-graph.json").text
+    edited = first.replace("    weights: {v1: 100, v2: 0, v3: 0} # all to v1: chartgen routes versions by weight; "
+                           "split as you need\n", "")
+    assert edited != first
+    assert _import(BOOKINFO, calls=BOOKINFO / "kiali-graph.json", existing=edited).text == edited
+
+
 def test_reimport_updates_what_the_manifests_changed():
     first = _import(BOOKINFO).text
     changed = (BOOKINFO / "bookinfo.yaml").read_text().replace("  - port: 9080\n    name: http\n  selector:\n"
