@@ -37,6 +37,18 @@ class InvalidEdit(CatalogError):
     refer to the edited text)."""
 
 
+class ProductionNotNamed(ChartgenError):
+    """A change without ``env`` would change the weights of a production environment that
+    follows the service's own weights; the user must name the environment (``--env``) or
+    confirm. Nothing was written."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, environments: list[str]):
+        super().__init__(message)
+        self.environments = environments
+
+
 class UnknownVersion(ChartgenError):
     """``set_weights`` names a version the service does not have."""
 
@@ -186,30 +198,50 @@ class WeightChange:
 
 
 Decide = Callable[[object], tuple[Weights, str]]  # the service's resolved spec → (new weights, note)
+Confirm = Callable[[list[str]], bool]  # the production environments an unnamed change would move → go on?
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the caller asked for, passed down to the edit."""
+
+    service: str
+    env: str | None
+    decide: Decide
+    dry_run: bool
+    warn: Callable[[str], None] | None
+    confirm_production: Confirm | None
 
 
 def change_weights(catalog_path: str | Path, service: str, decide: Decide, *, env: str | None = None,
                    out: str | Path | None = None, dry_run: bool = False, wait_message=None,
-                   warn: Callable[[str], None] | None = None) -> WeightChange:
+                   warn: Callable[[str], None] | None = None,
+                   confirm_production: Confirm | None = None) -> WeightChange:
     """Read and check the catalog, let ``decide(spec)`` pick the new weights, edit, validate,
     then preview (``dry_run``) or write and regenerate. ``wait_message``: called when another
-    run holds the lock; ``warn``: called with a warning for the user as it arises."""
+    run holds the lock; ``warn``: called with a warning for the user as it arises.
+
+    Without ``env`` the service's own weights change, and with them every environment that
+    does not override them. If that moves a ``production: true`` environment, the change
+    needs ``confirm_production(environments)`` to return True; without it (not interactive)
+    it raises ``ProductionNotNamed`` and writes nothing. A dry run only warns."""
     from .generate import output_root
     from .writer import locked
 
     path = Path(catalog_path)
     root = output_root(path, out)
+    request = _Request(service, env, decide, dry_run, warn, confirm_production)
     if dry_run:
-        return _edit(str(catalog_path), root, service, env, decide, dry_run, warn)
+        return _edit(str(catalog_path), root, request)
     with contextlib.ExitStack() as stack:
         # the catalog's directory and the output root (the same unless -o), in one order
         for d in sorted({root.resolve(), path.resolve().parent}):
             stack.enter_context(locked(d, wait_message=wait_message))
-        return _edit(str(catalog_path), root, service, env, decide, dry_run, warn)
+        return _edit(str(catalog_path), root, request)
 
 
-def _current(path: Path, service: str, env: str | None) -> tuple[str, object]:
-    """The catalog's text and the resolved spec of ``service`` (in ``env``), checked."""
+def _current(path: Path, service: str, env: str | None) -> tuple[str, Catalog, object]:
+    """The catalog's text, the catalog and the resolved spec of ``service`` (in ``env``), checked."""
     from .mesh import resolve_service
     from .validate import parse_catalog, read_catalog_text
 
@@ -221,7 +253,7 @@ def _current(path: Path, service: str, env: str | None) -> tuple[str, object]:
                                                                f" (services: {', '.join(current.services)})"))
     if env is not None and env not in current.environments:
         raise _unknown_env(current, env)
-    return text, resolve_service(current, service, env).spec
+    return text, current, resolve_service(current, service, env).spec
 
 
 def _edited(path: Path, text: str, service: str, env: str | None, new: Weights) -> tuple[str, Catalog]:
@@ -237,13 +269,48 @@ def _edited(path: Path, text: str, service: str, env: str | None, new: Weights) 
     return new_text, edited
 
 
-def _edit(name: str, root: Path, service: str, env: str | None, decide: Decide, dry_run: bool, warn) -> WeightChange:
+def moved_environments(old: Catalog, new: Catalog, service: str) -> list[str]:
+    """The environments where ``service`` is enabled and its effective weights differ."""
+    from .mesh import resolve_service
+
+    out = []
+    for name in sorted(new.environments):
+        before, after = resolve_service(old, service, name), resolve_service(new, service, name)
+        if after.enabled and before.spec.weights != after.spec.weights:
+            out.append(name)
+    return out
+
+
+def _production_guard(current: Catalog, edited: Catalog, request: _Request) -> None:
+    """Refuse (or ask) when a change without ``env`` moves a production environment."""
+    if request.env is not None:
+        return
+    moved = moved_environments(current, edited, request.service)
+    prod = [e for e in moved if current.environments[e].production]
+    if not prod:
+        return
+    names = ", ".join(prod)
+    if request.dry_run:
+        if request.warn is not None:
+            request.warn(f"warning: without --env this changes production environment(s) {names}, which follow "
+                         f"services.{request.service}.weights; the real run needs --env (or a confirmation)")
+        return
+    if request.confirm_production is not None and request.confirm_production(prod):
+        return
+    raise ProductionNotNamed(
+        f"{request.service}: without --env this would change the weights of production environment(s) {names} "
+        f"(they follow services.{request.service}.weights; every environment it moves: {', '.join(moved)}); "
+        f"name the environment to change with --env ENV. Nothing was written", prod)
+
+
+def _edit(name: str, root: Path, request: _Request) -> WeightChange:
     from .catalog_edit import RoundTrip
     from .generate import preview_catalog
 
     path = Path(name)
-    text, spec = _current(path, service, env)
-    new, note = decide(spec)
+    service, env, dry_run, warn = request.service, request.env, request.dry_run, request.warn
+    text, current, spec = _current(path, service, env)
+    new, note = request.decide(spec)
     change = WeightChange(catalog=path, service=service, env=env, old=dict(spec.weights or {}), new=new, note=note,
                           dry_run=dry_run)
     if not change.changed:
@@ -253,6 +320,7 @@ def _edit(name: str, root: Path, service: str, env: str | None, decide: Decide, 
         warn(f"warning: ruamel.yaml cannot reproduce the layout of {name} exactly; lines other than the "
              "weights may be reformatted (check with --dry-run)")
     new_text, edited = _edited(path, text, service, env, new)
+    _production_guard(current, edited, request)
     change.catalog_diff = Changeset.of_text(path.name, text, new_text)
     if dry_run:
         change.outcome = preview_catalog(edited, root)
@@ -333,5 +401,6 @@ def set_weights(catalog_path: str | Path, service: str, weights: Weights, **kwar
     return change_weights(catalog_path, service, decide, **kwargs)
 
 
-__all__ = ["InvalidEdit", "Row", "Status", "UnknownVersion", "WeightChange", "change_weights", "match_text", "promote",
-           "rollback", "set_weights", "status", "step_text", "weights_text"]
+__all__ = ["InvalidEdit", "ProductionNotNamed", "Row", "Status", "UnknownVersion", "WeightChange", "change_weights",
+           "match_text", "moved_environments", "promote", "rollback", "set_weights", "status", "step_text",
+           "weights_text"]

@@ -212,6 +212,12 @@ RETRY_ON = (
 )
 
 
+# Istio's own default (the VirtualService's HTTPRetry.retryOn when unset): no "5xx" or "reset",
+# so a request that reached the service (a non-idempotent POST) is not sent twice unless the
+# catalog asks for it.
+ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+
+
 def _check_retry_on(value: str) -> str:
     for token in value.split(","):
         token = token.strip()
@@ -306,7 +312,9 @@ class ServicePort(Port):
 class Retries(Model):
     attempts: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 20}), _check("range", "a whole number 0–20", lambda v: 0 <= v <= 20, int)]
     perTryTimeout: Duration | None = None
-    retryOn: Annotated[str, AfterValidator(_check_retry_on)] = "5xx,reset,connect-failure,refused-stream"
+    retryOn: Annotated[str, AfterValidator(_check_retry_on)] = Field(
+        ISTIO_DEFAULT_RETRY_ON, description="Envoy retry conditions; default Istio's (no 5xx: a POST that reached "
+        "the service is not sent again).")
 
 
 class Cookie(Model):

@@ -12,7 +12,9 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lifecycle, naming
+import yaml
+
+from . import __version__, lifecycle, naming
 from .catalog import Catalog
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, Problem, RenderError
@@ -268,10 +270,11 @@ class Versioning:
     fingerprint: str
     model: dict
     history: list[dict]
+    build: lifecycle.Build = lifecycle.Build()
 
     def state(self) -> dict:
         state = {"fingerprint": self.fingerprint, "history": self.history, "model": self.model,
-                 "version": self.decision.version}
+                 "version": self.decision.version, **self.build.record()}
         if self.recorded is not None:
             state["release"] = self.recorded.record()
         return state
@@ -282,19 +285,40 @@ class Versioning:
                          changelog=lifecycle.changelog_markdown(self.history))
 
 
-def chart_fingerprint(mesh: Mesh, body: ChartBody) -> str:
+# The chart's files by part (lifecycle.PARTS); Chart.yaml's fields are recorded instead, and
+# CHANGELOG.md is the history itself.
+def _part(rel: str) -> str | None:
+    if rel.startswith(("templates/", "dashboards/")):
+        return "templates"
+    if rel == "values.schema.json":
+        return "schema"
+    if rel in ("README.md", "values.yaml", ".helmignore"):
+        return "docs"
+    return None
+
+
+def chart_fingerprint(mesh: Mesh, body: ChartBody) -> tuple[str, lifecycle.Build]:
     """What a release of the chart means: its files at a neutral version, and the
-    environments' values."""
+    environments' values; and what it was built from (each part's fingerprint, Chart.yaml's
+    fields, the template revision, this chartgen's version)."""
     probe = build_chart(mesh, ChartMeta(version="0.0.0"), body)
+    by_part: dict[str, dict[str, str]] = {}
+    for rel, text in probe.items():
+        part = _part(rel)
+        if part is not None:
+            by_part.setdefault(part, {})[rel] = text
+    chart = {k: v for k, v in yaml.safe_load(probe["Chart.yaml"]).items() if k not in ("version", "annotations")}
     probe["(environment values)"] = json.dumps(mesh.values.overrides, sort_keys=True)
-    return lifecycle.fingerprint(probe)
+    build = lifecycle.Build(parts={part: lifecycle.fingerprint(files) for part, files in sorted(by_part.items())},
+                            chart=chart, revision=lifecycle.TEMPLATE_REVISION, generator=__version__)
+    return lifecycle.fingerprint(probe), build
 
 
 def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
                forced: str | None = None) -> Versioning:
     """The chart's version against its last release (read from ``state``, the committed
     state and a recorded release); the decision itself is ``lifecycle.decide_version``."""
-    fp = chart_fingerprint(mesh, body)
+    fp, build = chart_fingerprint(mesh, body)
     snapshot = lifecycle.model_snapshot(mesh)
     recorded = lifecycle.Release.of(state.get("release")) if state else None
     release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
@@ -306,7 +330,8 @@ def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: d
         mesh, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
                                                                                  release.version, []))
     try:
-        decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged)
+        decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged,
+                                            build=build)
     except lifecycle.ReleaseError as exc:
         raise ChartgenError(str(exc)) from None
     except ValueError as exc:
@@ -314,7 +339,7 @@ def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: d
     history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, decision.version,
                                       decision.changes)
     return Versioning(previous=state.get("version") if state else None, recorded=recorded, release=release,
-                      decision=decision, fingerprint=fp, model=snapshot, history=history)
+                      decision=decision, fingerprint=fp, model=snapshot, history=history, build=build)
 
 
 def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Outcome:
@@ -347,7 +372,7 @@ def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str],
     from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
     from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 
-    files["helmfile.yaml"] = dump_helmfile(build_helmfile(mesh, **chart_args))
+    files[HELMFILE] = dump_helmfile(build_helmfile(mesh, **chart_args))
     owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
     if uses_gateway_api(mesh):
         files.update({f"charts/{CRD_CHART}/{rel}": text for rel, text in build_crd_chart(mesh).items()})
@@ -497,8 +522,51 @@ def preview_catalog(catalog: Catalog, root: Path, options: Options = Options()) 
 
 def changeset_of(outcome: Outcome, root: Path, *, strict: bool = False) -> Changeset:
     """What writing ``outcome``'s files below ``root`` would change (the state file is listed,
-    but its diff is left out: it is the chart's machine state)."""
-    return Changeset.between(root, outcome.files, outcome.owned_dirs, quiet=(STATE_FILE,), strict=strict)
+    but its diff is left out: it is the chart's machine state); a note says when the change of
+    helmfile.yaml is a chart mirror that only a one-off ``--chart-mirror`` had set."""
+    changes = Changeset.between(root, outcome.files, outcome.owned_dirs, quiet=(STATE_FILE,), strict=strict)
+    if HELMFILE in changes.paths:
+        note = _one_off_mirror_note(outcome, root, changes.paths)
+        if note:
+            outcome.notes.append(note)
+    return changes
+
+
+HELMFILE = "helmfile.yaml"
+
+
+def _disk_mirror(text: str) -> str | None:
+    """The chart mirror a helmfile.yaml on disk pulls from (its repository "mirror"), or None."""
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return None
+    for doc in docs:
+        for repo in doc.get("repositories") or []:
+            if isinstance(repo, dict) and repo.get("name") == "mirror" and isinstance(repo.get("url"), str):
+                return ("oci://" if repo.get("oci") else "") + repo["url"]
+    return None
+
+
+def _one_off_mirror_note(outcome: Outcome, root: Path, changed: list[str]) -> str | None:
+    """Why helmfile.yaml would change, when the file on disk is exactly what this catalog
+    renders with a chart mirror the catalog does not name (a run with ``--chart-mirror``)."""
+    from .helmfile import build_helmfile, dump_helmfile
+
+    try:
+        on_disk = (root / HELMFILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # the changeset reports an unreadable file itself
+        return None
+    mirror = _disk_mirror(on_disk) if on_disk else None
+    if not mirror or naming.chart_mirror_problem(mirror):
+        return None
+    args = {**chart_options(outcome.catalog, outcome.chart_dir), "chart_mirror": mirror}
+    if outcome.files.get(HELMFILE) == on_disk or dump_helmfile(build_helmfile(outcome.catalog, **args)) != on_disk:
+        return None
+    what = HELMFILE + (" and the GitOps exports" if any(p.startswith("gitops/") for p in changed) else "")
+    return (f"{what} pull every chart from the mirror {mirror} (a run with --chart-mirror), which the catalog "
+            f"does not name: generate would put the upstream repositories back. To keep the mirror, set "
+            f"helmfile.chartMirror: {mirror} in the catalog (or pass --chart-mirror to every run)")
 
 
 @dataclass

@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from . import naming
+from . import __version__, naming
 from .catalog import Catalog
 from .mesh import Mesh, resolve
 from .values import path_label
@@ -179,8 +179,19 @@ def _expose_changes(name: str, oe: dict, ne: dict) -> list[Change]:
     return out
 
 
+def _calls_changes(name: str, old: list, new: list) -> list[Change]:
+    """A ``calls`` edge is access: a new one admits the caller (AuthorizationPolicy,
+    NetworkPolicy, Sidecar egress) and is an addition, minor like an added path; a removed one
+    denies calls that worked under the release and is a removal, major like a removed path."""
+    out = [Change(MAJOR, f"{name}: may no longer call {callee} (access removed)", REMOVED, name)
+           for callee in sorted(set(old or []) - set(new or []))]
+    out += [Change(MINOR, f"{name}: may call {callee} (access granted)", ADDED, name)
+            for callee in sorted(set(new or []) - set(old or []))]
+    return out
+
+
 # compared by their own helpers; every other key of a service is compared leaf by leaf
-_SERVICE_PARTS = ("enabled", "ports", "expose", "weights")
+_SERVICE_PARTS = ("enabled", "ports", "expose", "weights", "calls")
 
 
 def _service_changes(name: str, old: dict | None, new: dict | None, candidate: str | None = None) -> list[Change]:
@@ -188,6 +199,7 @@ def _service_changes(name: str, old: dict | None, new: dict | None, candidate: s
     if presence is not None:
         return presence
     out = _port_changes(name, old["ports"], new["ports"]) + _expose_changes(name, old["expose"], new["expose"])
+    out += _calls_changes(name, old.get("calls"), new.get("calls"))
     if old["weights"] != new["weights"]:
         out.append(Change(PATCH, f"{name}: {_weights_text(old['weights'], new['weights'], candidate)}", CHANGED, name))
     for key in sorted(set(old) | set(new)):
@@ -272,6 +284,71 @@ def level_of(changes: list[Change]) -> int:
     return max((c.level for c in changes), default=NONE)
 
 
+# --- what the generator changed ----------------------------------------------------------------
+#
+# The rendered objects are a function of the templates (and dashboards), the values (the model)
+# and Chart.yaml's fields (name, appVersion: labels). With the model and Chart.yaml unchanged,
+# the objects change only if the templates do; a template change that changes them has a
+# template revision below, saying what, and the corpus test (tests/test_template_revisions.py)
+# fails when the templates render other objects without a new revision.
+
+
+@dataclass(frozen=True)
+class TemplateRevision:
+    number: int
+    text: str  # what changes in the rendered objects, for the changelog
+    level: int = PATCH
+
+
+TEMPLATE_REVISIONS = (
+    TemplateRevision(1, "the templates as they were before template revisions were recorded"),
+    TemplateRevision(2, "the helm test Pod also fails on 403 (denied by an AuthorizationPolicy) and on 502, 503 "
+                        "and 504 (no healthy upstream, reset, timeout), names why, and with gateway.jwt expects 403 "
+                        "(env REQUIRE_JWT)"),
+    TemplateRevision(3, "ambient namespaces admit kubelet's probes (from 169.254.7.127, where Istio puts them), "
+                        "which the namespace's default-deny NetworkPolicy dropped"),
+)
+TEMPLATE_REVISION = TEMPLATE_REVISIONS[-1].number
+
+# The parts of a chart fingerprinted on their own, and how a changelog line names them.
+PARTS = {"templates": "templates", "schema": "values.schema.json", "docs": "README.md and values.yaml comments"}
+
+
+def _chart_field_changes(old: dict, new: dict) -> list[Change]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        for c in _leaf_changes("Chart.yaml ", key, old.get(key), new.get(key), "Chart.yaml"):
+            label = " (the app.kubernetes.io/version label of every object)" if key == "appVersion" else ""
+            out.append(Change(PATCH, c.text + label, c.kind, c.subject))
+    return out
+
+
+def generator_changes(old: Build, new: Build, model_changed: bool = False) -> list[Change]:
+    """What changed in a chart beyond its model, between the release's build and this one:
+    each template revision since the release's (what it changes in the rendered objects),
+    Chart.yaml's fields, and, when nothing else changed, which chartgen regenerated which
+    parts, with the rendered objects for the committed values unchanged."""
+    generator, revision = new.generator or __version__, new.revision or TEMPLATE_REVISION
+    since = old.revision or 1  # a release from before revisions were recorded: revision 1
+    out = [Change(r.level, f"chartgen {generator}, template revision {r.number}: {r.text}", CHANGED, "templates")
+           for r in TEMPLATE_REVISIONS if since < r.number <= revision]
+    if old.chart is not None and new.chart is not None:
+        out += _chart_field_changes(old.chart, new.chart)
+    if out or model_changed:
+        return out
+    if old.parts is None or new.parts is None:
+        return [Change(PATCH, f"regenerated by chartgen {generator} (template revision {revision}); the "
+                              "release recorded no fingerprints of its parts, so what changed is not itemised: "
+                              "review the diff", CHANGED, "chart")]
+    moved = [name for part, name in PARTS.items() if old.parts.get(part) != new.parts.get(part)]
+    if not moved:
+        return []
+    why = "the templates render the same objects" if "templates" in moved else "the templates and values are unchanged"
+    return [Change(PATCH, f"regenerated by chartgen {generator}: {', '.join(moved)} changed; the rendered objects "
+                          f"for the committed values are unchanged ({why}, template revision {revision})",
+                   CHANGED, "chart")]
+
+
 # --- releases ----------------------------------------------------------------------------------
 #
 # A release is a version someone could have installed: the one recorded when the chart was last
@@ -284,10 +361,34 @@ INITIAL_CHANGE = Change(MINOR, INITIAL, ADDED, "chart")  # the first version add
 
 
 @dataclass(frozen=True)
+class Build:
+    """What a chart was built from besides its model, as the state file records it: the
+    fingerprint of each part of the chart (``PARTS``), its Chart.yaml fields (version and
+    annotations aside), the template revision and the chartgen version that wrote it."""
+
+    parts: dict | None = None
+    chart: dict | None = None
+    revision: int | None = None
+    generator: str | None = None
+
+    @classmethod
+    def of(cls, state: dict) -> "Build":
+        parts, chart, rev, gen = (state.get(k) for k in ("parts", "chart", "templateRevision", "generator"))
+        return cls(parts if isinstance(parts, dict) else None, chart if isinstance(chart, dict) else None,
+                   rev if isinstance(rev, int) and not isinstance(rev, bool) else None,
+                   gen if isinstance(gen, str) else None)
+
+    def record(self) -> dict:
+        out = {"parts": self.parts, "chart": self.chart, "templateRevision": self.revision, "generator": self.generator}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Release:
     version: str
     model: dict | None
     fingerprint: str | None
+    build: Build = Build()
 
     @classmethod
     def of(cls, state: dict | None) -> "Release | None":
@@ -300,10 +401,10 @@ class Release:
             return None
         model = state.get("model") if isinstance(state.get("model"), dict) else None
         fp = state.get("fingerprint") if isinstance(state.get("fingerprint"), str) else None
-        return cls(state["version"], model, fp)
+        return cls(state["version"], model, fp, Build.of(state))
 
     def record(self) -> dict:
-        return {"fingerprint": self.fingerprint, "model": self.model, "version": self.version}
+        return {"fingerprint": self.fingerprint, "model": self.model, "version": self.version, **self.build.record()}
 
 
 def last_release(*candidates: Release | None) -> Release | None:
@@ -312,17 +413,22 @@ def last_release(*candidates: Release | None) -> Release | None:
     return max(found, key=lambda r: parse_version(r.version)) if found else None
 
 
-def next_version(release: Release | None, model: dict, fingerprint: str, forced: str | None = None) -> tuple[str, list[Change]]:
+def next_version(release: Release | None, model: dict, fingerprint: str, forced: str | None = None,
+                 build: Build = Build()) -> tuple[str, list[Change]]:
     """The version of the chart for ``model`` and its net changes since ``release``.
 
     Unchanged since the release: the release's version, no changes. Otherwise the release's
-    version bumped by the level of the net changes (or ``forced``, which must be newer)."""
+    version bumped by the level of the net changes (or ``forced``, which must be newer): the
+    model's, and what the generator changed (``build``: this run's, see ``generator_changes``)."""
     if release is None:
         changes = [INITIAL_CHANGE]
     elif release.fingerprint == fingerprint and forced in (None, release.version):
         return release.version, []
     else:
         changes = compare(release.model, model) if release.model is not None else [INITIAL_CHANGE]
+        if release.model is not None and release.fingerprint != fingerprint:
+            changes = sorted(changes + generator_changes(release.build, build, bool(changes)),
+                             key=lambda c: (-c.level, c.text))
         if not changes:
             changes = [Change(PATCH, "chart templates updated" if release.fingerprint != fingerprint
                               else f"version set to {forced}", CHANGED, "chart")]
@@ -355,17 +461,18 @@ class Decision:
 
 
 def decide_version(release: Release | None, model: dict, fingerprint: str, forced: str | None = None, *,
-                   model_lost: bool = False, unchanged: bool = False) -> Decision:
+                   model_lost: bool = False, unchanged: bool = False, build: Build = Build()) -> Decision:
     """The one place the chart's version is decided (pure).
 
     ``release``: the last release (None: a new chart); ``model``: this run's model snapshot;
-    ``fingerprint``: of the chart rendered at a neutral version; ``forced``: ``--version``.
+    ``fingerprint``: of the chart rendered at a neutral version; ``forced``: ``--version``;
+    ``build``: the parts, Chart.yaml fields and template revision of this run's chart.
     ``model_lost``: the release was recovered from Chart.yaml and CHANGELOG.md without its
     model, so its changes cannot be itemised; ``unchanged`` then says whether the chart on
     disk is exactly what this catalog renders at the release. Raises ``ReleaseError`` for a
     forced version that reuses or goes below the release, ``ValueError`` for one that is not
     a version."""
-    version, changes = next_version(release, model, fingerprint, forced)
+    version, changes = next_version(release, model, fingerprint, forced, build)
     if release is None or release.model is not None or not model_lost:
         return Decision(version, changes)
     # the chart on disk tells whether there are changes; a major release is the safe level

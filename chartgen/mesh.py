@@ -213,6 +213,15 @@ def _merge_pair(lower: BaseModel, upper: BaseModel) -> BaseModel:
     return type(upper).model_construct(_fields_set=set(merged), **merged)
 
 
+def implicit_weights(versions: list[str], canary) -> dict[str, int]:
+    """The split of a service that declares several versions and no weights: all of it to the
+    stable version (the canary's ``stable``, else the first version listed), 0 % to the others.
+    Routing to the plain host instead would balance over every version's pods by their count,
+    which the catalog never said; a new version gets traffic only when the weights say so."""
+    stable = canary.stable if canary is not None and canary.stable in versions else versions[0]
+    return {v: 100 if v == stable else 0 for v in versions}
+
+
 def resolve_service(catalog: Catalog, key: str, env_name: str | None) -> ResolvedService:
     """The effective service ``key`` in ``env_name`` (None: the environment-neutral layer)."""
     service = catalog.services[key]
@@ -228,6 +237,8 @@ def resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolve
                 enabled = override.enabled
     merged = _merge_models(layers)
     merged.pop("enabled", None)
+    if len(merged.get("versions") or {}) > 1 and not merged.get("weights"):
+        merged["weights"] = implicit_weights(list(merged["versions"]), merged.get("canary"))
     if not has_http_port(merged.get("ports")):
         _drop_http_only(merged)
     spec = Service.model_construct(_fields_set=set(merged), **merged)

@@ -13,10 +13,9 @@ from functools import cached_property
 from typing import Any
 
 from . import naming
-from .catalog import Catalog, Match, path_match
+from .catalog import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
 from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
 
-ISTIO_DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
 TEST_IMAGE = "curlimages/curl:8.11.1"

@@ -68,6 +68,20 @@ def test_which_services_need_a_waypoint():
     assert values["services"]["proxy"]["waypoint"] == "waypoint"
 
 
+def test_versions_without_weights_need_a_waypoint_to_reach_the_stable_version_only():
+    """ztunnel balances over every pod of the Service: only a waypoint can send all of the
+    traffic to the stable version, as the catalog (versions, no weights) says."""
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["defaults"] = {}
+    data["services"]["piper"] = {"ports": [{"name": "http", "port": 4000}], "calls": ["localstack"],
+                                 "versions": {"v1": {}, "v2": {}}}
+    catalog = parse_catalog(yaml.safe_dump(data), "catalog.yaml")[0]
+    dev = next(v for v in env_views(catalog) if v.name == "dev")
+    assert l7_needs(dev.enabled["piper"]) == ["weights"]
+    piper = chart_values(catalog, dev)["services"]["piper"]
+    assert piper["waypoint"] == "waypoint" and piper["weights"] == {"v1": 100, "v2": 0}
+
+
 def test_values_of_a_gateway_api_ingress():
     catalog = _catalog()
     prod = next(v for v in env_views(catalog) if v.name == "prod")

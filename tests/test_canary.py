@@ -27,8 +27,8 @@ COMMENTS = [  # lines of the repo catalog that every edit must keep
 ]
 
 
-def chartgen(*args, ok=True):
-    r = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+def chartgen(*args, ok=True, input=None):
+    r = CliRunner().invoke(cli, list(args), catch_exceptions=False, input=input)
     if ok:
         assert r.exit_code == 0, f"chartgen {' '.join(args)} → {r.exit_code}\n{r.output}"
     return r
@@ -38,6 +38,16 @@ def chartgen(*args, ok=True):
 def repo(generated) -> Path:
     """The repo's catalog in a fresh directory, generated (a copy of one generated tree)."""
     return generated
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """`chartgen canary` at a terminal that answers yes: a change of the service's own weights
+    moves prod (production: true) too, and a terminal is asked before that."""
+    import chartgen.commands.canary as command
+
+    monkeypatch.setattr(command, "_interactive", lambda: True)
+    return "y\n"
 
 
 def write_variant(root: Path, mutate) -> Path:
@@ -199,8 +209,9 @@ def test_schema_check_catches_unknown_fields(ab_rendered):
 
 
 @pytest.mark.parametrize("step", [10, 25, 50, 100])
-def test_canary_step_renders(repo, step, helm, helm_env):
-    chartgen("canary", "set", "proxy", "--weights", f"v1={100 - step},v2={step}", "-c", str(repo / "catalog.yaml"))
+def test_canary_step_renders(repo, step, helm, helm_env, terminal):
+    chartgen("canary", "set", "proxy", "--weights", f"v1={100 - step},v2={step}", "-c", str(repo / "catalog.yaml"),
+             input=terminal)
     for env_name in ("dev", "prod"):
         docs = render(repo, env_name, helm, helm_env)
         v = vs(docs, "bytefreezer-proxy")
@@ -235,7 +246,7 @@ def _check_edit(before: str, after: str, weights: str):
         assert line + "\n" in a
 
 
-def test_promote_through_every_step_then_refuse_then_rollback(repo):
+def test_promote_through_every_step_then_refuse_then_rollback(repo, terminal):
     catalog = repo / "catalog.yaml"
     original = catalog.read_text()
     assert all(line + "\n" in original for line in COMMENTS)
@@ -258,7 +269,7 @@ def test_promote_through_every_step_then_refuse_then_rollback(repo):
     assert catalog.read_text() == before and catalog.stat().st_mtime_ns == mtime
     assert _version(repo) == "0.1.3"
 
-    out = chartgen("canary", "rollback", "proxy", "-c", str(catalog)).output
+    out = chartgen("canary", "rollback", "proxy", "-c", str(catalog), input=terminal).output
     _check_edit(before, catalog.read_text(), "{v1: 100, v2: 0}")
     assert _version(repo) == "0.1.4"
     assert "→ 0.1.4 (patch)" in out
@@ -275,7 +286,8 @@ def _assert_promoted(repo, old_pct: int, step: int, version: str, new_version: s
     catalog = repo / "catalog.yaml"
     before = catalog.read_text()
     old_step = _weights_line(before)
-    out = chartgen("canary", "promote", "proxy", "-c", str(catalog)).output
+    out = chartgen("canary", "promote", "proxy", "-c", str(catalog), input="y\n").output
+    assert "also changes production environment(s) prod; continue?" in out
     after = catalog.read_text()
     _check_edit(before, after, f"{{v1: {100 - step}, v2: {step}}}")
     assert old_step != _weights_line(after)
@@ -309,6 +321,72 @@ def test_promote_in_one_environment(repo, helm, helm_env):
     chartgen("canary", "promote", "proxy", "--env", "prod", "-c", str(catalog))
     assert "        weights: {v1: 50, v2: 50}\n" in catalog.read_text()
     assert _weights_line(catalog.read_text()) == [COMMENTS[0]]
+
+
+def _dev_only_canary(data):
+    """The trial's catalog: the canary plan on the service, its weights only in dev; prod
+    (production: true) declares the versions and follows the service's (absent) weights."""
+    proxy = data["services"]["proxy"]
+    del proxy["weights"]
+    data["environments"]["dev"].setdefault("services", {})["proxy"] = {"weights": {"v1": 90, "v2": 10}}
+
+
+@pytest.mark.parametrize("args", [["promote", "proxy"], ["set", "proxy", "--weights", "v1=60,v2=40"]])
+def test_a_change_that_would_move_prod_unnamed_is_refused_when_not_interactive(tmp_path, args):
+    catalog = write_variant(tmp_path, _dev_only_canary)
+    chartgen("generate", "-c", str(catalog))
+    before = _tree(tmp_path)
+    r = chartgen("canary", *args, "-c", str(catalog), ok=False)
+    assert r.exit_code == 2, r.output
+    assert ("proxy: without --env this would change the weights of production environment(s) prod" in r.output
+            and "--env ENV" in r.output and "Nothing was written" in r.output), r.output
+    assert _tree(tmp_path) == before
+
+
+def test_promote_names_the_environment_or_asks_at_a_terminal(tmp_path, monkeypatch):
+    catalog = write_variant(tmp_path, _dev_only_canary)
+    chartgen("generate", "-c", str(catalog))
+    # the trial: `promote proxy` meant dev, and would have started the canary in prod
+    out = chartgen("canary", "promote", "proxy", "--env", "dev", "-c", str(catalog)).output
+    assert "proxy (dev): v1 90% / v2 10% → v1 75% / v2 25%" in out
+    status = chartgen("canary", "status", "--env", "prod", "-c", str(catalog)).output
+    assert re.search(r"^proxy\s+prod\s+v1,v2\s+v1 100% / v2 0%", status, re.M), status
+    import chartgen.commands.canary as command
+
+    monkeypatch.setattr(command, "_interactive", lambda: True)
+    before = _tree(tmp_path)
+    r = chartgen("canary", "promote", "proxy", "-c", str(catalog), input="n\n", ok=False)
+    assert r.exit_code == 2 and "continue? [y/N]" in r.output and _tree(tmp_path) == before
+    out = chartgen("canary", "promote", "proxy", "-c", str(catalog), input="y\n").output
+    assert "proxy: v1 100% / v2 0% → v1 90% / v2 10%" in out  # the stable version had it all
+    assert "    weights: {v1: 90, v2: 10}" in catalog.read_text()
+
+
+def test_versions_without_weights_route_the_stable_version_as_graph_and_status_say(tmp_path, helm, helm_env):
+    """prod declares v1 and v2 without weights: the VirtualService routes explicitly to the
+    stable subset (never the plain host, which would balance over both versions' pods), and the
+    graph and `canary status` say the same split."""
+    from chartgen.graph import build_graph, mermaid
+    from chartgen.validate import load_catalog
+
+    catalog = write_variant(tmp_path, _dev_only_canary)
+    chartgen("generate", "-c", str(catalog))
+    default = rule(vs(render(tmp_path, "prod", helm, helm_env), "bytefreezer-proxy"), "default")
+    assert [d["destination"].get("subset") for d in default["route"]] == ["v1"]
+    assert split(default) == {"v1": 100}
+    assert split(rule(vs(render(tmp_path, "dev", helm, helm_env), "bytefreezer-proxy"), "default")) == {"v1": 90, "v2": 10}
+    graph = mermaid(build_graph(load_catalog(catalog), "prod"))
+    assert "proxy v1</b><br/>weight 100%" in graph and "proxy v2</b><br/>weight 0%" in graph, graph
+    status = chartgen("canary", "status", "--env", "prod", "-c", str(catalog)).output
+    assert re.search(r"^proxy\s+prod\s+v1,v2\s+v1 100% / v2 0%\s+0/4 \(0%\)", status, re.M), status
+
+
+def test_without_weights_the_canarys_stable_version_or_the_first_listed_gets_everything():
+    from chartgen.mesh import implicit_weights
+    from chartgen.catalog import Canary
+
+    assert implicit_weights(["v1", "v2", "v3"], None) == {"v1": 100, "v2": 0, "v3": 0}
+    assert implicit_weights(["v1", "v2"], Canary(stable="v2", candidate="v1")) == {"v1": 0, "v2": 100}
 
 
 def _tree(root: Path) -> dict[str, tuple[int, bytes]]:

@@ -80,7 +80,7 @@ def test_readme_values_table_has_defaults():
     assert rows["gateway.httpsRedirect"] == "`true`" and values["gateway"]["httpsRedirect"] is True
     assert rows["observability.namespace"] == '`"observability"`'
     assert rows["gateway"] == "—"  # a section: its keys have their own rows
-    assert rows["services.<name>.retries.retryOn"] == '`"5xx,reset,connect-failure,refused-stream"`'  # all alike
+    assert rows["services.<name>.retries.retryOn"] == '`"5xx,reset,connect-failure,refused-stream"`'  # the catalog's defaults
     assert rows["services.<name>.serviceName"] == "(per entry)"
 
 

@@ -134,10 +134,26 @@ cart:
 def test_grpc_service_retries_on_grpc_status_codes():
     svc = values_of("cart:\n  ports: [{name: grpc, port: 9090, protocol: GRPC}]\n")["cart"]
     assert svc["retries"]["retryOn"].split(",") == [
-        "5xx", "reset", "connect-failure", "refused-stream",
-        "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"]
+        "connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes",
+        "deadline-exceeded", "internal", "resource-exhausted"]
     web = values_of("web:\n  ports: [{name: http, port: 8080}]\n")["web"]
-    assert web["retries"]["retryOn"] == "5xx,reset,connect-failure,refused-stream"
+    assert web["retries"]["retryOn"] == "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+
+
+@pytest.mark.parametrize("retries", ["", "  retries: {attempts: 3, perTryTimeout: 2s}\n"])
+def test_default_retry_on_is_istios_and_never_retries_a_request_the_service_answered(retries):
+    """A POST that reached the service and got a 5xx (or a reset after it was sent) must not be
+    sent again unless the catalog asks: Istio's default conditions, with or without retries."""
+    web = values_of("web:\n  ports: [{name: http, port: 8080}]\n" + retries)["web"]
+    tokens = web["retries"]["retryOn"].split(",")
+    assert tokens == ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"]
+    assert not {"5xx", "reset", "gateway-error", "retriable-4xx"} & set(tokens)
+
+
+def test_a_catalog_that_asks_for_5xx_gets_it():
+    web = values_of("web:\n  ports: [{name: http, port: 8080}]\n"
+                    "  retries: {attempts: 2, retryOn: '5xx,reset'}\n")["web"]
+    assert web["retries"]["retryOn"] == "5xx,reset"
 
 
 def test_grpc_service_adds_grpc_codes_to_retry_on_from_defaults():

@@ -284,11 +284,11 @@ def _weights(root: Path, *path) -> dict:
 @pytest.mark.integration  # real processes contending for the lock
 @pytest.mark.parametrize("trial", range(3))
 def test_concurrent_promote_and_set_are_both_kept(generated, trial):
-    procs = [_spawn(["canary", "promote", "proxy"], generated),
+    procs = [_spawn(["canary", "promote", "proxy", "--env", "dev"], generated),
              _spawn(["canary", "set", "proxy", "--env", "prod", "--weights", "v1=70,v2=30"], generated)]
     results = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
-    assert _weights(generated, "services", "proxy", "weights") == {"v1": 75, "v2": 25}
+    assert _weights(generated, "environments", "dev", "services", "proxy", "weights") == {"v1": 75, "v2": 25}
     assert _weights(generated, "environments", "prod", "services", "proxy", "weights") == {"v1": 70, "v2": 30}
     assert run_cli("generate", "--check", cwd=generated).returncode == 0
     chart = yaml.safe_load((generated / CHART / "Chart.yaml").read_text(encoding="utf-8"))
@@ -300,27 +300,27 @@ def test_five_concurrent_promotes_advance_five_steps(repo_copy):
     cat = repo_copy / "catalog.yaml"
     cat.write_text(CATALOG.replace("steps: [10, 25, 50, 100]", "steps: [10, 20, 30, 40, 50, 60, 100]"), encoding="utf-8")
     assert run_cli("generate", cwd=repo_copy).returncode == 0
-    procs = [_spawn(["canary", "promote", "proxy"], repo_copy) for _ in range(5)]
+    procs = [_spawn(["canary", "promote", "proxy", "--env", "dev"], repo_copy) for _ in range(5)]
     results = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), results
     reported = sorted(line.split("→")[1].split(",")[0].strip() for out, _ in results for line in out.splitlines()
-                      if line.startswith("proxy:"))
+                      if line.startswith("proxy (dev):"))
     assert reported == ["v1 40% / v2 60%", "v1 50% / v2 50%", "v1 60% / v2 40%", "v1 70% / v2 30%", "v1 80% / v2 20%"]
-    assert _weights(repo_copy, "services", "proxy", "weights") == {"v1": 40, "v2": 60}
+    assert _weights(repo_copy, "environments", "dev", "services", "proxy", "weights") == {"v1": 40, "v2": 60}
     assert yaml.safe_load((repo_copy / CHART / "Chart.yaml").read_text())["version"] == "0.1.5"
     assert run_cli("generate", "--check", cwd=repo_copy).returncode == 0
 
 
 @pytest.mark.integration  # real processes contending for the lock
 def test_promotes_past_the_last_step_fail_clearly(generated):
-    procs = [_spawn(["canary", "promote", "proxy"], generated) for _ in range(5)]
+    procs = [_spawn(["canary", "promote", "proxy", "--env", "dev"], generated) for _ in range(5)]
     results = [p.communicate(timeout=300) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 0, 0, 1, 1], results  # 10 → 25 → 50 → 100, then nothing left to promote
     for p, (out, err) in zip(procs, results):
         if p.returncode:
             assert "already at 100%" in err and "Traceback" not in err
-    assert _weights(generated, "services", "proxy", "weights") == {"v1": 0, "v2": 100}
+    assert _weights(generated, "environments", "dev", "services", "proxy", "weights") == {"v1": 0, "v2": 100}
 
 
 @pytest.mark.integration  # a real process waiting for the lock
@@ -543,13 +543,14 @@ def test_a_read_only_user_values_file_is_refused_never_replaced(generated):
 def test_a_read_only_or_linked_catalog_in_a_canary_edit(generated, tmp_path_factory):
     cat = generated / "catalog.yaml"
     os.chmod(cat, 0o444)
-    one_clear_line(run_cli("canary", "promote", "proxy", cwd=generated), "refusing to replace catalog.yaml: it is read-only")
+    one_clear_line(run_cli("canary", "promote", "proxy", "--env", "dev", cwd=generated),
+                   "refusing to replace catalog.yaml: it is read-only")
     assert cat.read_text(encoding="utf-8") == CATALOG
     os.chmod(cat, 0o644)
     real = tmp_path_factory.mktemp("catalogs") / "mesh.yaml"
     shutil.move(cat, real)
     cat.symlink_to(real)
-    r = run_cli("canary", "promote", "proxy", cwd=generated)
+    r = run_cli("canary", "promote", "proxy", "--env", "dev", cwd=generated)
     assert r.returncode == 0, r.stderr
     assert cat.is_symlink() and "{v1: 75, v2: 25}" in real.read_text(encoding="utf-8")
 
@@ -648,7 +649,7 @@ def test_a_leftover_from_a_killed_catalog_edit_is_removed_with_the_next_edit(gen
     stray.write_text("half a catalog", encoding="utf-8")
     unrelated = generated / ".notes.chartgen-tmp.txt"
     unrelated.write_text("mine", encoding="utf-8")
-    r = run_cli("canary", "promote", "proxy", cwd=generated)
+    r = run_cli("canary", "promote", "proxy", "--env", "dev", cwd=generated)
     assert r.returncode == 0, r.stderr
     assert "removed 1 temporary file(s)" in r.stderr and not stray.exists() and unrelated.exists()
 

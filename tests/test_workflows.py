@@ -175,15 +175,45 @@ def test_promote_writes_the_catalog_and_regenerates(tree):
     assert not check(tree / "catalog.yaml").changeset  # catalog and outputs in step
 
 
+def _yes(envs):
+    assert envs == ["prod"]  # the production environment that follows the service's weights
+    return True
+
+
 def test_rollback_twice_and_set_weights(tree):
-    assert canary.rollback(tree / "catalog.yaml", "proxy").new == {"v1": 100, "v2": 0}
+    assert canary.rollback(tree / "catalog.yaml", "proxy", confirm_production=_yes).new == {"v1": 100, "v2": 0}
     again = canary.rollback(tree / "catalog.yaml", "proxy")
     assert not again.changed and again.outcome is None and not again.catalog_diff
-    assert canary.set_weights(tree / "catalog.yaml", "proxy", {"v1": 60, "v2": 40}).note == ", step off-plan (40%)"
+    assert canary.set_weights(tree / "catalog.yaml", "proxy", {"v1": 60, "v2": 40},
+                              confirm_production=_yes).note == ", step off-plan (40%)"
     with pytest.raises(canary.UnknownVersion, match="unknown version 'v3' of service 'proxy'"):
         canary.set_weights(tree / "catalog.yaml", "proxy", {"v1": 60, "v3": 40})
     with pytest.raises(ChartgenError, match="did you mean 'proxy'"):
         canary.promote(tree / "catalog.yaml", "proxi")
+
+
+def test_a_change_that_would_move_an_unnamed_production_environment_needs_a_confirmation(tree):
+    """prod follows services.proxy.weights: changing them without env moves prod too; without
+    a confirmation (not interactive) that is refused and nothing is written."""
+    catalog = tree / "catalog.yaml"
+    before = _files(tree)
+    for call in (lambda **kw: canary.promote(catalog, "proxy", **kw), lambda **kw: canary.rollback(catalog, "proxy", **kw),
+                 lambda **kw: canary.set_weights(catalog, "proxy", {"v1": 50, "v2": 50}, **kw)):
+        with pytest.raises(canary.ProductionNotNamed) as raised:
+            call()
+        assert raised.value.environments == ["prod"] and raised.value.exit_code == 2
+        assert "production environment(s) prod" in str(raised.value) and "--env" in str(raised.value)
+        with pytest.raises(canary.ProductionNotNamed):
+            call(confirm_production=lambda envs: False)
+        assert _files(tree) == before
+    warned = []
+    preview = canary.promote(catalog, "proxy", dry_run=True, warn=warned.append)
+    assert preview.changed and _files(tree) == before and "production environment(s) prod" in warned[0]
+    # naming an environment moves only that one: no question asked, even for prod
+    assert canary.promote(catalog, "proxy", env="dev").new == {"v1": 75, "v2": 25}
+    assert canary.promote(catalog, "proxy", env="prod").new == {"v1": 75, "v2": 25}
+    # now neither environment follows the service's weights: changing them moves none
+    assert canary.set_weights(catalog, "proxy", {"v1": 80, "v2": 20}).changed
 
 
 def test_a_failed_regeneration_restores_the_catalog(tree, monkeypatch):
@@ -196,7 +226,7 @@ def test_a_failed_regeneration_restores_the_catalog(tree, monkeypatch):
 
     monkeypatch.setattr(chartgen.generate, "generate_locked", fail)
     with pytest.raises(OSError) as raised:
-        canary.promote(tree / "catalog.yaml", "proxy")
+        canary.promote(tree / "catalog.yaml", "proxy", confirm_production=_yes)
     assert raised.value.catalog_restored is True
     assert (tree / "catalog.yaml").read_text() == text
 

@@ -9,6 +9,7 @@ The work is done by ``chartgen.canary``; this module parses the arguments and pr
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -16,7 +17,8 @@ from ..canary import weights_text
 from . import options
 
 _env_option = options.environment(
-    "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights.")
+    "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights. Required when the "
+    "service's own weights would move a production environment (a terminal asks instead).")
 _dry_run_option = click.option("--dry-run", is_flag=True,
                                help="Show the catalog diff and what generate would change; write nothing.")
 
@@ -111,12 +113,25 @@ def _print_change(change) -> None:
     click.echo(f"wrote {change.catalog.name} and {len(outcome.result.changed)} generated file(s)")
 
 
+def _confirm_production(envs: list[str]) -> bool:
+    """At a terminal: ask before a change without --env moves a production environment."""
+    return click.confirm(f"without --env this also changes production environment(s) {', '.join(envs)}; "
+                         "continue?", default=False, err=True)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def _change(catalog: str, how, **kwargs) -> None:
-    """Run a weight change (``how``: promote, rollback or set_weights) and print it."""
+    """Run a weight change (``how``: promote, rollback or set_weights) and print it. A change
+    without --env that would move a production environment is confirmed at a terminal, and
+    refused otherwise (``ProductionNotNamed``)."""
     from ..canary import InvalidEdit, UnknownVersion
 
+    confirm = _confirm_production if _interactive() else None
     try:
-        change = how(catalog, wait_message=_err, warn=_err, **kwargs)
+        change = how(catalog, wait_message=_err, warn=_err, confirm_production=confirm, **kwargs)
     except UnknownVersion as exc:
         raise click.BadParameter(str(exc), param_hint="--weights") from None
     except InvalidEdit:
