@@ -305,8 +305,12 @@ TEMPLATE_REVISIONS = (
     TemplateRevision(2, "the helm test Pod also fails on 403 (denied by an AuthorizationPolicy) and on 502, 503 "
                         "and 504 (no healthy upstream, reset, timeout), names why, and with gateway.jwt expects 403 "
                         "(env REQUIRE_JWT)"),
-    TemplateRevision(3, "ambient namespaces admit kubelet's probes (from 169.254.7.127, where Istio puts them), "
-                        "which the namespace's default-deny NetworkPolicy dropped"),
+    TemplateRevision(3, "an exposed path written as a bare string is a whole-segment prefix (/api admits /api and "
+                        "/api/..., no longer /apix): a VirtualService exact + prefix pair, a Gateway API PathPrefix "
+                        "and gateway AuthorizationPolicy paths /api and /api/*; in ambient, calls into a namespace "
+                        "with a waypoint are authorized at the waypoint (targetRefs to the Service or ServiceEntry) "
+                        "and the NetworkPolicies admit the hops through the waypoint and ambient's kubelet probes",
+                     MINOR),
 )
 TEMPLATE_REVISION = TEMPLATE_REVISIONS[-1].number
 
