@@ -255,7 +255,9 @@ def _resolve(target, w: Obj):
 def _ports(env: Env, key: str, values: dict, w: Obj, app: Obj | None, ns: str) -> list[Finding]:
     out = []
     labels = w.pod_labels
-    np_ports = env.policies.np_ports(ns, labels)
+    # ambient: mesh traffic reaches the pods as HBONE on 15008, whatever their port; the
+    # NetworkPolicies admit that, and only the AuthorizationPolicies see the pod port
+    np_ports = set() if env.view.ambient else env.policies.np_ports(ns, labels)
     declared = _container_ports(w)
     for i, port in enumerate(values["ports"]):
         target = _target_of(port)
