@@ -175,7 +175,8 @@ EnvVarName = Annotated[
 ]
 Version = Annotated[
     str,
-    _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.fullmatch(v))),
+    _check("semver", "a version such as 1.30.3 that helm can parse (each number at most 18446744073709551615)",
+           naming.is_version),
 ]
 PROTOCOLS = ("HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL")
 Protocol = Literal[PROTOCOLS]  # type: ignore[valid-type]

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from ..errors import ChartgenError, ToolError, ToolNotFound
 from ..toolchain import Running, Tool, start
 from .findings import Finding
@@ -263,7 +261,12 @@ class Suppression:
 def load_suppressions(text: str | None = None) -> list[Suppression]:
     if text is None:
         text = (resources.files("chartgen.analyzer") / "suppressions.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    from ..yamlsrc import LimitError, safe_load_bounded
+
+    try:
+        data = safe_load_bounded(text, "suppressions.yaml") or {}
+    except LimitError as exc:
+        raise ChartgenError(exc.problem.format()) from None
     out = []
     for i, entry in enumerate(data.get("suppressions") or []):
         if not isinstance(entry, dict) or not entry.get("check") or not str(entry.get("reason") or "").strip():

@@ -110,8 +110,14 @@ def deep_merge(base: Any, upper: Any) -> Any:
     return upper
 
 
-def load_yaml_text(text: str) -> dict:
-    data = yaml.safe_load(text) if text else None
+def load_yaml_text(text: str, file: str = "<values file>") -> dict:
+    """A values document, read within the catalog reader's YAML limits (chartgen.yamlsrc)."""
+    from ..yamlsrc import LimitError, safe_load_bounded
+
+    try:
+        data = safe_load_bounded(text, file) if text else None
+    except LimitError as exc:
+        raise ChartgenError(exc.problem.format()) from None
     return data if isinstance(data, dict) else {}
 
 
@@ -147,10 +153,12 @@ class Project:
         if not text:
             return []
         out = []
+        from ..yamlsrc import LimitError, safe_load_all_bounded
+
         try:
-            parts = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            self.notes.append(f"helmfile.yaml is not plain YAML ({exc.__class__.__name__}); using the default layering")
+            parts = safe_load_all_bounded(text, "helmfile.yaml")
+        except LimitError as exc:
+            self.notes.append(f"helmfile.yaml is not plain YAML ({exc.problem.message}); using the default layering")
             return []
         for part in parts:
             for r in (part or {}).get("releases") or [] if isinstance(part, dict) else []:
@@ -205,7 +213,7 @@ class Project:
                 self.notes.append(f"{release.name if release else default_dir}: values entry {entry!r} is a template; skipped")
                 continue
             if path in self.files:
-                layers.append((path, load_yaml_text(self.files[path])))
+                layers.append((path, load_yaml_text(self.files[path], path)))
         return layers
 
     def merged_values(self, release: Release | None, env: str, default_dir: str | None = None) -> dict | None:
@@ -235,8 +243,25 @@ def _manifest_parser():
     try:
         import yaml_rs
     except ImportError:
-        return lambda chunk: yaml.load(chunk, Loader=ManifestLoader), yaml.YAMLError  # noqa: S506 - a safe loader
+        return _bounded_manifest, yaml.YAMLError
     return yaml_rs.loads, (yaml_rs.YAMLDecodeError, ValueError)
+
+
+def _bounded_manifest(chunk: str):
+    """One rendered document with PyYAML, within the YAML limits (yaml-rs has its own)."""
+    from ..yamlsrc import check_limits
+
+    loader = ManifestLoader(chunk)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problem = check_limits(node, "helm output")
+        if problem is not None:
+            raise yaml.YAMLError(problem.message)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def split_documents(text: str, chart_parent: str) -> list[Doc]:
