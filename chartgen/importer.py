@@ -200,6 +200,27 @@ def _service_account(found: Found, accounts: set[tuple[str | None, str]]) -> Non
         found.sa_comment = found.sa_comment or "the manifests create this ServiceAccount"
 
 
+def _own_identities(out: Scan) -> None:
+    """One ServiceAccount per service: an account the pods of several services share (or a
+    mesh proxy's) is not written; the comment names the Deployments and what to set."""
+    from .rules.identities import MESH_PROXY_ACCOUNTS
+
+    users: dict[tuple, list[str]] = {}
+    for f in out.services.values():
+        users.setdefault((f.namespace, f.service_account or f.service.name), []).append(f.key)
+    for f in out.services.values():
+        if not f.service_account:
+            continue
+        sharing = users[(f.namespace, f.service_account)]
+        if len(sharing) > 1 or f.service_account in MESH_PROXY_ACCOUNTS:
+            why = (f"shared with {', '.join(k for k in sharing if k != f.key)}" if len(sharing) > 1
+                   else "a mesh proxy's account")
+            refs = ", ".join(w.ref for w in f.workloads)
+            f.sa_comment = (f"the pods run as '{f.service_account}' ({why}; {refs}): set serviceAccountName: {f.key} "
+                            "(the chart creates it, and its policies admit it)")
+            f.service_account = None
+
+
 def _metrics(found: Found) -> None:
     for source in [found.service.meta.get("annotations") or {}] + [w.pod_annotations for w in found.workloads]:
         if not isinstance(source, dict) or str(source.get("prometheus.io/scrape", "")).lower() != "true":
@@ -278,6 +299,7 @@ def scan(manifests: Manifests, calls: list[Call] | None = None, known: dict[str,
         if w.kind != "Pod" and not any(w in f.workloads for f in out.services.values()):
             out.notes.append(f"{w.ref} ({w.where()}): no Service selects it; not imported (it calls out only, or "
                              "add a Service for it)")
+    _own_identities(out)
     _conventions(out)
     _exposure(out, manifests)
     if calls is not None:

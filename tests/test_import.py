@@ -358,3 +358,29 @@ spec:
     result = importer.import_catalog(manifests.parse(text, "app.yaml"))
     assert services_of(result.text)["dns"]["ports"] == [{"name": "tcp-dns", "port": 53, "protocol": "TCP"}]
     assert "Service/dns (app.yaml:6:11): port 53/UDP not imported: the mesh carries TCP only" in result.notes
+
+
+def test_a_shared_service_account_is_not_written_but_said():
+    """Two services whose pods run as one account: the catalog gives each its own (a shared one
+    is refused), and the comment names the Deployments and the serviceAccountName to set."""
+    def pair(name):
+        return f"""\
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec: {{selector: {{app: {name}}}, ports: [{{name: http, port: 80}}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec: {{serviceAccountName: shop, containers: [{{name: c}}]}}
+---
+"""
+    result = importer.import_catalog(manifests.parse(pair("web") + pair("api"), "app.yaml"))
+    svcs = services_of(result.text)
+    assert "serviceAccount" not in svcs["web"] and "serviceAccount" not in svcs["api"]
+    assert ("the pods run as 'shop' (shared with api; Deployment/web): set serviceAccountName: web"
+            in result.text)
