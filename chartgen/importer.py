@@ -71,6 +71,7 @@ class Found:
     versions: dict[str, dict[str, str]] = field(default_factory=dict)  # version → its labels
     version_key: str | None = None
     service_account: str | None = None
+    sa_created: bool = False  # the manifests create the ServiceAccount (else the chart does)
     sa_comment: str = ""
     metrics: dict | None = None
     expose: dict | None = None
@@ -196,8 +197,9 @@ def _service_account(found: Found, accounts: set[tuple[str | None, str]]) -> Non
                             "(the chart creates it, and its policies admit it)")
         return
     found.service_account = name
-    if (found.service.namespace, name) in accounts or (None, name) in accounts:
-        found.sa_comment = found.sa_comment or "the manifests create this ServiceAccount"
+    found.sa_created = (found.service.namespace, name) in accounts or (None, name) in accounts
+    found.sa_comment = found.sa_comment or ("the manifests create this ServiceAccount" if found.sa_created
+                                            else "the manifests do not create it: the chart does")
 
 
 def _own_identities(out: Scan) -> None:
@@ -534,7 +536,7 @@ def _write_service(node: CommentedMap, f: Found, scan_: Scan, fresh: bool) -> No
         if not (scan_.selector_label is None and f.selector == {"app": f.service.name}):
             _set(node, "selector", _flow(f.selector))
     if f.service_account:
-        _set(node, "serviceAccount", _flow({"name": f.service_account, "create": False}), f.sa_comment)
+        _set(node, "serviceAccount", _flow({"name": f.service_account, "create": not f.sa_created}), f.sa_comment)
     elif f.sa_comment:
         node.yaml_set_comment_before_after_key("ports", before=f.sa_comment, indent=4)
     if f.metrics:

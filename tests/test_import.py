@@ -384,3 +384,23 @@ spec:
     assert "serviceAccount" not in svcs["web"] and "serviceAccount" not in svcs["api"]
     assert ("the pods run as 'shop' (shared with api; Deployment/web): set serviceAccountName: web"
             in result.text)
+
+
+def test_an_account_the_manifests_do_not_create_is_created_by_the_chart():
+    text = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{name: http, port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {serviceAccountName: web-runner, containers: [{name: c}]}
+"""
+    result = importer.import_catalog(manifests.parse(text, "app.yaml"))
+    assert services_of(result.text)["web"]["serviceAccount"] == {"name": "web-runner", "create": True}
+    assert "the manifests do not create it: the chart does" in result.text
