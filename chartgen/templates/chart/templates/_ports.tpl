@@ -4,8 +4,9 @@
 chartgen.servicePorts: sets on an enabled service "svc" its port (the first port
 number), portStrings, the port numbers by rule kind (httpPorts: HTTP, HTTP2, GRPC;
 tlsPorts: TLS, HTTPS, routed by SNI; tcpPorts: the rest; the kinds of the catalog's
-protocol_class, which a test holds them to), grpcPorts, multiPort; the workload ports (a port's targetPort, else its number: what
-the pods listen on, which Istio's AuthorizationPolicies and NetworkPolicies match):
+protocol_class, which a test holds them to), grpcPorts, multiPort; the workload
+ports (a port's targetPort, else its number: what the pods listen on, which Istio's
+AuthorizationPolicies and the NetworkPolicies match):
 targetOf (service port number as text → workload port), authzPorts (the numeric
 workload ports as text) and authzAnyPort (a workload port is named, which an
 AuthorizationPolicy cannot state: its rule then admits any port); npPortsYaml, its
