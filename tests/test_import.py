@@ -404,3 +404,13 @@ spec:
     result = importer.import_catalog(manifests.parse(text, "app.yaml"))
     assert services_of(result.text)["web"]["serviceAccount"] == {"name": "web-runner", "create": True}
     assert "the manifests do not create it: the chart does" in result.text
+
+
+def test_namespaces_the_most_common_is_the_environments_the_others_per_service():
+    def svc(name, ns):
+        return (f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {ns}}}\n"
+                f"spec: {{selector: {{app: {name}}}, ports: [{{name: http, port: 80}}]}}\n---\n")
+    text = svc("web", "shop") + svc("cart", "shop") + svc("pay", "payments")
+    doc = yaml.safe_load(importer.import_catalog(manifests.parse(text, "app.yaml")).text)
+    assert doc["metadata"]["name"] == "shop" and doc["environments"]["dev"]["namespace"] == "shop"
+    assert doc["services"]["pay"]["namespace"] == "payments" and "namespace" not in doc["services"]["web"]
