@@ -576,6 +576,9 @@ class Metrics(Model):
     port: PortNumber = Field(description="The container port serving the metrics (a number: AuthorizationPolicies "
                                          "match numbers).")
     path: PlainPath = Field("/metrics", description="The metrics path.")
+    scrapeJob: bool = Field(True, description="Add a Prometheus scrape job for it; false when the application's "
+                                              "prometheus.io annotations already have Prometheus scrape it (the "
+                                              "chart then only admits it).")
 
 
 class ServiceAccount(Model):

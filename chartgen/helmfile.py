@@ -522,8 +522,8 @@ def _app_scrape_configs(view) -> dict:
     jobs = {}
     for key, svc in sorted(view.enabled.items()):
         metrics = svc.spec.metrics
-        if metrics is None:
-            continue
+        if metrics is None or not metrics.scrapeJob:
+            continue  # none, or the application's own annotations have Prometheus scrape it
         selector = sorted(svc.selector.items())
         jobs[f"{svc.service_name}-metrics"] = {
             "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [view.service_namespace(svc)]}}],

@@ -236,7 +236,8 @@ def _metrics(found: Found) -> None:
         except ValueError:
             continue
         path = str(source.get("prometheus.io/path") or "/metrics")
-        found.metrics = {"port": number, "path": path}
+        # the annotations have Prometheus' default jobs scrape it: a job of the chart would repeat them
+        found.metrics = {"port": number, "path": path, "scrapeJob": False}
         return
 
 
@@ -540,7 +541,7 @@ def _write_service(node: CommentedMap, f: Found, scan_: Scan, fresh: bool) -> No
     elif f.sa_comment:
         node.yaml_set_comment_before_after_key("ports", before=f.sa_comment, indent=4)
     if f.metrics:
-        _set(node, "metrics", _flow(f.metrics), "from the prometheus.io annotations")
+        _set(node, "metrics", _flow(f.metrics), "from the prometheus.io annotations, which have Prometheus scrape it")
     _merge_versions(node, f, scan_)
     if f.expose and "expose" not in node:
         expose = CommentedMap(f.expose)

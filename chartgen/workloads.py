@@ -422,7 +422,8 @@ def _scrapes(env: Env, key: str, app: Obj, mine: list[Obj], ns: str) -> list[Fin
             out.append(_at(source, ("metadata", "annotations"), "WL060",
                            f"Prometheus scrapes {w.ref} on port {port} (prometheus.io/scrape), which nothing admits "
                            f"from {obs}: set services.{key}.metrics: {{port: {port}, path: "
-                           f"{annotations.get('prometheus.io/path', '/metrics')}}}"))
+                           f"{annotations.get('prometheus.io/path', '/metrics')}, scrapeJob: false}} (the "
+                           "annotation's job scrapes it; the chart admits it)"))
             break
     return out
 

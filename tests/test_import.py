@@ -86,7 +86,7 @@ def test_bookinfo_import_validates_with_versions_accounts_calls_and_exposure():
     assert svcs["productpage"]["calls"] == ["details", "reviews"]
     assert svcs["reviews"]["calls"] == ["ratings"]
     assert svcs["productpage"]["expose"] == {"paths": ["/"]}  # the ingress gateway calls it
-    assert svcs["productpage"]["metrics"] == {"port": 9080, "path": "/metrics"}
+    assert svcs["productpage"]["metrics"] == {"port": 9080, "path": "/metrics", "scrapeJob": False}
     assert "naming" not in yaml.safe_load(result.text)  # app/version: the defaults
     # the per-version Services of bookinfo-versions.yaml are noted, not services
     assert sum("per-version Service" in n for n in result.notes) == 6

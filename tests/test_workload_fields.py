@@ -94,6 +94,13 @@ def test_metrics_values_and_scrape_job():
     assert address["replacement"] == "$1:9102"
 
 
+def test_no_scrape_job_where_the_applications_annotations_have_one():
+    cat = catalog(services=SERVICES.replace("metrics: {port: 9102, path: /prom}",
+                                            "metrics: {port: 9102, path: /prom, scrapeJob: false}"))
+    assert "scrapeConfigs" not in build_release_values(cat)["prometheus/dev.yaml"]
+    assert values(cat)["front"]["metrics"] == {"enabled": True, "port": 9102, "path": "/prom"}  # still admitted
+
+
 def test_changing_a_target_port_is_a_major_change_that_says_so():
     before = model_snapshot(catalog())
     after = model_snapshot(catalog(services=SERVICES.replace("targetPort: 8079", "targetPort: 8080")))

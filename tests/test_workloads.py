@@ -199,15 +199,15 @@ def test_pod_scrape_annotations_need_metrics_only_where_no_sidecar_merges_them(t
     """productpage's pods ask Prometheus to scrape 9080: a sidecar merges that into 15020, which
     the chart admits; in ambient Prometheus scrapes 9080 itself, which needs services.*.metrics."""
     catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
-    text = catalog.read_text().replace("    metrics: {port: 9080, path: /metrics} # from the prometheus.io annotations\n",
-                                       "")
+    text = catalog.read_text().replace("    metrics: {port: 9080, path: /metrics, scrapeJob: false} # from the "
+                                       "prometheus.io annotations, which have Prometheus scrape it\n", "")
     assert "metrics:" not in text
     catalog.write_text(text.replace("environments:\n", "environments:\n  amb:\n    dataPlane: ambient\n"
                                     "    gateway: {https: false}\n", 1))
     report = workloads.verify(str(catalog), [str(BOOKINFO)], helm=helm_path)
     assert [(f.code, f.subject, f.envs) for f in report.findings] == [
         ("WL060", "Deployment/productpage-v1", ("amb",))]
-    assert "set services.productpage.metrics: {port: 9080, path: /metrics}" in report.findings[0].message
+    assert "set services.productpage.metrics: {port: 9080, path: /metrics, scrapeJob: false}" in report.findings[0].message
 
 
 def test_an_unknown_environment_is_a_usage_error(tmp_path, helm_path):
