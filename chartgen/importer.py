@@ -76,6 +76,7 @@ class Found:
     metrics: dict | None = None
     expose: dict | None = None
     expose_comment: str = ""
+    exposed_by_routes: bool = False  # exposure from Ingress / VirtualService / HTTPRoute objects (they add up)
     calls: set[str] = field(default_factory=set)
 
 
@@ -383,7 +384,7 @@ def _path_item(kind: str, value: str):
 def _expose(found: Found, host: str | None, paths: list, source: Obj) -> None:
     if not any(p.protocol in ("HTTP", "HTTP2", "GRPC") for p in found.ports):
         return
-    expose = found.expose if found.expose and found.expose_comment.startswith("exposed by") else {}
+    expose = found.expose if found.expose and found.exposed_by_routes else {}  # routes replace a NodePort guess
     subdomain = (host or "").split(".")[0]
     if subdomain and naming.DNS1123_LABEL.fullmatch(subdomain) and subdomain != found.key:
         expose["host"] = subdomain
@@ -393,6 +394,7 @@ def _expose(found: Found, host: str | None, paths: list, source: Obj) -> None:
             items.append(item)
     found.expose = expose
     found.expose_comment = f"exposed by {source.ref} ({source.where()})" + (f", host {host}" if host else "")
+    found.exposed_by_routes = True
 
 
 def _d(value) -> dict:
