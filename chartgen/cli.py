@@ -258,8 +258,9 @@ def validate(obj: Ctx, catalog, fmt):
 @click.option("--mesh-chart", default=None, metavar="REF",
               help="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
 @click.option("--mesh-version", default=None, metavar="X.Y.Z", help="Version of --mesh-chart.")
+@options.force
 @click.pass_obj
-def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, mesh_version):
+def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, mesh_version, force):
     """Write charts/<name>-mesh/, helmfile.yaml and values/ from the catalog.
 
     Only changed files are written; an unchanged catalog touches nothing. The chart version
@@ -275,7 +276,8 @@ def generate(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, m
     from .generate import Options, check as do_check, generate as do_generate
 
     def run():
-        opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version)
+        opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version,
+                       force=force)
         if check:
             outcome = do_check(catalog, out, opts)
             print_notes(outcome)
@@ -347,8 +349,9 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
 @options.output_format("mermaid", "dot", "svg", "png", help="svg and png are drawn by Graphviz `dot`.")
 @options.output_file
 @options.tool_binary("dot", "dot_bin", "Graphviz dot")
+@options.force
 @click.pass_obj
-def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
+def graph(obj: Ctx, catalog, env, fmt, output, dot_bin, force):
     """Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes,
     mirrors, calls, external services and their redirects, mTLS, chaos.
 
@@ -359,7 +362,7 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
       chartgen graph --env dev --format svg -o mesh-dev.svg
     """
     from .errors import UnknownEnvironment
-    from .graph import draw
+    from .graph import draw, write_output
 
     def run():
         try:
@@ -367,7 +370,7 @@ def graph(obj: Ctx, catalog, env, fmt, output, dot_bin):
         except UnknownEnvironment as exc:
             raise click.BadParameter(str(exc), param_hint="--env") from None
         if output:
-            Path(output).write_bytes(data)
+            write_output(output, data, fmt, catalog, force)
             _err(f"wrote {output}")
         elif fmt == "png" and sys.stdout.isatty():
             raise click.UsageError("a PNG is not for the terminal: use -o FILE or redirect stdout")

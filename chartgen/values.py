@@ -229,10 +229,14 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
         "extraPorts": [],
         "rateLimit": _rate_limit(None),
         "jwt": {"enabled": False, "issuer": "", "jwksUri": "", "audiences": []},
+        "serviceType": "LoadBalancer",
     }
     if view is not None:
+        from .helmfile import gateway_service_type
+
         gw = view.env.gateway
         block.update(
+            serviceType=gateway_service_type(view),
             https=gw.https,
             credentialName=gw.credentialName or "",
             httpsRedirect=gw.httpsRedirect,
@@ -306,6 +310,15 @@ def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
     return mesh.values.of(view)
 
 
+def _namespace_labels(view: EnvView | None) -> dict:
+    """The Pod Security Admission labels of the namespaces the chart creates, per environment."""
+    if view is None:
+        return {}
+    from .bootstrap import psa_labels, workload_psa_level
+
+    return psa_labels(workload_psa_level(view))
+
+
 def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, ResolvedService]) -> dict:
     obs = catalog.observability
     return {
@@ -314,7 +327,7 @@ def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, Re
         "environment": _environment_block(catalog, view),
         "istio": {"revision": catalog.istio.revision, "systemNamespace": "istio-system",
                   "trustDomain": catalog.istio.trustDomain},
-        "namespaces": {"create": True, "labels": {}},
+        "namespaces": {"create": True, "labels": _namespace_labels(view)},
         "gateway": _gateway_block(catalog, view),
         "observability": {
             "namespace": obs.namespace,
