@@ -177,7 +177,7 @@ LAZY_COMMANDS = {
     "lint": ("chartgen.commands.lint", "command"),
     "package": ("chartgen.commands.publish", "package"),
     "publish": ("chartgen.commands.publish", "publish"),
-    "verify-workloads": ("chartgen.commands.workloadscmd", "command"),
+    "verify": ("chartgen.commands.verify", "command"),
 }
 
 

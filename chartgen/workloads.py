@@ -19,6 +19,7 @@ from .manifests import Manifests, Obj, selects
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever
 AMBIENT_PROBE_SOURCE = "169.254.7.127/32"  # where ztunnel hands kubelet's probes to ambient pods
 
+DOC = "docs/existing-application.md#2-verify-against-the-pods"  # where the codes are listed
 # code → (level, summary); docs/existing-application.md lists them
 CODES = {
     "WL001": ("error", "A service's selector picks no workload of the manifests"),

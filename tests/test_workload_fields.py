@@ -192,3 +192,19 @@ def test_the_real_prometheus_chart_gets_the_scrape_job(tmp_path, helm, helm_env,
     assert jobs["front-metrics"]["metrics_path"] == "/prom"
     assert jobs["front-metrics"]["relabel_configs"][0]["regex"] == "front"
     assert "kubernetes-pods" in jobs  # the chart's own jobs stay
+
+
+@pytest.mark.integration
+def test_verify_holds_with_target_ports_metrics_and_the_label_convention(tmp_path):
+    """chartgen verify's model follows the Service to the pod port (targetPort, named too),
+    honours the metrics port's PERMISSIVE mTLS, and sees Prometheus' scrape allowed."""
+    from chartgen.analyzer.behaviour import verify_catalog
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(HEAD + "naming: {selectorLabel: name}\n" + SERVICES)
+    result = verify_catalog(path)
+    assert result.problems == [] and not result.failed
+    scrapes = [f for r in result.reports.values() for f in r.flows if f.kind == "scrape" and f.port == 9102]
+    assert {f.env for f in scrapes} == {"dev", "amb"} and all(f.verdict.allowed for f in scrapes)
+    calls = [f for f in result.reports["dev"].flows if f.kind == "call" and f.target == "orders"]
+    assert calls and all(f.verdict.allowed for f in calls)  # NetworkPolicy port "web" matched by name

@@ -7,6 +7,7 @@ naming the object (tests/data/workloads/README.md)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,10 +66,13 @@ def test_bookinfo_imported_verifies_clean_in_sidecar_and_ambient(tmp_path, helm_
     assert report.envs == ["amb", "dev"]
     assert report.findings == [] and report.exit_code == 0
     assert report.objects == 20
-    r = CliRunner().invoke(cli, ["verify-workloads", "-c", str(catalog), "--env", "amb", "--format", "json",
-                                 "--helm", helm_path, str(BOOKINFO)])
+    # chartgen verify --workloads: the flows and the workloads (one render)
+    r = CliRunner().invoke(cli, ["verify", str(catalog), "--env", "amb", "--format", "json",
+                                 "--workloads", str(BOOKINFO / "bookinfo.yaml"), "--workloads",
+                                 str(BOOKINFO / "bookinfo-versions.yaml")])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout) == {"environments": ["amb"], "objects": 20, "findings": []}
+    report = json.loads(r.stdout)
+    assert report["valid"] is True and report["problems"] == [] and report["environments"] == ["amb"]
 
 
 def test_sockshop_fails_on_identities_and_protocols_naming_each_then_passes_fixed(tmp_path, helm_path):
@@ -116,10 +120,11 @@ def test_a_wrong_label_port_or_account_exits_1_naming_the_object(tmp_path, helm_
     text = fixed.read_text()
     assert change[0] in text
     fixed.write_text(text.replace(change[0], change[1], 1))
-    r = CliRunner().invoke(cli, ["verify-workloads", "-c", str(catalog), "--helm", helm_path, str(fixed)])
+    r = CliRunner().invoke(cli, ["verify", str(catalog), "--workloads", str(fixed)])
     assert r.exit_code == 1, r.output
     lines = [line for line in r.stdout.splitlines() if f"[{code}]" in line]
     assert lines and all(f": error: {subject}: " in line for line in lines), r.stdout
+    assert not [line for line in r.stdout.splitlines() if "[VFY" in line]  # the mesh itself is as the catalog says
 
 
 CATALOG = """\
@@ -210,10 +215,28 @@ def test_pod_scrape_annotations_need_metrics_only_where_no_sidecar_merges_them(t
     assert "set services.productpage.metrics: {port: 9080, path: /metrics, scrapeJob: false}" in report.findings[0].message
 
 
-def test_an_unknown_environment_is_a_usage_error(tmp_path, helm_path):
+def test_warnings_alone_do_not_fail_verify_and_sarif_names_the_codes(tmp_path, helm_path):
+    """The fixed Sock Shop with one Service port left unnamed: a WL032 warning, exit 0."""
+    catalog = imported(tmp_path, SOCKSHOP, DATA / "sockshop" / "kiali-graph.json")
+    fixed = fixed_sockshop(tmp_path)
+    text = fixed.read_text()
+    fixed.write_text(re.sub(r"\n *name: http-metrics(?=\n)", "", text, count=1))
+    r = CliRunner().invoke(cli, ["verify", str(catalog), "--workloads", str(fixed), "--format", "sarif"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["runs"][0]
+    results = [(x["ruleId"], x["level"]) for x in run["results"]]
+    assert results == [("WL032", "warning")]
+    wl = next(rule for rule in run["tool"]["driver"]["rules"] if rule["id"] == "WL032")
+    assert wl["helpUri"].endswith("docs/existing-application.md#2-verify-against-the-pods")
+
+
+def test_workloads_checked_without_verify(tmp_path, helm_path):
+    """The library entry (workloads.verify): an unknown environment is a usage error."""
+    from chartgen.errors import UnknownEnvironment
+
     catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
-    r = CliRunner().invoke(cli, ["verify-workloads", "-c", str(catalog), "--env", "prod", str(BOOKINFO)])
-    assert r.exit_code == 2 and "unknown environment 'prod'; the catalog has dev" in r.stderr
+    with pytest.raises(UnknownEnvironment, match="unknown environment 'prod'; the catalog has dev"):
+        workloads.verify(str(catalog), [str(BOOKINFO)], ["prod"], helm=helm_path)
 
 
 def test_check_rendered_gives_located_problems_for_verify(tmp_path, helm_path):

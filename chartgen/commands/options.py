@@ -27,11 +27,6 @@ def catalog(fn):
     return click.argument("catalog_arg", required=False, metavar="[CATALOG]", type=click.Path(dir_okay=False))(wrapper)
 
 
-# a command whose positional arguments are other files (verify --workloads MANIFEST...): the
-# catalog only as -c/--catalog
-catalog_flag = click.option("-c", "--catalog", "catalog", default=DEFAULT_CATALOG, show_default=True, metavar="FILE",
-                            type=click.Path(dir_okay=False), help="The service catalog.")
-
 out = click.option("-o", "--out", "out", default=None, type=click.Path(file_okay=False),
                    help="Output root (default: the catalog's directory).")
 
