@@ -21,8 +21,8 @@ Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
 {{/*
 chartgen.model: the validated, normalized view of the values that every
 template works from. Fails on inconsistent values.
-The result is left on the root context as ._chartgenModel (include returns only
-text; a JSON round trip of the whole model was a large part of the render time).
+The result is left on the root context as ._chartgenModel, since include returns
+only text.
 Usage: through chartgen.cacheModel.
   $m.services.<key>   service with defaults + ns, fqdn, port (first port number),
                       portStrings, principal, exposed, host, gwPort, scheme,
@@ -144,8 +144,7 @@ the namespace labels say istio.io/ingress-use-waypoint */ -}}
 {{/*
 chartgen.fillDefaults: a shallow copy of "value" with "defaults" filled in (a key of
 "value" replaces the default; a non-empty map default is merged key by key).
-The result is left in defaults._filled, since include returns only text (a JSON
-round trip per service made large meshes slow).
+The result is left in defaults._filled, since include returns only text.
 Usage: {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $d "value" $v) }}{{- $x := $d._filled }}
 */}}
 {{- define "chartgen.fillDefaults" -}}
