@@ -100,8 +100,88 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $_ := set $default "mirror" (merge (dict "subset" (toString $svc.mirror.version)) $weighted.dest) -}}
 {{- $_ := set $default "mirrorPercentage" (dict "value" (float64 $svc.mirror.percent)) -}}
 {{- end -}}
-{{- toYaml (append $rules $default) -}}
+{{- $items := list -}}
+{{- range $rule := append $rules $default -}}
+{{- $items = append $items (include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s") -}}
 {{- end -}}
+{{- join "\n" $items -}}
+{{- end -}}
+
+{{/*
+chartgen.httpRule: one http rule of chartgen.httpRules (a dict of fault, match,
+mirror, mirrorPercentage, name, retries, route, timeout), one key a line, each
+line starting with a line break and indented for a list item, in the layout
+toYaml gives a list of rules (keys sorted, nested lists not indented). Strings
+from the values are written by toYaml (quoted where YAML needs it); the host is
+the service's FQDN, which never needs quotes.
+Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s" }}
+*/}}
+{{- define "chartgen.httpRule" }}
+{{- if hasKey . "fault" }}
+  fault:
+  {{- with .fault.abort }}
+    abort:
+      {{- if hasKey . "grpcStatus" }}
+      grpcStatus: {{ toYaml .grpcStatus }}
+      {{- else }}
+      httpStatus: {{ .httpStatus }}
+      {{- end }}
+      percentage:
+        value: {{ .percentage.value }}
+  {{- end }}
+  {{- with .fault.delay }}
+    delay:
+      fixedDelay: {{ toYaml .fixedDelay }}
+      percentage:
+        value: {{ .percentage.value }}
+  {{- end }}
+  {{- if not .fault }} {}{{ end }}
+{{- end }}
+{{- with .match }}
+  match:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .mirror }}
+  mirror:
+    host: {{ .host }}
+    port:
+      number: {{ .port.number }}
+    subset: {{ toYaml .subset }}
+{{- end }}
+{{- with .mirrorPercentage }}
+  mirrorPercentage:
+    value: {{ .value }}
+{{- end }}
+  name: {{ toYaml .name }}
+{{- with .retries }}
+  retries:
+    {{- if hasKey . "attempts" }}
+    attempts: {{ .attempts }}
+    {{- end }}
+    {{- with .perTryTimeout }}
+    perTryTimeout: {{ toYaml . }}
+    {{- end }}
+    {{- with .retryOn }}
+    retryOn: {{ toYaml . }}
+    {{- end }}
+{{- end }}
+  route:
+{{- range .route }}
+  - destination:
+      host: {{ .destination.host }}
+      port:
+        number: {{ .destination.port.number }}
+      {{- with .destination.subset }}
+      subset: {{ toYaml . }}
+      {{- end }}
+    {{- with .weight }}
+    weight: {{ . }}
+    {{- end }}
+{{- end }}
+{{- with .timeout }}
+  timeout: {{ toYaml . }}
+{{- end }}
+{{- end }}
 
 {{/*
 chartgen.ruleMatch: the match list of an http rule (empty when the rule has no
