@@ -20,6 +20,7 @@ from ruamel.yaml.error import YAMLError
 
 from . import yamlout
 from .errors import CatalogError, ChartgenError, Problem
+from .safeio import FileError, TMP_SUFFIX, display, file_error, os_error_message
 
 # (mapping, sequence, offset) indents tried in turn: the first that reproduces the file
 # byte for byte is used, so untouched lines stay untouched.
@@ -196,8 +197,6 @@ def edit_weights(text: str, service: str, weights: dict[str, int], env: str | No
 def check_writable(path: str | Path) -> Path:
     """Where writing ``path`` lands: a symbolic link is followed (the link is kept), and a
     file made read-only is refused, never silently replaced."""
-    from .safeio import FileError, display
-
     path = Path(path)
     real = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
@@ -205,8 +204,6 @@ def check_writable(path: str | Path) -> Path:
     except FileNotFoundError:
         return real
     except OSError as exc:
-        from .safeio import file_error
-
         raise file_error(exc, path, "read") from None
     if not mode & 0o200:
         raise FileError(f"refusing to replace {display(path)}: it is read-only (mode {mode & 0o777:04o}); make it "
@@ -218,8 +215,6 @@ def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it and a rename, keeping
     the file's mode: readers see the old file or the new one, never half of one. A symbolic
     link is written through (the link stays); a read-only file is refused."""
-    from .safeio import TMP_SUFFIX, FileError, os_error_message
-
     path = check_writable(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)

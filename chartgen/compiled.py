@@ -16,7 +16,7 @@ def compiled_validator(schema: dict, *, where: str, name: str):
     """The ``validate`` function fastjsonschema generates for ``schema``. Its code object is
     cached as ``<cache>/chartgen/<where><key>.marshal`` (``where`` may name a subdirectory);
     a corrupt entry is rebuilt, and an unwritable cache only means compiling in memory."""
-    import fastjsonschema
+    import fastjsonschema  # start-up: about 40 ms; only compiling a schema (a cache miss) or its errors need it
 
     text = json.dumps(schema, sort_keys=True)
     key = hashlib.sha256("\0".join((text, fastjsonschema.VERSION, sys.version)).encode()).hexdigest()[:20]

@@ -35,11 +35,14 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
 
+import re2
 import yaml
 
+from .compiled import compiled_validator
 from .usercache import store
 
 __all__ = ["CRDSet", "CRDViolation"]
@@ -149,7 +152,7 @@ def _parse_host(host: str) -> str:
 
 
 def _cel_functions() -> dict:
-    from celpy import celtypes as t
+    from celpy import celtypes as t  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
     S, I, B, L = t.StringType, t.IntType, t.BoolType, t.ListType
 
@@ -273,7 +276,7 @@ def _environment():
     runner gets ``has()`` wrong (it answers a Python bool, and true for absent fields)."""
     global _CEL_ENV, _FUNCTIONS
     if _CEL_ENV is None:
-        import celpy
+        import celpy  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
         logging.getLogger("celpy").setLevel(logging.CRITICAL)
         _FUNCTIONS = _cel_functions()
@@ -321,7 +324,7 @@ def _evaluate(rule: str, value: Any, to_cel) -> tuple[bool, str]:
 
 def cel_check(rule: str, value: Any) -> bool:
     """Evaluate one CEL rule with ``self`` = ``value`` (plain JSON-like data); for tests and probes."""
-    import celpy
+    import celpy  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
     passed, error = _evaluate(rule, value, celpy.json_to_cel)
     if error:
@@ -503,8 +506,6 @@ def re2_compile(pattern: str):
     reason otherwise. Cached; RE2's own logging of bad patterns is off."""
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        import re2
-
         options = re2.Options()
         options.log_errors = False
         try:
@@ -846,8 +847,6 @@ def _verdict_digest(rule_text: tuple[str, str, str], key: str) -> str:
 def _verdicts_fingerprint() -> str:
     """What a saved verdict depends on besides its rule and value: this module (its CEL
     functions and shims) and cel-python's version."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         cel = version("cel-python")
     except PackageNotFoundError:
@@ -896,7 +895,7 @@ def _message(expression: str, value: Any, to_cel) -> str:
 
 def _to_cel(node: _Node | None, value: Any):
     """CEL values with Kubernetes' property-name escaping (``namespace`` -> ``__namespace__``)."""
-    from celpy import celtypes as t
+    from celpy import celtypes as t  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
     if isinstance(value, dict):
         names = node.cel_names if node is not None else {}
@@ -1061,8 +1060,6 @@ def _fast_validator(version: _Version):
 
 
 def _compile_cached(schema: dict):
-    from .compiled import compiled_validator
-
     return compiled_validator(schema, where="crd-validators/", name="crd structural validator")
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
-from .catalog import Catalog
+from .catalog import Catalog, match_text
 from .errors import UnknownEnvironment
 from .mesh import EnvView, Mesh, ResolvedService, resolve
 
@@ -58,8 +57,6 @@ def _pct(value: float) -> str:
 
 
 def _faults(svc: ResolvedService) -> list[str]:
-    from .canary import match_text
-
     out = []
     for f in svc.spec.faults or []:
         what = []
@@ -118,8 +115,6 @@ def _gateway_node(view: EnvView) -> Node:
 
 def _add_service(view: EnvView, key: str, svc, enabled: dict, nodes: dict[str, Node], edges: set[Edge]) -> bool:
     """Adds an enabled service's node, its versions and its edges; whether it is exposed."""
-    from .canary import match_text
-
     s = svc.spec
     sid = _id("svc", key)
     # the environment's namespace is on the mesh node; a service's own one is shown here
@@ -210,7 +205,7 @@ def _order(nid: str) -> tuple:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _mm(text: str) -> str:
+def _mermaid_label(text: str) -> str:
     """Text inside a quoted Mermaid label: entity codes for what Mermaid or Markdown would read."""
     text = _CONTROL.sub(" ", text)
     for ch, code in (("#", "#35;"), ("&", "#38;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
@@ -227,11 +222,11 @@ def mermaid(graph: Graph) -> str:
     lines = ["flowchart LR"]
     for n in graph.nodes:
         open_, close = _MM_SHAPES[n.kind]
-        label = "<br/>".join([f"<b>{_mm(n.title)}</b>", *(_mm(x) for x in n.lines)])
+        label = "<br/>".join([f"<b>{_mermaid_label(n.title)}</b>", *(_mermaid_label(x) for x in n.lines)])
         lines.append(f"  {n.id}{open_}{label}{close}")
     for e in graph.edges:
         arrow = _MM_ARROWS[e.kind]
-        label = f'|"{_mm(e.label)}"|' if e.label else ""
+        label = f'|"{_mermaid_label(e.label)}"|' if e.label else ""
         lines.append(f"  {e.src} {arrow}{label} {e.dst}")
     lines.append("  classDef chaos fill:#ffe4e1,stroke:#c0392b,stroke-width:2px")
     lines.append("  classDef external stroke-dasharray:4 3")
@@ -247,7 +242,7 @@ def mermaid(graph: Graph) -> str:
 # --- Graphviz DOT -------------------------------------------------------------------------------
 
 
-def _dq(*lines: str) -> str:
+def _dot_string(*lines: str) -> str:
     """A DOT double-quoted string of ``lines`` (joined by DOT's \\n): backslashes doubled, so
     no \\N, \\G or \\l escape of Graphviz applies, and quotes escaped."""
     esc = [_CONTROL.sub(" ", t).replace("\\", "\\\\").replace('"', '\\"') for t in lines]
@@ -261,49 +256,37 @@ _DOT_EDGES = {"ingress": 'penwidth=2', "version": 'arrowhead=empty', "call": '',
 
 def dot(graph: Graph) -> str:
     out = ["digraph mesh {",
-           f"  label={_dq(graph.title)};",
+           f"  label={_dot_string(graph.title)};",
            '  labelloc=t; rankdir=LR; fontname="Helvetica";',
            '  node [fontname="Helvetica", fontsize=11, style="rounded,filled", fillcolor="#ffffff"];',
            '  edge [fontname="Helvetica", fontsize=10];']
     for n in graph.nodes:
-        attrs = [f"label={_dq(n.title, *n.lines)}", f"shape={_DOT_SHAPES[n.kind]}"]
+        attrs = [f"label={_dot_string(n.title, *n.lines)}", f"shape={_DOT_SHAPES[n.kind]}"]
         if n.chaos:
             attrs.append('color="#c0392b", fillcolor="#ffe4e1", penwidth=2')
         if n.kind == "external":
             attrs.append('style="dashed"')
         if n.kind == "mesh":
             attrs.append('fillcolor="#f4f4f4"')
-        out.append(f"  {_dq(n.id)} [{', '.join(attrs)}];")
+        out.append(f"  {_dot_string(n.id)} [{', '.join(attrs)}];")
     for e in graph.edges:
-        attrs = [a for a in (_DOT_EDGES[e.kind], f"label={_dq(e.label)}" if e.label else "") if a]
-        out.append(f"  {_dq(e.src)} -> {_dq(e.dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+        attrs = [a for a in (_DOT_EDGES[e.kind], f"label={_dot_string(e.label)}" if e.label else "") if a]
+        out.append(f"  {_dot_string(e.src)} -> {_dot_string(e.dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None) -> bytes:
-    """The mesh graph of a catalog (``env``: one environment) as Mermaid or DOT text, or as
-    an SVG or PNG drawn by Graphviz ``dot`` (``dot_bin``, else the lookup order)."""
-    from .validate import load_catalog
-
-    if not isinstance(catalog, Catalog):
-        catalog = load_catalog(catalog)
+def graph_text(source: Catalog | Mesh, env: str | None = None, fmt: str = "mermaid") -> str:
+    """The mesh graph of a catalog (``env``: one environment) as Mermaid or DOT text."""
+    catalog = source.catalog if isinstance(source, Mesh) else source
     if env is not None and env not in catalog.environments:
         raise UnknownEnvironment(f"unknown environment {env!r}; the catalog has {', '.join(sorted(catalog.environments))}")
-    g = build_graph(catalog, env)
-    if fmt == "mermaid":
-        return mermaid(g).encode("utf-8")
-    if fmt == "dot":
-        return dot(g).encode("utf-8")
-    return _graphviz(dot(g), fmt, dot_bin)
+    g = build_graph(source, env)
+    return mermaid(g) if fmt == "mermaid" else dot(g)
 
 
-def _graphviz(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
-    """SVG or PNG of a DOT graph, by Graphviz."""
-    from .toolchain import ToolNotFound, find_tool, run
-
-    try:
-        tool = find_tool("dot", dot_bin)
-    except ToolNotFound as exc:
-        raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
-    return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout
+def readme_graph(text: str | None) -> str:
+    """The Mermaid diagram of a chart README ('' when there is none)."""
+    if not text or "```mermaid\n" not in text:
+        return ""
+    return text.split("```mermaid\n", 1)[1].split("```", 1)[0]

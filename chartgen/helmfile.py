@@ -37,6 +37,7 @@ from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
 from .mesh import EnvView, Mesh, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
+from .values import mesh_values
 
 __all__ = [
     "ChartSource",
@@ -540,7 +541,7 @@ def _localstack(mesh: Mesh, envs: tuple[str, ...]) -> tuple[dict, dict[str, dict
 
 
 def _mesh(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
-    env_values = mesh.values.overrides
+    env_values = mesh_values(mesh).overrides
     return {}, {view.name: env_values.get(view.name, {}) for view in mesh.views}
 
 

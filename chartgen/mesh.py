@@ -3,8 +3,10 @@ into one effective service per environment. Pure functions of the validated cata
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -256,6 +258,7 @@ class Mesh:
         self.catalog = catalog
         self.views: tuple[EnvView, ...] = tuple(
             EnvView(name, env, catalog, self) for name, env in sorted(catalog.environments.items()))
+        self._derived: dict[str, Any] = {}
 
     @cached_property
     def neutral(self) -> dict[str, ResolvedService]:
@@ -265,12 +268,12 @@ class Mesh:
     def view(self, name: str) -> EnvView:
         return next(v for v in self.views if v.name == name)
 
-    @cached_property
-    def values(self):
-        """The chart values of every environment (``values.MeshValues``), computed on first use."""
-        from .values import MeshValues
-
-        return MeshValues(self)
+    def derived(self, key: str, compute: Callable[[Mesh], Any]) -> Any:
+        """What a layer above derives from this mesh (the chart values: ``values.mesh_values``),
+        computed on first use, once per ``Mesh`` (the catalog it resolves does not change)."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]
 
 
 def resolve(source: "Catalog | Mesh") -> Mesh:

@@ -25,8 +25,15 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ChartgenError, ToolError, failure_detail
+from .changeset import Changeset
+from .errors import CatalogError, ChartgenError, ToolError, failure_detail
+from .generate import output_root, plan, record_release
+from .safeio import TMP_SUFFIX, decode, display, file_error, leftover_temps
 from .toolchain import Tool, find_tool, run
+from .validate import load_catalog
+from .values import chart_name
+from .writer import locked
+from .yamlsrc import LimitError, safe_load_bounded
 
 __all__ = [
     "FIXED_MTIME",
@@ -103,8 +110,6 @@ def _helm(helm: str | None) -> Tool:
 
 
 def _chart_meta(chart_yaml_text: str, where: str) -> tuple[str, str]:
-    from .yamlsrc import LimitError, safe_load_bounded
-
     try:
         meta = safe_load_bounded(chart_yaml_text, where) or {}
         return str(meta["name"]), str(meta["version"])
@@ -158,11 +163,6 @@ def _same_content(a: Path, b: Path) -> bool:
 def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
                   *, check: bool = True) -> Path:
     """The generated chart directory of a catalog; with ``check``, refuse a stale chart."""
-    from .changeset import Changeset
-    from .generate import output_root, plan
-    from .validate import load_catalog
-    from .values import chart_name
-
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
     root = output_root(catalog_path, out)
@@ -201,8 +201,6 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from .safeio import file_error
-
         raise file_error(exc, dest, "create the directory") from None
     args: list[str] = []
     if sign is not None:
@@ -246,8 +244,6 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
             elif stale_prov.exists():
                 stale_prov.unlink()  # a signature of an earlier build would no longer match
         except OSError as exc:
-            from .safeio import file_error
-
             raise file_error(exc, exc.filename or dest, "write") from None
     return Package(path=target, name=name, version=version, digest=_sha256(target), prov=prov_target)
 
@@ -255,9 +251,6 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
 # --- classic chart repository ----------------------------------------------------------------
 
 def _load_index(path: Path) -> dict:
-    from .errors import CatalogError
-    from .safeio import decode, display, file_error
-
     if not path.exists():
         return {}
     fix = "restore it from a backup, or move it away to start a new index"
@@ -270,8 +263,6 @@ def _load_index(path: Path) -> dict:
     except CatalogError as exc:
         p = exc.problems[0]
         raise PublishError(f"{p.file}:{p.line}:{p.col}: {p.message.split(';')[0]}; {fix}") from None
-    from .yamlsrc import LimitError, safe_load_bounded
-
     try:
         data = safe_load_bounded(text, display(path)) or {}
     except LimitError as exc:
@@ -306,8 +297,6 @@ def _repository_dir(repo_dir: str | Path) -> Path:
 
 def _remove_leftovers(repo: Path) -> None:
     """The staging directory (or file) of a publish that was killed."""
-    from .safeio import leftover_temps
-
     for left in leftover_temps([repo]):
         if left.is_dir():
             shutil.rmtree(left, ignore_errors=True)
@@ -336,8 +325,6 @@ def _add_to_repo(pkg: Package, repo: Path, helm: Tool, url: str | None, add_prov
     """Stage the archive and the merged index beside the repository, then rename them into
     place: the package first, the index last, so a reader never sees an entry without its
     archive."""
-    from .safeio import TMP_SUFFIX, file_error
-
     index_path = repo / "index.yaml"
     target = repo / pkg.path.name
     prov_target = repo / (pkg.path.name + ".prov")
@@ -371,8 +358,6 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
     Earlier versions stay listed. An existing version with a different digest is refused and
     nothing in the repository changes; the identical version again is a no-op.
     """
-    from .writer import locked
-
     repo = _repository_dir(repo_dir)
     helm_tool = _helm(helm)
     with locked(repo):
@@ -449,9 +434,6 @@ def package_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path |
     """Package the catalog's generated chart (refused when stale) into ``dest`` and record
     its version as released, so later versions are computed against it. Both happen under
     the output tree's lock: no ``generate`` rewrites the chart while it is packaged."""
-    from .generate import output_root, record_release
-    from .writer import locked
-
     with locked(output_root(catalog_path, out), wait_message=wait_message):
         chart_dir = chart_dir_for(catalog_path, out)
         pkg = package_chart(chart_dir, dest, sign=sign, helm=helm)
@@ -465,9 +447,6 @@ def publish_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path |
     """Publish ``package`` (an existing archive), or package the catalog's chart (as
     ``package_catalog``, into a temporary directory) and publish that, then record the
     version as released. ``result.package`` is what was published."""
-    from .generate import output_root, record_release
-    from .writer import locked
-
     if package is not None:
         return publish(read_package(package), to, url=url, plain_http=plain_http, helm=helm)
     with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ChartgenError
+from importlib import resources
+from .catalog_edit import write_atomic
+from .safeio import TMP_SUFFIX, file_error
+from .writer import LOCK_NAME
 
 
 @dataclass(frozen=True)
@@ -19,9 +23,6 @@ def gitignore_text(current: str | None) -> str:
     """``current`` (a .gitignore, or None) with chartgen's lines added where missing: what
     chartgen leaves beside a catalog that is not for version control (the lock of a run, the
     temporary files of an interrupted one, `chartgen package`'s archives)."""
-    from .safeio import TMP_SUFFIX
-    from .writer import LOCK_NAME
-
     have = set((current or "").splitlines())
     missing = [line for line in (LOCK_NAME, f"*{TMP_SUFFIX}", "/dist/") if line not in have]
     if not missing:
@@ -35,11 +36,6 @@ def gitignore_text(current: str | None) -> str:
 def init_catalog(path: str | Path = "catalog.yaml", *, force: bool = False) -> Started:
     """Write the starter catalog to ``path`` (an existing file only with ``force``), and add
     chartgen's lines to the ``.gitignore`` beside it where they are missing."""
-    from importlib import resources
-
-    from .catalog_edit import write_atomic
-    from .safeio import file_error
-
     target = Path(path)
     if target.exists() and not force:
         raise ChartgenError(f"{path} exists; use --force to overwrite it")

@@ -265,7 +265,7 @@ def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
 class MeshValues:
     """The chart values of a resolved mesh: values.yaml, each environment's complete values,
     and what each environment puts over values.yaml. Each is computed on first use, once
-    (``Mesh.values`` holds them); treat the dicts as read-only."""
+    (``mesh_values`` keeps them on the mesh); treat the dicts as read-only."""
 
     def __init__(self, mesh: Mesh):
         self.mesh = mesh
@@ -290,11 +290,16 @@ class MeshValues:
         return {view.name: values_diff(self.base, self.of(view)) for view in self.mesh.views}
 
 
+def mesh_values(source: Catalog | Mesh) -> MeshValues:
+    """The chart values of a mesh (``source`` resolved), computed once per ``Mesh``."""
+    return resolve(source).derived("values", MeshValues)
+
+
 def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
     """The complete values for ``view`` (None: the environment-neutral values.yaml), from
     the view's mesh (or ``source`` resolved). Treat the result as read-only."""
     mesh = view.mesh if view is not None else resolve(source)
-    return mesh.values.of(view)
+    return mesh_values(mesh).of(view)
 
 
 def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, ResolvedService]) -> dict:
@@ -342,4 +347,4 @@ def values_diff(base: dict, full: dict) -> dict:
 
 def mesh_env_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Per environment: the overrides of the chart's values.yaml."""
-    return resolve(source).values.overrides
+    return mesh_values(source).overrides

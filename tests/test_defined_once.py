@@ -12,7 +12,8 @@ PACKAGE = ROOT / "chartgen"
 OPTIONS = PACKAGE / "commands" / "options.py"
 # the flags more than one command takes; their declarations belong in the options module
 SHARED_FLAGS = {"-c", "--catalog", "-o", "--out", "--format", "--color/--no-color", "--env", "--chart-mirror",
-                "--helm", "--helmfile", "--dot", "--output"}
+                "--helm", "--helmfile", "--dot", "--output", "--check", "--sign", "--key", "--keyring",
+                "--passphrase-file"}
 
 
 def _modules():
@@ -54,6 +55,29 @@ def test_shared_options_are_declared_only_in_the_options_module():
     # --debug is the CLI's own (it sets the context every command reads): one declaration, in cli.py
     debug = [(path.name, line) for path, line, flags in declarations if "--debug" in flags]
     assert [name for name, _ in debug] == ["cli.py"], debug
+
+
+def test_a_flag_declared_by_two_commands_is_a_shared_option():
+    """Any flag two command modules would declare each for themselves belongs in the options
+    module (SHARED_FLAGS lists today's; this catches tomorrow's)."""
+    where: dict[str, set[str]] = {}
+    for path, _, flags in _declarations():
+        if path != OPTIONS and path.parent == OPTIONS.parent:
+            for flag in flags:
+                where.setdefault(flag, set()).add(path.name)
+    assert {flag: sorted(files) for flag, files in where.items() if len(files) > 1} == {}
+
+
+def test_check_is_declared_once_per_meaning():
+    """``--check`` means one of two things: check the files a command writes (a flag) or check
+    one named file (``schema --check FILE``); each is declared once, in the options module."""
+    checks = [(path, line) for path, line, flags in _declarations() if "--check" in flags]
+    assert [path for path, _ in checks] == [OPTIONS, OPTIONS], checks
+    from chartgen.cli import cli
+    from click.testing import CliRunner
+
+    helps = {name: CliRunner().invoke(cli, [*name.split(), "--help"]).output for name in ("generate", "export", "schema")}
+    assert "--check " in helps["generate"] and "--check " in helps["export"] and "--check FILE" in helps["schema"]
 
 
 def test_tools_run_only_through_the_tool_runner():

@@ -9,8 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chartgen.graph import Edge, build_graph, dot, mermaid
-from chartgen.render import readme_graph
+from chartgen.graph import Edge, build_graph, dot, mermaid, readme_graph
 from chartgen.validate import load_catalog
 from conftest import ROOT, run_cli
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 
 from ..crdcheck import load_verdicts, save_verdicts
-from ..errors import ChartgenError
+from ..errors import ChartgenError, UnknownEnvironment
 from ..usercache import cache_dir
+from ..validate import parse_catalog, read_catalog_text
+from .ambient import check_ambient
 from .context import Context
 from .findings import Finding
-from .ambient import check_ambient
 from .istio_crds import load as load_istio_crds
 from .mesh import check_mesh
 from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
@@ -177,8 +180,6 @@ class Progress:
     ``stream=None``: silent (not a terminal, or --quiet)."""
 
     def __init__(self, stream):
-        import time
-
         self.stream = stream
         self.start = time.monotonic()
         self._width = 0
@@ -186,8 +187,6 @@ class Progress:
     def step(self, what: str) -> None:
         if self.stream is None:
             return
-        import time
-
         text = f"chartgen lint: {what} ({time.monotonic() - self.start:.0f}s)"
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()
@@ -215,8 +214,6 @@ def _locate(project: Project, f: Finding) -> Finding:
 def _require_lint_extra() -> None:
     """The lint extra is installed (missing: one line saying how to install it). Found, not
     imported: a lint whose schema validators are cached never loads it."""
-    from importlib.util import find_spec
-
     if find_spec("kubernetes_validate") is None:
         raise ModuleNotFoundError("No module named 'kubernetes_validate'", name="kubernetes_validate")
 
@@ -227,9 +224,6 @@ def lint_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tu
     CatalogError), then ``lint`` its environments (``envs``: only these; an unknown one is an
     UnknownEnvironment)."""
     _require_lint_extra()
-
-    from ..errors import UnknownEnvironment
-    from ..validate import parse_catalog, read_catalog_text
 
     catalog_path = Path(catalog_path)
     text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line

@@ -18,9 +18,11 @@ a field of the wrong type is the schema's finding, so here it reads as absent.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any, Iterator
 
+from ..crdcheck import _parse_request_uri, re2_compile
 from ..naming import duration_ns
 
 Error = tuple[str, str]  # (Istio check name, message)
@@ -414,8 +416,6 @@ def ValidateCORSHTTPHeaderName(name: str) -> str | None:
 
 def _re2_error(pattern: str) -> str | None:
     """Why RE2 (Envoy's engine; Go's regexp accepts the same language) rejects ``pattern``."""
-    from ..crdcheck import re2_compile
-
     try:
         re2_compile(pattern)
     except ValueError as exc:
@@ -1977,8 +1977,6 @@ def validateJwtRule(rule: Any) -> Iterator[Error]:
 
 def _jwksUri(uri: str) -> str | None:
     """Go's ``url.ParseRequestURI`` of an http(s) URI, then its port as a number."""
-    from ..crdcheck import _parse_request_uri
-
     scheme = uri.partition(":")[0].lower() if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", uri) else ""
     if scheme not in ("http", "https"):
         return f'URI scheme "{scheme}" is not supported'
@@ -1993,8 +1991,6 @@ def _jwksUri(uri: str) -> str | None:
 
 
 def _jwks(jwks: str) -> str | None:
-    import json
-
     try:
         data = json.loads(jwks)
     except ValueError as exc:

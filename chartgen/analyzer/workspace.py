@@ -19,6 +19,7 @@ import yaml
 
 from ..catalog import Catalog
 from ..errors import ChartgenError
+from ..generate import Options, plan
 from ..mesh import EnvView, Mesh, resolve
 from ..toolchain import Tool, find_tool, run
 from ..values import chart_name
@@ -134,8 +135,6 @@ class Project:
     def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml", source_map=None) -> Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``),
         without the GitOps exports: no lint check reads them, and building them costs a CRD check."""
-        from ..generate import Options, plan
-
         mesh = resolve(catalog)
         return cls(mesh, plan(mesh, root, Options(gitops=False)).files, catalog_file, [], source_map, root)
 
@@ -233,7 +232,7 @@ def _manifest_parser():
     8× PyYAML here), else PyYAML with the Go-YAML number rule. Both read ``1e-05`` as a
     number, as the Kubernetes clients do."""
     try:
-        import yaml_rs
+        import yaml_rs  # optional: yaml-rs (the lint extra) may be missing
     except ImportError:
         return lambda chunk: yaml.load(chunk, Loader=ManifestLoader), yaml.YAMLError  # noqa: S506 - a safe loader
     return yaml_rs.loads, (yaml_rs.YAMLDecodeError, ValueError)

@@ -1,6 +1,6 @@
-"""The options more than one command takes, each defined once (``cli.py`` and
-``commands/*`` import them from here): the catalog, the output root, the output format,
-colour, environments, the chart mirror and the tool binaries."""
+"""The options more than one command takes, each defined once (``commands/*`` import them from
+here): the catalog, the output root, the output format, colour, environments, ``--check``, the
+chart mirror, the tool binaries and signing."""
 
 from __future__ import annotations
 
@@ -41,6 +41,19 @@ export_out = click.option("--out", "out", default=None, type=click.Path(file_oka
 color = click.option("--color/--no-color", "color", default=None,
                      help="Colour the output (default: on a terminal, unless NO_COLOR is set).")
 
+# --check has two meanings, each declared once: a command that writes files checks them without
+# writing (exit 1 if stale), and `schema` checks one file the user names against its output.
+
+
+def check_output(stale: str):
+    """``--check``: write nothing; exit 1 if what the command would write differs (``stale``:
+    the clause that says so, e.g. "the committed output is stale")."""
+    return click.option("--check", is_flag=True, help=f"Write nothing; exit 1 if {stale}.")
+
+
+check_file = click.option("--check", "check_path", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+                          help="Write nothing; exit 1 if FILE differs from the output.")
+
 chart_mirror = click.option("--chart-mirror", default=None, metavar="URL",
                             help="Pull every remote chart from this one repository or oci:// registry "
                                  "(air-gapped use).")
@@ -71,3 +84,30 @@ def tool_binary(name: str, dest: str | None = None, what: str | None = None):
 
 
 helm = tool_binary("helm")
+
+
+def signing(fn):
+    """``--sign --key NAME [--keyring FILE] [--passphrase-file FILE]``: sign the package
+    (package, publish); ``signing_choice`` checks the combination."""
+    for opt in reversed([
+        click.option("--sign", is_flag=True, help="Sign the package (writes a .prov file)."),
+        click.option("--key", default=None, metavar="NAME", help="Name (uid) of the signing key."),
+        click.option("--keyring", default=None, type=click.Path(dir_okay=False),
+                     help="Legacy secret keyring (gpg --export-secret-keys > secring.gpg)."),
+        click.option("--passphrase-file", default=None, type=click.Path(dir_okay=False),
+                     help="File holding the key's passphrase (or set HELM_KEY_PASSPHRASE)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def signing_choice(sign: bool, key: str | None, keyring: str | None, passphrase_file: str | None) -> dict | None:
+    """The signing options given (``publish.SignOptions``' fields), or None without --sign;
+    a usage error for a key without --sign or --sign without a key."""
+    if not sign:
+        if key or keyring or passphrase_file:
+            raise click.UsageError("--key/--keyring/--passphrase-file need --sign")
+        return None
+    if not key:
+        raise click.UsageError("--sign needs --key NAME")
+    return {"key": key, "keyring": keyring, "passphrase_file": passphrase_file}
