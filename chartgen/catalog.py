@@ -176,7 +176,8 @@ EnvVarName = Annotated[
 ]
 Version = Annotated[
     str,
-    _check("semver", "a version such as 1.30.3", lambda v: bool(naming.SEMVER.fullmatch(v))),
+    _check("semver", "a version such as 1.30.3 that helm can parse (each number at most 18446744073709551615)",
+           naming.is_version),
 ]
 PROTOCOLS = ("HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "MONGO", "REDIS", "MYSQL")
 Protocol = Literal[PROTOCOLS]  # type: ignore[valid-type]
@@ -500,9 +501,10 @@ def _check_re2(value: str) -> str:
 
 
 class ExposedPath(Model):
-    """One exposed path: exactly one of ``exact``, ``prefix`` (plain string prefix, as Istio
-    matches it: ``/api`` admits ``/api``, ``/api/x`` and ``/apix``) or ``regex`` (RE2, matching
-    the whole path without the query)."""
+    """One exposed path: exactly one of ``exact``, ``prefix`` (plain string prefix, as an Istio
+    VirtualService's ``prefix`` matches: ``/api`` admits ``/api``, ``/api/x`` and ``/apix``) or
+    ``regex`` (RE2, matching the whole path without the query). A bare string instead is a
+    prefix on whole path segments (the Gateway API's ``PathPrefix``)."""
 
     exact: PlainPath | None = None
     prefix: PlainPath | None = None
@@ -526,7 +528,7 @@ class ExposedPath(Model):
         return getattr(self, self.kind)
 
 
-# A bare string is a prefix (the original form); the tags name the two forms in error paths
+# A bare string is a prefix on whole path segments; the tags name the two forms in error paths
 # and are dropped from them (chartgen.validate).
 PATH_UNION_TAGS = ("path-string", "path-match")
 ExposedPathItem = Annotated[
@@ -536,14 +538,22 @@ ExposedPathItem = Annotated[
 
 
 def path_match(item) -> tuple[str, str]:
-    """An exposed path as (kind, value): a bare string is a prefix."""
-    return ("prefix", item) if isinstance(item, str) else (item.kind, item.value)
+    """An exposed path as (kind, value). A bare string is a prefix on whole path segments,
+    ``("pathPrefix", P)``: ``/static`` and ``/static/`` both admit ``/static``, ``/static/`` and
+    ``/static/x`` but not ``/staticx`` (the Gateway API's PathPrefix, whose trailing ``/`` is
+    ignored). ``/`` admits every path, exactly as the string prefix ``/`` does: it is
+    ``("prefix", "/")``."""
+    if not isinstance(item, str):
+        return item.kind, item.value
+    base = item.rstrip("/")  # every trailing "/": the HTTPRoute then carries none for Istio to trim
+    return ("pathPrefix", base) if base else ("prefix", "/")
 
 
 class Expose(Model):
     host: DnsLabel | None = Field(None, description="Subdomain; the external host is <host>.<env hostSuffix>.")
     paths: Annotated[list[ExposedPathItem], Field(min_length=1)] = Field(
-        ["/"], description="Exposed paths: a string is a prefix; or {exact: …}, {prefix: …}, {regex: …} (RE2).")
+        ["/"], description="Exposed paths: a string is a prefix on whole path segments (/static admits /static and "
+                           "/static/x, not /staticx); or {exact: …}, {prefix: …} (a plain string prefix), {regex: …} (RE2).")
     gatewayPort: PortNumber | None = Field(None, description="A gateway port other than the main one (80/443).")
 
 

@@ -1,31 +1,32 @@
-"""JSON schemas compiled to Python by fastjsonschema, with the compiled code object kept in the
-user's cache directory. Compiling a large schema costs more than a whole no-op run of a small
-catalog; the cache key covers the schema, fastjsonschema's version and Python's."""
+"""JSON schemas compiled to Python by fastjsonschema, once per process.
+
+Nothing of this is kept in the user's cache: a cached code object (or generated source) would
+be code that anyone able to write the cache could make chartgen run. Compiling from the schema
+costs each process a few tens of milliseconds (docs/benchmarks.md, docs/security.md)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import marshal
-import sys
+import threading
 
-from .usercache import cache_dir, store
+_COMPILED: dict[str, object] = {}
+_LOCK = threading.Lock()
 
 
-def compiled_validator(schema: dict, *, where: str, name: str):
-    """The ``validate`` function fastjsonschema generates for ``schema``. Its code object is
-    cached as ``<cache>/chartgen/<where><key>.marshal`` (``where`` may name a subdirectory);
-    a corrupt entry is rebuilt, and an unwritable cache only means compiling in memory."""
-    import fastjsonschema  # start-up: about 40 ms; only compiling a schema (a cache miss) or its errors need it
+def compiled_validator(schema: dict, *, name: str):
+    """The ``validate`` function fastjsonschema generates for ``schema`` (built from the schema
+    in this process; one per distinct schema)."""
+    import fastjsonschema  # start-up: about 40 ms; only compiling a schema needs it
 
-    text = json.dumps(schema, sort_keys=True)
-    key = hashlib.sha256("\0".join((text, fastjsonschema.VERSION, sys.version)).encode()).hexdigest()[:20]
-    path = cache_dir() / f"{where}{key}.marshal"
-    try:
-        code = marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
+    key = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+    with _LOCK:
+        found = _COMPILED.get(key)
+    if found is None:
         code = compile(fastjsonschema.compile_to_code(schema), f"<{name}>", "exec")
-        store(path, marshal.dumps(code))  # no writable cache: fine, compiled in memory
-    namespace: dict = {}
-    exec(code, namespace)  # noqa: S102 - fastjsonschema's own generated validator
-    return namespace["validate"]
+        namespace: dict = {}
+        exec(code, namespace)  # noqa: S102 - generated here, from our own schema, never read from disk
+        found = namespace["validate"]
+        with _LOCK:
+            _COMPILED.setdefault(key, found)
+    return found

@@ -43,7 +43,7 @@ import re2
 import yaml
 
 from .compiled import compiled_validator
-from .usercache import store
+from .usercache import load as load_entry, save as save_entry
 
 __all__ = ["CRDSet", "CRDViolation"]
 
@@ -854,16 +854,19 @@ def _verdicts_fingerprint() -> str:
     return hashlib.sha256(Path(__file__).read_bytes() + cel.encode()).hexdigest()
 
 
+VERDICTS = "cel-verdicts"
+
+
 def load_verdicts(path: Path) -> None:
     """The CEL verdicts an earlier run saved at ``path`` (ignored when this module or
-    cel-python changed since, or the file is unreadable)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    cel-python changed since, or the entry fails ``usercache.load``'s checks). A verdict is
+    ``true`` (passed) or the failure's message; an entry of any other value is left out, so
+    that rule is evaluated again."""
+    data = load_entry(path, VERDICTS, _verdicts_fingerprint())
+    if not isinstance(data, dict):
         return
-    if (isinstance(data, dict) and isinstance(data.get("verdicts"), dict)
-            and data.get("fingerprint") == _verdicts_fingerprint()):
-        _SAVED.update(data["verdicts"])
+    _SAVED.update({digest: None if verdict is True else verdict for digest, verdict in data.items()
+                   if isinstance(digest, str) and (verdict is True or (isinstance(verdict, str) and verdict))})
 
 
 def save_verdicts(path: Path) -> None:
@@ -872,8 +875,8 @@ def save_verdicts(path: Path) -> None:
     if not _FRESH:
         return
     verdicts = {**_SAVED, **_FRESH} if len(_SAVED) + len(_FRESH) <= _SAVED_MAX else dict(_FRESH)
-    text = json.dumps({"fingerprint": _verdicts_fingerprint(), "verdicts": verdicts}, separators=(",", ":"))
-    if not store(path, text.encode("utf-8")):
+    if not save_entry(path, VERDICTS, _verdicts_fingerprint(),
+                      {digest: True if outcome is None else outcome for digest, outcome in verdicts.items()}):
         return
     _SAVED.update(_FRESH)
     _FRESH.clear()
@@ -1047,8 +1050,8 @@ def _kubernetes_extensions(s: dict, out: dict, root: bool) -> None:
 
 
 def _fast_validator(version: _Version):
-    """A compiled structural validator for ``version`` (cached in the user's cache directory,
-    keyed by the schema); False when it cannot be had."""
+    """A compiled structural validator for ``version`` (built in this process, never read from
+    the user's cache); False when it cannot be had."""
     if version.fast is None:
         version.fast = False
         try:
@@ -1060,7 +1063,7 @@ def _fast_validator(version: _Version):
 
 
 def _compile_cached(schema: dict):
-    return compiled_validator(schema, where="crd-validators/", name="crd structural validator")
+    return compiled_validator(schema, name="crd structural validator")
 
 
 class CRDSet:

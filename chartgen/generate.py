@@ -201,7 +201,7 @@ def chart_options(catalog: Catalog, chart_dir: str, options: Options = Options()
                                  ("--mesh-chart", options.mesh_chart, naming.mesh_chart_problem)):
         if value is not None and problem(value):
             raise ChartgenError(f"{flag}: {problem(value)}")
-    if options.mesh_version is not None and not naming.SEMVER.fullmatch(options.mesh_version):
+    if options.mesh_version is not None and not naming.is_version(options.mesh_version):
         raise ChartgenError(f"--mesh-version: expected a version such as 1.2.3, got {options.mesh_version!r}")
     hf = catalog.helmfile
     return {"chart_dir": f"./{chart_dir}", "chart_mirror": options.chart_mirror or hf.chartMirror,
@@ -433,8 +433,8 @@ def _merge_user_file(path: Path, data: dict) -> str:
 
 @lru_cache(maxsize=1)
 def _values_validator():
-    """The values schema compiled to Python by fastjsonschema (cached across runs)."""
-    return compiled_validator(VALUES_SCHEMA, where="values-validator-", name="chartgen values validator")
+    """The values schema compiled to Python by fastjsonschema (once per process)."""
+    return compiled_validator(VALUES_SCHEMA, name="chartgen values validator")
 
 
 def _validate_values(mesh: Mesh) -> None:

@@ -47,9 +47,9 @@ def _id(*parts: str) -> str:
 
 def _path_text(item) -> str:
     if isinstance(item, str):
-        return item
+        return item  # a prefix on whole path segments
     kind, value = next(iter(item.model_dump(exclude_none=True).items()))
-    return value if kind == "prefix" else f"{value} ({kind})"
+    return f"{value} ({kind})"
 
 
 def _pct(value: float) -> str:
@@ -134,7 +134,12 @@ def _add_service(view: EnvView, key: str, svc, enabled: dict, nodes: dict[str, N
         edges.add(Edge(sid, _id("ver", key, route.version), "ab", f"A/B {route.name}: {match_text(route.match)}"))
     if s.mirror:
         edges.add(Edge(sid, _id("ver", key, s.mirror.version), "mirror", f"mirror {_pct(s.mirror.percent)}"))
+    externals = view.catalog.externalServices
+    # every call the chart admits: to an enabled service, or to an external service (its
+    # ServiceEntry is rendered in every environment; where it is redirected, the redirect edge
+    # continues the path to the service that stands in for it)
     edges.update(Edge(sid, _id("svc", callee), "call") for callee in s.calls or [] if callee in enabled)
+    edges.update(Edge(sid, _id("ext", callee), "call") for callee in s.calls or [] if callee in externals)
     return s.expose is not None
 
 
@@ -191,6 +196,24 @@ def build_graph(source: Catalog | Mesh, env: str | None = None) -> Graph:
         Edge(e.src, e.dst, e.kind, (e.label + note(envs, [x for x in node_envs[e.src] if x in node_envs[e.dst]])).strip())
         for e, envs in edge_envs.items())
     return Graph(f"{catalog.metadata.name} mesh: {', '.join(all_envs)}", out_nodes, out_edges)
+
+
+def mark_flows(graph: Graph, disputed: dict[tuple[str, str], str]) -> Graph:
+    """The graph with the flows where the rendered mesh and the catalog disagree marked:
+    ``disputed`` maps (source node id, destination node id) to a short reason. A call edge of
+    the catalog that the mesh denies gets the reason in its label; a flow the mesh allows that
+    the catalog has no edge for is added as a call edge carrying the reason. The behaviour model
+    that decides which flows disagree is not part of this module: its caller passes them in."""
+    edges = []
+    seen = set()
+    for e in graph.edges:
+        reason = disputed.get((e.src, e.dst)) if e.kind == "call" else None
+        edges.append(e._replace(label=f"{e.label} ✗ {reason}".strip()) if reason else e)
+        seen.add((e.src, e.dst))
+    ids = {n.id for n in graph.nodes}
+    edges += [Edge(src, dst, "call", f"✗ {reason}") for (src, dst), reason in disputed.items()
+              if (src, dst) not in seen and src in ids and dst in ids]
+    return Graph(graph.title, graph.nodes, sorted(edges))
 
 
 _KIND_ORDER = {"mesh": 0, "gateway": 1, "svc": 2, "ver": 3, "ext": 4}

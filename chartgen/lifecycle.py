@@ -90,6 +90,9 @@ def parse_version(text: str) -> tuple[int, int, int]:
     m = naming.SEMVER.fullmatch(text or "")
     if not m:
         raise ValueError(f"expected a semantic version X.Y.Z, got {text!r}")
+    if not naming.is_version(text):
+        raise ValueError(f"expected a version helm can parse (each number at most {naming.MAX_VERSION_NUMBER}), "
+                         f"got {text!r}")
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
@@ -102,6 +105,15 @@ def bump(version: str, level: int) -> str:
     if level == PATCH:
         return f"{major}.{minor}.{patch + 1}"
     return version
+
+
+def checked_bump(version: str, level: int) -> str:
+    """``bump``, refused (ReleaseError) when the next version is past what helm can parse."""
+    out = bump(version, level)
+    if not naming.is_version(out):
+        raise ReleaseError(f"the chart version {version} cannot be raised: each number of a version helm "
+                           f"can parse is at most {naming.MAX_VERSION_NUMBER}")
+    return out
 
 
 def _fmt(value) -> str:
@@ -299,6 +311,12 @@ TEMPLATE_REVISIONS = (
     TemplateRevision(2, "the helm test Pod also fails on 403 (denied by an AuthorizationPolicy) and on 502, 503 "
                         "and 504 (no healthy upstream, reset, timeout), names why, and with gateway.jwt expects 403 "
                         "(env REQUIRE_JWT)"),
+    TemplateRevision(3, "an exposed path written as a bare string is a whole-segment prefix (/api admits /api and "
+                        "/api/..., no longer /apix): a VirtualService exact + prefix pair, a Gateway API PathPrefix "
+                        "and gateway AuthorizationPolicy paths /api and /api/*; in ambient, calls into a namespace "
+                        "with a waypoint are authorized at the waypoint (targetRefs to the Service or ServiceEntry) "
+                        "and the NetworkPolicies admit the hops through the waypoint and ambient's kubelet probes",
+                     MINOR),
 )
 TEMPLATE_REVISION = TEMPLATE_REVISIONS[-1].number
 
@@ -435,7 +453,7 @@ def next_version(release: Release | None, model: dict, fingerprint: str, forced:
         return forced, changes
     if release is None:
         return "0.1.0", changes
-    return bump(release.version, level_of(changes)), changes
+    return checked_bump(release.version, level_of(changes)), changes
 
 
 class ReleaseError(ValueError):
@@ -474,7 +492,7 @@ def decide_version(release: Release | None, model: dict, fingerprint: str, force
                              "review the diff of this release", CHANGED, "chart")]
     if forced:
         return Decision(version, changes)
-    return Decision(bump(release.version, MAJOR), changes,
+    return Decision(checked_bump(release.version, MAJOR), changes,
                     f"the chart changed since {release.version}, and without its state file chartgen cannot tell "
                     "how: a major release is the safe choice (--version X.Y.Z picks another, higher one)")
 
@@ -518,7 +536,7 @@ def parse_changelog(text: str) -> list[dict]:
     for line in text.splitlines():
         if line.startswith("## "):
             version = line[3:].strip()
-            if naming.SEMVER.match(version):
+            if naming.is_version(version):
                 history.append({"version": version, "changes": []})
         elif line.startswith("- ") and history:
             history[-1]["changes"].append(line[2:])
@@ -527,5 +545,5 @@ def parse_changelog(text: str) -> list[dict]:
 
 def highest(*versions: str | None) -> str | None:
     """The highest of the valid semantic versions given (None if there is none)."""
-    valid = [v for v in versions if v and naming.SEMVER.match(v)]
+    valid = [v for v in versions if v and naming.is_version(v)]
     return max(valid, key=parse_version) if valid else None

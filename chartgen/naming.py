@@ -23,7 +23,20 @@ CLUSTER_SERVER = re.compile(r"^https://[A-Za-z0-9._~:/%-]+$")
 # an SPDX license expression: identifiers (LicenseRef-… too) joined by AND / OR / WITH, in parentheses
 SPDX_ID = r"[A-Za-z0-9][A-Za-z0-9.-]*\+?"
 SPDX_EXPRESSION = re.compile(rf"^\(*{SPDX_ID}\)*( (AND|OR|WITH) \(*{SPDX_ID}\)*)*$")
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+# A version as helm reads it (github.com/Masterminds/semver/v3, which Chart.yaml validation
+# uses): SemVer 2.0's syntax (no empty identifier, no leading zero in a numeric pre-release
+# identifier), and each of the three numbers an unsigned 64-bit integer (``is_version``).
+_PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_BUILD_ID = r"[0-9A-Za-z-]+"
+SEMVER = re.compile(rf"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-{_PRE_ID}(?:\.{_PRE_ID})*)?"
+                    rf"(\+{_BUILD_ID}(?:\.{_BUILD_ID})*)?$")
+MAX_VERSION_NUMBER = 2**64 - 1
+
+
+def is_version(text: str) -> bool:
+    """``text`` is a version helm accepts (see SEMVER)."""
+    m = SEMVER.fullmatch(text) if isinstance(text, str) else None
+    return m is not None and all(int(m.group(i)) <= MAX_VERSION_NUMBER for i in (1, 2, 3))
 
 # characters no single-line catalog string may hold: C0/C1 controls, DEL, Unicode line breaks
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -82,9 +82,10 @@ def _retry_on(svc: ResolvedService) -> str:
 
 
 def _exposed_path(item):
-    """A prefix stays a bare string (the original form); exact and regex become a match."""
+    """A segment prefix stays a bare string (its trailing "/" dropped); "/" stays "/"; exact,
+    a plain string prefix and regex become a match."""
     kind, value = path_match(item)
-    return value if kind == "prefix" else {kind: value}
+    return value if kind == "pathPrefix" or (kind, value) == ("prefix", "/") else {kind: value}
 
 
 def path_label(item) -> str:

@@ -136,8 +136,9 @@ class Expose(ValuesModel):
     enabled: Annotated[bool, Field(description="Route external traffic to this service through the gateway.")] = False
     host: text("Subdomain; the host is <host>.<environment.hostSuffix>.", pattern=DNS_LABEL) = ""
     paths: Annotated[list[PlainPath | PathMatch], Field(
-        description="Paths routed through the gateway: a string is a prefix, or {exact: …}, {prefix: …}, {regex: …} "
-                    "(RE2, whole path).", min_length=1)] = []
+        description="Paths routed through the gateway: a string is a prefix on whole path segments (a trailing '/' "
+                    "is ignored), or {exact: …}, {prefix: …} (a plain string prefix), {regex: …} (RE2, whole path).",
+        min_length=1)] = []
     gatewayPort: whole("Gateway port; 0 means the main port (443 or 80).", 0, 65535) = 0
 
 

@@ -295,6 +295,27 @@ def safe_load_bounded(text: str, file: str):
         raise LimitError(_constructor_problem(exc, file)) from None
 
 
+def safe_load_all_bounded(text: str, file: str) -> list:
+    """``yaml.safe_load_all`` within the limits (each document checked before it is built):
+    the documents, or LimitError with a located problem."""
+    out = []
+    try:
+        nodes = yaml.compose_all(text, Loader=_Loader)
+        for node in nodes:
+            if node is None:
+                out.append(None)
+                continue
+            problem = check_limits(node, file)
+            if problem is not None:
+                raise LimitError(problem)
+            out.append(yaml.SafeLoader("").construct_document(node))
+    except yaml.constructor.ConstructorError as exc:
+        raise LimitError(_constructor_problem(exc, file)) from None
+    except yaml.YAMLError as exc:
+        raise LimitError(_syntax_problem(exc, file)) from None
+    return out
+
+
 class LimitError(ValueError):
     """A YAML document that is malformed or breaks the loader's limits; ``problem`` says where."""
 

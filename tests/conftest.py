@@ -56,6 +56,25 @@ def _fast_tier_starts_no_process(request, monkeypatch):
     monkeypatch.setattr(subprocess.Popen, "_execute_child", guarded)
 
 
+# Each test process (each xdist worker) gets a chartgen user cache of its own, for the whole
+# session: the suite never reads or writes the real ~/.cache/chartgen, and what one run left
+# there (or another user wrote) cannot change its results.
+_CACHE_HOME: str | None = None
+
+
+def pytest_configure(config):
+    global _CACHE_HOME
+    import tempfile
+
+    _CACHE_HOME = tempfile.mkdtemp(prefix="chartgen-test-cache-")
+    os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+
+
+def pytest_unconfigure(config):
+    if _CACHE_HOME:
+        shutil.rmtree(_CACHE_HOME, ignore_errors=True)
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files instead of comparing")
 
@@ -223,14 +242,23 @@ def run_cli_process(*args: str, cwd: Path | None = None, env: dict | None = None
 UPSTREAM_ENV = "CHARTGEN_UPSTREAM_CHARTS"
 
 
+def skip_or_fail_without_upstream(reason: str):
+    """Skip a test that needs the real upstream charts, or fail it under CI (``CI=true``):
+    there a missing input is a failure, never a skip."""
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"{reason}; CI runs every test (set it, see .ci/run)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def upstream_charts() -> Path:
     """The directory of a chart repository holding the real upstream charts at the pinned
     versions (``index.yaml`` plus archives), named by $CHARTGEN_UPSTREAM_CHARTS. CI sets it;
-    without it the tests that need the real charts are skipped with a one-line reason."""
+    without it the tests that need the real charts are skipped with a one-line reason, except
+    under CI (``CI=true``), where they fail."""
     value = os.environ.get(UPSTREAM_ENV)
     if not value:
-        pytest.skip(f"${UPSTREAM_ENV} is not set (a chart repository of the real upstream charts)")
+        skip_or_fail_without_upstream(f"${UPSTREAM_ENV} is not set (a chart repository of the real upstream charts)")
     path = Path(value)
     if not (path / "index.yaml").is_file():
         pytest.fail(f"${UPSTREAM_ENV}={value} holds no index.yaml", pytrace=False)

@@ -167,3 +167,26 @@ def test_slo_alerts_read_the_waypoints_metrics_in_ambient():
     prod = [r["expr"] for r in slo_alert_rules(catalog, views["prod"])["groups"][0]["rules"]]
     assert dev and all('reporter="waypoint"' in e and 'reporter="destination"' not in e for e in dev)
     assert prod and all('reporter="destination"' in e and "waypoint" not in e for e in prod)
+
+
+def test_a_bare_string_path_is_a_prefix_on_whole_segments():
+    from chartgen.catalog import path_match
+
+    assert path_match("/static") == ("pathPrefix", "/static")
+    assert path_match("/static/") == ("pathPrefix", "/static")  # a trailing "/" is ignored, as Istio trims it
+    assert path_match("/static//") == ("pathPrefix", "/static")
+    assert path_match("/") == ("prefix", "/") == path_match("//")
+
+
+def test_a_segment_prefix_ranks_as_istio_ranks_a_path_prefix():
+    """Istio converts PathPrefix P to a prefix of len(P) (rank 2): after every exact path, before
+    every regex, which a plain string prefix becomes."""
+
+    def m(**kw):
+        return Match.model_validate(kw)
+
+    seg = gateway_api_rank(None, ("pathPrefix", "/static"))
+    assert gateway_api_rank(m(path={"exact": "/a"})) < seg < gateway_api_rank(None, ("prefix", "/static"))
+    assert gateway_api_rank(None, ("pathPrefix", "/static/longer")) < seg < gateway_api_rank(None)
+    # a rule's own prefix that covers the exposed segment prefix is narrowed to it
+    assert gateway_api_rank(m(path={"prefix": "/st"}), ("pathPrefix", "/static")) == seg

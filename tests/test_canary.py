@@ -172,9 +172,11 @@ def test_ab_match_shapes(ab_rendered):
 def test_ingress_rules_keep_order_and_add_the_exposed_path(ab_rendered):
     v = vs(ab_rendered["prod"], "bytefreezer-proxy-ingress")
     assert rule_names(v) == [r["name"] for r in AB_ROUTES] + ["default"]
-    assert rule(v, "beta-testers")["match"] == [{"headers": {"x-bytefreezer-beta": {"exact": "true"}},
-                                                 "uri": {"prefix": "/api"}}]
-    assert rule(v, "default")["match"] == [{"uri": {"prefix": "/api"}}]
+    # the exposed /api is a prefix on whole segments: /api itself and everything under /api/
+    beta = {"x-bytefreezer-beta": {"exact": "true"}}
+    assert rule(v, "beta-testers")["match"] == [{"headers": beta, "uri": {"exact": "/api"}},
+                                                {"headers": beta, "uri": {"prefix": "/api/"}}]
+    assert rule(v, "default")["match"] == [{"uri": {"exact": "/api"}}, {"uri": {"prefix": "/api/"}}]
     assert rule(v, "default")["mirrorPercentage"] == {"value": 5.0}
 
 

@@ -41,7 +41,7 @@ def test_passing_example_validates(rule_id):
 
 
 def test_rules_without_an_example_catalog_are_reported_as_described(tmp_path, monkeypatch):
-    assert {r.id for r in RULES.values() if r.fail is None} == {"io", "encoding", "yaml-depth"}
+    assert {r.id for r in RULES.values() if r.fail is None} == {"io", "encoding", "yaml-depth", "configmap-size"}
     assert all(r.note for r in RULES.values() if r.fail is None)
     text = example_catalog(RULES["encoding"].ok)
     (tmp_path / "utf16.yaml").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
@@ -52,6 +52,9 @@ def test_rules_without_an_example_catalog_are_reported_as_described(tmp_path, mo
 
     def too_deep(*_args):
         raise RecursionError
+
+    big = example_catalog(RULES["configmap-size"].ok.replace("MODE: fast", "MODE: '" + "x" * (1 << 20) + "'"))
+    assert _rules_reported(big) == ["configmap-size"]
 
     monkeypatch.setattr(validate, "load_yaml", too_deep)
     with pytest.raises(CatalogError) as info:

@@ -168,7 +168,8 @@ def test_ports_hosts_paths_and_timeouts(rendered):
         vs = one(dev, "VirtualService", f"bytefreezer-{svc}-ingress", "bytefreezer-dev")
         assert vs["spec"]["hosts"] == [f"{svc}.dev.bytefreezer.local"]
         default = vs["spec"]["http"][-1]
-        assert {"uri": {"prefix": path}} in default["match"]
+        # a bare string path is a prefix on whole segments: the path itself, and below it
+        assert default["match"] == [{"uri": {"exact": path}}, {"uri": {"prefix": path + "/"}}]
         assert default["route"][0]["destination"]["port"]["number"] == port
         assert default["timeout"] == timeout
     ls = one(dev, "VirtualService", "localstack-internal-ingress", "localstack")

@@ -255,7 +255,8 @@ def test_saved_verdicts_answer_a_later_run_without_evaluating(fresh_verdicts, tm
     crds = CRDSet.from_documents([crd(schema)])
     first = [crds.validate(widget(v)) for v in ("abcdef", "ab")]
     assert [len(v) for v in first] == [1, 0] and "too long" in first[0][0].message
-    path = tmp_path / "cel-verdicts.json"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = tmp_path / "chartgen" / "cel-verdicts.json"
     crdcheck.save_verdicts(path)
     assert path.is_file() and not crdcheck._FRESH
 
@@ -268,24 +269,24 @@ def test_saved_verdicts_answer_a_later_run_without_evaluating(fresh_verdicts, tm
     assert [again.validate(widget(v)) for v in ("abcdef", "ab")] == first
 
 
-def test_saved_verdicts_of_another_version_are_ignored(fresh_verdicts, tmp_path):
+def test_saved_verdicts_of_another_version_are_ignored(fresh_verdicts, tmp_path, monkeypatch):
     crdcheck = fresh_verdicts
     schema = {"type": "string", "x-kubernetes-validations": [{"rule": "self.size() < 4", "message": "too long"}]}
     crds = CRDSet.from_documents([crd(schema)])
     crds.validate(widget("abcdef"))
-    path = tmp_path / "cel-verdicts.json"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = tmp_path / "chartgen" / "cel-verdicts.json"
     crdcheck.save_verdicts(path)
-    data = json.loads(path.read_text())
-    data["verdicts"] = {k: "a stale answer" for k in data["verdicts"]}
-    path.write_text(json.dumps({**data, "fingerprint": "another chartgen or cel-python"}))
+    saved = crdcheck._SAVED.copy()
     crdcheck._SAVED.clear()
     crdcheck._RESULTS.clear()
-    crdcheck.load_verdicts(path)
+    with monkeypatch.context() as m:
+        m.setattr(crdcheck, "_verdicts_fingerprint", lambda: "another chartgen or cel-python")
+        crdcheck.load_verdicts(path)
     assert not crdcheck._SAVED
     assert "too long" in crds.validate(widget("abcdef"))[0].message
-    path.write_text(json.dumps(data))  # the same file with the right fingerprint is read
-    crdcheck.load_verdicts(path)
-    assert set(crdcheck._SAVED.values()) == {"a stale answer"}
+    crdcheck.load_verdicts(path)  # the same entry, read by the version that wrote it
+    assert crdcheck._SAVED == saved and set(saved.values()) == {"too long"}
 
 
 # --- Istio 1.30.3's own CRDs and rules ---------------------------------------------------------------------------
@@ -520,4 +521,4 @@ def test_the_structural_fast_path_gives_the_walks_verdicts(istio_docs, monkeypat
     monkeypatch.setattr(crdcheck, "FAST_AFTER", 0)
     assert [fast.validate(o) for o in objects] == expected
     assert sum(1 for v in fast._versions.values() if v.fast) >= 8  # the fast path really ran
-    assert list((tmp_path / "chartgen" / "crd-validators").glob("*.marshal"))
+    assert not (tmp_path / "chartgen").exists()  # built in memory: no code is kept in the cache

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chartgen.graph import Edge, build_graph, dot, mermaid, readme_graph
+from chartgen.graph import Edge, build_graph, dot, mark_flows, mermaid, readme_graph
 from chartgen.validate import load_catalog
 from conftest import ROOT, run_cli
 
@@ -46,6 +46,50 @@ def test_production_has_no_chaos_and_no_redirect(catalog):
     assert "mTLS STRICT" in nodes["mesh"].lines
     assert not [e for e in g.edges if e.kind == "redirect"]
     assert "HTTP → HTTPS redirect" in nodes["gateway"].lines
+
+
+def _admitted_calls(env: str) -> set[tuple[str, str]]:
+    """The calls the golden render (helm's output) admits: an ALLOW AuthorizationPolicy from a
+    service to a service, and a ServiceEntry whose hosts are in the caller's Sidecar egress."""
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all((ROOT / "tests" / "golden" / "bytefreezer" / f"{env}.yaml").read_text()) if d]
+    short = lambda name: name.removeprefix("bytefreezer-").removesuffix("-internal").removesuffix("-external")  # noqa: E731
+    allowed = set()
+    for d in docs:
+        name = d["metadata"]["name"]
+        if d["kind"] == "AuthorizationPolicy" and "-to-" in name and not name.startswith("allow-gateway-"):
+            src, dst = name.removeprefix("allow-").split("-to-")
+            allowed.add(("svc__" + short(src), "svc__" + short(dst)))
+    entries = [d for d in docs if d["kind"] == "ServiceEntry"]
+    for d in (d for d in docs if d["kind"] == "Sidecar"):
+        hosts = {h.split("/", 1)[1] for eg in d["spec"]["egress"] for h in eg["hosts"]}
+        allowed |= {("svc__" + short(d["metadata"]["name"]), "ext__" + short(se["metadata"]["name"]))
+                    for se in entries if set(se["spec"]["hosts"]) <= hosts}
+    return allowed
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_call_is_drawn_externals_included(catalog, env):
+    """Each call edge is one the rendered chart admits, and each admitted call is drawn."""
+    g = build_graph(catalog, env)
+    drawn = {(e.src, e.dst) for e in g.edges if e.kind == "call"}
+    assert ("svc__piper", "ext__aws") in drawn and ("svc__receiver", "ext__aws") in drawn
+    assert "ext__aws" in {n.id for n in g.nodes}
+    assert drawn == _admitted_calls(env)
+
+
+def test_mark_flows_labels_denied_calls_and_adds_unintended_ones(catalog):
+    g = build_graph(catalog, "prod")
+    marked = mark_flows(g, {("svc__piper", "ext__aws"): "denied by the rendered mesh",
+                            ("svc__receiver", "svc__piper"): "allowed but not in the catalog",
+                            ("svc__nothing", "svc__piper"): "unknown node: ignored"})
+    edges = set(marked.edges)
+    assert Edge("svc__piper", "ext__aws", "call", "✗ denied by the rendered mesh") in edges
+    assert Edge("svc__receiver", "svc__piper", "call", "✗ allowed but not in the catalog") in edges
+    assert not any(e.src == "svc__nothing" for e in edges)
+    assert len(edges) == len(g.edges) + 1 and marked.nodes == g.nodes
+    assert mark_flows(g, {}) == g
 
 
 def test_whole_catalog_marks_what_not_every_environment_has(catalog):

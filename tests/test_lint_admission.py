@@ -50,13 +50,16 @@ def test_crds_come_from_the_pinned_istio_base_through_the_mirror_and_are_cached(
     assert loaded.note is None and loaded.crds is not None
     assert loaded.crds.knows("networking.istio.io/v1", "VirtualService")
     assert loaded.crds.knows("extensions.istio.io/v1alpha1", "TrafficExtension")  # new in 1.30, not in 1.24
-    cached = fresh_cache / "istio-base-1.30.3" / "crds.json"
+    [cached] = fresh_cache.glob("istio-base-1.30.3-*/crds.json")
     assert cached.is_file()
-    # the next run needs no repository: the mirror is gone, the cache answers
+    # the next run from the same source needs no helm: the cache answers
     istio_crds._LOADED.clear()
-    offline = _project(tmp_path, "http://127.0.0.1:1")
-    again = istio_crds.load(offline)
+    again = istio_crds.load(project, helm=str(tmp_path / "no-helm"))
     assert again.note is None and again.crds.knows("security.istio.io/v1", "AuthorizationPolicy")
+    # another source (another project's mirror) is never answered from that entry
+    istio_crds._LOADED.clear()
+    other = istio_crds.load(_project(tmp_path, "http://127.0.0.1:1"))
+    assert other.crds is None and "could not be pulled from http://127.0.0.1:1" in other.note
 
 
 def test_default_catalog_lints_clean_with_the_crds_and_the_webhook(tmp_path, upstream_repo):

@@ -215,9 +215,12 @@ def test_exposed_path_refusals_are_located(path, message):
 
 
 def test_exposed_paths_values_keep_bare_prefixes():
+    """A bare string (a prefix on whole segments) stays bare, its trailing "/" dropped; a plain
+    string prefix stays a {prefix: …} match, so the chart can tell the two apart."""
     svc = values_of("web:\n  ports: [{name: http, port: 8080}]\n"
-                    "  expose: {paths: [/api, {prefix: /static/}, {exact: /login}, {regex: '/v[0-9]+/.*'}]}\n")["web"]
-    assert svc["expose"]["paths"] == ["/api", "/static/", {"exact": "/login"}, {"regex": "/v[0-9]+/.*"}]
+                    "  expose: {paths: [/api, /docs/, /, {prefix: /static/}, {exact: /login}, {regex: '/v[0-9]+/.*'}]}\n")["web"]
+    assert svc["expose"]["paths"] == ["/api", "/docs", "/", {"prefix": "/static/"}, {"exact": "/login"},
+                                      {"regex": "/v[0-9]+/.*"}]
 
 
 def test_same_path_claimed_twice_by_kind():

@@ -110,9 +110,10 @@ HEADERS = [{}, {"end-user": "jason"}]
 CASES = {
     "exact": ("[{exact: /login}, {exact: /logout}, {exact: /productpage}]",
               {"/login", "/login?next=/x", "/logout", "/productpage", "/productpage?u=1"}),
-    "prefix": ("[/static, /api/]",  # a bare string is a prefix; /api/ does not admit /api
-               {"/static", "/static/", "/static/app.js", "/staticX", "/static?v=2", "/static%2Fapp.js",
-                "/api/", "/api/v1"}),
+    # a bare string is a prefix on whole segments (a trailing "/" is ignored): not /staticX,
+    # not /static%2Fapp.js (no separator after the segment), and /api/ admits /api
+    "prefix": ("[/static, /api/]",
+               {"/static", "/static/", "/static/app.js", "/static?v=2", "/api", "/api/", "/api/v1", "/api?x=1"}),
     "prefix-p": ("[{prefix: /p}, {exact: /q}]", {"/p", "/p/", "/p/x", "/px", "/productpage", "/productpage?u=1", "/q"}),
     "regex": ("[{regex: '/v[0-9]+/users/[0-9]+'}]", {"/v1/users/42"}),
 }

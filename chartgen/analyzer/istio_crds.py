@@ -2,25 +2,27 @@
 
 They come from that release's ``istio/base`` chart (``files/crd-all.gen.yaml``), pulled
 with ``helm pull`` through the repository or mirror the generated helmfile uses for it, and
-kept in the user's cache (``$XDG_CACHE_HOME/chartgen/istio-base-<version>/``). When the
-chart cannot be had (offline, no mirror), ``load`` says so in one line and lint runs the
-checks it can without them.
+kept in the user's cache (``$XDG_CACHE_HOME/chartgen/istio-base-<version>-<source>/``, one
+entry per version and repository or mirror, with the digest of the archive it came from).
+An entry is used only when it passes ``usercache.load``'s checks and every CRD in it has the
+shape the checks need; anything else is pulled again. When the chart cannot be had
+(offline, no mirror), ``load`` says so in one line and lint runs the checks it can without
+them.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..crdcheck import CRDSet
 from ..errors import ToolError, ToolNotFound
 from ..toolchain import Tool, find_tool, run
-from ..usercache import cache_dir, store
+from ..usercache import cache_dir, load as load_entry, save as save_entry
+from ..yamlsrc import LimitError, safe_load_all_bounded
 
 CRD_FILE = "base/files/crd-all.gen.yaml"
 MAX_CRD_BYTES = 64 * 1024 * 1024
@@ -33,6 +35,12 @@ class ChartSource:
     version: str
     repo_url: str | None  # https://… chart repository, or None
     oci_ref: str | None  # oci://host/path/base, or None
+    problem: str | None = None  # why the helmfile could not be read (then neither is set)
+
+    @property
+    def key(self) -> str:
+        """What a cached entry of these CRDs is for: the version and where the chart comes from."""
+        return "\0".join((self.version, self.repo_url or "", self.oci_ref or ""))
 
 
 @dataclass
@@ -42,9 +50,10 @@ class IstioCRDs:
     note: str | None = None  # set when the CRDs could not be had: what was skipped, and why
 
 
-def _helmfile_documents(project) -> list[dict]:
+def _helmfile_documents(project) -> tuple[list[dict], str | None]:
     """The documents of the helmfile.yaml beside the catalog when there is one (it may name a
-    mirror given to ``generate --chart-mirror``), else of the one ``generate`` would write."""
+    mirror given to ``generate --chart-mirror``), else of the one ``generate`` would write;
+    and the located problem when it breaks the YAML limits or is not YAML."""
     text = project.files.get("helmfile.yaml") or ""
     root = getattr(project, "root", None)
     if root is not None:
@@ -53,9 +62,9 @@ def _helmfile_documents(project) -> list[dict]:
         except (OSError, UnicodeDecodeError):
             pass
     try:
-        return [p for p in yaml.safe_load_all(text) if isinstance(p, dict)]
-    except yaml.YAMLError:
-        return []
+        return [p for p in safe_load_all_bounded(text, "helmfile.yaml") if isinstance(p, dict)], None
+    except LimitError as exc:  # malformed, or past the YAML limits: no repository to pull from
+        return [], exc.problem.format()
 
 
 def _base_release(parts: list[dict]) -> dict | None:
@@ -84,29 +93,53 @@ def _source_of(chart: str, repos: dict[str, dict], version: str) -> ChartSource:
 def chart_source(project) -> ChartSource:
     """``istio/base`` as the project's helmfile installs it (version and repository)."""
     version = project.catalog.versions.istio
-    parts = _helmfile_documents(project)
+    parts, problem = _helmfile_documents(project)
     release = _base_release(parts)
     if release is None:
-        return ChartSource(version, None, None)
+        return ChartSource(version, None, None, problem)
     repos = {str(r.get("name")): r for p in parts for r in p.get("repositories") or [] if isinstance(r, dict)}
     return _source_of(str(release.get("chart") or ""), repos, str(release.get("version") or version))
 
 
-def _cache_dir(version: str) -> Path:
-    return cache_dir() / f"istio-base-{version}"
+PURPOSE = "istio-base-crds"
 
 
-def _read_cached(version: str) -> list | None:
-    path = _cache_dir(version) / "crds.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def _entry(source: ChartSource) -> Path:
+    where = hashlib.sha256(source.key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return cache_dir() / f"istio-base-{source.version}-{where}" / "crds.json"
+
+
+def _is_schema_version(v) -> bool:
+    return (isinstance(v, dict) and isinstance(v.get("name"), str) and bool(v["name"])
+            and isinstance(v.get("served", True), bool) and isinstance(v.get("schema"), dict)
+            and isinstance(v["schema"].get("openAPIV3Schema"), dict))
+
+
+def _is_crd(doc) -> bool:
+    """The shape every CRD the checks read has (anything else in a cache entry: it is rebuilt)."""
+    if not (isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+            and str(doc.get("apiVersion", "")).startswith("apiextensions.k8s.io/")):
+        return False
+    spec = doc.get("spec")
+    return (isinstance(spec, dict) and isinstance(spec.get("group"), str) and bool(spec["group"])
+            and isinstance(spec.get("names"), dict) and isinstance(spec["names"].get("kind"), str)
+            and spec.get("scope") in ("Namespaced", "Cluster")
+            and isinstance(spec.get("versions"), list) and bool(spec["versions"])
+            and all(_is_schema_version(v) for v in spec["versions"]))
+
+
+def _read_cached(source: ChartSource) -> list | None:
+    """The CRDs cached for ``source``, or None (none, or an entry that fails a check)."""
+    data = load_entry(_entry(source), PURPOSE, source.key)
+    if not (isinstance(data, dict) and isinstance(data.get("chartDigest"), str)
+            and isinstance(data.get("crds"), list) and data["crds"] and all(_is_crd(d) for d in data["crds"])):
         return None
+    return data["crds"]
 
 
-def _store(version: str, docs: list) -> None:
+def _store(source: ChartSource, docs: list, chart_digest: str) -> None:
     # no writable cache: the CRDs are used from memory
-    store(_cache_dir(version) / "crds.json", json.dumps(docs, separators=(",", ":"), default=str).encode("utf-8"))
+    save_entry(_entry(source), PURPOSE, source.key, {"chartDigest": chart_digest, "crds": docs})
 
 
 def crds_from_chart(archive: Path) -> list:
@@ -119,9 +152,21 @@ def crds_from_chart(archive: Path) -> list:
         if not member.isfile() or member.size > MAX_CRD_BYTES:
             raise ValueError(f"{archive.name}: {CRD_FILE} is not a plain file of a sane size")
         text = tar.extractfile(member).read().decode("utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return [d for d in yaml.load_all(text, Loader=loader) if isinstance(d, dict)
-            and d.get("kind") == "CustomResourceDefinition"]
+    try:
+        docs = safe_load_all_bounded(text, f"{archive.name}:{CRD_FILE}")
+    except LimitError as exc:
+        raise ValueError(str(exc.problem.message) + f" ({archive.name}: {CRD_FILE})") from None
+    crds = [d for d in docs if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
+    bad = [d for d in crds if not _is_crd(d)]
+    if bad:
+        name = (bad[0].get("metadata") or {}).get("name") if isinstance(bad[0].get("metadata"), dict) else None
+        raise ValueError(f"{archive.name}: {CRD_FILE} holds a CustomResourceDefinition without the expected "
+                         f"spec ({name or 'unnamed'})")
+    return crds
+
+
+def _digest_of(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _pull(source: ChartSource, helm: Tool, scratch: Path) -> Path:
@@ -142,18 +187,20 @@ def _pull(source: ChartSource, helm: Tool, scratch: Path) -> Path:
     return archives[0]
 
 
-_LOADED: dict[str, CRDSet] = {}
+_LOADED: dict[str, CRDSet] = {}  # by ChartSource.key
 
 
 def load(project, helm: str | None = None) -> IstioCRDs:
     """The Istio CRDs for ``project``: from memory, the cache, or ``helm pull`` of istio/base."""
     source = chart_source(project)
     version = source.version
-    if version in _LOADED:
-        return IstioCRDs(version, _LOADED[version])
-    docs = _read_cached(version)
+    if source.key in _LOADED:
+        return IstioCRDs(version, _LOADED[source.key])
+    docs = _read_cached(source)
     if docs is None:
         skipped = "Istio CRD schema and CEL checks skipped"
+        if source.problem:
+            return IstioCRDs(version, None, f"{source.problem}; {skipped}")
         if not (source.repo_url or source.oci_ref):
             return IstioCRDs(version, None, f"the helmfile names no repository for istio/base {version}; {skipped}")
         try:
@@ -162,15 +209,16 @@ def load(project, helm: str | None = None) -> IstioCRDs:
             return IstioCRDs(version, None, f"no helm to pull istio/base {version} ({exc}); {skipped}")
         with tempfile.TemporaryDirectory(prefix="chartgen-istio-base-") as tmp:
             try:
-                docs = crds_from_chart(_pull(source, tool, Path(tmp)))
-            except (ToolError, ValueError, OSError, tarfile.TarError, yaml.YAMLError) as exc:
+                archive = _pull(source, tool, Path(tmp))
+                docs, digest = crds_from_chart(archive), _digest_of(archive)
+            except (ToolError, ValueError, OSError, tarfile.TarError, RecursionError, MemoryError) as exc:
                 where = source.oci_ref or source.repo_url
-                reason = exc.detail if isinstance(exc, ToolError) else exc
+                reason = exc.detail if isinstance(exc, ToolError) else (str(exc) or exc.__class__.__name__)
                 return IstioCRDs(version, None, f"istio/base {version} could not be pulled from {where} ({reason}); "
                                                 f"{skipped}")
         if not docs:
             return IstioCRDs(version, None, f"istio/base {version} carries no CRDs; {skipped}")
-        _store(version, docs)
+        _store(source, docs, digest)
     crds = CRDSet.from_documents(docs)
-    _LOADED[version] = crds
+    _LOADED[source.key] = crds
     return IstioCRDs(version, crds)

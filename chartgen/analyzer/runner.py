@@ -131,6 +131,43 @@ def _verdicts_file() -> Path:
     return cache_dir() / "cel-verdicts.json"
 
 
+class _WarmUp:
+    """What lint loads while helm renders (the Kubernetes schemas, the pinned Istio CRDs, saved
+    CEL verdicts), in a thread. ``result`` waits for it and raises in the caller what the
+    thread raised; ``cancel`` (on every other path) stops it before its next step and waits."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.istio = None
+        self.error: BaseException | None = None
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chartgen-lint-warm-up", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        steps = (preload, lambda: setattr(self, "istio", load_istio_crds(self.project)),
+                 lambda: load_verdicts(_verdicts_file()))
+        try:
+            for step in steps:
+                if self._cancelled.is_set():
+                    return
+                step()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            self.error = exc
+
+    def result(self):
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.istio
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._thread.join()
+
+
 def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = True,
          suppressions_text: str | None = None, progress=None) -> LintResult:
     """Render every environment, run every check (checkov too unless ``scanner`` is False).
@@ -140,15 +177,20 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
     suppressions = load_suppressions(suppressions_text)
     checkov = _Checkov(find_checkov()) if scanner else None
     findings: list[Finding] = []
-    istio: list = []
-
-    def warm_up():  # while helm renders: the Kubernetes schemas, the pinned Istio CRDs, saved CEL verdicts
-        preload()
-        istio.append(load_istio_crds(project))
-        load_verdicts(_verdicts_file())
-
-    warm = threading.Thread(target=warm_up, daemon=True)
+    warm = _WarmUp(project)
     warm.start()
+    try:
+        rendered, istio = _checked(project, envs, checkov, warm, findings, progress)
+    finally:
+        warm.cancel()  # done already on success; on a failure it ends before lint returns
+    progress.done()
+    kept, dropped = apply_suppressions(findings, suppressions)
+    return LintResult(envs, sorted(set(kept)), dropped, _notes(project, rendered, istio),
+                      checkov.path if checkov else None)
+
+
+def _checked(project: Project, envs: list[str], checkov, warm: _WarmUp, findings: list[Finding], progress):
+    """Render, parse and check every environment (adding to ``findings``); (rendered, istio)."""
     with tempfile.TemporaryDirectory(prefix="chartgen-lint-") as tmp:
         scratch = Path(tmp)
         with _stopped_on_error(checkov):
@@ -160,8 +202,9 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
             progress.step("parsed")
             if checkov:  # checkov scans while the checks below run
                 checkov.start(rendered, scratch / "rendered")
-            warm.join()
-            crds = istio[0].crds if istio else None
+            loaded = warm.result()
+            istio = [loaded] if loaded is not None else []
+            crds = loaded.crds if loaded is not None else None
             for env in envs:
                 findings += analyze(project, rendered[env], crds)
                 progress.step(f"checked {env}")
@@ -169,10 +212,7 @@ def lint(project: Project, envs: list[str] | None = None, *, scanner: bool = Tru
         if checkov:
             progress.step("waiting for checkov")
             findings += [_locate(project, f) for f in checkov.findings()]
-    progress.done()
-    kept, dropped = apply_suppressions(findings, suppressions)
-    return LintResult(envs, sorted(set(kept)), dropped, _notes(project, rendered, istio),
-                      checkov.path if checkov else None)
+    return rendered, istio
 
 
 class Progress:

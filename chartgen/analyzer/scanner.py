@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from ..errors import ChartgenError, ToolError, ToolNotFound
 from ..toolchain import Running, Tool, start
+from ..yamlsrc import LimitError, safe_load_bounded
 from .findings import Finding
 from .workspace import Rendered
 
@@ -263,7 +262,10 @@ class Suppression:
 def load_suppressions(text: str | None = None) -> list[Suppression]:
     if text is None:
         text = (resources.files("chartgen.analyzer") / "suppressions.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    try:
+        data = safe_load_bounded(text, "suppressions.yaml") or {}
+    except LimitError as exc:
+        raise ChartgenError(exc.problem.format()) from None
     out = []
     for i, entry in enumerate(data.get("suppressions") or []):
         if not isinstance(entry, dict) or not entry.get("check") or not str(entry.get("reason") or "").strip():

@@ -23,6 +23,7 @@ from ..generate import Options, plan
 from ..mesh import EnvView, Mesh, resolve
 from ..toolchain import Tool, find_tool, run
 from ..values import chart_name
+from ..yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
 
 KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
 GATEWAY_CHART_DEFAULT_PORTS = (15021, 80, 443)  # the Istio gateway chart's service.ports
@@ -111,8 +112,12 @@ def deep_merge(base: Any, upper: Any) -> Any:
     return upper
 
 
-def load_yaml_text(text: str) -> dict:
-    data = yaml.safe_load(text) if text else None
+def load_yaml_text(text: str, file: str = "<values file>") -> dict:
+    """A values document, read within the catalog reader's YAML limits (chartgen.yamlsrc)."""
+    try:
+        data = safe_load_bounded(text, file) if text else None
+    except LimitError as exc:
+        raise ChartgenError(exc.problem.format()) from None
     return data if isinstance(data, dict) else {}
 
 
@@ -147,9 +152,9 @@ class Project:
             return []
         out = []
         try:
-            parts = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            self.notes.append(f"helmfile.yaml is not plain YAML ({exc.__class__.__name__}); using the default layering")
+            parts = safe_load_all_bounded(text, "helmfile.yaml")
+        except LimitError as exc:
+            self.notes.append(f"helmfile.yaml is not plain YAML ({exc.problem.message}); using the default layering")
             return []
         for part in parts:
             for r in (part or {}).get("releases") or [] if isinstance(part, dict) else []:
@@ -204,7 +209,7 @@ class Project:
                 self.notes.append(f"{release.name if release else default_dir}: values entry {entry!r} is a template; skipped")
                 continue
             if path in self.files:
-                layers.append((path, load_yaml_text(self.files[path])))
+                layers.append((path, load_yaml_text(self.files[path], path)))
         return layers
 
     def merged_values(self, release: Release | None, env: str, default_dir: str | None = None) -> dict | None:
@@ -234,8 +239,23 @@ def _manifest_parser():
     try:
         import yaml_rs  # optional: yaml-rs (the lint extra) may be missing
     except ImportError:
-        return lambda chunk: yaml.load(chunk, Loader=ManifestLoader), yaml.YAMLError  # noqa: S506 - a safe loader
+        return _bounded_manifest, yaml.YAMLError
     return yaml_rs.loads, (yaml_rs.YAMLDecodeError, ValueError)
+
+
+def _bounded_manifest(chunk: str):
+    """One rendered document with PyYAML, within the YAML limits (yaml-rs has its own)."""
+    loader = ManifestLoader(chunk)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problem = check_limits(node, "helm output")
+        if problem is not None:
+            raise yaml.YAMLError(problem.message)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def split_documents(text: str, chart_parent: str) -> list[Doc]:

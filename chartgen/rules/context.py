@@ -13,6 +13,9 @@ from ..yamlsrc import SourceMap
 
 # Kubernetes' own namespaces: chartgen never writes into them
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
+# The GitOps controllers' namespaces: an Argo CD destination there has Argo CD's own (admin)
+# rights, and the chart's default-deny policies there would cut the controllers off
+GITOPS_NAMESPACES = {"argocd": "Argo CD's namespace", "flux-system": "Flux's namespace"}
 ISTIO_ROOT_NAMESPACE = "istio-system"
 HELM_RELEASE_MAX = 53
 
@@ -21,9 +24,21 @@ def mesh_namespaces(catalog: Catalog) -> dict[str, str]:
     """Namespaces that belong to the mesh's own components: namespace -> what it holds.
     No environment or service may use one (a deny-all there would cut off the mesh)."""
     out = {ns: "a Kubernetes system namespace" for ns in RESERVED_NAMESPACES}
+    out.update(gitops_namespaces(catalog))
     out[catalog.observability.namespace] = "the observability add-ons' namespace"
     out[catalog.istio.gatewayRelease] = "the ingress gateway's namespace"
     out[ISTIO_ROOT_NAMESPACE] = "Istio's root namespace (a policy there applies to the whole mesh)"
+    return out
+
+
+def gitops_namespaces(catalog: Catalog) -> dict[str, str]:
+    """The GitOps controllers' namespaces (the usual ones, and those the catalog names)."""
+    out = {ns: f"{what} (a GitOps controller's)" for ns, what in GITOPS_NAMESPACES.items()}
+    g = catalog.gitops
+    if g is not None and g.argocd is not None:
+        out[g.argocd.namespace] = "Argo CD's namespace (gitops.argocd.namespace)"
+    if g is not None and g.flux is not None:
+        out[g.flux.namespace] = "Flux's namespace (gitops.flux.namespace)"
     return out
 
 

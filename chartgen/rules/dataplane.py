@@ -135,17 +135,24 @@ def _precedence(layer, key, svc, ingress: bool):
 def gateway_api_rank(m: Match | None, exposed: tuple[str, str] | None = None) -> tuple:
     """The order Istio gives a rule converted from an HTTPRoute (lower first): exact paths,
     then prefixes, then regexes, each longer first, then more headers, then more query
-    parameters. A string prefix other than "/" becomes a regex in the Gateway API (a
-    PathPrefix matches whole segments only). ``exposed``: the (kind, value) of the exposed
-    path an ingress rule without a path of its own is combined with."""
+    parameters. A plain string prefix other than "/" becomes a regex in the Gateway API (a
+    PathPrefix matches whole segments only); a segment prefix is a PathPrefix, which Istio
+    ranks as a prefix of its length without the trailing "/" (pilot/pkg/config/kube/gateway
+    conversion.go createURIMatch, sortHTTPRoutes). ``exposed``: the (kind, value) of the
+    exposed path an ingress rule is combined with (the chart narrows a rule's own prefix that
+    covers an exposed segment prefix to that prefix)."""
     path = m.path if m is not None else None
     if path is not None:
         kind, value = (("exact", path.exact) if path.exact is not None
                        else ("prefix", path.prefix) if path.prefix is not None else ("regex", path.regex))
+        if kind == "prefix" and exposed and exposed[0] == "pathPrefix" and exposed[1].startswith(value):
+            kind, value = exposed
     else:
         kind, value = exposed or ("prefix", "/")
     if kind == "exact":
         rank, length = 3, len(value)
+    elif kind == "pathPrefix":
+        rank, length = 2, len(value)
     elif kind == "prefix" and value == "/":
         rank, length = 2, 1
     elif kind == "prefix":

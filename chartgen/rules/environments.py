@@ -121,7 +121,7 @@ def unique_route(ctx, layer):
             other = seen.get((host, kind, value))
             if other:
                 yield Hit(layer.loc(key, "expose", "paths", i),
-                          f"route {host}{value}{'' if kind == 'prefix' else f' ({kind})'} in environment "
+                          f"route {host}{value}{'' if kind == 'pathPrefix' else f' ({kind})'} in environment "
                           f"'{layer.env_name}' is also claimed by service '{other}'")
             seen[(host, kind, value)] = key
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from .. import naming
-from .context import HELM_RELEASE_MAX, RESERVED_NAMESPACES, hint
+from .context import HELM_RELEASE_MAX, RESERVED_NAMESPACES, gitops_namespaces, hint
 from .registry import CATALOG, ENVIRONMENT, LAYER, SERVICE, Hit, check, rule
 
 _rule = partial(rule, section="Names, namespaces and references")
@@ -28,7 +28,8 @@ def release_name(ctx):
 
 
 @_rule("reserved-namespace", "No environment, service or add-on uses a Kubernetes system namespace, istio-system, "
-       "or another mesh component's namespace", scope=CATALOG,
+       "another mesh component's namespace, or a GitOps controller's (argocd, flux-system, gitops.*.namespace)",
+       scope=CATALOG,
        fail="observability: {namespace: istio-ingress}\n",
        ok="observability: {namespace: observability}\n")
 def reserved_mesh_namespace(ctx):
@@ -37,6 +38,8 @@ def reserved_mesh_namespace(ctx):
                     (("observability", "namespace"), c.observability.namespace)):
         if ns in RESERVED_NAMESPACES:
             yield Hit(loc, f"namespace '{ns}' is reserved: a Kubernetes system namespace")
+        elif ns in gitops_namespaces(c):
+            yield Hit(loc, f"namespace '{ns}' is reserved: {gitops_namespaces(c)[ns]}")
     if c.observability.namespace == c.istio.gatewayRelease:
         yield Hit(("observability", "namespace"), f"namespace '{c.observability.namespace}' is also the ingress "
                   "gateway's namespace (istio.gatewayRelease)")

@@ -7,7 +7,8 @@ Source: chartgen/templates/chart/templates/_expose.tpl in chartgen; change it th
 {{/*
 chartgen.serviceExposure: sets on an enabled service "svc" whether it is exposed (the
 gateway and expose.enabled), and when it is: ingressPort (the first HTTP port, where
-the gateway routes), pathMatches (expose.paths as matches: a string is a prefix),
+the gateway routes), pathMatches (expose.paths as matches: a string is a prefix on whole
+path segments, {pathPrefix: P} without its trailing "/", or {prefix: "/"} for "/"),
 authzPaths (AuthorizationPolicy paths; [] when a regex path admits any), testPaths,
 host, gwPort, scheme and hostPort ("host" or "host:port" on an extra gateway port).
 "extraPorts" holds gateway.extraPorts by number (as a string).
@@ -25,20 +26,29 @@ Usage: {{- $_ := include "chartgen.serviceExposure" (dict "root" $ "svc" $svc "e
 {{- if not $httpPorts -}}
 {{- include "chartgen.fail" (dict "check" "exposed-http-port" "args" (list $key)) -}}
 {{- end -}}
-{{- /* the gateway routes to the first HTTP port; paths as matches: a string is a prefix */ -}}
+{{- /* the gateway routes to the first HTTP port; paths as matches: a string is a prefix on
+whole segments (the Gateway API's PathPrefix: a trailing "/" is ignored) */ -}}
 {{- $_ := set $svc "ingressPort" (first $httpPorts) -}}
 {{- $pms := list -}}
 {{- $authzPaths := list -}}
 {{- $anyPath := false -}}
 {{- $testPaths := list -}}
 {{- range $p := $svc.expose.paths -}}
-{{- $pm := ternary (dict "prefix" (toString $p)) $p (kindIs "string" $p) -}}
+{{- $pm := $p -}}
+{{- if kindIs "string" $p -}}
+{{- $base := regexReplaceAll "/+$" (toString $p) "" -}}
+{{- $pm = ternary (dict "prefix" "/") (dict "pathPrefix" $base) (eq $base "") -}}
+{{- end -}}
 {{- $pms = append $pms $pm -}}
 {{- if hasKey $pm "regex" -}}
 {{- $anyPath = true -}}
 {{- else if hasKey $pm "exact" -}}
 {{- $authzPaths = append $authzPaths (toString $pm.exact) -}}
 {{- $testPaths = append $testPaths (toString $pm.exact) -}}
+{{- else if hasKey $pm "pathPrefix" -}}
+{{- /* the path itself and everything below it: "P" exactly, "P/*" a plain prefix */ -}}
+{{- $authzPaths = append (append $authzPaths $pm.pathPrefix) (printf "%s/*" $pm.pathPrefix) -}}
+{{- $testPaths = append $testPaths $pm.pathPrefix -}}
 {{- else -}}
 {{- /* AuthorizationPolicy "P*" is a plain prefix match, as the route's prefix is */ -}}
 {{- $authzPaths = append $authzPaths (printf "%s*" $pm.prefix) -}}

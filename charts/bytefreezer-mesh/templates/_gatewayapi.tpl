@@ -23,8 +23,9 @@ Usage: {{ include "chartgen.gatewayApiString" $cond | fromJson }} → {type, val
 
 {{/*
 chartgen.gatewayApiMatch: one Istio HTTPMatchRequest as a Gateway API HTTPRouteMatch:
-uri prefix "/" becomes PathPrefix "/", any other string prefix the full-match regex
-"<quoted prefix>.*" (a PathPrefix matches whole path segments only), exact stays Exact;
+uri prefix "/" becomes PathPrefix "/", a segment prefix ({pathPrefix: P}) PathPrefix P,
+any other string prefix the full-match regex "<quoted prefix>.*" (a PathPrefix matches
+whole path segments only), exact stays Exact;
 the port is left to the parent's listener (sectionName).
 Usage: {{ include "chartgen.gatewayApiMatch" $m | fromJson }}
 */}}
@@ -36,6 +37,8 @@ Usage: {{ include "chartgen.gatewayApiMatch" $m | fromJson }}
 {{- $_ := set $out "path" (dict "type" "Exact" "value" (toString .exact)) -}}
 {{- else if and (hasKey . "prefix") (eq (toString .prefix) "/") -}}
 {{- $_ := set $out "path" (dict "type" "PathPrefix" "value" "/") -}}
+{{- else if hasKey . "pathPrefix" -}}
+{{- $_ := set $out "path" (dict "type" "PathPrefix" "value" (toString .pathPrefix)) -}}
 {{- else -}}
 {{- $_ := set $out "path" (include "chartgen.gatewayApiString" . | fromJson) -}}
 {{- end -}}
@@ -66,7 +69,7 @@ Usage: {{ include "chartgen.gatewayApiMatches" (dict "svc" $svc "ingress" true "
 */}}
 {{- define "chartgen.gatewayApiMatches" -}}
 {{- $out := list -}}
-{{- range $m := include "chartgen.matches" (dict "svc" .svc "ingress" .ingress "match" .match) | fromJsonArray -}}
+{{- range $m := include "chartgen.matches" (dict "svc" .svc "ingress" .ingress "match" .match "segments" true) | fromJsonArray -}}
 {{- $x := include "chartgen.gatewayApiMatch" $m | fromJson -}}
 {{- if not (has $x $out) -}}
 {{- $out = append $out $x -}}

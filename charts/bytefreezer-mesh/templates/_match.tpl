@@ -24,10 +24,13 @@ matches. Ingress rules combine each match with each exposed path
 (svc.pathMatches: one entry per path, ORed) and, on a non-default gateway port,
 the port. A match with its own path keeps it only where every request it admits
 is under the exposed path (a prefix within a prefix, an exact path within a
-prefix, or the exposed exact path itself); elsewhere it is dropped, so that the
-ingress admits exactly the exposed paths. An empty result means the rule cannot
-apply on the ingress.
-Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list) | fromJsonArray }}
+prefix, or the exposed exact path itself); a prefix of the rule that covers an
+exposed segment prefix narrows to it; elsewhere it is dropped, so that the ingress
+admits exactly the exposed paths. An empty result means the rule cannot apply on
+the ingress. A segment prefix P ({pathPrefix: P}) stays one match where "segments"
+is true (the Gateway API's PathPrefix); for a VirtualService, whose prefix is a
+plain string prefix, it becomes two: {exact: P} and {prefix: "P/"}.
+Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "segments" false) | fromJsonArray }}
 */}}
 {{- define "chartgen.matches" -}}
 {{- $ms := .match | default list -}}
@@ -44,7 +47,15 @@ Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $li
 {{- if $u -}}
 {{- /* the rule has its own path: keep it where it lies under this exposed path */ -}}
 {{- $keep = false -}}
-{{- if and (hasKey $pm "prefix") (not (hasKey $u "regex")) -}}
+{{- if and (hasKey $pm "pathPrefix") (not (hasKey $u "regex")) -}}
+{{- $base := toString $pm.pathPrefix -}}
+{{- $v := toString (coalesce (get $u "prefix") (get $u "exact") "") -}}
+{{- $keep = or (eq (toString (get $u "exact")) $base) (hasPrefix (printf "%s/" $base) $v) -}}
+{{- if and (not $keep) (hasKey $u "prefix") (hasPrefix $v $base) -}}
+{{- $_ := set $x "uri" (deepCopy $pm) -}}
+{{- $keep = true -}}
+{{- end -}}
+{{- else if and (hasKey $pm "prefix") (not (hasKey $u "regex")) -}}
 {{- $v := toString (coalesce (get $u "prefix") (get $u "exact") "") -}}
 {{- $keep = hasPrefix (toString $pm.prefix) $v -}}
 {{- else if and (hasKey $pm "prefix") (eq (toString $pm.prefix) "/") -}}
@@ -62,8 +73,18 @@ Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $li
 {{- if ne $gp 0 -}}
 {{- $_ := set $x "port" $gp -}}
 {{- end -}}
+{{- $xs := list $x -}}
+{{- if and $keep (not $.segments) (hasKey (get $x "uri" | default dict) "pathPrefix") -}}
+{{- $base := toString $x.uri.pathPrefix -}}
+{{- $y := deepCopy $x -}}
+{{- $_ := set $x "uri" (dict "exact" $base) -}}
+{{- $_ := set $y "uri" (dict "prefix" (printf "%s/" $base)) -}}
+{{- $xs = list $x $y -}}
+{{- end -}}
+{{- range $x := $xs -}}
 {{- if and $keep (not (has $x $out)) -}}
 {{- $out = append $out $x -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

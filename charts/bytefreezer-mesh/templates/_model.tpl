@@ -40,6 +40,8 @@ Usage: through chartgen.cacheModel.
   selectorYaml, npPortsYaml  the selector and NetworkPolicy ports as YAML text
   $m.namespaces       the output of chartgen.namespaces
   $m.waypoints        ambient: {namespace: waypoint name} of the namespaces that need one
+  $m.services.<key>.viaWaypoint  ambient: the waypoint that calls into the service pass
+                      (its namespace's; "" without one), gatewayViaWaypoint: the gateway's too
   $m.services.<key>.versionServices  per-version Services are rendered (Gateway API routing)
 Its parts: chartgen.fillDefaults (below), chartgen.checkService (_checks.tpl),
 chartgen.servicePorts (_ports.tpl), chartgen.serviceExposure (_expose.tpl),
@@ -127,6 +129,15 @@ rather than carried in the values, where an override would leave it stale.
 {{- $_ := set $waypoints $ext.ns (get $waypoints $ext.ns | default "waypoint") -}}
 {{- end -}}
 {{- $_ := set $ext "npPortsYaml" (include "chartgen.npPorts" ($ext.ports | default list)) -}}
+{{- end -}}
+{{- /* ambient: the namespace's waypoint carries every service-addressed call into a service
+of that namespace (the label is on the namespace), and the ingress gateway's calls too where
+the namespace labels say istio.io/ingress-use-waypoint */ -}}
+{{- $ingressWaypoint := eq (toString (get ($V.namespaces.labels | default dict) "istio.io/ingress-use-waypoint")) "true" -}}
+{{- range $key, $svc := $services -}}
+{{- $via := ternary (get $waypoints (toString $svc.ns) | default "") "" $ambient -}}
+{{- $_ := set $svc "viaWaypoint" $via -}}
+{{- $_ := set $svc "gatewayViaWaypoint" (and $via $svc.exposed $ingressWaypoint | default false) -}}
 {{- end -}}
 {{- /* pass 3: calls → callees, callers, edges */ -}}
 {{- $graph := dict -}}
