@@ -10,7 +10,6 @@ import importlib
 import signal
 
 import click
-from click.utils import make_default_short_help
 
 from .commands.common import Ctx, run_guarded
 from .errors import Terminated
@@ -87,7 +86,8 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx, formatter):
         """The commands and their summaries, from the table (no command module is imported)."""
         width = formatter.width - 6 - max(len(name) for name in COMMANDS)
-        rows = [(name, make_default_short_help(summary, width)) for name, (_, summary) in sorted(COMMANDS.items())]
+        rows = [(name, click.Command(name, help=summary).get_short_help_str(width))
+                for name, (_, summary) in sorted(COMMANDS.items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
