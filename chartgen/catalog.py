@@ -15,7 +15,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
 from pydantic_core import PydanticCustomError
 
 from . import naming, regex, yamlout
-from .crdcheck import _parse_request_uri
+from .naming import parse_request_uri
 
 API_VERSION = "chartgen.io/v1"
 KIND = "ServiceCatalog"
@@ -627,7 +627,7 @@ class ExternalService(Model):
 def _http_url(value: str) -> bool:
     """An http(s) URL Istio accepts as a jwksUri (its CRD rule and its webhook parse it)."""
     try:
-        url = _parse_request_uri(value)
+        url = parse_request_uri(value)
     except ValueError:
         return False
     return url.scheme in ("http", "https") and bool(url.host)

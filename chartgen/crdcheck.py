@@ -35,7 +35,6 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -43,6 +42,7 @@ import re2
 import yaml
 
 from .compiled import compiled_validator
+from .naming import parse_request_uri
 from .usercache import load as load_entry, save as save_entry
 
 __all__ = ["CRDSet", "CRDViolation"]
@@ -87,81 +87,17 @@ def _escape_property(name: str) -> str:
     return out.replace("/", "__slash__")
 
 
-class _URL:
-    """What Kubernetes' ``url()`` returns (Go's url.ParseRequestURI, the parts CEL can read)."""
-
-    __slots__ = ("scheme", "host", "path", "query")
-
-    def __init__(self, scheme: str, host: str, path: str, query: str):
-        self.scheme, self.host, self.path, self.query = scheme, host, path, query
-
-
-_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
-_HOST_OK = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]*")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
-def _parse_request_uri(text: str) -> _URL:
-    """Go's ``url.ParseRequestURI``: an absolute URL or an absolute path; ValueError otherwise."""
-    if not text:
-        raise ValueError("empty url")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-        raise ValueError("invalid control character in URL")
-    if text == "*":
-        return _URL("", "", "*", "")
-    if text.startswith(":"):
-        raise ValueError("missing protocol scheme")
-    m = _SCHEME.match(text)
-    scheme = m.group(1).lower() if m else ""
-    rest = text[m.end():] if m else text
-    if "?" in rest:
-        rest, _, query = rest.partition("?")
-    else:
-        query = ""
-    if not rest.startswith("/"):
-        if scheme:
-            return _URL(scheme, "", "", query)  # opaque (mailto:x)
-        raise ValueError("invalid URI for request")
-    host = ""
-    if scheme and rest.startswith("//"):
-        authority, slash, path = rest[2:].partition("/")
-        rest = slash + path
-        host = _parse_host(authority.rpartition("@")[2])
-    if _BAD_ESCAPE.search(rest):
-        raise ValueError("invalid URL escape")
-    return _URL(scheme, host, rest, query)
-
-
-def _parse_host(host: str) -> str:
-    """Go's ``url.parseHost``: an IPv6 literal in brackets or a name, each with an optional
-    numeric port; ValueError otherwise."""
-    if host.startswith("["):
-        end = host.find("]")
-        if end < 0:
-            raise ValueError("missing ']' in host")
-        port = host[end + 1:]
-        if port and not (port.startswith(":") and port[1:].isdigit()):
-            raise ValueError(f"invalid port {port!r} after host")
-        return host
-    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
-    if colon and port and not port.isdigit():
-        raise ValueError(f"invalid port {':' + port!r} after host")
-    if not _HOST_OK.fullmatch(name) or _BAD_ESCAPE.search(name):
-        raise ValueError(f"invalid character in host name {name!r}")
-    return host
-
-
 def _cel_functions() -> dict:
     from celpy import celtypes as t  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
     S, I, B, L = t.StringType, t.IntType, t.BoolType, t.ListType
 
     def url(s):
-        return _parse_request_uri(str(s))
+        return parse_request_uri(str(s))
 
     def isURL(s):
         try:
-            _parse_request_uri(str(s))
+            parse_request_uri(str(s))
         except ValueError:
             return B(False)
         return B(True)
@@ -847,6 +783,8 @@ def _verdict_digest(rule_text: tuple[str, str, str], key: str) -> str:
 def _verdicts_fingerprint() -> str:
     """What a saved verdict depends on besides its rule and value: this module (its CEL
     functions and shims) and cel-python's version."""
+    from importlib.metadata import PackageNotFoundError, version  # start-up: about 35 ms; only saving or loading verdicts needs it
+
     try:
         cel = version("cel-python")
     except PackageNotFoundError:

@@ -22,8 +22,8 @@ import json
 import re
 from typing import Any, Iterator
 
-from ..crdcheck import _parse_request_uri, re2_compile
-from ..naming import duration_ns
+from ..crdcheck import re2_compile
+from ..naming import duration_ns, parse_request_uri
 
 Error = tuple[str, str]  # (Istio check name, message)
 
@@ -1981,7 +1981,7 @@ def _jwksUri(uri: str) -> str | None:
     if scheme not in ("http", "https"):
         return f'URI scheme "{scheme}" is not supported'
     try:
-        host = _parse_request_uri(uri).host
+        host = parse_request_uri(uri).host
     except ValueError as exc:
         return f'parse "{uri}": {exc}'
     port = host.rpartition(":")[2] if ":" in host and not host.endswith("]") else ""
