@@ -52,6 +52,21 @@ def _as_tuple(typ) -> tuple:
     return typ if isinstance(typ, tuple) else (typ,)
 
 
+def _visible(value):
+    """Refuse an invisible or bidirectional control character (``naming.invisible``) in a
+    string: ``/api\u200b`` beside ``/api`` is another path, a header ``exact: "true\u200b"``
+    never matches, U+202E reorders what a reviewer reads."""
+    found = naming.invisible(value) if isinstance(value, str) else None
+    if found is not None:
+        raise PydanticCustomError(
+            "invisible-character", "expected text without invisible or bidirectional control characters, got "
+            "{got}: {char} at character {pos}; write it with visible characters only",
+            {"got": _got(value), "char": found[1], "pos": found[0] + 1})
+    return value
+
+
+Visible = BeforeValidator(_visible)
+
 # Names are written bare into manifests and YAML files: one that YAML 1.1 reads as something
 # else ('on', 'no', 'y', 'null', '012', '1e3') would reach helm and kubectl as a boolean,
 # null or number. (Validators of one Annotated run last-declared first.)
@@ -129,15 +144,18 @@ Host = Annotated[
 PathPrefix = Annotated[
     str,
     Field(json_schema_extra={"pattern": r"^/[^\s\x00-\x1f\x7f]*$"}),
+    Visible,
     _check("path", "an HTTP path starting with '/', without spaces or control characters",
            lambda v: v.startswith("/") and not any(c.isspace() for c in v) and not naming.has_control(v)),
 ]
 Text = Annotated[
     str,
+    Visible,
     _check("text", "a single line without control characters", lambda v: not naming.has_control(v)),
 ]
 MultilineText = Annotated[
     str,
+    Visible,
     _check("text", "text without control characters other than tab and line breaks",
            lambda v: not naming.has_control(v, multiline=True)),
 ]
@@ -155,6 +173,7 @@ LabelValue = Annotated[
 KubeContext = Annotated[
     str,
     Field(json_schema_extra={"minLength": 1, "maxLength": 253, "not": {"pattern": r"\{\{|\}\}"}}),
+    Visible,
     _check("kube-context", "a kube context name (1–253 characters, no control characters, no '{{' or '}}': "
            "helmfile renders helmfile.yaml as a Go template)",
            lambda v: 0 < len(v) <= 253 and not naming.has_control(v) and not naming.has_template(v)),
@@ -258,7 +277,7 @@ class Metadata(Model):
         str,
         Field(json_schema_extra={"pattern": naming.SPDX_EXPRESSION.pattern, "examples": ["Apache-2.0", "MIT OR Apache-2.0"]}),
         _check("spdx", "an SPDX license expression such as 'Apache-2.0' or 'MIT OR Apache-2.0'",
-               lambda v: bool(naming.SPDX_EXPRESSION.match(v)) and v.count("(") == v.count(")")),
+               lambda v: bool(naming.SPDX_EXPRESSION.fullmatch(v)) and v.count("(") == v.count(")")),
     ] | None = Field(None, description="The chart's licence (SPDX), shown by Artifact Hub; default: none stated.")
 
 
@@ -390,7 +409,7 @@ class Match(Model):
     headers: dict[HeaderName, StringMatch] = {}
     cookie: CookieMatch | None = None
     path: StringMatch | None = None
-    queryParams: dict[str, StringMatch] = {}
+    queryParams: dict[Text, StringMatch] = {}
 
 
 def _condition_text(name: str, m: StringMatch) -> str:
@@ -482,6 +501,7 @@ def _plain_path(v) -> bool:
 PlainPath = Annotated[
     str,
     Field(json_schema_extra={"pattern": r"^/[^*{}?#\s]*$"}),
+    Visible,
     _check("path", "an HTTP path starting with '/', without '*', '{', '}', '?', '#' or spaces", _plain_path),
 ]
 
@@ -596,7 +616,7 @@ class ServiceOverride(ServiceSettings):
 
 
 class Service(ServiceOverride):
-    description: str | None = None
+    description: Annotated[str, Visible] | None = None
     serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default the key, after naming.prefix.")
     selector: dict[LabelKey, LabelValue] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
     serviceAccount: ServiceAccount | None = None
@@ -716,7 +736,7 @@ class HelmfileSettings(Model):
 def _pattern_str(regex, rule: str, expected: str):
     """A string matching ``regex``: the pattern in the JSON schema, a located ``rule`` error."""
     return Annotated[str, Field(json_schema_extra={"pattern": regex.pattern}),
-                     _check(rule, expected, lambda v: bool(regex.match(v)))]
+                     _check(rule, expected, lambda v: bool(regex.fullmatch(v)))]
 
 
 GitURL = _pattern_str(naming.GIT_URL, "git-url",
@@ -732,7 +752,7 @@ class ArgoCluster(Model):
 
     server: Annotated[str, Field(json_schema_extra={"pattern": naming.CLUSTER_SERVER.pattern}),
                       _check("cluster-server", "a cluster API server URL such as https://10.0.0.1:6443",
-                             lambda v: bool(naming.CLUSTER_SERVER.match(v)))] | None = None
+                             lambda v: bool(naming.CLUSTER_SERVER.fullmatch(v)))] | None = None
     name: ClusterName | None = None
 
     @model_validator(mode="after")

@@ -37,6 +37,9 @@ class RoundTrip:
     def __init__(self, text: str, file: str = "catalog.yaml"):
         self.original = text
         self.file = file
+        # ruamel.yaml reads LF text without a byte-order mark; ``text()`` puts the file's
+        # own line endings, mark and blank lines back (``keep_layout``)
+        text = _plain(text)
         self.faithful = False
         best = None
         for indent in _INDENTS:
@@ -73,7 +76,59 @@ class RoundTrip:
         return buf.getvalue()
 
     def text(self) -> str:
-        return self._dump(self.yaml, self.doc)
+        return keep_layout(self.original, self._dump(self.yaml, self.doc))
+
+
+BOM = "\ufeff"
+
+
+def _plain(text: str) -> str:
+    """``text`` without a UTF-8 byte-order mark and with LF line endings."""
+    return text.removeprefix(BOM).replace("\r\n", "\n")
+
+
+def _lines(text: str) -> list[tuple[str, str]]:
+    """(content, line ending) per line of ``text``."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        out.append((body, line[len(body):]))
+    return out
+
+
+def keep_layout(original: str, edited: str) -> str:
+    """``edited`` (LF text, no byte-order mark: what ruamel.yaml writes) in the layout of
+    ``original``: its byte-order mark, every unchanged line byte for byte with its own line
+    ending, its blank lines (ruamel.yaml drops some), and its usual line ending (CRLF or LF)
+    on the lines the edit adds or changes."""
+    bom = BOM if original.startswith(BOM) else ""
+    before = _lines(original.removeprefix(BOM))
+    after = _lines(edited)
+    crlf = sum(1 for _, end in before if end == "\r\n")
+    eol = "\r\n" if crlf * 2 > len(before) else "\n"
+    out = []
+    matcher = difflib.SequenceMatcher(None, [b for b, _ in before], [a for a, _ in after], autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out += [b + end for b, end in before[i1:i2]]
+            continue
+        out += _replaced(before[i1:i2], after[j1:j2], eol)
+    return bom + "".join(out)
+
+
+def _replaced(old: list[tuple[str, str]], new: list[tuple[str, str]], eol: str) -> list[str]:
+    """The lines ``new`` that replace ``old``: a line replacing one line keeps that line's
+    ending; the blank lines of ``old`` come back (ruamel.yaml drops some) when ``new`` has
+    none, those before its first other line ahead of ``new``."""
+    ends = [end for _, end in old]
+    lines = [a + ((ends[k] or eol) if k < len(ends) and len(old) == len(new) else eol if end else "")
+             for k, (a, end) in enumerate(new)]
+    if any(not a.strip() for a, _ in new):
+        return lines
+    blanks = [not b.strip() for b, _ in old]
+    lead = blanks.index(False) if False in blanks else len(old)
+    return ([b + end for b, end in old[:lead]] + lines
+            + [b + end for (b, end), blank in zip(old[lead:], blanks[lead:]) if blank])
 
 
 def weights_path(service: str, env: str | None = None) -> tuple[str, ...]:
@@ -237,4 +292,4 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise
 
 
-__all__ = ["EditError", "RoundTrip", "check_writable", "edit_weights", "weights_path", "write_atomic"]
+__all__ = ["EditError", "RoundTrip", "check_writable", "edit_weights", "keep_layout", "weights_path", "write_atomic"]

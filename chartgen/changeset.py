@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .graph import readme_graph
-from .safeio import file_error
+from .safeio import file_error, refuse_linked_dirs, walk_files
 
 NEW, CHANGED, REMOVED = "new", "changed", "removed"
 
@@ -92,14 +92,17 @@ class Changeset:
                 continue
             before, binary = _text(data)
             found.append(FileChange(rel, NEW if data is None else CHANGED, before, text, binary, rel.endswith(quiet)))
+        owned_dirs = tuple(owned_dirs)
+        refuse_linked_dirs(root, owned_dirs, files)
         for d in owned_dirs:
             base = root / d
             if not base.is_dir():
                 continue
-            for path in sorted(base.rglob("*")):
+            for path in walk_files(base):  # never through a link: a link is removed, never what it names
                 rel = path.relative_to(root).as_posix()
-                if path.is_file() and rel not in files:
-                    before, binary = _text(_read(path, strict))
+                if rel not in files:
+                    data = None if path.is_symlink() else _read(path, strict)
+                    before, binary = _text(data)
                     found.append(FileChange(rel, REMOVED, before or "", None, binary, rel.endswith(quiet)))
         return cls(tuple(sorted(found, key=lambda c: c.path)))
 

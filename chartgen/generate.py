@@ -26,7 +26,7 @@ from .gitops import TOOLS, check_or_raise, export_files
 from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 from .mesh import Mesh, resolve
 from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
-from .safeio import decode, display, file_error, leftover_temps, nesting_problem
+from .safeio import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
 from .toolchain import Tool, run
 from .userfiles import ValuesFileError, merge_user_values
 from .validate import load_catalog
@@ -52,6 +52,7 @@ class Options:
     # build the GitOps exports (and CRD-check them); lint reads none of them, so its plan skips
     # them. A plan without them lacks files generate writes: never write or compare it.
     gitops: bool = True
+    force: bool = False  # replace files chartgen did not write (writer.check_ours)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Outcome:
     result: WriteResult = field(default_factory=WriteResult)
     changeset: Changeset = field(default_factory=Changeset)  # check / preview: what generate would change
     notes: list[str] = field(default_factory=list)  # what the run recovered or cleaned up, for the user
+    merged: tuple[str, ...] = ()  # the user's values files: chartgen's keys merged in, the user's kept
 
     release: str | None = None  # the last release the version is computed against
 
@@ -356,18 +358,19 @@ def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Ou
     _validate_values(mesh)
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     owned_dirs = [chart_dir]
-    _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs, gitops=options.gitops)
+    merged = _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs,
+                         gitops=options.gitops)
     release = v.release.version if v.release else None
     return Outcome(catalog=catalog, chart_dir=chart_dir, version=v.decision.version, previous_version=v.previous,
                    changes=v.decision.changes, files=dict(sorted(files.items())), owned_dirs=tuple(owned_dirs),
-                   notes=notes, release=release)
+                   notes=notes, release=release, merged=tuple(merged))
 
 
 def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str],
-                gitops: bool = True) -> None:
+                gitops: bool = True) -> list[str]:
     """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports unless
     ``gitops`` is false, the values files) to ``files``, and the directories chartgen owns to
-    ``owned_dirs``."""
+    ``owned_dirs``. Returns the user's values files (merged, never replaced)."""
     files[HELMFILE] = dump_helmfile(build_helmfile(mesh, **chart_args))
     owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
     if uses_gateway_api(mesh):
@@ -380,8 +383,11 @@ def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str],
         owned = f"values/{rel.split('/')[0]}/{GENERATED_DIR}"
         if owned not in owned_dirs:
             owned_dirs.append(owned)
+    merged = []
     for rel, data in sorted(build_release_values(mesh).items()):
         files[f"values/{rel}"] = _merge_user_file(root / "values" / rel, data)
+        merged.append(f"values/{rel}")
+    return merged
 
 
 def _gitops_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
@@ -472,7 +478,8 @@ def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None =
 def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
     """``generate`` for a caller that already holds the lock of ``root``."""
     outcome = plan(load_catalog(catalog_path), root, options)
-    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit)
+    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit,
+                                merged=outcome.merged, force=options.force, protect=(catalog_path,))
     if outcome.result.cleaned:
         outcome.notes.append(f"removed {len(outcome.result.cleaned)} temporary file(s) left by an interrupted "
                              f"run: {', '.join(outcome.result.cleaned)}")
@@ -580,17 +587,21 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
     catalog = load_catalog(catalog_path)
     root = catalog_path.resolve().parent
     default = f"gitops/{tool}"
+    if out is not None and os.path.islink(os.path.abspath(out)):
+        raise FileError(f"refusing to export to {display(os.path.abspath(out))}: it is a symbolic link (to "
+                        f"{os.readlink(os.path.abspath(out))}); give the directory itself")
     out_dir = default if out is None else Path(os.path.relpath(Path(out).resolve(), root)).as_posix()
     chart_dir = f"charts/{chart_name(catalog)}"
     files = export_files(tool, catalog, out_dir=out_dir, envs=list(envs) or None,
                          **chart_options(catalog, chart_dir, options))
     owned = (out_dir,) if out_dir == default and not envs else ()
     outcome = ExportOutcome(tool=tool, out_dir=out_dir, files=files)
+    refuse_linked_dirs(root, (out_dir,) if out_dir != "." else (), files)
     if check:
         outcome.changeset = Changeset.between(root, files, owned)
         return outcome
     with locked(root, wait_message=wait_message):
-        outcome.result = write_plan(root, files, owned)
+        outcome.result = write_plan(root, files, owned, force=options.force, protect=(catalog_path,))
     return outcome
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The patterns below are the only definitions: the catalog model, the chart's values model
 # (and so values.schema.json) and the renderers all use these.
@@ -74,6 +75,18 @@ def is_host(value: str) -> bool:
 
 def has_control(value: str, multiline: bool = False) -> bool:
     return bool((CONTROL_MULTILINE if multiline else CONTROL).search(value))
+
+
+def invisible(value: str) -> tuple[int, str] | None:
+    """The first invisible or bidirectional control character of ``value`` (Unicode general
+    category Cf: U+200B–U+200F, U+202A–U+202E, U+2060–U+2064, U+2066–U+2069, U+FEFF, U+00AD…),
+    as (its index, 'U+202E RIGHT-TO-LEFT OVERRIDE'); None when there is none. Such a character
+    makes two strings that look alike differ (a path, a header value, a name), or reorders
+    what a reader sees."""
+    for i, c in enumerate(value):
+        if unicodedata.category(c) == "Cf":
+            return i, f"U+{ord(c):04X} {unicodedata.name(c, 'FORMAT CHARACTER')}"
+    return None
 
 
 def has_template(value: str) -> bool:

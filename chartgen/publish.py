@@ -4,7 +4,8 @@
   modes are normalised, so the same chart content always gives the same ``.tgz`` bytes
   (helm writes no timestamp of its own into the archive; it copies the files' mtimes).
 * ``publish_repo`` adds a package to a classic chart repository (a directory of ``.tgz`` files
-  plus ``index.yaml``, servable as static files), with ``helm repo index --merge`` semantics.
+  plus ``index.yaml``, servable as static files); ``helm repo index`` writes the new entry and
+  chartgen adds it to the index, keeping every key, entry and comment it does not own.
 * ``publish_oci`` pushes a package to an ``oci://`` registry with ``helm push``.
 
 A version that is already published is never overwritten with different content: both
@@ -15,6 +16,7 @@ Publishing identical content again changes nothing. This module never prints.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -24,11 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
+from .catalog_edit import keep_layout
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, ToolError, failure_detail
 from .generate import output_root, plan, record_release
-from .safeio import TMP_SUFFIX, decode, display, file_error, leftover_temps
+from .safeio import TMP_SUFFIX, decode, display, file_error, leftover_temps, walk_files
 from .toolchain import Tool, find_tool, run
 from .validate import load_catalog
 from .values import chart_name
@@ -181,6 +187,11 @@ def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | N
 
 
 def _normalised_copy(chart_dir: Path, dst: Path) -> None:
+    links = [p for p in walk_files(chart_dir) if p.is_symlink()]
+    if links:  # chartgen writes no link there: a planted one would put what it names into the package
+        raise PublishError(f"refusing to package {display(chart_dir)}: {display(links[0])} is a symbolic link (to "
+                           f"{os.readlink(links[0])}); chartgen never writes one there. Run `chartgen generate` "
+                           "(it removes it), then package again")
     shutil.copytree(chart_dir, dst, symlinks=False)
     for path in [dst, *dst.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
@@ -310,6 +321,12 @@ def _listed(index: dict, pkg: Package, repo: Path, target: Path) -> list[dict]:
     entries = (index.get("entries") or {}).get(pkg.name) or []
     listed = [e for e in entries if isinstance(e, dict) and str(e.get("version")) == pkg.version]
     for entry in listed:
+        if not entry.get("digest") and not (target.exists() and _sha256(target) == pkg.digest):
+            raise VersionConflict(
+                f"{pkg.name} {pkg.version} is already listed in {repo / 'index.yaml'} without a digest, and "
+                f"{target.name} {'has different content' if target.exists() else 'is not in the repository'}: "
+                "chartgen cannot tell that entry is this package, so it does not replace it; bump the chart "
+                "version (`chartgen generate`), or remove that entry by hand if it is stale")
         if entry.get("digest") and entry["digest"] != pkg.digest:
             raise VersionConflict(
                 f"{pkg.name} {pkg.version} is already published in {repo} with different content "
@@ -337,9 +354,11 @@ def _add_to_repo(pkg: Package, repo: Path, helm: Tool, url: str | None, add_prov
         args = ["repo", "index", str(stage)]
         if url:
             args += ["--url", url.rstrip("/")]
+        run(helm, *args, what=f"helm repo index {repo}")  # the entry of this package alone
         if index_path.exists():
-            args += ["--merge", str(index_path)]
-        run(helm, *args, what=f"helm repo index {repo}")
+            merged = merge_index(index_path.read_bytes().decode("utf-8"),
+                                 (stage / "index.yaml").read_text(encoding="utf-8"), pkg.name)
+            (stage / "index.yaml").write_text(merged, encoding="utf-8")
         os.replace(stage / pkg.path.name, target)
         if add_prov:
             shutil.copyfile(pkg.prov, stage / prov_target.name)
@@ -349,6 +368,44 @@ def _add_to_repo(pkg: Package, repo: Path, helm: Tool, url: str | None, add_prov
         raise file_error(exc, exc.filename or repo, "write") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def merge_index(current: str, new: str, name: str) -> str:
+    """The repository index ``current`` (its text) with the entries of chart ``name`` that the
+    one-package index ``new`` holds added, and its ``generated`` time: every other key
+    (``serverInfo``, ``annotations``, keys of other tools), entry and comment is kept, which
+    ``helm repo index --merge`` does not do. An entry of the same version with the same
+    digest stays as it is. The caller has read ``current`` within chartgen's YAML limits."""
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096
+    rt.indent(mapping=2, sequence=2, offset=0)
+    try:
+        doc = rt.load(current.removeprefix("\ufeff").replace("\r\n", "\n"))
+    except YAMLError as exc:  # what PyYAML let through: a duplicate key
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise PublishError(f"the repository index cannot be edited: {problem}{where}; fix it, or move it away to "
+                           "start a new index") from None
+    added = (yaml.safe_load(new) or {})
+    if not isinstance(doc, CommentedMap):  # an empty file
+        doc = CommentedMap(apiVersion=added.get("apiVersion", "v1"))
+    entries = doc.get("entries")
+    if not isinstance(entries, CommentedMap):
+        entries = doc["entries"] = CommentedMap()
+    versions = entries.get(name)
+    if not isinstance(versions, CommentedSeq):
+        versions = entries[name] = CommentedSeq()
+    have = {(str(e.get("version")), e.get("digest")) for e in versions if isinstance(e, dict)}
+    for entry in reversed(added.get("entries", {}).get(name) or []):
+        if (str(entry.get("version")), entry.get("digest")) not in have:
+            versions.insert(0, entry)
+    if "generated" in added:
+        doc["generated"] = added["generated"]
+    buf = io.StringIO()
+    rt.dump(doc, buf)
+    return keep_layout(current, buf.getvalue())  # its line endings and byte-order mark
 
 
 def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, helm: str | None = None) -> PublishResult:

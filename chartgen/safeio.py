@@ -125,6 +125,63 @@ def outside_link(root: Path, rel: str) -> tuple[str, str] | None:
     return None
 
 
+def outside_message(root: Path, rel: str, link: tuple[str, str]) -> str:
+    """The refusal of a write to ``rel`` through ``link`` (``outside_link``'s answer)."""
+    return (f"refusing to write {rel}: {link[0]} is a symbolic link to {link[1]}, outside the "
+            f"output root {os.path.realpath(root)}; chartgen never writes or deletes outside it. "
+            "Remove the link (or point it inside) and run again; nothing was changed")
+
+
+def first_link(root: Path, rel: str) -> Path | None:
+    """The first symbolic link on the way from ``root`` to ``root/rel`` (``rel`` itself
+    included), wherever it points; None when there is none. ``lstat`` only: no link is
+    followed to find out."""
+    current = Path(root)
+    for part in Path(rel).parts:
+        current = current / part
+        try:
+            if os.path.islink(current):
+                return current
+        except OSError:  # pragma: no cover - islink never raises
+            return None
+    return None
+
+
+def refuse_linked_dirs(root: Path, owned_dirs, files=()) -> None:
+    """Refuse (one line, nothing changed) when a directory chartgen owns, or any directory on
+    the way to it or to a file written below it, is a symbolic link, even one that stays
+    inside ``root``: chartgen deletes stale files in the directories it owns, and through a
+    link that would be the user's files (``gitops/argocd -> ..``)."""
+    owned = [d.rstrip("/") for d in owned_dirs]
+    seen: set[str] = set()
+    for d in owned:
+        paths = [d] + sorted({str(Path(f).parent) for f in files if f.startswith(d + "/")})
+        for rel in paths:
+            if rel in seen:
+                continue
+            seen.add(rel)
+            link = first_link(root, rel)
+            if link is not None:
+                outside = outside_link(root, rel)
+                if outside is not None:  # the message of a link out of the root, as for any file
+                    first = min((f for f in files if f.startswith(rel + "/")), default=rel)
+                    raise FileError(outside_message(root, first, outside))
+                raise FileError(f"refusing to write {d}/: {display(link)} is a symbolic link (to "
+                                f"{os.readlink(link)}); chartgen owns {d}/ and removes stale files in it, so it "
+                                "never follows a link there. Replace the link with a directory and run again; "
+                                "nothing was changed")
+
+
+def walk_files(base: Path):
+    """Every entry below the directory ``base`` that is not a directory (files, and symbolic
+    links, to directories too, as links), never following a link; sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        found += [Path(dirpath) / n for n in filenames]
+        found += [Path(dirpath) / n for n in dirnames if os.path.islink(os.path.join(dirpath, n))]
+    return sorted(found)
+
+
 def leftover_temps(dirs) -> list[Path]:
     """chartgen's own temporary files (``.<name>.<random>.chartgen-tmp``) in ``dirs``, which
     only a killed run leaves behind."""
@@ -141,4 +198,4 @@ def leftover_temps(dirs) -> list[Path]:
 
 
 __all__ = ["FileError", "TMP_SUFFIX", "decode", "display", "file_error", "leftover_temps", "nesting_problem",
-           "os_error_message", "outside_link", "read_text"]
+           "first_link", "os_error_message", "outside_link", "outside_message", "read_text", "refuse_linked_dirs", "walk_files"]

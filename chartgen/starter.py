@@ -3,13 +3,14 @@ beside it for what chartgen leaves there that is not for version control."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ChartgenError
 from importlib import resources
 from .catalog_edit import write_atomic
-from .safeio import TMP_SUFFIX, file_error
+from .safeio import FileError, TMP_SUFFIX, display, file_error
 from .writer import LOCK_NAME
 
 
@@ -33,10 +34,32 @@ def gitignore_text(current: str | None) -> str:
     return text + ("\n" if text else "") + "\n".join(["# chartgen", *missing]) + "\n"
 
 
+def _refuse_link(path: Path, project: Path) -> None:
+    """Refuse to write ``path`` when it is a symbolic link that is dangling or leads out of the
+    ``project`` directory: ``init`` would create or replace a file somewhere else."""
+
+    if not os.path.islink(path):
+        return
+    target = os.readlink(path)
+    real = os.path.realpath(path)
+    root = os.path.realpath(project)
+    if not os.path.exists(path):
+        why = "a dangling symbolic link"
+    elif os.path.commonpath([root, real]) != root:
+        why = f"a symbolic link out of the project {display(root)}"
+    else:
+        return
+    raise FileError(f"refusing to write {display(path)}: it is {why} (to {target}); chartgen init never writes "
+                    "through it. Remove the link and run again; nothing was changed")
+
+
 def init_catalog(path: str | Path = "catalog.yaml", *, force: bool = False) -> Started:
     """Write the starter catalog to ``path`` (an existing file only with ``force``), and add
     chartgen's lines to the ``.gitignore`` beside it where they are missing."""
     target = Path(path)
+    ignore = target.parent / ".gitignore"
+    for checked in (target, ignore):
+        _refuse_link(checked, target.parent)
     if target.exists() and not force:
         raise ChartgenError(f"{path} exists; use --force to overwrite it")
     text = (resources.files("chartgen") / "data" / "starter-catalog.yaml").read_text(encoding="utf-8")
@@ -48,7 +71,6 @@ def init_catalog(path: str | Path = "catalog.yaml", *, force: bool = False) -> S
         write_atomic(target, text)
     except OSError as exc:
         raise file_error(exc, target, "write") from None
-    ignore = target.parent / ".gitignore"
     try:
         current = ignore.read_text(encoding="utf-8") if ignore.exists() else None
         merged = gitignore_text(current)

@@ -77,7 +77,7 @@ def _eol_text(m: CommentedMap, key) -> str:
 
 
 def _is_owned(m: CommentedMap, key) -> bool:
-    return bool(_OWNED.match(_eol_text(m, key)))
+    return bool(_OWNED.fullmatch(_eol_text(m, key)))
 
 
 def _is_kept(m: CommentedMap, key) -> bool:
@@ -149,7 +149,7 @@ def _set_marker(m: CommentedMap, key) -> None:
 def _clear_marker(m: CommentedMap, key) -> None:
     slots = m.ca.items.get(key)
     tok = slots[2] if slots and len(slots) > 2 else None
-    if isinstance(tok, CommentToken) and _OWNED.match(tok.value.split("\n", 1)[0].strip()):
+    if isinstance(tok, CommentToken) and _OWNED.fullmatch(tok.value.split("\n", 1)[0].strip()):
         rest = tok.value.partition("\n")[2]
         if rest:
             tok.value = "\n" + rest
@@ -157,7 +157,7 @@ def _clear_marker(m: CommentedMap, key) -> None:
             slots[2] = None
     value = m.get(key)
     if isinstance(value, (CommentedMap, CommentedSeq)) and value.ca.comment and isinstance(value.ca.comment[0], CommentToken):
-        if _OWNED.match(value.ca.comment[0].value.split("\n", 1)[0].strip()):
+        if _OWNED.fullmatch(value.ca.comment[0].value.split("\n", 1)[0].strip()):
             value.ca.comment[0] = None
 
 

@@ -347,7 +347,7 @@ def _port_names(ctx: Context) -> None:
     that keeps the routing (redis named tcp, TLS named https, GRPC named http2)."""
     for svc in ctx.services.values():
         for i, (name, number, protocol) in enumerate(svc.ports):
-            m = PORT_NAME.match(name)
+            m = PORT_NAME.fullmatch(name)
             line = None
             if not m or m.group(1).upper() != str(protocol).upper():
                 line = ctx.catalog_line(("environments", ctx.env, "services", svc.key, "ports", i, "name"),

@@ -114,7 +114,7 @@ def is_tls(p: str) -> bool:
 
 
 def is_dns1123_label(value: str) -> bool:
-    return len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+    return len(value) <= 63 and bool(_DNS1123_LABEL.fullmatch(value))
 
 
 def _valid_ip(addr: str) -> bool:
@@ -169,7 +169,7 @@ def ValidateWildcardDomain(domain: str) -> str | None:
     if err:
         return err
     first, dot, rest = domain.partition(".")
-    if not (len(first) <= 63 and _WILDCARD_LABEL.match(first)):
+    if not (len(first) <= 63 and _WILDCARD_LABEL.fullmatch(first)):
         return f"domain name {domain!r} invalid (label {first!r} invalid)"
     return ValidateDNS1123Labels(rest) if dot else None
 
@@ -259,14 +259,14 @@ def labels_validate(labels: Any) -> list[str]:
     errs = []
     for k, v in _d(labels).items():
         k = str(k)
-        m = _TAG_KEY.match(k)
+        m = _TAG_KEY.fullmatch(k)
         if m is None:
             errs.append(f"invalid tag key: {k!r}")
         elif m.group(1) and len(m.group(1)) - 1 > 253:
             errs.append(f"invalid tag key: {k!r} (DNS prefix is too long)")
         elif len(m.group(2)) > 63:
             errs.append(f"invalid tag key: {k!r} (name is too long)")
-        if not _LABEL_VALUE.match(_s(v)):
+        if not _LABEL_VALUE.fullmatch(_s(v)):
             errs.append(f"invalid tag value: {v!r}")
     return errs
 
@@ -353,7 +353,7 @@ _HEADER_VALUE_STATES = {"literal": _hv_literal, "name": _hv_name, "array": _hv_a
 
 
 def ValidateHTTPHeaderValue(value: str) -> str | None:
-    if not _HEADER_VALUE.match(value):
+    if not _HEADER_VALUE.fullmatch(value):
         return f"header value configuration {value} is invalid"
     err = validateHeaderValue(value)
     return f"header value configuration: {err}" if err else None
@@ -397,13 +397,13 @@ def ValidateHTTPHeaderNameOrJwtClaimRoute(name: str) -> str | None:
         return "header name cannot be empty"
     if _is_jwt_claim_route(name) or name in _PSEUDO_HEADERS:
         return None
-    return None if _HEADER_NAME.match(name) else f"header name {name} is not a valid header name"
+    return None if _HEADER_NAME.fullmatch(name) else f"header name {name} is not a valid header name"
 
 
 def ValidateStrictHTTPHeaderName(name: str) -> str | None:
     if not name:
         return "header name cannot be empty"
-    return None if _STRICT_HEADER_NAME.match(name) else f"header name {name} is not a valid header name"
+    return None if _STRICT_HEADER_NAME.fullmatch(name) else f"header name {name} is not a valid header name"
 
 
 def ValidateCORSHTTPHeaderName(name: str) -> str | None:
@@ -411,7 +411,7 @@ def ValidateCORSHTTPHeaderName(name: str) -> str | None:
         return "header name cannot be empty"
     if name == "*":
         return None
-    return None if _HEADER_NAME.match(name) else f"header name {name} is not a valid header name"
+    return None if _HEADER_NAME.fullmatch(name) else f"header name {name} is not a valid header name"
 
 
 def _re2_error(pattern: str) -> str | None:
@@ -1792,7 +1792,7 @@ def _path_templates(key: str, paths: list) -> str | None:
             if "{" in glob or "}" in glob:
                 return (f"invalid or unsupported path {path}, found in {key}. Contains '{{' or '}}' beyond a supported "
                         "path template")
-            if has_template and not _LITERAL.match(glob):
+            if has_template and not _LITERAL.fullmatch(glob):
                 return (f"invalid or unsupported path {path}, found in {key}. Contains segment {glob} with invalid "
                         "string literal")
     return None

@@ -18,8 +18,9 @@ from .common import Ctx, run_guarded
 @options.export_out
 @options.check_output("the exported files are stale")
 @options.chart_mirror
+@options.force
 @click.pass_obj
-def command(obj: Ctx, tool, catalog, envs, out, check, chart_mirror):
+def command(obj: Ctx, tool, catalog, envs, out, check, chart_mirror, force):
     """Write Argo CD Applications or Flux HelmReleases for the helmfile's releases.
 
     The same releases, charts, versions, namespaces, order (needs) and values files as
@@ -36,7 +37,7 @@ def command(obj: Ctx, tool, catalog, envs, out, check, chart_mirror):
 
     def run():
         outcome = export(catalog, tool, out, envs=tuple(envs), check=check,
-                         options=Options(chart_mirror=chart_mirror), wait_message=lambda m: click.echo(m, err=True))
+                         options=Options(chart_mirror=chart_mirror, force=force), wait_message=lambda m: click.echo(m, err=True))
         if check:
             if outcome.stale:
                 for path in outcome.stale:

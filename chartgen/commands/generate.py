@@ -20,8 +20,9 @@ from .common import Ctx, err, print_bump, print_notes, run_guarded
 @click.option("--mesh-chart", default=None, metavar="REF",
               help="Install the published mesh chart (repo/chart or oci://…) instead of the local directory.")
 @click.option("--mesh-version", default=None, metavar="X.Y.Z", help="Version of --mesh-chart.")
+@options.force
 @click.pass_obj
-def command(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, mesh_version):
+def command(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, mesh_version, force):
     """Write charts/<name>-mesh/, helmfile.yaml and values/ from the catalog.
 
     Only changed files are written; an unchanged catalog touches nothing. The chart version
@@ -36,7 +37,8 @@ def command(obj: Ctx, catalog, out, check, version, chart_mirror, mesh_chart, me
     """
 
     def run():
-        opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version)
+        opts = Options(version=version, chart_mirror=chart_mirror, mesh_chart=mesh_chart, mesh_version=mesh_version,
+                       force=force)
         if check:
             outcome = do_check(catalog, out, opts)
             print_notes(outcome)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from ..drawing import draw
+from ..drawing import draw, write_output
 from ..errors import UnknownEnvironment
 from . import options
 from .common import Ctx, err, run_guarded
@@ -19,8 +18,9 @@ from .common import Ctx, err, run_guarded
 @options.output_format("mermaid", "dot", "svg", "png", help="svg and png are drawn by Graphviz `dot`.")
 @options.output_file
 @options.tool_binary("dot", "dot_bin", "Graphviz dot")
+@options.force
 @click.pass_obj
-def command(obj: Ctx, catalog, env, fmt, output, dot_bin):
+def command(obj: Ctx, catalog, env, fmt, output, dot_bin, force):
     """Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes,
     mirrors, calls, external services and their redirects, mTLS, chaos.
 
@@ -37,7 +37,7 @@ def command(obj: Ctx, catalog, env, fmt, output, dot_bin):
         except UnknownEnvironment as exc:
             raise click.BadParameter(str(exc), param_hint="--env") from None
         if output:
-            Path(output).write_bytes(data)
+            write_output(output, data, fmt, catalog, force)
             err(f"wrote {output}")
         elif fmt == "png" and sys.stdout.isatty():
             raise click.UsageError("a PNG is not for the terminal: use -o FILE or redirect stdout")

@@ -61,6 +61,10 @@ _model("yaml-ambiguous", "A name is not one that YAML 1.1 tools read as a boolea
 _model("text", "Free text has no control characters (one line where one line is expected)",
        fail='metadata: {name: shop, domain: shop.example, description: "one\\ntwo"}\n',
        ok='metadata: {name: shop, domain: shop.example, description: "one two"}\n')
+_model("invisible-character", "Paths, match values, names, kube contexts and descriptions hold no invisible or "
+       "bidirectional control character (Unicode format characters such as U+200B, U+202E, U+2066, U+FEFF): "
+       "'/api' followed by U+200B would be another path than '/api' that looks the same",
+       fail=_WEB + '    expose: {paths: ["/api\\u200b"]}\n', ok=_WEB + "    expose: {paths: [/api]}\n")
 _model("label-key", "Label keys are Kubernetes label keys ([prefix/]name)",
        fail=_WEB + "    versions: {v1: {labels: {'bad key': v1}}}\n",
        ok=_WEB + "    versions: {v1: {labels: {version: v1}}}\n")

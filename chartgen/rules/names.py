@@ -211,7 +211,7 @@ def kube_context_cluster(ctx):
         return
     for name, env in ctx.catalog.environments.items():
         # the kube context becomes the Argo CD destination cluster's name
-        if name not in g.argocd.clusters and env.kubeContext and not naming.CLUSTER_NAME.match(env.kubeContext):
+        if name not in g.argocd.clusters and env.kubeContext and not naming.CLUSTER_NAME.fullmatch(env.kubeContext):
             yield Hit(("environments", name, "kubeContext"),
                       "expected a cluster name (letters, digits, '.', '_', ':', '@', '/', '-') for the Argo CD "
                       f"destination, got {env.kubeContext!r}; or set gitops.argocd.clusters.{name}")
