@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import catalog, naming
-from .catalog import GRPC_STATUS, PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
+from .catalog import PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
 
 DNS_LABEL = naming.DNS1123_LABEL.pattern
 DNS_LABEL_OR_EMPTY = naming.DNS1123_LABEL_OR_EMPTY.pattern
