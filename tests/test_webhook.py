@@ -62,7 +62,7 @@ RUNNERS = {
     "TestValidateHTTPRewrite": ("in", _gen(w.validate_http_rewrite)),
     "TestValidateUriRegexRewrite": ("in", lambda case, v: list(w.validate_http_rewrite({"uriRegexRewrite": v}))
                                     if v is not None else []),
-    "TestValidatePortName": ("name", _err(w.ValidatePortName)),
+    "TestValidatePortName": ("name", _err(w.validate_port_name)),
     "TestValidateHTTPRedirect": ("redirect", _gen(w.validate_http_redirect)),
     "TestValidateHTTPDirectResponse": ("directResponse", _gen(w.validate_http_direct_response)),
     "TestValidateDestination": ("destination", _gen(w.validate_destination)),
@@ -83,12 +83,12 @@ RUNNERS = {
     "Test_validateExportTo": ("exportTo", lambda case, v: w.validate_export_to(
         case.get("namespace", ""), v, bool(case.get("isServiceEntry")), bool(case.get("isDestinationRuleWithSelector")))),
     "TestValidateTelemetry": ("in", _kind("Telemetry", "telemetry.istio.io")),
-    "TestValidateHTTPHeaderValue": ("input", _err(w.ValidateHTTPHeaderValue)),
-    "TestStrictValidateHTTPHeaderName": ("name", _err(w.ValidateStrictHTTPHeaderName)),
+    "TestValidateHTTPHeaderValue": ("input", _err(w.validate_http_header_value)),
+    "TestStrictValidateHTTPHeaderName": ("name", _err(w.validate_strict_http_header_name)),
     "TestValidateEnvoyFilter": ("in", lambda case, v: w.validate({
         "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
         "metadata": {"name": "foo", "namespace": "bar"}, "spec": v or {}})),
-    "TestValidateHTTPHeaderName": ("name", _err(w.ValidateHTTPHeaderNameOrJwtClaimRoute)),
+    "TestValidateHTTPHeaderName": ("name", _err(w.validate_http_header_name_or_jwt_claim_route)),
 }
 
 # Cases whose verdict needs what the port deliberately leaves out (see chartgen/analyzer/webhook.py).

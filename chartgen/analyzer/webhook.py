@@ -103,7 +103,7 @@ def _errors(check: str, *messages: str | None) -> Iterator[Error]:
 
 def _durations(obj: dict, *keys: str) -> list[str | None]:
     """``ValidateDuration`` of each of ``keys`` that ``obj`` sets."""
-    return [ValidateDuration(obj.get(key)) for key in keys if key in obj]
+    return [validate_duration(obj.get(key)) for key in keys if key in obj]
 
 
 def protocol(name: Any) -> str:
@@ -130,7 +130,7 @@ def _valid_ip(addr: str) -> bool:
     return "%" not in addr
 
 
-def ValidateDuration(value: Any) -> str | None:
+def validate_duration(value: Any) -> str | None:
     ns = duration_ns(value)
     if ns is None:
         return f"invalid duration {value!r}"
@@ -141,7 +141,7 @@ def ValidateDuration(value: Any) -> str | None:
     return None
 
 
-def ValidatePort(port: int) -> str | None:
+def validate_port(port: int) -> str | None:
     return None if 1 <= port <= 65535 else f"port number {port} must be in the range 1..65535"
 
 
@@ -153,7 +153,7 @@ def _dns_preconditions(name: str) -> str | None:
     return None
 
 
-def ValidateDNS1123Labels(domain: str) -> str | None:
+def validate_dns1123_labels(domain: str) -> str | None:
     parts = domain.split(".")
     if re.fullmatch(r"[+-]?\d+", parts[-1]):
         return f"domain name {domain!r} invalid (top level domain {parts[-1]!r} cannot be all-numeric)"
@@ -165,21 +165,21 @@ def ValidateDNS1123Labels(domain: str) -> str | None:
     return None
 
 
-def ValidateFQDN(fqdn: str) -> str | None:
-    return _dns_preconditions(fqdn) or ValidateDNS1123Labels(fqdn)
+def validate_fqdn(fqdn: str) -> str | None:
+    return _dns_preconditions(fqdn) or validate_dns1123_labels(fqdn)
 
 
-def ValidateWildcardDomain(domain: str) -> str | None:
+def validate_wildcard_domain(domain: str) -> str | None:
     err = _dns_preconditions(domain)
     if err:
         return err
     first, dot, rest = domain.partition(".")
     if not (len(first) <= 63 and _WILDCARD_LABEL.fullmatch(first)):
         return f"domain name {domain!r} invalid (label {first!r} invalid)"
-    return ValidateDNS1123Labels(rest) if dot else None
+    return validate_dns1123_labels(rest) if dot else None
 
 
-def ValidateWildcardDomainForVirtualServiceBoundToGateway(sni: bool, domain: str) -> str | None:
+def validate_wildcard_domain_for_virtual_service_bound_to_gateway(sni: bool, domain: str) -> str | None:
     err = _dns_preconditions(domain)
     if err:
         return err
@@ -195,24 +195,24 @@ def ValidateWildcardDomainForVirtualServiceBoundToGateway(sni: bool, domain: str
         if not re.search(r"[a-zA-Z]", hostname):
             return f"domain name {domain!r} invalid (label {hostname!r} invalid)"
         return None
-    return ValidateWildcardDomain(domain)
+    return validate_wildcard_domain(domain)
 
 
-def ValidateIPAddress(addr: str) -> str | None:
+def validate_ip_address(addr: str) -> str | None:
     return None if _valid_ip(addr) else f"{addr} is not a valid IP"
 
 
-def ValidateIPSubnet(subnet: str) -> str | None:
+def validate_ip_subnet(subnet: str) -> str | None:
     if subnet.count("/") == 1:
         try:
             ipaddress.ip_network(subnet, strict=False)
         except ValueError:
             return f"{subnet} is not a valid CIDR block"
         return None
-    return ValidateIPAddress(subnet)
+    return validate_ip_address(subnet)
 
 
-def ValidatePartialWildCard(host: str) -> str | None:
+def validate_partial_wild_card(host: str) -> str | None:
     if "*" in host and len(host) != 1 and not host.startswith("*."):
         return f"partial wildcard {host!r} not allowed"
     return None
@@ -222,19 +222,19 @@ def _hostname_part(hostname: str, is_gateway: bool) -> list[str]:
     errs = []
     if hostname != "*" and "." not in hostname:
         errs.append("short names (non FQDN) are not allowed")
-    err = ValidateWildcardDomain(hostname)
+    err = validate_wildcard_domain(hostname)
     if err:
         if not is_gateway:
             errs.append(err)
         if not _valid_ip(hostname):
             errs.append(err)
-    err = ValidatePartialWildCard(hostname)
+    err = validate_partial_wild_card(hostname)
     if err:
         errs.append(err)
     return errs
 
 
-def ValidateNamespaceSlashWildcardHostname(hostname: str, is_gateway: bool) -> list[str]:
+def validate_namespace_slash_wildcard_hostname(hostname: str, is_gateway: bool) -> list[str]:
     ns, slash, host = hostname.partition("/")
     if not slash:
         if is_gateway:
@@ -249,7 +249,7 @@ def ValidateNamespaceSlashWildcardHostname(hostname: str, is_gateway: bool) -> l
     return errs + _hostname_part(host, is_gateway)
 
 
-def ValidateUnixAddress(addr: str) -> str | None:
+def validate_unix_address(addr: str) -> str | None:
     if not addr:
         return "unix address must not be empty"
     if addr.startswith("@"):
@@ -276,11 +276,11 @@ def labels_validate(labels: Any) -> list[str]:
     return errs
 
 
-def ValidatePortName(name: str) -> str | None:
+def validate_port_name(name: str) -> str | None:
     return None if is_dns1123_label(name) else f"invalid port name: {name}"
 
 
-def ValidateProtocol(proto: str) -> str | None:
+def validate_protocol(proto: str) -> str | None:
     return f"unsupported protocol: {proto}" if proto and protocol(proto) == "Unsupported" else None
 
 
@@ -357,7 +357,7 @@ _HEADER_VALUE_STATES = {"literal": _hv_literal, "name": _hv_name, "array": _hv_a
                         "var-end": _hv_var_end}
 
 
-def ValidateHTTPHeaderValue(value: str) -> str | None:
+def validate_http_header_value(value: str) -> str | None:
     if not _HEADER_VALUE.fullmatch(value):
         return f"header value configuration {value} is invalid"
     err = validate_header_value(value)
@@ -372,7 +372,7 @@ def _is_authority_header(name: str) -> bool:
     return name.lower() in (":authority", "host")
 
 
-def ValidateHTTPHeaderWithAuthorityOperationName(name: str) -> str | None:
+def validate_http_header_with_authority_operation_name(name: str) -> str | None:
     if not name:
         return "header name cannot be empty"
     if _is_internal_header(name) and not _is_authority_header(name):
@@ -380,7 +380,7 @@ def ValidateHTTPHeaderWithAuthorityOperationName(name: str) -> str | None:
     return None
 
 
-def ValidateHTTPHeaderOperationName(name: str) -> str | None:
+def validate_http_header_operation_name(name: str) -> str | None:
     if not name:
         return "header name cannot be empty"
     if name.lower() == "host":
@@ -397,7 +397,7 @@ def _is_jwt_claim_route(name: str) -> bool:
     return (rest.startswith(".") and len(rest) > 1) or (rest.startswith("[") and rest.endswith("]") and len(rest) > 2)
 
 
-def ValidateHTTPHeaderNameOrJwtClaimRoute(name: str) -> str | None:
+def validate_http_header_name_or_jwt_claim_route(name: str) -> str | None:
     if not name:
         return "header name cannot be empty"
     if _is_jwt_claim_route(name) or name in _PSEUDO_HEADERS:
@@ -405,13 +405,13 @@ def ValidateHTTPHeaderNameOrJwtClaimRoute(name: str) -> str | None:
     return None if _HEADER_NAME.fullmatch(name) else f"header name {name} is not a valid header name"
 
 
-def ValidateStrictHTTPHeaderName(name: str) -> str | None:
+def validate_strict_http_header_name(name: str) -> str | None:
     if not name:
         return "header name cannot be empty"
     return None if _STRICT_HEADER_NAME.fullmatch(name) else f"header name {name} is not a valid header name"
 
 
-def ValidateCORSHTTPHeaderName(name: str) -> str | None:
+def validate_cors_http_header_name(name: str) -> str | None:
     if not name:
         return "header name cannot be empty"
     if name == "*":
@@ -562,7 +562,7 @@ def _policy_selectors(spec: dict) -> Iterator[Error]:
         yield from validate_policy_target_reference(ref)
 
 
-def ValidateAlphaWorkloadSelector(selector: Any, check: str) -> Iterator[Error]:
+def validate_alpha_workload_selector(selector: Any, check: str) -> Iterator[Error]:
     if not isinstance(selector, dict):
         return
     for k, v in _as_dict(selector.get("labels")).items():
@@ -580,17 +580,17 @@ def _header_ops(headers: Any, check: str) -> Iterator[Error]:
     """Request headers may set the authority; response headers may not."""
     headers = _as_dict(headers)
     yield from _errors(check, *_header_operations(_as_dict(headers.get("request")),
-                                                  ValidateHTTPHeaderWithAuthorityOperationName))
-    yield from _errors(check, *_header_operations(_as_dict(headers.get("response")), ValidateHTTPHeaderOperationName))
+                                                  validate_http_header_with_authority_operation_name))
+    yield from _errors(check, *_header_operations(_as_dict(headers.get("response")), validate_http_header_operation_name))
 
 
 def _header_operations(ops: dict, validate_name) -> Iterator[str | None]:
     for op in ("add", "set"):
         for name, val in _as_dict(ops.get(op)).items():
             yield validate_name(str(name))
-            yield ValidateHTTPHeaderValue(_as_str(val))
+            yield validate_http_header_value(_as_str(val))
     for name in _as_list(ops.get("remove")):
-        yield ValidateHTTPHeaderOperationName(_as_str(name))
+        yield validate_http_header_operation_name(_as_str(name))
 
 
 def validate_http_route_conflict(http: dict, delegate: bool) -> Iterator[Error]:
@@ -632,7 +632,7 @@ def validate_gateway_names(names: Any) -> Iterator[Error]:
         name = _as_str(name)
         ns, slash, gw = name.partition("/")
         if not slash:
-            yield from _errors(c, ValidateFQDN(name))
+            yield from _errors(c, validate_fqdn(name))
             return
         if not ns or not gw:
             yield c, "config namespace and gateway name cannot be empty"
@@ -655,10 +655,10 @@ def _http_match_headers(match: dict) -> Iterator[str | None]:
     for name, header in _as_dict(match.get("headers")).items():
         if header is None:
             yield f"header match {name} cannot be null"
-        yield ValidateHTTPHeaderNameOrJwtClaimRoute(str(name))
+        yield validate_http_header_name_or_jwt_claim_route(str(name))
         yield validate_string_match(header, "headers")
     for name, header in _as_dict(match.get("withoutHeaders")).items():
-        yield ValidateHTTPHeaderNameOrJwtClaimRoute(str(name))
+        yield validate_http_header_name_or_jwt_claim_route(str(name))
         if header is not None and _as_dict(header).get("regex") != "*":
             yield validate_string_match(header, "withoutHeaders")
 
@@ -674,7 +674,7 @@ def _http_match_strings(match: dict) -> Iterator[str | None]:
 def _http_match_source(match: dict) -> Iterator[str | None]:
     """The match's port, source labels, gateways and source namespace."""
     if _as_int(match.get("port")):
-        yield ValidatePort(_as_int(match.get("port")))
+        yield validate_port(_as_int(match.get("port")))
     yield from labels_validate(match.get("sourceLabels"))
     yield from (m for _, m in validate_gateway_names(match.get("gateways")))
     ns = _as_str(match.get("sourceNamespace"))
@@ -699,9 +699,9 @@ def validate_cors_policy(policy: Any) -> Iterator[Error]:
             yield c, f'"{_as_str(method)}" is not a supported HTTP method'
     for key in ("allowHeaders", "exposeHeaders"):
         for name in _as_list(policy.get(key)):
-            yield from _errors(c, ValidateCORSHTTPHeaderName(_as_str(name)))
+            yield from _errors(c, validate_cors_http_header_name(_as_str(name)))
     if "maxAge" in policy:
-        yield from _errors(c, ValidateDuration(policy.get("maxAge")))
+        yield from _errors(c, validate_duration(policy.get("maxAge")))
         ns = duration_ns(policy.get("maxAge"))
         if ns is not None and ns % 1_000_000_000:
             yield c, "max_age duration is accurate only to seconds precision"
@@ -738,9 +738,9 @@ def validate_http_fault_injection(fault: Any) -> Iterator[Error]:
         c = "validateHTTPFaultInjectionDelay"
         yield from _errors(c, validate_percentage(delay.get("percentage")))
         if "fixedDelay" in delay:
-            yield from _errors(c, ValidateDuration(delay.get("fixedDelay")))
+            yield from _errors(c, validate_duration(delay.get("fixedDelay")))
         elif "exponentialDelay" in delay:
-            yield from _errors(c, ValidateDuration(delay.get("exponentialDelay")))
+            yield from _errors(c, validate_duration(delay.get("exponentialDelay")))
             yield c, "exponentialDelay not supported yet"
 
 
@@ -762,11 +762,11 @@ def validate_destination(dest: Any) -> Iterator[Error]:
     if hostname == "*":
         yield c, f"invalid destination host {hostname}"
     else:
-        yield from _errors(c, ValidateWildcardDomain(hostname))
+        yield from _errors(c, validate_wildcard_domain(hostname))
     if _as_str(dest.get("subset")):
         yield from _errors(c, validate_subset_name(_as_str(dest.get("subset"))))
     if isinstance(dest.get("port"), dict):
-        yield from _errors(c, ValidatePort(_as_int(dest["port"].get("number"))))
+        yield from _errors(c, validate_port(_as_int(dest["port"].get("number"))))
 
 
 def validate_http_retry(retries: Any) -> Iterator[Error]:
@@ -780,7 +780,7 @@ def validate_http_retry(retries: Any) -> Iterator[Error]:
                           or "retryRemoteLocalities" in retries):
         yield c, "http retry policy configured when attempts are set to 0 (disabled)"
     if "perTryTimeout" in retries:
-        yield from _errors(c, ValidateDuration(retries.get("perTryTimeout")))
+        yield from _errors(c, validate_duration(retries.get("perTryTimeout")))
     retry_on = _as_str(retries.get("retryOn"))
     if retry_on:
         for policy in retry_on.split(","):
@@ -788,7 +788,7 @@ def validate_http_retry(retries: Any) -> Iterator[Error]:
             if code not in HTTP_STATUS_TEXT and policy not in RETRY_ON:
                 yield c, f'"{policy}" is not a valid retryOn policy'
     if "backoff" in retries:
-        yield from _errors(c, ValidateDuration(retries.get("backoff")))
+        yield from _errors(c, validate_duration(retries.get("backoff")))
 
 
 def validate_http_redirect(redirect: Any) -> Iterator[Error]:
@@ -808,7 +808,7 @@ def validate_http_redirect(redirect: Any) -> Iterator[Error]:
         yield c, 'invalid redirect scheme, must be "http" or "https"'
         return
     if _as_int(redirect.get("port")) > 0:
-        yield from _errors(c, ValidatePort(_as_int(redirect.get("port"))))
+        yield from _errors(c, validate_port(_as_int(redirect.get("port"))))
 
 
 def validate_http_direct_response(dr: Any) -> Iterator[Error]:
@@ -929,7 +929,7 @@ def validate_http_route(http: dict, delegate: bool) -> Iterator[Error]:
     yield from validate_authority_rewrite(http)
     yield from validate_http_route_destinations(http.get("route"))
     if "timeout" in http:
-        yield from _errors("validateHTTPRoute", ValidateDuration(http.get("timeout")))
+        yield from _errors("validateHTTPRoute", validate_duration(http.get("timeout")))
 
 
 def _is_gateway(vs: dict) -> bool:
@@ -938,8 +938,8 @@ def _is_gateway(vs: dict) -> bool:
 
 def validate_sni_host(sni: str, vs: dict) -> Iterator[Error]:
     c = "validateSniHost"
-    err = ValidateWildcardDomainForVirtualServiceBoundToGateway(True, sni) if _is_gateway(vs) \
-        else ValidateWildcardDomain(sni)
+    err = validate_wildcard_domain_for_virtual_service_bound_to_gateway(True, sni) if _is_gateway(vs) \
+        else validate_wildcard_domain(sni)
     if err:
         if not _valid_ip(sni):
             yield c, err
@@ -973,9 +973,9 @@ def validate_tls_route(tls: Any, vs: dict) -> Iterator[Error]:
 
 def _l4_match(m: dict, c: str) -> Iterator[Error]:
     for subnet in _as_list(m.get("destinationSubnets")):
-        yield from _errors(c, ValidateIPSubnet(_as_str(subnet)))
+        yield from _errors(c, validate_ip_subnet(_as_str(subnet)))
     if _as_int(m.get("port")):
-        yield from _errors(c, ValidatePort(_as_int(m.get("port"))))
+        yield from _errors(c, validate_port(_as_int(m.get("port"))))
     yield from _errors(c, *labels_validate(m.get("sourceLabels")))
     yield from ((c, e) for _, e in validate_gateway_names(m.get("gateways")))
 
@@ -993,7 +993,7 @@ def validate_tcp_route(tcp: Any) -> Iterator[Error]:
     yield from validate_route_destinations(tcp.get("route"))
 
 
-def ValidateVirtualService(obj: dict) -> Iterator[Error]:
+def validate_virtual_service(obj: dict) -> Iterator[Error]:
     c = "ValidateVirtualService"
     vs = _as_dict(obj.get("spec"))
     ns = _as_str(_as_dict(obj.get("metadata")).get("namespace"))
@@ -1044,8 +1044,8 @@ def _virtual_service_hosts(vs: dict, hosts: list[str], applies_to_gateway: bool)
     sni = any(_as_list(_as_dict(m).get("sniHosts")) for t in _as_list(vs.get("tls")) for m in _as_list(_as_dict(t).get("match")))
     all_valid = True
     for h in hosts:
-        err = ValidateWildcardDomainForVirtualServiceBoundToGateway(sni, h) if applies_to_gateway \
-            else ValidateWildcardDomain(h)
+        err = validate_wildcard_domain_for_virtual_service_bound_to_gateway(sni, h) if applies_to_gateway \
+            else validate_wildcard_domain(h)
         if err:
             if not _valid_ip(h):
                 yield err
@@ -1108,7 +1108,7 @@ def _connection_pool_tcp(tcp: dict) -> Iterator[str | None]:
         yield "max connections must be non-negative"
     yield from _durations(tcp, "connectTimeout", "maxConnectionDuration")
     if "idleTimeout" in tcp and (duration_ns(tcp.get("idleTimeout")) or 0) // 1_000_000 != 0:
-        yield ValidateDuration(tcp.get("idleTimeout"))
+        yield validate_duration(tcp.get("idleTimeout"))
     yield from _durations(_as_dict(tcp.get("tcpKeepalive")), "time", "interval")
 
 
@@ -1164,14 +1164,14 @@ def _warmup(warm: dict) -> Iterator[str | None]:
     if "duration" not in warm:
         yield "duration is required"
     else:
-        yield ValidateDuration(warm.get("duration"))
+        yield validate_duration(warm.get("duration"))
     if _as_float(warm.get("minimumPercent")) > 100:
         yield "minimumPercent value should be less than or equal to 100"
     if "aggression" in warm and _as_float(warm.get("aggression")) < 1:
         yield "aggression should be greater than or equal to 1"
 
 
-def ValidateTLS(namespace: str, tls: Any) -> Iterator[Error]:
+def validate_tls(namespace: str, tls: Any) -> Iterator[Error]:
     c = "ValidateTLS"
     if not isinstance(tls, dict):
         return
@@ -1210,7 +1210,7 @@ def validate_traffic_policy(namespace: str, tp: Any) -> Iterator[Error]:
     yield from validate_outlier_detection(tp.get("outlierDetection"))
     yield from validate_connection_pool(tp.get("connectionPool"))
     yield from validate_load_balancer(tp.get("loadBalancer"))
-    yield from ValidateTLS(namespace, tp.get("tls"))
+    yield from validate_tls(namespace, tp.get("tls"))
     for pl in _as_list(tp.get("portLevelSettings")):
         if pl is None:
             yield "validatePortTrafficPolicies", "traffic policy may not be null"
@@ -1224,17 +1224,17 @@ def validate_traffic_policy(namespace: str, tp: Any) -> Iterator[Error]:
             yield from validate_outlier_detection(pl.get("outlierDetection"))
             yield from validate_connection_pool(pl.get("connectionPool"))
             yield from validate_load_balancer(pl.get("loadBalancer"))
-            yield from ValidateTLS(namespace, pl.get("tls"))
+            yield from validate_tls(namespace, pl.get("tls"))
     tunnel = tp.get("tunnel")
     if isinstance(tunnel, dict):
         t = "validateTunnelSettings"
         if _as_str(tunnel.get("protocol")) not in ("", "CONNECT", "POST"):
             yield t, 'tunnel protocol must be "CONNECT" or "POST"'
         target = _as_str(tunnel.get("targetHost"))
-        fqdn_err, ip_err = ValidateFQDN(target), ValidateIPAddress(target)
+        fqdn_err, ip_err = validate_fqdn(target), validate_ip_address(target)
         if fqdn_err and ip_err:
             yield t, f"tunnel target host must be valid FQDN or IP address: {fqdn_err}; {ip_err}"
-        err = ValidatePort(_as_int(tunnel.get("targetPort")))
+        err = validate_port(_as_int(tunnel.get("targetPort")))
         if err:
             yield t, f"tunnel target port is invalid: {err}"
     pp = tp.get("proxyProtocol")
@@ -1242,11 +1242,11 @@ def validate_traffic_policy(namespace: str, tp: Any) -> Iterator[Error]:
         yield "validateProxyProtocol", f"proxy protocol version is invalid: {pp.get('version')}"
 
 
-def ValidateDestinationRule(obj: dict) -> Iterator[Error]:
+def validate_destination_rule(obj: dict) -> Iterator[Error]:
     c = "ValidateDestinationRule"
     dr = _as_dict(obj.get("spec"))
     ns = _as_str(_as_dict(obj.get("metadata")).get("namespace"))
-    yield from _errors(c, ValidateWildcardDomain(_as_str(dr.get("host"))))
+    yield from _errors(c, validate_wildcard_domain(_as_str(dr.get("host"))))
     yield from validate_traffic_policy(ns, dr.get("trafficPolicy"))
     names: set = set()
     for subset in _as_list(dr.get("subsets")):
@@ -1326,7 +1326,7 @@ def validate_server(server: Any) -> Iterator[Error]:
     if not hosts:
         yield c, "server config must contain at least one host"
     for h in hosts:
-        yield from _errors(c, *ValidateNamespaceSlashWildcardHostname(_as_str(h), True))
+        yield from _errors(c, *validate_namespace_slash_wildcard_hostname(_as_str(h), True))
     port, bind = server.get("port"), _as_str(server.get("bind"))
     port_errs = list(validate_server_port(port, bind))
     yield from port_errs
@@ -1339,11 +1339,11 @@ def validate_server(server: Any) -> Iterator[Error]:
 def validate_server_bind(port: Any, bind: str) -> Iterator[Error]:
     c = "validateServerBind"
     if bind.startswith(UNIX):
-        yield from _errors(c, ValidateUnixAddress(bind[len(UNIX):]))
+        yield from _errors(c, validate_unix_address(bind[len(UNIX):]))
         if isinstance(port, dict) and _as_int(port.get("number")):
             yield c, "port number must be 0 for unix domain socket"
     elif bind:
-        yield from _errors(c, ValidateIPAddress(bind))
+        yield from _errors(c, validate_ip_address(bind))
 
 
 def _server_protocol_tls(server: dict, p: str) -> str | None:
@@ -1371,14 +1371,14 @@ def validate_server_port(port: Any, bind: str) -> Iterator[Error]:
                   "GRPC-WEB, MONGO, REDIS, MYSQL, TCP")
     number = _as_int(port.get("number"))
     if number > 0 or not bind.startswith(UNIX):
-        yield from _errors(c, ValidatePort(number))
+        yield from _errors(c, validate_port(number))
     if _as_int(port.get("targetPort")) > 0:
         yield c, "targetPort has no impact on Gateways"
     if not _as_str(port.get("name")):
         yield c, "port name must be set"
 
 
-def ValidateGateway(obj: dict) -> Iterator[Error]:
+def validate_gateway(obj: dict) -> Iterator[Error]:
     c = "ValidateGateway"
     name = _as_str(_as_dict(obj.get("metadata")).get("name"))
     if not is_dns1123_label(name):
@@ -1411,13 +1411,13 @@ def validate_workload_entry(we: dict, service_ports: set | None, allow_fqdn: boo
         return
     unix = addr.startswith(UNIX)
     if unix:
-        yield from _errors(c, ValidateUnixAddress(addr[len(UNIX):]))
+        yield from _errors(c, validate_unix_address(addr[len(UNIX):]))
         if _as_dict(we.get("ports")):
             yield c, f"unix endpoint {addr} must not include ports"
     elif addr and not _valid_ip(addr):
         if not allow_fqdn:
             yield c, f'endpoint address "{addr}" is not a valid IP address'
-        elif ValidateFQDN(addr):
+        elif validate_fqdn(addr):
             yield c, f'endpoint address "{addr}" is not a valid FQDN or an IP address'
     yield from _errors(c, *_endpoint_ports(we, service_ports), *labels_validate(we.get("labels")))
     if unix and service_ports is not None and len(service_ports) != 1:
@@ -1429,23 +1429,23 @@ def _endpoint_ports(endpoint: dict, service_ports: set | None) -> Iterator[str |
     for name, port in _as_dict(endpoint.get("ports")).items():
         if service_ports is not None and name not in service_ports:
             yield f"endpoint port {port} is not defined by the service entry"
-        yield ValidatePortName(str(name))
-        yield ValidatePort(_as_int(port))
+        yield validate_port_name(str(name))
+        yield validate_port(_as_int(port))
 
 
-def ValidateServiceEntry(obj: dict) -> Iterator[Error]:
+def validate_service_entry(obj: dict) -> Iterator[Error]:
     c = "ValidateServiceEntry"
     se = _as_dict(obj.get("spec"))
     ns = _as_str(_as_dict(obj.get("metadata")).get("namespace"))
-    yield from ValidateAlphaWorkloadSelector(se.get("workloadSelector"), c)
+    yield from validate_alpha_workload_selector(se.get("workloadSelector"), c)
     if isinstance(se.get("workloadSelector"), dict) and "endpoints" in se:
         yield c, "only one of WorkloadSelector or Endpoints is allowed in Service Entry"
     hosts = [_as_str(h) for h in _as_list(se.get("hosts"))]
     if not hosts:
         yield c, "service entry must have at least one host"
-    yield from _errors(c, *(f"invalid host {h}" if h == "*" else ValidateWildcardDomain(h) for h in hosts))
+    yield from _errors(c, *(f"invalid host {h}" if h == "*" else validate_wildcard_domain(h) for h in hosts))
     addresses = [_as_str(a) for a in _as_list(se.get("addresses"))]
-    yield from _errors(c, *map(ValidateIPSubnet, addresses))
+    yield from _errors(c, *map(validate_ip_subnet, addresses))
     resolution = _as_str(se.get("resolution")) or "NONE"
     if any("/" in a for a in addresses) and resolution not in ("NONE", "STATIC"):
         yield c, "CIDR addresses are allowed only for NONE/STATIC resolution types"
@@ -1497,16 +1497,16 @@ def _service_entry_ports(ports: list, names: set) -> Iterator[str | None]:
             yield f"service entry port {number} already defined"
         numbers.add(number)
         if _as_int(port.get("targetPort")):
-            yield ValidatePort(_as_int(port.get("targetPort")))
-        yield ValidatePortName(pname)
-        yield ValidateProtocol(_as_str(port.get("protocol")))
-        yield ValidatePort(number)
+            yield validate_port(_as_int(port.get("targetPort")))
+        yield validate_port_name(pname)
+        yield validate_protocol(_as_str(port.get("protocol")))
+        yield validate_port(number)
 
 
 def _dns_resolution(resolution: str, hosts: list[str], endpoints: list, names: set) -> Iterator[str | None]:
     if not endpoints:
         for h in hosts:
-            err = ValidateFQDN(h)
+            err = validate_fqdn(h)
             if err:
                 yield (f"hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for "
                        f"resolution mode {resolution}, {err}")
@@ -1519,7 +1519,7 @@ def _dns_resolution(resolution: str, hosts: list[str], endpoints: list, names: s
             continue
         ep = _as_dict(ep)
         addr = _as_str(ep.get("address"))
-        if not _valid_ip(addr) and ValidateFQDN(addr):
+        if not _valid_ip(addr) and validate_fqdn(addr):
             yield f'endpoint address "{addr}" is not a valid FQDN or an IP address'
         yield from labels_validate(ep.get("labels"))
         yield from _endpoint_ports(ep, names)
@@ -1554,26 +1554,26 @@ def _sidecar_port(port: dict, bind: str, capture: str, egress: bool) -> Iterator
     c = "validateSidecarEgressPortBindAndCaptureMode" if egress else "validateSidecarIngressPortAndBind"
     name = _as_str(port.get("name"))
     if name:
-        yield from _errors(c, ValidatePortName(name))
+        yield from _errors(c, validate_port_name(name))
     number = _as_int(port.get("number"))
     if egress and number == 0:
-        yield from _errors(c, ValidateProtocol(_as_str(port.get("protocol"))))
+        yield from _errors(c, validate_protocol(_as_str(port.get("protocol"))))
         if not bind.startswith(UNIX):
             yield c, "sidecar: ports with 0 value must have a unix domain socket bind address"
         else:
-            yield from _errors(c, ValidateUnixAddress(bind[len(UNIX):]))
+            yield from _errors(c, validate_unix_address(bind[len(UNIX):]))
         if capture not in ("", "DEFAULT", "NONE"):
             yield c, "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners"
         return
-    yield from _errors(c, ValidateProtocol(_as_str(port.get("protocol"))), ValidatePort(number))
+    yield from _errors(c, validate_protocol(_as_str(port.get("protocol"))), validate_port(number))
     if bind:
-        yield from _errors(c, ValidateIPAddress(bind))
+        yield from _errors(c, validate_ip_address(bind))
 
 
-def ValidateSidecar(obj: dict) -> Iterator[Error]:
+def validate_sidecar(obj: dict) -> Iterator[Error]:
     c = "ValidateSidecar"
     sc = _as_dict(obj.get("spec"))
-    yield from ValidateAlphaWorkloadSelector(sc.get("workloadSelector"), c)
+    yield from validate_alpha_workload_selector(sc.get("workloadSelector"), c)
     if not _as_list(sc.get("egress")) and not _as_list(sc.get("ingress")) and "outboundTrafficPolicy" not in sc \
             and "inboundConnectionPool" not in sc:
         yield c, "sidecar: empty configuration provided"
@@ -1615,7 +1615,7 @@ def _sidecar_ingress(ing: dict, ports: set) -> Iterator[Error]:
 
 def _sidecar_default_endpoint(endpoint: str) -> Iterator[str | None]:
     if endpoint.startswith(UNIX):
-        yield ValidateUnixAddress(endpoint[len(UNIX):])
+        yield validate_unix_address(endpoint[len(UNIX):])
         return
     host, colon, port_text = endpoint.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
@@ -1627,7 +1627,7 @@ def _sidecar_default_endpoint(endpoint: str) -> Iterator[str | None]:
     if not re.fullmatch(r"[+-]?\d+", port_text):
         yield f"sidecar: defaultEndpoint port ({port_text}) is not a number"
     else:
-        yield ValidatePort(int(port_text))
+        yield validate_port(int(port_text))
 
 
 def _sidecar_ingress_tls(tls: dict, port: dict) -> Iterator[str]:
@@ -1672,7 +1672,7 @@ def _sidecar_egress(egress_list: list) -> Iterator[Error]:
         if not hosts:
             yield c, "sidecar: egress listener must contain at least one host"
         for h in hosts:
-            yield from _errors(c, *ValidateNamespaceSlashWildcardHostname(_as_str(h), False))
+            yield from _errors(c, *validate_namespace_slash_wildcard_hostname(_as_str(h), False))
 
 
 def _sidecar_egress_port(eg: dict, port: dict, ports: set, uds: set) -> Iterator[Error]:
@@ -1700,7 +1700,7 @@ def validate_sidecar_outbound_traffic_policy(tp: Any) -> Iterator[Error]:
     if _as_str(tp.get("mode")) != "ALLOW_ANY":
         yield t, "sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode"
         return
-    yield from _errors(t, ValidateFQDN(_as_str(proxy.get("host"))))
+    yield from _errors(t, validate_fqdn(_as_str(proxy.get("host"))))
     if not isinstance(proxy.get("port"), dict):
         yield t, "sidecar: egress_proxy port must be non-nil"
     else:
@@ -1810,7 +1810,7 @@ def _map_key(key: str) -> str | None:
     return f"bad key ({key}): should have format a[b]"
 
 
-def ValidateAttribute(key: str, values: list) -> str | None:
+def validate_attribute(key: str, values: list) -> str | None:
     err = _empty(key, values)
     if err:
         return err
@@ -1845,7 +1845,7 @@ _SOURCE_KEYS = ("principals", "requestPrincipals", "namespaces", "ipBlocks", "re
 _OPERATION_KEYS = ("ports", "methods", "paths", "hosts", "notPorts", "notMethods", "notPaths", "notHosts")
 
 
-def ValidateAuthorizationPolicy(obj: dict) -> Iterator[Error]:
+def validate_authorization_policy(obj: dict) -> Iterator[Error]:
     c = "ValidateAuthorizationPolicy"
     ap = _as_dict(obj.get("spec"))
     yield from _policy_selectors(ap)
@@ -1953,10 +1953,10 @@ def _rule_when(rule: dict) -> Iterator[str]:
         elif not _as_list(cond.get("values")) and not _as_list(cond.get("notValues")):
             yield f"at least one of `values` or `notValues` must be set for key {key}"
         else:
-            err = ValidateAttribute(key, _as_list(cond.get("values")))
+            err = validate_attribute(key, _as_list(cond.get("values")))
             if err:
                 yield f"invalid `value` for `key` {key}: {err}"
-            err = ValidateAttribute(key, _as_list(cond.get("notValues")))
+            err = validate_attribute(key, _as_list(cond.get("notValues")))
             if err:
                 yield f"invalid `notValue` for `key` {key}: {err}"
 
@@ -2027,17 +2027,17 @@ def _output_claim_to_headers(rule: dict) -> Iterator[str | None]:
         if not _as_str(oc.get("claim")) or not _as_str(oc.get("header")):
             yield "outputClaimToHeaders header and claim value must be non-empty string"
             continue
-        yield ValidateStrictHTTPHeaderName(_as_str(oc.get("header")))
+        yield validate_strict_http_header_name(_as_str(oc.get("header")))
 
 
-def ValidateRequestAuthentication(obj: dict) -> Iterator[Error]:
+def validate_request_authentication(obj: dict) -> Iterator[Error]:
     ra = _as_dict(obj.get("spec"))
     yield from _policy_selectors(ra)
     for rule in _as_list(ra.get("jwtRules")):
         yield from validate_jwt_rule(rule)
 
 
-def ValidatePeerAuthentication(obj: dict) -> Iterator[Error]:
+def validate_peer_authentication(obj: dict) -> Iterator[Error]:
     c = "ValidatePeerAuthentication"
     pa = _as_dict(obj.get("spec"))
     selector = pa.get("selector")
@@ -2064,7 +2064,7 @@ def _providers(providers: Any) -> Iterator[Error]:
             return
 
 
-def ValidateTelemetry(obj: dict) -> Iterator[Error]:
+def validate_telemetry(obj: dict) -> Iterator[Error]:
     spec = _as_dict(obj.get("spec"))
     yield from _policy_selectors(spec)
     for m in _as_list(spec.get("metrics")):
@@ -2121,10 +2121,10 @@ def validate_telemetry_tracing(t: dict) -> Iterator[Error]:
             yield c, "environment tag name may not be empty"
 
 
-def ValidateEnvoyFilter(obj: dict) -> Iterator[Error]:
+def validate_envoy_filter(obj: dict) -> Iterator[Error]:
     c = "ValidateEnvoyFilter"
     ef = _as_dict(obj.get("spec"))
-    yield from ValidateAlphaWorkloadSelector(ef.get("workloadSelector"), c)
+    yield from validate_alpha_workload_selector(ef.get("workloadSelector"), c)
     for cp in _as_list(ef.get("configPatches")):
         yield from _errors(c, _config_patch(cp))
 
@@ -2194,16 +2194,16 @@ def _filter_match(apply_to: str, flt: dict) -> str | None:
 # --- dispatch --------------------------------------------------------------------------------------------------
 
 VALIDATORS = {
-    ("networking.istio.io", "VirtualService"): ValidateVirtualService,
-    ("networking.istio.io", "DestinationRule"): ValidateDestinationRule,
-    ("networking.istio.io", "Gateway"): ValidateGateway,
-    ("networking.istio.io", "ServiceEntry"): ValidateServiceEntry,
-    ("networking.istio.io", "Sidecar"): ValidateSidecar,
-    ("networking.istio.io", "EnvoyFilter"): ValidateEnvoyFilter,
-    ("security.istio.io", "AuthorizationPolicy"): ValidateAuthorizationPolicy,
-    ("security.istio.io", "PeerAuthentication"): ValidatePeerAuthentication,
-    ("security.istio.io", "RequestAuthentication"): ValidateRequestAuthentication,
-    ("telemetry.istio.io", "Telemetry"): ValidateTelemetry,
+    ("networking.istio.io", "VirtualService"): validate_virtual_service,
+    ("networking.istio.io", "DestinationRule"): validate_destination_rule,
+    ("networking.istio.io", "Gateway"): validate_gateway,
+    ("networking.istio.io", "ServiceEntry"): validate_service_entry,
+    ("networking.istio.io", "Sidecar"): validate_sidecar,
+    ("networking.istio.io", "EnvoyFilter"): validate_envoy_filter,
+    ("security.istio.io", "AuthorizationPolicy"): validate_authorization_policy,
+    ("security.istio.io", "PeerAuthentication"): validate_peer_authentication,
+    ("security.istio.io", "RequestAuthentication"): validate_request_authentication,
+    ("telemetry.istio.io", "Telemetry"): validate_telemetry,
 }
 
 # every name a finding can carry, for the rule registry and the docs
