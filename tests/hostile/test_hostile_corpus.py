@@ -24,6 +24,8 @@ Adding a case
                                     # checks prove the refusal, then render with helm 4's
                                     # --skip-schema-validation to prove the templates safe too
        timeout: 20                  # seconds per step (default 20)
+       upstream_mirror: true        # the catalog's helmfile.chartMirror is set to the real upstream
+                                    # charts served on 127.0.0.1 (lint pulls istio/base from them)
 
    Optional beside it: ``setup/`` (a tree copied into the work directory over the case's
    files), ``setup.sh`` (run with bash in the work directory before the steps; e.g.
@@ -341,7 +343,8 @@ def _spec(case: str) -> dict:
 
 def _is_integration(case: str) -> bool:
     spec = _spec(case)
-    return bool(spec.get("checks")) or (CASES_DIR / case / "check.py").is_file() or bool(spec.get("integration"))
+    return (bool(spec.get("checks")) or (CASES_DIR / case / "check.py").is_file() or bool(spec.get("integration"))
+            or bool(spec.get("upstream_mirror")))
 
 
 def _params():
@@ -378,6 +381,11 @@ def test_hostile_case(case, tmp_path, golden, request):
     if (src / "setup.sh").is_file():
         subprocess.run(["bash", str(src / "setup.sh")], cwd=work, check=True, timeout=60)
 
+    if spec.get("upstream_mirror"):
+        # lint pulls istio/base: from the real upstream charts on 127.0.0.1, never the internet
+        catalog = yaml.safe_load((work / "catalog.yaml").read_text(encoding="utf-8"))
+        catalog.setdefault("helmfile", {})["chartMirror"] = request.getfixturevalue("upstream_repo")
+        (work / "catalog.yaml").write_text(yaml.safe_dump(catalog, sort_keys=False), encoding="utf-8")
     steps = [_chartgen(work, args, spec.get("timeout", 20)) for args in _steps(spec)]
     transcript = _transcript(steps, work)
     for s in steps:

@@ -78,7 +78,8 @@ def _strings() -> tuple[list[str], list[str], list[str], list[str], list[str]]:
 
     env_values = [v for v in _variants(1, 150) if _valid(multi_ok, v)]
     headers = [v for v in _variants(2, 120) if _valid(text_ok, v)]
-    paths = [v for v in _variants(3, 200, "/") if _valid(path_ok, v)]
+    # one path per route: a bare-string path and the same with a trailing slash are one prefix
+    paths = list(dict.fromkeys(v.rstrip("/") or "/" for v in _variants(3, 200, "/") if _valid(path_ok, v)))
     contexts = [v for v in _variants(4, 60) if _valid(context_ok, v)][:2]
     refused = [v for v in _variants(4, 60) if not _valid(context_ok, v)]
     assert len(env_values) > 60 and len(headers) > 40 and len(paths) > 20 and len(contexts) == 2 and refused
