@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -144,3 +145,36 @@ def test_the_command_line_starts_without_the_library():
                             check=True).stdout
     assert json.loads(loaded) == ["chartgen", "chartgen.cli", "chartgen.commands", "chartgen.commands.common",
                             "chartgen.errors", "chartgen.version"]
+
+
+def test_the_architecture_page_names_files_that_exist():
+    """A file the page names with its directory is there (analyzer/webhook.py,
+    chartgen/crdcheck.py, commands/common.py), and a bare name is somewhere in chartgen."""
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    templates = PACKAGE / "templates" / "chart"
+    missing = []
+    for name in sorted(set(re.findall(r"`([A-Za-z_][\w/.]*\.(?:py|tpl))`", doc))):
+        if "/" in name:
+            found = any((base / name).is_file() for base in (ROOT, PACKAGE, templates))
+        else:
+            found = any(PACKAGE.rglob(name))
+        if not found:
+            missing.append(name)
+    assert missing == []
+
+
+def test_only_the_command_line_prints():
+    """cli and commands print; the library returns results. Two programs of chartgen's own
+    print too: the values contract generator and the checkov driver lint runs as a process."""
+    own_programs = {"chartgen/values_contract.py", "chartgen/analyzer/checkov_driver.py"}
+    printing = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "chartgen/cli.py" or rel.startswith("chartgen/commands/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and (getattr(node.func, "id", None) == "print" or (
+                    isinstance(node.func, ast.Attribute) and ast.unparse(node.func) in
+                    ("sys.stdout.write", "sys.stderr.write", "click.echo", "json.dump"))):
+                printing.add(rel)
+    assert printing == own_programs
