@@ -454,6 +454,11 @@ def write_report(results: dict, sizes: list[dict]) -> None:
     previous = report.read_text(encoding="utf-8") if report.exists() else ""
     kept = previous.split("\n## Test suite\n", 1)
     tail = "\n## Test suite\n" + kept[1] if len(kept) == 2 else ""
+    # and the limits section, written by benchmarks/limits.py
+    limits = previous.split("\n## Kubernetes' limits at scale\n", 1)
+    if len(limits) == 2:
+        body = limits[1].split("\n## ", 1)[0]
+        tail = "\n## Kubernetes' limits at scale\n" + body.rstrip("\n") + "\n" + tail
     report.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
 
 

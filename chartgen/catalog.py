@@ -673,6 +673,10 @@ class Gateway(Model):
     extraPorts: list[GatewayPort] = []
     rateLimit: RateLimit | None = None
     jwt: Jwt | None = None
+    serviceType: Literal["LoadBalancer", "NodePort", "ClusterIP"] | None = Field(
+        None, description="Type of the gateway chart's Service (istio/gateway ingress). Default: LoadBalancer in "
+        "production, NodePort elsewhere (a kind or bare-metal cluster gives a LoadBalancer no address, and Argo CD "
+        "keeps such a Service Progressing).")
 
 
 class Tracing(Model):
@@ -698,6 +702,9 @@ class Environment(Model):
     egressPolicy: EgressPolicy = "REGISTRY_ONLY"
     gateway: Gateway = Gateway()
     kialiAnonymous: bool | None = Field(None, description="Kiali without login; default: not production.")
+    autoscaling: bool | None = Field(
+        None, description="HorizontalPodAutoscalers for istiod and the gateway. Default: on in production, off "
+        "elsewhere (an HPA without metrics-server, kind's default, turns Degraded).")
     services: dict[DnsLabel, ServiceOverride] = {}
     # A production environment refuses each weaker setting unless its own opt-in says so
     # (chartgen.rules.production.PRODUCTION_GUARDS; lint honours the same keys).
@@ -778,6 +785,9 @@ class FluxSettings(Model):
 
     namespace: DnsLabel = Field("flux-system", description="Namespace of the Flux objects and values ConfigMaps.")
     interval: Duration = Field("10m", description="Reconcile interval of the sources and releases.")
+    secretRef: DnsLabel | None = Field(
+        None, description="Secret in the Flux namespace with the git credentials of repoURL (username/password, or "
+        "identity/known_hosts for ssh), for a private repository: the GitRepository's spec.secretRef.")
 
 
 class GitOpsSettings(Model):

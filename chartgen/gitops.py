@@ -27,20 +27,22 @@ import hashlib
 import posixpath
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import yaml
 
 from . import yamlout
+from .bootstrap import argocd_health_patch, bootstrap_script, prerequisites
 from .catalog import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
-from .errors import ChartgenError, RenderError
-from .helmfile import ChartSource, HEADER, ISTIO_NS, Release, ReleasePlan, release_plan
-from .mesh import EnvView, Mesh, resolve
-from importlib import resources
 from .crdcheck import CRDSet
+from .errors import ChartgenError, RenderError
+from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan, release_plan
+from .mesh import EnvView, Mesh, resolve
 from .values import chart_values
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
-           "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences"]
+           "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences",
+           "server_side_apply", "values_configmap_name"]
 
 TOOLS = ("argocd", "flux")
 ARGO_API = "argoproj.io/v1alpha1"
@@ -48,6 +50,9 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 WAVE = "argocd.argoproj.io/sync-wave"
 NO_SUBSTITUTE = {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}
 HELM_OCI_MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+# a failed sync is retried with backoff (auto-sync alone never retries the same revision)
+RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}
+ROOT_RETRY = {"limit": -1, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "5m"}}
 
 # What each chart creates at cluster scope, at the versions chartgen pins: (group, kind),
 # and whether it carries CustomResourceDefinitions. The AppProject allows exactly these;
@@ -126,6 +131,11 @@ def _carries_crds(r: Release) -> bool:
     return _CRD in _footprint(r)
 
 
+def server_side_apply(r: Release) -> bool:
+    """Argo CD syncs the release with ``ServerSideApply=true``: the releases carrying CRDs."""
+    return _carries_crds(r)
+
+
 def mesh_namespaces(catalog: Catalog, view: EnvView) -> set[str]:
     """The namespaces the mesh chart writes objects into in one environment, read from the
     chart values it gets there: its own (the Istio system namespace), the gateway's, the
@@ -198,7 +208,7 @@ def _project_name(catalog: Catalog, argo: ArgoSettings, view: EnvView) -> str:
 
 
 def _application(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings, argo: ArgoSettings,
-                 view: EnvView, r: Release, wave: int) -> dict:
+                 view: EnvView, r: Release, wave: int | None) -> dict:
     src = ctx.plan.sources[r.name]
     _check_source(r, src)
     helm: dict = {
@@ -226,7 +236,7 @@ def _application(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings,
     if argo.automated:
         sync["automated"] = {"prune": True, "selfHeal": True}
     sync["syncOptions"] = options
-    sync["retry"] = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}
+    sync["retry"] = dict(RETRY)
     spec: dict = {
         "project": _project_name(catalog, argo, view),
         "destination": {**_argo_destination(argo, view), "namespace": r.namespace},
@@ -240,8 +250,9 @@ def _application(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings,
         "namespace": argo.namespace,
         "labels": {"app.kubernetes.io/part-of": catalog.metadata.name, "chartgen.io/environment": view.name,
                    "chartgen.io/release": r.name, "chartgen.io/tier": r.tier},
-        "annotations": {WAVE: str(wave)},
     }
+    if wave:
+        metadata["annotations"] = {WAVE: str(wave)}
     if not _carries_crds(r):
         # deleting the Application uninstalls the release; never for CRDs (every Istio object would go)
         metadata["finalizers"] = ["resources-finalizer.argocd.argoproj.io"]
@@ -277,15 +288,42 @@ def _project(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings, arg
     }
 
 
+def _root_name(catalog: Catalog, view: EnvView) -> str:
+    return _fit(f"{catalog.metadata.name}-{view.name}")
+
+
+def argo_waves(ctx: ExportContext, view: EnvView) -> dict[str, int | None]:
+    """Sync waves of the environment's Applications, from the release plan's ``needs``: a
+    release that needs nothing has no wave (0); one that needs others comes one wave after
+    the last of them; and one that nothing needs waits for nothing else, so it syncs in the
+    last wave, where no other release waits for its health (a Kiali waiting for its
+    signing key does not hold back the gateway or the mesh)."""
+    releases = _releases_in(ctx, view)
+    names = {r.name for r in releases}
+    level = {n: w for n, w in ctx.plan.waves().items() if n in names}
+    needed = {n for r in releases for n in r.needs_names if n in names}
+    last = max(level.values(), default=0)
+    out: dict[str, int | None] = {}
+    for r in releases:
+        if not any(n in names for n in r.needs_names):
+            out[r.name] = None
+        else:
+            out[r.name] = level[r.name] if r.name in needed else last
+    return out
+
+
 def _root_application(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings, argo: ArgoSettings,
                       view: EnvView) -> dict:
     sync: dict = {}
     if argo.automated:
         sync["automated"] = {"prune": True, "selfHeal": True}
+    # the root retries without a limit: a child stuck in a wave fails the root's sync, which
+    # must go on once the child converges (auto-sync does not retry the same revision)
+    sync["retry"] = dict(ROOT_RETRY)
     return {
         "apiVersion": ARGO_API,
         "kind": "Application",
-        "metadata": {"name": _fit(f"{catalog.metadata.name}-{view.name}"), "namespace": argo.namespace,
+        "metadata": {"name": _root_name(catalog, view), "namespace": argo.namespace,
                      "labels": {"app.kubernetes.io/part-of": catalog.metadata.name,
                                 "chartgen.io/environment": view.name}},
         "spec": {
@@ -305,17 +343,41 @@ def build_argocd(source: Catalog | Mesh, ctx: ExportContext, envs: list[str] | N
     catalog = mesh.catalog
     settings = _settings(catalog)
     argo = settings.argocd or ArgoSettings()
-    waves = ctx.plan.waves()
-    files: dict[str, str] = {}
+    files: dict[str, str] = {"bootstrap/argocd-cm-health.yaml": _dump([argocd_health_patch()])}
     for view in mesh.views:
         if envs and view.name not in envs:
             continue
+        waves = argo_waves(ctx, view)
         files[f"{view.name}/project.yaml"] = _dump([_project(catalog, ctx, settings, argo, view)])
         for r in _releases_in(ctx, view):
             files[f"{view.name}/{r.name}.yaml"] = _dump([_application(catalog, ctx, settings, argo, view, r,
                                                                       waves[r.name])])
         files[f"bootstrap/{view.name}.yaml"] = _dump([_root_application(catalog, ctx, settings, argo, view)])
+        files[f"bootstrap/{view.name}.sh"] = bootstrap_script(
+            HEADER, view, _prerequisites(catalog, ctx, view),
+            argo={"namespace": argo.namespace, "health": _repo_path(settings, f"{ctx.out_dir}/bootstrap/argocd-cm-health.yaml"),
+                  "root": _repo_path(settings, f"{ctx.out_dir}/bootstrap/{view.name}.yaml")})
     return dict(sorted(files.items()))
+
+
+def _prerequisites(catalog: Catalog, ctx: ExportContext, view: EnvView):
+    return prerequisites(view, ctx.plan, mesh_chart_namespaces(catalog, view))
+
+
+def mesh_chart_namespaces(catalog: Catalog, view: EnvView) -> set[str]:
+    """The Namespace objects the mesh chart renders in one environment (chartgen.namespaces:
+    every enabled (external) service's; the gateway's with a Gateway API ingress)."""
+    values = chart_values(catalog, view)
+    if not (values.get("namespaces") or {}).get("create"):
+        return set()
+    out = set()
+    for group in ("services", "externalServices"):
+        for svc in (values.get(group) or {}).values():
+            if svc.get("enabled"):
+                out.add(svc.get("namespace") or view.namespace)
+    if values["gateway"].get("enabled") and values["gateway"].get("api") == "gatewayApi":
+        out.add(values["gateway"]["namespace"])
+    return out
 
 
 # --- Flux -------------------------------------------------------------------------------------
@@ -346,7 +408,8 @@ def _flux_sources(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings
             objs.setdefault(("GitRepository", name), {
                 "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
                 "metadata": _flux_meta(name, flux, catalog, view),
-                "spec": {"interval": flux.interval, "url": settings.repoURL, "ref": _git_ref(settings.revision)},
+                "spec": {"interval": flux.interval, "url": settings.repoURL, "ref": _git_ref(settings.revision),
+                         **({"secretRef": {"name": flux.secretRef}} if flux.secretRef else {})},
             })
             chart_of[r.name] = {"chart": {"spec": {
                 "chart": "./" + _repo_path(settings, src.ref), "sourceRef": {"kind": "GitRepository", "name": name},
@@ -375,6 +438,11 @@ def _flux_sources(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings
             chart_of[r.name] = {"chart": {"spec": spec}}
     order = {"GitRepository": 0, "HelmRepository": 1, "OCIRepository": 2}
     return [objs[k] for k in sorted(objs, key=lambda k: (order[k[0]], k[1]))], chart_of
+
+
+def values_configmap_name(r: Release) -> str:
+    """The Flux values ConfigMap of a release."""
+    return _values_configmap(r)
 
 
 def _values_configmap(r: Release) -> str:
@@ -443,6 +511,7 @@ def build_flux(source: Catalog | Mesh, ctx: ExportContext, envs: list[str] | Non
             "configMapGenerator": generators,
         }
         files[f"{view.name}/kustomization.yaml"] = _dump([kustomization])
+        files[f"bootstrap/{view.name}.sh"] = bootstrap_script(HEADER, view, _prerequisites(catalog, ctx, view))
     return dict(sorted(files.items()))
 
 
@@ -465,9 +534,11 @@ def check_files(files: dict[str, str], crds=None) -> list[str]:
     crds = crds or crd_set()
     out = []
     for path, text in sorted(files.items()):
+        if not path.endswith(".yaml"):
+            continue  # the bootstrap scripts
         for obj in yaml.load_all(text, Loader=_LOADER):
-            if not obj or obj.get("apiVersion") == KUSTOMIZE_API:
-                continue
+            if not obj or obj.get("apiVersion") == KUSTOMIZE_API or "apiVersion" not in obj:
+                continue  # a kustomize build file, or a patch (argocd-cm's health check)
             what = f"{path}: {obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
             if not crds.knows(obj.get("apiVersion", ""), obj.get("kind", "")):
                 out.append(f"{what}: no CRD for {obj.get('apiVersion')} {obj.get('kind')}")

@@ -21,8 +21,9 @@ service ``localstack`` (``condition: localstack.enabled``, from the environment 
 
 Values files: ``values/<release>/common.yaml`` (environment independent) and
 ``values/<release>/<env>.yaml``. They belong to the user after the first generation
-(see ``chartgen.userfiles``). Grafana's admin password is never written: the chart
-generates one into the Secret ``grafana`` (key ``admin-password``).
+(see ``chartgen.userfiles``). Grafana's admin password is never written: Grafana reads it
+from the Secret ``grafana-admin`` that the bootstrap script creates once
+(``chartgen.bootstrap``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from . import naming, yamlout
 from .catalog import Catalog
 from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
-from .mesh import EnvView, Mesh, resolve
+from .mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 from .values import mesh_values
 
@@ -74,6 +75,10 @@ DASHBOARDS_FILE = "istio-dashboards.yaml"
 # Kiali's login-token signing key in environments that log users in: a Secret the cluster's
 # operator creates once (docs/addons.md); never a value in the repository
 KIALI_SIGNING_SECRET = ("kiali-signing-key", "signing-key")
+# Grafana's admin credentials: a Secret created once (the bootstrap script), never the
+# chart's own, whose password the chart draws at random on every render without `lookup`
+# (Argo CD renders with `helm template`); (name, user key, password key)
+GRAFANA_ADMIN_SECRET = ("grafana-admin", "admin-user", "admin-password")
 
 
 @dataclass(frozen=True)
@@ -396,6 +401,8 @@ def _istiod(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     per_env = {}
     for view in mesh.views:
         per_env[view.name] = {"meshConfig": {"accessLogFile": "/dev/stdout" if view.env.accessLogging else ""}}
+        if not autoscaling(view):
+            per_env[view.name]["autoscaleEnabled"] = False
         if view.ambient:
             per_env[view.name] = {"profile": "ambient", **per_env[view.name]}
     return common, per_env
@@ -411,7 +418,7 @@ def _ambient_node(catalog: Catalog, profile: bool) -> tuple[dict, dict[str, dict
 
 def _gateway(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     catalog = mesh.catalog
-    common: dict = {"service": {"type": "LoadBalancer"}}
+    common: dict = {}
     if catalog.istio.revision:
         common["revision"] = catalog.istio.revision
     per_env = {}
@@ -426,7 +433,9 @@ def _gateway(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
             if p.port not in taken:
                 ports.append({"name": p.name, "port": p.port, "targetPort": p.port, "protocol": "TCP"})
                 taken.add(p.port)
-        per_env[view.name] = {"service": {"ports": ports}}
+        per_env[view.name] = {"service": {"type": gateway_service_type(view), "ports": ports}}
+        if not autoscaling(view):
+            per_env[view.name]["autoscaling"] = {"enabled": False}
     return common, per_env
 
 
@@ -434,7 +443,7 @@ def _kiali(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     catalog = mesh.catalog
     obs = catalog.observability
     ns = obs.namespace
-    grafana_secret = "grafana"  # the grafana chart's admin Secret (keys admin-user, admin-password)
+    grafana_secret, user_key, password_key = GRAFANA_ADMIN_SECRET
     common = {
         "deployment": {"pod_annotations": dict(INJECT_FALSE)},
         "external_services": {
@@ -445,8 +454,8 @@ def _kiali(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
                 "external_url": "http://localhost:3000",
                 # Grafana has no anonymous access: Kiali reads its credentials from Grafana's
                 # Secret (the chart mounts `secret:<name>:<key>` references into the pod)
-                "auth": {"type": "basic", "username": f"secret:{grafana_secret}:admin-user",
-                         "password": f"secret:{grafana_secret}:admin-password"},
+                "auth": {"type": "basic", "username": f"secret:{grafana_secret}:{user_key}",
+                         "password": f"secret:{grafana_secret}:{password_key}"},
                 "dashboards": [
                     {"name": "Istio Service Dashboard",
                      "variables": {"namespace": "var-namespace", "service": "var-service"}},
@@ -511,8 +520,12 @@ def _prometheus(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
 
 def _grafana(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     ns = mesh.catalog.observability.namespace
+    name, user_key, password_key = GRAFANA_ADMIN_SECRET
     common = {
         "podAnnotations": dict(INJECT_FALSE),
+        # the admin credentials from a Secret created once: the chart's own Secret would
+        # get a new random password (and the pod a new checksum) on every `helm template`
+        "admin": {"existingSecret": name, "userKey": user_key, "passwordKey": password_key},
         "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": [{
             "name": "Prometheus", "type": "prometheus", "access": "proxy",
             "url": f"http://{_svc('prometheus-server', ns)}", "isDefault": True,

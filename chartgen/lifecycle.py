@@ -317,6 +317,9 @@ TEMPLATE_REVISIONS = (
                         "with a waypoint are authorized at the waypoint (targetRefs to the Service or ServiceEntry) "
                         "and the NetworkPolicies admit the hops through the waypoint and ambient's kubelet probes",
                      MINOR),
+    TemplateRevision(4, "a Gateway API Gateway carries networking.istio.io/service-type (gateway.serviceType), the "
+                        "type of the Service Istio deploys for it; LoadBalancer as before unless the values say "
+                        "otherwise"),
 )
 TEMPLATE_REVISION = TEMPLATE_REVISIONS[-1].number
 

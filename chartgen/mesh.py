@@ -276,6 +276,37 @@ class Mesh:
         return self._derived[key]
 
 
+# --- what an environment implies (read by the values, the helmfile and the GitOps bootstrap) ---
+
+
+def gateway_service_type(view: EnvView) -> str:
+    """The gateway Service's type: the environment's ``gateway.serviceType``, else
+    LoadBalancer in production and NodePort elsewhere (no address on a laptop cluster)."""
+    return view.env.gateway.serviceType or ("LoadBalancer" if view.env.production else "NodePort")
+
+
+def autoscaling(view: EnvView) -> bool:
+    """HPAs for istiod and the gateway: the environment's ``autoscaling``, else production."""
+    return view.env.autoscaling if view.env.autoscaling is not None else view.env.production
+
+
+PSA = "pod-security.kubernetes.io"
+
+
+def workload_psa_level(view: EnvView) -> str:
+    """The level of the workload namespaces the mesh chart creates (Istio's PSA guide):
+    sidecar-injected pods without istio-cni run istio-init with NET_ADMIN and NET_RAW, which
+    only privileged admits; the ambient data plane leaves the pods as they are (baseline)."""
+    return "baseline" if view.ambient else "privileged"
+
+
+def psa_labels(level: str) -> dict[str, str]:
+    """Enforce ``level``; warn and audit at baseline at least, so a privileged namespace
+    still reports what baseline would refuse."""
+    shown = "baseline" if level == "privileged" else level
+    return {f"{PSA}/enforce": level, f"{PSA}/warn": shown, f"{PSA}/audit": shown}
+
+
 def resolve(source: "Catalog | Mesh") -> Mesh:
     """The catalog resolved (a ``Mesh`` is returned as it is)."""
     return source if isinstance(source, Mesh) else Mesh(source)

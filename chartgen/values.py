@@ -14,7 +14,7 @@ from typing import Any
 
 from . import naming
 from .catalog import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
-from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
+from .mesh import EnvView, Mesh, ResolvedService, gateway_service_type, l7_needs, psa_labels, resolve, workload_psa_level
 
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
@@ -221,10 +221,12 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
         "extraPorts": [],
         "rateLimit": _rate_limit(None),
         "jwt": {"enabled": False, "issuer": "", "jwksUri": "", "audiences": []},
+        "serviceType": "LoadBalancer",
     }
     if view is not None:
         gw = view.env.gateway
         block.update(
+            serviceType=gateway_service_type(view),
             https=gw.https,
             credentialName=gw.credentialName or "",
             httpsRedirect=gw.httpsRedirect,
@@ -303,6 +305,13 @@ def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
     return mesh_values(mesh).of(view)
 
 
+def _namespace_labels(view: EnvView | None) -> dict:
+    """The Pod Security Admission labels of the namespaces the chart creates, per environment."""
+    if view is None:
+        return {}
+    return psa_labels(workload_psa_level(view))
+
+
 def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, ResolvedService]) -> dict:
     obs = catalog.observability
     return {
@@ -311,7 +320,7 @@ def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, Re
         "environment": _environment_block(catalog, view),
         "istio": {"revision": catalog.istio.revision, "systemNamespace": "istio-system",
                   "trustDomain": catalog.istio.trustDomain},
-        "namespaces": {"create": True, "labels": {}},
+        "namespaces": {"create": True, "labels": _namespace_labels(view)},
         "gateway": _gateway_block(catalog, view),
         "observability": {
             "namespace": obs.namespace,

@@ -395,6 +395,9 @@ class Gateway(ValuesModel):
     extraPorts: Annotated[list[PortItem], Field(description="Extra gateway servers (plain).")]
     rateLimit: RateLimit
     jwt: Annotated[Jwt, Field(description="RequestAuthentication.")]
+    serviceType: Annotated[Literal["LoadBalancer", "NodePort", "ClusterIP"], Field(
+        description="gatewayApi: the type of the Service Istio deploys for the Gateway "
+                    "(annotation networking.istio.io/service-type).")]
 
 
 class Prometheus(ValuesModel):

@@ -177,6 +177,10 @@ def test_production_ingress_is_https_with_a_redirect_route(renders):
     dev_gw = next(d for d in _kinds(renders["ambient"]["dev"], "Gateway", "gateway.networking.k8s.io")
                   if d["spec"]["gatewayClassName"] == "istio")
     assert {l["name"] for l in dev_gw["spec"]["listeners"]} == {"http", "http-localstack"}
+    # the Service Istio deploys for the Gateway: a LoadBalancer only in production (kind gives
+    # none an address, and Argo CD would wait for one)
+    assert gw["metadata"]["annotations"]["networking.istio.io/service-type"] == "LoadBalancer"
+    assert dev_gw["metadata"]["annotations"]["networking.istio.io/service-type"] == "NodePort"
 
 
 # --- the same requests reach the same versions -----------------------------------------------------

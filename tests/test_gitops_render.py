@@ -16,7 +16,6 @@ carry CRDs, and the webhook configurations istiod patches at run time.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -31,6 +30,7 @@ from chartgen.toolchain import find_tool
 from chartgen.validate import load_catalog
 
 from helpers.dag import show_dag
+from helpers.routes import GIT_URL, argo_sources, docs, files, helm_template_text, render_routes, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.servers]
 
@@ -83,7 +83,11 @@ def tree(request, tmp_path_factory, upstream_repo):
                             "repoURL: https://git.example.com/platform/mesh.git")
     else:
         text += GITOPS
+        for env in ENVS:  # one cluster each: two environments may not share one
+            assert f"\n  {env}:\n" in text
+            text = text.replace(f"\n  {env}:\n", f"\n  {env}:\n    kubeContext: kind-{env}\n", 1)
     (root / "catalog.yaml").write_text(text + MIRROR.format(mirror=upstream_repo), encoding="utf-8")
+    assert GIT_URL == "https://git.example.com/platform/mesh.git"
     generate(root / "catalog.yaml")
     # the user's own edits, so that the layering order shows in the output: an environment
     # file overriding its common file, and one overriding the generated alert rules
@@ -98,111 +102,20 @@ def _edit(path: Path, change) -> None:
     path.write_text(yaml.safe_dump(values), encoding="utf-8")
 
 
-def _run(args: list[str], env: dict, cwd: Path | None = None) -> str:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
-def _docs(text: str) -> list[dict]:
-    return [d for d in yaml.safe_load_all(text) if d]
-
-
-def _files(root: Path, pattern: str) -> list[dict]:
-    return [d for p in sorted(root.glob(pattern)) for d in _docs(p.read_text(encoding="utf-8"))]
-
-
-def _deep_merge(base: dict, upper: dict) -> dict:
-    """Flux's merge of valuesFrom entries: maps merge key by key, anything else replaces."""
-    out = dict(base)
-    for key, value in upper.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def _helm_template(tools, env, name: str, chart: str, namespace: str, value_files: list[Path],
-                   repo: str | None = None, version: str | None = None) -> list[dict]:
-    args = [tools["helm3"], "template", name, chart, "--namespace", namespace]
-    if repo:
-        args += ["--repo", repo]
-    if version:
-        args += ["--version", version]
-    for f in value_files:
-        args += ["-f", str(f)]
-    return _docs(_run(args, env))
+_run = run
+_docs = docs
+_files = files
 
 
 @pytest.fixture(scope="module")
 def renders(tree, tools, helm_env, tmp_path_factory):
     """Per (tool, env): per release, the rendered objects (helmfile: all releases at once)."""
-    scratch = tmp_path_factory.mktemp("flux-values")
-    out: dict = {}
-    for env in ENVS:
-        hf = _docs(_run([tools["helmfile"], "--helm-binary", tools["helm3"], "-e", env, "template"],
-                        helm_env, cwd=tree))
-        out[("helmfile", env)] = {"*": hf}
-
-        argo = {}
-        for app in _files(tree / "gitops" / "argocd" / env, "*.yaml"):
-            if app["kind"] != "Application":
-                continue
-            src, values_src = app["spec"]["sources"]
-            assert values_src == {"repoURL": "https://git.example.com/platform/mesh.git", "targetRevision": "main",
-                                  "ref": "values"}
-            helm = src["helm"]
-            files = [tree / f.removeprefix("$values/") for f in helm["valueFiles"]]
-            assert helm["ignoreMissingValueFiles"] is True
-            files = [f for f in files if f.exists()]
-            if "chart" in src:
-                objs = _helm_template(tools, helm_env, helm["releaseName"], src["chart"],
-                                      app["spec"]["destination"]["namespace"], files, repo=src["repoURL"],
-                                      version=src["targetRevision"])
-            else:
-                objs = _helm_template(tools, helm_env, helm["releaseName"], str(tree / src["path"]),
-                                      app["spec"]["destination"]["namespace"], files)
-            argo[helm["releaseName"]] = objs
-        out[("argocd", env)] = argo
-
-        built = _docs(_run([tools["kubectl"], "kustomize", "--load-restrictor", "LoadRestrictionsNone",
-                            str(tree / "gitops" / "flux" / env)], helm_env))
-        by_kind: dict = {}
-        for d in built:
-            by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
-        flux = {}
-        for hr in by_kind["HelmRelease"].values():
-            spec = hr["spec"]
-            values: dict = {}
-            for ref in spec["valuesFrom"]:
-                assert ref["kind"] == "ConfigMap"
-                values = _deep_merge(values, yaml.safe_load(by_kind["ConfigMap"][ref["name"]]["data"][ref["valuesKey"]]) or {})
-            vfile = scratch / f"{env}-{spec['releaseName']}.yaml"
-            vfile.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
-            chart = spec["chart"]["spec"]
-            source = by_kind[chart["sourceRef"]["kind"]][chart["sourceRef"]["name"]]
-            if source["kind"] == "HelmRepository":
-                objs = _helm_template(tools, helm_env, spec["releaseName"], chart["chart"], spec["targetNamespace"],
-                                      [vfile], repo=source["spec"]["url"], version=chart["version"])
-            else:
-                assert source["kind"] == "GitRepository"
-                objs = _helm_template(tools, helm_env, spec["releaseName"], str(tree / chart["chart"]),
-                                      spec["targetNamespace"], [vfile])
-            flux[spec["releaseName"]] = objs
-        out[("flux", env)] = flux
-    return out
+    return render_routes(tree, tools, helm_env, tmp_path_factory.mktemp("flux-values"))
 
 
 def _canonical(obj: dict) -> str:
-    obj = json.loads(json.dumps(obj))
-    # Values a chart draws at random on every render (helm's randAlphaNum, genCA): not
-    # the same between two renders of the same tool either
-    if obj.get("kind") == "Secret" and obj["metadata"].get("name") == "grafana":
-        obj.get("data", {}).pop("admin-password", None)
-    if obj.get("kind") == "ConfigMap" and obj["metadata"].get("name") == "kiali" and "config.yaml" in obj.get("data", {}):
-        # kiali-server draws a signing key when the values give none
-        obj["data"]["config.yaml"] = re.sub(r"(?m)^(\s*signing_key: ).*$", r"\1(random)", obj["data"]["config.yaml"])
-    annotations = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
-    for key in [k for k in annotations if k.startswith("checksum/")]:
-        annotations.pop(key)  # a checksum of the Secret above
+    # nothing is left out: every release renders the same bytes on every run (no random
+    # password, signing key or checksum; test_renders_are_reproducible)
     return json.dumps(obj, sort_keys=True)
 
 
@@ -249,13 +162,18 @@ def test_same_releases_charts_and_versions(tree, env):
 @pytest.mark.parametrize("env", ENVS)
 def test_helmfile_dag_argo_waves_and_flux_dependson_agree(tree, tools, helm_env, env):
     group, needs = _helmfile_dag(tree, tools, helm_env, env)
-    waves = {a["metadata"]["labels"]["chartgen.io/release"]: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    waves = {a["metadata"]["labels"]["chartgen.io/release"]:
+             int((a["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave", 0))
              for a in _files(tree / "gitops" / "argocd" / env, "*.yaml") if a["kind"] == "Application"}
     depends = {h["metadata"]["name"]: {d["name"] for d in h["spec"].get("dependsOn", [])}
                for h in _files(tree / "gitops" / "flux" / env, "*.yaml") if h["kind"] == "HelmRelease"}
     assert set(waves) == set(group) == set(depends)
-    # helmfile's groups are 1-based levels of its DAG; the waves are the same levels
-    assert {n: g - 1 for n, g in group.items()} == waves
+    # helmfile's groups are 1-based levels of its DAG; a release with needs syncs in the wave
+    # of its level, or last when nothing needs it; a release without needs has wave 0
+    needed = {d for deps in needs.values() for d in deps}
+    last = max(waves.values())
+    for n, g in group.items():
+        assert waves[n] == (0 if not needs[n] else g - 1 if n in needed else last), n
     assert len(set(waves.values())) >= 4
     # Flux waits for exactly what helmfile waits for
     assert depends == needs
@@ -401,8 +319,9 @@ def test_ignore_differences_follow_a_control_plane_revision(tmp_path, upstream_r
         app = _docs((tmp_path / f"gitops/argocd/prod/{release}.yaml").read_text(encoding="utf-8"))[0]
         src = app["spec"]["sources"][0]
         files = [tmp_path / f.removeprefix("$values/") for f in src["helm"]["valueFiles"]]
-        objs = _helm_template(tools, helm_env, release, src["chart"], "istio-system", [f for f in files if f.exists()],
-                              repo=src["repoURL"], version=src["targetRevision"])
+        objs = _docs(helm_template_text(tools, helm_env, release, src["chart"], "istio-system",
+                                        [f for f in files if f.exists()], repo=src["repoURL"],
+                                        version=src["targetRevision"]))
         hooks = {(o["kind"], o["metadata"]["name"]) for o in objs if "Webhook" in o["kind"]}
         rendered |= hooks
         mine = {(e["kind"], e["name"]) for e in app["spec"]["ignoreDifferences"]}
@@ -425,3 +344,40 @@ def test_footprint_of_the_ambient_node_charts(chart, upstream_repo, tools, helm_
         if o["kind"] in CLUSTER_SCOPED:
             kinds.add((o["apiVersion"].rpartition("/")[0], o["kind"]))
     assert set(CHART_FOOTPRINT[chart]) == kinds
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_renders_are_reproducible(tree, tools, helm_env, env):
+    """Two helm template renders of every Application's sources give identical output:
+    Argo CD renders without `lookup`, so a chart's random values (Grafana's admin password
+    and the checksum of its Secret, Kiali's signing key) would change on every sync. The
+    values chartgen writes leave the charts nothing to draw."""
+    sources = argo_sources(tree, env)
+    assert len(sources) >= 8
+    for app, args in sources:
+        first = helm_template_text(tools, helm_env, *args)
+        second = helm_template_text(tools, helm_env, *args)
+        assert first == second, f"{app['metadata']['name']}: two renders differ"
+    grafana = next(args for app, args in sources if args[0] == "grafana")
+    objs = _docs(helm_template_text(tools, helm_env, *grafana))
+    assert not [o for o in objs if o["kind"] == "Secret" and o["metadata"]["name"] == "grafana"]
+    deploy = next(o for o in objs if o["kind"] == "Deployment")
+    env_vars = {e["name"]: e for c in deploy["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+    assert env_vars["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "grafana-admin",
+                                                                                     "key": "admin-password"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_dev_gateway_and_control_plane_converge_on_a_laptop_cluster(renders, tree, env):
+    """What gitops-engine waits for: a LoadBalancer Service's address and an HPA's metrics.
+    Off production there is neither (NodePort, no HPA); production keeps both."""
+    objs = [o for rel, os_ in renders[("argocd", env)].items() for o in os_ if rel in ("istio-ingress", "istiod")]
+    hpas = [o for o in objs if o["kind"] == "HorizontalPodAutoscaler"]
+    gateway_services = [o for o in renders[("argocd", env)].get("istio-ingress", []) if o["kind"] == "Service"]
+    assert gateway_services or "istio-ingress" not in renders[("argocd", env)]  # ambient: Istio deploys it
+    if env == "dev":
+        assert hpas == []
+        assert all(s["spec"]["type"] == "NodePort" for s in gateway_services)
+    else:
+        assert {h["metadata"]["name"] for h in hpas} >= {"istiod"}
+        assert all(s["spec"]["type"] == "LoadBalancer" for s in gateway_services)

@@ -21,6 +21,7 @@ from chartgen.helmfile import (REPOSITORIES, build_generated_values, build_helmf
                                dump_helmfile, release_names)
 from chartgen.mesh import env_views
 from chartgen.observability import slo_alert_rules
+from helpers.slo import service_alerts
 from chartgen.toolchain import find_tool
 from chartgen.userfiles import merge_user_values
 from chartgen.validate import load_catalog
@@ -245,10 +246,12 @@ def _assert_prometheus_values(prom: dict, prod_prom: dict) -> None:
     assert "scrapeConfigs" not in prom
     groups = prom["serverFiles"]["alerting_rules.yml"]["groups"]
     assert [g["name"] for g in groups] == ["bytefreezer-mesh-slo"]
-    dev_alerts = {r["alert"] for r in groups[0]["rules"]}
-    prod_alerts = {r["alert"] for r in prod_prom["serverFiles"]["alerting_rules.yml"]["groups"][0]["rules"]}
-    assert {"ReceiverHighErrorRatio", "ReceiverHighLatencyP99", "LocalstackHighErrorRatio"} <= dev_alerts
-    assert "LocalstackHighErrorRatio" not in prod_alerts and "ProxyHighLatencyP99" in prod_alerts
+    dev_alerts = set(service_alerts(prom["serverFiles"]["alerting_rules.yml"]))
+    prod_alerts = set(service_alerts(prod_prom["serverFiles"]["alerting_rules.yml"]))
+    assert {("bytefreezer-receiver", "ServiceHighErrorRatio"), ("bytefreezer-receiver", "ServiceHighLatencyP99"),
+            ("localstack-internal", "ServiceHighErrorRatio")} <= dev_alerts
+    assert ("localstack-internal", "ServiceHighErrorRatio") not in prod_alerts
+    assert ("bytefreezer-proxy", "ServiceHighLatencyP99") in prod_alerts
 
 
 def _assert_grafana_values(graf: dict) -> None:
@@ -354,24 +357,77 @@ def test_release_values_files(catalog):
     values = build_release_values(catalog)
     assert "localstack/dev.yaml" in values and "localstack/prod.yaml" not in values
     assert values["bytefreezer-mesh/common.yaml"] == {}
-    assert values["istiod/dev.yaml"] == {"meshConfig": {"accessLogFile": "/dev/stdout"}}
+    assert values["istiod/dev.yaml"] == {"meshConfig": {"accessLogFile": "/dev/stdout"}, "autoscaleEnabled": False}
     for name in release_names(catalog):
         assert f"{name}/common.yaml" in values
 
 
 def test_slo_alert_rules(catalog):
     dev = next(v for v in env_views(catalog) if v.name == "dev")
-    rules = {r["alert"]: r for r in slo_alert_rules(catalog, dev)["groups"][0]["rules"]}
-    fqdn = "bytefreezer-receiver.bytefreezer-dev.svc.cluster.local"
-    sel = f'reporter="destination",destination_service="{fqdn}"'
-    assert rules["ReceiverHighErrorRatio"]["expr"] == (
-        f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[5m])) / '
-        f"sum(rate(istio_requests_total{{{sel}}}[5m])) > 0.005")
-    assert rules["ReceiverHighLatencyP99"]["expr"] == (
-        "histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
-        f"{{{sel}}}[5m]))) > 2000")
-    assert rules["ReceiverHighErrorRatio"]["labels"] == {"severity": "warning", "service": "bytefreezer-receiver",
-                                                        "namespace": "bytefreezer-dev"}
-    assert rules["ReceiverHighErrorRatio"]["for"] == "5m"
-    assert rules["LocalstackHighErrorRatio"]["labels"]["namespace"] == "localstack"
-    assert rules["ProxyHighErrorRatio"]["expr"].endswith("> 0.01")  # the catalog default SLO
+    doc = slo_alert_rules(catalog, dev)
+    alerts = service_alerts(doc)
+    sel = 'reporter="destination"'
+    labels = (', "service", "$1", "destination_service", `([^.]+)\\..*`), "namespace", "$1", '
+              '"destination_service", `[^.]+\\.([^.]+)\\..*`)')
+    by = "sum by (reporter, destination_service)"
+    assert alerts[("bytefreezer-receiver", "ServiceHighErrorRatio")] == (
+        f'label_replace(label_replace({by} (rate(istio_requests_total{{{sel},response_code=~"5.."}}[5m])) / '
+        f"{by} (rate(istio_requests_total{{{sel}}}[5m])){labels} [reporter=destination] > 0.005")
+    assert alerts[("bytefreezer-receiver", "ServiceHighLatencyP99")] == (
+        "label_replace(label_replace(histogram_quantile(0.99, sum by (reporter, destination_service, le) "
+        f"(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[5m]))){labels} [reporter=destination] > 2000")
+    assert alerts[("bytefreezer-proxy", "ServiceHighErrorRatio")].endswith("> 0.01")  # the catalog default SLO
+    assert ("localstack-internal", "ServiceHighErrorRatio") in alerts  # namespace localstack
+    rules = doc["groups"][0]["rules"]
+    # each expression once: two recording rules (5xx ratio, p99), then one alert per threshold
+    assert [r.get("record") for r in rules[:2]] == ["chartgen_slo:http_5xx_ratio:rate5m",
+                                                     "chartgen_slo:request_duration_p99_ms:rate5m"]
+    alert = next(r for r in rules if r.get("alert") == "ServiceHighErrorRatio")
+    assert alert["for"] == "5m" and alert["labels"] == {"severity": "warning"}
+    assert alert["annotations"]["summary"] == "{{ $labels.service }}: 5xx ratio above 0.005"
+
+
+def test_slo_rules_grow_by_a_name_per_service_not_by_its_expressions():
+    import yaml as _yaml
+    from helpers.synth import synth_catalog
+    from chartgen.mesh import resolve
+    from chartgen.validate import parse_catalog
+
+    sizes = {}
+    for n in (100, 1000):
+        mesh = resolve(parse_catalog(_yaml.safe_dump(synth_catalog(n)), "catalog.yaml")[0])
+        view = next(v for v in mesh.views if v.name == "prod")
+        doc = slo_alert_rules(mesh.catalog, view)
+        assert len(service_alerts(doc)) == 2 * n  # an error-ratio and a latency alert per service
+        assert len(doc["groups"][0]["rules"]) == 4  # 2 recording rules, 2 alert rules (one threshold each)
+        sizes[n] = len(_yaml.safe_dump(doc, width=4096))
+    assert (sizes[1000] - sizes[100]) / 900 < 40  # bytes per service: its name in two regular expressions
+
+
+def test_gateway_service_type_and_autoscaling_per_environment(catalog, tmp_path):
+    values = build_release_values(catalog)
+    # dev (not production) works on kind: no LoadBalancer address to wait for, no HPA without metrics
+    assert values["istio-ingress/dev.yaml"]["service"]["type"] == "NodePort"
+    assert values["istio-ingress/dev.yaml"]["autoscaling"] == {"enabled": False}
+    assert values["istiod/dev.yaml"]["autoscaleEnabled"] is False
+    assert values["istio-ingress/prod.yaml"]["service"]["type"] == "LoadBalancer"
+    assert "autoscaling" not in values["istio-ingress/prod.yaml"]  # the chart's HPA stays on
+    assert "autoscaleEnabled" not in values["istiod/prod.yaml"]
+    assert "type" not in values["istio-ingress/common.yaml"].get("service", {})
+    text = (ROOT / "catalog.yaml").read_text(encoding="utf-8").replace(
+        "    gateway:\n      https: false\n", "    autoscaling: true\n    gateway:\n      serviceType: ClusterIP\n"
+        "      https: false\n", 1)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    values = build_release_values(load_catalog(path))
+    assert values["istio-ingress/dev.yaml"]["service"]["type"] == "ClusterIP"
+    assert "autoscaling" not in values["istio-ingress/dev.yaml"] and "autoscaleEnabled" not in values["istiod/dev.yaml"]
+
+
+def test_grafana_reads_its_admin_secret_and_kiali_the_same(catalog):
+    values = build_release_values(catalog)
+    assert values["grafana/common.yaml"]["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user",
+                                                      "passwordKey": "admin-password"}
+    auth = values["kiali/common.yaml"]["external_services"]["grafana"]["auth"]
+    assert auth["password"] == "secret:grafana-admin:admin-password"
+    assert auth["username"] == "secret:grafana-admin:admin-user"

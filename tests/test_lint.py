@@ -504,3 +504,27 @@ def test_the_checkov_driver_finds_what_the_checkov_command_finds(base, tmp_path)
         results[env] = [sorted(collect(scan, {env: path}, {env: groups})) for scan in (driver, command)]
         assert results[env][0] == results[env][1]
     assert any(results[env][0] for env in results)  # the chart has findings to compare
+
+
+# --- Kubernetes' limits -------------------------------------------------------------------------
+
+
+def test_limits_name_an_oversize_mesh_object_and_its_service(base):
+    def grow(docs):
+        vs = find(docs, "VirtualService", "bytefreezer-receiver")
+        vs.obj["metadata"].setdefault("annotations", {})["x"] = "a" * (260 * 1024)
+
+    findings = [f for f in mutated(base, "dev", grow) if f.code.startswith("CG14")]
+    assert [(f.code, f.kind, f.name) for f in findings] == [("CG143", "VirtualService", "bytefreezer-receiver")]
+    assert "services.receiver in environment dev" in findings[0].message
+    assert findings[0].file.endswith("virtualservice.yaml") or findings[0].file.startswith("charts/")
+
+
+def test_limits_see_the_argo_client_side_apply_and_the_flux_values_configmaps(tmp_path):
+    big = {"server": {"extra": "a" * (1024 * 1024 + 10)}}
+    project = _project(tmp_path, values={"values/prometheus/dev.yaml": big})
+    rendered = render(project, ["dev"])
+    found = {(f.code, f.kind, f.name) for f in analyze(project, rendered["dev"]) if f.code.startswith("CG14")}
+    # the catalog has the Flux export: its values ConfigMap of prometheus is over 1 MiB
+    assert ("CG141", "ConfigMap", "prometheus-values") in found
+    assert not any(name == "prometheus-server" for _, _, name in found)  # the SLO rules are small

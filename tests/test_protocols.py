@@ -11,6 +11,7 @@ import pytest
 from chartgen.errors import CatalogError
 from chartgen.mesh import env_views, resolve_service
 from chartgen.observability import slo_alert_rules
+from helpers.slo import service_alerts
 from chartgen.validate import parse_catalog
 from chartgen.values import chart_values
 
@@ -183,14 +184,15 @@ web:
   ports: [{name: http, port: 8080}]
 """), "catalog.yaml")
     view = next(v for v in env_views(catalog) if v.name == "dev")
-    rules = {r["alert"]: r["expr"] for r in slo_alert_rules(catalog, view)["groups"][0]["rules"]}
-    assert set(rules) == {"RedisHighErrorRatio", "CartHighErrorRatio", "CartHighLatencyP99",
-                          "WebHighErrorRatio", "WebHighLatencyP99"}  # no TCP latency alert
-    assert "istio_tcp_connections_closed_total" in rules["RedisHighErrorRatio"]
-    assert 'response_flags!="-"' in rules["RedisHighErrorRatio"]
-    assert "istio_requests_total" not in rules["RedisHighErrorRatio"]
-    assert 'request_protocol="grpc",grpc_response_status!="0"' in rules["CartHighErrorRatio"]
-    assert 'response_code=~"5.."' in rules["WebHighErrorRatio"] and "grpc" not in rules["WebHighErrorRatio"]
+    alerts = service_alerts(slo_alert_rules(catalog, view))
+    rules = {f"{svc}:{alert}": expr for (svc, alert), expr in alerts.items()}
+    assert set(rules) == {"redis:ServiceHighErrorRatio", "cart:ServiceHighErrorRatio", "cart:ServiceHighLatencyP99",
+                          "web:ServiceHighErrorRatio", "web:ServiceHighLatencyP99"}  # no TCP latency alert
+    redis, cart, web = (rules[f"{s}:ServiceHighErrorRatio"] for s in ("redis", "cart", "web"))
+    assert "istio_tcp_connections_closed_total" in redis and 'response_flags!="-"' in redis
+    assert "istio_requests_total" not in redis
+    assert 'request_protocol="grpc",grpc_response_status!="0"' in cart
+    assert 'response_code=~"5.."' in web and "grpc" not in web
 
 
 # --- exposed paths ------------------------------------------------------------------------------

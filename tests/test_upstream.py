@@ -124,25 +124,13 @@ def test_every_release_renders_and_validates_strictly(renders, namespaces, catal
 @pytest.mark.parametrize("env", ENVS)
 def test_two_renders_are_identical(renders, catalog, env):
     """The default-mode and v1-mode renders are two independent renders of the same
-    inputs: byte for byte the same, except Grafana's random admin password (and the
-    checksum annotation that hashes it)."""
+    inputs: byte for byte the same, Grafana included (its admin password comes from the
+    Secret grafana-admin, not from the chart's randAlphaNum)."""
     a, b = renders[(catalog, "default", env)], renders[(catalog, "v1", env)]
     assert sorted(a.files) == sorted(b.files)
     differ = sorted(path for path in a.files if a.files[path] != b.files[path])
-    assert differ == ["grafana/grafana/templates/deployment.yaml", "grafana/grafana/templates/secret.yaml"], differ
-    for path in differ:
-        old, new = (list(yaml.safe_load_all(r.files[path])) for r in (a, b))
-        assert _without_password(old) == _without_password(new), path
-
-
-def _without_password(docs: list) -> list:
-    docs = json.loads(json.dumps(docs))
-    for doc in docs:
-        if doc and doc["kind"] == "Secret":
-            doc["data"].pop("admin-password")
-        if doc and doc["kind"] == "Deployment":
-            doc["spec"]["template"]["metadata"]["annotations"].pop("checksum/secret")
-    return docs
+    assert differ == [], differ
+    assert "grafana/grafana/templates/secret.yaml" not in a.files  # no chart-made admin Secret
 
 
 # --- the addresses chartgen hands the releases --------------------------------------------------
@@ -430,8 +418,8 @@ def test_kiali_credentials_and_signing_key(renders, catalog, env):
     ini = render.one("ConfigMap", "grafana", OBS, "grafana")["data"]["grafana.ini"]
     assert "[auth.anonymous]" not in ini
     refs = {path: (name, key) for path, name, key in _secret_refs(config)}
-    assert refs["external_services.grafana.auth.password"] == ("grafana", "admin-password")
-    assert refs["external_services.grafana.auth.username"] == ("grafana", "admin-user")
+    assert refs["external_services.grafana.auth.password"] == ("grafana-admin", "admin-password")
+    assert refs["external_services.grafana.auth.username"] == ("grafana-admin", "admin-user")
     kiali = render.one("Deployment", "kiali", OBS, "kiali")["spec"]["template"]["spec"]
     mounted = {(v["secret"]["secretName"], i["key"]) for v in kiali["volumes"] if "secret" in v
                for i in v["secret"].get("items") or []}

@@ -55,6 +55,11 @@ _RULES = [
     Rule("CG132", "error", "Ambient: Sidecar in an ambient namespace"),
     Rule("CG133", "error", "Namespace both sidecar-injected and ambient"),
     Rule("CG134", "warning", "Ambient: waypoint that nothing uses"),
+    Rule("CG140", "error", "Object larger than etcd accepts in one request (1.5 MiB)"),
+    Rule("CG141", "error", "ConfigMap or Secret data over 1 MiB"),
+    Rule("CG142", "error", "Client-side apply: last-applied annotation over 256 KiB"),
+    Rule("CG143", "error", "Annotations over 256 KiB"),
+    Rule("CG144", "error", "Name, label value or key longer than Kubernetes allows"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 _RULES += [Rule(name, "error", f"Istio's validating webhook rejects the object ({name})") for name in WEBHOOK_CHECKS]

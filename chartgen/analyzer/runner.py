@@ -20,6 +20,7 @@ from .ambient import check_ambient
 from .context import Context
 from .findings import Finding
 from .istio_crds import load as load_istio_crds
+from .limits import check_limits
 from .mesh import check_mesh
 from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
                       start_checkov)
@@ -57,7 +58,7 @@ def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Findi
     check_mesh(ctx)
     check_security(ctx)
     check_ambient(ctx)
-    return [_locate(project, f) for f in findings + ctx.findings]
+    return [_locate(project, f) for f in findings + ctx.findings + check_limits(project, rendered)]
 
 
 def _environments(project: Project, envs: list[str] | None) -> list[str]:

@@ -144,3 +144,47 @@ def gateway_port(ctx, layer, key, svc):
         yield Hit(layer.loc(key, "expose", "gatewayPort"),
                   f"gateway port {gp} is {extra[gp].protocol} in environment '{env_name}': the exposed "
                   "paths are HTTP routes, which a TCP gateway server never applies")
+
+
+def _cluster_of(gitops, name: str, env) -> tuple:
+    """Which cluster an environment's exports deploy to, as far as the catalog says:
+    Argo CD's destination (gitops.argocd.clusters, else the kubeContext, else the cluster
+    Argo CD runs in) and Flux's (the kubeContext's cluster, else an unnamed one)."""
+    argo = None
+    if gitops.argocd is not None:
+        cluster = gitops.argocd.clusters.get(name)
+        argo = ("server", cluster.server) if cluster and cluster.server else \
+            ("name", cluster.name) if cluster else ("name", env.kubeContext) if env.kubeContext else ("in-cluster",)
+    flux = ("context", env.kubeContext) if gitops.flux is not None else None
+    return argo, flux
+
+
+@_rule("shared-cluster", "With GitOps exports, two environments do not deploy to the same cluster", scope=CATALOG,
+       fail="gitops:\n  repoURL: https://git.example/shop.git\n  argocd: {}\n"
+            "environments:\n  dev: {gateway: {https: false}}\n  prod: {gateway: {https: false}}\n",
+       ok="gitops:\n  repoURL: https://git.example/shop.git\n  argocd: {}\n"
+          "environments:\n  dev: {gateway: {https: false}, kubeContext: kind-dev}\n"
+          "  prod: {gateway: {https: false}, kubeContext: prod}\n")
+def shared_cluster(ctx):
+    """Both environments would manage istiod in istio-system (say, one with the ambient
+    profile and one with sidecars), install the same releases into the same namespaces, and
+    their Flux HelmReleases and values ConfigMaps share names in the Flux namespace: each
+    export would keep overwriting the other."""
+    gitops = ctx.catalog.gitops
+    if gitops is None or (gitops.argocd is None and gitops.flux is None):
+        return
+    seen: dict = {}
+    for name, env in ctx.catalog.environments.items():
+        argo, flux = _cluster_of(gitops, name, env)
+        for tool, key in (("Argo CD", argo), ("Flux", flux)):
+            if key is None:
+                continue
+            other = seen.get((tool, key))
+            if other is not None:
+                where = "the same cluster" if key[-1] not in (None, "in-cluster") else "the same (default) cluster"
+                yield Hit(("environments", name), f"environments '{other}' and '{name}' deploy to {where} through "
+                          f"{tool}: both would manage istiod in istio-system and the same releases (and Flux's "
+                          "HelmReleases share names in its namespace); give each environment its own kubeContext "
+                          "(or gitops.argocd.clusters.<env>)", key=True)
+                break
+            seen[(tool, key)] = name
