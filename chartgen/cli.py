@@ -16,9 +16,10 @@ from .errors import Terminated
 from .version import __version__
 
 # Every command, one way: its name → (its module in chartgen/commands/, the summary line of
-# `chartgen --help`). The module defines `command`; tests/test_cli_commands.py checks that
-# each summary is its command's own first line and that every module is listed here.
-COMMANDS: dict[str, tuple[str, str]] = {
+# `chartgen --help`, or None for a hidden command). The module defines `command`;
+# tests/test_cli_commands.py checks that each summary is its command's own first sentence and
+# that every module is listed here.
+COMMANDS: dict[str, tuple[str, str | None]] = {
     "canary": ("chartgen.commands.canary",
                "Canary releases: see and move the traffic split between a service's versions."),
     "diff": ("chartgen.commands.diff", "Show what `generate` would change: a summary, then a unified diff."),
@@ -85,9 +86,10 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx, formatter):
         """The commands and their summaries, from the table (no command module is imported)."""
-        width = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        shown = {name: summary for name, (_, summary) in COMMANDS.items() if summary is not None}
+        width = formatter.width - 6 - max(len(name) for name in shown)
         rows = [(name, click.Command(name, help=summary).get_short_help_str(width))
-                for name, (_, summary) in sorted(COMMANDS.items())]
+                for name, summary in sorted(shown.items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
