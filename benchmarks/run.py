@@ -35,6 +35,7 @@ TARGETS = {
     "validate_default": 0.5, "generate_default": 1.0, "noop_default": 0.5, "lint_default": 3.0,
     "generate_1000": 2.0, "overhead": 2.0, "scaling": 12.0, "memory_mb": 300.0,
     "lint_ratio": 3.0, "lint_scanner_ratio": 6.0, "lint_memory_mb": 1024.0, "lint_growth": 12.0,
+    "verify_default": 1.0, "verify_ratio": 1.0, "verify_memory_mb": 1024.0,
 }
 
 
@@ -175,6 +176,64 @@ def bench_lint_default(default: Path, lint_env: dict, mirror: str | None) -> flo
     return timed(CHARTGEN + ["lint", "-q"], cwd=default, env=lint_env, runs=3, lint=True)[0]
 
 
+def bench_verify(work: Path, helm: str, env: dict) -> dict:
+    """``chartgen verify`` of the default catalog, and of the 1,000-service synthetic catalog
+    (both environments) beside ``helm template`` of its chart for both environments, measured in
+    the same run."""
+    default = work / "verify-default"
+    default.mkdir()
+    shutil.copy(ROOT / "catalog.yaml", default / "catalog.yaml")
+    subprocess.run(CHARTGEN + ["generate"], cwd=default, check=True, capture_output=True)
+    out = {"verify_default": timed(CHARTGEN + ["verify"], cwd=default, runs=3)[0]}
+    d = work / "verify-1000"
+    d.mkdir()
+    (d / "catalog.yaml").write_text(yaml.safe_dump(synth_catalog(1000), sort_keys=False))
+    subprocess.run(CHARTGEN + ["generate"], cwd=d, check=True, capture_output=True)
+    chart = d / "charts" / "synth-mesh"
+    values = d / "values" / "synth-mesh"
+    helm_both = 0.0
+    for name in ("dev", "prod"):
+        t, _ = timed([helm, "template", "m", str(chart), "-n", "istio-system", "-f", str(values / "common.yaml"),
+                      "-f", str(values / f"{name}.yaml")], runs=2, env=env)
+        helm_both += t
+    out["verify_1000"], out["verify_mb"] = timed(CHARTGEN + ["verify"], cwd=d, runs=2, ok=(0, 1))
+    out["verify_helm_both"] = helm_both
+    return out
+
+
+def verify_report(v: dict) -> list[str]:
+    ratio = v["verify_1000"] / v["verify_helm_both"]
+    return [
+        "## Verify",
+        "",
+        "`chartgen verify` (`benchmarks/run.py --only verify`): render both environments with helm, parse,",
+        "and evaluate every flow with the behaviour model; beside `helm template` of the same chart for",
+        "both environments, measured in the same run.",
+        "",
+        "| measurement | measured | target | |",
+        "|---|---|---|---|",
+        f"| default catalog (ByteFreezer), both environments | {v['verify_default']:.2f} s | ≤ "
+        f"{TARGETS['verify_default']} s | {verdict(v['verify_default'], 'verify_default')} |",
+        f"| 1,000 services, both environments | {v['verify_1000']:.2f} s | | |",
+        f"| helm template of the same chart, both environments | {v['verify_helm_both']:.2f} s | | |",
+        f"| ratio | {ratio:.2f}× | ≤ {TARGETS['verify_ratio']}× | {verdict(ratio, 'verify_ratio')} |",
+        f"| peak memory, 1,000 services | {v['verify_mb']:.0f} MB | ≤ 1 GB | {verdict(v['verify_mb'], 'verify_memory_mb')} |",
+        "",
+    ]
+
+
+def replace_section(text: str, title: str, lines: list[str]) -> str:
+    """``text`` with its ``## title`` section replaced by ``lines`` (added before "## Targets" if absent)."""
+    head = f"## {title}\n"
+    start = text.find(head)
+    if start < 0:
+        start = end = text.find("## Targets\n") if "## Targets\n" in text else len(text)
+    else:
+        nxt = text.find("\n## ", start + len(head))
+        end = nxt + 1 if nxt >= 0 else len(text)
+    return text[:start] + "\n".join(lines) + "\n" + text[end:]
+
+
 SERVERS: list = []
 
 
@@ -257,7 +316,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report-from", metavar="JSON", type=Path,
                         help="rewrite docs/benchmarks.md from the JSON that an earlier run printed")
-    parser.add_argument("--only", choices=["lint_default"],
+    parser.add_argument("--only", choices=["lint_default", "verify"],
                         help="measure this row alone and print it (docs/benchmarks.md is left as it is)")
     args = parser.parse_args()
     if args.report_from:
@@ -277,6 +336,12 @@ def main() -> None:
             for p in ("charts", "values", "helmfile.yaml"):
                 shutil.rmtree(default / p, ignore_errors=True) if p != "helmfile.yaml" else (default / p).unlink(missing_ok=True)
 
+        if args.only == "verify":
+            v = bench_verify(work, helm, env)
+            doc = ROOT / "docs" / "benchmarks.md"
+            doc.write_text(replace_section(doc.read_text(encoding="utf-8"), "Verify", verify_report(v)), encoding="utf-8")
+            print(json.dumps(v))
+            return
         lint_env = dict(os.environ, XDG_CACHE_HOME=str(work / "cache"))
         mirror = serve_upstream_charts(work)
         results = {"crds": bool(mirror)}
@@ -291,6 +356,7 @@ def main() -> None:
             print(json.dumps({"lint_default": results["lint_default"], "crds": results["crds"]}))
             return
         sizes = [bench_size(n, work, helm, env, lint_env, mirror) for n in SIZES]
+        results["verify"] = bench_verify(work, helm, env)
         results["phases"] = lint_phases(work / "n1000", lint_env)
     finally:
         for proc in SERVERS:
@@ -410,6 +476,8 @@ def write_report(results: dict, sizes: list[dict]) -> None:
                      f"{s['helm_static']:.3f} | {s['overhead']:.2f}× | {s['peak_mb']:.0f} | {s['objects']} | "
                      f"{s['scope_mean']:.1f} / {s['scope_max']} |")
     lines += lint_report(results, sizes, by_n)
+    if "verify" in results:
+        lines += [""] + verify_report(results["verify"])
     worst_overhead = max(s["overhead"] for s in sizes)
     peak = max(s["peak_mb"] for s in sizes)
     lines += [

@@ -44,6 +44,9 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
                 "Package the chart and publish it to a chart repository directory or an OCI registry."),
     "schema": ("chartgen.commands.schema", "Print the catalog's JSON Schema (generated from the model)."),
     "validate": ("chartgen.commands.validate", "Check the catalog and report every problem at once."),
+    "verify": ("chartgen.commands.verify",
+               "Render every environment with helm and check, offline, that the mesh allows every flow the "
+               "catalog asks for (routed with its version split) and denies every other one."),
     "version": ("chartgen.commands.version", "Print chartgen's version and the helm and helmfile it would use."),
 }
 

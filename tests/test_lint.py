@@ -90,7 +90,9 @@ def default_result(tmp_path_factory, upstream_repo):
 
 
 def codes(findings) -> set[str]:
-    return {f.code for f in findings}
+    """The codes of the findings, without the behaviour family (VFY, tested in test_verify*):
+    a mutation made to trigger one check often also changes what the mesh lets through."""
+    return {f.code for f in findings if not f.code.startswith("VFY")}
 
 
 def mutated(base, env: str, mutate) -> list:
@@ -154,7 +156,7 @@ def test_override_triggers_its_check(case, tmp_path):
     findings = analyze(project, render(project, [env])[env])
     assert codes(findings) == set(spec["expect"]), [f.format() for f in findings]
     assert all(f.env == env and f.level == RULES[f.code].level for f in findings)
-    for f in findings:  # every finding points at a file: its template, or the catalog
+    for f in (f for f in findings if not f.code.startswith("VFY")):  # its template, or the catalog
         assert f.file == "catalog.yaml" if f.code in PORT_CODES else f.file.startswith("charts/bytefreezer-mesh/templates/")
         assert f.line > 0
 

@@ -34,7 +34,7 @@ ROLES = {
     "render": "the chart's files; the GitOps exports",
     "bootstrap": "the GitOps exports' bootstrap scripts and prerequisites",
     "helmfile": "the release plan and helmfile.yaml; the mesh graph",
-    "gatewayapi": "the chart values, Gateway API and observability objects",
+    "gatewayapi": "the chart values, Gateway API and observability objects; verify's model of the mesh",
     "validate": "the catalog read and checked: the semantic rules",
     "mesh": "the catalog resolved: each environment's view and its services",
     "catalog": "the catalog model (pydantic)",

@@ -19,6 +19,7 @@ from ..validate import parse_catalog, read_catalog_text
 from .ambient import check_ambient
 from .context import Context
 from .findings import Finding
+from .behaviour import check_behaviour
 from .istio_crds import load as load_istio_crds
 from .limits import check_limits
 from .mesh import check_mesh
@@ -58,6 +59,7 @@ def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Findi
     check_mesh(ctx)
     check_security(ctx)
     check_ambient(ctx)
+    check_behaviour(ctx)
     return [_locate(project, f) for f in findings + ctx.findings + check_limits(project, rendered)]
 
 

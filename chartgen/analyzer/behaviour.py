@@ -1,0 +1,197 @@
+"""``chartgen verify``: render every environment as ``lint`` does and compare what the rendered
+mesh lets through (``chartgen.verify``) with the catalog's intent; and the same checks as a
+lint rule family (VFY1xx)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import sarif
+from ..errors import Problem, UnknownEnvironment
+from ..validate import parse_catalog, read_catalog_text
+from ..verify import EnvReport, FlowResult, verify_docs
+from .findings import RULES, SARIF_LEVELS, help_uri
+from .workspace import Project, Rendered, assemble, render_texts
+
+WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
+        "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
+        "stray": "the flow"}
+
+
+@dataclass
+class VerifyResult:
+    environments: list[str]
+    reports: dict[str, EnvReport]
+    problems: list[Problem]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems)
+
+
+def rule_of(f: FlowResult) -> str:
+    if f.expected and not f.verdict.allowed:
+        return "VFY101"
+    if not f.expected and f.verdict.allowed:
+        return "VFY102"
+    return "VFY103"
+
+
+def message(f: FlowResult) -> str:
+    deciding = "; ".join(f.verdict.deciding) or "no policy"
+    if rule_of(f) == "VFY101":
+        return f"{f.env}: {WHAT[f.kind]} {f.describe()} is denied: {deciding}"
+    if rule_of(f) == "VFY102":
+        return f"{f.env}: {WHAT[f.kind]} {f.describe()} is allowed but the catalog does not ask for it: {deciding}"
+    got = ", ".join(f"{v} {p:g}%" for v, p in sorted(f.verdict.split.items()))
+    want = ", ".join(f"{v} {p:g}%" for v, p in f.expected_split or ())
+    return f"{f.env}: {WHAT[f.kind]} {f.describe()} is split {got}, the catalog asks for {want}: {deciding}"
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def locate(f: FlowResult, catalog_file: str, source_map) -> Problem:
+    line = col = 0
+    if source_map is not None and f.origin:
+        line, col = source_map.value_pos(f.origin)
+    return Problem(catalog_file, line, col, _dotted(f.origin), message(f), rule_of(f))
+
+
+def env_problems(report: EnvReport, catalog_file: str, source_map) -> list[Problem]:
+    return [locate(f, catalog_file, source_map) for f in report.problems]
+
+
+def mesh_outbound(r: Rendered) -> str:
+    mode = (((r.istiod_values or {}).get("meshConfig") or {}).get("outboundTrafficPolicy") or {}).get("mode")
+    return str(mode or "ALLOW_ANY")
+
+
+def verify_rendered(r: Rendered) -> EnvReport:
+    return verify_docs([(d.obj, d.source) for d in r.docs], r.view, r.gateway_namespace, mesh_outbound(r))
+
+
+PARALLEL_BYTES = 2_000_000  # rendered output above which the environments are parsed and verified in parallel
+_JOB: dict = {}  # what a forked worker reads: the project and the rendered texts (set before the fork)
+
+
+def _verify_one(env: str) -> EnvReport:
+    project, texts = _JOB["project"], _JOB["texts"]
+    return verify_rendered(assemble(project, {env: texts[env]})[env])
+
+
+def _reports(project: Project, envs: list[str], texts: dict[str, str]) -> dict[str, EnvReport]:
+    """Each environment parsed and verified: in forked processes for a large render on a machine
+    with several cores (the model is CPU-bound Python), else in turn."""
+    big = sum(len(t) for t in texts.values()) > PARALLEL_BYTES
+    if len(envs) > 1 and big and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _JOB.update(project=project, texts=texts)
+        try:
+            with ProcessPoolExecutor(max_workers=min(len(envs), os.cpu_count() or 1),
+                                     mp_context=multiprocessing.get_context("fork")) as pool:
+                return dict(zip(envs, pool.map(_verify_one, envs)))
+        finally:
+            _JOB.clear()
+    rendered = assemble(project, texts)
+    return {env: verify_rendered(rendered[env]) for env in envs}
+
+
+def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None) -> VerifyResult:
+    envs = sorted(envs or project.environments())
+    if scratch is not None:
+        texts = render_texts(project, envs, scratch)
+    else:
+        with tempfile.TemporaryDirectory(prefix="chartgen-verify-") as tmp:
+            texts = render_texts(project, envs, Path(tmp))
+    reports = _reports(project, envs, texts)
+    problems = sorted(p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map))
+    return VerifyResult(envs, reports, problems, list(dict.fromkeys(project.notes)))
+
+
+def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tuple[str, ...] = (),
+                   workloads: tuple = ()) -> VerifyResult:
+    """``chartgen verify`` as a library call: read and check the catalog (every problem, as a
+    CatalogError), render its environments with helm, verify them (``envs``: only these)."""
+    catalog_path = Path(catalog_path)
+    catalog, smap = parse_catalog(read_catalog_text(catalog_path), str(catalog_path))
+    project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
+                                   source_map=smap)
+    unknown = [e for e in envs if e not in catalog.environments]
+    if unknown:
+        raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
+                                 f"{', '.join(sorted(catalog.environments))}")
+    result = verify_project(project, list(envs))
+    if workloads:
+        result.notes.append("--workloads: the workload checks are not part of this build; manifests not checked")
+    return result
+
+
+def check_behaviour(ctx) -> None:
+    """The lint rule family VFY1xx: verify's problems as findings of one environment."""
+    report = verify_rendered(ctx.r)
+    for f in report.problems:
+        p = locate(f, ctx.catalog_file, ctx.source_map)
+        ctx.add_at("Flow", "", f.describe(), p.rule, p.message, ctx.catalog_file, p.line)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+def flow_row(f: FlowResult) -> dict:
+    return {"environment": f.env, "kind": f.kind, "source": f.source, "target": f.target, "port": f.port,
+            "protocol": f.protocol, "path": f.path, "expected": "allowed" if f.expected else "denied",
+            "actual": "allowed" if f.verdict.allowed else "denied", "split": f.verdict.split,
+            "expectedSplit": dict(f.expected_split) if f.expected_split else None, "deciding": f.verdict.deciding,
+            "ok": f.ok}
+
+
+def to_text(result: VerifyResult, flows: bool = False) -> str:
+    lines = [p.format() for p in result.problems]
+    if flows:
+        for env in result.environments:
+            lines.append(f"# {env}")
+            for f in result.reports[env].flows:
+                mark = "ok  " if f.ok else "FAIL"
+                verdict = "allowed" if f.verdict.allowed else "denied "
+                split = " ".join(f"{v}={p:g}%" for v, p in sorted(f.verdict.split.items())) if f.verdict.allowed else ""
+                lines.append(f"{mark} {verdict} {f.kind:8} {f.describe()} {split} <- {'; '.join(f.verdict.deciding)}")
+    n = sum(len(r.flows) for r in result.reports.values())
+    lines.append(f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''} in {n} flows "
+                 f"({', '.join(result.environments)})")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(result: VerifyResult, flows: bool = False) -> str:
+    data = {"valid": not result.failed, "environments": result.environments,
+            "problems": [p.to_dict() for p in result.problems], "notes": result.notes,
+            "summary": {env: {"flows": len(r.flows), "problems": len(r.problems)} for env, r in result.reports.items()}}
+    if flows:
+        data["flows"] = [flow_row(f) for r in result.reports.values() for f in r.flows]
+    return json.dumps(data, indent=2) + "\n"
+
+
+def to_sarif(result: VerifyResult) -> str:
+    ids = sorted({p.rule for p in result.problems} | {c for c in RULES if c.startswith("VFY")})
+    rules = [{"id": c, "shortDescription": {"text": RULES[c].summary}, "helpUri": help_uri(c),
+              "defaultConfiguration": {"level": SARIF_LEVELS[RULES[c].level]}} for c in ids]
+    index = {c: i for i, c in enumerate(ids)}
+    results = []
+    for p in result.problems:
+        region = {"startLine": max(p.line, 1)}
+        if p.line and p.col:
+            region["startColumn"] = p.col
+        results.append({"ruleId": p.rule, "ruleIndex": index[p.rule], "level": "error",
+                        "message": {"text": f"{p.path}: {p.message}" if p.path else p.message},
+                        "locations": [{"physicalLocation": {"artifactLocation": {"uri": sarif.file_uri(p.file)},
+                                                            "region": region}}]})
+    return sarif.log(rules, results)

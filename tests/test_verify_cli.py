@@ -1,0 +1,93 @@
+"""``chartgen verify`` end to end, through the real helm (integration tier)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from chartgen.cli import cli
+from helpers.behaviour import AMBIENT_CHART_FIXED
+
+ROOT = Path(__file__).resolve().parent.parent
+# The ambient example fails until the chart fixes of issue 22 are merged (tests/helpers/behaviour.py
+# says which); the xfail is strict: once the example verifies, the test fails to say "flip it".
+EXAMPLES = [pytest.param(name, marks=pytest.mark.xfail(name == "ambient" and not AMBIENT_CHART_FIXED, strict=True,
+                                                       reason="the ambient chart defects of issue 22"))
+            for name in sorted(p.parent.name for p in (ROOT / "examples").glob("*/catalog.yaml"))]
+
+pytestmark = pytest.mark.integration
+
+
+def _copy_project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
+    shutil.copytree(ROOT / "values", tmp_path / "values")
+    return tmp_path
+
+
+def test_bytefreezer_verifies(helm, tmp_path):
+    work = _copy_project(tmp_path)
+    res = CliRunner().invoke(cli, ["verify", str(work / "catalog.yaml"), "--format", "json", "--flows"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["valid"] and data["environments"] == ["dev", "prod"]
+    canary = [f for f in data["flows"] if f["environment"] == "prod" and f["kind"] == "ingress"
+              and f["path"] == "/api" and "proxy" in f["target"]]
+    assert canary and canary[0]["split"] == {"v1": 90.0, "v2": 10.0}
+    assert any(f["kind"] == "stray" and f["actual"] == "denied" for f in data["flows"])
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_verifies(helm, example):
+    res = CliRunner().invoke(cli, ["verify", str(ROOT / "examples" / example / "catalog.yaml")])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_values_file_that_removes_a_call_fails_naming_the_flow(helm, tmp_path):
+    """A user edit in values/<chart>/prod.yaml (the proxy calls nothing) must break the
+    catalog's proxy → receiver edge in prod, and only there."""
+    work = _copy_project(tmp_path)
+    prod = work / "values" / "bytefreezer-mesh" / "prod.yaml"
+    data = yaml.safe_load(prod.read_text(encoding="utf-8"))
+    data["services"].setdefault("proxy", {})["calls"] = []
+    prod.write_text(yaml.safe_dump(data), encoding="utf-8")
+    res = CliRunner().invoke(cli, ["verify", str(work / "catalog.yaml")])
+    assert res.exit_code == 1, res.output
+    problems = [line for line in res.stdout.splitlines() if line.endswith("[VFY101]")]
+    assert problems, res.output
+    assert all(line.startswith("catalog.yaml:") and ": error: services.proxy.calls[0]: prod: " in line
+               for line in problems)
+    assert any("bytefreezer-proxy (v1, v2) -> bytefreezer-receiver:3000/ (HTTP) is denied" in line for line in problems)
+    assert all("bytefreezer-prod/bytefreezer-proxy" in line for line in problems)  # the deciding Sidecar/NetworkPolicy
+    assert not any(": dev: " in line for line in res.stdout.splitlines())
+
+
+def test_sarif_and_unknown_environment(helm, tmp_path):
+    work = _copy_project(tmp_path)
+    res = CliRunner().invoke(cli, ["verify", str(work / "catalog.yaml"), "--env", "prod", "--format", "sarif"])
+    assert res.exit_code == 0, res.output
+    log = json.loads(res.stdout)
+    assert log["version"] == "2.1.0" and log["runs"][0]["results"] == []
+    assert {r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]} >= {"VFY101", "VFY102", "VFY103"}
+    res = CliRunner().invoke(cli, ["verify", str(work / "catalog.yaml"), "--env", "staging"])
+    assert res.exit_code == 2 and "staging" in res.output
+
+
+def test_parallel_and_sequential_runs_agree(helm, tmp_path, monkeypatch):
+    """A large render verifies its environments in forked processes: the same flows either way."""
+    from chartgen.analyzer import behaviour
+
+    work = _copy_project(tmp_path)
+
+    def flows(result):
+        return {env: [(f.kind, f.source, f.target, f.port, f.path, f.verdict.allowed, f.verdict.split)
+                      for f in r.flows] for env, r in result.reports.items()}
+
+    sequential = behaviour.verify_catalog(work / "catalog.yaml")
+    monkeypatch.setattr(behaviour, "PARALLEL_BYTES", 0)
+    parallel = behaviour.verify_catalog(work / "catalog.yaml")
+    assert flows(parallel) == flows(sequential) and sum(len(v) for v in flows(parallel).values()) > 100
