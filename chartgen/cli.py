@@ -34,6 +34,9 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "graph": ("chartgen.commands.graph",
               "Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes, mirrors, "
               "calls, external services and their redirects, mTLS, chaos."),
+    "import": ("chartgen.commands.importcmd",
+               "Write a catalog from Kubernetes manifests (files, directories, '-' for stdin; `kubectl get -o "
+               "yaml`, `helm template` and `kustomize build` output)."),
     "init": ("chartgen.commands.init",
              "Write a commented starter catalog to PATH, and a .gitignore beside it for what chartgen leaves there"
              " (its lock file, temporary files, dist/); an existing .gitignore gets the missing lines."),

@@ -28,6 +28,8 @@ ROLES = {
     "commands": "one module per command: parse, call one library function, print",
     "doctor": "what this machine offers (tools, the lint extra)",
     "analyzer": "the workflows: lint, canary edits, publishing, the starter catalog, drawing, the values contract",
+    "workloads": "the application's workloads checked against the mesh (`verify --workloads`)",
+    "importer": "a catalog from the application's Kubernetes manifests (`import`)",
     "generate": "the generate workflow: plan, check, preview, export",
     "writer": "writes a plan: staged, renamed into place under the lock",
     "changeset": "what a run would change; the chart version; SARIF; Kubernetes' limits on rendered objects",
@@ -38,7 +40,7 @@ ROLES = {
     "validate": "the catalog read and checked: the semantic rules",
     "mesh": "the catalog resolved: each environment's view and its services",
     "catalog": "the catalog model (pydantic)",
-    "crdcheck": "CRD schemas and CEL rules, user files, tool runs, generated tables",
+    "crdcheck": "CRD schemas and CEL rules, user files, tool runs, generated tables, manifests and observed calls read",
     "compiled": "YAML in and out, I/O messages, names, patterns, the user cache",
     "errors": "errors as data; the version",
 }

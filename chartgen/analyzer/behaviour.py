@@ -16,6 +16,7 @@ from .. import sarif
 from ..errors import Problem, UnknownEnvironment
 from ..validate import parse_catalog, read_catalog_text
 from ..verify import EnvReport, FlowResult, verify_docs
+from ..workloads import CODES, DOC, check_rendered
 from .findings import RULES, SARIF_LEVELS, help_uri
 from .workspace import Project, Rendered, assemble, render_texts
 
@@ -33,7 +34,8 @@ class VerifyResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems)
+        """A problem of level error (the workload checks also report warnings)."""
+        return any(p.level == "error" for p in self.problems)
 
 
 def rule_of(f: FlowResult) -> str:
@@ -107,7 +109,10 @@ def _reports(project: Project, envs: list[str], texts: dict[str, str]) -> dict[s
     return {env: verify_rendered(rendered[env]) for env in envs}
 
 
-def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None) -> VerifyResult:
+def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None,
+                   workloads: tuple = ()) -> VerifyResult:
+    """``workloads``: the application's manifests (files, directories, '-'), checked against
+    the same rendered environments (``chartgen.workloads``, the WL codes)."""
     envs = sorted(envs or project.environments())
     if scratch is not None:
         texts = render_texts(project, envs, scratch)
@@ -115,8 +120,10 @@ def verify_project(project: Project, envs: list[str] | None = None, scratch: Pat
         with tempfile.TemporaryDirectory(prefix="chartgen-verify-") as tmp:
             texts = render_texts(project, envs, Path(tmp))
     reports = _reports(project, envs, texts)
-    problems = sorted(p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map))
-    return VerifyResult(envs, reports, problems, list(dict.fromkeys(project.notes)))
+    problems = [p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map)]
+    if workloads:
+        problems += check_rendered(assemble(project, texts), list(workloads))
+    return VerifyResult(envs, reports, sorted(problems), list(dict.fromkeys(project.notes)))
 
 
 def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tuple[str, ...] = (),
@@ -131,10 +138,7 @@ def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | 
     if unknown:
         raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
                                  f"{', '.join(sorted(catalog.environments))}")
-    result = verify_project(project, list(envs))
-    if workloads:
-        result.notes.append("--workloads: the workload checks are not part of this build; manifests not checked")
-    return result
+    return verify_project(project, list(envs), workloads=tuple(workloads))
 
 
 def check_behaviour(ctx) -> None:
@@ -182,15 +186,23 @@ def to_json(result: VerifyResult, flows: bool = False) -> str:
 
 def to_sarif(result: VerifyResult) -> str:
     ids = sorted({p.rule for p in result.problems} | {c for c in RULES if c.startswith("VFY")})
-    rules = [{"id": c, "shortDescription": {"text": RULES[c].summary}, "helpUri": help_uri(c),
-              "defaultConfiguration": {"level": SARIF_LEVELS[RULES[c].level]}} for c in ids]
+
+    def rule(c: str) -> dict:
+        if c in CODES:  # the workload checks (--workloads)
+            level, summary = CODES[c]
+            return {"id": c, "shortDescription": {"text": summary}, "helpUri": sarif.docs_url(DOC),
+                    "defaultConfiguration": {"level": SARIF_LEVELS[level]}}
+        return {"id": c, "shortDescription": {"text": RULES[c].summary}, "helpUri": help_uri(c),
+                "defaultConfiguration": {"level": SARIF_LEVELS[RULES[c].level]}}
+
+    rules = [rule(c) for c in ids]
     index = {c: i for i, c in enumerate(ids)}
     results = []
     for p in result.problems:
         region = {"startLine": max(p.line, 1)}
         if p.line and p.col:
             region["startColumn"] = p.col
-        results.append({"ruleId": p.rule, "ruleIndex": index[p.rule], "level": "error",
+        results.append({"ruleId": p.rule, "ruleIndex": index[p.rule], "level": SARIF_LEVELS[p.level],
                         "message": {"text": f"{p.path}: {p.message}" if p.path else p.message},
                         "locations": [{"physicalLocation": {"artifactLocation": {"uri": sarif.file_uri(p.file)},
                                                             "region": region}}]})
