@@ -222,6 +222,7 @@ DIFFERENT_SHAPES = {
     "Fault": "its match is a list of Istio HTTPMatchRequests (the catalog: one Match)",
     "Gateway": "the whole ingress: api, name, namespace, selector, service; '' for no credentialName",
     "Jwt": "adds `enabled`",
+    "Metrics": "adds `enabled`; port 0 and path '' when the service declares no metrics",
     "Mirror": "adds `enabled`; '' and 0 for no mirror",
     "RateLimit": "Envoy's token bucket (maxTokens, tokensPerFill, fillInterval) from requests/per/burst",
     "Retries": "every key written; '' for no perTryTimeout",
@@ -231,7 +232,10 @@ DIFFERENT_SHAPES = {
 }
 # a common key the values schema leaves looser than the catalog (follow-up: tightening it
 # changes the chart's values.schema.json)
-LOOSER = {("Mirror", "version")}
+LOOSER = {
+    ("Mirror", "version"),  # any string, where the catalog wants a DNS label
+    ("Metrics", "path"),  # PLAIN_PATH refuses spaces only; the catalog refuses all whitespace
+}
 
 
 def _bounds(model) -> dict[str, dict]:
