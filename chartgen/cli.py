@@ -88,6 +88,7 @@ class LazyGroup(click.Group):
             return None
         if name not in self.commands:
             self.add_command(_with_debug(importlib.import_module(COMMANDS[name][0]).command), name)
+            gc.freeze()  # the command's modules live as long as the process: out of the collector's walks (main)
         return self.commands[name]
 
     def format_commands(self, ctx, formatter):
