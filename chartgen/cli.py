@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "init": ("chartgen.commands.init",
              "Write a commented starter catalog to PATH, and a .gitignore beside it for what chartgen leaves there"
              " (its lock file, temporary files, dist/); an existing .gitignore gets the missing lines."),
+    "istio": ("chartgen.commands.istio", "The Istio control plane: revisions, revision tags and staged upgrades."),
     "lint": ("chartgen.commands.lint", "Render every environment with helm and check the result offline."),
     "package": ("chartgen.commands.package",
                 "Package the generated chart (charts/<name>-mesh) into DEST/<name>-<version>.tgz."),

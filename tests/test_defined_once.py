@@ -13,7 +13,7 @@ OPTIONS = PACKAGE / "commands" / "options.py"
 # the flags more than one command takes; their declarations belong in the options module
 SHARED_FLAGS = {"-c", "--catalog", "-o", "--out", "--format", "--color/--no-color", "--env", "--chart-mirror",
                 "--helm", "--helmfile", "--dot", "--output", "--check", "--sign", "--key", "--keyring",
-                "--passphrase-file"}
+                "--passphrase-file", "--dry-run"}
 
 
 def _modules():

@@ -23,8 +23,6 @@ from .common import Painter, err, print_bump, print_changeset, print_notes, run_
 _env_option = options.environment(
     "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights. Required when the "
     "service's own weights would move a production environment (a terminal asks instead).")
-_dry_run_option = click.option("--dry-run", is_flag=True,
-                               help="Show the catalog diff and what generate would change; write nothing.")
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -135,7 +133,7 @@ def _change(catalog: str, how, **kwargs) -> None:
 
 def _change_options(fn):
     """The options every weight-changing command takes: -c, -o, --env, --dry-run."""
-    for option in (click.pass_obj, _dry_run_option, _env_option, options.out, options.catalog):
+    for option in (click.pass_obj, options.dry_run, _env_option, options.out, options.catalog):
         fn = option(fn)
     return fn
 

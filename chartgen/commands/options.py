@@ -54,6 +54,9 @@ def check_output(stale: str):
 check_file = click.option("--check", "check_path", default=None, metavar="FILE", type=click.Path(dir_okay=False),
                           help="Write nothing; exit 1 if FILE differs from the output.")
 
+# a command that edits the catalog (canary, istio upgrade) shows what it would change instead
+dry_run = click.option("--dry-run", is_flag=True, help="Show the catalog diff and what generate would change; write nothing.")
+
 chart_mirror = click.option("--chart-mirror", default=None, metavar="URL",
                             help="Pull every remote chart from this one repository or oci:// registry "
                                  "(air-gapped use).")
