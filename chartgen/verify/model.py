@@ -124,6 +124,14 @@ def _add_gateways(world: World, gateway_namespace: str, ips: IpPool) -> None:
 # --- hops -----------------------------------------------------------------------------------------
 
 def _peer(world: World, w: Workload) -> netpol.Peer:
+    """The NetworkPolicy view of a workload (made once per workload)."""
+    key = ("peer", id(w))
+    if key not in world._cache:
+        world._cache[key] = _make_peer(world, w)
+    return world._cache[key]
+
+
+def _make_peer(world: World, w: Workload) -> netpol.Peer:
     if w.kind in ("outside", "kubelet"):
         return netpol.Peer(w.ip)
     named = ()
