@@ -91,3 +91,37 @@ def test_parallel_and_sequential_runs_agree(helm, tmp_path, monkeypatch):
     monkeypatch.setattr(behaviour, "PARALLEL_BYTES", 0)
     parallel = behaviour.verify_catalog(work / "catalog.yaml")
     assert flows(parallel) == flows(sequential) and sum(len(v) for v in flows(parallel).values()) > 100
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+def test_graph_verify_marks_the_edge_a_values_file_removes(helm, tmp_path, fmt):
+    """``graph --verify``: the proxy → receiver call that a prod values edit takes away is drawn
+    as a denied edge with the reason, in prod only; the offline graph stays unmarked."""
+    work = _copy_project(tmp_path)
+    prod = work / "values" / "bytefreezer-mesh" / "prod.yaml"
+    data = yaml.safe_load(prod.read_text(encoding="utf-8"))
+    data["services"].setdefault("proxy", {})["calls"] = []
+    prod.write_text(yaml.safe_dump(data), encoding="utf-8")
+    catalog = str(work / "catalog.yaml")
+    res = CliRunner().invoke(cli, ["graph", catalog, "--verify", "--format", fmt])
+    assert res.exit_code == 0, res.output
+    edge = [line for line in res.stdout.splitlines() if "svc__proxy" in line and "svc__receiver" in line]
+    assert len(edge) == 1, res.stdout
+    assert "[prod] :3000/ denied" in edge[0] and "[dev]" not in edge[0]
+    if fmt == "mermaid":
+        assert edge[0].startswith("  svc__proxy -.->")
+        arrows = [line for line in res.stdout.splitlines() if any(a in line for a in (" -->", " -.->", " ==>"))]
+        assert f"  linkStyle {arrows.index(edge[0])} stroke:#c0392b" in res.stdout
+    else:
+        assert 'style=dashed, color="#c0392b"' in edge[0]
+    assert "flow(s) where the rendered mesh and the catalog disagree" in res.stderr
+    plain = CliRunner().invoke(cli, ["graph", catalog, "--format", fmt])
+    assert plain.exit_code == 0 and "✗" not in plain.stdout and "linkStyle" not in plain.stdout
+    assert 'fontcolor="#c0392b"' not in plain.stdout
+
+
+def test_graph_verify_of_a_verified_catalog_marks_nothing(helm, tmp_path):
+    catalog = str(_copy_project(tmp_path) / "catalog.yaml")
+    marked = CliRunner().invoke(cli, ["graph", catalog, "--env", "prod", "--verify"])
+    plain = CliRunner().invoke(cli, ["graph", catalog, "--env", "prod"])
+    assert marked.exit_code == 0 and marked.stdout == plain.stdout, marked.output

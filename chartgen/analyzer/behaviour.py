@@ -146,6 +146,46 @@ def check_behaviour(ctx) -> None:
         ctx.add_at("Flow", "", f.describe(), p.rule, p.message, ctx.catalog_file, p.line)
 
 
+# --- the graph ----------------------------------------------------------------------------------
+
+def _short(f: FlowResult) -> str:
+    where = f":{f.port}{f.path or ''}"
+    deciding = (f.verdict.deciding or ["no policy"])[0]
+    deciding = deciding if len(deciding) <= 80 else deciding[:77] + "..."
+    if rule_of(f) == "VFY101":
+        return f"{where} denied: {deciding}"
+    if rule_of(f) == "VFY102":
+        return f"{where} allowed, not in the catalog: {deciding}"
+    return f"{where} split " + ", ".join(f"{v} {p:g}%" for v, p in sorted(f.verdict.split.items()))
+
+
+def graph_disputes(result: VerifyResult) -> tuple[dict, dict]:
+    """verify's problems as the (denied, unintended) maps of ``chartgen.graph.mark_flows``:
+    (source node, destination node) -> reason, each reason prefixed with its environment when
+    several were verified. Flows from workloads the graph has no node for (Prometheus, the
+    kubelet, a stranger pod) are left out; ``unplaced`` counts them."""
+    from ..graph import node_id
+
+    denied: dict = {}
+    unintended: dict = {}
+    several = len(result.environments) > 1
+    for env in result.environments:
+        for f in result.reports[env].problems:
+            if len(f.ends) != 2 or any(kind not in ("svc", "ext", "gateway") for kind, _ in f.ends):
+                continue
+            edge = (node_id(*f.ends[0]), node_id(*f.ends[1]))
+            reason = (f"[{env}] " if several else "") + _short(f)
+            into = denied if f.expected else unintended
+            into[edge] = f"{into[edge]}; {reason}" if edge in into and reason not in into[edge] else reason
+    return denied, unintended
+
+
+def unplaced(result: VerifyResult) -> int:
+    """How many problems no graph edge can show (their source is no catalog element)."""
+    return sum(1 for r in result.reports.values() for f in r.problems
+               if len(f.ends) != 2 or any(kind not in ("svc", "ext", "gateway") for kind, _ in f.ends))
+
+
 # --- reports ------------------------------------------------------------------------------------
 
 def flow_row(f: FlowResult) -> dict:

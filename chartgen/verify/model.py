@@ -53,6 +53,7 @@ class FlowResult:
     verdict: Verdict
     expected_split: tuple | None = None
     origin: tuple = ()
+    ends: tuple = ()  # ((kind, catalog key), (kind, key)) of the catalog elements it joins (kind: svc | ext | gateway)
 
     @property
     def split_ok(self) -> bool:
@@ -532,20 +533,22 @@ def _evaluate_intended(ev: Evaluator, it: Intended) -> list[FlowResult]:
             v = ev.ingress(gw, it.host, _gateway_port(ev, it), it.path or "/", it.token)
             source = gw.name if it.token else f"{gw.name}, without a JWT"
             out.append(FlowResult("", "ingress", source, f"{it.host} ({it.target})", _gateway_port(ev, it), it.protocol,
-                                  it.path, it.allowed, v, it.split if it.allowed else None, it.origin))
+                                  it.path, it.allowed, v, it.split if it.allowed else None, it.origin,
+                                  (("gateway", ""), ("svc", it.target))))
         return out
     for src in _sources_of(ev, it.source):
         if it.kind == "external":
             v = ev.external(src, it.target, it.port)
             out.append(FlowResult("", "external", src.name, it.host, it.port, it.protocol, None, it.allowed, v,
-                                  None, it.origin))
+                                  None, it.origin, (("svc", it.source), ("ext", it.target))))
             continue
         svc = ev.by_key[it.target]
         ns = ev.view.service_namespace(svc)
         path = "/" if it.protocol in ("HTTP", "HTTP2", "GRPC") else None
         v = ev.call(src, svc.service_name, ns, it.port, path)
+        callee = ("ext", it.host) if it.kind == "redirect" else ("svc", it.target)  # a redirect: the catalog's call
         out.append(FlowResult("", it.kind, src.name, svc.service_name, it.port, it.protocol, path, True, v,
-                              it.split, it.origin))
+                              it.split, it.origin, (("svc", it.source), callee)))
     return out
 
 
@@ -615,6 +618,13 @@ def _named_sources(ev: Evaluator, key: str, svc) -> set:
         r for k in {w.key for w in named if w.kind == "service"} for r in _sources_of(ev, k)}
 
 
+def _end_of(w: Workload) -> tuple:
+    """The catalog element a workload belongs to (a service, the gateway), or its kind."""
+    if w.kind == "service":
+        return ("svc", w.key)
+    return ("gateway", "") if w.kind == "gateway" else (w.kind, w.name)
+
+
 def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: dict, wanted: set) -> list[FlowResult]:
     out = []
     ns = ev.view.service_namespace(svc)
@@ -626,7 +636,7 @@ def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: 
         path = "/" if proto in ("HTTP", "HTTP2", "GRPC") else None
         v = ev.call(src, svc.service_name, ns, port, path)
         out.append(FlowResult("", "stray", src.name, svc.service_name, port, proto, path, False, v, None,
-                              ("services", key)))
+                              ("services", key), (_end_of(src), ("svc", key))))
     return out
 
 
