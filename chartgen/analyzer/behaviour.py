@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import Problem
 from ..verify import EnvReport, FlowResult, verify_docs
-from .workspace import Project, Rendered, assemble, render_texts
+from .workspace import Project, Rendered, assemble, fork_map, in_forks, job_item, render_texts
 
 WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
         "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
@@ -75,32 +75,16 @@ def verify_rendered(r: Rendered) -> EnvReport:
     return verify_docs([(d.obj, d.source) for d in r.docs], r.view, r.gateway_namespace, mesh_outbound(r))
 
 
-PARALLEL_BYTES = 2_000_000  # rendered output above which the environments are parsed and verified in parallel
-_JOB: dict = {}  # what a forked worker reads: the project and the rendered texts (set before the fork)
-
-
 def _verify_one(env: str) -> EnvReport:
-    project, texts = _JOB["project"], _JOB["texts"]
+    project, texts = job_item("project"), job_item("texts")
     return verify_rendered(assemble(project, {env: texts[env]})[env])
 
 
 def _reports(project: Project, envs: list[str], texts: dict[str, str]) -> dict[str, EnvReport]:
     """Each environment parsed and verified: in forked processes for a large render on a machine
     with several cores (the model is CPU-bound Python), else in turn."""
-    import multiprocessing
-    import os
-
-    big = sum(len(t) for t in texts.values()) > PARALLEL_BYTES
-    if len(envs) > 1 and big and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        from concurrent.futures import ProcessPoolExecutor
-
-        _JOB.update(project=project, texts=texts)
-        try:
-            with ProcessPoolExecutor(max_workers=min(len(envs), os.cpu_count() or 1),
-                                     mp_context=multiprocessing.get_context("fork")) as pool:
-                return dict(zip(envs, pool.map(_verify_one, envs)))
-        finally:
-            _JOB.clear()
+    if in_forks(envs, texts):
+        return dict(zip(envs, fork_map(_verify_one, envs, project=project, texts=texts)))
     rendered = assemble(project, texts)
     return {env: verify_rendered(rendered[env]) for env in envs}
 
