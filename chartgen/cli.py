@@ -346,7 +346,7 @@ def _graph_disputes(catalog, env: str | None) -> tuple[dict, dict]:
     """The flows ``chartgen verify`` finds wrong, as the marks of the graph (notes on stderr)."""
     from .analyzer.behaviour import graph_disputes, unplaced, verify_catalog
 
-    result = verify_catalog(catalog, (env,) if env else ())
+    result = verify_catalog(catalog, (env,) if env else (), flows=False)
     for note in result.notes:
         _err(f"note: {note}")
     hidden = unplaced(result)

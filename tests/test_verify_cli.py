@@ -103,6 +103,9 @@ def test_parallel_and_sequential_runs_agree(helm, tmp_path, monkeypatch):
     parallel = behaviour.verify_catalog(work / "catalog.yaml")
     assert forked == [["dev", "prod"]] or (os.cpu_count() or 1) == 1
     assert flows(parallel) == flows(sequential) and sum(len(v) for v in flows(parallel).values()) > 100
+    compact = behaviour.verify_catalog(work / "catalog.yaml", flows=False)  # the workers send back the problems only
+    assert {env: r.count for env, r in compact.reports.items()} == {env: len(v) for env, v in flows(sequential).items()}
+    assert compact.problems == sequential.problems and not any(f.ok for r in compact.reports.values() for f in r.flows)
 
 
 @pytest.mark.parametrize("fmt", ["mermaid", "dot"])

@@ -77,32 +77,36 @@ def verify_rendered(r: Rendered) -> EnvReport:
 
 def _verify_one(env: str) -> EnvReport:
     project, texts = job_item("project"), job_item("texts")
-    return verify_rendered(assemble(project, {env: texts[env]})[env])
+    report = verify_rendered(assemble(project, {env: texts[env]})[env])
+    return report if job_item("flows") else report.compact()
 
 
-def _reports(project: Project, envs: list[str], texts: dict[str, str]) -> dict[str, EnvReport]:
+def _reports(project: Project, envs: list[str], texts: dict[str, str], flows: bool = True) -> dict[str, EnvReport]:
     """Each environment parsed and verified: in forked processes for a large render on a machine
-    with several cores (the model is CPU-bound Python), else in turn."""
+    with several cores (the model is CPU-bound Python), else in turn. ``flows`` False: a forked
+    worker hands back only the problems (the whole matrix is tens of MB to pickle at 1,000 services)."""
     if in_forks(envs, texts):
-        return dict(zip(envs, fork_map(_verify_one, envs, project=project, texts=texts)))
+        return dict(zip(envs, fork_map(_verify_one, envs, project=project, texts=texts, flows=flows)))
     rendered = assemble(project, texts)
     return {env: verify_rendered(rendered[env]) for env in envs}
 
 
-def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None) -> VerifyResult:
+def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None,
+                   flows: bool = True) -> VerifyResult:
+    """Render and verify (``flows`` False: the reports may hold only the problems)."""
     envs = sorted(envs or project.environments())
     if scratch is not None:
         texts = render_texts(project, envs, scratch)
     else:
         with tempfile.TemporaryDirectory(prefix="chartgen-verify-") as tmp:
             texts = render_texts(project, envs, Path(tmp))
-    reports = _reports(project, envs, texts)
+    reports = _reports(project, envs, texts, flows)
     problems = sorted(p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map))
     return VerifyResult(envs, reports, problems, list(dict.fromkeys(project.notes)))
 
 
 def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tuple[str, ...] = (),
-                   workloads: tuple = ()) -> VerifyResult:
+                   workloads: tuple = (), flows: bool = True) -> VerifyResult:
     """``chartgen verify`` as a library call: read and check the catalog (every problem, as a
     CatalogError), render its environments with helm, verify them (``envs``: only these)."""
     from ..errors import UnknownEnvironment
@@ -116,7 +120,7 @@ def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | 
     if unknown:
         raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
                                  f"{', '.join(sorted(catalog.environments))}")
-    result = verify_project(project, list(envs))
+    result = verify_project(project, list(envs), flows=flows)
     if workloads:
         result.notes.append("--workloads: the workload checks are not part of this build; manifests not checked")
     return result
@@ -190,7 +194,7 @@ def to_text(result: VerifyResult, flows: bool = False) -> str:
                 verdict = "allowed" if f.verdict.allowed else "denied "
                 split = " ".join(f"{v}={p:g}%" for v, p in sorted(f.verdict.split.items())) if f.verdict.allowed else ""
                 lines.append(f"{mark} {verdict} {f.kind:8} {f.describe()} {split} <- {'; '.join(f.verdict.deciding)}")
-    n = sum(len(r.flows) for r in result.reports.values())
+    n = sum(r.count for r in result.reports.values())
     lines.append(f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''} in {n} flows "
                  f"({', '.join(result.environments)})")
     return "\n".join(lines) + "\n"
@@ -201,7 +205,7 @@ def to_json(result: VerifyResult, flows: bool = False) -> str:
 
     data = {"valid": not result.failed, "environments": result.environments,
             "problems": [p.to_dict() for p in result.problems], "notes": result.notes,
-            "summary": {env: {"flows": len(r.flows), "problems": len(r.problems)} for env, r in result.reports.items()}}
+            "summary": {env: {"flows": r.count, "problems": len(r.problems)} for env, r in result.reports.items()}}
     if flows:
         data["flows"] = [flow_row(f) for r in result.reports.values() for f in r.flows]
     return json.dumps(data, indent=2) + "\n"

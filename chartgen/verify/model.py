@@ -478,10 +478,20 @@ def _has_address(se: Obj) -> bool:
 class EnvReport:
     env: str
     flows: list[FlowResult]
+    evaluated: int = -1  # how many flows were evaluated (-1: ``len(flows)``; a compact report keeps only the problems)
 
     @property
     def problems(self) -> list[FlowResult]:
         return [f for f in self.flows if not f.ok]
+
+    @property
+    def count(self) -> int:
+        return len(self.flows) if self.evaluated < 0 else self.evaluated
+
+    def compact(self) -> EnvReport:
+        """The problems only, and how many flows there were (what a report without the matrix
+        needs; a forked worker hands back a fraction of the objects)."""
+        return EnvReport(self.env, self.problems, self.count)
 
 
 def verify(world: World, view) -> EnvReport:
