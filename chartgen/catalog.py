@@ -298,6 +298,37 @@ class Port(Model):
     protocol: Protocol = "HTTP"
 
 
+# A container port name (Kubernetes IANA_SVC_NAME: at most 15 lowercase letters, digits and
+# '-', at least one letter, no '--', no '-' at either end).
+IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$")
+
+
+def _target_port_ok(v) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return 1 <= v <= 65535
+    return isinstance(v, str) and bool(IANA_SVC_NAME.fullmatch(v)) and not yamlout.ambiguous(v)
+
+
+TargetPort = Annotated[
+    int | str,
+    Field(json_schema_extra={"examples": [8080, "http"]}),
+    _check("target-port", "a port number 1–65535 or a container port name (at most 15 lowercase letters, digits "
+           "and '-', at least one letter)", _target_port_ok, (int, str)),
+]
+
+
+class ServicePort(Port):
+    """A port of a catalog service: ``port`` is the Kubernetes Service's port (what callers
+    dial), ``targetPort`` the pod's (what the workload listens on, what NetworkPolicies and
+    AuthorizationPolicies admit: Istio matches the workload port)."""
+
+    targetPort: TargetPort | None = Field(
+        None, description="The pod's port: a number, or a container port name; default the same as port.")
+
+
+
 class Retries(Model):
     attempts: Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 20}), _check("range", "a whole number 0–20", lambda v: 0 <= v <= 20, int)]
     perTryTimeout: Duration | None = None
@@ -558,6 +589,18 @@ class Expose(Model):
     gatewayPort: PortNumber | None = Field(None, description="A gateway port other than the main one (80/443).")
 
 
+class Metrics(Model):
+    """Where Prometheus scrapes the application's own metrics: the chart admits the
+    observability namespace on that port and the scrape job finds the pods there."""
+
+    port: PortNumber = Field(description="The container port serving the metrics (a number: AuthorizationPolicies "
+                                         "match numbers).")
+    path: PlainPath = Field("/metrics", description="The metrics path.")
+    scrapeJob: bool = Field(True, description="Add a Prometheus scrape job for it; false when the application's "
+                                              "prometheus.io annotations already have Prometheus scrape it (the "
+                                              "chart then only admits it).")
+
+
 class ServiceAccount(Model):
     name: DnsLabel | None = None
     create: bool = True
@@ -585,7 +628,7 @@ class ServiceOverride(ServiceSettings):
 
     enabled: bool | None = None
     namespace: DnsLabel | None = None
-    ports: Annotated[list[Port], Field(min_length=1)] | None = None
+    ports: Annotated[list[ServicePort], Field(min_length=1)] | None = None
     expose: Expose | None = None
     versions: dict[DnsLabel, VersionSpec] | None = None
     weights: dict[DnsLabel, Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100}), _check("percent-range", "a percentage 0–100", lambda v: 0 <= v <= 100, int)]] | None = None
@@ -599,10 +642,12 @@ class ServiceOverride(ServiceSettings):
 class Service(ServiceOverride):
     description: Annotated[str, Visible] | None = None
     serviceName: DnsLabel | None = Field(None, description="Kubernetes Service name; default the key, after naming.prefix.")
-    selector: dict[LabelKey, LabelValue] | None = Field(None, description="Pod labels; default {app: <serviceName>}.")
+    selector: dict[LabelKey, LabelValue] | None = Field(
+        None, description="Pod labels; default {<naming.selectorLabel>: <serviceName>}.")
     serviceAccount: ServiceAccount | None = None
+    metrics: Metrics | None = Field(None, description="The application's own Prometheus metrics endpoint.")
     environments: list[DnsLabel] | None = Field(None, description="Environments that run this service; default all.")
-    ports: Annotated[list[Port], Field(min_length=1)]
+    ports: Annotated[list[ServicePort], Field(min_length=1)]
 
 
 class ExternalRedirect(Model):
@@ -789,6 +834,12 @@ class Naming(Model):
     prefix: Annotated[str, Field(pattern=r"^([a-z0-9][-a-z0-9]*)?$", max_length=40)] = Field(
         "", description="Put before every service key: with 'shop-', service 'orders' is the Kubernetes Service "
                         "'shop-orders' with selector app: shop-orders. Default: none, the key as written.")
+    selectorLabel: LabelKey = Field(
+        "app", description="The pod label that selects a service's workloads, valued with the Service name "
+                           "(e.g. app.kubernetes.io/name); a service's own selector replaces it.")
+    versionLabel: LabelKey = Field(
+        "version", description="The pod label that tells a service's versions apart, valued with the version "
+                               "name; a version's own labels replace it.")
 
 
 class Catalog(Model):

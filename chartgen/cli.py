@@ -173,6 +173,7 @@ def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
 LAZY_COMMANDS = {
     "canary": ("chartgen.commands.canary", "command"),
     "export": ("chartgen.commands.export", "command"),
+    "import": ("chartgen.commands.importcmd", "command"),
     "lint": ("chartgen.commands.lint", "command"),
     "package": ("chartgen.commands.publish", "package"),
     "publish": ("chartgen.commands.publish", "publish"),

@@ -28,6 +28,8 @@ from the Secret ``grafana-admin`` that the bootstrap script creates once
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 from dataclasses import dataclass, field
 
@@ -525,7 +527,39 @@ def _prometheus(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     }
     # the alert rules are machine-made and grow with the mesh: they live in chartgen-owned
     # files (build_generated_values), layered before the user's environment file
-    return common, {view.name: {} for view in mesh.views}
+    return common, {view.name: _app_scrape_configs(view) for view in mesh.views}
+
+
+def _prom_label(key: str) -> str:
+    """A pod label key as Prometheus' service discovery names it."""
+    return "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+def _app_scrape_configs(view) -> dict:
+    """One scrape job per service declaring application metrics: its pods (by its selector,
+    in its namespace) on the metrics port and path. The chart admits the observability
+    namespace there (NetworkPolicy, AuthorizationPolicy, plaintext on that port alone)."""
+    jobs = {}
+    for key, svc in sorted(view.enabled.items()):
+        metrics = svc.spec.metrics
+        if metrics is None or not metrics.scrapeJob:
+            continue  # none, or the application's own annotations have Prometheus scrape it
+        selector = sorted(svc.selector.items())
+        jobs[f"{svc.service_name}-metrics"] = {
+            "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [view.service_namespace(svc)]}}],
+            "metrics_path": metrics.path,
+            "relabel_configs": [
+                {"action": "keep", "source_labels": [_prom_label(k) for k, _ in selector],
+                 "separator": ";", "regex": ";".join(re.escape(v) for _, v in selector)},
+                # one target per pod, whichever container ports it declares
+                {"source_labels": ["__meta_kubernetes_pod_ip"], "regex": "(.+)",
+                 "replacement": f"$1:{metrics.port}", "target_label": "__address__"},
+                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+                {"target_label": "service", "replacement": svc.service_name},
+            ],
+        }
+    return {"scrapeConfigs": jobs} if jobs else {}
 
 
 def _grafana(mesh: Mesh) -> tuple[dict, dict[str, dict]]:

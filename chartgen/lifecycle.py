@@ -161,9 +161,16 @@ def _port_changes(name: str, old: list[dict], new: list[dict]) -> list[Change]:
     out += [Change(MINOR, f"{name}: port {p} ({nports[p]['number']}) added", ADDED, name) for p in added]
     for p in sorted(set(oports) & set(nports)):
         if oports[p] != nports[p]:
-            out.append(Change(MAJOR, f"{name}: port {p} {oports[p]['number']}/{oports[p]['protocol']} → "
-                                     f"{nports[p]['number']}/{nports[p]['protocol']}", CHANGED, name))
+            # a new targetPort moves what the policies admit to another pod port: a break
+            out.append(Change(MAJOR, f"{name}: port {p} {_port_text(oports[p])} → {_port_text(nports[p])}",
+                              CHANGED, name))
     return out
+
+
+def _port_text(port: dict) -> str:
+    """``80/HTTP``, or ``80→8079/HTTP`` for a port whose pods listen on another port."""
+    target = port.get("targetPort")
+    return f"{port['number']}{'' if target is None else f'→{target}'}/{port['protocol']}"
 
 
 def _expose_changes(name: str, oe: dict, ne: dict) -> list[Change]:

@@ -64,6 +64,8 @@ class ResolvedService:
     enabled: bool
     namespace: str | None  # None: the environment's default namespace (base layer only)
     prefix: str = ""  # the catalog's naming.prefix
+    selector_label: str = "app"  # the catalog's naming.selectorLabel
+    version_label: str = "version"  # the catalog's naming.versionLabel
     own_retry_on: bool = False  # the service (or its environment override) states retries.retryOn
 
     @property
@@ -74,7 +76,7 @@ class ResolvedService:
 
     @property
     def selector(self) -> dict[str, str]:
-        return dict(self.spec.selector) if self.spec.selector else {"app": self.service_name}
+        return dict(self.spec.selector) if self.spec.selector else {self.selector_label: self.service_name}
 
     @property
     def service_account(self) -> str:
@@ -99,7 +101,7 @@ class ResolvedService:
 
     def version_labels(self, version: str) -> dict[str, str]:
         spec = (self.spec.versions or {}).get(version)
-        return dict(spec.labels) if spec and spec.labels else {"version": version}
+        return dict(spec.labels) if spec and spec.labels else {self.version_label: version}
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,7 +245,8 @@ def resolve_service(catalog: Catalog, key: str, env_name: str | None) -> Resolve
     own_retry_on = any(layer.retries is not None and "retryOn" in layer.retries.model_fields_set
                        for layer in layers[1:])
     return ResolvedService(key=key, spec=spec, enabled=enabled, namespace=spec.namespace,
-                           prefix=catalog.naming.prefix, own_retry_on=own_retry_on)
+                           prefix=catalog.naming.prefix, selector_label=catalog.naming.selectorLabel,
+                           version_label=catalog.naming.versionLabel, own_retry_on=own_retry_on)
 
 
 class Mesh:

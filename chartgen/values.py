@@ -101,7 +101,14 @@ def _nonnull(model) -> dict:
 
 
 def _ports(ports) -> list[dict]:
-    return [{"name": p.name, "number": p.port, "protocol": p.protocol} for p in ports]
+    out = []
+    for p in ports:
+        item = {"name": p.name, "number": p.port, "protocol": p.protocol}
+        target = getattr(p, "targetPort", None)  # a service's port may name the pod's port
+        if target is not None and target != p.port:
+            item["targetPort"] = target
+        out.append(item)
+    return out
 
 
 def _expose(svc: ResolvedService) -> dict:
@@ -153,6 +160,7 @@ def service_values(svc: ResolvedService, view: EnvView | None = None) -> dict:
         "rateLimit": _rate_limit(s.rateLimit),
         "calls": list(s.calls or []),
         "env": dict(sorted((s.env or {}).items())),
+        **({"metrics": {"enabled": True, "port": s.metrics.port, "path": s.metrics.path}} if s.metrics else {}),
     }
 
 

@@ -32,6 +32,8 @@ ENV_VAR = naming.ENV_VAR.pattern
 ENV_VAR_OR_EMPTY = f"^$|{ENV_VAR}"
 # AuthorizationPolicy reads '*' as a wildcard and '{…}' as a template: literal paths have neither.
 PLAIN_PATH = r"^/[^*{}?# ]*$"
+# a container port name (the catalog checks the rest of IANA_SVC_NAME: a letter, no "--")
+IANA_SVC_NAME = r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"
 INT32_MAX = naming.INT32_MAX
 UINT32_MAX = naming.UINT32_MAX
 
@@ -79,8 +81,13 @@ class ValuesModel(BaseModel):
 
 
 class PortItem(ValuesModel):
+    schema_required: ClassVar = ("name", "number", "protocol")
+
     name: text("Port name (<protocol>[-suffix]).", pattern=DNS_LABEL)
     number: Port
+    targetPort: Annotated[Port | text(pattern=IANA_SVC_NAME), Field(
+        description="The pod's port (number or container port name) that NetworkPolicies and AuthorizationPolicies "
+                    "admit; default number.")] | None = None
     protocol: Annotated[Protocol, Field(description="Protocol: HTTP, HTTP2 and GRPC ports get http rules, TLS and HTTPS "
                                                     "tls rules (by SNI), TCP, MONGO, REDIS and MYSQL tcp rules.")]
 
@@ -254,8 +261,21 @@ class Fault(ValuesModel):
     abort: Abort | None = None
 
 
+class Metrics(ValuesModel):
+    enabled: Annotated[bool, Field(description="Admit Prometheus (the observability namespace) to the application's "
+                                               "metrics port and scrape it there.")] = False
+    port: whole("Container port serving the metrics; 0 when disabled.", 0, 65535) = 0
+    path: text("Metrics path.", pattern=r"^$|" + PLAIN_PATH) = ""
+
+
 class Service(ValuesModel):
     """One service of the mesh."""
+
+    # metrics: only a service that declares application metrics has the key
+    schema_required: ClassVar = ("enabled", "waypoint", "namespace", "serviceName", "selector", "serviceAccount",
+                                 "ports", "expose", "timeout", "retries", "loadBalancer", "connectionPool",
+                                 "outlierDetection", "versions", "weights", "routes", "mirror", "faults", "rateLimit",
+                                 "calls", "env")
 
     enabled: Annotated[bool, Field(description="Render this service's objects.")] = False
     waypoint: text("Ambient data plane: the waypoint (Gateway API Gateway of class istio-waypoint in the service's "
@@ -283,6 +303,7 @@ class Service(ValuesModel):
     calls: Annotated[list[text("A key of services or externalServices.", pattern=DNS_LABEL)], Field(
         description="Dependencies: drive AuthorizationPolicies, NetworkPolicies and Sidecar scope.")] = []
     env: Annotated[dict[EnvKey, str], Field(description="Entries of this service's env ConfigMap.")] = {}
+    metrics: Annotated[Metrics, Field(description="The application's own metrics endpoint.")] = Metrics()
 
 
 # --- an external service ----------------------------------------------------------------------

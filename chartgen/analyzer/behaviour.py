@@ -26,7 +26,8 @@ class VerifyResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems)
+        """A problem of level error (the workload checks also report warnings)."""
+        return any(p.level == "error" for p in self.problems)
 
 
 def rule_of(f: FlowResult) -> str:
@@ -92,8 +93,10 @@ def _reports(project: Project, envs: list[str], texts: dict[str, str], flows: bo
 
 
 def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None,
-                   flows: bool = True) -> VerifyResult:
-    """Render and verify (``flows`` False: the reports may hold only the problems)."""
+                   workloads: tuple = (), flows: bool = True) -> VerifyResult:
+    """``workloads``: the application's manifests (files, directories, '-'), checked against
+    the same rendered environments (``chartgen.workloads``, the WL codes). ``flows`` False: the
+    reports may hold only the problems."""
     envs = sorted(envs or project.environments())
     if scratch is not None:
         texts = render_texts(project, envs, scratch)
@@ -101,8 +104,12 @@ def verify_project(project: Project, envs: list[str] | None = None, scratch: Pat
         with tempfile.TemporaryDirectory(prefix="chartgen-verify-") as tmp:
             texts = render_texts(project, envs, Path(tmp))
     reports = _reports(project, envs, texts, flows)
-    problems = sorted(p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map))
-    return VerifyResult(envs, reports, problems, list(dict.fromkeys(project.notes)))
+    problems = [p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map)]
+    if workloads:
+        from ..workloads import check_rendered
+
+        problems += check_rendered(assemble(project, texts), list(workloads))
+    return VerifyResult(envs, reports, sorted(problems), list(dict.fromkeys(project.notes)))
 
 
 def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tuple[str, ...] = (),
@@ -120,10 +127,7 @@ def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | 
     if unknown:
         raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
                                  f"{', '.join(sorted(catalog.environments))}")
-    result = verify_project(project, list(envs), flows=flows)
-    if workloads:
-        result.notes.append("--workloads: the workload checks are not part of this build; manifests not checked")
-    return result
+    return verify_project(project, list(envs), workloads=tuple(workloads), flows=flows)
 
 
 def check_behaviour(ctx) -> None:
@@ -215,16 +219,26 @@ def to_sarif(result: VerifyResult) -> str:
     from .. import sarif
     from .findings import RULES, SARIF_LEVELS, help_uri
 
+    from ..workloads import CODES, DOC
+
     ids = sorted({p.rule for p in result.problems} | {c for c in RULES if c.startswith("VFY")})
-    rules = [{"id": c, "shortDescription": {"text": RULES[c].summary}, "helpUri": help_uri(c),
-              "defaultConfiguration": {"level": SARIF_LEVELS[RULES[c].level]}} for c in ids]
+
+    def rule(c: str) -> dict:
+        if c in CODES:  # the workload checks (--workloads)
+            level, summary = CODES[c]
+            return {"id": c, "shortDescription": {"text": summary}, "helpUri": sarif.docs_url(DOC),
+                    "defaultConfiguration": {"level": SARIF_LEVELS[level]}}
+        return {"id": c, "shortDescription": {"text": RULES[c].summary}, "helpUri": help_uri(c),
+                "defaultConfiguration": {"level": SARIF_LEVELS[RULES[c].level]}}
+
+    rules = [rule(c) for c in ids]
     index = {c: i for i, c in enumerate(ids)}
     results = []
     for p in result.problems:
         region = {"startLine": max(p.line, 1)}
         if p.line and p.col:
             region["startColumn"] = p.col
-        results.append({"ruleId": p.rule, "ruleIndex": index[p.rule], "level": "error",
+        results.append({"ruleId": p.rule, "ruleIndex": index[p.rule], "level": SARIF_LEVELS[p.level],
                         "message": {"text": f"{p.path}: {p.message}" if p.path else p.message},
                         "locations": [{"physicalLocation": {"artifactLocation": {"uri": sarif.file_uri(p.file)},
                                                             "region": region}}]})

@@ -15,8 +15,9 @@ from . import options
 @options.environments("Verify")
 @options.output_format("text", "json", "sarif")
 @click.option("--flows", is_flag=True, help="Print every flow (the whole matrix), not only the problems.")
-@click.option("--workloads", "workloads", multiple=True, type=click.Path(dir_okay=False),
-              help="Workload manifests to check against the mesh (repeatable; reserved for the workload checks).")
+@click.option("--workloads", "workloads", multiple=True, type=click.Path(allow_dash=True), metavar="MANIFEST",
+              help="Also check the mesh against the pods it will govern: the application's manifests (a file, a "
+                   "directory, '-' for stdin; repeatable). Codes WL0xx: docs/existing-application.md.")
 @click.pass_obj
 def command(obj: Ctx, catalog, envs, fmt, flows, workloads):
     """Render every environment with helm and check, offline, that the mesh allows every flow
@@ -24,11 +25,16 @@ def command(obj: Ctx, catalog, envs, fmt, flows, workloads):
 
     Exit 1 on any problem, each as file:line:col: error: path: message [VFYxxx].
 
+    With --workloads, also check the mesh against the application's manifests: selectors,
+    ServiceAccounts, pod ports, port protocols, version labels, probes, scrapes (WL0xx,
+    located in the manifests; warnings do not fail).
+
     \b
     Example:
       chartgen verify
       chartgen verify --env prod --flows
       chartgen verify --format sarif > verify.sarif
+      chartgen verify --workloads k8s/ --workloads extra.yaml
     """
     from ..analyzer.behaviour import to_json, to_sarif, to_text, verify_catalog
     from ..errors import UnknownEnvironment

@@ -92,6 +92,9 @@ _model("mesh-chart", "helmfile.meshChart is <repository>/<chart> or oci://<regis
 _model("port-range", "Port numbers are 1–65535",
        fail="services:\n  web:\n    ports: [{name: http, port: 70000}]\n",
        ok="services:\n  web:\n    ports: [{name: http, port: 8080}]\n")
+_model("target-port", "A port's targetPort is a port number or a container port name (IANA_SVC_NAME)",
+       fail="services:\n  web:\n    ports: [{name: http, port: 80, targetPort: Http_Web}]\n",
+       ok="services:\n  web:\n    ports: [{name: http, port: 80, targetPort: http-web}]\n")
 _model("percent-range", "Percentages are 0–100 (a fault's: 0, or 0.0001–100)",
        fail="environments:\n  dev: {gateway: {https: false}, tracing: {samplingPercent: 150}}\n",
        ok="environments:\n  dev: {gateway: {https: false}, tracing: {samplingPercent: 15}}\n")

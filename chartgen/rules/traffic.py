@@ -162,3 +162,24 @@ def covers(a: Match, b: Match) -> bool:
     if a.cookie is not None and a.cookie != b.cookie:
         return False
     return a.path is None or (b.path is not None and _string_covers(a.path, b.path))
+
+
+# The ports Istio's proxy takes in every pod it joins ("Ports used by Istio": admin, outbound,
+# debug, inbound, HBONE, merged metrics, health, DNS, Envoy's metrics): an application cannot
+# listen there.
+ISTIO_POD_PORTS = (15000, 15001, 15004, 15006, 15008, 15020, 15021, 15053, 15090)
+
+
+@_rule("istio-pod-port", "A pod port (targetPort, metrics.port) is not one that Istio's proxy takes in the pod",
+       fail=_WEB + "    metrics: {port: 15020}\n", ok=_WEB + "    metrics: {port: 9102}\n")
+def istio_pod_port(ctx, layer, key, svc):
+    taken = ", ".join(str(p) for p in ISTIO_POD_PORTS)
+    for i, p in enumerate(svc.spec.ports or []):
+        if p.targetPort in ISTIO_POD_PORTS:
+            yield Hit(layer.loc(key, "ports", i, "targetPort"),
+                      f"expected a pod port the application can listen on, got {p.targetPort} (Istio's proxy takes {taken})")
+    m = svc.spec.metrics
+    if m is not None and m.port in ISTIO_POD_PORTS:
+        yield Hit(layer.loc(key, "metrics", "port"),
+                  f"expected the application's own metrics port, got {m.port} (Istio's proxy takes {taken}; its "
+                  "merged metrics on 15020 are admitted already)")

@@ -88,6 +88,7 @@ def build_world(docs, view, gateway_namespace: str, mesh_outbound: str = "ALLOW_
                                tuple(sorted(labels.items())), svc.service_account, world.ns_mode(ns), ips.next(),
                                svc.key, version))
         world.named_ports[(ns, svc.service_name)] = named
+        world.pod_ports[(ns, svc.service_name)] = {p.port: _pod_port(p) for p in svc.spec.ports}
     _add_gateways(world, gateway_namespace, ips)
     obs = view.catalog.observability.namespace
     world.add(Workload("prometheus", "prometheus", obs, (("app.kubernetes.io/name", "prometheus"),), "prometheus",
@@ -122,6 +123,14 @@ def _add_gateways(world: World, gateway_namespace: str, ips: IpPool) -> None:
                                f"{gw.name}-{gw.spec.get('gatewayClassName') or 'istio'}", "proxy", ips.next()))
 
 
+def _pod_port(p) -> tuple[str, int]:
+    """(container port name, number) behind a catalog port: its targetPort, else the port."""
+    target = p.targetPort
+    if isinstance(target, str):
+        return target, p.port  # named: the number is the pod's, unknown here; the name decides
+    return p.name, target if target is not None else p.port
+
+
 # --- hops -----------------------------------------------------------------------------------------
 
 def _peer(world: World, w: Workload) -> netpol.Peer:
@@ -136,13 +145,14 @@ def _make_peer(world: World, w: Workload) -> netpol.Peer:
     if w.kind in ("outside", "kubelet"):
         return netpol.Peer(w.ip)
     named = ()
-    if w.kind == "service":
-        named = world.named_ports.get((w.namespace, w.name.split(" (")[0]), ())
+    if w.kind == "service":  # the pods' container ports (NetworkPolicies may name them)
+        named = tuple(world.pod_ports.get((w.namespace, w.name.split(" (")[0]), {}).values())
     return netpol.Peer(w.ip, w.namespace, w.labels, named)
 
 
-def _mtls_refused(world: World, src: Workload, dst: Workload) -> str | None:
-    """The PeerAuthentication that refuses a plaintext caller, if any (STRICT)."""
+def _mtls_refused(world: World, src: Workload, dst: Workload, port: int | None = None) -> str | None:
+    """The PeerAuthentication that refuses a plaintext caller on ``port``, if any (STRICT; a
+    workload-selected policy's portLevelMtls decides its ports)."""
     if src.principal is not None or dst.mode not in ("sidecar", "ambient"):
         return None
     mode, ref = "PERMISSIVE", ""
@@ -152,6 +162,9 @@ def _mtls_refused(world: World, src: Workload, dst: Workload) -> str | None:
             if sel and not subset(sel, dst.label_map):
                 continue
             m = (pa.spec.get("mtls") or {}).get("mode")
+            by_port = {str(k): (v or {}).get("mode") for k, v in (pa.spec.get("portLevelMtls") or {}).items()}
+            if sel and port is not None and by_port.get(str(port)):
+                m = by_port[str(port)]
             if m:
                 mode, ref = str(m), pa.ref
     return ref if mode == "STRICT" else None
@@ -174,7 +187,7 @@ def _decide_hop(world: World, src: Workload, dst: Workload, port: int, req_path:
     ok, why = netpol.connection(world, _peer(world, src), _peer(world, dst), wire)
     if not ok:
         return Verdict(False, [f"NetworkPolicy ({', '.join(why)}) on port {wire}"])
-    refused = _mtls_refused(world, identity, dst)
+    refused = _mtls_refused(world, identity, dst, port)
     if refused:
         return Verdict(False, [f"{refused} (STRICT mTLS refuses plaintext)"])
     if point == "none":
@@ -292,7 +305,8 @@ class Evaluator:
                 denied.append(f"{b.service}: no pods match the backend")
                 continue
             for pod in pods:
-                v = _hop(self.world, identity, pod, b.port or port, path, identity, point_of(pod))
+                pod_port = self.world.pod_port(pod, b.port or port)  # the Service's targetPort
+                v = _hop(self.world, identity, pod, pod_port, path, identity, point_of(pod))
                 if v.allowed:
                     allowed_any = True
                     share = b.weight / len(pods) * 100
@@ -579,6 +593,11 @@ def _housekeeping(ev: Evaluator) -> list[FlowResult]:
             ok, why = netpol.connection(ev.world, _peer(ev.world, prom), _peer(ev.world, pod), METRICS)
             out.append(FlowResult("", "scrape", prom.name, pod.name, METRICS, "HTTP", None, True, Verdict(ok, why),
                                   None, origin))
+        if svc.spec.metrics is not None:  # the application's own metrics, scraped in plaintext
+            m = svc.spec.metrics
+            v = _hop(ev.world, prom, pod, m.port, m.path, prom, point_of(pod))
+            out.append(FlowResult("", "scrape", prom.name, pod.name, m.port, "HTTP", m.path, True, v, None,
+                                  ("services", pod.key, "metrics")))
         probe_ip = AMBIENT_PROBE_IP if pod.mode == "ambient" else NODE_IP
         port = METRICS if pod.mode == "sidecar" else svc.spec.ports[0].port
         ok, why = netpol.connection(ev.world, netpol.Peer(probe_ip), _peer(ev.world, pod), port)
@@ -643,11 +662,26 @@ def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: 
             continue
         if src.kind == "gateway" and svc.spec.expose is not None and port in declared:
             continue  # the ingress flows check the exposed service's paths
+        if _scraper(ev, src) and _scraped_port(ev, svc, ns, port):
+            continue  # the application's metrics port, admitted to the observability namespace: the scrape flow checks it
         path = "/" if proto in ("HTTP", "HTTP2", "GRPC") else None
         v = ev.call(src, svc.service_name, ns, port, path)
         out.append(FlowResult("", "stray", src.name, svc.service_name, port, proto, path, False, v, None,
                               ("services", key), (_end_of(src), ("svc", key))))
     return out
+
+
+def _scraper(ev: Evaluator, src: Workload) -> bool:
+    """Prometheus, or any pod of its namespace (the chart admits the namespace, as on 15020)."""
+    return src.kind == "prometheus" or (src.kind == "stranger" and
+                                        src.namespace == ev.view.catalog.observability.namespace)
+
+
+def _scraped_port(ev: Evaluator, svc, ns: str, port: int) -> bool:
+    """A Service port whose pods' port is the service's metrics port (Prometheus reaches it in
+    plaintext; in ambient the policy admits the port, not only the metrics path)."""
+    m = svc.spec.metrics
+    return m is not None and ev.world.pod_ports.get((ns, svc.service_name), {}).get(port, (None, port))[1] == m.port
 
 
 def verify_docs(docs, view, gateway_namespace: str, mesh_outbound: str = "ALLOW_ANY") -> EnvReport:

@@ -84,12 +84,19 @@ class World:
     by_ns: dict[str, list[Obj]] = field(default_factory=dict)  # "<kind>/<ns>" -> objects
     mesh_outbound: str = "ALLOW_ANY"  # meshConfig.outboundTrafficPolicy.mode
     named_ports: dict = field(default_factory=dict)  # (ns, Service name) -> ((port name, number), ...)
+    # (ns, Service name) -> {Service port: (container port name, number)}: what the pods listen on
+    # (a port's targetPort; a named one keeps the Service port's number as a stand-in)
+    pod_ports: dict = field(default_factory=dict)
     outside: Workload | None = None
     _label_index: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict)
 
     def kind(self, kind: str) -> list[Obj]:
         return self.objects.get(kind, [])
+
+    def pod_port(self, w: Workload, port: int) -> int:
+        """The port a service's pod ``w`` receives a connection to its Service's ``port`` on."""
+        return self.pod_ports.get((w.namespace, w.name.split(" (")[0]), {}).get(port, (None, port))[1]
 
     def in_ns(self, kind: str, ns: str) -> list[Obj]:
         return self.by_ns.get(f"{kind}/{ns}", [])

@@ -33,6 +33,7 @@ faults: []
 rateLimit: {enabled: false, maxTokens: 0, tokensPerFill: 0, fillInterval: ""}
 calls: []
 env: {}
+metrics: {enabled: false, port: 0, path: ""}
 {{- end -}}
 
 {{- define "chartgen.externalDefaults" -}}

@@ -1,11 +1,16 @@
-{{/* The ports of a service: the first port, the rule kind of each port, NetworkPolicy ports. */}}
+{{/* The ports of a service: the first port, the rule kind of each port, the workload ports, NetworkPolicy ports. */}}
 
 {{/*
 chartgen.servicePorts: sets on an enabled service "svc" its port (the first port
 number), portStrings, the port numbers by rule kind (httpPorts: HTTP, HTTP2, GRPC;
 tlsPorts: TLS, HTTPS, routed by SNI; tcpPorts: the rest; the kinds of the catalog's
-protocol_class, which a test holds them to), grpcPorts, multiPort, and npPortsYaml,
-its NetworkPolicy ports as YAML text (with HBONE's 15008 when "ambient").
+protocol_class, which a test holds them to), grpcPorts, multiPort; the workload
+ports (a port's targetPort, else its number: what the pods listen on, which Istio's
+AuthorizationPolicies and the NetworkPolicies match):
+targetOf (service port number as text → workload port), authzPorts (the numeric
+workload ports as text) and authzAnyPort (a workload port is named, which an
+AuthorizationPolicy cannot state: its rule then admits any port); npPortsYaml, its
+NetworkPolicy ports as YAML text (with HBONE's 15008 when "ambient"), and metricsNpYaml.
 Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $ambient) }}
 */}}
 {{- define "chartgen.servicePorts" -}}
@@ -18,6 +23,22 @@ Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $amb
 {{- $ps = append $ps (toString (int $p.number)) -}}
 {{- end -}}
 {{- $_ := set $svc "portStrings" $ps -}}
+{{- $targetOf := dict -}}
+{{- $authz := list -}}
+{{- $anyPort := false -}}
+{{- range $p := $svc.ports -}}
+{{- $t := $p.targetPort | default $p.number -}}
+{{- if kindIs "string" $t -}}
+{{- $anyPort = true -}}
+{{- else -}}
+{{- $t = int $t -}}
+{{- $authz = append $authz (toString $t) -}}
+{{- end -}}
+{{- $_ := set $targetOf (toString (int $p.number)) $t -}}
+{{- end -}}
+{{- $_ := set $svc "targetOf" $targetOf -}}
+{{- $_ := set $svc "authzPorts" (uniq $authz) -}}
+{{- $_ := set $svc "authzAnyPort" $anyPort -}}
 {{- /* rule kind per port: http (HTTP, HTTP2, GRPC), tls (TLS, HTTPS: by SNI), tcp (the rest) */ -}}
 {{- $httpPorts := list -}}
 {{- $tlsPorts := list -}}
@@ -43,10 +64,14 @@ Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $amb
 {{- $_ := set $svc "multiPort" (gt (len $svc.ports) 1) -}}
 {{- /* rendered once here: every template that needs them reuses the text */ -}}
 {{- $_ := set $svc "npPortsYaml" (include "chartgen.npPorts" (ternary (concat $svc.ports $hbone) $svc.ports .ambient)) -}}
+{{- if $svc.metrics.enabled -}}
+{{- $_ := set $svc "metricsNpYaml" (include "chartgen.npPorts" (list (dict "number" $svc.metrics.port "protocol" "TCP"))) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
-chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list,
+chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list, each
+its targetPort when it has one (a name stays a name: Kubernetes resolves it in the pod),
 written as toYaml writes the list ("[]" when empty) without its cost per service.
 Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
 */}}
@@ -54,7 +79,9 @@ Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
 {{- $out := list -}}
 {{- range $p := . -}}
 {{- $proto := ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP") -}}
-{{- $out = append $out (printf "- port: %d\n  protocol: %s" (int $p.number) $proto) -}}
+{{- $t := get $p "targetPort" | default $p.number -}}
+{{- $port := ternary (quote $t) (toString (int $t)) (kindIs "string" $t) -}}
+{{- $out = append $out (printf "- port: %s\n  protocol: %s" $port $proto) -}}
 {{- end -}}
 {{- join "\n" $out | default "[]" -}}
 {{- end -}}
