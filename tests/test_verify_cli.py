@@ -170,3 +170,18 @@ def test_lint_checks_a_large_render_in_forked_processes_with_the_same_findings(h
     assert forked == [["dev", "prod"]] or (os.cpu_count() or 1) == 1
     assert findings(parallel) == findings(sequential)
     assert any(code == "VFY101" and env == "prod" for code, env, _ in findings(parallel))
+
+
+def test_graph_verify_adds_the_edge_a_values_file_opens(helm, tmp_path):
+    """A prod values edit that lets piper call receiver (the catalog does not ask for it) is
+    drawn as an added, dotted orange edge with the reason, in prod."""
+    work = _copy_project(tmp_path)
+    prod = work / "values" / "bytefreezer-mesh" / "prod.yaml"
+    data = yaml.safe_load(prod.read_text(encoding="utf-8"))
+    data["services"].setdefault("piper", {})["calls"] = ["receiver", "aws"]
+    prod.write_text(yaml.safe_dump(data), encoding="utf-8")
+    res = CliRunner().invoke(cli, ["graph", str(work / "catalog.yaml"), "--env", "prod", "--verify", "--format", "dot"])
+    assert res.exit_code == 0, res.output
+    edge = [line for line in res.stdout.splitlines() if line.startswith('  "svc__piper" -> "svc__receiver"')]
+    assert len(edge) == 1, res.stdout
+    assert 'style=dotted, color="#d35400"' in edge[0] and ":3000/ allowed, not in the catalog" in edge[0]
