@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import Problem
 from ..verify import EnvReport, FlowResult, verify_docs
-from .workspace import Project, Rendered, assemble, fork_map, in_forks, job_item, render_texts
+from .workspace import Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
 
 WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
         "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
@@ -116,10 +116,14 @@ def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | 
                    workloads: tuple = (), flows: bool = True) -> VerifyResult:
     """``chartgen verify`` as a library call: read and check the catalog (every problem, as a
     CatalogError), render its environments with helm, verify them (``envs``: only these)."""
+    with gc_paused():
+        return _verify_catalog(Path(catalog_path), envs, workloads, flows)
+
+
+def _verify_catalog(catalog_path: Path, envs, workloads: tuple, flows: bool) -> VerifyResult:
     from ..errors import UnknownEnvironment
     from ..validate import parse_catalog, read_catalog_text
 
-    catalog_path = Path(catalog_path)
     catalog, smap = parse_catalog(read_catalog_text(catalog_path), str(catalog_path))
     project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
                                    source_map=smap)

@@ -25,7 +25,7 @@ from .scanner import (apply_suppressions, collect, feed, find_checkov, load_supp
 from .schema import preload, validate_objects
 from .security import check_security
 from .webhook import check_webhook
-from .workspace import KUBE_VERSION, Project, Rendered, assemble, fork_map, in_forks, job_item, render_texts
+from .workspace import KUBE_VERSION, Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
 
 
 @dataclass
@@ -297,11 +297,14 @@ def lint_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tu
     CatalogError), then ``lint`` its environments (``envs``: only these; an unknown one is an
     UnknownEnvironment)."""
     _require_lint_extra()
+    with gc_paused():
+        return _lint_catalog(Path(catalog_path), envs, scanner, progress)
 
+
+def _lint_catalog(catalog_path: Path, envs, scanner: bool, progress) -> LintResult:
     from ..errors import UnknownEnvironment
     from ..validate import parse_catalog, read_catalog_text
 
-    catalog_path = Path(catalog_path)
     text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
     catalog, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
     project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,

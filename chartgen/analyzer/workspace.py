@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -398,3 +399,20 @@ def fork_map(work, envs: list[str], **job) -> list:
 
 def job_item(name: str):
     return _JOB[name]
+
+
+@contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector paused while a render is parsed and checked: those
+    build hundreds of thousands of small objects and few cycles, and each collection walks all
+    of them (at 1,000 services about a third of verify's and lint's time went to the collector).
+    Reference counting still frees what is dropped; the collector runs again afterwards."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
