@@ -711,6 +711,26 @@ class Tracing(Model):
     samplingPercent: Percent = 1.0
 
 
+class ControlPlaneSettings(Model):
+    """The control plane's revisions and revision tags (docs/istio-upgrades.md). An environment's
+    ``istio`` block overrides these key by key."""
+
+    revisions: dict[DnsLabel, Version] | None = Field(
+        None, description="istiod revisions: revision name -> Istio version (two side by side during an upgrade, "
+                          "e.g. {1-29-6: 1.29.6, 1-30-3: 1.30.3}). Each runs as the helmfile release istiod-<revision>.")
+    tags: dict[DnsLabel, DnsLabel] | None = Field(
+        None, description="Revision tags: tag -> revision (e.g. {prod-stable: 1-29-6}); namespaces labelled "
+                          "istio.io/rev=<tag> follow the tag when it moves.")
+    workloads: DnsLabel | None = Field(
+        None, description="The tag (or revision) the namespaces are labelled with (istio.io/rev); default: the only "
+                          "tag, else the oldest revision.")
+    gateway: DnsLabel | None = Field(
+        None, description="The tag (or revision) the ingress gateway is injected by; default: workloads.")
+    namespaces: dict[DnsLabel, DnsLabel] | None = Field(
+        None, description="Namespaces on another tag or revision than workloads: namespace -> tag or revision "
+                          "(`chartgen istio upgrade promote --namespace`).")
+
+
 class Environment(Model):
     production: bool = False
     dataPlane: DataPlane = Field(
@@ -734,6 +754,9 @@ class Environment(Model):
         None, description="HorizontalPodAutoscalers for istiod and the gateway. Default: on in production, off "
         "elsewhere (an HPA without metrics-server, kind's default, turns Degraded).")
     services: dict[DnsLabel, ServiceOverride] = {}
+    istio: ControlPlaneSettings | None = Field(
+        None, description="This environment's control plane revisions and tags (over the mesh-wide istio block, "
+                          "key by key).")
     # A production environment refuses each weaker setting unless its own opt-in says so
     # (chartgen.rules.production.PRODUCTION_GUARDS; lint honours the same keys).
     allowPermissiveMtlsInProduction: bool = Field(False, description="Production: allow mtls: PERMISSIVE.")
@@ -746,8 +769,10 @@ class Environment(Model):
         False, description="Production: allow external services with wildcard hosts (*.example.com).")
 
 
-class IstioSettings(Model):
-    revision: str = Field("", pattern=naming.DNS1123_LABEL_OR_EMPTY.pattern)
+class IstioSettings(ControlPlaneSettings):
+    revision: str = Field("", pattern=naming.DNS1123_LABEL_OR_EMPTY.pattern,
+                          description="One control plane revision (the form before revisions/tags): the istiod "
+                                      "release istiod with this revision; namespaces get istio.io/rev=<revision>.")
     trustDomain: Host = "cluster.local"
     gatewayRelease: DnsLabel = Field("istio-ingress", description="Release (and namespace) of the gateway chart.")
 

@@ -174,6 +174,7 @@ LAZY_COMMANDS = {
     "canary": ("chartgen.commands.canary", "command"),
     "export": ("chartgen.commands.export", "command"),
     "import": ("chartgen.commands.importcmd", "command"),
+    "istio": ("chartgen.commands.istio", "command"),
     "lint": ("chartgen.commands.lint", "command"),
     "package": ("chartgen.commands.publish", "package"),
     "publish": ("chartgen.commands.publish", "publish"),

@@ -36,6 +36,7 @@ from .errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan
 from .bootstrap import argocd_health_patch, bootstrap_script, prerequisites
 from .mesh import EnvView, Mesh, resolve
+from .revisions import release_revision, revision_tags
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
            "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences",
@@ -155,11 +156,11 @@ def _namespaces(catalog: Catalog, view: EnvView, r: Release) -> set[str]:
     return mesh_namespaces(catalog, view) if r.tier == "mesh" else {r.namespace}
 
 
-def istiod_ignore_differences(catalog: Catalog, r: Release) -> list[dict]:
+def istiod_ignore_differences(catalog: Catalog, r: Release, env: str | None = None) -> list[dict]:
     """The webhook fields istiod rewrites at run time, on the release that owns each
     webhook configuration: ``failurePolicy`` (Ignore → Fail once istiod serves) and the
     ``caBundle`` it injects."""
-    rev = catalog.istio.revision
+    rev = release_revision(catalog, r.name) if r.chart == "istiod" else catalog.istio.revision
     both = [".webhooks[]?.clientConfig.caBundle", ".webhooks[]?.failurePolicy"]
     if r.chart == "base":
         return [{"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration",
@@ -171,7 +172,10 @@ def istiod_ignore_differences(catalog: Catalog, r: Release) -> list[dict]:
              "name": f"istio-sidecar-injector{suffix}", "jqPathExpressions": both[:1]},
             {"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration",
              "name": f"istio-validator{suffix}-{r.namespace}", "jqPathExpressions": both},
-        ]
+        ] + [  # the revision tags this istiod serves in the environment (istiod's revisionTags)
+            {"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration",
+             "name": f"istio-revision-tag-{tag}", "jqPathExpressions": both[:1]}
+            for tag in (revision_tags(catalog, env, rev) if env is not None else [])]
     return []
 
 
@@ -228,7 +232,7 @@ def _application(catalog: Catalog, ctx: ExportContext, settings: GitOpsSettings,
         options.append("ServerSideApply=true")  # Istio's CRDs exceed the client-side annotation limit
     if r.tier == "mesh":
         options.append("SkipDryRunOnMissingResource=true")  # its Istio objects need istio-base's CRDs
-    ignore = istiod_ignore_differences(catalog, r)
+    ignore = istiod_ignore_differences(catalog, r, view.name)
     if ignore:
         options.append("RespectIgnoreDifferences=true")
     sync: dict = {}

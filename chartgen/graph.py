@@ -99,7 +99,26 @@ def _mesh_node(view: EnvView) -> Node:
              f"egress {env.egressPolicy}"]
     if view.chaos:
         lines.append("chaos on")
+    lines += _revision_lines(view)
     return Node("mesh", "mesh", f"mesh {view.catalog.metadata.name}", lines)
+
+
+def _revision_lines(view: EnvView) -> list[str]:
+    """With control-plane revisions: the istiod revisions, and the tag or revision each
+    namespace is on (chartgen.revisions)."""
+    from .revisions import control_plane
+
+    cp = control_plane(view.catalog, view.name)
+    if cp.legacy:
+        return []
+    lines = ["istiod " + ", ".join(f"{rev} ({version})" for rev, version in cp.revisions.items())]
+    for ns in sorted({view.namespace} | {view.service_namespace(s) for s in view.enabled.values()}):
+        label = cp.label_of(ns)
+        rev = cp.resolve(label)
+        lines.append(f"{ns} → {label}" + (f" ({rev})" if rev != label else ""))
+    gateway = cp.resolve(cp.gateway)
+    lines.append(f"gateway → {cp.gateway}" + (f" ({gateway})" if gateway != cp.gateway else ""))
+    return lines
 
 
 def _gateway_node(view: EnvView) -> Node:

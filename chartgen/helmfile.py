@@ -7,7 +7,10 @@ It contains no Go templating except the per-environment values file names
 entries per release, with or without ``HELMFILE_V1MODE``, so the file works as a plain
 ``helmfile.yaml`` under helmfile 0.166 in both modes and under helmfile v1.
 
-Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. Where an
+Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. With
+control-plane revisions (``chartgen.revisions``) there is one istiod release per revision,
+``istiod-<revision>``, each newer one needing the older (a revision tag's webhook moves between
+them), and everything after istiod needs all of them. Where an
 environment uses the Gateway API (ambient data plane, or a Gateway API ingress), the local
 chart ``gateway-api-crds`` comes before istio-base; the ambient data plane adds istio-cni
 and ztunnel after istiod (istiod and cni with ``profile: ambient``); a Gateway API ingress
@@ -40,6 +43,7 @@ from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
 from .mesh import EnvView, Mesh, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
+from .revisions import control_plane, shared_version, version_key
 
 __all__ = [
     "ChartSource",
@@ -202,24 +206,32 @@ def _releases(mesh: Mesh) -> list[_Release]:
         out.append(_Release(CRD_CHART, ISTIO_NS, None, CRD_CHART, None, "istio", (), crd_envs,
                             _only("gatewayApiCrds", crd_envs, envs), path=f"charts/{CRD_CHART}"))
         base_needs = (f"{ISTIO_NS}/{CRD_CHART}",)
-    out += [
-        _Release("istio-base", ISTIO_NS, "istio", "base", v.istio, "istio", base_needs, envs),
-        _Release("istiod", ISTIO_NS, "istio", "istiod", v.istio, "istio", (f"{ISTIO_NS}/istio-base",), envs,
-                 {"wait": True}),
-    ]
-    mesh_needs = [f"{ISTIO_NS}/istiod"]
+    shared = shared_version(catalog)  # base, gateway, cni, ztunnel: one chart version everywhere
+    out.append(_Release("istio-base", ISTIO_NS, "istio", "base", shared, "istio", base_needs, envs))
+    istiods: list[Release] = []
+    for name, (version, rev_envs) in istiod_releases(mesh).items():
+        # one istiod per revision, side by side during an upgrade, oldest first: a newer one
+        # also needs the older, so that a revision tag moving to it (its webhook configuration
+        # changing release) leaves the older release before the newer takes it
+        needs = (f"{ISTIO_NS}/istio-base",) + ((f"{ISTIO_NS}/{istiods[-1].name}",) if istiods else ())
+        istiods.append(_Release(name, ISTIO_NS, "istio", "istiod", version, "istio", needs, rev_envs,
+                                {**_only(name, rev_envs, envs), "wait": True}))
+    out += istiods
+    istiod_needs = tuple(f"{ISTIO_NS}/{r.name}" for r in istiods)
+    mesh_needs = list(istiod_needs)
     if ambient_envs:
-        # ambient: the CNI node agent, then ztunnel, before anything joins the mesh
+        # ambient: the CNI node agent, then ztunnel, upgraded in place after every istiod, before
+        # anything joins the mesh
         out += [
-            _Release("istio-cni", ISTIO_NS, "istio", "cni", v.istio, "istio", (f"{ISTIO_NS}/istiod",), ambient_envs,
+            _Release("istio-cni", ISTIO_NS, "istio", "cni", shared, "istio", istiod_needs, ambient_envs,
                      _only("istioCni", ambient_envs, envs)),
-            _Release("ztunnel", ISTIO_NS, "istio", "ztunnel", v.istio, "istio", (f"{ISTIO_NS}/istio-cni",),
+            _Release("ztunnel", ISTIO_NS, "istio", "ztunnel", shared, "istio", (f"{ISTIO_NS}/istio-cni",),
                      ambient_envs, {**_only("ztunnel", ambient_envs, envs), "wait": True}),
         ]
         mesh_needs.append(f"{ISTIO_NS}/ztunnel")
     if ingress_envs:
         # with a Gateway API ingress, Istio deploys the gateway from the chart's Gateway object
-        out.append(_Release(gw, gw, "istio", "gateway", v.istio, "istio", (f"{ISTIO_NS}/istiod",), ingress_envs,
+        out.append(_Release(gw, gw, "istio", "gateway", shared, "istio", istiod_needs, ingress_envs,
                             _only("istioIngress", ingress_envs, envs)))
         mesh_needs.append(f"{gw}/{gw}")
     if obs.grafana:
@@ -244,6 +256,18 @@ def _releases(mesh: Mesh) -> list[_Release]:
                             (f"{ISTIO_NS}/{mesh_release}",), tuple(view.name for view in active),
                             {"condition": "localstack.enabled", "createNamespace": False}))
     return out
+
+
+def istiod_releases(mesh: Mesh) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """istiod release name -> (Istio version, environments that run it), oldest version first:
+    ``istiod`` in the one-revision form, ``istiod-<revision>`` per revision otherwise."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    for view in mesh.views:
+        cp = control_plane(mesh.catalog, view.name)
+        for rev, version in cp.revisions.items():
+            found.setdefault(cp.release(rev), (version, []))[1].append(view.name)
+    ordered = sorted(found.items(), key=lambda kv: (version_key(kv[1][0]), kv[0]))
+    return {name: (version, tuple(rev_envs)) for name, (version, rev_envs) in ordered}
 
 
 def release_names(source: Catalog | Mesh) -> list[str]:
@@ -387,7 +411,7 @@ def _svc(name: str, ns: str) -> str:
     return f"{name}.{ns}"
 
 
-def _istiod(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
+def _istiod(mesh: Mesh, release: Release) -> tuple[dict, dict[str, dict]]:
     catalog = mesh.catalog
     obs = catalog.observability
     mesh_config: dict = {"enablePrometheusMerge": True}
@@ -397,33 +421,64 @@ def _istiod(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
         ]
         mesh_config["defaultProviders"] = {"tracing": ["jaeger"]}
     common: dict = {"meshConfig": mesh_config}
-    if catalog.istio.revision:
-        common["revision"] = catalog.istio.revision
     per_env = {}
     for view in mesh.views:
+        if view.name not in release.envs:
+            continue
+        cp = control_plane(catalog, view.name)
+        rev = next(r for r in cp.revisions if cp.release(r) == release.name)
+        if rev:
+            common["revision"] = rev  # the same in every environment that runs the release
         per_env[view.name] = {"meshConfig": {"accessLogFile": "/dev/stdout" if view.env.accessLogging else ""}}
         if not autoscaling(view):
             per_env[view.name]["autoscaleEnabled"] = False
         if view.ambient:
             per_env[view.name] = {"profile": "ambient", **per_env[view.name]}
+        if cp.tags_of(rev):
+            per_env[view.name]["revisionTags"] = cp.tags_of(rev)
     return common, per_env
 
 
-def _ambient_node(catalog: Catalog, profile: bool) -> tuple[dict, dict[str, dict]]:
-    """istio/cni (with the ambient profile) and istio/ztunnel, in the ambient environments."""
+def _base(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
+    """istio/base: the default validating webhook points at the revision the workloads are on."""
+    catalog = mesh.catalog
+    if not catalog.istio.revisions and not any(e.istio and e.istio.revisions for e in catalog.environments.values()):
+        return {"defaultRevision": catalog.istio.revision or "default"}, {}
+    per_env = {}
+    for view in mesh.views:
+        cp = control_plane(catalog, view.name)
+        per_env[view.name] = {"defaultRevision": (cp.resolve(cp.workloads) if not cp.legacy else cp.workloads)
+                              or "default"}
+    return {}, per_env
+
+
+def _ambient_node(mesh: Mesh, release: Release, profile: bool) -> tuple[dict, dict[str, dict]]:
+    """istio/cni (with the ambient profile) and istio/ztunnel, in the ambient environments.
+    Neither is per revision: both are upgraded in place, after istiod, and ztunnel takes its
+    configuration and certificates from the environment's newest revision (Istio's ambient
+    upgrade order)."""
+    catalog = mesh.catalog
     common: dict = {"profile": "ambient"} if profile else {}
-    if catalog.istio.revision:
-        common["revision"] = catalog.istio.revision
-    return common, {}
+    per_env: dict[str, dict] = {}
+    for env in release.envs:
+        cp = control_plane(catalog, env)
+        if cp.legacy:
+            if cp.workloads:
+                common["revision"] = cp.workloads
+            per_env[env] = {}
+        else:
+            per_env[env] = {"revision": cp.newest}
+    return common, per_env
 
 
 def _gateway(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     catalog = mesh.catalog
     common: dict = {}
-    if catalog.istio.revision:
-        common["revision"] = catalog.istio.revision
     per_env = {}
     for view in mesh.views:
+        cp = control_plane(catalog, view.name)
+        if cp.legacy and cp.gateway:
+            common["revision"] = cp.gateway
         ports = [
             {"name": "status-port", "port": 15021, "targetPort": 15021, "protocol": "TCP"},
             {"name": "http2", "port": 80, "targetPort": 80, "protocol": "TCP"},
@@ -437,6 +492,9 @@ def _gateway(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
         per_env[view.name] = {"service": {"type": gateway_service_type(view), "ports": ports}}
         if not autoscaling(view):
             per_env[view.name]["autoscaling"] = {"enabled": False}
+        if not cp.legacy:
+            # the gateway's pods are injected by this tag or revision: ingress moves when it does
+            per_env[view.name]["revision"] = cp.gateway
     return common, per_env
 
 
@@ -635,16 +693,16 @@ def build_release_values(source: Catalog | Mesh) -> dict[str, dict]:
     catalog = mesh.catalog
     out: dict[str, dict] = {}
     builders = {
-        "base": lambda r: ({"defaultRevision": catalog.istio.revision or "default"}, {}),
-        "istiod": lambda r: _istiod(mesh),
+        "base": lambda r: _base(mesh),
+        "istiod": lambda r: _istiod(mesh, r),
         "gateway": lambda r: _gateway(mesh),
         "kiali-server": lambda r: _kiali(mesh),
         "jaeger": lambda r: _jaeger(mesh),
         "prometheus": lambda r: _prometheus(mesh),
         "grafana": lambda r: _grafana(mesh),
         "localstack": lambda r: _localstack(mesh, r.envs),
-        "cni": lambda r: _ambient_node(catalog, True),
-        "ztunnel": lambda r: _ambient_node(catalog, False),
+        "cni": lambda r: _ambient_node(mesh, r, True),
+        "ztunnel": lambda r: _ambient_node(mesh, r, False),
         CRD_CHART: lambda r: ({}, {}),
     }
     for r in _releases(mesh):

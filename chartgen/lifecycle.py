@@ -74,8 +74,23 @@ def model_snapshot(source: Catalog | Mesh) -> dict:
         values = dict(view.mesh.values.of(view))  # a copy: the values are shared
         # the canary candidate names the version in changelog lines ("canary v2 10% → 25%")
         values["_canary"] = {k: s.spec.canary.candidate for k, s in sorted(view.services.items()) if s.spec.canary}
+        plane = _control_plane(view)
+        if plane:
+            values["controlPlane"] = plane
         out[view.name] = values
     return out
+
+
+def _control_plane(view) -> dict | None:
+    """The istiod revisions and tags of an environment (revisions form only), so that each
+    step of an Istio upgrade has its changelog line ("controlPlane.tags.prod-stable 1-29-6 →
+    1-30-3")."""
+    from .revisions import control_plane
+
+    cp = control_plane(view.catalog, view.name)
+    if cp.legacy:
+        return None
+    return {"revisions": dict(cp.revisions), "tags": dict(cp.tags), "gateway": cp.gateway}
 
 
 def fingerprint(files: dict[str, str]) -> str:
@@ -326,6 +341,10 @@ TEMPLATE_REVISIONS = (
     TemplateRevision(4, "a Gateway API Gateway carries networking.istio.io/service-type (gateway.serviceType), the "
                         "type of the Service Istio deploys for it; LoadBalancer as before unless the values say "
                         "otherwise"),
+    TemplateRevision(5, "new values istio.namespaceRevisions (a namespace's revision tag or revision, over "
+                        "istio.revision: its istio.io/rev label, and its waypoint's) and istio.gatewayRevision (the "
+                        "istio.io/rev label of a Gateway API gateway), for Istio upgrades by revision and tag; with "
+                        "them empty the objects are unchanged", MINOR),
 )
 TEMPLATE_REVISION = TEMPLATE_REVISIONS[-1].number
 

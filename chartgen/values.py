@@ -15,6 +15,7 @@ from typing import Any
 from . import naming
 from .catalog import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
 from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
+from .revisions import control_plane
 
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
@@ -310,6 +311,20 @@ def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
     return mesh.values.of(view)
 
 
+def _istio_block(catalog: Catalog, view: EnvView | None) -> dict:
+    """The control plane labels: what namespaces (istio.io/rev), waypoints and a Gateway API
+    gateway carry in the environment (chartgen.revisions)."""
+    block = {"revision": catalog.istio.revision, "gatewayRevision": "", "namespaceRevisions": {},
+             "systemNamespace": "istio-system", "trustDomain": catalog.istio.trustDomain}
+    if view is not None:
+        cp = control_plane(catalog, view.name)
+        if not cp.legacy:
+            own = {view.namespace} | {view.service_namespace(s) for s in view.enabled.values()}
+            block.update(revision=cp.workloads, gatewayRevision=cp.gateway,
+                         namespaceRevisions={ns: label for ns, label in cp.namespaces.items() if ns in own})
+    return block
+
+
 def _namespace_labels(view: EnvView | None) -> dict:
     """The Pod Security Admission labels of the namespaces the chart creates, per environment."""
     if view is None:
@@ -325,8 +340,7 @@ def _chart_values(catalog: Catalog, view: EnvView | None, services: dict[str, Re
         "nameOverride": "",
         "domain": catalog.metadata.domain,
         "environment": _environment_block(catalog, view),
-        "istio": {"revision": catalog.istio.revision, "systemNamespace": "istio-system",
-                  "trustDomain": catalog.istio.trustDomain},
+        "istio": _istio_block(catalog, view),
         "namespaces": {"create": True, "labels": _namespace_labels(view)},
         "gateway": _gateway_block(catalog, view),
         "observability": {

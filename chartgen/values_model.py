@@ -345,7 +345,12 @@ class EnvironmentValues(ValuesModel):
 
 
 class Istio(ValuesModel):
-    revision: text("Control plane revision; empty uses istio-injection=enabled.", pattern=DNS_LABEL_OR_EMPTY)
+    revision: text("Control plane tag or revision of the namespaces; empty uses istio-injection=enabled.",
+                   pattern=DNS_LABEL_OR_EMPTY)
+    gatewayRevision: text("Tag or revision of a Gateway API gateway (istio.io/rev); empty: none.",
+                          pattern=DNS_LABEL_OR_EMPTY)
+    namespaceRevisions: Annotated[dict[DnsKey, str], Field(description="Namespace -> its tag or revision, "
+                                                                       "where not istio.revision.")]
     systemNamespace: text("Istio's namespace.", pattern=DNS_LABEL)
     trustDomain: text("Mesh trust domain (principals).", min_length=1)
 
@@ -433,7 +438,8 @@ NOTES: dict[str, str] = {
     "environment.hostSuffix": 'External host = <expose.host>.<hostSuffix>; "" → the host as is.',
     "environment.chaos": "Fault rules render only when true.",
     "environment.dataPlane": "ambient: namespaces, waypoints and GAMMA HTTPRoutes (docs/ambient.md).",
-    "istio.revision": "Otherwise namespaces get istio.io/rev=<revision>.",
+    "istio.revision": "Otherwise namespaces get istio.io/rev=<revision> (never istio-injection too).",
+    "istio.namespaceRevisions": "During an Istio upgrade: namespaces moved before the tag (docs/istio-upgrades.md).",
     "namespaces.create": "Namespace objects are annotated helm.sh/resource-policy: keep.",
     "gateway.namespace": "The TLS secret (credentialName) must live here.",
     "gateway.httpsRedirect": "With https: an HTTP server on 80 that redirects.",

@@ -72,7 +72,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["validate", "generate", "diff", "graph", "doctor", "schema", "init", "version",
-                                     "lint", "package", "publish", "canary", "export"])
+                                     "lint", "package", "publish", "canary", "export", "istio"])
 def test_every_command_help_has_an_example(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0, result.output

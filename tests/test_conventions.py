@@ -31,7 +31,7 @@ def _located(line: str) -> tuple[str, int, int, str]:
     return line.rsplit("[", 1)[1].rstrip("]"), int(ln), int(col), file
 
 
-@pytest.mark.parametrize("args", [["validate"], ["canary", "status"], ["diff", "--stat"], ["lint"],
+@pytest.mark.parametrize("args", [["validate"], ["canary", "status"], ["istio", "upgrade", "status"], ["diff", "--stat"], ["lint"],
                                   ["generate", "--check"], ["package"], ["graph"], ["export", "argocd"]])
 def test_every_catalog_command_takes_the_catalog_as_an_argument(args):
     """pre-commit and editors pass the file name: `chartgen validate broken.yaml` reads it."""

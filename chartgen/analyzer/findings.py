@@ -62,6 +62,8 @@ _RULES = [
     Rule("CG142", "error", "Client-side apply: last-applied annotation over 256 KiB"),
     Rule("CG143", "error", "Annotations over 256 KiB"),
     Rule("CG144", "error", "Name, label value or key longer than Kubernetes allows"),
+    Rule("CG150", "error", "istio.io/rev names a tag or revision no istiod serves"),
+    Rule("CG151", "warning", "Ingress gateway on a revision the upgrade is removing"),
     Rule("SCANNER", "error", "Kubernetes security scanner (checkov) finding"),
 ]
 _RULES += [Rule(name, "error", f"Istio's validating webhook rejects the object ({name})") for name in WEBHOOK_CHECKS]

@@ -20,6 +20,7 @@ from .behaviour import check_behaviour
 from .istio_crds import load as load_istio_crds
 from .limits import check_limits
 from .mesh import check_mesh
+from .revisions import check_revisions
 from .scanner import (apply_suppressions, collect, feed, find_checkov, load_suppressions, prestart_checkov, scan_set,
                       start_checkov)
 from .schema import preload, validate_objects
@@ -56,6 +57,7 @@ def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Findi
     check_mesh(ctx)
     check_security(ctx)
     check_ambient(ctx)
+    check_revisions(ctx)
     check_behaviour(ctx)
     return [_locate(project, f) for f in findings + ctx.findings + check_limits(project, rendered)]
 

@@ -12,7 +12,7 @@ from ..catalog import Catalog
 from ..errors import Problem
 from ..yamlsrc import SourceMap, format_path
 # the order of the imports is the order of the table (and of docs/catalog-rules.md)
-from . import model, names, identities, environments, production, traffic, dataplane  # noqa: F401, I001  (they register the rules)
+from . import model, names, identities, environments, production, traffic, dataplane, revisions  # noqa: F401, I001  (they register the rules)
 from .context import Context
 from .registry import CATALOG, ENVIRONMENT, LAYER, RULES, SERVICE, Hit, Rule, checks, example_catalog
 
