@@ -196,6 +196,7 @@ def bench_verify(work: Path, helm: str, env: dict) -> dict:
     """``chartgen verify`` of the default catalog, and of the 1,000-service synthetic catalog
     (both environments) beside ``helm template`` of its chart for both environments, measured in
     the same run."""
+    start_load = os.getloadavg()[0]
     default = work / "verify-default"
     default.mkdir()
     shutil.copy(ROOT / "catalog.yaml", default / "catalog.yaml")
@@ -214,6 +215,7 @@ def bench_verify(work: Path, helm: str, env: dict) -> dict:
         helm_both += t
     out["verify_1000"], out["verify_mb"] = timed(CHARTGEN + ["verify"], cwd=d, runs=2, ok=(0, 1))
     out["verify_helm_both"] = helm_both
+    out["load"] = (start_load, os.getloadavg()[0])
     return out
 
 
@@ -235,7 +237,9 @@ def verify_report(v: dict) -> list[str]:
         f"| ratio | {ratio:.2f}× | ≤ {TARGETS['verify_ratio']}× | {verdict(ratio, 'verify_ratio')} |",
         f"| peak memory, 1,000 services | {v['verify_mb']:.0f} MB | ≤ 1 GB | {verdict(v['verify_mb'], 'verify_memory_mb')} |",
         "",
-    ]
+    ] + ([f"Load average of the machine (1 minute) at the start and the end of the run: {v['load'][0]:.1f}, "
+          f"{v['load'][1]:.1f} on {os.cpu_count()} cores (other work on the machine slows the CPU-bound",
+          "model more than helm).", ""] if "load" in v else [])
 
 
 def replace_section(text: str, title: str, lines: list[str]) -> str:
