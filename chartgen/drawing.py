@@ -17,12 +17,14 @@ from .toolchain import ToolNotFound, find_tool, run
 from .validate import load_catalog
 
 
-def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None) -> bytes:
+def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None,
+         disputes: tuple[dict, dict] | None = None) -> bytes:
     """The mesh graph of a catalog (``env``: one environment) as Mermaid or DOT text, or as
-    an SVG or PNG drawn by Graphviz ``dot`` (``dot_bin``, else the lookup order)."""
+    an SVG or PNG drawn by Graphviz ``dot`` (``dot_bin``, else the lookup order).
+    ``disputes``: (denied, unintended) flows to mark (``graph.mark_flows``)."""
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
-    text = graph_text(catalog, env, "mermaid" if fmt == "mermaid" else "dot")
+    text = graph_text(catalog, env, "mermaid" if fmt == "mermaid" else "dot", disputes)
     if fmt in ("mermaid", "dot"):
         return text.encode("utf-8")
     return _graphviz(text, fmt, dot_bin)
