@@ -27,7 +27,7 @@ from pathlib import Path
 from .changeset import REMOVED, Changeset
 from .errors import ChartgenError
 from .safeio import (TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link,
-                     outside_message,                      refuse_linked_dirs)
+                     outside_message, refuse_linked_dirs)
 
 LOCK_NAME = ".chartgen.lock"
 
