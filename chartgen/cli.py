@@ -344,6 +344,20 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
     run_guarded(run, obj)
 
 
+def _graph_disputes(catalog, env: str | None) -> tuple[dict, dict]:
+    """The flows ``chartgen verify`` finds wrong, as the marks of the graph (notes on stderr)."""
+    from .analyzer.behaviour import graph_disputes, unplaced, verify_catalog
+
+    result = verify_catalog(catalog, (env,) if env else (), flows=False)
+    for note in result.notes:
+        _err(f"note: {note}")
+    hidden = unplaced(result)
+    if result.problems:
+        _err(f"{len(result.problems)} flow(s) where the rendered mesh and the catalog disagree"
+             + (f" ({hidden} from workloads the graph has no node for; see chartgen verify)" if hidden else ""))
+    return graph_disputes(result)
+
+
 @cli.command()
 @options.catalog
 @options.environment("One environment (default: the whole catalog, each element marked with its environments).")
@@ -351,23 +365,30 @@ def diff(obj: Ctx, catalog, out, exit_code, color, stat, graph_only):
 @options.output_file
 @options.tool_binary("dot", "dot_bin", "Graphviz dot")
 @options.force
+@click.option("--verify", "verify", is_flag=True,
+              help="Render with helm and mark the flows where the rendered mesh and the catalog disagree (chartgen verify).")
 @click.pass_obj
-def graph(obj: Ctx, catalog, env, fmt, output, dot_bin, force):
+def graph(obj: Ctx, catalog, env, fmt, output, dot_bin, force, verify):
     """Draw the mesh: gateway, hosts and paths, services with versions and weights, A/B routes,
     mirrors, calls, external services and their redirects, mTLS, chaos.
+
+    With --verify, helm renders each environment and the flows the rendered mesh denies though
+    the catalog asks for them are drawn dashed red with the reason; flows it allows that the
+    catalog does not ask for are added, dotted orange. Without it the graph is drawn offline.
 
     \b
     Example:
       chartgen graph                          # Mermaid, every environment
       chartgen graph --env prod --format dot
       chartgen graph --env dev --format svg -o mesh-dev.svg
+      chartgen graph --env prod --verify      # mark what the rendered mesh gets wrong
     """
     from .errors import UnknownEnvironment
     from .graph import draw, write_output
 
     def run():
         try:
-            data = draw(catalog, env, fmt, dot_bin)
+            data = draw(catalog, env, fmt, dot_bin, disputes=_graph_disputes(catalog, env) if verify else None)
         except UnknownEnvironment as exc:
             raise click.BadParameter(str(exc), param_hint="--env") from None
         if output:

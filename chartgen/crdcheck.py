@@ -870,6 +870,16 @@ def load_verdicts(path: Path) -> None:
                    if isinstance(digest, str) and (verdict is True or (isinstance(verdict, str) and verdict))})
 
 
+def fresh_verdicts() -> dict[str, str | None]:
+    """The verdicts this process worked out and has not saved yet (a forked worker hands them
+    to its parent, which ``add_verdicts`` and saves them)."""
+    return dict(_FRESH)
+
+
+def add_verdicts(verdicts: dict[str, str | None]) -> None:
+    _FRESH.update(verdicts)
+
+
 def save_verdicts(path: Path) -> None:
     """Keep the verdicts worked out since the last save at ``path`` for the next run (written
     atomically; an unwritable cache is no error)."""

@@ -31,7 +31,7 @@ class Node:
 class Edge(NamedTuple):  # a tuple: hashing and sorting thousands of edges stay in C
     src: str
     dst: str
-    kind: str  # ingress | ab | mirror | version | call | redirect
+    kind: str  # ingress | ab | mirror | version | call | redirect | denied | unintended
     label: str = ""
 
 
@@ -223,21 +223,33 @@ def build_graph(source: Catalog | Mesh, env: str | None = None) -> Graph:
     return Graph(f"{catalog.metadata.name} mesh: {', '.join(all_envs)}", out_nodes, out_edges)
 
 
-def mark_flows(graph: Graph, disputed: dict[tuple[str, str], str]) -> Graph:
-    """The graph with the flows where the rendered mesh and the catalog disagree marked:
-    ``disputed`` maps (source node id, destination node id) to a short reason. A call edge of
-    the catalog that the mesh denies gets the reason in its label; a flow the mesh allows that
-    the catalog has no edge for is added as a call edge carrying the reason. The behaviour model
-    that decides which flows disagree is not part of this module: its caller passes them in."""
+def node_id(kind: str, key: str = "") -> str:
+    """The id of a catalog element's node: ``svc`` or ``ext`` and its catalog key, or the gateway."""
+    return "gateway" if kind == "gateway" else _id(kind, key)
+
+
+def mark_flows(graph: Graph, denied: dict[tuple[str, str], str],
+               unintended: dict[tuple[str, str], str] | None = None) -> Graph:
+    """The graph with the flows where the rendered mesh and the catalog disagree marked; each
+    map goes from (source node id, destination node id) to a short reason.
+
+    ``denied``: flows the catalog asks for that the mesh denies (or routes otherwise): their
+    call or ingress edge becomes a ``denied`` edge carrying the reason. ``unintended``: flows
+    the mesh allows that the catalog does not ask for: each is added as an ``unintended`` edge.
+    An entry of ``denied`` without a catalog edge is added as ``unintended``; an entry naming a
+    node the graph does not have is left out. The behaviour model that decides which flows
+    disagree is not part of this module: its caller passes them in."""
     edges = []
     seen = set()
     for e in graph.edges:
-        reason = disputed.get((e.src, e.dst)) if e.kind == "call" else None
-        edges.append(e._replace(label=f"{e.label} ✗ {reason}".strip()) if reason else e)
+        reason = denied.get((e.src, e.dst)) if e.kind in ("call", "ingress") else None
+        edges.append(Edge(e.src, e.dst, "denied", f"{e.label} ✗ {reason}".strip()) if reason else e)
         seen.add((e.src, e.dst))
     ids = {n.id for n in graph.nodes}
-    edges += [Edge(src, dst, "call", f"✗ {reason}") for (src, dst), reason in disputed.items()
-              if (src, dst) not in seen and src in ids and dst in ids]
+    extra = {k: v for k, v in denied.items() if k not in seen}
+    extra.update(unintended or {})
+    edges += [Edge(src, dst, "unintended", f"✗ {reason}") for (src, dst), reason in extra.items()
+              if src in ids and dst in ids]
     return Graph(graph.title, graph.nodes, sorted(edges))
 
 
@@ -263,7 +275,11 @@ def _mm(text: str) -> str:
 
 _MM_SHAPES = {"mesh": ('["', '"]'), "gateway": ('{{"', '"}}'), "service": ('["', '"]'), "version": ('(["', '"])'),
               "external": ('[/"', '"/]')}
-_MM_ARROWS = {"ingress": "==>", "version": "-->", "call": "-->", "ab": "-.->", "mirror": "-.->", "redirect": "-.->"}
+_MM_ARROWS = {"ingress": "==>", "version": "-->", "call": "-->", "ab": "-.->", "mirror": "-.->", "redirect": "-.->",
+              "denied": "-.->", "unintended": "-.->"}
+# a flow where the rendered mesh and the catalog disagree: dashed red (denied), dashed orange (unintended)
+_MM_LINK_STYLES = {"denied": "stroke:#c0392b,stroke-width:2px,stroke-dasharray:6 4",
+                   "unintended": "stroke:#d35400,stroke-width:2px,stroke-dasharray:2 3"}
 
 
 def mermaid(graph: Graph) -> str:
@@ -276,6 +292,10 @@ def mermaid(graph: Graph) -> str:
         arrow = _MM_ARROWS[e.kind]
         label = f'|"{_mm(e.label)}"|' if e.label else ""
         lines.append(f"  {e.src} {arrow}{label} {e.dst}")
+    for kind, style in _MM_LINK_STYLES.items():
+        marked = [str(i) for i, e in enumerate(graph.edges) if e.kind == kind]
+        if marked:
+            lines.append(f"  linkStyle {','.join(marked)} {style}")
     lines.append("  classDef chaos fill:#ffe4e1,stroke:#c0392b,stroke-width:2px")
     lines.append("  classDef external stroke-dasharray:4 3")
     lines.append("  classDef meta fill:#f4f4f4,stroke:#999")
@@ -299,7 +319,9 @@ def _dq(*lines: str) -> str:
 
 _DOT_SHAPES = {"mesh": "note", "gateway": "hexagon", "service": "box", "version": "ellipse", "external": "parallelogram"}
 _DOT_EDGES = {"ingress": 'penwidth=2', "version": 'arrowhead=empty', "call": '', "ab": 'style=dashed',
-              "mirror": 'style=dotted', "redirect": 'style=dashed, color="#2471a3"'}
+              "mirror": 'style=dotted', "redirect": 'style=dashed, color="#2471a3"',
+              "denied": 'style=dashed, color="#c0392b", fontcolor="#c0392b", penwidth=2',
+              "unintended": 'style=dotted, color="#d35400", fontcolor="#d35400", penwidth=2'}
 
 
 def dot(graph: Graph) -> str:
@@ -324,9 +346,11 @@ def dot(graph: Graph) -> str:
     return "\n".join(out) + "\n"
 
 
-def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None) -> bytes:
+def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None,
+         disputes: tuple[dict, dict] | None = None) -> bytes:
     """The mesh graph of a catalog (``env``: one environment) as Mermaid or DOT text, or as
-    an SVG or PNG drawn by Graphviz ``dot`` (``dot_bin``, else the lookup order)."""
+    an SVG or PNG drawn by Graphviz ``dot`` (``dot_bin``, else the lookup order).
+    ``disputes``: (denied, unintended) flows to mark (``mark_flows``)."""
     from .validate import load_catalog
 
     if not isinstance(catalog, Catalog):
@@ -334,6 +358,8 @@ def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "merm
     if env is not None and env not in catalog.environments:
         raise UnknownEnvironment(f"unknown environment {env!r}; the catalog has {', '.join(sorted(catalog.environments))}")
     g = build_graph(catalog, env)
+    if disputes is not None:
+        g = mark_flows(g, *disputes)
     if fmt == "mermaid":
         return mermaid(g).encode("utf-8")
     if fmt == "dot":

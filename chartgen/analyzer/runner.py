@@ -27,7 +27,7 @@ from .scanner import (apply_suppressions, collect, feed, find_checkov, load_supp
 from .schema import preload, validate_objects
 from .security import check_security
 from .webhook import check_webhook
-from .workspace import KUBE_VERSION, Project, Rendered, assemble, render_texts
+from .workspace import KUBE_VERSION, Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
 
 
 @dataclass
@@ -200,21 +200,48 @@ def _checked(project: Project, envs: list[str], checkov, warm: _WarmUp, findings
                 checkov.prestart(scratch / "rendered")
             texts = render_texts(project, envs, scratch / "project")
             progress.step("rendered with helm")
-            rendered = assemble(project, texts)
+            forked = in_forks(envs, texts)
+            rendered = assemble(project, texts, parse=bool(checkov) or not forked)  # forked: the workers parse
             progress.step("parsed")
             if checkov:  # checkov scans while the checks below run
                 checkov.start(rendered, scratch / "rendered")
             loaded = warm.result()
             istio = [loaded] if loaded is not None else []
             crds = loaded.crds if loaded is not None else None
-            for env in envs:
-                findings += analyze(project, rendered[env], crds)
-                progress.step(f"checked {env}")
+            if forked:
+                findings += _analyze_forked(project, envs, texts, crds)
+                progress.step(f"checked {', '.join(envs)}")
+            else:
+                for env in envs:
+                    findings += analyze(project, rendered[env], crds)
+                    progress.step(f"checked {env}")
             save_verdicts(_verdicts_file())
         if checkov:
             progress.step("waiting for checkov")
             findings += [_locate(project, f) for f in checkov.findings()]
     return rendered, istio
+
+
+def _analyze_one(env: str) -> tuple[list[Finding], dict]:
+    """One environment parsed and checked in a forked worker: its findings, and the CEL
+    verdicts it worked out (for the parent to save)."""
+    from ..crdcheck import fresh_verdicts
+
+    project, texts = job_item("project"), job_item("texts")
+    rendered = assemble(project, {env: texts[env]})[env]
+    return analyze(project, rendered, job_item("crds")), fresh_verdicts()
+
+
+def _analyze_forked(project: Project, envs: list[str], texts: dict[str, str], crds) -> list[Finding]:
+    """Each environment parsed and checked in a forked process (a large render: the checks, the
+    behaviour model most, are CPU-bound), as ``verify`` does; the workers' CEL verdicts are kept."""
+    from ..crdcheck import add_verdicts
+
+    out: list[Finding] = []
+    for found, fresh in fork_map(_analyze_one, envs, project=project, texts=texts, crds=crds):
+        out += found
+        add_verdicts(fresh)
+    return out
 
 
 class Progress:
@@ -272,11 +299,14 @@ def lint_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tu
     CatalogError), then ``lint`` its environments (``envs``: only these; an unknown one is an
     UnknownEnvironment)."""
     _require_lint_extra()
+    with gc_paused():
+        return _lint_catalog(Path(catalog_path), envs, scanner, progress)
 
+
+def _lint_catalog(catalog_path: Path, envs, scanner: bool, progress) -> LintResult:
     from ..errors import UnknownEnvironment
     from ..validate import parse_catalog, read_catalog_text
 
-    catalog_path = Path(catalog_path)
     text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
     catalog, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
     project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,

@@ -41,7 +41,7 @@ def command(obj: Ctx, catalog, envs, fmt, flows, workloads):
 
     def run():
         try:
-            result = verify_catalog(catalog, envs, tuple(workloads))
+            result = verify_catalog(catalog, envs, tuple(workloads), flows=flows)
         except UnknownEnvironment as exc:
             raise click.BadParameter(str(exc), param_hint="--env") from None
         for note in result.notes:
