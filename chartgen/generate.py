@@ -23,7 +23,7 @@ from .validate import load_catalog
 from .mesh import Mesh, resolve
 from .values import chart_name
 from .values_schema import VALUES_SCHEMA
-from .writer import WriteResult, locked, write_plan
+from .writer import WriteResult, locked, replace_file, write_plan
 
 STATE_FILE = ".chartgen-state.json"
 USER_VALUES_HEADER = (
@@ -233,8 +233,6 @@ def record_release(chart_dir: str | Path, version: str | None = None) -> str | N
     later versions are computed against it. Returns the version, None without a state.
     With ``version`` (what was packaged), nothing is recorded unless the chart is still at
     it. Call it holding the output root's lock, so no ``generate`` writes the state meanwhile."""
-    import tempfile
-
     chart_dir = Path(chart_dir)
     path = chart_dir / STATE_FILE
     state = _read_state(path)
@@ -243,14 +241,7 @@ def record_release(chart_dir: str | Path, version: str | None = None) -> str | N
         return None
     if state.get("release") != current.record():
         state["release"] = current.record()
-        fd, tmp = tempfile.mkstemp(dir=chart_dir, prefix=".chartgen-state.", suffix=".chartgen-tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(_state_text(state))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(path, _state_text(state))
     return current.version
 
 

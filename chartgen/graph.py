@@ -16,6 +16,7 @@ from typing import NamedTuple
 from .catalog import Catalog
 from .errors import UnknownEnvironment
 from .mesh import EnvView, Mesh, ResolvedService, resolve
+from .writer import replace_file
 
 
 @dataclass
@@ -409,7 +410,6 @@ def write_output(output: str | Path, data: bytes, fmt: str, catalog: str | Path,
     ``force``), and over another existing file only when chartgen wrote it (its mark) or with
     ``force``. The file is replaced whole (a temporary file renamed into place)."""
     import os
-    import tempfile
 
     from .provenance import MARK
     from .safeio import FileError, display, file_error
@@ -428,12 +428,6 @@ def write_output(output: str | Path, data: bytes, fmt: str, catalog: str | Path,
             raise FileError(f"refusing to replace {display(output)}: it is not a drawing of chartgen graph (no "
                             f"`{MARK} graph` mark); give another file, or run again with --force to replace it")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".chartgen-tmp", dir=real.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(marked(data, fmt))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, real)
+        replace_file(real, marked(data, fmt))
     except OSError as exc:
-        if "tmp" in locals():
-            Path(tmp).unlink(missing_ok=True)
         raise file_error(exc, output, "write") from None

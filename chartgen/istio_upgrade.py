@@ -417,6 +417,7 @@ def _orphan_values(root: Path, edited: Catalog, release: str | None) -> tuple[li
 def _write(path: Path, root: Path, text: str, new_text: str, removable: list[Path]):
     from .catalog_edit import check_writable, write_atomic
     from .generate import Options, generate_locked
+    from .writer import replace_file
 
     check_writable(path)
     saved = {p: p.read_bytes() for p in removable}
@@ -434,7 +435,7 @@ def _write(path: Path, root: Path, text: str, new_text: str, removable: list[Pat
         write_atomic(path, text)
         for p, data in saved.items():
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
+            replace_file(p, data)
         exc.catalog_restored = True
         raise
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..crdcheck import load_verdicts, save_verdicts
 from ..errors import ChartgenError
 from ..usercache import cache_dir
+from ..writer import scratch_file
 from .context import Context
 from .findings import Finding
 from .ambient import check_ambient
@@ -90,8 +91,7 @@ class _Checkov:
         for env, r in rendered.items():
             text, self.groups[env] = scan_set(r)
             self.manifests[env] = folder / f"{env}.yaml"
-            self.manifests[env].parent.mkdir(parents=True, exist_ok=True)
-            self.manifests[env].write_text(text, encoding="utf-8")
+            scratch_file(self.manifests[env], text)
         paths = list(self.manifests.values())
         self.scan = feed(self.scan, paths) if self.scan is not None else start_checkov(self.path, paths)
 
