@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from .provenance import MARK
 from .safeio import FileError, display, file_error
 from .toolchain import ToolNotFound, find_tool, run
 from .validate import load_catalog
+from .writer import replace_file
 
 
 def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None,
@@ -79,14 +79,8 @@ def write_output(output: str | Path, data: bytes, fmt: str, catalog: str | Path,
             raise FileError(f"refusing to replace {display(output)}: it is not a drawing of chartgen graph (no "
                             f"`{MARK} graph` mark); give another file, or run again with --force to replace it")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".chartgen-tmp", dir=real.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(marked(data, fmt))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, real)
+        replace_file(real, marked(data, fmt))
     except OSError as exc:
-        if "tmp" in locals():
-            Path(tmp).unlink(missing_ok=True)
         raise file_error(exc, output, "write") from None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +32,7 @@ from .validate import load_catalog
 from .values import chart_name, mesh_values
 from .values_schema import VALUES_SCHEMA
 from .version import __version__
-from .writer import WriteResult, locked, write_plan
+from .writer import WriteResult, locked, replace_file, write_plan
 
 STATE_FILE = ".chartgen-state.json"
 USER_VALUES_HEADER = (
@@ -242,14 +241,7 @@ def record_release(chart_dir: str | Path, version: str | None = None) -> str | N
         return None
     if state.get("release") != current.record():
         state["release"] = current.record()
-        fd, tmp = tempfile.mkstemp(dir=chart_dir, prefix=".chartgen-state.", suffix=".chartgen-tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(_state_text(state))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(path, _state_text(state))
     return current.version
 
 

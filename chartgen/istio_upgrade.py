@@ -30,7 +30,7 @@ from .mesh import resolve
 from .revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, shared_version, version_key
 from .userfiles import merge_user_values
 from .validate import load_catalog, parse_catalog, read_catalog_text
-from .writer import locked
+from .writer import locked, replace_file
 
 if TYPE_CHECKING:
     from .generate import Outcome
@@ -416,7 +416,7 @@ def _write(path: Path, root: Path, text: str, new_text: str, removable: list[Pat
         write_atomic(path, text)
         for p, data in saved.items():
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
+            replace_file(p, data)
         exc.catalog_restored = True
         raise
 

@@ -34,11 +34,11 @@ from .catalog_edit import keep_layout
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError, ToolError, failure_detail
 from .generate import output_root, plan, record_release
-from .safeio import TMP_SUFFIX, decode, display, file_error, leftover_temps, walk_files
+from .safeio import decode, display, file_error, leftover_temps, walk_files
 from .toolchain import Tool, find_tool, run
 from .validate import load_catalog
 from .values import chart_name
-from .writer import locked
+from .writer import copy_file, locked, move_into_place, replace_file, scratch_tree, staging_dir
 from .yamlsrc import LimitError, safe_load_bounded
 
 __all__ = [
@@ -192,7 +192,7 @@ def _normalised_copy(chart_dir: Path, dst: Path) -> None:
         raise PublishError(f"refusing to package {display(chart_dir)}: {display(links[0])} is a symbolic link (to "
                            f"{os.readlink(links[0])}); chartgen never writes one there. Run `chartgen generate` "
                            "(it removes it), then package again")
-    shutil.copytree(chart_dir, dst, symlinks=False)
+    scratch_tree(chart_dir, dst)
     for path in [dst, *dst.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     for path in [*dst.rglob("*"), dst]:
@@ -248,10 +248,10 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
         prov_target = None
         stale_prov = dest / (tgz.name + ".prov")
         try:
-            shutil.copyfile(tgz, target)
+            copy_file(tgz, target, mode=0o644)
             if sign is not None:
                 prov_target = stale_prov
-                shutil.copyfile(tgz.with_name(tgz.name + ".prov"), prov_target)
+                copy_file(tgz.with_name(tgz.name + ".prov"), prov_target, mode=0o644)
             elif stale_prov.exists():
                 stale_prov.unlink()  # a signature of an earlier build would no longer match
         except OSError as exc:
@@ -346,28 +346,25 @@ def _add_to_repo(pkg: Package, repo: Path, helm: Tool, url: str | None, add_prov
     target = repo / pkg.path.name
     prov_target = repo / (pkg.path.name + ".prov")
     try:
-        stage = Path(tempfile.mkdtemp(prefix=".", suffix=TMP_SUFFIX, dir=repo))
+        with staging_dir(repo) as stage:
+            copy_file(pkg.path, stage / pkg.path.name, mode=0o644)
+            args = ["repo", "index", str(stage)]
+            if url:
+                args += ["--url", url.rstrip("/")]
+            run(helm, *args, what=f"helm repo index {repo}")  # the entry of this package alone
+            if index_path.exists():
+                merged = merge_index(index_path.read_bytes().decode("utf-8"),
+                                     (stage / "index.yaml").read_text(encoding="utf-8"), pkg.name)
+                replace_file(stage / "index.yaml", merged)
+            move_into_place(stage / pkg.path.name, target)
+            if add_prov:
+                copy_file(pkg.prov, stage / prov_target.name, mode=0o644)
+                move_into_place(stage / prov_target.name, prov_target)
+            move_into_place(stage / "index.yaml", index_path)
     except OSError as exc:
-        raise file_error(exc, repo, "create a temporary directory in") from None
-    try:
-        shutil.copyfile(pkg.path, stage / pkg.path.name)
-        args = ["repo", "index", str(stage)]
-        if url:
-            args += ["--url", url.rstrip("/")]
-        run(helm, *args, what=f"helm repo index {repo}")  # the entry of this package alone
-        if index_path.exists():
-            merged = merge_index(index_path.read_bytes().decode("utf-8"),
-                                 (stage / "index.yaml").read_text(encoding="utf-8"), pkg.name)
-            (stage / "index.yaml").write_text(merged, encoding="utf-8")
-        os.replace(stage / pkg.path.name, target)
-        if add_prov:
-            shutil.copyfile(pkg.prov, stage / prov_target.name)
-            os.replace(stage / prov_target.name, prov_target)
-        os.replace(stage / "index.yaml", index_path)
-    except OSError as exc:
+        if getattr(exc, "staging", False):
+            raise file_error(exc, repo, "create a temporary directory in") from None
         raise file_error(exc, exc.filename or repo, "write") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def merge_index(current: str, new: str, name: str) -> str:
@@ -425,7 +422,7 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
         add_prov = pkg.prov is not None and not prov_target.exists()
         if listed and target.exists():  # already published: at most its signature is new
             if add_prov:
-                shutil.copyfile(pkg.prov, prov_target)
+                copy_file(pkg.prov, prov_target, mode=0o644)
             return PublishResult(pkg, str(repo), changed=add_prov)
         _add_to_repo(pkg, repo, helm_tool, url, add_prov)
     return PublishResult(pkg, str(repo), changed=True)

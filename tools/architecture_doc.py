@@ -31,7 +31,8 @@ ROLES = {
     "workloads": "the application's workloads checked against the mesh (`verify --workloads`)",
     "importer": "a catalog from the application's Kubernetes manifests (`import`)",
     "generate": "the generate workflow: plan, check, preview, export",
-    "writer": "writes a plan: staged, renamed into place under the lock",
+    "writer": "the one writer: every file created, replaced or copied (atomic), the lock",
+    "safeio": "reading files and one-line I/O messages; the provenance header",
     "changeset": "what a run would change; the chart version; SARIF; Kubernetes' limits on rendered objects",
     "render": "the chart's files; the GitOps exports",
     "bootstrap": "the GitOps exports' bootstrap scripts and prerequisites",
@@ -41,7 +42,7 @@ ROLES = {
     "mesh": "the catalog resolved: each environment's view and its services, its control plane",
     "catalog": "the catalog model (pydantic)",
     "crdcheck": "CRD schemas and CEL rules, user files, tool runs, generated tables, manifests and observed calls read",
-    "compiled": "YAML in and out, I/O messages, names, patterns, the user cache",
+    "compiled": "YAML in and out, names, patterns, the user cache, compiled validators",
     "errors": "errors as data; the version",
 }
 

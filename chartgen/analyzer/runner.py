@@ -16,6 +16,7 @@ from ..crdcheck import add_verdicts, fresh_verdicts, load_verdicts, save_verdict
 from ..errors import ChartgenError, UnknownEnvironment
 from ..usercache import cache_dir
 from ..validate import parse_catalog, read_catalog_text
+from ..writer import scratch_file
 from .ambient import check_ambient
 from .behaviour import check_behaviour
 from .context import Context
@@ -93,8 +94,7 @@ class _Checkov:
         for env, r in rendered.items():
             text, self.groups[env] = scan_set(r)
             self.manifests[env] = folder / f"{env}.yaml"
-            self.manifests[env].parent.mkdir(parents=True, exist_ok=True)
-            self.manifests[env].write_text(text, encoding="utf-8")
+            scratch_file(self.manifests[env], text)
         paths = list(self.manifests.values())
         self.scan = feed(self.scan, paths) if self.scan is not None else start_checkov(self.path, paths)
 

@@ -27,6 +27,7 @@ from ..generate import Options, plan
 from ..mesh import EnvView, Mesh, resolve
 from ..toolchain import Tool, find_tool, run
 from ..values import chart_name
+from ..writer import scratch_file
 from ..yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
 
 KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
@@ -296,9 +297,7 @@ def _helm_env(scratch: Path) -> dict:
 def write_files(project: Project, scratch: Path) -> None:
     for rel, text in project.files.items():
         if rel.startswith((project.chart_dir + "/", "values/")):
-            path = scratch / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            scratch_file(scratch / rel, text)
 
 
 def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
@@ -307,8 +306,7 @@ def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
     for i, (path, data) in enumerate(project.values_layers(release, env, project.chart_name)):
         if path.startswith("<inline"):
             inline = scratch / "inline" / f"{env}-{i}.yaml"
-            inline.parent.mkdir(parents=True, exist_ok=True)
-            inline.write_text(yaml.safe_dump(data), encoding="utf-8")
+            scratch_file(inline, yaml.safe_dump(data))
             args += ["-f", str(inline)]
         else:
             args += ["-f", str(scratch / path)]
