@@ -158,6 +158,22 @@ def bench_lint(n: int, d: Path, helm: str, chart: Path, out: Path, lint_env: dic
     return {"helm_both": helm_both, "lint": plain, "lint_scanner": scanned, "lint_mb": max(plain_mem, scanned_mem)}
 
 
+def bench_lint_only(n: int, work: Path, helm: str, lint_env: dict, mirror: str | None) -> dict:
+    """The lint rows of one size alone (``--only lint_1000``): the synthetic catalog generated
+    as ``bench_size`` does, then ``bench_lint`` beside ``helm template`` of both environments."""
+    d = work / f"n{n}"
+    d.mkdir()
+    data = synth_catalog(n)
+    if mirror:
+        data["helmfile"] = {"chartMirror": mirror}
+    (d / "catalog.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    out = d / "out"
+    subprocess.run(CHARTGEN + ["generate", "-c", "catalog.yaml", "-o", "out"], cwd=d, check=True, capture_output=True)
+    row = bench_lint(n, d, helm, out / "charts" / "synth-mesh", out, lint_env)
+    return {"n": n, **row, "lint_ratio": row["lint"] / row["helm_both"],
+            "lint_scanner_ratio": row["lint_scanner"] / row["helm_both"]}
+
+
 def fill_lint_cache(cmd, cwd: Path, lint_env: dict) -> None:
     """One lint run before the measured ones: it fills the cache (the Istio CRDs, compiled
     validators), and stops the benchmark if it could not have the Istio CRDs."""
@@ -180,6 +196,7 @@ def bench_verify(work: Path, helm: str, env: dict) -> dict:
     """``chartgen verify`` of the default catalog, and of the 1,000-service synthetic catalog
     (both environments) beside ``helm template`` of its chart for both environments, measured in
     the same run."""
+    start_load = os.getloadavg()[0]
     default = work / "verify-default"
     default.mkdir()
     shutil.copy(ROOT / "catalog.yaml", default / "catalog.yaml")
@@ -198,6 +215,7 @@ def bench_verify(work: Path, helm: str, env: dict) -> dict:
         helm_both += t
     out["verify_1000"], out["verify_mb"] = timed(CHARTGEN + ["verify"], cwd=d, runs=2, ok=(0, 1))
     out["verify_helm_both"] = helm_both
+    out["load"] = (start_load, os.getloadavg()[0])
     return out
 
 
@@ -219,7 +237,9 @@ def verify_report(v: dict) -> list[str]:
         f"| ratio | {ratio:.2f}× | ≤ {TARGETS['verify_ratio']}× | {verdict(ratio, 'verify_ratio')} |",
         f"| peak memory, 1,000 services | {v['verify_mb']:.0f} MB | ≤ 1 GB | {verdict(v['verify_mb'], 'verify_memory_mb')} |",
         "",
-    ]
+    ] + ([f"Load average of the machine (1 minute) at the start and the end of the run: {v['load'][0]:.1f}, "
+          f"{v['load'][1]:.1f} on {os.cpu_count()} cores (other work on the machine slows the CPU-bound",
+          "model more than helm).", ""] if "load" in v else [])
 
 
 def replace_section(text: str, title: str, lines: list[str]) -> str:
@@ -316,8 +336,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report-from", metavar="JSON", type=Path,
                         help="rewrite docs/benchmarks.md from the JSON that an earlier run printed")
-    parser.add_argument("--only", choices=["lint_default", "verify"],
-                        help="measure this row alone and print it (docs/benchmarks.md is left as it is)")
+    parser.add_argument("--only", choices=["lint_default", "lint_1000", "verify"],
+                        help="measure this row alone and print it (docs/benchmarks.md is left as it is, "
+                             "but for verify, whose section is rewritten)")
     args = parser.parse_args()
     if args.report_from:
         saved = json.loads(args.report_from.read_text())
@@ -351,6 +372,9 @@ def main() -> None:
         subprocess.run(CHARTGEN + ["generate"], cwd=default, check=True, capture_output=True)
         if args.only is None:
             results["noop_default"], _ = timed(CHARTGEN + ["generate"], cwd=default)
+        if args.only == "lint_1000":
+            print(json.dumps(bench_lint_only(1000, work, helm, lint_env, mirror)))
+            return
         results["lint_default"] = bench_lint_default(default, lint_env, mirror)
         if args.only == "lint_default":
             print(json.dumps({"lint_default": results["lint_default"], "crds": results["crds"]}))

@@ -1,14 +1,23 @@
-"""chartgen: generate an Istio mesh Helm chart and a helmfile from a service catalog."""
+"""chartgen: generate an Istio mesh Helm chart and a helmfile from a service catalog.
 
-__version__ = "0.1.0"
+The public API: ``load_catalog`` (``chartgen.validate``) and ``generate``
+(``chartgen.generate.generate``)."""
 
-from .validate import load_catalog  # noqa: E402
+from .version import __version__
 
 __all__ = ["__version__", "load_catalog", "generate"]
 
 
+def __getattr__(name: str):
+    if name == "load_catalog":
+        from .validate import load_catalog  # start-up: `import chartgen.cli` (`--help`) does not load the model
+
+        return load_catalog
+    raise AttributeError(f"module 'chartgen' has no attribute {name!r}")
+
+
 def generate(*args, **kwargs):
     """Generate the chart, helmfile and values (see chartgen.generate.generate)."""
-    from .generate import generate as _generate
+    from .generate import generate as _generate  # start-up: `import chartgen.cli` does not load the generator
 
     return _generate(*args, **kwargs)

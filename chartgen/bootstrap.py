@@ -23,13 +23,11 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from .helmfile import ISTIO_NS, KIALI_SIGNING_SECRET, GRAFANA_ADMIN_SECRET, ReleasePlan
+from .helmfile import GRAFANA_ADMIN_SECRET, KIALI_SIGNING_SECRET, ReleasePlan
 from .mesh import EnvView
 
 __all__ = ["ARGO_HEALTH_LUA", "Prerequisite", "argocd_health_patch", "bootstrap_script", "prerequisites",
-           "psa_labels", "psa_level", "workload_psa_level"]
-
-PSA = "pod-security.kubernetes.io"
+           "psa_level"]
 
 # Argo CD v3.5's documented health check of Application resources (operator-manual/health.md,
 # "Argocd App"): without it sync waves between Applications do not wait for health
@@ -58,13 +56,6 @@ class Prerequisite:
     level: str = ""  # namespaces: the Pod Security Admission level enforced
 
 
-def workload_psa_level(view: EnvView) -> str:
-    """The level of the workload namespaces the mesh chart creates (Istio's PSA guide):
-    sidecar-injected pods without istio-cni run istio-init with NET_ADMIN and NET_RAW, which
-    only privileged admits; the ambient data plane leaves the pods as they are (baseline)."""
-    return "baseline" if view.ambient else "privileged"
-
-
 def psa_level(view: EnvView, namespace: str, plan: ReleasePlan) -> str:
     """The Pod Security Admission level of a release namespace: privileged where istio-cni
     or ztunnel run (hostPath, NET_ADMIN) and where Prometheus's node exporter runs
@@ -73,13 +64,6 @@ def psa_level(view: EnvView, namespace: str, plan: ReleasePlan) -> str:
     releases = [r for r in plan.releases if view.name in r.envs]
     host_level = {r.namespace for r in releases if r.chart in ("cni", "ztunnel", "prometheus")}
     return "privileged" if namespace in host_level else "baseline"
-
-
-def psa_labels(level: str) -> dict[str, str]:
-    """Enforce ``level``; warn and audit at baseline at least, so a privileged namespace
-    still reports what baseline would refuse."""
-    shown = "baseline" if level == "privileged" else level
-    return {f"{PSA}/enforce": level, f"{PSA}/warn": shown, f"{PSA}/audit": shown}
 
 
 def prerequisites(view: EnvView, plan: ReleasePlan, chart_namespaces: set[str]) -> list[Prerequisite]:

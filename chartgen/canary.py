@@ -22,9 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .catalog import Canary, Catalog, Match
+from .catalog import Canary, Catalog, match_text
+from .catalog_edit import RoundTrip, check_writable, edit_weights, weights_path, write_atomic
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError
+from .generate import Options, generate_locked, output_root, preview_catalog
+from .mesh import env_views, resolve_service
+from .validate import load_catalog, parse_catalog, read_catalog_text
+from .writer import locked
 
 if TYPE_CHECKING:
     from .generate import Outcome
@@ -70,24 +75,6 @@ def step_text(canary: Canary | None, weights: Weights) -> str:
     if w in canary.steps:
         return f"{canary.steps.index(w) + 1}/{n} ({w}%)"
     return f"off-plan ({w}%)"
-
-
-def _cond(name: str, m) -> str:
-    if m.exact is not None:
-        return f"{name}={m.exact}"
-    if m.prefix is not None:
-        return f"{name}^={m.prefix}"
-    return f"{name}~={m.regex}"
-
-
-def match_text(m: Match) -> str:
-    parts = [_cond(h, c) for h, c in sorted(m.headers.items())]
-    if m.cookie is not None:
-        parts.append(f"cookie {m.cookie.name}={m.cookie.value}")
-    if m.path is not None:
-        parts.append(_cond("path", m.path))
-    parts += [_cond(f"?{q}", c) for q, c in sorted(m.queryParams.items())]
-    return " & ".join(parts) or "*"
 
 
 def weights_text(weights: Weights) -> str:
@@ -139,9 +126,6 @@ def _unknown_env(catalog: Catalog, env: str) -> ChartgenError:
 def status(catalog: Catalog | str | Path, env: str | None = None) -> Status:
     """Versions, weights, canary step, A/B routes and mirror of every versioned service: one
     row per service, or per environment (``env``: only that one) where the environments differ."""
-    from .mesh import env_views
-    from .validate import load_catalog
-
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
     views = [v for v in env_views(catalog) if env is None or v.name == env]
@@ -187,8 +171,6 @@ class WeightChange:
     @property
     def where(self) -> str:
         """The catalog path that holds the weights."""
-        from .catalog_edit import weights_path
-
         return ".".join(weights_path(self.service, self.env))
 
     @property
@@ -225,9 +207,6 @@ def change_weights(catalog_path: str | Path, service: str, decide: Decide, *, en
     does not override them. If that moves a ``production: true`` environment, the change
     needs ``confirm_production(environments)`` to return True; without it (not interactive)
     it raises ``ProductionNotNamed`` and writes nothing. A dry run only warns."""
-    from .generate import output_root
-    from .writer import locked
-
     path = Path(catalog_path)
     root = output_root(path, out)
     request = _Request(service, env, decide, dry_run, warn, confirm_production)
@@ -242,9 +221,6 @@ def change_weights(catalog_path: str | Path, service: str, decide: Decide, *, en
 
 def _current(path: Path, service: str, env: str | None) -> tuple[str, Catalog, object]:
     """The catalog's text, the catalog and the resolved spec of ``service`` (in ``env``), checked."""
-    from .mesh import resolve_service
-    from .validate import parse_catalog, read_catalog_text
-
     text = read_catalog_text(path)
     current, _ = parse_catalog(text, str(path))
     if service not in current.services:
@@ -258,9 +234,6 @@ def _current(path: Path, service: str, env: str | None) -> tuple[str, Catalog, o
 
 def _edited(path: Path, text: str, service: str, env: str | None, new: Weights) -> tuple[str, Catalog]:
     """The catalog text with the new weights, and the catalog it parses to (``InvalidEdit``)."""
-    from .catalog_edit import edit_weights
-    from .validate import parse_catalog
-
     new_text = edit_weights(text, service, new, env, file=str(path))
     try:
         edited, _ = parse_catalog(new_text, str(path))
@@ -271,8 +244,6 @@ def _edited(path: Path, text: str, service: str, env: str | None, new: Weights) 
 
 def moved_environments(old: Catalog, new: Catalog, service: str) -> list[str]:
     """The environments where ``service`` is enabled and its effective weights differ."""
-    from .mesh import resolve_service
-
     out = []
     for name in sorted(new.environments):
         before, after = resolve_service(old, service, name), resolve_service(new, service, name)
@@ -304,9 +275,6 @@ def _production_guard(current: Catalog, edited: Catalog, request: _Request) -> N
 
 
 def _edit(name: str, root: Path, request: _Request) -> WeightChange:
-    from .catalog_edit import RoundTrip
-    from .generate import preview_catalog
-
     path = Path(name)
     service, env, dry_run, warn = request.service, request.env, request.dry_run, request.warn
     text, current, spec = _current(path, service, env)
@@ -332,9 +300,6 @@ def _edit(name: str, root: Path, request: _Request) -> WeightChange:
 def _write_and_regenerate(path: Path, root: Path, text: str, new_text: str):
     """Write the edited catalog and regenerate (the caller holds the locks); on failure the
     catalog gets its old text back, and the exception says so (``catalog_restored``)."""
-    from .catalog_edit import check_writable, write_atomic
-    from .generate import Options, generate_locked
-
     check_writable(path)
     write_atomic(path, new_text)
     try:
@@ -402,5 +367,5 @@ def set_weights(catalog_path: str | Path, service: str, weights: Weights, **kwar
 
 
 __all__ = ["InvalidEdit", "ProductionNotNamed", "Row", "Status", "UnknownVersion", "WeightChange", "change_weights",
-           "match_text", "moved_environments", "promote", "rollback", "set_weights", "status", "step_text",
+           "moved_environments", "promote", "rollback", "set_weights", "status", "step_text",
            "weights_text"]

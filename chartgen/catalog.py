@@ -14,7 +14,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import naming, yamlout
+from . import naming, regex, yamlout
+from .naming import parse_request_uri
 
 API_VERSION = "chartgen.io/v1"
 KIND = "ServiceCatalog"
@@ -442,6 +443,26 @@ class Match(Model):
     queryParams: dict[Text, StringMatch] = {}
 
 
+def _condition_text(name: str, m: StringMatch) -> str:
+    if m.exact is not None:
+        return f"{name}={m.exact}"
+    if m.prefix is not None:
+        return f"{name}^={m.prefix}"
+    return f"{name}~={m.regex}"
+
+
+def match_text(m: Match) -> str:
+    """A match as one line ('x-canary=1 & path^=/api', '*' for none), as ``canary status``
+    and the mesh graph show it."""
+    parts = [_condition_text(h, c) for h, c in sorted(m.headers.items())]
+    if m.cookie is not None:
+        parts.append(f"cookie {m.cookie.name}={m.cookie.value}")
+    if m.path is not None:
+        parts.append(_condition_text("path", m.path))
+    parts += [_condition_text(f"?{q}", c) for q, c in sorted(m.queryParams.items())]
+    return " & ".join(parts) or "*"
+
+
 class Delay(Model):
     percent: FaultPercent
     fixedDelay: Duration
@@ -517,8 +538,6 @@ PlainPath = Annotated[
 
 
 def _check_re2(value: str) -> str:
-    from . import regex
-
     if any(ord(c) < 0x20 or ord(c) == 0x7f for c in value):  # a path never holds one; write \n etc.
         raise PydanticCustomError("regex", "expected a regular expression without control characters, got {got}",
                                   {"got": repr(value)})
@@ -672,10 +691,8 @@ class ExternalService(Model):
 
 def _http_url(value: str) -> bool:
     """An http(s) URL Istio accepts as a jwksUri (its CRD rule and its webhook parse it)."""
-    from .crdcheck import _parse_request_uri
-
     try:
-        url = _parse_request_uri(value)
+        url = parse_request_uri(value)
     except ValueError:
         return False
     return url.scheme in ("http", "https") and bool(url.host)

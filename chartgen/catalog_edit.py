@@ -11,15 +11,15 @@ from __future__ import annotations
 import difflib
 import io
 import os
-import tempfile
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from . import yamlout
+from . import writer, yamlout
 from .errors import CatalogError, ChartgenError, Problem
+from .safeio import FileError, display, file_error, os_error_message
 
 # (mapping, sequence, offset) indents tried in turn: the first that reproduces the file
 # byte for byte is used, so untouched lines stay untouched.
@@ -251,8 +251,6 @@ def edit_weights(text: str, service: str, weights: dict[str, int], env: str | No
 def check_writable(path: str | Path) -> Path:
     """Where writing ``path`` lands: a symbolic link is followed (the link is kept), and a
     file made read-only is refused, never silently replaced."""
-    from .safeio import FileError, display
-
     path = Path(path)
     real = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
@@ -260,8 +258,6 @@ def check_writable(path: str | Path) -> Path:
     except FileNotFoundError:
         return real
     except OSError as exc:
-        from .safeio import file_error
-
         raise file_error(exc, path, "read") from None
     if not mode & 0o200:
         raise FileError(f"refusing to replace {display(path)}: it is read-only (mode {mode & 0o777:04o}); make it "
@@ -273,28 +269,13 @@ def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it and a rename, keeping
     the file's mode: readers see the old file or the new one, never half of one. A symbolic
     link is written through (the link stays); a read-only file is refused."""
-    from .safeio import TMP_SUFFIX, FileError, os_error_message
-
     path = check_writable(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+        writer.replace_file(path, text)
     except OSError as exc:
-        raise FileError(os_error_message(exc, path.parent, "create a temporary file in")) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, os.stat(path).st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise FileError(os_error_message(exc, path, "write") + f"; {path.name} was not changed") from None
-        raise
+        if getattr(exc, "staging", False):
+            raise FileError(os_error_message(exc, path.parent, "create a temporary file in")) from None
+        raise FileError(os_error_message(exc, path, "write") + f"; {path.name} was not changed") from None
 
 
 __all__ = ["EditError", "RoundTrip", "check_writable", "edit_weights", "keep_layout", "weights_path", "write_atomic"]

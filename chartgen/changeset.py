@@ -10,9 +10,13 @@ is the one place a unified diff, a stat and the diff of the mesh graph are rende
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .graph import readme_graph
+from .safeio import file_error, refuse_linked_dirs, walk_files
 
 NEW, CHANGED, REMOVED = "new", "changed", "removed"
 
@@ -41,8 +45,6 @@ class FileChange:
 
 def unified_lines(before: str | None, after: str | None, a: str, b: str) -> Iterator[str]:
     """difflib's unified diff of two texts (None is empty), every line ending in a newline."""
-    import difflib
-
     for line in difflib.unified_diff((before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True),
                                      a, b):
         yield line if line.endswith("\n") else line + "\n"
@@ -57,8 +59,6 @@ def _read(path: Path, strict: bool) -> bytes | None:
         return None
     except OSError as exc:
         if strict:
-            from .safeio import file_error
-
             raise file_error(exc, path, "read") from None
         return None
 
@@ -92,8 +92,6 @@ class Changeset:
                 continue
             before, binary = _text(data)
             found.append(FileChange(rel, NEW if data is None else CHANGED, before, text, binary, rel.endswith(quiet)))
-        from .safeio import refuse_linked_dirs, walk_files
-
         owned_dirs = tuple(owned_dirs)
         refuse_linked_dirs(root, owned_dirs, files)
         for d in owned_dirs:
@@ -177,8 +175,6 @@ class Changeset:
     def graph_diff(self, readme: str) -> list[str]:
         """The unified diff of the Mermaid graph in the chart README at ``readme`` (a/graph.mmd,
         b/graph.mmd); empty when the graph does not change."""
-        from .render import readme_graph
-
         change = self.get(readme)
         if change is None:
             return []

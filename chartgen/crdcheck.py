@@ -38,8 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import re2
 import yaml
 
+from .compiled import compiled_validator
+from .naming import parse_request_uri
 from .usercache import load as load_entry, save as save_entry
 
 __all__ = ["CRDSet", "CRDViolation"]
@@ -84,81 +87,17 @@ def _escape_property(name: str) -> str:
     return out.replace("/", "__slash__")
 
 
-class _URL:
-    """What Kubernetes' ``url()`` returns (Go's url.ParseRequestURI, the parts CEL can read)."""
-
-    __slots__ = ("scheme", "host", "path", "query")
-
-    def __init__(self, scheme: str, host: str, path: str, query: str):
-        self.scheme, self.host, self.path, self.query = scheme, host, path, query
-
-
-_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
-_HOST_OK = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]*")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
-def _parse_request_uri(text: str) -> _URL:
-    """Go's ``url.ParseRequestURI``: an absolute URL or an absolute path; ValueError otherwise."""
-    if not text:
-        raise ValueError("empty url")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-        raise ValueError("invalid control character in URL")
-    if text == "*":
-        return _URL("", "", "*", "")
-    if text.startswith(":"):
-        raise ValueError("missing protocol scheme")
-    m = _SCHEME.match(text)
-    scheme = m.group(1).lower() if m else ""
-    rest = text[m.end():] if m else text
-    if "?" in rest:
-        rest, _, query = rest.partition("?")
-    else:
-        query = ""
-    if not rest.startswith("/"):
-        if scheme:
-            return _URL(scheme, "", "", query)  # opaque (mailto:x)
-        raise ValueError("invalid URI for request")
-    host = ""
-    if scheme and rest.startswith("//"):
-        authority, slash, path = rest[2:].partition("/")
-        rest = slash + path
-        host = _parse_host(authority.rpartition("@")[2])
-    if _BAD_ESCAPE.search(rest):
-        raise ValueError("invalid URL escape")
-    return _URL(scheme, host, rest, query)
-
-
-def _parse_host(host: str) -> str:
-    """Go's ``url.parseHost``: an IPv6 literal in brackets or a name, each with an optional
-    numeric port; ValueError otherwise."""
-    if host.startswith("["):
-        end = host.find("]")
-        if end < 0:
-            raise ValueError("missing ']' in host")
-        port = host[end + 1:]
-        if port and not (port.startswith(":") and port[1:].isdigit()):
-            raise ValueError(f"invalid port {port!r} after host")
-        return host
-    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
-    if colon and port and not port.isdigit():
-        raise ValueError(f"invalid port {':' + port!r} after host")
-    if not _HOST_OK.fullmatch(name) or _BAD_ESCAPE.search(name):
-        raise ValueError(f"invalid character in host name {name!r}")
-    return host
-
-
 def _cel_functions() -> dict:
-    from celpy import celtypes as t
+    from celpy import celtypes as t  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
     S, I, B, L = t.StringType, t.IntType, t.BoolType, t.ListType
 
     def url(s):
-        return _parse_request_uri(str(s))
+        return parse_request_uri(str(s))
 
     def isURL(s):
         try:
-            _parse_request_uri(str(s))
+            parse_request_uri(str(s))
         except ValueError:
             return B(False)
         return B(True)
@@ -273,7 +212,7 @@ def _environment():
     runner gets ``has()`` wrong (it answers a Python bool, and true for absent fields)."""
     global _CEL_ENV, _FUNCTIONS
     if _CEL_ENV is None:
-        import celpy
+        import celpy  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
         logging.getLogger("celpy").setLevel(logging.CRITICAL)
         _FUNCTIONS = _cel_functions()
@@ -321,7 +260,7 @@ def _evaluate(rule: str, value: Any, to_cel) -> tuple[bool, str]:
 
 def cel_check(rule: str, value: Any) -> bool:
     """Evaluate one CEL rule with ``self`` = ``value`` (plain JSON-like data); for tests and probes."""
-    import celpy
+    import celpy  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
     passed, error = _evaluate(rule, value, celpy.json_to_cel)
     if error:
@@ -503,8 +442,6 @@ def re2_compile(pattern: str):
     reason otherwise. Cached; RE2's own logging of bad patterns is off."""
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        import re2
-
         options = re2.Options()
         options.log_errors = False
         try:
@@ -846,7 +783,7 @@ def _verdict_digest(rule_text: tuple[str, str, str], key: str) -> str:
 def _verdicts_fingerprint() -> str:
     """What a saved verdict depends on besides its rule and value: this module (its CEL
     functions and shims) and cel-python's version."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # start-up: about 35 ms; only saving or loading verdicts needs it
 
     try:
         cel = version("cel-python")
@@ -868,6 +805,16 @@ def load_verdicts(path: Path) -> None:
         return
     _SAVED.update({digest: None if verdict is True else verdict for digest, verdict in data.items()
                    if isinstance(digest, str) and (verdict is True or (isinstance(verdict, str) and verdict))})
+
+
+def fresh_verdicts() -> dict[str, str | None]:
+    """The verdicts this process worked out and has not saved yet (a forked worker hands them
+    to its parent, which ``add_verdicts`` and saves them)."""
+    return dict(_FRESH)
+
+
+def add_verdicts(verdicts: dict[str, str | None]) -> None:
+    _FRESH.update(verdicts)
 
 
 def save_verdicts(path: Path) -> None:
@@ -899,7 +846,7 @@ def _message(expression: str, value: Any, to_cel) -> str:
 
 def _to_cel(node: _Node | None, value: Any):
     """CEL values with Kubernetes' property-name escaping (``namespace`` -> ``__namespace__``)."""
-    from celpy import celtypes as t
+    from celpy import celtypes as t  # start-up: cel-python (lark) costs about 150 ms; only CEL rules need it
 
     if isinstance(value, dict):
         names = node.cel_names if node is not None else {}
@@ -1064,8 +1011,6 @@ def _fast_validator(version: _Version):
 
 
 def _compile_cached(schema: dict):
-    from .compiled import compiled_validator
-
     return compiled_validator(schema, name="crd structural validator")
 
 

@@ -14,8 +14,10 @@ import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
 
+from .analyzer.scanner import HINT, find_checkov
 from .errors import ToolError, ToolNotFound
-from .toolchain import Tool, run
+from .toolchain import INSTALL_HINTS, Tool, env_var, find_tool, run, tool_version
+from .version import __version__
 
 # module -> (distribution, extra, what needs it)
 OPTIONAL_MODULES = {
@@ -74,8 +76,6 @@ TOOL_USES = {
 
 
 def _tool_items() -> list[Item]:
-    from .toolchain import INSTALL_HINTS, env_var, find_tool, tool_version
-
     out = []
     for name, used in TOOL_USES.items():
         try:
@@ -98,8 +98,6 @@ def _version_line(tool: Tool) -> str:
 
 
 def _checkov_item() -> Item:
-    from .analyzer.scanner import HINT, find_checkov
-
     used = "lint's Kubernetes security scanner (or lint --no-scanner)"
     try:
         path = find_checkov()
@@ -127,8 +125,6 @@ def _git_item() -> Item:
 
 def diagnose() -> dict:
     """Everything chartgen looks for, found or not (runs each tool's version command)."""
-    from . import __version__
-
     return {
         "chartgen": {"version": __version__, "python": sys.version.split()[0], "executable": sys.executable},
         "python": [asdict(i) for i in _python_items()],

@@ -10,10 +10,12 @@ the routes), and the helmfile installs it before istiod where the Gateway API is
 
 from __future__ import annotations
 
+import yaml
 from functools import lru_cache
 from importlib import resources
 
 from .catalog import Catalog, protocol_class
+from .crdcheck import CRDSet
 from .mesh import Mesh, env_views
 from .provenance import GENERATED, copy_header
 
@@ -67,9 +69,6 @@ def _vendored(tcp_route: bool) -> list[tuple[str, str, str]]:
 @lru_cache(maxsize=1)
 def crd_set():
     """Every vendored Gateway API CRD (standard and experimental), for ``crdcheck``."""
-    import yaml
-
-    from .crdcheck import CRDSet
 
     docs = []
     for _, text in crd_files(tcp_route=True):

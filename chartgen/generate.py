@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from . import __version__, lifecycle, naming
+from . import lifecycle, naming
 from .catalog import Catalog
 from .changeset import Changeset
-from .errors import CatalogError, ChartgenError, Problem, RenderError
-from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
-from .validate import load_catalog
+from .compiled import compiled_validator
+from .errors import CatalogError, ChartgenError, Problem, RenderError, ToolError
+from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
+from .gitops import TOOLS, check_or_raise, export_files
+from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 from .mesh import Mesh, resolve
-from .values import chart_name
+from .render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
+from .safeio import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
+from .toolchain import Tool, run
+from .userfiles import ValuesFileError, merge_user_values
+from .validate import load_catalog
+from .values import chart_name, mesh_values
 from .values_schema import VALUES_SCHEMA
-from .writer import WriteResult, locked, write_plan
+from .version import __version__
+from .writer import WriteResult, locked, replace_file, write_plan
 
 STATE_FILE = ".chartgen-state.json"
 USER_VALUES_HEADER = (
@@ -107,8 +116,6 @@ def _state_text(state: dict) -> str:
 
 def _state_problem(path: Path) -> tuple[dict | None, str | None]:
     """(the state, None), (None, None) when there is none, or (None, what is wrong with it)."""
-    from .safeio import file_error
-
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -144,8 +151,6 @@ def _read_state(path: Path) -> dict | None:
 
 def _chart_version(chart_root: Path) -> str | None:
     """The ``version:`` of the chart's Chart.yaml (chartgen writes it as a top-level line)."""
-    import re
-
     try:
         text = (chart_root / "Chart.yaml").read_bytes().decode("utf-8", "replace")
     except OSError:
@@ -159,8 +164,6 @@ def _previous_state(chart_root: Path) -> tuple[dict | None, list[str]]:
     ``CHANGELOG.md`` so that the version never moves backwards. A missing or corrupt state
     file beside an existing chart is recovered from those two files (``model`` None: the
     changes since cannot be itemised). Returns (state or None, notes for the user)."""
-    from .safeio import display
-
     path = chart_root / STATE_FILE
     state, problem = _state_problem(path)
     chart_version = _chart_version(chart_root)
@@ -210,9 +213,6 @@ def committed_state(chart_dir: Path, on_disk: dict | None) -> dict | None:
     """The state of the chart as last committed: the state file at git's HEAD. Outside a git
     work tree (or without git) the state on disk stands for it; inside one, a state file that
     HEAD does not have means nothing was committed yet."""
-    from .errors import ToolError
-    from .toolchain import Tool, run
-
     try:
         proc = run(Tool("git", "git", "path"), "-C", str(chart_dir), "show", f"HEAD:./{STATE_FILE}",
                    env={"GIT_OPTIONAL_LOCKS": "0"}, check=False, text=False)
@@ -233,8 +233,6 @@ def record_release(chart_dir: str | Path, version: str | None = None) -> str | N
     later versions are computed against it. Returns the version, None without a state.
     With ``version`` (what was packaged), nothing is recorded unless the chart is still at
     it. Call it holding the output root's lock, so no ``generate`` writes the state meanwhile."""
-    import tempfile
-
     chart_dir = Path(chart_dir)
     path = chart_dir / STATE_FILE
     state = _read_state(path)
@@ -243,14 +241,7 @@ def record_release(chart_dir: str | Path, version: str | None = None) -> str | N
         return None
     if state.get("release") != current.record():
         state["release"] = current.record()
-        fd, tmp = tempfile.mkstemp(dir=chart_dir, prefix=".chartgen-state.", suffix=".chartgen-tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(_state_text(state))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(path, _state_text(state))
     return current.version
 
 
@@ -310,7 +301,7 @@ def chart_fingerprint(mesh: Mesh, body: ChartBody) -> tuple[str, lifecycle.Build
         if part is not None:
             by_part.setdefault(part, {})[rel] = text
     chart = {k: v for k, v in yaml.safe_load(probe["Chart.yaml"]).items() if k not in ("version", "annotations")}
-    probe["(environment values)"] = json.dumps(mesh.values.overrides, sort_keys=True)
+    probe["(environment values)"] = json.dumps(mesh_values(mesh).overrides, sort_keys=True)
     build = lifecycle.Build(parts={part: lifecycle.fingerprint(files) for part, files in sorted(by_part.items())},
                             chart=chart, revision=lifecycle.TEMPLATE_REVISION, generator=__version__)
     return lifecycle.fingerprint(probe), build
@@ -372,9 +363,6 @@ def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str],
     """Add the files beside the chart (helmfile.yaml, the CRD chart, the GitOps exports unless
     ``gitops`` is false, the values files) to ``files``, and the directories chartgen owns to
     ``owned_dirs``. Returns the user's values files (merged, never replaced)."""
-    from .gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
-    from .helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
-
     files[HELMFILE] = dump_helmfile(build_helmfile(mesh, **chart_args))
     owned_dirs.append(f"charts/{CRD_CHART}")  # the CRD chart goes when no environment needs it
     if uses_gateway_api(mesh):
@@ -395,8 +383,6 @@ def _mesh_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str],
 
 
 def _gitops_files(mesh: Mesh, root: Path, chart_args: dict, files: dict[str, str], owned_dirs: list[str]) -> None:
-    from .gitops import TOOLS, check_or_raise, export_files
-
     for tool in TOOLS:
         if getattr(mesh.catalog.gitops, tool) is not None:
             exported = export_files(tool, mesh, out_dir=f"gitops/{tool}", check=False, **chart_args)
@@ -426,9 +412,6 @@ def _same_chart_on_disk(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody,
 def _merge_user_file(path: Path, data: dict) -> str:
     """The user's values file at ``path`` with chartgen's keys merged in; a file that cannot be
     read or merged is a located problem, and is never replaced."""
-    from .safeio import decode, display, file_error, nesting_problem
-    from .userfiles import ValuesFileError, merge_user_values
-
     name = display(path)
     try:
         raw = path.read_bytes()
@@ -449,8 +432,6 @@ def _merge_user_file(path: Path, data: dict) -> str:
 @lru_cache(maxsize=1)
 def _values_validator():
     """The values schema compiled to Python by fastjsonschema (once per process)."""
-    from .compiled import compiled_validator
-
     return compiled_validator(VALUES_SCHEMA, name="chartgen values validator")
 
 
@@ -458,12 +439,12 @@ def _validate_values(mesh: Mesh) -> None:
     """The generated values must satisfy the chart's own schema in every environment
     (a guard against generator bugs; fastjsonschema compiles the schema to Python, which
     keeps this cheap for large meshes)."""
-    import fastjsonschema
+    import fastjsonschema  # start-up: about 40 ms; only compiling a schema (a cache miss) or its errors need it
 
     validate = _values_validator()
     for view in [None, *mesh.views]:
         try:
-            validate(mesh.values.of(view))
+            validate(mesh_values(mesh).of(view))
         except fastjsonschema.JsonSchemaException as exc:
             where = view.name if view else "values.yaml"
             raise RenderError(f"generated values for {where} break the chart schema: {exc.message}") from None
@@ -501,8 +482,6 @@ def check(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = No
           options: Options = Options()) -> Outcome:
     """Write nothing; the outcome's ``changeset`` is what ``generate`` would change (empty:
     the output is up to date), its notes name temporary files left by an interrupted run."""
-    from .safeio import leftover_temps
-
     root = output_root(catalog_path, out)
     outcome = plan(load_catalog(catalog_path), root, options)
     outcome.changeset = changeset_of(outcome, root)
@@ -558,8 +537,6 @@ def _disk_mirror(text: str) -> str | None:
 def _one_off_mirror_note(outcome: Outcome, root: Path, changed: list[str]) -> str | None:
     """Why helmfile.yaml would change, when the file on disk is exactly what this catalog
     renders with a chart mirror the catalog does not name (a run with ``--chart-mirror``)."""
-    from .helmfile import build_helmfile, dump_helmfile
-
     try:
         on_disk = (root / HELMFILE).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):  # the changeset reports an unreadable file itself
@@ -597,18 +574,12 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
     directory: the controllers read the values files from the same git repository. Stale
     files are removed only from the default directory of a full export, which chartgen owns
     (as ``generate`` does); a custom ``--out`` directory only ever gains or updates files."""
-    import os
-
-    from .gitops import export_files
-    from .safeio import refuse_linked_dirs
 
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
     root = catalog_path.resolve().parent
     default = f"gitops/{tool}"
     if out is not None and os.path.islink(os.path.abspath(out)):
-        from .safeio import FileError, display
-
         raise FileError(f"refusing to export to {display(os.path.abspath(out))}: it is a symbolic link (to "
                         f"{os.readlink(os.path.abspath(out))}); give the directory itself")
     out_dir = default if out is None else Path(os.path.relpath(Path(out).resolve(), root)).as_posix()

@@ -27,16 +27,19 @@ import hashlib
 import posixpath
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import yaml
 
 from . import yamlout
-from .catalog import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
-from .errors import ChartgenError, RenderError
-from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan
 from .bootstrap import argocd_health_patch, bootstrap_script, prerequisites
+from .catalog import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
+from .crdcheck import CRDSet
+from .errors import ChartgenError, RenderError
+from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan, release_plan
 from .mesh import EnvView, Mesh, resolve
 from .revisions import release_revision, revision_tags
+from .values import chart_values
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
            "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences",
@@ -138,8 +141,6 @@ def mesh_namespaces(catalog: Catalog, view: EnvView) -> set[str]:
     """The namespaces the mesh chart writes objects into in one environment, read from the
     chart values it gets there: its own (the Istio system namespace), the gateway's, the
     add-ons' (alert and dashboard ConfigMaps) and every enabled (external) service's."""
-    from .values import chart_values
-
     values = chart_values(catalog, view)
     out = {ISTIO_NS, values["gateway"]["namespace"]}
     obs = values.get("observability") or {}
@@ -370,8 +371,6 @@ def _prerequisites(catalog: Catalog, ctx: ExportContext, view: EnvView):
 def mesh_chart_namespaces(catalog: Catalog, view: EnvView) -> set[str]:
     """The Namespace objects the mesh chart renders in one environment (chartgen.namespaces:
     every enabled (external) service's; the gateway's with a Gateway API ingress)."""
-    from .values import chart_values
-
     values = chart_values(catalog, view)
     if not (values.get("namespaces") or {}).get("create"):
         return set()
@@ -527,9 +526,6 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 @lru_cache(maxsize=1)
 def crd_set():
     """The vendored Argo CD and Flux CRDs (chartgen/data/gitops/) as a ``CRDSet`` (read once)."""
-    from importlib import resources
-
-    from .crdcheck import CRDSet
 
     base = resources.files("chartgen") / "data" / "gitops"
     return CRDSet.from_files(sorted(str(p) for p in base.iterdir() if p.name.endswith(".yaml")))
@@ -574,8 +570,6 @@ def export_files(tool: str, source: Catalog | Mesh, *, chart_dir: str, out_dir: 
     export's directory from there, e.g. ``gitops/argocd``), from the same release plan as
     ``helmfile.yaml`` with the same chart options. ``check``: validate every object against
     the CRDs (``check_or_raise``); a caller may instead check only what it will write."""
-    from .helmfile import release_plan
-
     mesh = resolve(source)
     catalog = mesh.catalog
     out_dir = posixpath.normpath(out_dir)

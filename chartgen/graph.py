@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
-from .catalog import Catalog
+from .catalog import Catalog, match_text
 from .errors import UnknownEnvironment
 from .mesh import EnvView, Mesh, ResolvedService, resolve
+from .revisions import control_plane
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Node:
 class Edge(NamedTuple):  # a tuple: hashing and sorting thousands of edges stay in C
     src: str
     dst: str
-    kind: str  # ingress | ab | mirror | version | call | redirect
+    kind: str  # ingress | ab | mirror | version | call | redirect | denied | unintended
     label: str = ""
 
 
@@ -58,8 +58,6 @@ def _pct(value: float) -> str:
 
 
 def _faults(svc: ResolvedService) -> list[str]:
-    from .canary import match_text
-
     out = []
     for f in svc.spec.faults or []:
         what = []
@@ -106,8 +104,6 @@ def _mesh_node(view: EnvView) -> Node:
 def _revision_lines(view: EnvView) -> list[str]:
     """With control-plane revisions: the istiod revisions, and the tag or revision each
     namespace is on (chartgen.revisions)."""
-    from .revisions import control_plane
-
     cp = control_plane(view.catalog, view.name)
     if cp.legacy:
         return []
@@ -137,8 +133,6 @@ def _gateway_node(view: EnvView) -> Node:
 
 def _add_service(view: EnvView, key: str, svc, enabled: dict, nodes: dict[str, Node], edges: set[Edge]) -> bool:
     """Adds an enabled service's node, its versions and its edges; whether it is exposed."""
-    from .canary import match_text
-
     s = svc.spec
     sid = _id("svc", key)
     # the environment's namespace is on the mesh node; a service's own one is shown here
@@ -222,21 +216,33 @@ def build_graph(source: Catalog | Mesh, env: str | None = None) -> Graph:
     return Graph(f"{catalog.metadata.name} mesh: {', '.join(all_envs)}", out_nodes, out_edges)
 
 
-def mark_flows(graph: Graph, disputed: dict[tuple[str, str], str]) -> Graph:
-    """The graph with the flows where the rendered mesh and the catalog disagree marked:
-    ``disputed`` maps (source node id, destination node id) to a short reason. A call edge of
-    the catalog that the mesh denies gets the reason in its label; a flow the mesh allows that
-    the catalog has no edge for is added as a call edge carrying the reason. The behaviour model
-    that decides which flows disagree is not part of this module: its caller passes them in."""
+def node_id(kind: str, key: str = "") -> str:
+    """The id of a catalog element's node: ``svc`` or ``ext`` and its catalog key, or the gateway."""
+    return "gateway" if kind == "gateway" else _id(kind, key)
+
+
+def mark_flows(graph: Graph, denied: dict[tuple[str, str], str],
+               unintended: dict[tuple[str, str], str] | None = None) -> Graph:
+    """The graph with the flows where the rendered mesh and the catalog disagree marked; each
+    map goes from (source node id, destination node id) to a short reason.
+
+    ``denied``: flows the catalog asks for that the mesh denies (or routes otherwise): their
+    call or ingress edge becomes a ``denied`` edge carrying the reason. ``unintended``: flows
+    the mesh allows that the catalog does not ask for: each is added as an ``unintended`` edge.
+    An entry of ``denied`` without a catalog edge is added as ``unintended``; an entry naming a
+    node the graph does not have is left out. The behaviour model that decides which flows
+    disagree is not part of this module: its caller passes them in."""
     edges = []
     seen = set()
     for e in graph.edges:
-        reason = disputed.get((e.src, e.dst)) if e.kind == "call" else None
-        edges.append(e._replace(label=f"{e.label} ✗ {reason}".strip()) if reason else e)
+        reason = denied.get((e.src, e.dst)) if e.kind in ("call", "ingress") else None
+        edges.append(Edge(e.src, e.dst, "denied", f"{e.label} ✗ {reason}".strip()) if reason else e)
         seen.add((e.src, e.dst))
     ids = {n.id for n in graph.nodes}
-    edges += [Edge(src, dst, "call", f"✗ {reason}") for (src, dst), reason in disputed.items()
-              if (src, dst) not in seen and src in ids and dst in ids]
+    extra = {k: v for k, v in denied.items() if k not in seen}
+    extra.update(unintended or {})
+    edges += [Edge(src, dst, "unintended", f"✗ {reason}") for (src, dst), reason in extra.items()
+              if src in ids and dst in ids]
     return Graph(graph.title, graph.nodes, sorted(edges))
 
 
@@ -252,7 +258,7 @@ def _order(nid: str) -> tuple:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _mm(text: str) -> str:
+def _mermaid_label(text: str) -> str:
     """Text inside a quoted Mermaid label: entity codes for what Mermaid or Markdown would read."""
     text = _CONTROL.sub(" ", text)
     for ch, code in (("#", "#35;"), ("&", "#38;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
@@ -262,19 +268,27 @@ def _mm(text: str) -> str:
 
 _MM_SHAPES = {"mesh": ('["', '"]'), "gateway": ('{{"', '"}}'), "service": ('["', '"]'), "version": ('(["', '"])'),
               "external": ('[/"', '"/]')}
-_MM_ARROWS = {"ingress": "==>", "version": "-->", "call": "-->", "ab": "-.->", "mirror": "-.->", "redirect": "-.->"}
+_MM_ARROWS = {"ingress": "==>", "version": "-->", "call": "-->", "ab": "-.->", "mirror": "-.->", "redirect": "-.->",
+              "denied": "-.->", "unintended": "-.->"}
+# a flow where the rendered mesh and the catalog disagree: dashed red (denied), dashed orange (unintended)
+_MM_LINK_STYLES = {"denied": "stroke:#c0392b,stroke-width:2px,stroke-dasharray:6 4",
+                   "unintended": "stroke:#d35400,stroke-width:2px,stroke-dasharray:2 3"}
 
 
 def mermaid(graph: Graph) -> str:
     lines = ["flowchart LR"]
     for n in graph.nodes:
         open_, close = _MM_SHAPES[n.kind]
-        label = "<br/>".join([f"<b>{_mm(n.title)}</b>", *(_mm(x) for x in n.lines)])
+        label = "<br/>".join([f"<b>{_mermaid_label(n.title)}</b>", *(_mermaid_label(x) for x in n.lines)])
         lines.append(f"  {n.id}{open_}{label}{close}")
     for e in graph.edges:
         arrow = _MM_ARROWS[e.kind]
-        label = f'|"{_mm(e.label)}"|' if e.label else ""
+        label = f'|"{_mermaid_label(e.label)}"|' if e.label else ""
         lines.append(f"  {e.src} {arrow}{label} {e.dst}")
+    for kind, style in _MM_LINK_STYLES.items():
+        marked = [str(i) for i, e in enumerate(graph.edges) if e.kind == kind]
+        if marked:
+            lines.append(f"  linkStyle {','.join(marked)} {style}")
     lines.append("  classDef chaos fill:#ffe4e1,stroke:#c0392b,stroke-width:2px")
     lines.append("  classDef external stroke-dasharray:4 3")
     lines.append("  classDef meta fill:#f4f4f4,stroke:#999")
@@ -289,7 +303,7 @@ def mermaid(graph: Graph) -> str:
 # --- Graphviz DOT -------------------------------------------------------------------------------
 
 
-def _dq(*lines: str) -> str:
+def _dot_string(*lines: str) -> str:
     """A DOT double-quoted string of ``lines`` (joined by DOT's \\n): backslashes doubled, so
     no \\N, \\G or \\l escape of Graphviz applies, and quotes escaped."""
     esc = [_CONTROL.sub(" ", t).replace("\\", "\\\\").replace('"', '\\"') for t in lines]
@@ -298,116 +312,48 @@ def _dq(*lines: str) -> str:
 
 _DOT_SHAPES = {"mesh": "note", "gateway": "hexagon", "service": "box", "version": "ellipse", "external": "parallelogram"}
 _DOT_EDGES = {"ingress": 'penwidth=2', "version": 'arrowhead=empty', "call": '', "ab": 'style=dashed',
-              "mirror": 'style=dotted', "redirect": 'style=dashed, color="#2471a3"'}
+              "mirror": 'style=dotted', "redirect": 'style=dashed, color="#2471a3"',
+              "denied": 'style=dashed, color="#c0392b", fontcolor="#c0392b", penwidth=2',
+              "unintended": 'style=dotted, color="#d35400", fontcolor="#d35400", penwidth=2'}
 
 
 def dot(graph: Graph) -> str:
     out = ["digraph mesh {",
-           f"  label={_dq(graph.title)};",
+           f"  label={_dot_string(graph.title)};",
            '  labelloc=t; rankdir=LR; fontname="Helvetica";',
            '  node [fontname="Helvetica", fontsize=11, style="rounded,filled", fillcolor="#ffffff"];',
            '  edge [fontname="Helvetica", fontsize=10];']
     for n in graph.nodes:
-        attrs = [f"label={_dq(n.title, *n.lines)}", f"shape={_DOT_SHAPES[n.kind]}"]
+        attrs = [f"label={_dot_string(n.title, *n.lines)}", f"shape={_DOT_SHAPES[n.kind]}"]
         if n.chaos:
             attrs.append('color="#c0392b", fillcolor="#ffe4e1", penwidth=2')
         if n.kind == "external":
             attrs.append('style="dashed"')
         if n.kind == "mesh":
             attrs.append('fillcolor="#f4f4f4"')
-        out.append(f"  {_dq(n.id)} [{', '.join(attrs)}];")
+        out.append(f"  {_dot_string(n.id)} [{', '.join(attrs)}];")
     for e in graph.edges:
-        attrs = [a for a in (_DOT_EDGES[e.kind], f"label={_dq(e.label)}" if e.label else "") if a]
-        out.append(f"  {_dq(e.src)} -> {_dq(e.dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+        attrs = [a for a in (_DOT_EDGES[e.kind], f"label={_dot_string(e.label)}" if e.label else "") if a]
+        out.append(f"  {_dot_string(e.src)} -> {_dot_string(e.dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None) -> bytes:
-    """The mesh graph of a catalog (``env``: one environment) as Mermaid or DOT text, or as
-    an SVG or PNG drawn by Graphviz ``dot`` (``dot_bin``, else the lookup order)."""
-    from .validate import load_catalog
-
-    if not isinstance(catalog, Catalog):
-        catalog = load_catalog(catalog)
+def graph_text(source: Catalog | Mesh, env: str | None = None, fmt: str = "mermaid",
+               disputes: tuple[dict, dict] | None = None) -> str:
+    """The mesh graph of a catalog (``env``: one environment) as Mermaid or DOT text.
+    ``disputes``: (denied, unintended) flows to mark (``mark_flows``)."""
+    catalog = source.catalog if isinstance(source, Mesh) else source
     if env is not None and env not in catalog.environments:
         raise UnknownEnvironment(f"unknown environment {env!r}; the catalog has {', '.join(sorted(catalog.environments))}")
-    g = build_graph(catalog, env)
-    if fmt == "mermaid":
-        return mermaid(g).encode("utf-8")
-    if fmt == "dot":
-        return dot(g).encode("utf-8")
-    return _graphviz(dot(g), fmt, dot_bin)
+    g = build_graph(source, env)
+    if disputes is not None:
+        g = mark_flows(g, *disputes)
+    return mermaid(g) if fmt == "mermaid" else dot(g)
 
 
-def _graphviz(dot_text: str, fmt: str, dot_bin: str | None) -> bytes:
-    """SVG or PNG of a DOT graph, by Graphviz."""
-    from .toolchain import ToolNotFound, find_tool, run
-
-    try:
-        tool = find_tool("dot", dot_bin)
-    except ToolNotFound as exc:
-        raise ToolNotFound(f"--format {fmt} needs Graphviz: {exc} (or use --format dot or mermaid)") from None
-    return run(tool, f"-T{fmt}", input=dot_text.encode("utf-8"), text=False, what=f"dot -T{fmt}").stdout
-
-
-def marked(data: bytes, fmt: str) -> bytes:
-    """``data`` (a drawing in ``fmt``) with chartgen's mark near its top, so that a later
-    ``graph -o`` knows the file as its own: a comment in Mermaid, DOT and SVG, a ``tEXt``
-    chunk in PNG."""
-    import struct
-    import zlib
-
-    from .provenance import MARK
-
-    note = f"{MARK} graph; `chartgen graph -o` replaces it."
-    if fmt == "mermaid":  # after the diagram type: some Mermaid readers refuse a comment before it
-        head, sep, rest = data.partition(b"\n")
-        return head + sep + f"  %% {note}\n".encode() + rest
-    if fmt == "dot":
-        return f"// {note}\n".encode() + data
-    if fmt == "svg":
-        head, sep, rest = data.partition(b"\n")
-        comment = f"<!-- {note.replace('--', '-')} -->\n".encode()
-        return head + sep + comment + rest if head.startswith(b"<?xml") else comment + data
-    if fmt == "png" and data[12:16] == b"IHDR":
-        end = 8 + 12 + struct.unpack(">I", data[8:12])[0]
-        body = b"tEXt" + b"Software\0" + note.encode("latin-1")
-        chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-        return data[:end] + chunk + data[end:]
-    return data
-
-
-def write_output(output: str | Path, data: bytes, fmt: str, catalog: str | Path, force: bool = False) -> None:
-    """Write the drawing to ``output``: never over the catalog it was drawn from (not even with
-    ``force``), and over another existing file only when chartgen wrote it (its mark) or with
-    ``force``. The file is replaced whole (a temporary file renamed into place)."""
-    import os
-    import tempfile
-
-    from .provenance import MARK
-    from .safeio import FileError, display, file_error
-
-    real = Path(os.path.realpath(output))
-    if real.exists() and os.path.exists(catalog) and os.path.samefile(real, catalog):
-        raise FileError(f"refusing to write the graph to {display(output)}: it is the catalog being read; "
-                        "give another file")
-    if real.exists() and not force:
-        try:
-            with open(real, "rb") as fh:
-                head = fh.read(1024)
-        except OSError as exc:
-            raise file_error(exc, output, "read") from None
-        if f"{MARK} graph".encode() not in head:
-            raise FileError(f"refusing to replace {display(output)}: it is not a drawing of chartgen graph (no "
-                            f"`{MARK} graph` mark); give another file, or run again with --force to replace it")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".chartgen-tmp", dir=real.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(marked(data, fmt))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, real)
-    except OSError as exc:
-        if "tmp" in locals():
-            Path(tmp).unlink(missing_ok=True)
-        raise file_error(exc, output, "write") from None
+def readme_graph(text: str | None) -> str:
+    """The Mermaid diagram of a chart README ('' when there is none)."""
+    if not text or "```mermaid\n" not in text:
+        return ""
+    return text.split("```mermaid\n", 1)[1].split("```", 1)[0]

@@ -41,9 +41,10 @@ from . import naming, yamlout
 from .catalog import Catalog
 from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
-from .mesh import EnvView, Mesh, resolve
+from .mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 from .revisions import control_plane, shared_version, version_key
+from .values import mesh_values
 
 __all__ = [
     "ChartSource",
@@ -498,17 +499,6 @@ def _gateway(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     return common, per_env
 
 
-def gateway_service_type(view: EnvView) -> str:
-    """The gateway Service's type: the environment's ``gateway.serviceType``, else
-    LoadBalancer in production and NodePort elsewhere (no address on a laptop cluster)."""
-    return view.env.gateway.serviceType or ("LoadBalancer" if view.env.production else "NodePort")
-
-
-def autoscaling(view: EnvView) -> bool:
-    """HPAs for istiod and the gateway: the environment's ``autoscaling``, else production."""
-    return view.env.autoscaling if view.env.autoscaling is not None else view.env.production
-
-
 def _kiali(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
     catalog = mesh.catalog
     obs = catalog.observability
@@ -656,7 +646,7 @@ def _localstack(mesh: Mesh, envs: tuple[str, ...]) -> tuple[dict, dict[str, dict
 
 
 def _mesh(mesh: Mesh) -> tuple[dict, dict[str, dict]]:
-    env_values = mesh.values.overrides
+    env_values = mesh_values(mesh).overrides
     return {}, {view.name: env_values.get(view.name, {}) for view in mesh.views}
 
 

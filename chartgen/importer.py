@@ -22,6 +22,9 @@ from .callgraph import Call, End
 from .catalog_edit import RoundTrip
 from .errors import CatalogError, ChartgenError
 from .manifests import Manifests, Obj, selects
+from .mesh import resolve
+from .rules.identities import MESH_PROXY_ACCOUNTS
+from .validate import parse_catalog
 
 # appProtocol values (Kubernetes' and Istio's) → catalog protocol
 APP_PROTOCOLS = {
@@ -206,8 +209,6 @@ def _service_account(found: Found, accounts: set[tuple[str | None, str]]) -> Non
 def _own_identities(out: Scan) -> None:
     """One ServiceAccount per service: an account the pods of several services share (or a
     mesh proxy's) is not written; the comment names the Deployments and what to set."""
-    from .rules.identities import MESH_PROXY_ACCOUNTS
-
     users: dict[tuple, list[str]] = {}
     for f in out.services.values():
         users.setdefault((f.namespace, f.service_account or f.service.name), []).append(f.key)
@@ -654,8 +655,6 @@ class Imported:
 def import_catalog(manifests: Manifests, calls: list[Call] | None = None, existing: str | None = None,
                    name: str | None = None, file: str = "catalog.yaml") -> Imported:
     """The catalog text from ``manifests`` (into ``existing`` when given), checked to validate."""
-    from .validate import parse_catalog
-
     found = scan(manifests, calls, _known_keys(existing, file) if existing is not None else None)
     if not found.services:
         raise ImportError_("no Service in the manifests selects a workload: nothing to import"
@@ -680,9 +679,6 @@ def import_catalog(manifests: Manifests, calls: list[Call] | None = None, existi
 def _known_keys(existing: str, file: str) -> dict[str, str]:
     """Service name → key of the services of an existing catalog that validates (else none:
     the merge will say what is wrong with it)."""
-    from .mesh import resolve
-    from .validate import parse_catalog
-
     try:
         catalog, _ = parse_catalog(existing, file)
     except CatalogError:

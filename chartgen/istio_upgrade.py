@@ -17,11 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ruamel.yaml.comments import CommentedMap
+
 from . import naming
 from .catalog import Catalog
+from .catalog_edit import RoundTrip, _refuse_aliased, check_writable, write_atomic
 from .changeset import Changeset
 from .errors import CatalogError, ChartgenError
+from .generate import Options, generate_locked, output_root, preview_catalog
+from .helmfile import ISTIO_NS, istiod_releases, release_names
+from .mesh import resolve
 from .revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, shared_version, version_key
+from .userfiles import merge_user_values
+from .validate import load_catalog, parse_catalog, read_catalog_text
+from .writer import locked, replace_file
 
 if TYPE_CHECKING:
     from .generate import Outcome
@@ -60,8 +69,6 @@ def _unknown_env(catalog: Catalog, env: str) -> ChartgenError:
 
 
 def _namespaces(catalog: Catalog, env: str) -> list[str]:
-    from .mesh import resolve
-
     view = resolve(catalog).view(env)
     return sorted({view.service_namespace(s) for s in view.enabled.values()})
 
@@ -128,8 +135,6 @@ def _still_on(cp: ControlPlane, revision: str, namespaces: list[str]) -> list[st
 def status(catalog: Catalog | str | Path, env: str | None = None) -> Status:
     """Per environment: the revisions and their istiod releases, where each tag points, which
     tag or revision each namespace and the gateway are on, and what the next step does."""
-    from .validate import load_catalog
-
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
     if env is not None and env not in catalog.environments:
@@ -187,8 +192,6 @@ Decide = Callable[[Catalog, ControlPlane], tuple[dict, str, str | None, str | No
 
 
 def _block(doc, env: str | None, create: bool):
-    from ruamel.yaml.comments import CommentedMap
-
     if env is None:
         node = doc.get("istio")
         if node is None and create:
@@ -205,8 +208,6 @@ def _block(doc, env: str | None, create: bool):
 
 
 def _flow(value):
-    from ruamel.yaml.comments import CommentedMap
-
     if isinstance(value, dict):
         node = CommentedMap()
         for k, v in value.items():
@@ -218,8 +219,6 @@ def _flow(value):
 
 def _set_field(node, key: str, value) -> None:
     """Set ``key`` to ``value`` in place (a mapping keeps its style and comments; None removes)."""
-    from ruamel.yaml.comments import CommentedMap
-
     if value is None or value == {}:
         if key in node:
             del node[key]
@@ -237,8 +236,6 @@ def _set_field(node, key: str, value) -> None:
 
 
 def _edit_text(text: str, file: str, catalog: Catalog, env: str | None, fields: dict, istio_version: str | None) -> str:
-    from .catalog_edit import RoundTrip, _refuse_aliased
-
     rt = RoundTrip(text, file)
     where = ("istio",) if env is None else ("environments", env, "istio")
     _refuse_aliased(rt, where)
@@ -289,9 +286,6 @@ def _run(catalog_path, step_name: str, decide: Decide, *, env: str | None = None
     """A step without ``env`` edits the mesh-wide block; if that changes a ``production: true``
     environment, it needs ``every_environment`` or ``confirm_production(environments)`` to
     return True, else ``ProductionNotNamed`` (a dry run only warns)."""
-    from .generate import output_root
-    from .writer import locked
-
     path = Path(catalog_path)
     root = output_root(path, out)
     request = _Request(step_name, decide, env, dry_run, every_environment, confirm_production, warn)
@@ -343,9 +337,6 @@ def _production_guard(current: Catalog, edited: Catalog, request: _Request) -> N
 
 def _step(path: Path, root: Path, request: _Request) -> Step:
     step_name, decide, env, dry_run = request.step, request.decide, request.env, request.dry_run
-    from .generate import preview_catalog
-    from .validate import parse_catalog, read_catalog_text
-
     text = read_catalog_text(path)
     current, _ = parse_catalog(text, str(path))
     if env is not None and env not in current.environments:
@@ -378,9 +369,6 @@ def _step(path: Path, root: Path, request: _Request) -> Step:
 
 def _left_releases(before: Catalog, after: Catalog) -> list[tuple[str, str, str, str | None]]:
     """istiod releases an environment ran before the step and does not after."""
-    from .helmfile import ISTIO_NS, istiod_releases
-    from .mesh import resolve
-
     old, new = istiod_releases(resolve(before)), istiod_releases(resolve(after))
     out = []
     for rel, (_, envs) in old.items():
@@ -393,9 +381,6 @@ def _left_releases(before: Catalog, after: Catalog) -> list[tuple[str, str, str,
 def _orphan_values(root: Path, edited: Catalog, release: str | None) -> tuple[list[Path], list[str]]:
     """The values files of ``release`` once no environment runs it: those holding only
     chartgen's keys go with it, those with keys of the user's stay (listed)."""
-    from .helmfile import release_names
-    from .userfiles import merge_user_values
-
     if release is None or release in release_names(edited):
         return [], []
     directory = root / "values" / release
@@ -415,9 +400,6 @@ def _orphan_values(root: Path, edited: Catalog, release: str | None) -> tuple[li
 
 
 def _write(path: Path, root: Path, text: str, new_text: str, removable: list[Path]):
-    from .catalog_edit import check_writable, write_atomic
-    from .generate import Options, generate_locked
-
     check_writable(path)
     saved = {p: p.read_bytes() for p in removable}
     write_atomic(path, new_text)
@@ -434,7 +416,7 @@ def _write(path: Path, root: Path, text: str, new_text: str, removable: list[Pat
         write_atomic(path, text)
         for p, data in saved.items():
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
+            replace_file(p, data)
         exc.catalog_restored = True
         raise
 

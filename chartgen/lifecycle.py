@@ -7,10 +7,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from . import __version__, naming
+from . import naming
 from .catalog import Catalog
 from .mesh import Mesh, resolve
-from .values import path_label
+from .revisions import control_plane
+from .values import mesh_values, path_label
+from .version import __version__
 
 MAJOR, MINOR, PATCH, NONE = 3, 2, 1, 0
 LEVEL_NAMES = {MAJOR: "major", MINOR: "minor", PATCH: "patch", NONE: "none"}
@@ -71,7 +73,7 @@ def model_snapshot(source: Catalog | Mesh) -> dict:
     """What the comparison looks at: every environment's effective values."""
     out = {}
     for view in resolve(source).views:
-        values = dict(view.mesh.values.of(view))  # a copy: the values are shared
+        values = dict(mesh_values(view.mesh).of(view))  # a copy: the values are shared
         # the canary candidate names the version in changelog lines ("canary v2 10% → 25%")
         values["_canary"] = {k: s.spec.canary.candidate for k, s in sorted(view.services.items()) if s.spec.canary}
         plane = _control_plane(view)
@@ -85,8 +87,6 @@ def _control_plane(view) -> dict | None:
     """The istiod revisions and tags of an environment (revisions form only), so that each
     step of an Istio upgrade has its changelog line ("controlPlane.tags.prod-stable 1-29-6 →
     1-30-3")."""
-    from .revisions import control_plane
-
     cp = control_plane(view.catalog, view.name)
     if cp.legacy:
         return None

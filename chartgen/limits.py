@@ -29,6 +29,8 @@ import base64
 import json
 from dataclasses import dataclass
 
+from .gitops import server_side_apply, values_configmap_name
+
 __all__ = ["LAST_APPLIED", "LIMITS", "LimitProblem", "check_object", "check_objects", "json_size"]
 
 KIB = 1024
@@ -172,8 +174,6 @@ ROUTES = ("helmfile", "argocd", "flux")
 def client_side_apply(route: str, release) -> bool:
     """Whether ``route`` applies ``release``'s objects client-side (with the last-applied
     annotation): only Argo CD, for the releases it does not sync with ServerSideApply."""
-    from .gitops import server_side_apply
-
     return route == "argocd" and not server_side_apply(release)
 
 
@@ -205,8 +205,6 @@ def flux_values_configmaps(files: dict[str, str], plan, env: str, namespace: str
     """(release, ConfigMap) per release of ``env``: the values ConfigMaps that the Flux
     export's ``kustomization.yaml`` generates from the values files in ``files`` (paths
     from the output root), as kustomize builds them."""
-    from .gitops import values_configmap_name
-
     out = []
     for r in plan.releases:
         if env not in r.envs:

@@ -3,8 +3,10 @@ into one effective service per environment. Pure functions of the validated cata
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -259,6 +261,7 @@ class Mesh:
         self.catalog = catalog
         self.views: tuple[EnvView, ...] = tuple(
             EnvView(name, env, catalog, self) for name, env in sorted(catalog.environments.items()))
+        self._derived: dict[str, Any] = {}
 
     @cached_property
     def neutral(self) -> dict[str, ResolvedService]:
@@ -268,12 +271,43 @@ class Mesh:
     def view(self, name: str) -> EnvView:
         return next(v for v in self.views if v.name == name)
 
-    @cached_property
-    def values(self):
-        """The chart values of every environment (``values.MeshValues``), computed on first use."""
-        from .values import MeshValues
+    def derived(self, key: str, compute: Callable[[Mesh], Any]) -> Any:
+        """What a layer above derives from this mesh (the chart values: ``values.mesh_values``),
+        computed on first use, once per ``Mesh`` (the catalog it resolves does not change)."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]
 
-        return MeshValues(self)
+
+# --- what an environment implies (read by the values, the helmfile and the GitOps bootstrap) ---
+
+
+def gateway_service_type(view: EnvView) -> str:
+    """The gateway Service's type: the environment's ``gateway.serviceType``, else
+    LoadBalancer in production and NodePort elsewhere (no address on a laptop cluster)."""
+    return view.env.gateway.serviceType or ("LoadBalancer" if view.env.production else "NodePort")
+
+
+def autoscaling(view: EnvView) -> bool:
+    """HPAs for istiod and the gateway: the environment's ``autoscaling``, else production."""
+    return view.env.autoscaling if view.env.autoscaling is not None else view.env.production
+
+
+PSA = "pod-security.kubernetes.io"
+
+
+def workload_psa_level(view: EnvView) -> str:
+    """The level of the workload namespaces the mesh chart creates (Istio's PSA guide):
+    sidecar-injected pods without istio-cni run istio-init with NET_ADMIN and NET_RAW, which
+    only privileged admits; the ambient data plane leaves the pods as they are (baseline)."""
+    return "baseline" if view.ambient else "privileged"
+
+
+def psa_labels(level: str) -> dict[str, str]:
+    """Enforce ``level``; warn and audit at baseline at least, so a privileged namespace
+    still reports what baseline would refuse."""
+    shown = "baseline" if level == "privileged" else level
+    return {f"{PSA}/enforce": level, f"{PSA}/warn": shown, f"{PSA}/audit": shown}
 
 
 def resolve(source: "Catalog | Mesh") -> Mesh:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The patterns below are the only definitions: the catalog model, the chart's values model
 # (and so values.schema.json) and the renderers all use these.
@@ -82,8 +83,6 @@ def invisible(value: str) -> tuple[int, str] | None:
     as (its index, 'U+202E RIGHT-TO-LEFT OVERRIDE'); None when there is none. Such a character
     makes two strings that look alike differ (a path, a header value, a name), or reorders
     what a reader sees."""
-    import unicodedata
-
     for i, c in enumerate(value):
         if unicodedata.category(c) == "Cf":
             return i, f"U+{ord(c):04X} {unicodedata.name(c, 'FORMAT CHARACTER')}"
@@ -162,3 +161,70 @@ def istio_duration(text: str) -> bool:
     """A duration Istio accepts for its timeouts and intervals: at least 1 ms, in whole milliseconds."""
     ns = duration_ns(text)
     return ns is not None and ns >= 1_000_000 and ns % 1_000_000 == 0
+
+
+# --- request URIs (Go's url.ParseRequestURI: the catalog's URL fields, CEL's url(), Istio's webhook) ---
+
+
+class RequestURI:
+    """What Kubernetes' ``url()`` returns (Go's url.ParseRequestURI, the parts CEL can read)."""
+
+    __slots__ = ("scheme", "host", "path", "query")
+
+    def __init__(self, scheme: str, host: str, path: str, query: str):
+        self.scheme, self.host, self.path, self.query = scheme, host, path, query
+
+
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+_HOST_OK = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]*")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def parse_request_uri(text: str) -> RequestURI:
+    """Go's ``url.ParseRequestURI``: an absolute URL or an absolute path; ValueError otherwise."""
+    if not text:
+        raise ValueError("empty url")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError("invalid control character in URL")
+    if text == "*":
+        return RequestURI("", "", "*", "")
+    if text.startswith(":"):
+        raise ValueError("missing protocol scheme")
+    m = _SCHEME.match(text)
+    scheme = m.group(1).lower() if m else ""
+    rest = text[m.end():] if m else text
+    if "?" in rest:
+        rest, _, query = rest.partition("?")
+    else:
+        query = ""
+    if not rest.startswith("/"):
+        if scheme:
+            return RequestURI(scheme, "", "", query)  # opaque (mailto:x)
+        raise ValueError("invalid URI for request")
+    host = ""
+    if scheme and rest.startswith("//"):
+        authority, slash, path = rest[2:].partition("/")
+        rest = slash + path
+        host = _parse_host(authority.rpartition("@")[2])
+    if _BAD_ESCAPE.search(rest):
+        raise ValueError("invalid URL escape")
+    return RequestURI(scheme, host, rest, query)
+
+
+def _parse_host(host: str) -> str:
+    """Go's ``url.parseHost``: an IPv6 literal in brackets or a name, each with an optional
+    numeric port; ValueError otherwise."""
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            raise ValueError("missing ']' in host")
+        port = host[end + 1:]
+        if port and not (port.startswith(":") and port[1:].isdigit()):
+            raise ValueError(f"invalid port {port!r} after host")
+        return host
+    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
+    if colon and port and not port.isdigit():
+        raise ValueError(f"invalid port {':' + port!r} after host")
+    if not _HOST_OK.fullmatch(name) or _BAD_ESCAPE.search(name):
+        raise ValueError(f"invalid character in host name {name!r}")
+    return host

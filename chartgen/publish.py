@@ -16,6 +16,7 @@ Publishing identical content again changes nothing. This module never prints.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -25,9 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
-from .errors import ChartgenError, ToolError, failure_detail
+from .catalog_edit import keep_layout
+from .changeset import Changeset
+from .errors import CatalogError, ChartgenError, ToolError, failure_detail
+from .generate import output_root, plan, record_release
+from .safeio import decode, display, file_error, leftover_temps, walk_files
 from .toolchain import Tool, find_tool, run
+from .validate import load_catalog
+from .values import chart_name
+from .writer import copy_file, locked, move_into_place, replace_file, scratch_tree, staging_dir
+from .yamlsrc import LimitError, safe_load_bounded
 
 __all__ = [
     "FIXED_MTIME",
@@ -104,8 +116,6 @@ def _helm(helm: str | None) -> Tool:
 
 
 def _chart_meta(chart_yaml_text: str, where: str) -> tuple[str, str]:
-    from .yamlsrc import LimitError, safe_load_bounded
-
     try:
         meta = safe_load_bounded(chart_yaml_text, where) or {}
         return str(meta["name"]), str(meta["version"])
@@ -159,11 +169,6 @@ def _same_content(a: Path, b: Path) -> bool:
 def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
                   *, check: bool = True) -> Path:
     """The generated chart directory of a catalog; with ``check``, refuse a stale chart."""
-    from .changeset import Changeset
-    from .generate import output_root, plan
-    from .validate import load_catalog
-    from .values import chart_name
-
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
     root = output_root(catalog_path, out)
@@ -182,14 +187,12 @@ def chart_dir_for(catalog_path: str | Path = "catalog.yaml", out: str | Path | N
 
 
 def _normalised_copy(chart_dir: Path, dst: Path) -> None:
-    from .safeio import display, walk_files
-
     links = [p for p in walk_files(chart_dir) if p.is_symlink()]
     if links:  # chartgen writes no link there: a planted one would put what it names into the package
         raise PublishError(f"refusing to package {display(chart_dir)}: {display(links[0])} is a symbolic link (to "
                            f"{os.readlink(links[0])}); chartgen never writes one there. Run `chartgen generate` "
                            "(it removes it), then package again")
-    shutil.copytree(chart_dir, dst, symlinks=False)
+    scratch_tree(chart_dir, dst)
     for path in [dst, *dst.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     for path in [*dst.rglob("*"), dst]:
@@ -209,8 +212,6 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from .safeio import file_error
-
         raise file_error(exc, dest, "create the directory") from None
     args: list[str] = []
     if sign is not None:
@@ -247,15 +248,13 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
         prov_target = None
         stale_prov = dest / (tgz.name + ".prov")
         try:
-            shutil.copyfile(tgz, target)
+            copy_file(tgz, target, mode=0o644)
             if sign is not None:
                 prov_target = stale_prov
-                shutil.copyfile(tgz.with_name(tgz.name + ".prov"), prov_target)
+                copy_file(tgz.with_name(tgz.name + ".prov"), prov_target, mode=0o644)
             elif stale_prov.exists():
                 stale_prov.unlink()  # a signature of an earlier build would no longer match
         except OSError as exc:
-            from .safeio import file_error
-
             raise file_error(exc, exc.filename or dest, "write") from None
     return Package(path=target, name=name, version=version, digest=_sha256(target), prov=prov_target)
 
@@ -263,9 +262,6 @@ def package_chart(chart_dir: str | Path, dest: str | Path, *, sign: SignOptions 
 # --- classic chart repository ----------------------------------------------------------------
 
 def _load_index(path: Path) -> dict:
-    from .errors import CatalogError
-    from .safeio import decode, display, file_error
-
     if not path.exists():
         return {}
     fix = "restore it from a backup, or move it away to start a new index"
@@ -278,8 +274,6 @@ def _load_index(path: Path) -> dict:
     except CatalogError as exc:
         p = exc.problems[0]
         raise PublishError(f"{p.file}:{p.line}:{p.col}: {p.message.split(';')[0]}; {fix}") from None
-    from .yamlsrc import LimitError, safe_load_bounded
-
     try:
         data = safe_load_bounded(text, display(path)) or {}
     except LimitError as exc:
@@ -314,8 +308,6 @@ def _repository_dir(repo_dir: str | Path) -> Path:
 
 def _remove_leftovers(repo: Path) -> None:
     """The staging directory (or file) of a publish that was killed."""
-    from .safeio import leftover_temps
-
     for left in leftover_temps([repo]):
         if left.is_dir():
             shutil.rmtree(left, ignore_errors=True)
@@ -350,34 +342,29 @@ def _add_to_repo(pkg: Package, repo: Path, helm: Tool, url: str | None, add_prov
     """Stage the archive and the merged index beside the repository, then rename them into
     place: the package first, the index last, so a reader never sees an entry without its
     archive."""
-    from .safeio import TMP_SUFFIX, file_error
-
     index_path = repo / "index.yaml"
     target = repo / pkg.path.name
     prov_target = repo / (pkg.path.name + ".prov")
     try:
-        stage = Path(tempfile.mkdtemp(prefix=".", suffix=TMP_SUFFIX, dir=repo))
+        with staging_dir(repo) as stage:
+            copy_file(pkg.path, stage / pkg.path.name, mode=0o644)
+            args = ["repo", "index", str(stage)]
+            if url:
+                args += ["--url", url.rstrip("/")]
+            run(helm, *args, what=f"helm repo index {repo}")  # the entry of this package alone
+            if index_path.exists():
+                merged = merge_index(index_path.read_bytes().decode("utf-8"),
+                                     (stage / "index.yaml").read_text(encoding="utf-8"), pkg.name)
+                replace_file(stage / "index.yaml", merged)
+            move_into_place(stage / pkg.path.name, target)
+            if add_prov:
+                copy_file(pkg.prov, stage / prov_target.name, mode=0o644)
+                move_into_place(stage / prov_target.name, prov_target)
+            move_into_place(stage / "index.yaml", index_path)
     except OSError as exc:
-        raise file_error(exc, repo, "create a temporary directory in") from None
-    try:
-        shutil.copyfile(pkg.path, stage / pkg.path.name)
-        args = ["repo", "index", str(stage)]
-        if url:
-            args += ["--url", url.rstrip("/")]
-        run(helm, *args, what=f"helm repo index {repo}")  # the entry of this package alone
-        if index_path.exists():
-            merged = merge_index(index_path.read_bytes().decode("utf-8"),
-                                 (stage / "index.yaml").read_text(encoding="utf-8"), pkg.name)
-            (stage / "index.yaml").write_text(merged, encoding="utf-8")
-        os.replace(stage / pkg.path.name, target)
-        if add_prov:
-            shutil.copyfile(pkg.prov, stage / prov_target.name)
-            os.replace(stage / prov_target.name, prov_target)
-        os.replace(stage / "index.yaml", index_path)
-    except OSError as exc:
+        if getattr(exc, "staging", False):
+            raise file_error(exc, repo, "create a temporary directory in") from None
         raise file_error(exc, exc.filename or repo, "write") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def merge_index(current: str, new: str, name: str) -> str:
@@ -386,17 +373,10 @@ def merge_index(current: str, new: str, name: str) -> str:
     (``serverInfo``, ``annotations``, keys of other tools), entry and comment is kept, which
     ``helm repo index --merge`` does not do. An entry of the same version with the same
     digest stays as it is. The caller has read ``current`` within chartgen's YAML limits."""
-    import io
-
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
     rt = YAML(typ="rt")
     rt.preserve_quotes = True
     rt.width = 4096
     rt.indent(mapping=2, sequence=2, offset=0)
-    from ruamel.yaml.error import YAMLError
-
     try:
         doc = rt.load(current.removeprefix("\ufeff").replace("\r\n", "\n"))
     except YAMLError as exc:  # what PyYAML let through: a duplicate key
@@ -422,8 +402,6 @@ def merge_index(current: str, new: str, name: str) -> str:
         doc["generated"] = added["generated"]
     buf = io.StringIO()
     rt.dump(doc, buf)
-    from .catalog_edit import keep_layout
-
     return keep_layout(current, buf.getvalue())  # its line endings and byte-order mark
 
 
@@ -434,8 +412,6 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
     Earlier versions stay listed. An existing version with a different digest is refused and
     nothing in the repository changes; the identical version again is a no-op.
     """
-    from .writer import locked
-
     repo = _repository_dir(repo_dir)
     helm_tool = _helm(helm)
     with locked(repo):
@@ -446,7 +422,7 @@ def publish_repo(pkg: Package, repo_dir: str | Path, *, url: str | None = None, 
         add_prov = pkg.prov is not None and not prov_target.exists()
         if listed and target.exists():  # already published: at most its signature is new
             if add_prov:
-                shutil.copyfile(pkg.prov, prov_target)
+                copy_file(pkg.prov, prov_target, mode=0o644)
             return PublishResult(pkg, str(repo), changed=add_prov)
         _add_to_repo(pkg, repo, helm_tool, url, add_prov)
     return PublishResult(pkg, str(repo), changed=True)
@@ -512,9 +488,6 @@ def package_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path |
     """Package the catalog's generated chart (refused when stale) into ``dest`` and record
     its version as released, so later versions are computed against it. Both happen under
     the output tree's lock: no ``generate`` rewrites the chart while it is packaged."""
-    from .generate import output_root, record_release
-    from .writer import locked
-
     with locked(output_root(catalog_path, out), wait_message=wait_message):
         chart_dir = chart_dir_for(catalog_path, out)
         pkg = package_chart(chart_dir, dest, sign=sign, helm=helm)
@@ -528,9 +501,6 @@ def publish_catalog(catalog_path: str | Path = "catalog.yaml", out: str | Path |
     """Publish ``package`` (an existing archive), or package the catalog's chart (as
     ``package_catalog``, into a temporary directory) and publish that, then record the
     version as released. ``result.package`` is what was published."""
-    from .generate import output_root, record_release
-    from .writer import locked
-
     if package is not None:
         return publish(read_package(package), to, url=url, plain_http=plain_http, helm=helm)
     with tempfile.TemporaryDirectory(prefix="chartgen-publish-") as tmp:

@@ -18,12 +18,14 @@ from typing import Any
 import jinja2
 import yaml
 
-from . import __version__, yamlout
+from . import yamlout
 from .catalog import Catalog
+from .graph import build_graph, mermaid
 from .mesh import Mesh, resolve
 from .provenance import GENERATED, copy_header
-from .values import chart_name, path_label
+from .values import chart_name, mesh_values, path_label
 from .values_schema import VALUES_SCHEMA, describe
+from .version import __version__
 
 CHART_SOURCE = "chartgen/templates/chart"  # the chart files copied from the package, in chartgen's tree
 VALUES_SCHEMA_SOURCE = "chartgen/values_model.py"
@@ -223,8 +225,6 @@ def _key(key: str) -> str:
 def readme_context(mesh: Mesh, values: dict) -> dict:
     """What the README shows besides the chart's metadata (the services, the values table,
     the mesh graph): the costly part, computed once per run."""
-    from .graph import build_graph, mermaid
-
     services = []
     for key, s in values["services"].items():
         ports = ", ".join(f"{p['number']}/{p['protocol']}" for p in s["ports"])
@@ -240,13 +240,6 @@ def readme_context(mesh: Mesh, values: dict) -> dict:
 def readme(catalog: Catalog, body: ChartBody, meta: ChartMeta) -> str:
     chart = yaml.safe_load(chart_yaml(catalog, meta))
     return _jinja().get_template("README.md.j2").render(chart=chart, **body.readme)
-
-
-def readme_graph(text: str | None) -> str:
-    """The Mermaid diagram of a chart README ('' when there is none)."""
-    if not text or "```mermaid\n" not in text:
-        return ""
-    return text.split("```mermaid\n", 1)[1].split("```", 1)[0]
 
 
 _NO_DEFAULT = object()
@@ -287,7 +280,7 @@ def changelog_text(catalog: Catalog, entries: str) -> str:
 def chart_body(source: Catalog | Mesh) -> ChartBody:
     """The chart files that do not depend on the version (computed once per run)."""
     mesh = resolve(source)
-    values = mesh.values.base
+    values = mesh_values(mesh).base
     files = {
         "values.yaml": values_yaml(values),
         "values.schema.json": copy_header("values.schema.json", json.dumps(VALUES_SCHEMA, indent=2) + "\n",

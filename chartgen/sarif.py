@@ -14,8 +14,10 @@ import os
 import re
 from urllib.parse import quote
 
-from . import __version__
 from .errors import Problem
+from .rules import RULES
+from .rules.doc import DOC_PATH
+from .version import __version__
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 DOCS_URL = "https://github.com/bytefreezer/chartgen/blob/main/"
@@ -80,9 +82,6 @@ def failure_log(message: str) -> str:
 def catalog_rule(rule_id: str) -> dict:
     """A catalog rule's SARIF metadata, from the rule table: its summary, and its section of
     docs/catalog-rules.md (the page itself for an id the table does not know)."""
-    from .rules import RULES
-    from .rules.doc import DOC_PATH
-
     rule = RULES.get(rule_id)
     return {"id": rule_id, "shortDescription": {"text": rule.summary if rule else f"catalog rule {rule_id}"},
             "helpUri": docs_url(f"{DOC_PATH}#{rule_id}" if rule else DOC_PATH),

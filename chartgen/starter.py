@@ -3,10 +3,15 @@ beside it for what chartgen leaves there that is not for version control."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ChartgenError
+from importlib import resources
+from .catalog_edit import write_atomic
+from .safeio import FileError, TMP_SUFFIX, display, file_error
+from .writer import LOCK_NAME
 
 
 @dataclass(frozen=True)
@@ -19,9 +24,6 @@ def gitignore_text(current: str | None) -> str:
     """``current`` (a .gitignore, or None) with chartgen's lines added where missing: what
     chartgen leaves beside a catalog that is not for version control (the lock of a run, the
     temporary files of an interrupted one, `chartgen package`'s archives)."""
-    from .safeio import TMP_SUFFIX
-    from .writer import LOCK_NAME
-
     have = set((current or "").splitlines())
     missing = [line for line in (LOCK_NAME, f"*{TMP_SUFFIX}", "/dist/") if line not in have]
     if not missing:
@@ -35,9 +37,6 @@ def gitignore_text(current: str | None) -> str:
 def _refuse_link(path: Path, project: Path) -> None:
     """Refuse to write ``path`` when it is a symbolic link that is dangling or leads out of the
     ``project`` directory: ``init`` would create or replace a file somewhere else."""
-    import os
-
-    from .safeio import FileError, display
 
     if not os.path.islink(path):
         return
@@ -57,11 +56,6 @@ def _refuse_link(path: Path, project: Path) -> None:
 def init_catalog(path: str | Path = "catalog.yaml", *, force: bool = False) -> Started:
     """Write the starter catalog to ``path`` (an existing file only with ``force``), and add
     chartgen's lines to the ``.gitignore`` beside it where they are missing."""
-    from importlib import resources
-
-    from .catalog_edit import write_atomic
-    from .safeio import file_error
-
     target = Path(path)
     ignore = target.parent / ".gitignore"
     for checked in (target, ignore):

@@ -16,9 +16,11 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .version import __version__
+from .writer import replace_file
 
 FORMAT = 1
 
@@ -28,8 +30,6 @@ def cache_dir() -> Path:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -102,17 +102,11 @@ def store(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` atomically (a reader sees the old entry or the new one, never
     a part), readable and writable by the current user only; False when the cache cannot be
     written."""
-    tmp = None
     try:
         root = cache_dir()
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # mode 0600
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        replace_file(path, data, mode=0o600)
         return True
     except OSError:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
         return False

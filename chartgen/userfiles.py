@@ -31,6 +31,7 @@ from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
 from . import yamlout
+from .yamlsrc import LimitError, compose_bounded
 
 __all__ = ["MARKER", "ValuesFileError", "merge_user_values", "owned_paths"]
 
@@ -359,8 +360,6 @@ def merge_user_values(existing: str | None, generated: dict, *, header: str) -> 
     if not isinstance(generated, dict):
         raise TypeError("generated values must be a mapping")
     if existing is not None:
-        from .yamlsrc import LimitError, compose_bounded
-
         try:
             compose_bounded(existing, "<values file>")
         except LimitError as exc:  # an alias bomb or absurd nesting; plain syntax errors are ruamel's to report

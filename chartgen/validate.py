@@ -6,6 +6,7 @@ Every problem is collected, located through the SourceMap and reported at once.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 import typing
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from .catalog import API_VERSION, KIND, PATH_UNION_TAGS, Catalog
 from .errors import CatalogError, Problem
 from .rules import check_semantics
+from .safeio import decode, nesting_problem, os_error_message
 from .yamlsrc import SourceMap, format_path, load_yaml
 
 
@@ -175,8 +177,6 @@ def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, Sourc
     try:
         return _parse_catalog(text, file)
     except RecursionError:
-        from .safeio import nesting_problem
-
         raise nesting_problem(file, "catalog") from None
 
 
@@ -216,8 +216,6 @@ def _prune(data: dict, exc: ValidationError) -> tuple[dict, set[str]]:
     """Drop the smallest parts that failed structurally (a service's field, an environment's
     field, …) so that the semantic rules can still run on everything else. Returns the
     pruned data and the names of services/environments touched (empty: nothing could be)."""
-    import copy
-
     data = copy.deepcopy(data)
     cut: set[str] = set()
     for err in exc.errors(include_url=False):
@@ -294,8 +292,6 @@ def load_catalog(path: str | Path) -> Catalog:
 
 def read_catalog_text(path: str | Path) -> str:
     """The catalog's text; an unreadable or non-UTF-8 file is a located problem."""
-    from .safeio import decode, os_error_message
-
     path = Path(path)
     try:
         data = path.read_bytes()

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import naming
 from .catalog import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
-from .mesh import EnvView, Mesh, ResolvedService, l7_needs, resolve
+from .mesh import EnvView, Mesh, ResolvedService, gateway_service_type, l7_needs, psa_labels, resolve, workload_psa_level
 from .revisions import control_plane
 
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
@@ -233,8 +233,6 @@ def _gateway_block(catalog: Catalog, view: EnvView | None) -> dict:
         "serviceType": "LoadBalancer",
     }
     if view is not None:
-        from .helmfile import gateway_service_type
-
         gw = view.env.gateway
         block.update(
             serviceType=gateway_service_type(view),
@@ -279,7 +277,7 @@ def _external_services(catalog: Catalog, view: EnvView | None) -> dict:
 class MeshValues:
     """The chart values of a resolved mesh: values.yaml, each environment's complete values,
     and what each environment puts over values.yaml. Each is computed on first use, once
-    (``Mesh.values`` holds them); treat the dicts as read-only."""
+    (``mesh_values`` keeps them on the mesh); treat the dicts as read-only."""
 
     def __init__(self, mesh: Mesh):
         self.mesh = mesh
@@ -304,11 +302,16 @@ class MeshValues:
         return {view.name: values_diff(self.base, self.of(view)) for view in self.mesh.views}
 
 
+def mesh_values(source: Catalog | Mesh) -> MeshValues:
+    """The chart values of a mesh (``source`` resolved), computed once per ``Mesh``."""
+    return resolve(source).derived("values", MeshValues)
+
+
 def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
     """The complete values for ``view`` (None: the environment-neutral values.yaml), from
     the view's mesh (or ``source`` resolved). Treat the result as read-only."""
     mesh = view.mesh if view is not None else resolve(source)
-    return mesh.values.of(view)
+    return mesh_values(mesh).of(view)
 
 
 def _istio_block(catalog: Catalog, view: EnvView | None) -> dict:
@@ -329,8 +332,6 @@ def _namespace_labels(view: EnvView | None) -> dict:
     """The Pod Security Admission labels of the namespaces the chart creates, per environment."""
     if view is None:
         return {}
-    from .bootstrap import psa_labels, workload_psa_level
-
     return psa_labels(workload_psa_level(view))
 
 
@@ -378,4 +379,4 @@ def values_diff(base: dict, full: dict) -> dict:
 
 def mesh_env_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Per environment: the overrides of the chart's values.yaml."""
-    return resolve(source).values.overrides
+    return mesh_values(source).overrides

@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 
 from .invariants import INVARIANTS
 from .values_model import NOTES, ChartValues, ExternalService, Service, ValuesModel
+from .writer import replace_file
 
 _SCALARS = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -334,7 +335,7 @@ def write(root: Path) -> list[str]:
     for rel, make in GENERATED.items():
         path, text = root / rel, make()
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            replace_file(path, text)
             changed.append(rel)
     return changed
 

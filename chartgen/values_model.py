@@ -16,13 +16,14 @@ not a value chartgen emits. Which keys the schema requires is said per model
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from . import naming
-from .catalog import GRPC_STATUS, PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
+from . import catalog, naming
+from .catalog import PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
 
 DNS_LABEL = naming.DNS1123_LABEL.pattern
 DNS_LABEL_OR_EMPTY = naming.DNS1123_LABEL_OR_EMPTY.pattern
@@ -66,6 +67,8 @@ class ValuesModel(BaseModel):
     schema_required: ClassVar[str | tuple[str, ...]] = "all"
     # how many of the keys may be given (minProperties, maxProperties), or None
     schema_counts: ClassVar[tuple[int | None, int | None]] = (None, None)
+    # the catalog model this section has the shape of (``catalog_shape``), or None
+    catalog_model: ClassVar[type[BaseModel] | None] = None
 
     @model_validator(mode="after")
     def _counts(self):
@@ -75,6 +78,59 @@ class ValuesModel(BaseModel):
             raise PydanticCustomError("values-counts", "expected {low}–{high} of the keys, got {given}",
                                       {"low": low, "high": high, "given": given})
         return self
+
+
+# --- shapes the catalog defines -----------------------------------------------------------------
+# A section of the values that has the shape of a catalog model is derived from it: the same
+# keys in the same order, the same types and the same bounds and patterns (written once, in
+# chartgen.catalog); the values contract adds only each key's description (the values.yaml
+# comments) and what the schema requires. tests/test_values_contract.py fails if a shape
+# written out in both modules drifts.
+
+
+def _unwrap(annotation: Any) -> tuple[Any, dict, bool]:
+    """A catalog field's type: its base type, its schema bounds, whether it is optional."""
+    optional = False
+    args = get_args(annotation)
+    if get_origin(annotation) in (Union, UnionType) and type(None) in args:
+        optional, annotation = True, next(a for a in args if a is not type(None))
+    bounds: dict = {}
+    if get_origin(annotation) is Annotated:
+        annotation, *metadata = get_args(annotation)
+        for item in metadata:
+            bounds |= getattr(item, "json_schema_extra", None) or {}
+    return annotation, bounds, optional
+
+
+def _values_type(field, description: str | None, shapes: dict[type, type]) -> Any:
+    base, bounds, _ = _unwrap(field.annotation)
+    bounds = bounds or (field.json_schema_extra or {})
+    if base in shapes:
+        return shapes[base]
+    if base is int:
+        return whole(description, bounds["minimum"], bounds["maximum"])
+    if base is float:
+        return Annotated[float, Field(description=description, ge=bounds["minimum"], le=bounds["maximum"])]
+    if base is str:
+        return text(description, **({"pattern": bounds["pattern"]} if "pattern" in bounds else {}))
+    return Annotated[base, Field(description=description)]
+
+
+def catalog_shape(model: type[BaseModel], descriptions: dict[str, str], *, doc: str | None = None,
+                  shapes: dict[type, type] | None = None, required: str | tuple[str, ...] = "all",
+                  counts: tuple[int | None, int | None] = (None, None)) -> type[ValuesModel]:
+    """The values section of the catalog's ``model``: its keys, types and bounds, with the
+    values contract's ``descriptions`` (``shapes``: the values sections of nested models)."""
+    unknown = sorted(set(descriptions) - set(model.model_fields))
+    if unknown:
+        raise ValueError(f"{model.__name__} has no {unknown}")
+    fields: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        typ = _values_type(field, descriptions.get(name), shapes or {})
+        fields[name] = (typ | None, None) if _unwrap(field.annotation)[2] else (typ, ...)
+    shape = create_model(model.__name__, __base__=ValuesModel, __module__=__name__, __doc__=doc, **fields)
+    shape.schema_required, shape.schema_counts, shape.catalog_model = required, counts, model
+    return shape
 
 
 # --- shapes shared by several sections --------------------------------------------------------
@@ -99,13 +155,7 @@ class RateLimit(ValuesModel):
     fillInterval: text("Refill interval.", pattern=DURATION) = ""
 
 
-class StringMatch(ValuesModel):
-    schema_required: ClassVar = "none"
-    schema_counts: ClassVar = (1, 1)
-
-    exact: str | None = None
-    prefix: str | None = None
-    regex: str | None = None
+StringMatch = catalog_shape(catalog.StringMatch, {}, required="none", counts=(1, 1))
 
 
 class HttpMatch(ValuesModel):
@@ -183,42 +233,32 @@ class LoadBalancer(ValuesModel):
     consistentHash: ConsistentHash | None = None
 
 
-class TcpPool(ValuesModel):
-    schema_required: ClassVar = "none"
-
-    maxConnections: whole("Max connections.", 1, INT32_MAX) | None = None
-    connectTimeout: text("TCP connect timeout.", pattern=DURATION) | None = None
-
-
-class HttpPool(ValuesModel):
-    schema_required: ClassVar = "none"
-
-    http1MaxPendingRequests: whole("Max pending requests.", 1, INT32_MAX) | None = None
-    http2MaxRequests: whole("Max concurrent requests.", 1, INT32_MAX) | None = None
-    maxRequestsPerConnection: whole("Requests per connection (0 unlimited).", 0, INT32_MAX) | None = None
-    maxRetries: whole("Max concurrent retries.", 0, INT32_MAX) | None = None
-    idleTimeout: text("Idle timeout.", pattern=DURATION) | None = None
+TcpPool = catalog_shape(catalog.TcpPool, {
+    "maxConnections": "Max connections.",
+    "connectTimeout": "TCP connect timeout.",
+}, required="none")
 
 
-class ConnectionPool(ValuesModel):
-    """DestinationRule connectionPool."""
+HttpPool = catalog_shape(catalog.HttpPool, {
+    "http1MaxPendingRequests": "Max pending requests.",
+    "http2MaxRequests": "Max concurrent requests.",
+    "maxRequestsPerConnection": "Requests per connection (0 unlimited).",
+    "maxRetries": "Max concurrent retries.",
+    "idleTimeout": "Idle timeout.",
+}, required="none")
 
-    schema_required: ClassVar = "none"
 
-    tcp: TcpPool | None = None
-    http: HttpPool | None = None
+ConnectionPool = catalog_shape(catalog.ConnectionPool, {}, doc="DestinationRule connectionPool.",
+                               shapes={catalog.TcpPool: TcpPool, catalog.HttpPool: HttpPool}, required="none")
 
 
-class OutlierDetection(ValuesModel):
-    """Circuit breaking (DestinationRule outlierDetection)."""
-
-    schema_required: ClassVar = "none"
-
-    consecutive5xxErrors: whole("5xx errors before ejection.", 0, UINT32_MAX) | None = None
-    consecutiveGatewayErrors: whole("Gateway errors before ejection.", 0, UINT32_MAX) | None = None
-    interval: text("Sweep interval.", pattern=DURATION) | None = None
-    baseEjectionTime: text("Minimum ejection time.", pattern=DURATION) | None = None
-    maxEjectionPercent: whole("Max ejected hosts (%).", 0, 100) | None = None
+OutlierDetection = catalog_shape(catalog.OutlierDetection, {
+    "consecutive5xxErrors": "5xx errors before ejection.",
+    "consecutiveGatewayErrors": "Gateway errors before ejection.",
+    "interval": "Sweep interval.",
+    "baseEjectionTime": "Minimum ejection time.",
+    "maxEjectionPercent": "Max ejected hosts (%).",
+}, doc="Circuit breaking (DestinationRule outlierDetection).", required="none")
 
 
 class VersionSubset(ValuesModel):
@@ -237,19 +277,17 @@ class Mirror(ValuesModel):
     percent: share("Share of requests mirrored (%).") = 0
 
 
-class Delay(ValuesModel):
-    percent: share("Share delayed (%).")
-    fixedDelay: text("Delay.", pattern=DURATION)
+Delay = catalog_shape(catalog.Delay, {
+    "percent": "Share delayed (%).",
+    "fixedDelay": "Delay.",
+})
 
 
-class Abort(ValuesModel):
-    schema_required: ClassVar = ("percent",)
-    schema_counts: ClassVar = (2, 2)
-
-    percent: share("Share aborted (%).")
-    httpStatus: whole("HTTP status returned.", 200, 599) | None = None
-    grpcStatus: Annotated[Literal[GRPC_STATUS], Field(  # type: ignore[valid-type]
-        description="gRPC status returned (e.g. UNAVAILABLE).")] | None = None
+Abort = catalog_shape(catalog.Abort, {
+    "percent": "Share aborted (%).",
+    "httpStatus": "HTTP status returned.",
+    "grpcStatus": "gRPC status returned (e.g. UNAVAILABLE).",
+}, required=("percent",), counts=(2, 2))
 
 
 class Fault(ValuesModel):

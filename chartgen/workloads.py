@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import Problem
+from .errors import Problem, UnknownEnvironment
 from .importer import port_protocol
 from .manifests import Manifests, Obj, selects
+from pathlib import Path
+from . import manifests as manifests_mod
+from .analyzer.workspace import Project, deep_merge, render
+from .validate import load_catalog
+from .values import mesh_values
 
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever
 AMBIENT_PROBE_SOURCE = "169.254.7.127/32"  # where ztunnel hands kubelet's probes to ambient pods
@@ -489,13 +494,6 @@ class Report:
 def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None = None, helm: str | None = None,
            stdin=None) -> Report:
     """Render the catalog's chart per environment (like lint) and check it against the manifests."""
-    from pathlib import Path
-
-    from . import manifests as manifests_mod
-    from .analyzer.workspace import Project, render
-    from .errors import UnknownEnvironment
-    from .validate import load_catalog
-
     catalog = load_catalog(catalog_path)
     found = manifests_mod.require(manifests_mod.read(list(manifest_args), stdin))
     names = sorted(catalog.environments)
@@ -512,9 +510,7 @@ def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None =
 def environments(rendered: dict) -> list[Env]:
     """The checked environments of ``analyzer.workspace.render``'s result: the values in
     effect are chartgen's for the environment under the user's values files."""
-    from .analyzer.workspace import deep_merge
-
-    return [Env(name, r.view, deep_merge(r.view.mesh.values.of(r.view), r.mesh_values), Policies.of(r.docs),
+    return [Env(name, r.view, deep_merge(mesh_values(r.view.mesh).of(r.view), r.mesh_values), Policies.of(r.docs),
                 r.view.catalog.istio.trustDomain) for name, r in sorted(rendered.items())]
 
 
@@ -522,8 +518,6 @@ def check_rendered(rendered: dict, manifest_args: list[str], stdin=None) -> list
     """The workload checks of environments rendered already (``chartgen verify --workloads``
     renders once for both), as located problems: ``path`` is the object, ``rule`` the code,
     ``level`` error or warning."""
-    from . import manifests as manifests_mod
-
     found = manifests_mod.require(manifests_mod.read(list(manifest_args), stdin))
     return [as_problem(f) for f in check(environments(rendered), found)]
 

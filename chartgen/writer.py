@@ -1,5 +1,14 @@
-"""Writing the plan: only changed files, staged first and then renamed into place, under
-a lock. ``--check`` compares without writing. The only module that writes outputs."""
+"""The only module that writes chartgen's files. One atomic write, used by every command:
+the new content is staged in a temporary file beside its target (``.<name>.<random>.chartgen-tmp``,
+which the starter ``.gitignore`` lists and a later run removes), fsynced, given the target's
+mode, renamed over the target with SIGINT/SIGTERM held, and the directory is fsynced; on any
+failure the staged file is removed and the target is as it was. ``replace_file`` writes one
+file, ``copy_file`` copies one, ``staging_dir`` / ``move_into_place`` stage several for a
+caller that renames them in its own order (publish), ``write_plan`` writes a generated tree
+(only changed files, all staged before any is renamed) under the project lock ``locked``,
+with the guards: no write through a link out of the root, into a symbolically linked owned
+directory, over a read-only file, or over a file chartgen did not write (without ``force``).
+``--check`` compares without writing."""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -16,8 +26,9 @@ from pathlib import Path
 
 from .changeset import REMOVED, Changeset
 from .errors import ChartgenError
+from .provenance import MARK, is_chartgens
 from .safeio import (TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link,
-                     outside_message,                      refuse_linked_dirs)
+                     outside_message, refuse_linked_dirs)
 
 LOCK_NAME = ".chartgen.lock"
 
@@ -97,6 +108,120 @@ def _signals_deferred():
             raise
 
 
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort: some file systems refuse it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _stage(directory: Path, name: str, fill, mode: int) -> Path:
+    """A temporary file ``.<name>.<random>.chartgen-tmp`` in ``directory``, filled by
+    ``fill(binary_file)``, fsynced, with ``mode``. Removed again if anything fails (an
+    interrupt included). Raises OSError, with ``staging`` set when none could be created."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=TMP_SUFFIX, dir=directory)
+    except OSError as exc:
+        exc.staging = True  # no file could be created in the directory (vs. writing it failed)
+        raise
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def _mode_of(target: Path, mode: int | None) -> int:
+    if mode is not None:
+        return mode
+    try:
+        return os.stat(target).st_mode & 0o777
+    except OSError:
+        return 0o644
+
+
+def move_into_place(staged: Path, target: Path) -> None:
+    """Rename ``staged`` (in ``target``'s directory) over ``target`` with SIGINT/SIGTERM held,
+    then fsync the directory. Raises OSError."""
+    with _signals_deferred():
+        os.replace(staged, target)
+    fsync_dir(target.parent)
+
+
+def _replace_with(target: Path, fill, mode: int | None) -> None:
+    staged = _stage(target.parent, target.name, fill, _mode_of(target, mode))
+    try:
+        move_into_place(staged, target)
+    except BaseException as exc:
+        if not getattr(exc, "committed", False):
+            with contextlib.suppress(OSError):
+                staged.unlink()
+        raise
+
+
+def replace_file(path: str | Path, data: bytes | str, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` (a str is written as UTF-8) atomically: a reader sees the
+    old file or the new one, never a part. The file keeps its mode (a new one gets 0644)
+    unless ``mode`` is given. ``path`` is written as given: a caller that keeps a symbolic
+    link resolves it first. Raises OSError (nothing changed)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    _replace_with(Path(path), lambda fh: fh.write(raw), mode)
+
+
+def copy_file(source: str | Path, path: str | Path, *, mode: int | None = None) -> None:
+    """Replace ``path`` with a copy of ``source``, atomically as ``replace_file``."""
+    def fill(fh):
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, fh)
+
+    _replace_with(Path(path), fill, mode)
+
+
+@contextlib.contextmanager
+def staging_dir(parent: Path):
+    """A temporary directory ``.<random>.chartgen-tmp`` in ``parent`` (so its files can be
+    renamed into ``parent`` with ``move_into_place``), removed on exit. Raises OSError, with
+    ``staging`` set when it cannot be created."""
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".", suffix=TMP_SUFFIX, dir=parent))
+    except OSError as exc:
+        exc.staging = True
+        raise
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def scratch_file(path: Path, data: bytes | str) -> None:
+    """Write a file (creating its directory) in a private scratch directory, one that
+    ``tempfile.TemporaryDirectory`` made for a tool to read and removes afterwards: never
+    one of chartgen's outputs, so written in place, without staging."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(raw)
+
+
+def scratch_tree(source: Path, dest: Path) -> None:
+    """Copy the directory ``source`` to ``dest`` in a private scratch directory (see
+    ``scratch_file``), links copied as the files they name."""
+    shutil.copytree(source, dest, symlinks=False)
+
+
 def check_targets(root: Path, rels, deleting: bool = False) -> None:
     """Refuse to write or delete through a symbolic link that leads out of ``root``, and to
     replace a file that was made read-only. With ``deleting``, a path that is itself a link is
@@ -146,8 +271,6 @@ def check_ours(root: Path, rels, owned_dirs: tuple[str, ...] = (), merged=(), fo
     """Refuse to replace a file that chartgen did not write (no ``Generated by chartgen`` near
     its top), unless ``force``. Files in a directory chartgen owns are its own, and the user's
     values files (``merged``) keep the user's keys: neither is replaced."""
-    from .provenance import MARK, is_chartgens
-
     if force:
         return
     merged = set(merged)
@@ -191,6 +314,17 @@ def clean_leftovers(root: Path, rels, owned_dirs: tuple[str, ...] = ()) -> list[
     return removed
 
 
+def _stage_planned(root: Path, rel: str, target: Path, text: str) -> Path:
+    raw = text.encode("utf-8")
+    try:
+        return _stage(target.parent, target.name, lambda fh: fh.write(raw), _mode_of(target, None))
+    except OSError as exc:
+        if getattr(exc, "staging", False):
+            raise FileError(os_error_message(exc, target.parent, "create a temporary file in")
+                            + "; nothing was changed") from None
+        raise FileError(os_error_message(exc, root / rel, "write") + "; nothing was changed") from None
+
+
 def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = (), *, before_commit=None,
                merged=(), force: bool = False, protect=()) -> WriteResult:
     """Write the changed files of ``files`` below ``root``; delete stale files in ``owned_dirs``.
@@ -224,21 +358,7 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise file_error(exc, target.parent, "create the directory") from None
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent)
-            except OSError as exc:
-                raise FileError(os_error_message(exc, target.parent, "create a temporary file in")
-                                + "; nothing was changed") from None
-            staged.append((rel, target, Path(tmp)))
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(files[rel].encode("utf-8"))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                mode = os.stat(target).st_mode & 0o777 if target.exists() else 0o644
-                os.chmod(tmp, mode)
-            except OSError as exc:
-                raise FileError(os_error_message(exc, root / rel, "write") + "; nothing was changed") from None
+            staged.append((rel, target, _stage_planned(root, rel, target, files[rel])))
         if before_commit is not None:
             before_commit()
     except BaseException:
@@ -251,6 +371,8 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
             for rel, target, tmp in staged:
                 os.replace(tmp, target)
                 result.written.append(rel)
+            for directory in sorted({target.parent for _, target, _ in staged}):
+                fsync_dir(directory)
             for rel in to_delete:
                 with contextlib.suppress(FileNotFoundError):
                     (root / rel).unlink()

@@ -159,11 +159,11 @@ def scalar(value: Any) -> Any:
     strings with line breaks or control characters double-quoted ones (escaped)."""
     if isinstance(value, str):
         if "\n" in value or "\r" in value or "\t" in value or _NEEDS_ESCAPES.search(value):
-            from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+            from ruamel.yaml.scalarstring import DoubleQuotedScalarString  # start-up: ruamel.yaml; only the user-owned values files need it
 
             return DoubleQuotedScalarString(value)
         if ambiguous(value):
-            from ruamel.yaml.scalarstring import SingleQuotedScalarString
+            from ruamel.yaml.scalarstring import SingleQuotedScalarString  # start-up: ruamel.yaml; only the user-owned values files need it
 
             return SingleQuotedScalarString(value)
     return value

@@ -50,3 +50,20 @@ def test_no_helper_template_file_over_the_line_limit():
     assert lengths, "no helper templates found"
     over = sorted(f"{name} ({n})" for name, n in lengths.items() if n > MAX_HELPER_LINES)
     assert not over, f"helper templates over {MAX_HELPER_LINES} lines; split them by concern: {over}"
+
+
+def test_function_names_follow_python_conventions():
+    """snake_case, as PEP 8 has it. The only exception: the CEL library functions that
+    crdcheck implements under their CEL names (isURL, getHost, …), which CEL rules call."""
+    import ast
+    import re
+
+    camel = re.compile(r"[a-z0-9][A-Z]")
+    found = []
+    for path in sorted((ROOT / "chartgen").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        cel = {id(n) for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef) and fn.name == "_cel_functions"
+               for n in ast.walk(fn) if n is not fn}
+        found += [f"{path.relative_to(ROOT)}:{n.lineno}: {n.name}" for n in ast.walk(tree)
+                  if isinstance(n, ast.FunctionDef) and camel.search(n.name) and id(n) not in cel]
+    assert found == []

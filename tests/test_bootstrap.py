@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.bootstrap import psa_level, workload_psa_level
+from chartgen.bootstrap import psa_level
+from chartgen.mesh import workload_psa_level
 from chartgen.helmfile import release_plan
 from chartgen.mesh import resolve
 from chartgen.validate import load_catalog

@@ -326,15 +326,15 @@ def test_a_mesh_chart_from_a_repository_the_exports_cannot_name_is_refused_clean
 def test_lint_plans_the_project_without_building_the_exports(tmp_path, monkeypatch):
     """Lint reads none of the exports: its plan neither builds nor CRD-checks them, while
     generate's plan of the same catalog (gitops: argocd and flux) still does."""
-    import chartgen.gitops as gitops
+    import chartgen.generate as generate_module  # patched where generate looks them up
     from chartgen.analyzer.workspace import Project
     from chartgen.generate import plan
     from chartgen.validate import parse_catalog
 
     calls = []
-    real_export, real_check = gitops.export_files, gitops.check_or_raise
-    monkeypatch.setattr(gitops, "export_files", lambda tool, *a, **kw: calls.append(tool) or real_export(tool, *a, **kw))
-    monkeypatch.setattr(gitops, "check_or_raise", lambda tool, files: calls.append(f"check {tool}") or real_check(tool, files))
+    real_export, real_check = generate_module.export_files, generate_module.check_or_raise
+    monkeypatch.setattr(generate_module, "export_files", lambda tool, *a, **kw: calls.append(tool) or real_export(tool, *a, **kw))
+    monkeypatch.setattr(generate_module, "check_or_raise", lambda tool, files: calls.append(f"check {tool}") or real_check(tool, files))
     catalog, smap = parse_catalog((ROOT / "catalog.yaml").read_text(encoding="utf-8"), "catalog.yaml")
     assert catalog.gitops.argocd is not None and catalog.gitops.flux is not None
 

@@ -9,8 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chartgen.graph import Edge, build_graph, dot, mark_flows, mermaid
-from chartgen.render import readme_graph
+from chartgen.graph import Edge, build_graph, dot, mark_flows, mermaid, readme_graph
 from chartgen.validate import load_catalog
 from conftest import ROOT, run_cli
 
@@ -83,14 +82,32 @@ def test_every_call_is_drawn_externals_included(catalog, env):
 def test_mark_flows_labels_denied_calls_and_adds_unintended_ones(catalog):
     g = build_graph(catalog, "prod")
     marked = mark_flows(g, {("svc__piper", "ext__aws"): "denied by the rendered mesh",
-                            ("svc__receiver", "svc__piper"): "allowed but not in the catalog",
-                            ("svc__nothing", "svc__piper"): "unknown node: ignored"})
+                            ("gateway", "svc__proxy"): ":80/api denied",
+                            ("svc__nothing", "svc__piper"): "unknown node: ignored"},
+                        {("svc__receiver", "svc__piper"): "allowed but not in the catalog"})
     edges = set(marked.edges)
-    assert Edge("svc__piper", "ext__aws", "call", "✗ denied by the rendered mesh") in edges
-    assert Edge("svc__receiver", "svc__piper", "call", "✗ allowed but not in the catalog") in edges
+    assert Edge("svc__piper", "ext__aws", "denied", "✗ denied by the rendered mesh") in edges
+    assert Edge("gateway", "svc__proxy", "denied", "proxy /api ✗ :80/api denied") in edges
+    assert Edge("svc__receiver", "svc__piper", "unintended", "✗ allowed but not in the catalog") in edges
     assert not any(e.src == "svc__nothing" for e in edges)
+    assert Edge("svc__piper", "ext__aws", "call") not in edges
     assert len(edges) == len(g.edges) + 1 and marked.nodes == g.nodes
     assert mark_flows(g, {}) == g
+
+
+def test_marked_flows_are_drawn_dashed_red_and_orange(catalog):
+    g = mark_flows(build_graph(catalog, "prod"), {("svc__piper", "ext__aws"): "denied"},
+                   {("svc__receiver", "svc__piper"): "allowed"})
+    mm = mermaid(g).splitlines()
+    arrows = [line for line in mm if " -->" in line or " -.->" in line or " ==>" in line]
+    denied = next(i for i, line in enumerate(arrows) if line.startswith("  svc__piper -.->") and "ext__aws" in line)
+    extra = next(i for i, line in enumerate(arrows) if line.startswith("  svc__receiver -.->") and "svc__piper" in line)
+    assert f"  linkStyle {denied} stroke:#c0392b,stroke-width:2px,stroke-dasharray:6 4" in mm
+    assert f"  linkStyle {extra} stroke:#d35400,stroke-width:2px,stroke-dasharray:2 3" in mm
+    assert not any(line.startswith("  linkStyle") for line in mermaid(build_graph(catalog, "prod")).splitlines())
+    d = dot(g)
+    assert '"svc__piper" -> "ext__aws" [style=dashed, color="#c0392b", fontcolor="#c0392b", penwidth=2, label="✗ denied"];' in d
+    assert '"svc__receiver" -> "svc__piper" [style=dotted, color="#d35400"' in d
 
 
 def test_whole_catalog_marks_what_not_every_environment_has(catalog):

@@ -8,7 +8,7 @@ import importlib
 from chartgen import mesh as mesh_module
 from chartgen.mesh import Mesh, env_views, resolve
 from chartgen.validate import load_catalog
-from chartgen.values import chart_values, mesh_env_values
+from chartgen.values import chart_values, mesh_env_values, mesh_values
 from conftest import ROOT
 
 generate_module = importlib.import_module("chartgen.generate")
@@ -22,8 +22,8 @@ def test_a_mesh_holds_its_views_and_their_values():
     assert all(v.mesh is mesh for v in mesh.views) and env_views(mesh) == list(mesh.views)
     dev = mesh.view("dev")
     assert dev.services is dev.services  # resolved once per view
-    assert chart_values(catalog, dev) is mesh.values.of(dev)  # the view's mesh holds its values
-    assert mesh_env_values(mesh) is mesh.values.overrides
+    assert chart_values(catalog, dev) is mesh_values(mesh).of(dev)  # the view's mesh holds its values
+    assert mesh_env_values(mesh) is mesh_values(mesh).overrides
     # the catalog carries no derived data: another resolution starts from scratch
     assert catalog.__pydantic_private__ is None
     other = resolve(catalog)

@@ -210,3 +210,106 @@ def test_the_catalog_refuses_what_a_check_refuses_with_its_rule(check):
     with pytest.raises(CatalogError) as err:
         parse_catalog(yaml.safe_dump(data, sort_keys=False))
     assert BY_ID[check].catalog_rule in {p.rule for p in err.value.problems}, err.value.problems
+
+
+# --- one model per shape: the values sections that share a catalog model's name ---------------
+
+# Sections named like a catalog model but shaped for the templates (an absent setting is written
+# as its empty value, '' or 0, and sections carry `enabled`); each reason says how they differ.
+DIFFERENT_SHAPES = {
+    "Expose": "adds `enabled`; gatewayPort 0 is the main port (the catalog leaves it out)",
+    "ExternalService": "the resolved entry: namespace, exportTo, the redirect as a section, envVar",
+    "Fault": "its match is a list of Istio HTTPMatchRequests (the catalog: one Match)",
+    "Gateway": "the whole ingress: api, name, namespace, selector, service; '' for no credentialName",
+    "Jwt": "adds `enabled`",
+    "Metrics": "adds `enabled`; port 0 and path '' when the service declares no metrics",
+    "Mirror": "adds `enabled`; '' and 0 for no mirror",
+    "RateLimit": "Envoy's token bucket (maxTokens, tokensPerFill, fillInterval) from requests/per/burst",
+    "Retries": "every key written; '' for no perTryTimeout",
+    "Route": "its match is a list of Istio HTTPMatchRequests (the catalog: one Match)",
+    "Service": "the resolved service of one environment (no canary, slo or environments; the waypoint)",
+    "ServiceAccount": "create and name, both written (the catalog's are optional)",
+}
+# a common key the values schema leaves looser than the catalog (follow-up: tightening it
+# changes the chart's values.schema.json)
+LOOSER = {
+    ("Mirror", "version"),  # any string, where the catalog wants a DNS label
+    ("Metrics", "path"),  # PLAIN_PATH refuses spaces only; the catalog refuses all whitespace
+}
+
+
+def _bounds(model) -> dict[str, dict]:
+    """Each key's schema bounds (minimum, maximum, pattern), through an optional's anyOf."""
+    out = {}
+    for key, prop in model.model_json_schema().get("properties", {}).items():
+        out[key] = {b: v for candidate in (prop, *prop.get("anyOf", [])) for b, v in candidate.items()
+                    if b in ("minimum", "maximum", "pattern", "minLength", "maxLength")}
+    return out
+
+
+def _or_empty(catalog_bound: dict, values_bound: dict) -> bool:
+    """The values bound is the catalog's widened by the empty value ('' or 0) alone."""
+    pattern, widened = catalog_bound.get("pattern"), values_bound.get("pattern")
+    if pattern and widened not in (pattern, f"^$|{pattern}", f"^({pattern[1:-1]})?$"):
+        return False
+    low, values_low = catalog_bound.get("minimum"), values_bound.get("minimum")
+    return values_low in (low, 0) and values_bound.get("maximum") == catalog_bound.get("maximum")
+
+
+def _shared_names() -> list[str]:
+    from pydantic import BaseModel
+
+    from chartgen import catalog, values_model
+
+    def models(module):
+        return {n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, BaseModel)
+                and v.__module__ in ("chartgen.catalog", "chartgen.values_model")}
+    return sorted(models(catalog) & models(values_model))
+
+
+def test_a_shape_the_values_share_with_the_catalog_is_defined_once():
+    from chartgen import catalog, values_model
+
+    shared = _shared_names()
+    assert len(shared) >= 18
+    derived = [n for n in shared if getattr(values_model, n).catalog_model is getattr(catalog, n)]
+    assert set(shared) == set(derived) | set(DIFFERENT_SHAPES), \
+        "derive the values section from the catalog model (values_model.catalog_shape) or say how it differs"
+    assert not set(derived) & set(DIFFERENT_SHAPES)
+    for name in derived:
+        assert _bounds(getattr(values_model, name)) == _bounds(getattr(catalog, name)), name
+        assert list(getattr(values_model, name).model_fields) == list(getattr(catalog, name).model_fields)
+
+
+def test_the_shapes_written_twice_have_not_drifted():
+    """Where a section is written out for the templates, a key both modules have keeps the
+    catalog's bounds (widened only by the empty value that stands for 'not set')."""
+    from chartgen import catalog, values_model
+
+    drifted = []
+    for name in DIFFERENT_SHAPES:
+        ours, theirs = _bounds(getattr(values_model, name)), _bounds(getattr(catalog, name))
+        for key in sorted(set(ours) & set(theirs)):
+            if (name, key) not in LOOSER and not _or_empty(theirs[key], ours[key]):
+                drifted.append(f"{name}.{key}: catalog {theirs[key]}, values {ours[key]}")
+    assert drifted == []
+
+
+def test_a_derived_shape_follows_the_catalog():
+    """A bound changed in the catalog reaches the derived values section."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, Field
+
+    from chartgen.values_model import catalog_shape
+
+    class Pool(BaseModel):
+        size: Annotated[int, Field(json_schema_extra={"minimum": 2, "maximum": 9})] | None = None
+        wait: Annotated[str, Field(json_schema_extra={"pattern": "^[0-9]+s$"})]
+
+    shape = catalog_shape(Pool, {"size": "Pool size.", "wait": "Wait."}, required="none")
+    schema = shape.model_json_schema()
+    assert schema["properties"]["size"]["anyOf"][0] == {"description": "Pool size.", "maximum": 9, "minimum": 2,
+                                                        "type": "integer"}
+    assert schema["properties"]["wait"]["pattern"] == "^[0-9]+s$" and schema["required"] == ["wait"]
+    assert shape.schema_required == "none" and shape.catalog_model is Pool

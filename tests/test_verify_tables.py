@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from chartgen.verify import authz, netpol, routing
-from chartgen.verify.world import Obj, World
+from chartgen.verify.world import Obj, World, at_workload
 
 DATA = Path(__file__).parent / "data" / "verify"
 
@@ -56,7 +56,7 @@ def test_authorization_decisions(table, case):
     r = case["request"]
     req = authz.Request(r.get("principal"), r.get("namespace"), r["ip"], int(r["port"]), r.get("path"),
                         "GET" if r.get("path") else None)
-    policies = authz.at_workload(world, wl["namespace"], wl.get("labels") or {})
+    policies = at_workload(world, wl["namespace"], wl.get("labels") or {})
     assert authz.decide(policies, req, table["point"]).allowed is case["allowed"]
 
 
@@ -96,3 +96,27 @@ def test_network_policy_truth_tables(table, check):
     got = {(f, t): netpol.connection(world, peers[f], peers[t], check["port"])[0] for f, t in expected}
     loopless = {k: v for k, v in expected.items() if k[0] != k[1]}
     assert {k: got[k] for k in loopless} == loopless
+
+
+def test_network_policy_rule_index_checks_every_label_and_peer_kind():
+    """The rules of a policy are looked up by the first label of their peers' selectors; a
+    selector of several labels, a rule mixing a pod peer with an ipBlock, and a rule without
+    peers must still decide as the full check does."""
+    spec = {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [
+        {"from": [{"podSelector": {"matchLabels": {"tier": "web", "app": "a"}}}], "ports": [{"port": 80}]},
+        {"from": [{"podSelector": {"matchLabels": {"app": "b"}}}, {"ipBlock": {"cidr": "10.9.0.0/16"}}],
+         "ports": [{"port": 81}]},
+        {"ports": [{"port": 82}]},
+    ]}
+    world = World({"x": {}}, {}, by_ns={"NetworkPolicy/x": [
+        Obj("NetworkPolicy", "networking.k8s.io/v1", "x", "p", {}, spec)]})
+    dst = netpol.Peer("10.0.0.1", "x", (("app", "dst"),))
+    both = netpol.Peer("10.0.0.2", "x", (("app", "a"), ("tier", "web")))
+    app_only = netpol.Peer("10.0.0.3", "x", (("app", "a"),))
+    b = netpol.Peer("10.0.0.4", "x", (("app", "b"),))
+    outside = netpol.Peer("10.9.1.1")
+    allowed = {(name, port): netpol.connection(world, src, dst, port)[0]
+               for name, src in {"both": both, "app_only": app_only, "b": b, "outside": outside}.items()
+               for port in (80, 81, 82, 83)}
+    assert {k for k, v in allowed.items() if v} == {
+        ("both", 80), ("b", 81), ("outside", 81), ("both", 82), ("app_only", 82), ("b", 82), ("outside", 82)}

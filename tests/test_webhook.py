@@ -49,46 +49,46 @@ def _err(fn):
 # test name -> (input field, runner returning the errors)
 RUNNERS = {
     "TestValidateGateway": ("in", _kind("Gateway")),
-    "TestValidateServer": ("in", _gen(w.validateServer)),
-    "TestValidateServerPort": ("in", lambda case, v: list(w.validateServerPort(v, case.get("bind") or ""))),
-    "TestValidateTlsOptions": ("in", _gen(w.validateTLSOptions)),
-    "TestValidateCORSPolicy": ("in", _gen(w.validateCORSPolicy)),
-    "TestValidateHTTPStatus": ("in", _err(w.validateHTTPStatus)),
-    "TestValidateHTTPFaultInjectionAbort": ("in", lambda case, v: list(w.validateHTTPFaultInjection(
+    "TestValidateServer": ("in", _gen(w.validate_server)),
+    "TestValidateServerPort": ("in", lambda case, v: list(w.validate_server_port(v, case.get("bind") or ""))),
+    "TestValidateTlsOptions": ("in", _gen(w.validate_tls_options)),
+    "TestValidateCORSPolicy": ("in", _gen(w.validate_cors_policy)),
+    "TestValidateHTTPStatus": ("in", _err(w.validate_http_status)),
+    "TestValidateHTTPFaultInjectionAbort": ("in", lambda case, v: list(w.validate_http_fault_injection(
         {"abort": v} if v is not None else None)) if v is not None else []),
-    "TestValidateHTTPFaultInjectionDelay": ("in", lambda case, v: list(w.validateHTTPFaultInjection(
+    "TestValidateHTTPFaultInjectionDelay": ("in", lambda case, v: list(w.validate_http_fault_injection(
         {"delay": v})) if v is not None else []),
-    "TestValidateHTTPRetry": ("in", _gen(w.validateHTTPRetry)),
-    "TestValidateHTTPRewrite": ("in", _gen(w.validateHTTPRewrite)),
-    "TestValidateUriRegexRewrite": ("in", lambda case, v: list(w.validateHTTPRewrite({"uriRegexRewrite": v}))
+    "TestValidateHTTPRetry": ("in", _gen(w.validate_http_retry)),
+    "TestValidateHTTPRewrite": ("in", _gen(w.validate_http_rewrite)),
+    "TestValidateUriRegexRewrite": ("in", lambda case, v: list(w.validate_http_rewrite({"uriRegexRewrite": v}))
                                     if v is not None else []),
-    "TestValidatePortName": ("name", _err(w.ValidatePortName)),
-    "TestValidateHTTPRedirect": ("redirect", _gen(w.validateHTTPRedirect)),
-    "TestValidateHTTPDirectResponse": ("directResponse", _gen(w.validateHTTPDirectResponse)),
-    "TestValidateDestination": ("destination", _gen(w.validateDestination)),
-    "TestValidateHTTPRoute": ("route", lambda case, v: list(w.validateHTTPRoute(v, False))),
-    "TestValidateRouteDestination": ("routes", _gen(w.validateRouteDestinations)),
+    "TestValidatePortName": ("name", _err(w.validate_port_name)),
+    "TestValidateHTTPRedirect": ("redirect", _gen(w.validate_http_redirect)),
+    "TestValidateHTTPDirectResponse": ("directResponse", _gen(w.validate_http_direct_response)),
+    "TestValidateDestination": ("destination", _gen(w.validate_destination)),
+    "TestValidateHTTPRoute": ("route", lambda case, v: list(w.validate_http_route(v, False))),
+    "TestValidateRouteDestination": ("routes", _gen(w.validate_route_destinations)),
     "TestValidateVirtualService": ("in", lambda case, v: w.validate(_obj("VirtualService", "networking.istio.io", v,
                                                                          namespace=""))),
     "TestValidateDestinationRule": ("in", _kind("DestinationRule")),
-    "TestValidateTrafficPolicy": ("in", lambda case, v: list(w.validateTrafficPolicy("", v))),
-    "TestValidateConnectionPool": ("in", _gen(w.validateConnectionPool)),
-    "TestValidateLoadBalancer": ("in", _gen(w.validateLoadBalancer)),
-    "TestValidateOutlierDetection": ("in", _gen(w.validateOutlierDetection)),
+    "TestValidateTrafficPolicy": ("in", lambda case, v: list(w.validate_traffic_policy("", v))),
+    "TestValidateConnectionPool": ("in", _gen(w.validate_connection_pool)),
+    "TestValidateLoadBalancer": ("in", _gen(w.validate_load_balancer)),
+    "TestValidateOutlierDetection": ("in", _gen(w.validate_outlier_detection)),
     "TestValidateServiceEntries": ("in", _kind("ServiceEntry")),
     "TestValidateAuthorizationPolicy": ("in", _kind("AuthorizationPolicy", "security.istio.io")),
     "TestValidateSidecar": ("in", _kind("Sidecar")),
     "TestValidateRequestAuthentication": ("in", _kind("RequestAuthentication", "security.istio.io")),
     "TestValidatePeerAuthentication": ("in", _kind("PeerAuthentication", "security.istio.io")),
-    "Test_validateExportTo": ("exportTo", lambda case, v: w.validateExportTo(
+    "Test_validateExportTo": ("exportTo", lambda case, v: w.validate_export_to(
         case.get("namespace", ""), v, bool(case.get("isServiceEntry")), bool(case.get("isDestinationRuleWithSelector")))),
     "TestValidateTelemetry": ("in", _kind("Telemetry", "telemetry.istio.io")),
-    "TestValidateHTTPHeaderValue": ("input", _err(w.ValidateHTTPHeaderValue)),
-    "TestStrictValidateHTTPHeaderName": ("name", _err(w.ValidateStrictHTTPHeaderName)),
+    "TestValidateHTTPHeaderValue": ("input", _err(w.validate_http_header_value)),
+    "TestStrictValidateHTTPHeaderName": ("name", _err(w.validate_strict_http_header_name)),
     "TestValidateEnvoyFilter": ("in", lambda case, v: w.validate({
         "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
         "metadata": {"name": "foo", "namespace": "bar"}, "spec": v or {}})),
-    "TestValidateHTTPHeaderName": ("name", _err(w.ValidateHTTPHeaderNameOrJwtClaimRoute)),
+    "TestValidateHTTPHeaderName": ("name", _err(w.validate_http_header_name_or_jwt_claim_route)),
 }
 
 # Cases whose verdict needs what the port deliberately leaves out (see chartgen/analyzer/webhook.py).

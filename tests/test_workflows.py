@@ -217,14 +217,14 @@ def test_a_change_that_would_move_an_unnamed_production_environment_needs_a_conf
 
 
 def test_a_failed_regeneration_restores_the_catalog(tree, monkeypatch):
-    import chartgen.generate
+    import chartgen.canary
 
     text = (tree / "catalog.yaml").read_text()
 
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(chartgen.generate, "generate_locked", fail)
+    monkeypatch.setattr(chartgen.canary, "generate_locked", fail)
     with pytest.raises(OSError) as raised:
         canary.promote(tree / "catalog.yaml", "proxy", confirm_production=_yes)
     assert raised.value.catalog_restored is True
@@ -295,7 +295,7 @@ def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
 
 def test_draw_returns_the_graph_text():
     from chartgen.errors import UnknownEnvironment
-    from chartgen.graph import draw
+    from chartgen.drawing import draw
 
     mermaid = draw(ROOT / "catalog.yaml").decode()
     assert mermaid.startswith("flowchart") and "proxy v2" in mermaid

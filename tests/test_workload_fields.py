@@ -11,6 +11,7 @@ from chartgen.errors import CatalogError
 from chartgen.helmfile import build_release_values
 from chartgen.lifecycle import compare, model_snapshot
 from chartgen.validate import parse_catalog
+from chartgen.values import mesh_values
 
 HEAD = """\
 apiVersion: chartgen.io/v1
@@ -45,7 +46,7 @@ def values(cat, env="dev"):
     from chartgen.mesh import resolve
 
     mesh = resolve(cat)
-    return mesh.values.of(mesh.view(env))["services"]
+    return mesh_values(mesh).of(mesh.view(env))["services"]
 
 
 def test_target_port_reaches_the_values_only_when_it_differs():

@@ -7,10 +7,21 @@ security rules (CG1xx) and checkov's Kubernetes checks. The rules are documented
 docs/lint-rules.md.
 """
 
-from .findings import RULES, Finding, Rule
-from .runner import LintResult, analyze, lint, lint_catalog
-from .schema import validate_objects
-from .workspace import Project, Rendered, render
-
 __all__ = ["RULES", "Finding", "LintResult", "Project", "Rendered", "Rule", "analyze", "lint", "lint_catalog", "render",
            "validate_objects"]
+
+
+def __getattr__(name: str):
+    """The package's API, each name loaded from its module on first use: importing one stage
+    (``analyzer.workspace``, which ``verify --workloads`` renders with) does not load them all."""
+    if name in ("RULES", "Finding", "Rule"):
+        from . import findings as module  # start-up: the stages load only when used
+    elif name in ("LintResult", "analyze", "lint", "lint_catalog"):
+        from . import runner as module  # start-up: the runner loads every stage (checkov's driver, CEL)
+    elif name == "validate_objects":
+        from . import schema as module  # start-up: the stages load only when used
+    elif name in ("Project", "Rendered", "render"):
+        from . import workspace as module  # start-up: the stages load only when used
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(module, name)

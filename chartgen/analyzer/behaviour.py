@@ -4,13 +4,19 @@ lint rule family (VFY1xx)."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Problem
+from .. import sarif
+from ..errors import Problem, UnknownEnvironment
+from ..graph import node_id
+from ..validate import parse_catalog, read_catalog_text
 from ..verify import EnvReport, FlowResult, verify_docs
-from .workspace import Project, Rendered, assemble, render_texts
+from ..workloads import CODES, DOC, check_rendered
+from .findings import RULES, SARIF_LEVELS, help_uri
+from .workspace import Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
 
 WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
         "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
@@ -76,63 +82,49 @@ def verify_rendered(r: Rendered) -> EnvReport:
     return verify_docs([(d.obj, d.source) for d in r.docs], r.view, r.gateway_namespace, mesh_outbound(r))
 
 
-PARALLEL_BYTES = 2_000_000  # rendered output above which the environments are parsed and verified in parallel
-_JOB: dict = {}  # what a forked worker reads: the project and the rendered texts (set before the fork)
-
-
 def _verify_one(env: str) -> EnvReport:
-    project, texts = _JOB["project"], _JOB["texts"]
-    return verify_rendered(assemble(project, {env: texts[env]})[env])
+    project, texts = job_item("project"), job_item("texts")
+    report = verify_rendered(assemble(project, {env: texts[env]})[env])
+    return report if job_item("flows") else report.compact()
 
 
-def _reports(project: Project, envs: list[str], texts: dict[str, str]) -> dict[str, EnvReport]:
+def _reports(project: Project, envs: list[str], texts: dict[str, str], flows: bool = True) -> dict[str, EnvReport]:
     """Each environment parsed and verified: in forked processes for a large render on a machine
-    with several cores (the model is CPU-bound Python), else in turn."""
-    import multiprocessing
-    import os
-
-    big = sum(len(t) for t in texts.values()) > PARALLEL_BYTES
-    if len(envs) > 1 and big and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        from concurrent.futures import ProcessPoolExecutor
-
-        _JOB.update(project=project, texts=texts)
-        try:
-            with ProcessPoolExecutor(max_workers=min(len(envs), os.cpu_count() or 1),
-                                     mp_context=multiprocessing.get_context("fork")) as pool:
-                return dict(zip(envs, pool.map(_verify_one, envs)))
-        finally:
-            _JOB.clear()
+    with several cores (the model is CPU-bound Python), else in turn. ``flows`` False: a forked
+    worker hands back only the problems (the whole matrix is tens of MB to pickle at 1,000 services)."""
+    if in_forks(envs, texts):
+        return dict(zip(envs, fork_map(_verify_one, envs, project=project, texts=texts, flows=flows)))
     rendered = assemble(project, texts)
     return {env: verify_rendered(rendered[env]) for env in envs}
 
 
 def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None,
-                   workloads: tuple = ()) -> VerifyResult:
+                   workloads: tuple = (), flows: bool = True) -> VerifyResult:
     """``workloads``: the application's manifests (files, directories, '-'), checked against
-    the same rendered environments (``chartgen.workloads``, the WL codes)."""
+    the same rendered environments (``chartgen.workloads``, the WL codes). ``flows`` False: the
+    reports may hold only the problems."""
     envs = sorted(envs or project.environments())
     if scratch is not None:
         texts = render_texts(project, envs, scratch)
     else:
         with tempfile.TemporaryDirectory(prefix="chartgen-verify-") as tmp:
             texts = render_texts(project, envs, Path(tmp))
-    reports = _reports(project, envs, texts)
+    reports = _reports(project, envs, texts, flows)
     problems = [p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map)]
     if workloads:
-        from ..workloads import check_rendered
-
         problems += check_rendered(assemble(project, texts), list(workloads))
     return VerifyResult(envs, reports, sorted(problems), list(dict.fromkeys(project.notes)))
 
 
 def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tuple[str, ...] = (),
-                   workloads: tuple = ()) -> VerifyResult:
+                   workloads: tuple = (), flows: bool = True) -> VerifyResult:
     """``chartgen verify`` as a library call: read and check the catalog (every problem, as a
     CatalogError), render its environments with helm, verify them (``envs``: only these)."""
-    from ..errors import UnknownEnvironment
-    from ..validate import parse_catalog, read_catalog_text
+    with gc_paused():
+        return _verify_catalog(Path(catalog_path), envs, workloads, flows)
 
-    catalog_path = Path(catalog_path)
+
+def _verify_catalog(catalog_path: Path, envs, workloads: tuple, flows: bool) -> VerifyResult:
     catalog, smap = parse_catalog(read_catalog_text(catalog_path), str(catalog_path))
     project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
                                    source_map=smap)
@@ -140,7 +132,7 @@ def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | 
     if unknown:
         raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
                                  f"{', '.join(sorted(catalog.environments))}")
-    return verify_project(project, list(envs), workloads=tuple(workloads))
+    return verify_project(project, list(envs), workloads=tuple(workloads), flows=flows)
 
 
 def check_behaviour(ctx) -> None:
@@ -149,6 +141,44 @@ def check_behaviour(ctx) -> None:
     for f in report.problems:
         p = locate(f, ctx.catalog_file, ctx.source_map)
         ctx.add_at("Flow", "", f.describe(), p.rule, p.message, ctx.catalog_file, p.line)
+
+
+# --- the graph ----------------------------------------------------------------------------------
+
+def _short(f: FlowResult) -> str:
+    where = f":{f.port}{f.path or ''}"
+    deciding = (f.verdict.deciding or ["no policy"])[0]
+    deciding = deciding if len(deciding) <= 80 else deciding[:77] + "..."
+    if rule_of(f) == "VFY101":
+        return f"{where} denied: {deciding}"
+    if rule_of(f) == "VFY102":
+        return f"{where} allowed, not in the catalog: {deciding}"
+    return f"{where} split " + ", ".join(f"{v} {p:g}%" for v, p in sorted(f.verdict.split.items()))
+
+
+def graph_disputes(result: VerifyResult) -> tuple[dict, dict]:
+    """verify's problems as the (denied, unintended) maps of ``chartgen.graph.mark_flows``:
+    (source node, destination node) -> reason, each reason prefixed with its environment when
+    several were verified. Flows from workloads the graph has no node for (Prometheus, the
+    kubelet, a stranger pod) are left out; ``unplaced`` counts them."""
+    denied: dict = {}
+    unintended: dict = {}
+    several = len(result.environments) > 1
+    for env in result.environments:
+        for f in result.reports[env].problems:
+            if len(f.ends) != 2 or any(kind not in ("svc", "ext", "gateway") for kind, _ in f.ends):
+                continue
+            edge = (node_id(*f.ends[0]), node_id(*f.ends[1]))
+            reason = (f"[{env}] " if several else "") + _short(f)
+            into = denied if f.expected else unintended
+            into[edge] = f"{into[edge]}; {reason}" if edge in into and reason not in into[edge] else reason
+    return denied, unintended
+
+
+def unplaced(result: VerifyResult) -> int:
+    """How many problems no graph edge can show (their source is no catalog element)."""
+    return sum(1 for r in result.reports.values() for f in r.problems
+               if len(f.ends) != 2 or any(kind not in ("svc", "ext", "gateway") for kind, _ in f.ends))
 
 
 # --- reports ------------------------------------------------------------------------------------
@@ -171,29 +201,22 @@ def to_text(result: VerifyResult, flows: bool = False) -> str:
                 verdict = "allowed" if f.verdict.allowed else "denied "
                 split = " ".join(f"{v}={p:g}%" for v, p in sorted(f.verdict.split.items())) if f.verdict.allowed else ""
                 lines.append(f"{mark} {verdict} {f.kind:8} {f.describe()} {split} <- {'; '.join(f.verdict.deciding)}")
-    n = sum(len(r.flows) for r in result.reports.values())
+    n = sum(r.count for r in result.reports.values())
     lines.append(f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''} in {n} flows "
                  f"({', '.join(result.environments)})")
     return "\n".join(lines) + "\n"
 
 
 def to_json(result: VerifyResult, flows: bool = False) -> str:
-    import json
-
     data = {"valid": not result.failed, "environments": result.environments,
             "problems": [p.to_dict() for p in result.problems], "notes": result.notes,
-            "summary": {env: {"flows": len(r.flows), "problems": len(r.problems)} for env, r in result.reports.items()}}
+            "summary": {env: {"flows": r.count, "problems": len(r.problems)} for env, r in result.reports.items()}}
     if flows:
         data["flows"] = [flow_row(f) for r in result.reports.values() for f in r.flows]
     return json.dumps(data, indent=2) + "\n"
 
 
 def to_sarif(result: VerifyResult) -> str:
-    from .. import sarif
-    from .findings import RULES, SARIF_LEVELS, help_uri
-
-    from ..workloads import CODES, DOC
-
     ids = sorted({p.rule for p in result.problems} | {c for c in RULES if c.startswith("VFY")})
 
     def rule(c: str) -> dict:

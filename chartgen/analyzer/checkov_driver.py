@@ -9,9 +9,11 @@ Usage: python checkov_driver.py FILE...
        python checkov_driver.py --stdin     (the files' paths on stdin, one per line)
 """
 
+import importlib.util
 import json
 import os
 import sys
+import types
 
 # This file sits among chartgen's modules (schema.py, …); they must not shadow checkov's imports.
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,9 +24,6 @@ def _without_terraform_checks():
     """Make ``checkov.terraform`` importable without running its ``__init__``, which registers
     every Terraform check (half of checkov's start). The Kubernetes runner only imports a few
     Terraform graph modules below it; they import as usual. The same findings either way."""
-    import importlib.util
-    import types
-
     if "checkov.terraform" in sys.modules:
         return
     spec = importlib.util.find_spec("checkov.terraform")
@@ -39,8 +38,8 @@ def _without_terraform_checks():
 def main(files):
     try:
         _without_terraform_checks()
-        from checkov.kubernetes.runner import Runner
-        from checkov.runner_filter import RunnerFilter
+        from checkov.kubernetes.runner import Runner  # optional: checkov may be missing or broken (then its CLI runs)
+        from checkov.runner_filter import RunnerFilter  # optional: checkov may be missing or broken (then its CLI runs)
     except Exception as exc:  # noqa: BLE001 - any import problem means: use the CLI
         print(f"cannot import checkov's Kubernetes runner: {exc}", file=sys.stderr)
         return 3

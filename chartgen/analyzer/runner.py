@@ -5,18 +5,22 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 
-from ..crdcheck import load_verdicts, save_verdicts
-from ..errors import ChartgenError
+from ..crdcheck import add_verdicts, fresh_verdicts, load_verdicts, save_verdicts
+from ..errors import ChartgenError, UnknownEnvironment
 from ..usercache import cache_dir
-from .context import Context
-from .findings import Finding
+from ..validate import parse_catalog, read_catalog_text
+from ..writer import scratch_file
 from .ambient import check_ambient
 from .behaviour import check_behaviour
+from .context import Context
+from .findings import Finding
 from .istio_crds import load as load_istio_crds
 from .limits import check_limits
 from .mesh import check_mesh
@@ -26,7 +30,7 @@ from .scanner import (apply_suppressions, collect, feed, find_checkov, load_supp
 from .schema import preload, validate_objects
 from .security import check_security
 from .webhook import check_webhook
-from .workspace import KUBE_VERSION, Project, Rendered, assemble, render_texts
+from .workspace import KUBE_VERSION, Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
 
 
 @dataclass
@@ -90,8 +94,7 @@ class _Checkov:
         for env, r in rendered.items():
             text, self.groups[env] = scan_set(r)
             self.manifests[env] = folder / f"{env}.yaml"
-            self.manifests[env].parent.mkdir(parents=True, exist_ok=True)
-            self.manifests[env].write_text(text, encoding="utf-8")
+            scratch_file(self.manifests[env], text)
         paths = list(self.manifests.values())
         self.scan = feed(self.scan, paths) if self.scan is not None else start_checkov(self.path, paths)
 
@@ -200,16 +203,21 @@ def _checked(project: Project, envs: list[str], checkov, warm: _WarmUp, findings
                 checkov.prestart(scratch / "rendered")
             texts = render_texts(project, envs, scratch / "project")
             progress.step("rendered with helm")
-            rendered = assemble(project, texts)
+            forked = in_forks(envs, texts)
+            rendered = assemble(project, texts, parse=bool(checkov) or not forked)  # forked: the workers parse
             progress.step("parsed")
             if checkov:  # checkov scans while the checks below run
                 checkov.start(rendered, scratch / "rendered")
             loaded = warm.result()
             istio = [loaded] if loaded is not None else []
             crds = loaded.crds if loaded is not None else None
-            for env in envs:
-                findings += analyze(project, rendered[env], crds)
-                progress.step(f"checked {env}")
+            if forked:
+                findings += _analyze_forked(project, envs, texts, crds)
+                progress.step(f"checked {', '.join(envs)}")
+            else:
+                for env in envs:
+                    findings += analyze(project, rendered[env], crds)
+                    progress.step(f"checked {env}")
             save_verdicts(_verdicts_file())
         if checkov:
             progress.step("waiting for checkov")
@@ -217,13 +225,29 @@ def _checked(project: Project, envs: list[str], checkov, warm: _WarmUp, findings
     return rendered, istio
 
 
+def _analyze_one(env: str) -> tuple[list[Finding], dict]:
+    """One environment parsed and checked in a forked worker: its findings, and the CEL
+    verdicts it worked out (for the parent to save)."""
+    project, texts = job_item("project"), job_item("texts")
+    rendered = assemble(project, {env: texts[env]})[env]
+    return analyze(project, rendered, job_item("crds")), fresh_verdicts()
+
+
+def _analyze_forked(project: Project, envs: list[str], texts: dict[str, str], crds) -> list[Finding]:
+    """Each environment parsed and checked in a forked process (a large render: the checks, the
+    behaviour model most, are CPU-bound), as ``verify`` does; the workers' CEL verdicts are kept."""
+    out: list[Finding] = []
+    for found, fresh in fork_map(_analyze_one, envs, project=project, texts=texts, crds=crds):
+        out += found
+        add_verdicts(fresh)
+    return out
+
+
 class Progress:
     """Progress of a lint on a terminal: one line on stderr, rewritten per step, erased at the end.
     ``stream=None``: silent (not a terminal, or --quiet)."""
 
     def __init__(self, stream):
-        import time
-
         self.stream = stream
         self.start = time.monotonic()
         self._width = 0
@@ -231,8 +255,6 @@ class Progress:
     def step(self, what: str) -> None:
         if self.stream is None:
             return
-        import time
-
         text = f"chartgen lint: {what} ({time.monotonic() - self.start:.0f}s)"
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()
@@ -260,8 +282,6 @@ def _locate(project: Project, f: Finding) -> Finding:
 def _require_lint_extra() -> None:
     """The lint extra is installed (missing: one line saying how to install it). Found, not
     imported: a lint whose schema validators are cached never loads it."""
-    from importlib.util import find_spec
-
     if find_spec("kubernetes_validate") is None:
         raise ModuleNotFoundError("No module named 'kubernetes_validate'", name="kubernetes_validate")
 
@@ -272,11 +292,12 @@ def lint_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tu
     CatalogError), then ``lint`` its environments (``envs``: only these; an unknown one is an
     UnknownEnvironment)."""
     _require_lint_extra()
+    with gc_paused():
+        return _lint_catalog(Path(catalog_path), envs, scanner, progress)
 
-    from ..errors import UnknownEnvironment
-    from ..validate import parse_catalog, read_catalog_text
 
-    catalog_path = Path(catalog_path)
+
+def _lint_catalog(catalog_path: Path, envs, scanner: bool, progress) -> LintResult:
     text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
     catalog, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
     project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import ChartgenError, ToolError, ToolNotFound
 from ..toolchain import Running, Tool, start
+from ..yamlsrc import LimitError, safe_load_bounded
 from .findings import Finding
 from .workspace import Rendered
 
@@ -261,8 +262,6 @@ class Suppression:
 def load_suppressions(text: str | None = None) -> list[Suppression]:
     if text is None:
         text = (resources.files("chartgen.analyzer") / "suppressions.yaml").read_text(encoding="utf-8")
-    from ..yamlsrc import LimitError, safe_load_bounded
-
     try:
         data = safe_load_bounded(text, "suppressions.yaml") or {}
     except LimitError as exc:

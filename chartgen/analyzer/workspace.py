@@ -7,9 +7,13 @@ real helm, exactly as the helmfile layers the values.
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
 import re
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,9 +23,12 @@ import yaml
 
 from ..catalog import Catalog
 from ..errors import ChartgenError
+from ..generate import Options, plan
 from ..mesh import EnvView, Mesh, resolve
 from ..toolchain import Tool, find_tool, run
 from ..values import chart_name
+from ..writer import scratch_file
+from ..yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
 
 KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
 GATEWAY_CHART_DEFAULT_PORTS = (15021, 80, 443)  # the Istio gateway chart's service.ports
@@ -112,8 +119,6 @@ def deep_merge(base: Any, upper: Any) -> Any:
 
 def load_yaml_text(text: str, file: str = "<values file>") -> dict:
     """A values document, read within the catalog reader's YAML limits (chartgen.yamlsrc)."""
-    from ..yamlsrc import LimitError, safe_load_bounded
-
     try:
         data = safe_load_bounded(text, file) if text else None
     except LimitError as exc:
@@ -140,8 +145,6 @@ class Project:
     def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml", source_map=None) -> Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``),
         without the GitOps exports: no lint check reads them, and building them costs a CRD check."""
-        from ..generate import Options, plan
-
         mesh = resolve(catalog)
         return cls(mesh, plan(mesh, root, Options(gitops=False)).files, catalog_file, [], source_map, root)
 
@@ -153,8 +156,6 @@ class Project:
         if not text:
             return []
         out = []
-        from ..yamlsrc import LimitError, safe_load_all_bounded
-
         try:
             parts = safe_load_all_bounded(text, "helmfile.yaml")
         except LimitError as exc:
@@ -241,7 +242,7 @@ def _manifest_parser():
     8× PyYAML here), else PyYAML with the Go-YAML number rule. Both read ``1e-05`` as a
     number, as the Kubernetes clients do."""
     try:
-        import yaml_rs
+        import yaml_rs  # optional: yaml-rs (the lint extra) may be missing
     except ImportError:
         return _bounded_manifest, yaml.YAMLError
     return yaml_rs.loads, (yaml_rs.YAMLDecodeError, ValueError)
@@ -249,8 +250,6 @@ def _manifest_parser():
 
 def _bounded_manifest(chunk: str):
     """One rendered document with PyYAML, within the YAML limits (yaml-rs has its own)."""
-    from ..yamlsrc import check_limits
-
     loader = ManifestLoader(chunk)
     try:
         node = loader.get_single_node()
@@ -298,9 +297,7 @@ def _helm_env(scratch: Path) -> dict:
 def write_files(project: Project, scratch: Path) -> None:
     for rel, text in project.files.items():
         if rel.startswith((project.chart_dir + "/", "values/")):
-            path = scratch / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            scratch_file(scratch / rel, text)
 
 
 def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
@@ -309,8 +306,7 @@ def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
     for i, (path, data) in enumerate(project.values_layers(release, env, project.chart_name)):
         if path.startswith("<inline"):
             inline = scratch / "inline" / f"{env}-{i}.yaml"
-            inline.parent.mkdir(parents=True, exist_ok=True)
-            inline.write_text(yaml.safe_dump(data), encoding="utf-8")
+            scratch_file(inline, yaml.safe_dump(data))
             args += ["-f", str(inline)]
         else:
             args += ["-f", str(scratch / path)]
@@ -327,13 +323,14 @@ def render_texts(project: Project, envs: list[str], scratch: Path, helm: str | N
         return dict(zip(envs, pool.map(lambda e: helm_template(project, e, scratch, tool), envs)))
 
 
-def assemble(project: Project, texts: dict[str, str]) -> dict[str, Rendered]:
-    """Parse the rendered output and gather the values around each environment."""
+def assemble(project: Project, texts: dict[str, str], parse: bool = True) -> dict[str, Rendered]:
+    """Parse the rendered output and gather the values around each environment (``parse``
+    False: the values only, no objects; for a caller whose workers parse)."""
     views = {v.name: v for v in project.mesh.views}
     chart_parent = project.chart_dir.rsplit("/", 1)[0]
     out = {}
     for env, text in texts.items():
-        docs = split_documents(text, chart_parent)
+        docs = split_documents(text, chart_parent) if parse else []
         mesh_values = project.merged_values(project.mesh_release, env, project.chart_name) or {}
         gw_values = project.merged_values(project.gateway_release, env) if project.gateway_release else \
             project.merged_values(None, env, project.catalog.istio.gatewayRelease)
@@ -361,3 +358,47 @@ def _known_namespaces(project: Project, r: Rendered) -> set[str]:
     known |= {rel.namespace for rel in project.releases if rel.namespace}
     known |= {d.name for d in r.docs if d.kind == "Namespace"}
     return known
+
+
+# --- environments in parallel --------------------------------------------------------------------
+
+PARALLEL_BYTES = 2_000_000  # rendered output above which the environments are parsed and checked in parallel
+_JOB: dict = {}  # what a forked worker reads (set before the fork, cleared after)
+
+
+def in_forks(envs: list[str], texts: dict[str, str]) -> bool:
+    """Whether to parse and check the environments in forked processes: a large render of
+    several environments on a machine with several cores (the checks are CPU-bound Python)."""
+    return (len(envs) > 1 and sum(len(t) for t in texts.values()) > PARALLEL_BYTES and (os.cpu_count() or 1) > 1
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
+def fork_map(work, envs: list[str], **job) -> list:
+    """``work(env)`` for each environment in a forked process each (at most one per core); the
+    worker reads ``job`` through ``job_item``. The results in the order of ``envs``."""
+    _JOB.update(job)
+    try:
+        with ProcessPoolExecutor(max_workers=min(len(envs), os.cpu_count() or 1),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(work, envs))
+    finally:
+        _JOB.clear()
+
+
+def job_item(name: str):
+    return _JOB[name]
+
+
+@contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector paused while a render is parsed and checked: those
+    build hundreds of thousands of small objects and few cycles, and each collection walks all
+    of them (at 1,000 services about a third of verify's and lint's time went to the collector).
+    Reference counting still frees what is dropped; the collector runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

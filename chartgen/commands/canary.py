@@ -13,24 +13,16 @@ import sys
 
 import click
 
-from ..canary import weights_text
+from ..canary import InvalidEdit, UnknownVersion, set_weights, weights_text
+from ..canary import promote as do_promote
+from ..canary import rollback as do_rollback
+from ..canary import status as canary_status
 from . import options
+from .common import Painter, err, print_bump, print_changeset, print_notes, run_guarded
 
 _env_option = options.environment(
     "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights. Required when the "
     "service's own weights would move a production environment (a terminal asks instead).")
-_dry_run_option = click.option("--dry-run", is_flag=True,
-                               help="Show the catalog diff and what generate would change; write nothing.")
-
-
-def _guard(obj, fn):
-    from ..cli import run_guarded  # late: chartgen.cli imports this module while it loads
-
-    return run_guarded(fn, obj)
-
-
-def _err(msg: str) -> None:
-    click.echo(msg, err=True)
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -78,7 +70,6 @@ def status(obj, catalog, env, fmt):
     Example:
       chartgen canary status --env prod
     """
-    from ..canary import status as canary_status
 
     def run():
         result = canary_status(catalog, env)
@@ -89,13 +80,11 @@ def status(obj, catalog, env, fmt):
         else:
             click.echo(_status_table(result.rows))
 
-    _guard(obj, run)
+    run_guarded(run, obj)
 
 
 def _print_change(change) -> None:
     """What a weight change did (or, with --dry-run, would do)."""
-    from ..cli import Painter, print_bump, print_changeset, print_notes
-
     if not change.changed:
         click.echo(f"{change.service}{f' in {change.env}' if change.env else ''}: already "
                    f"{weights_text(change.old)}; nothing to change")
@@ -127,26 +116,24 @@ def _change(catalog: str, how, **kwargs) -> None:
     """Run a weight change (``how``: promote, rollback or set_weights) and print it. A change
     without --env that would move a production environment is confirmed at a terminal, and
     refused otherwise (``ProductionNotNamed``)."""
-    from ..canary import InvalidEdit, UnknownVersion
-
     confirm = _confirm_production if _interactive() else None
     try:
-        change = how(catalog, wait_message=_err, warn=_err, confirm_production=confirm, **kwargs)
+        change = how(catalog, wait_message=err, warn=err, confirm_production=confirm, **kwargs)
     except UnknownVersion as exc:
         raise click.BadParameter(str(exc), param_hint="--weights") from None
     except InvalidEdit:
-        _err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
+        err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
         raise
     except BaseException as exc:
         if getattr(exc, "catalog_restored", False):
-            _err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
+            err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
         raise
     _print_change(change)
 
 
 def _change_options(fn):
     """The options every weight-changing command takes: -c, -o, --env, --dry-run."""
-    for option in (click.pass_obj, _dry_run_option, _env_option, options.out, options.catalog):
+    for option in (click.pass_obj, options.dry_run, _env_option, options.out, options.catalog):
         fn = option(fn)
     return fn
 
@@ -165,9 +152,7 @@ def promote(obj, service, catalog, out, env, dry_run):
       chartgen canary promote proxy --dry-run
       chartgen canary promote proxy --env prod
     """
-    from ..canary import promote as do_promote
-
-    _guard(obj, lambda: _change(catalog, do_promote, service=service, out=out, env=env, dry_run=dry_run))
+    run_guarded(lambda: _change(catalog, do_promote, service=service, out=out, env=env, dry_run=dry_run), obj)
 
 
 @command.command("rollback")
@@ -180,9 +165,7 @@ def rollback(obj, service, catalog, out, env, dry_run):
     Example:
       chartgen canary rollback proxy
     """
-    from ..canary import rollback as do_rollback
-
-    _guard(obj, lambda: _change(catalog, do_rollback, service=service, out=out, env=env, dry_run=dry_run))
+    run_guarded(lambda: _change(catalog, do_rollback, service=service, out=out, env=env, dry_run=dry_run), obj)
 
 
 def parse_weights(text: str) -> dict[str, int]:
@@ -225,11 +208,9 @@ def set_cmd(obj, service, weights, catalog, out, env, dry_run):
       chartgen canary set proxy --weights v1=75,v2=25
       chartgen canary set proxy --weights v1=100,v2=0 --env prod --dry-run
     """
-    from ..canary import set_weights
-
     new = parse_weights(weights)
-    _guard(obj, lambda: _change(catalog, set_weights, service=service, weights=new, out=out, env=env,
-                                dry_run=dry_run))
+    run_guarded(lambda: _change(catalog, set_weights, service=service, weights=new, out=out, env=env,
+                                dry_run=dry_run), obj)
 
 
 __all__ = ["command", "parse_weights"]

@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from ..cli import Ctx, run_guarded
+from ..generate import Options, export
 from . import options
+from .common import Ctx, run_guarded
 
 
 @click.command("export")
@@ -15,7 +16,7 @@ from . import options
 @options.catalog
 @options.environments("Export")
 @options.export_out
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the exported files are stale.")
+@options.check_output("the exported files are stale")
 @options.chart_mirror
 @options.force
 @click.pass_obj
@@ -33,7 +34,6 @@ def command(obj: Ctx, tool, catalog, envs, out, check, chart_mirror, force):
       chartgen export flux --env prod        # gitops/flux/prod/
       chartgen export flux --check           # in CI
     """
-    from ..generate import Options, export
 
     def run():
         outcome = export(catalog, tool, out, envs=tuple(envs), check=check,

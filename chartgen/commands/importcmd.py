@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..cli import Ctx, run_guarded
+from .. import callgraph, importer, manifests, safeio
+from ..catalog_edit import write_atomic
 from . import options
+from .common import Ctx, run_guarded
 
 
 @click.command("import")
@@ -33,8 +35,6 @@ def command(obj: Ctx, manifest, calls_file, name, output):
       chartgen import k8s/ --calls kiali-graph.json -o catalog.yaml
       kubectl get deploy,svc,sa -n shop -o yaml | chartgen import - -o catalog.yaml
     """
-    from .. import callgraph, importer, manifests, safeio
-    from ..catalog_edit import write_atomic
 
     def run():
         found = manifests.require(manifests.read(list(manifest)))

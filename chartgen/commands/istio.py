@@ -13,7 +13,14 @@ import sys
 
 import click
 
+from ..istio_upgrade import RESTART_NOTE, InvalidEdit
+from ..istio_upgrade import abort as do_abort
+from ..istio_upgrade import finish as do_finish
+from ..istio_upgrade import promote as do_promote
+from ..istio_upgrade import start as do_start
+from ..istio_upgrade import status as upgrade_status
 from . import options
+from .common import Painter, err, print_bump, print_changeset, print_notes, run_guarded
 
 _env_option = options.environment(
     "Edit environments.ENV.istio instead of the mesh-wide istio block. Without it, a step that changes a "
@@ -21,18 +28,6 @@ _env_option = options.environment(
 _every_option = click.option("--every-environment", "every_environment", is_flag=True,
                              help="Without --env: edit the mesh-wide block even where it changes a production "
                                   "environment (ambient environments upgrade together).")
-_dry_run_option = click.option("--dry-run", is_flag=True,
-                               help="Show the catalog diff and what generate would change; write nothing.")
-
-
-def _guard(obj, fn):
-    from ..cli import run_guarded  # late: chartgen.cli imports this module while it loads
-
-    return run_guarded(fn, obj)
-
-
-def _err(msg: str) -> None:
-    click.echo(msg, err=True)
 
 
 @click.group("istio")
@@ -89,19 +84,14 @@ def _status_text(result) -> str:
 def status(obj, catalog, env, fmt):
     """Which revisions run where, where each tag points, what each namespace and the gateway
     are on, and what the next step does."""
-    from ..istio_upgrade import status as upgrade_status
-
     def run():
         result = upgrade_status(catalog, env)
         click.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else _status_text(result))
 
-    _guard(obj, run)
+    run_guarded(run, obj)
 
 
 def _print_step(step) -> None:
-    from ..cli import Painter, print_bump, print_changeset, print_notes
-    from ..istio_upgrade import RESTART_NOTE
-
     if not step.changed:
         click.echo(f"{step.summary}: already so; nothing to change")
         return
@@ -148,23 +138,21 @@ def _interactive() -> bool:
 def _step(catalog: str, how, **kwargs) -> None:
     """Run a step and print it. A step without --env that changes a production environment is
     confirmed at a terminal and refused otherwise, unless --every-environment says so."""
-    from ..istio_upgrade import InvalidEdit
-
     confirm = _confirm_production if _interactive() else None
     try:
-        step = how(catalog, wait_message=_err, warn=_err, confirm_production=confirm, **kwargs)
+        step = how(catalog, wait_message=err, warn=err, confirm_production=confirm, **kwargs)
     except InvalidEdit:
-        _err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
+        err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
         raise
     except BaseException as exc:
         if getattr(exc, "catalog_restored", False):
-            _err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
+            err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
         raise
     _print_step(step)
 
 
 def _step_options(fn):
-    for option in (click.pass_obj, _dry_run_option, _every_option, _env_option, options.out, options.catalog):
+    for option in (click.pass_obj, options.dry_run, _every_option, _env_option, options.out, options.catalog):
         fn = option(fn)
     return fn
 
@@ -178,10 +166,9 @@ def start(obj, version, catalog, out, env, every_environment, dry_run):
     istio/base (the CRDs, shared) moves to the newer chart; revision tags, namespaces and the
     gateway stay on the current revision, so no workload moves.
     """
-    from ..istio_upgrade import start as do_start
 
-    _guard(obj, lambda: _step(catalog, do_start, version=version, out=out, env=env, dry_run=dry_run,
-                              every_environment=every_environment))
+    run_guarded(lambda: _step(catalog, do_start, version=version, out=out, env=env, dry_run=dry_run,
+                              every_environment=every_environment), obj)
 
 
 @upgrade.command("promote")
@@ -197,22 +184,18 @@ def promote(obj, namespaces, gateways, tag, catalog, out, env, every_environment
 
     Pods move when they restart: chartgen does not restart them.
     """
-    from ..istio_upgrade import promote as do_promote
-
     if gateways and (namespaces or tag):
         raise click.UsageError("--gateways moves the gateway alone: without --namespace or --tag")
-    _guard(obj, lambda: _step(catalog, do_promote, namespaces=tuple(namespaces), gateways=gateways, tag=tag,
-                              out=out, env=env, dry_run=dry_run, every_environment=every_environment))
+    run_guarded(lambda: _step(catalog, do_promote, namespaces=tuple(namespaces), gateways=gateways, tag=tag,
+                              out=out, env=env, dry_run=dry_run, every_environment=every_environment), obj)
 
 
 @upgrade.command("finish")
 @_step_options
 def finish(obj, catalog, out, env, every_environment, dry_run):
     """Remove the old istiod release and revision (nothing may select it any more)."""
-    from ..istio_upgrade import finish as do_finish
-
-    _guard(obj, lambda: _step(catalog, do_finish, out=out, env=env, dry_run=dry_run,
-                              every_environment=every_environment))
+    run_guarded(lambda: _step(catalog, do_finish, out=out, env=env, dry_run=dry_run,
+                              every_environment=every_environment), obj)
 
 
 @upgrade.command("abort")
@@ -220,10 +203,8 @@ def finish(obj, catalog, out, env, every_environment, dry_run):
 def abort(obj, catalog, out, env, every_environment, dry_run):
     """Back to the old revision in one step (from start or any promote): the new istiod goes,
     tags, namespaces and the gateway return."""
-    from ..istio_upgrade import abort as do_abort
-
-    _guard(obj, lambda: _step(catalog, do_abort, out=out, env=env, dry_run=dry_run,
-                              every_environment=every_environment))
+    run_guarded(lambda: _step(catalog, do_abort, out=out, env=env, dry_run=dry_run,
+                              every_environment=every_environment), obj)
 
 
 __all__ = ["command"]

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..cli import Ctx, run_guarded
+from ..analyzer.report import summary, to_json, to_sarif, to_text
+from ..analyzer.runner import Progress, lint_catalog
+from ..errors import UnknownEnvironment
 from . import options
+from .common import Ctx, run_guarded
 
 
 @click.command("lint")
@@ -33,9 +36,6 @@ def command(obj: Ctx, catalog, envs, fmt, strict, no_scanner, quiet):
       chartgen lint --env prod --strict
       chartgen lint --format sarif > lint.sarif
     """
-    from ..analyzer.runner import Progress, lint_catalog
-    from ..analyzer.report import summary, to_json, to_sarif, to_text
-    from ..errors import UnknownEnvironment
 
     def run():
         stream = sys.stderr if not quiet and sys.stderr.isatty() else None

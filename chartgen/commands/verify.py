@@ -6,8 +6,10 @@ import sys
 
 import click
 
-from ..cli import Ctx, run_guarded
+from ..analyzer.behaviour import to_json, to_sarif, to_text, verify_catalog
+from ..errors import UnknownEnvironment
 from . import options
+from .common import Ctx, run_guarded
 
 
 @click.command("verify")
@@ -36,12 +38,10 @@ def command(obj: Ctx, catalog, envs, fmt, flows, workloads):
       chartgen verify --format sarif > verify.sarif
       chartgen verify --workloads k8s/ --workloads extra.yaml
     """
-    from ..analyzer.behaviour import to_json, to_sarif, to_text, verify_catalog
-    from ..errors import UnknownEnvironment
 
     def run():
         try:
-            result = verify_catalog(catalog, envs, tuple(workloads))
+            result = verify_catalog(catalog, envs, tuple(workloads), flows=flows)
         except UnknownEnvironment as exc:
             raise click.BadParameter(str(exc), param_hint="--env") from None
         for note in result.notes:

@@ -3,7 +3,9 @@ it; a test keeps the committed page in step)."""
 
 from __future__ import annotations
 
+from ..errors import CatalogError
 from ..invariants import by_catalog_rule
+from ..validate import parse_catalog
 from .registry import MODEL, READER, RULES, SEMANTIC, Rule, example_catalog
 
 DOC_PATH = "docs/catalog-rules.md"
@@ -42,9 +44,6 @@ def _example(title: str, text: str) -> list[str]:
 
 def _reported(example: str) -> list[str]:
     """What validating the example reports, one line a problem (as ``chartgen validate`` prints)."""
-    from ..errors import CatalogError
-    from ..validate import parse_catalog
-
     try:
         parse_catalog(example_catalog(example), "catalog.yaml")
     except CatalogError as exc:

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .selectors import in_cidr, istio_string
-from .world import ROOT_NAMESPACE, Obj, World
+from .world import ROOT_NAMESPACE, Obj, World, at_workload
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 L7_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
@@ -205,30 +205,6 @@ def decide(policies: list[Obj], req: Request, point: str) -> Decision:
         if any(rule_matches(r, req) for r in effective_rules(p, point)):
             return Decision(True, (p.ref,), f"ALLOW at {point}")
     return Decision(False, tuple(sorted(p.ref for p in allow)), f"no ALLOW policy at {point} matches")
-
-
-def _no_target(p: Obj) -> bool:
-    return not p.spec.get("targetRefs") and not p.spec.get("targetRef")
-
-
-def _selects(p: Obj, labels: dict) -> bool:
-    sel = p.spec.get("selector")
-    if not sel:
-        return True
-    return all(labels.get(str(k)) == str(v) for k, v in (sel.get("matchLabels") or {}).items())
-
-
-def at_workload(world: World, namespace: str, labels: dict) -> list[Obj]:
-    """Policies a sidecar or ztunnel of a pod enforces: its namespace's and the root
-    namespace's, without targetRefs, selecting the pod (or without a selector)."""
-    from .world import ap_first_labels
-
-    items = tuple(sorted(labels.items()))
-    out = []
-    for ns in dict.fromkeys((namespace, ROOT_NAMESPACE)):
-        candidates = world.by_selector("AuthorizationPolicy", ns, items, ap_first_labels)
-        out += sorted((p for p in candidates if _no_target(p) and _selects(p, labels)), key=lambda p: p.name)
-    return out
 
 
 def _refs(p: Obj) -> list[dict]:

@@ -123,7 +123,7 @@ def _external(view: EnvView, key: str, ext_key: str, origin: tuple) -> list[Inte
         target = ext.redirectTo.service
         port = ext.redirectTo.port or view.enabled[target].spec.ports[0].port
         proto = next((p.protocol for p in view.enabled[target].spec.ports if p.port == port), "HTTP")
-        out.append(Intended("redirect", key, target, port, proto, origin=origin))
+        out.append(Intended("redirect", key, target, port, proto, origin=origin, host=ext_key))  # host: the external it stands for
     return out
 
 

@@ -20,10 +20,10 @@ https://istio.io/latest/docs/ambient/usage/networkpolicy/):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import authz, netpol, routing
-from .intent import Intended, external_host, intended_flows
+from .intent import Intended, external_host, gateway_port, intended_flows
 from .selectors import host_match, subset
 from .world import (AMBIENT_PROBE_IP, EXTERNAL_IP, GATEWAY_NAME_LABEL, INGRESS_USE_WAYPOINT, NODE_IP,
                     OTHER_NAMESPACE, OUTSIDE_IP, ROOT_NAMESPACE, USE_WAYPOINT, WAYPOINT_CLASS, IpPool, Obj,
@@ -53,6 +53,7 @@ class FlowResult:
     verdict: Verdict
     expected_split: tuple | None = None
     origin: tuple = ()
+    ends: tuple = ()  # ((kind, catalog key), (kind, key)) of the catalog elements it joins (kind: svc | ext | gateway)
 
     @property
     def split_ok(self) -> bool:
@@ -133,6 +134,14 @@ def _pod_port(p) -> tuple[str, int]:
 # --- hops -----------------------------------------------------------------------------------------
 
 def _peer(world: World, w: Workload) -> netpol.Peer:
+    """The NetworkPolicy view of a workload (made once per workload)."""
+    key = ("peer", id(w))
+    if key not in world._cache:
+        world._cache[key] = _make_peer(world, w)
+    return world._cache[key]
+
+
+def _make_peer(world: World, w: Workload) -> netpol.Peer:
     if w.kind in ("outside", "kubelet"):
         return netpol.Peer(w.ip)
     named = ()
@@ -483,10 +492,20 @@ def _has_address(se: Obj) -> bool:
 class EnvReport:
     env: str
     flows: list[FlowResult]
+    evaluated: int = -1  # how many flows were evaluated (-1: ``len(flows)``; a compact report keeps only the problems)
 
     @property
     def problems(self) -> list[FlowResult]:
         return [f for f in self.flows if not f.ok]
+
+    @property
+    def count(self) -> int:
+        return len(self.flows) if self.evaluated < 0 else self.evaluated
+
+    def compact(self) -> EnvReport:
+        """The problems only, and how many flows there were (what a report without the matrix
+        needs; a forked worker hands back a fraction of the objects)."""
+        return EnvReport(self.env, self.problems, self.count)
 
 
 def verify(world: World, view) -> EnvReport:
@@ -525,8 +544,6 @@ def _sources_of(ev: Evaluator, key: str) -> list[Workload]:
 def _representative(ws: list[Workload]) -> Workload:
     if len(ws) == 1:
         return ws[0]
-    from dataclasses import replace
-
     name = ws[0].name.split(" (")[0] + " (" + ", ".join(w.version for w in ws) + ")"
     return replace(ws[0], name=name)
 
@@ -538,26 +555,26 @@ def _evaluate_intended(ev: Evaluator, it: Intended) -> list[FlowResult]:
             v = ev.ingress(gw, it.host, _gateway_port(ev, it), it.path or "/", it.token)
             source = gw.name if it.token else f"{gw.name}, without a JWT"
             out.append(FlowResult("", "ingress", source, f"{it.host} ({it.target})", _gateway_port(ev, it), it.protocol,
-                                  it.path, it.allowed, v, it.split if it.allowed else None, it.origin))
+                                  it.path, it.allowed, v, it.split if it.allowed else None, it.origin,
+                                  (("gateway", ""), ("svc", it.target))))
         return out
     for src in _sources_of(ev, it.source):
         if it.kind == "external":
             v = ev.external(src, it.target, it.port)
             out.append(FlowResult("", "external", src.name, it.host, it.port, it.protocol, None, it.allowed, v,
-                                  None, it.origin))
+                                  None, it.origin, (("svc", it.source), ("ext", it.target))))
             continue
         svc = ev.by_key[it.target]
         ns = ev.view.service_namespace(svc)
         path = "/" if it.protocol in ("HTTP", "HTTP2", "GRPC") else None
         v = ev.call(src, svc.service_name, ns, it.port, path)
+        callee = ("ext", it.host) if it.kind == "redirect" else ("svc", it.target)  # a redirect: the catalog's call
         out.append(FlowResult("", it.kind, src.name, svc.service_name, it.port, it.protocol, path, True, v,
-                              it.split, it.origin))
+                              it.split, it.origin, (("svc", it.source), callee)))
     return out
 
 
 def _gateway_port(ev: Evaluator, it: Intended) -> int:
-    from .intent import gateway_port
-
     return gateway_port(ev.view, ev.by_key[it.target])
 
 
@@ -626,6 +643,13 @@ def _named_sources(ev: Evaluator, key: str, svc) -> set:
         r for k in {w.key for w in named if w.kind == "service"} for r in _sources_of(ev, k)}
 
 
+def _end_of(w: Workload) -> tuple:
+    """The catalog element a workload belongs to (a service, the gateway), or its kind."""
+    if w.kind == "service":
+        return ("svc", w.key)
+    return ("gateway", "") if w.kind == "gateway" else (w.kind, w.name)
+
+
 def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: dict, wanted: set) -> list[FlowResult]:
     out = []
     ns = ev.view.service_namespace(svc)
@@ -639,7 +663,7 @@ def _strays(ev: Evaluator, src: Workload, key: str, svc, ports: dict, declared: 
         path = "/" if proto in ("HTTP", "HTTP2", "GRPC") else None
         v = ev.call(src, svc.service_name, ns, port, path)
         out.append(FlowResult("", "stray", src.name, svc.service_name, port, proto, path, False, v, None,
-                              ("services", key)))
+                              ("services", key), (_end_of(src), ("svc", key))))
     return out
 
 

@@ -48,13 +48,6 @@ class Peer:
         return dict(self.labels)
 
 
-def policy_types(spec: dict) -> frozenset[str]:
-    types = spec.get("policyTypes")
-    if types:
-        return frozenset(str(t) for t in types)
-    return frozenset({"Ingress", "Egress"} if spec.get("egress") is not None else {"Ingress"})
-
-
 def _peer_matches(world: World, policy_ns: str, peer: dict, other: Peer) -> bool:
     if "ipBlock" in peer:
         block = peer.get("ipBlock") or {}
@@ -95,6 +88,43 @@ def _rule_allows(world: World, policy: Obj, rule: dict, peers_key: str, other: P
     return any(isinstance(p, dict) and _peer_matches(world, policy.namespace, p, other) for p in peers)
 
 
+def _rule_index(world: World, policy: Obj, rules_key: str, peers_key: str) -> tuple[list, dict]:
+    """A policy's rules of one direction as (rules any peer may match, {label pair: rules}):
+    a rule whose every peer selects pods by ``matchLabels`` can only match a pod carrying the
+    first pair of one of those selectors, so a lookup checks the candidates, not every rule
+    (cached per policy; the full check still runs on each candidate)."""
+    key = ("np-rules", id(policy), rules_key)
+    if key not in world._cache:
+        generic: list = []
+        index: dict = {}
+        for r in policy.spec.get(rules_key) or []:
+            if not isinstance(r, dict):
+                continue
+            firsts = []
+            for peer in r.get(peers_key) or [None]:
+                labels = ((peer.get("podSelector") or {}).get("matchLabels") or {}) \
+                    if isinstance(peer, dict) and "ipBlock" not in peer else {}
+                if not isinstance(labels, dict) or not labels:
+                    firsts = None
+                    break
+                firsts.append(next(iter(sorted((str(k), str(v)) for k, v in labels.items()))))
+            if firsts is None:
+                generic.append(r)
+            else:
+                for kv in dict.fromkeys(firsts):
+                    index.setdefault(kv, []).append(r)
+        world._cache[key] = (generic, index)
+    return world._cache[key]
+
+
+def _candidates(world: World, policy: Obj, rules_key: str, peers_key: str, other: Peer) -> list:
+    generic, index = _rule_index(world, policy, rules_key, peers_key)
+    if not index or not other.is_pod:
+        return generic
+    found = [r for kv in other.labels for r in index.get(kv, ())]
+    return generic + found if found else generic
+
+
 def direction(world: World, pod: Peer, other: Peer, port: int, protocol: str, kind: str, dst: Peer):
     """(allowed, deciding policies) for one direction (``kind``: Ingress or Egress) at ``pod``."""
     if not pod.is_pod:
@@ -104,8 +134,8 @@ def direction(world: World, pod: Peer, other: Peer, port: int, protocol: str, ki
     if not selecting:
         return True, []
     for p in selecting:  # the union of the rules: the first policy that allows decides
-        for r in p.spec.get(rules_key) or []:
-            if isinstance(r, dict) and _rule_allows(world, p, r, peers_key, other, port, protocol, dst):
+        for r in _candidates(world, p, rules_key, peers_key, other):
+            if _rule_allows(world, p, r, peers_key, other, port, protocol, dst):
                 return True, [p.ref]
     return False, sorted(p.ref for p in selecting)
 

@@ -16,6 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .selectors import istio_string, label_selector
+
 TRUST_DOMAIN = "cluster.local"
 ROOT_NAMESPACE = "istio-system"  # istiod's root namespace (meshConfig.rootNamespace default)
 NODE_IP = "10.255.0.1"  # stands for any node address (the kubelet's probes, sidecar mode)
@@ -160,9 +162,6 @@ class World:
         Egress), cached per pod class."""
         key = ("np", ns, labels, kind)
         if key not in self._cache:
-            from .netpol import policy_types
-            from .selectors import label_selector
-
             label_map = dict(labels)
             candidates = self.by_selector("NetworkPolicy", ns, labels, _np_first_labels)
             self._cache[key] = sorted((p for p in candidates if kind in policy_types(p.spec)
@@ -174,8 +173,6 @@ class World:
         """The AuthorizationPolicies a sidecar or ztunnel of ``w`` enforces (cached per pod class)."""
         key = ("authz", w.namespace, w.labels)
         if key not in self._cache:
-            from .authz import at_workload
-
             self._cache[key] = at_workload(self, w.namespace, w.label_map)
         return self._cache[key]
 
@@ -197,8 +194,6 @@ class World:
 
     def _peer_pods(self, policy_ns: str, peer: dict) -> list[Workload]:
         """Workloads a NetworkPolicy peer with a non-empty podSelector names."""
-        from .selectors import label_selector
-
         pod_sel = peer.get("podSelector") or {}
         if not pod_sel:
             return []
@@ -233,8 +228,6 @@ class World:
         return out
 
     def by_principal(self, pattern: str) -> list[Workload]:
-        from .selectors import istio_string
-
         if "principals" not in self._cache:
             index: dict = {}
             for w in self.workloads:
@@ -248,9 +241,6 @@ class World:
 
     def egress_sources(self, pods: list[Workload]) -> set[Workload]:
         """Workloads whose own (pod-selecting) egress NetworkPolicies name one of ``pods``."""
-        from .netpol import policy_types
-        from .selectors import label_selector
-
         if "egress" not in self._cache:
             index: dict = {}
             for p in self.kind("NetworkPolicy"):
@@ -368,3 +358,35 @@ def ap_first_labels(p: Obj) -> dict | None:
 
 def _sidecar_labels(s: Obj) -> dict | None:
     return dict((s.spec.get("workloadSelector") or {}).get("labels") or {}) or None
+
+
+# --- queries the world's caches use (authz and netpol read them here too) ---
+
+
+def policy_types(spec: dict) -> frozenset[str]:
+    types = spec.get("policyTypes")
+    if types:
+        return frozenset(str(t) for t in types)
+    return frozenset({"Ingress", "Egress"} if spec.get("egress") is not None else {"Ingress"})
+
+
+def _no_target(p: Obj) -> bool:
+    return not p.spec.get("targetRefs") and not p.spec.get("targetRef")
+
+
+def _selects(p: Obj, labels: dict) -> bool:
+    sel = p.spec.get("selector")
+    if not sel:
+        return True
+    return all(labels.get(str(k)) == str(v) for k, v in (sel.get("matchLabels") or {}).items())
+
+
+def at_workload(world: World, namespace: str, labels: dict) -> list[Obj]:
+    """Policies a sidecar or ztunnel of a pod enforces: its namespace's and the root
+    namespace's, without targetRefs, selecting the pod (or without a selector)."""
+    items = tuple(sorted(labels.items()))
+    out = []
+    for ns in dict.fromkeys((namespace, ROOT_NAMESPACE)):
+        candidates = world.by_selector("AuthorizationPolicy", ns, items, ap_first_labels)
+        out += sorted((p for p in candidates if _no_target(p) and _selects(p, labels)), key=lambda p: p.name)
+    return out

@@ -273,7 +273,7 @@ def test_a_failure_in_the_warm_up_reaches_the_caller(monkeypatch):
 
     monkeypatch.setattr(runner, "load_istio_crds", broken)
     monkeypatch.setattr(runner, "render_texts", lambda *a, **k: {})
-    monkeypatch.setattr(runner, "assemble", lambda project, texts: {})
+    monkeypatch.setattr(runner, "assemble", lambda project, texts, **_: {})
     with pytest.raises(ValueError, match="the CRDs could not be read"):
         runner.lint(_lint_project(), scanner=False)
 
@@ -286,7 +286,7 @@ def test_a_warm_up_failure_is_one_line_and_a_failing_exit(monkeypatch, tmp_path)
 
     monkeypatch.setattr(runner, "load_istio_crds", broken)
     monkeypatch.setattr(runner, "render_texts", lambda *a, **k: {})
-    monkeypatch.setattr(runner, "assemble", lambda project, texts: {})
+    monkeypatch.setattr(runner, "assemble", lambda project, texts, **_: {})
     r = run_cli("lint", "--no-scanner", cwd=ROOT)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
