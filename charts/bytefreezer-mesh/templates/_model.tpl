@@ -40,6 +40,7 @@ Usage: through bytefreezer-mesh.cacheModel.
   $m.edgeKeys         the keys of $m.edges, sorted
   $m.services.<key>.callers  keys of the enabled services that call it, sorted
   selectorYaml, npPortsYaml  the selector and NetworkPolicy ports as YAML text
+  $m.services.<key>.subsetYaml  {version: the version's name as YAML text}
   $m.namespaces       the output of bytefreezer-mesh.namespaces
   $m.waypoints        ambient: {namespace: waypoint name} of the namespaces that need one
   $m.services.<key>.viaWaypoint  ambient: the waypoint that calls into the service pass
@@ -89,6 +90,10 @@ rather than carried in the values, where an override would leave it stale.
 {{- $_ := include "bytefreezer-mesh.servicePorts" (dict "svc" $svc "ambient" $ambient) -}}
 {{- /* rendered once here: every template that needs it reuses the text */ -}}
 {{- $_ := set $svc "selectorYaml" (toYaml $svc.selector) -}}
+{{- /* each version's name as YAML text, for the subsets of every http rule */ -}}
+{{- $subsetYaml := dict -}}
+{{- range $v, $version := ($svc.versions | default dict) }}{{ $_ := set $subsetYaml $v (toYaml $v) }}{{ end -}}
+{{- $_ := set $svc "subsetYaml" $subsetYaml -}}
 {{- $sa := $svc.serviceAccount.name -}}
 {{- $_ := set $svc "principal" (include "bytefreezer-mesh.principal" (dict "root" $root "ns" $svc.ns "sa" $sa)) -}}
 {{- $_ := include "bytefreezer-mesh.serviceExposure" (dict "root" $root "svc" $svc "extraPorts" $extraPorts) -}}

@@ -41,7 +41,8 @@ Usage: {{- include "bytefreezer-mesh.httpRules" (dict "root" $ "svc" $svc "ingre
 {{- $matchPort := int (.matchPort | default 0) -}}
 {{- $weighted := dict -}}
 {{- $_ := include "bytefreezer-mesh.weighted" (dict "svc" $svc "port" .port "out" $weighted) -}}
-{{- /* the fields every rule of the service carries: retries, timeout */ -}}
+{{- /* the fields every rule of the service carries: retries, timeout; their strings
+as YAML text (toYaml once here rather than once per rule) */ -}}
 {{- $common := dict -}}
 {{- with $svc.retries -}}
 {{- $r := dict -}}
@@ -49,12 +50,13 @@ Usage: {{- include "bytefreezer-mesh.httpRules" (dict "root" $ "svc" $svc "ingre
 {{- $_ := set $r "attempts" 0 -}}
 {{- else -}}
 {{- with get . "attempts" }}{{ $_ := set $r "attempts" (int .) }}{{ end -}}
-{{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" . }}{{ end -}}
-{{- with get . "retryOn" }}{{ $_ := set $r "retryOn" . }}{{ end -}}
+{{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" (toYaml .) }}{{ end -}}
+{{- with get . "retryOn" }}{{ $_ := set $r "retryOn" (toYaml .) }}{{ end -}}
 {{- end -}}
 {{- $_ := set $common "retries" $r -}}
 {{- end -}}
-{{- with $svc.timeout }}{{ $_ := set $common "timeout" . }}{{ end -}}
+{{- with $svc.timeout }}{{ $_ := set $common "timeout" (toYaml .) }}{{ end -}}
+{{- $_ := set $common "subsetYaml" $svc.subsetYaml -}}
 {{- $rules := list -}}
 {{- if .root.Values.environment.chaos -}}
 {{- range $f := $svc.faults -}}
@@ -116,8 +118,10 @@ bytefreezer-mesh.httpRule: one http rule of bytefreezer-mesh.httpRules (a dict o
 mirror, mirrorPercentage, name, retries, route, timeout), one key a line, each
 line starting with a line break and indented for a list item, in the layout
 toYaml gives a list of rules (keys sorted, nested lists not indented). Strings
-from the values are written by toYaml (quoted where YAML needs it); the host is
-the service's FQDN, which never needs quotes.
+from the values are written by toYaml (quoted where YAML needs it); those of
+retries and timeout arrive as YAML text already (bytefreezer-mesh.httpRules), and the
+subsets are looked up in subsetYaml (the model's, per version); the host is the
+service's FQDN, which never needs quotes.
 Usage: {{ include "bytefreezer-mesh.httpRule" $rule | trimPrefix "\n  " | printf "- %s" }}
 */}}
 {{- define "bytefreezer-mesh.httpRule" }}
@@ -150,7 +154,7 @@ Usage: {{ include "bytefreezer-mesh.httpRule" $rule | trimPrefix "\n  " | printf
     host: {{ .host }}
     port:
       number: {{ .port.number }}
-    subset: {{ toYaml .subset }}
+    subset: {{ get $.subsetYaml .subset }}
 {{- end }}
 {{- with .mirrorPercentage }}
   mirrorPercentage:
@@ -163,10 +167,10 @@ Usage: {{ include "bytefreezer-mesh.httpRule" $rule | trimPrefix "\n  " | printf
     attempts: {{ .attempts }}
     {{- end }}
     {{- with .perTryTimeout }}
-    perTryTimeout: {{ toYaml . }}
+    perTryTimeout: {{ . }}
     {{- end }}
     {{- with .retryOn }}
-    retryOn: {{ toYaml . }}
+    retryOn: {{ . }}
     {{- end }}
 {{- end }}
   route:
@@ -176,14 +180,14 @@ Usage: {{ include "bytefreezer-mesh.httpRule" $rule | trimPrefix "\n  " | printf
       port:
         number: {{ .destination.port.number }}
       {{- with .destination.subset }}
-      subset: {{ toYaml . }}
+      subset: {{ get $.subsetYaml . }}
       {{- end }}
     {{- with .weight }}
     weight: {{ . }}
     {{- end }}
 {{- end }}
 {{- with .timeout }}
-  timeout: {{ toYaml . }}
+  timeout: {{ . }}
 {{- end }}
 {{- end }}
 

@@ -37,7 +37,8 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $matchPort := int (.matchPort | default 0) -}}
 {{- $weighted := dict -}}
 {{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" .port "out" $weighted) -}}
-{{- /* the fields every rule of the service carries: retries, timeout */ -}}
+{{- /* the fields every rule of the service carries: retries, timeout; their strings
+as YAML text (toYaml once here rather than once per rule) */ -}}
 {{- $common := dict -}}
 {{- with $svc.retries -}}
 {{- $r := dict -}}
@@ -45,12 +46,13 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- $_ := set $r "attempts" 0 -}}
 {{- else -}}
 {{- with get . "attempts" }}{{ $_ := set $r "attempts" (int .) }}{{ end -}}
-{{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" . }}{{ end -}}
-{{- with get . "retryOn" }}{{ $_ := set $r "retryOn" . }}{{ end -}}
+{{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" (toYaml .) }}{{ end -}}
+{{- with get . "retryOn" }}{{ $_ := set $r "retryOn" (toYaml .) }}{{ end -}}
 {{- end -}}
 {{- $_ := set $common "retries" $r -}}
 {{- end -}}
-{{- with $svc.timeout }}{{ $_ := set $common "timeout" . }}{{ end -}}
+{{- with $svc.timeout }}{{ $_ := set $common "timeout" (toYaml .) }}{{ end -}}
+{{- $_ := set $common "subsetYaml" $svc.subsetYaml -}}
 {{- $rules := list -}}
 {{- if .root.Values.environment.chaos -}}
 {{- range $f := $svc.faults -}}
@@ -112,8 +114,10 @@ chartgen.httpRule: one http rule of chartgen.httpRules (a dict of fault, match,
 mirror, mirrorPercentage, name, retries, route, timeout), one key a line, each
 line starting with a line break and indented for a list item, in the layout
 toYaml gives a list of rules (keys sorted, nested lists not indented). Strings
-from the values are written by toYaml (quoted where YAML needs it); the host is
-the service's FQDN, which never needs quotes.
+from the values are written by toYaml (quoted where YAML needs it); those of
+retries and timeout arrive as YAML text already (chartgen.httpRules), and the
+subsets are looked up in subsetYaml (the model's, per version); the host is the
+service's FQDN, which never needs quotes.
 Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s" }}
 */}}
 {{- define "chartgen.httpRule" }}
@@ -146,7 +150,7 @@ Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s" 
     host: {{ .host }}
     port:
       number: {{ .port.number }}
-    subset: {{ toYaml .subset }}
+    subset: {{ get $.subsetYaml .subset }}
 {{- end }}
 {{- with .mirrorPercentage }}
   mirrorPercentage:
@@ -159,10 +163,10 @@ Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s" 
     attempts: {{ .attempts }}
     {{- end }}
     {{- with .perTryTimeout }}
-    perTryTimeout: {{ toYaml . }}
+    perTryTimeout: {{ . }}
     {{- end }}
     {{- with .retryOn }}
-    retryOn: {{ toYaml . }}
+    retryOn: {{ . }}
     {{- end }}
 {{- end }}
   route:
@@ -172,14 +176,14 @@ Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s" 
       port:
         number: {{ .destination.port.number }}
       {{- with .destination.subset }}
-      subset: {{ toYaml . }}
+      subset: {{ get $.subsetYaml . }}
       {{- end }}
     {{- with .weight }}
     weight: {{ . }}
     {{- end }}
 {{- end }}
 {{- with .timeout }}
-  timeout: {{ toYaml . }}
+  timeout: {{ . }}
 {{- end }}
 {{- end }}
 
