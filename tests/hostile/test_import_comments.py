@@ -64,3 +64,13 @@ def test_file_name_cannot_leave_the_header_comment(tmp_path):
     text = (tmp_path / "catalog.yaml").read_text()
     assert "allowAnyEgress" not in yaml.safe_load(text)
     assert "app.yaml\\nallowAnyEgress: true\\n#" in text.splitlines()[0]
+
+
+def test_output_dash_is_stdout_and_a_file_named_dash_is_kept(tmp_path):
+    (tmp_path / "app.yaml").write_text(DEPLOY_AND_SERVICE)
+    (tmp_path / "-").write_text("my notes\n")
+    r = run_cli("import", "app.yaml", "-o", "-", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(r.stdout)["kind"] == "ServiceCatalog"
+    assert (tmp_path / "-").read_text() == "my notes\n"
+    assert "written to stdout" in r.stderr
