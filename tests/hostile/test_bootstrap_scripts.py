@@ -65,6 +65,30 @@ def _calls(log: Path) -> list[list[str]]:
     return calls
 
 
+def _run_and_check(script: Path, shell: str, env: dict, log: Path, context: str) -> None:
+    """Run ``script`` with ``shell`` and check what the kubectl stub was given."""
+    have_tls = env["HAVE_TLS"]
+    p = subprocess.run([shell, str(script)], cwd=log.parent, env=env, capture_output=True, text=True, timeout=60)
+    if have_tls:
+        assert p.returncode == 0, (p.stdout, p.stderr)
+    else:
+        assert p.returncode == 1 and "missing TLS secret" in p.stderr, (p.stdout, p.stderr)
+    calls = _calls(log)
+    # every call made through k() carries the context as one literal argument
+    cluster_calls = [c for c in calls if c[:1] == ["--context"]]
+    assert all(c[1] == context for c in cluster_calls), calls
+    assert ["--context", context, "create", "namespace", "istio-system"] in calls
+    assert any(c[0:2] == ["--context", context] and c[-3:] == ["get", "secret", "shop-tls"] for c in calls)
+    argo_calls = [c for c in calls if c[:1] != ["--context"]]
+    if have_tls and script.parent.parent.name == "argocd":
+        assert argo_calls == [
+            ["-n", "argocd", "patch", "configmap", "argocd-cm", "--type", "merge", "--patch-file",
+             "gitops/argocd/bootstrap/argocd-cm-health.yaml"],
+            ["-n", "argocd", "apply", "-f", "gitops/argocd/bootstrap/prod.yaml"]], argo_calls
+    else:
+        assert argo_calls == [], argo_calls
+
+
 @pytest.mark.parametrize("context", HOSTILE_CONTEXTS)
 def test_hostile_kube_context_reaches_kubectl_verbatim(tmp_path, context):
     (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(_catalog(context)))
@@ -83,24 +107,5 @@ def test_hostile_kube_context_reaches_kubectl_verbatim(tmp_path, context):
         env = {"PATH": f"{bindir}:{os.environ['PATH']}", "KUBECTL_LOG": str(log), "HOME": str(tmp_path)}
         for shell, have_tls in ((bash, ""), (shutil.which("sh"), ""), (bash, "1")):
             log.unlink(missing_ok=True)
-            p = subprocess.run([shell, str(script)], cwd=tmp_path, env={**env, "HAVE_TLS": have_tls},
-                               capture_output=True, text=True, timeout=60)
-            if have_tls:
-                assert p.returncode == 0, (p.stdout, p.stderr)
-            else:
-                assert p.returncode == 1 and "missing TLS secret" in p.stderr, (p.stdout, p.stderr)
-            calls = _calls(log)
-            # every call made through k() carries the context as one literal argument
-            cluster_calls = [c for c in calls if c[:1] == ["--context"]]
-            assert all(c[1] == context for c in cluster_calls), calls
-            assert ["--context", context, "create", "namespace", "istio-system"] in calls
-            assert any(c[0:2] == ["--context", context] and c[-3:] == ["get", "secret", "shop-tls"] for c in calls)
-            argo_calls = [c for c in calls if c[:1] != ["--context"]]
-            if have_tls and script.parent.parent.name == "argocd":
-                assert argo_calls == [
-                    ["-n", "argocd", "patch", "configmap", "argocd-cm", "--type", "merge", "--patch-file",
-                     "gitops/argocd/bootstrap/argocd-cm-health.yaml"],
-                    ["-n", "argocd", "apply", "-f", "gitops/argocd/bootstrap/prod.yaml"]], argo_calls
-            else:
-                assert argo_calls == [], argo_calls
+            _run_and_check(script, shell, {**env, "HAVE_TLS": have_tls}, log, context)
         assert not list(tmp_path.rglob("pwned*")), script
