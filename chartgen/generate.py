@@ -566,6 +566,19 @@ class ExportOutcome:
         return self.changeset.paths
 
 
+# directories `generate` writes and prunes: an export inside them would be published with the
+# chart (charts/, rendered under templates/), read beside the values, or pruned as stale
+_GENERATED_DIRS = ("charts", "values", "gitops/argocd", "gitops/flux")
+
+
+def _refuse_owned_out(tool: str, out_dir: str) -> None:
+    inside = [d for d in _GENERATED_DIRS
+              if out_dir.startswith(d + "/") or (out_dir == d and d != f"gitops/{tool}")]
+    if inside:
+        raise FileError(f"refusing to export to {out_dir}: `chartgen generate` writes {inside[0]}/ (give a "
+                        f"directory of its own, such as the default gitops/{tool})")
+
+
 def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *, envs: tuple[str, ...] = (),
            check: bool = False, options: Options = Options(), wait_message=None) -> ExportOutcome:
     """Write (or with ``check``, compare) one GitOps export of the catalog's releases.
@@ -584,6 +597,7 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
                         f"{os.readlink(os.path.abspath(out))}); give the directory itself")
     out_dir = default if out is None else Path(os.path.relpath(Path(out).resolve(), root)).as_posix()
     chart_dir = f"charts/{chart_name(catalog)}"
+    _refuse_owned_out(tool, out_dir)
     files = export_files(tool, catalog, out_dir=out_dir, envs=list(envs) or None,
                          **chart_options(catalog, chart_dir, options))
     owned = (out_dir,) if out_dir == default and not envs else ()

@@ -508,8 +508,18 @@ def _port_seq(ports: list[FoundPort]) -> CommentedSeq:
     seq = CommentedSeq([_port_map(p) for p in ports])
     for i, p in enumerate(ports):
         if p.comment:
-            seq.yaml_add_eol_comment(p.comment, i)
+            seq.yaml_add_eol_comment(_one_line(p.comment), i)
     return seq
+
+
+# a line break in a comment would end it: the rest would be catalog text (a manifest's host
+# or name, a file name could add services or calls); YAML 1.1 readers also break at NEL, LS, PS
+_NOT_IN_A_COMMENT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` for a comment: every control character or line break shown escaped."""
+    return _NOT_IN_A_COMMENT.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _set(node: CommentedMap, key: str, value, comment: str = "") -> None:
@@ -518,7 +528,7 @@ def _set(node: CommentedMap, key: str, value, comment: str = "") -> None:
         return
     node[key] = value
     if comment:
-        node.yaml_add_eol_comment(comment, key)
+        node.yaml_add_eol_comment(_one_line(comment), key)
 
 
 def _flow(mapping: dict) -> CommentedMap:
@@ -542,7 +552,7 @@ def _write_service(node: CommentedMap, f: Found, scan_: Scan, fresh: bool) -> No
     if f.service_account:
         _set(node, "serviceAccount", _flow({"name": f.service_account, "create": not f.sa_created}), f.sa_comment)
     elif f.sa_comment:
-        node.yaml_set_comment_before_after_key("ports", before=f.sa_comment, indent=4)
+        node.yaml_set_comment_before_after_key("ports", before=_one_line(f.sa_comment), indent=4)
     if f.metrics:
         _set(node, "metrics", _flow(f.metrics), "from the prometheus.io annotations, which have Prometheus scrape it")
     _merge_versions(node, f, scan_)
@@ -551,7 +561,7 @@ def _write_service(node: CommentedMap, f: Found, scan_: Scan, fresh: bool) -> No
         expose["paths"] = CommentedSeq(f.expose["paths"])
         expose.fa.set_flow_style()
         node["expose"] = expose
-        node.yaml_add_eol_comment(f.expose_comment, "expose")
+        node.yaml_add_eol_comment(_one_line(f.expose_comment), "expose")
     if f.calls:
         calls = node.get("calls")
         if not isinstance(calls, list):
@@ -581,14 +591,14 @@ def _merge_versions(node: CommentedMap, f: Found, scan_: Scan) -> None:
     if added and "weights" not in node:  # only with versions new to the catalog: a removal is an edit
         first = next(iter(f.versions))
         node["weights"] = _flow({v: 100 if v == first else 0 for v in f.versions})
-        node.yaml_add_eol_comment(f"all to {first}: chartgen routes versions by weight; split as you need", "weights")
+        node.yaml_add_eol_comment(_one_line(f"all to {first}: chartgen routes versions by weight; split as you need"), "weights")
 
 
 def _skeleton(name: str, namespace: str | None, sources: list[str]) -> CommentedMap:
     doc = CommentedMap()
     doc["apiVersion"] = "chartgen.io/v1"
     doc["kind"] = "ServiceCatalog"
-    doc.yaml_set_start_comment(f"Imported by `chartgen import` from {', '.join(sources) or 'the manifests'}.\n"
+    doc.yaml_set_start_comment(f"Imported by `chartgen import` from {_one_line(', '.join(sources)) or 'the manifests'}.\n"
                                "Import again after the manifests change: your edits, comments and order are kept.")
     doc["metadata"] = CommentedMap([("name", name), ("domain", f"{name}.example")])
     doc["metadata"].yaml_add_eol_comment("your DNS domain: external hosts are <service>.<env>.<domain>", "domain")

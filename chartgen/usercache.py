@@ -105,7 +105,14 @@ def store(path: Path, data: bytes) -> bool:
     try:
         root = cache_dir()
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _trusted(os.lstat(root), stat.S_IFDIR):
+            return False
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # never through a link (the cache directory or one below it, made by someone else in a
+        # shared XDG_CACHE_HOME, pointing into the user's files) nor into a directory others can write
+        if not all(_trusted(os.lstat(d), stat.S_IFDIR) for d in (path.parent, *path.parent.parents)
+                   if d == root or root in d.parents):
+            return False
         replace_file(path, data, mode=0o600)
         return True
     except OSError:

@@ -36,6 +36,9 @@ def command(obj: Ctx, manifest, calls_file, name, output):
       kubectl get deploy,svc,sa -n shop -o yaml | chartgen import - -o catalog.yaml
     """
 
+    if output == "-":  # the usual name of stdout, never a file named '-'
+        output = None
+
     def run():
         found = manifests.require(manifests.read(list(manifest)))
         calls = None
