@@ -38,9 +38,9 @@ from chartgen.generate import generate  # noqa: E402
 from chartgen.gitops import export_files  # noqa: E402
 from chartgen.helmfile import release_plan  # noqa: E402
 from chartgen.limits import LIMITS, check_routes, client_side_apply, json_size  # noqa: E402
-from chartgen.mesh import resolve  # noqa: E402
+from chartgen.catalog.mesh import resolve  # noqa: E402
 from chartgen.toolchain import find_tool, tool_env  # noqa: E402
-from chartgen.validate import load_catalog  # noqa: E402
+from chartgen.catalog.validate import load_catalog  # noqa: E402
 from helpers.routes import render_routes  # noqa: E402
 
 N = 1000

@@ -285,7 +285,7 @@ def lint_phases(d: Path, lint_env: dict) -> dict:
     code = r'''
 import json, sys, tempfile, time
 from pathlib import Path
-from chartgen.validate import parse_catalog
+from chartgen.catalog.validate import parse_catalog
 from chartgen.analyzer import Project, schema, webhook, mesh, security
 from chartgen.analyzer.context import Context
 from chartgen.analyzer.istio_crds import load

@@ -1,6 +1,6 @@
 """chartgen: generate an Istio mesh Helm chart and a helmfile from a service catalog.
 
-The public API: ``load_catalog`` (``chartgen.validate``) and ``generate``
+The public API: ``load_catalog`` (``chartgen.catalog.validate``) and ``generate``
 (``chartgen.generate.generate``)."""
 
 from .version import __version__
@@ -10,7 +10,7 @@ __all__ = ["__version__", "load_catalog", "generate"]
 
 def __getattr__(name: str):
     if name == "load_catalog":
-        from .validate import load_catalog  # start-up: `import chartgen.cli` (`--help`) does not load the model
+        from .catalog.validate import load_catalog  # start-up: `import chartgen.cli` (`--help`) does not load the model
 
         return load_catalog
     raise AttributeError(f"module 'chartgen' has no attribute {name!r}")

@@ -8,12 +8,12 @@ import struct
 import zlib
 from pathlib import Path
 
-from .catalog import Catalog
+from .catalog.model import Catalog
 from .graph import graph_text
 from .provenance import MARK
 from .safeio import FileError, display, file_error
 from .toolchain import ToolNotFound, find_tool, run
-from .validate import load_catalog
+from .catalog.validate import load_catalog
 from .writer import replace_file
 
 

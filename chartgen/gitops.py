@@ -33,12 +33,12 @@ import yaml
 
 from . import yamlout
 from .bootstrap import argocd_health_patch, bootstrap_script, prerequisites
-from .catalog import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
+from .catalog.model import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
 from .crdcheck import CRDSet
 from .errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan, release_plan
-from .mesh import EnvView, Mesh, resolve
-from .revisions import release_revision, revision_tags
+from .catalog.mesh import EnvView, Mesh, resolve
+from .catalog.revisions import release_revision, revision_tags
 from .values import chart_values
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",

@@ -8,7 +8,7 @@ entries per release, with or without ``HELMFILE_V1MODE``, so the file works as a
 ``helmfile.yaml`` under helmfile 0.166 in both modes and under helmfile v1.
 
 Install order (``needs``): istio-base → istiod → <gatewayRelease> → <name>-mesh. With
-control-plane revisions (``chartgen.revisions``) there is one istiod release per revision,
+control-plane revisions (``chartgen.catalog.revisions``) there is one istiod release per revision,
 ``istiod-<revision>``, each newer one needing the older (a revision tag's webhook moves between
 them), and everything after istiod needs all of them. Where an
 environment uses the Gateway API (ambient data plane, or a Gateway API ingress), the local
@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 
 
 from . import naming, yamlout
-from .catalog import Catalog
+from .catalog.model import Catalog
 from .errors import RenderError
 from .gatewayapi import CRD_CHART, gateway_api_envs
-from .mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
+from .catalog.mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
-from .revisions import control_plane, shared_version, version_key
+from .catalog.revisions import control_plane, shared_version, version_key
 from .values import mesh_values
 
 __all__ = [

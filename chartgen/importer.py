@@ -19,12 +19,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from . import naming
 from .callgraph import Call, End
-from .catalog_edit import RoundTrip
+from .catalog.edit import RoundTrip
 from .errors import CatalogError, ChartgenError
 from .manifests import Manifests, Obj, selects
-from .mesh import resolve
-from .rules.identities import MESH_PROXY_ACCOUNTS
-from .validate import parse_catalog
+from .catalog.mesh import resolve
+from .catalog.rules.identities import MESH_PROXY_ACCOUNTS
+from .catalog.validate import parse_catalog
 
 # appProtocol values (Kubernetes' and Istio's) → catalog protocol
 APP_PROTOCOLS = {

@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 
 from . import naming
-from .catalog import Catalog
-from .mesh import Mesh, resolve
-from .revisions import control_plane
+from .catalog.model import Catalog
+from .catalog.mesh import Mesh, resolve
+from .catalog.revisions import control_plane
 from .values import mesh_values, path_label
 from .version import __version__
 

@@ -13,8 +13,8 @@ from functools import lru_cache
 from importlib import resources
 
 from . import naming
-from .catalog import Catalog
-from .mesh import EnvView
+from .catalog.model import Catalog
+from .catalog.mesh import EnvView
 
 __all__ = ["ISTIO_DASHBOARDS", "SloTarget", "istio_dashboards", "slo_alert_rules", "slo_group_name", "slo_targets"]
 

@@ -17,9 +17,9 @@ import jinja2
 import yaml
 
 from . import yamlout
-from .catalog import Catalog
+from .catalog.model import Catalog
 from .graph import build_graph, mermaid
-from .mesh import Mesh, resolve
+from .catalog.mesh import Mesh, resolve
 from .provenance import GENERATED, copy_header
 from .values import chart_name, mesh_values, path_label
 from .values_schema import VALUES_SCHEMA, describe

@@ -15,8 +15,8 @@ import re
 from urllib.parse import quote
 
 from .errors import Problem
-from .rules import RULES
-from .rules.doc import DOC_PATH
+from .catalog.rules import RULES
+from .catalog.rules.doc import DOC_PATH
 from .version import __version__
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

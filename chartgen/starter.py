@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import ChartgenError
 from importlib import resources
-from .catalog_edit import write_atomic
+from .catalog.edit import write_atomic
 from .safeio import FileError, TMP_SUFFIX, display, file_error
 from .writer import LOCK_NAME
 

@@ -18,7 +18,7 @@ from .manifests import Manifests, Obj, selects
 from pathlib import Path
 from . import manifests as manifests_mod
 from .analyzer.workspace import Project, deep_merge, render
-from .validate import load_catalog
+from .catalog.validate import load_catalog
 from .values import mesh_values
 
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from chartgen.errors import CatalogError
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 
 

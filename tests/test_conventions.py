@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.rules import RULES
-from chartgen.rules.doc import DOC_PATH as CATALOG_RULES_DOC
+from chartgen.catalog.rules import RULES
+from chartgen.catalog.rules.doc import DOC_PATH as CATALOG_RULES_DOC
 from chartgen.sarif import catalog_rule
 from conftest import FIXTURES, ROOT, run_cli
 from helpers.sarif import sarif_errors

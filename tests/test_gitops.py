@@ -15,7 +15,7 @@ import yaml
 from chartgen.generate import chart_options, generate
 from chartgen.gitops import check_files, crd_set, export_files
 from chartgen.helmfile import release_plan
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 
 GITOPS = "https://github.com/bytefreezer/chartgen.git"
@@ -329,7 +329,7 @@ def test_lint_plans_the_project_without_building_the_exports(tmp_path, monkeypat
     import chartgen.generate as generate_module  # patched where generate looks them up
     from chartgen.analyzer.workspace import Project
     from chartgen.generate import plan
-    from chartgen.validate import parse_catalog
+    from chartgen.catalog.validate import parse_catalog
 
     calls = []
     real_export, real_check = generate_module.export_files, generate_module.check_or_raise

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.catalog_edit import RoundTrip
+from chartgen.catalog.edit import RoundTrip
 from chartgen.crdcheck import CRDSet
 from chartgen.toolchain import find_tool
 

@@ -11,7 +11,7 @@ import pytest
 
 from chartgen import gatewayapi, provenance, render
 from chartgen.provenance import GENERATED, copy_header
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 from helpers.meshrender import KUBE_VERSION, write_chart
 

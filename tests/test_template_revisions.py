@@ -22,7 +22,7 @@ import yaml
 
 from chartgen.lifecycle import TEMPLATE_REVISION
 from chartgen.render import ChartMeta, build_chart, dump_yaml
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from chartgen.values import mesh_env_values
 from conftest import ROOT
 from helpers.meshrender import KUBE_VERSION

@@ -10,7 +10,7 @@ import yaml
 
 from chartgen.helmfile import build_release_values
 from chartgen.userfiles import merge_user_values, owned_paths
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "Values for one helmfile release; yours after the first generation.\nKeys marked `# chartgen` are rewritten."

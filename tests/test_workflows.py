@@ -307,7 +307,7 @@ def test_draw_returns_the_graph_text():
 
 def test_init_writes_the_starter_and_completes_the_gitignore(tmp_path):
     from chartgen import starter
-    from chartgen.validate import load_catalog
+    from chartgen.catalog.validate import load_catalog
 
     started = starter.init_catalog(tmp_path / "new" / "catalog.yaml")
     assert started.gitignore == tmp_path / "new" / ".gitignore"

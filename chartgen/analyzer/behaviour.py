@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import sarif
 from ..errors import Problem, UnknownEnvironment
 from ..graph import node_id
-from ..validate import parse_catalog, read_catalog_text
+from ..catalog.validate import parse_catalog, read_catalog_text
 from ..verify import EnvReport, FlowResult, verify_docs
 from ..workloads import CODES, DOC, check_rendered
 from .findings import RULES, SARIF_LEVELS, help_uri

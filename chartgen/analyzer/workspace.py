@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from ..catalog import Catalog
+from ..catalog.model import Catalog
 from ..errors import ChartgenError
 from ..generate import Options, plan
-from ..mesh import EnvView, Mesh, resolve
+from ..catalog.mesh import EnvView, Mesh, resolve
 from ..toolchain import Tool, find_tool, run
 from ..values import chart_name
 from ..writer import scratch_file

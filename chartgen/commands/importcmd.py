@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .. import callgraph, importer, manifests, safeio
-from ..catalog_edit import write_atomic
+from ..catalog.edit import write_atomic
 from . import options
 from .common import Ctx, run_guarded
 

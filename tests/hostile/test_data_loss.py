@@ -256,7 +256,7 @@ def test_an_edit_keeps_mixed_line_endings_line_by_line(generated):
 
 
 def test_keep_layout_brings_back_blank_lines_the_emitter_dropped():
-    from chartgen.catalog_edit import keep_layout
+    from chartgen.catalog.edit import keep_layout
 
     original = "\ufeffa: 1\r\n\r\n\r\nb: {x: 1}\r\n\r\nc: 3"
     assert keep_layout(original, "a: 1\nb: {x: 2}\nc: 3") == "\ufeffa: 1\r\n\r\n\r\nb: {x: 2}\r\n\r\nc: 3"

@@ -9,7 +9,7 @@ import pytest
 from chartgen import naming
 from chartgen.errors import RenderError
 from chartgen.helmfile import build_helmfile, dump_helmfile
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -3,21 +3,21 @@ it; a test keeps the committed page in step)."""
 
 from __future__ import annotations
 
-from ..errors import CatalogError
-from ..invariants import by_catalog_rule
+from ...errors import CatalogError
+from ...invariants import by_catalog_rule
 from ..validate import parse_catalog
 from .registry import MODEL, READER, RULES, SEMANTIC, Rule, example_catalog
 
 DOC_PATH = "docs/catalog-rules.md"
 _CHECKED_BY = {
-    MODEL: "the catalog model (`chartgen/catalog.py`)",
+    MODEL: "the catalog model (`chartgen/catalog/model.py`)",
     READER: "the catalog reader (`chartgen/yamlsrc.py`, `chartgen/safeio.py`)",
 }
 
 _INTRO = """\
 # Catalog rules
 
-<!-- Generated from the rule table in chartgen/rules/ by `python tools/catalog_rules_doc.py`; do not edit. -->
+<!-- Generated from the rule table in chartgen/catalog/rules/ by `python tools/catalog_rules_doc.py`; do not edit. -->
 
 Every command that reads the catalog (`chartgen validate`, `generate`, `diff`, `lint`, …) checks
 it against these rules first, and reports every problem it finds at once, one a line:

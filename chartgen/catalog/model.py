@@ -1,7 +1,7 @@
 """The service catalog model: the single source of truth for everything chartgen writes.
 
 Structural rules live in the pydantic models below (types, enums, ranges, unknown keys);
-``chartgen.validate`` adds the semantic rules that need the whole catalog.
+``chartgen.catalog.validate`` adds the semantic rules that need the whole catalog.
 Field names are the catalog's camelCase keys, so an error path is the YAML path.
 """
 
@@ -14,8 +14,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import naming, regex, yamlout
-from .naming import parse_request_uri
+from .. import naming, regex, yamlout
+from ..naming import parse_request_uri
 
 API_VERSION = "chartgen.io/v1"
 KIND = "ServiceCatalog"
@@ -580,7 +580,7 @@ class ExposedPath(Model):
 
 
 # A bare string is a prefix on whole path segments; the tags name the two forms in error paths
-# and are dropped from them (chartgen.validate).
+# and are dropped from them (chartgen.catalog.validate).
 PATH_UNION_TAGS = ("path-string", "path-match")
 ExposedPathItem = Annotated[
     Annotated[PlainPath, Tag(PATH_UNION_TAGS[0])] | Annotated[ExposedPath, Tag(PATH_UNION_TAGS[1])],
@@ -775,7 +775,7 @@ class Environment(Model):
         None, description="This environment's control plane revisions and tags (over the mesh-wide istio block, "
                           "key by key).")
     # A production environment refuses each weaker setting unless its own opt-in says so
-    # (chartgen.rules.production.PRODUCTION_GUARDS; lint honours the same keys).
+    # (chartgen.catalog.rules.production.PRODUCTION_GUARDS; lint honours the same keys).
     allowPermissiveMtlsInProduction: bool = Field(False, description="Production: allow mtls: PERMISSIVE.")
     allowPlainHttpInProduction: bool = Field(
         False, description="Production: allow a gateway serving plain HTTP (https: false, httpsRedirect: false, extraPorts).")

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .catalog import HTTP_PROTOCOLS, Catalog, Environment, Service, Slo, protocol_class
+from .model import HTTP_PROTOCOLS, Catalog, Environment, Service, Slo, protocol_class
 
 # Settings that only HTTP traffic has (timeouts, retries, faults, A/B matches, mirroring, local
 # rate limits). A service without an HTTP port does not inherit them from ``defaults``, and

@@ -2,15 +2,15 @@
 
 ``check_semantics`` runs every check of the table on a structurally valid catalog and
 returns the located problems. docs/catalog-rules.md is generated from the table
-(``chartgen.rules.doc``). To add a rule: register it in the module of its concern with
+(``chartgen.catalog.rules.doc``). To add a rule: register it in the module of its concern with
 ``rule(...)`` (id, one-line summary, a failing and a passing example) and decorate its check.
 """
 
 from __future__ import annotations
 
-from ..catalog import Catalog
-from ..errors import Problem
-from ..yamlsrc import SourceMap, format_path
+from ..model import Catalog
+from ...errors import Problem
+from ...yamlsrc import SourceMap, format_path
 # the order of the imports is the order of the table (and of docs/catalog-rules.md)
 from . import model, names, identities, environments, production, traffic, dataplane, revisions  # noqa: F401, I001  (they register the rules)
 from .context import Context

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .catalog import Catalog
+from .model import Catalog
 
 __all__ = ["ControlPlane", "FIELDS", "control_plane", "control_planes", "istiod_release", "minor_span",
            "release_revision", "revision_for", "revision_tags", "shared_version", "version_key"]

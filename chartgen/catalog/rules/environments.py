@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import naming
-from ..catalog import HTTP_PROTOCOLS, path_match
+from ... import naming
+from ..model import HTTP_PROTOCOLS, path_match
 from .registry import CATALOG, ENVIRONMENT, LAYER, SERVICE, Hit, check, rule
 
 _rule = partial(rule, section="Environments, gateways and ports")

@@ -1,4 +1,4 @@
-"""Istio control-plane revisions and revision tags (chartgen.revisions, docs/istio-upgrades.md)."""
+"""Istio control-plane revisions and revision tags (chartgen.catalog.revisions, docs/istio-upgrades.md)."""
 
 from __future__ import annotations
 

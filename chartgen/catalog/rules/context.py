@@ -7,9 +7,9 @@ import difflib
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..catalog import Catalog
+from ..model import Catalog
 from ..mesh import EnvView, ResolvedService, resolve
-from ..yamlsrc import SourceMap
+from ...yamlsrc import SourceMap
 
 # Kubernetes' own namespaces: chartgen never writes into them
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})

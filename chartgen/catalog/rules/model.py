@@ -1,4 +1,4 @@
-"""Rules that the catalog model (``chartgen.catalog``: types, enums, ranges, unknown keys,
+"""Rules that the catalog model (``chartgen.catalog.model``: types, enums, ranges, unknown keys,
 one-of settings) and the YAML reader (``chartgen.yamlsrc``, ``chartgen.safeio``) enforce.
 They have no check here; they are in the table so that every rule id is documented."""
 

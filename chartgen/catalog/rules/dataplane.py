@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from ..catalog import TLS_PROTOCOLS, Match, path_match
+from ..model import TLS_PROTOCOLS, Match, path_match
 from ..mesh import HTTP_ONLY, has_http_port, http_only_setting
 from .registry import SERVICE, Hit, rule
 
@@ -19,7 +19,7 @@ _WHAT = {"sessionAffinity": "header, cookie and query-parameter affinity are HTT
 
 def _layers(ctx, layer, key) -> list[tuple[tuple, object]]:
     """The catalog layers that set this service's own settings: the service, and its
-    environment's override (inherited defaults are simply not applied, see chartgen.mesh)."""
+    environment's override (inherited defaults are simply not applied, see chartgen.catalog.mesh)."""
     out = [(("services", key), ctx.catalog.services[key])]
     if layer.view is not None and key in layer.view.env.services:
         out.append((("environments", layer.view.name, "services", key), layer.view.env.services[key]))

@@ -1,5 +1,5 @@
 """Catalog loading and validation: the structural rules (the pydantic model, its errors
-turned into located problems) and then the semantic rules of ``chartgen.rules``.
+turned into located problems) and then the semantic rules of ``chartgen.catalog.rules``.
 
 Every problem is collected, located through the SourceMap and reported at once.
 """
@@ -14,11 +14,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from .catalog import API_VERSION, KIND, PATH_UNION_TAGS, Catalog
-from .errors import CatalogError, Problem
+from .model import API_VERSION, KIND, PATH_UNION_TAGS, Catalog
+from ..errors import CatalogError, Problem
 from .rules import check_semantics
-from .safeio import decode, nesting_problem, os_error_message
-from .yamlsrc import SourceMap, format_path, load_yaml
+from ..safeio import decode, nesting_problem, os_error_message
+from ..yamlsrc import SourceMap, format_path, load_yaml
 
 
 _TYPE_NAMES = {
@@ -144,7 +144,7 @@ def _type(err: dict, value) -> str:
 
 
 # pydantic's error type -> (the catalog rule it reports, its message); any other type is
-# reported as is (the catalog model's own rules, chartgen.catalog, raise their rule id)
+# reported as is (the catalog model's own rules, chartgen.catalog.model, raise their rule id)
 PYDANTIC_RULES = {
     **{etype: ("type", _type) for etype in _TYPE_NAMES},
     "literal_error": ("enum", _enum),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import naming
-from ..catalog import Match
+from ... import naming
+from ..model import Match
 from .context import hint
 from .registry import SERVICE, Hit, check, rule
 
