@@ -1,7 +1,7 @@
 """chartgen: generate an Istio mesh Helm chart and a helmfile from a service catalog.
 
 The public API: ``load_catalog`` (``chartgen.catalog.validate``) and ``generate``
-(``chartgen.generate.generate``)."""
+(``chartgen.lifecycle.generate.generate``)."""
 
 from .version import __version__
 
@@ -17,7 +17,7 @@ def __getattr__(name: str):
 
 
 def generate(*args, **kwargs):
-    """Generate the chart, helmfile and values (see chartgen.generate.generate)."""
-    from .generate import generate as _generate  # start-up: `import chartgen.cli` does not load the generator
+    """Generate the chart, helmfile and values (see chartgen.lifecycle.generate.generate)."""
+    from .lifecycle.generate import generate as _generate  # start-up: `import chartgen.cli` does not load the generator
 
     return _generate(*args, **kwargs)

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .changeset import REMOVED, Changeset
+from .lifecycle.changeset import REMOVED, Changeset
 from .errors import ChartgenError
 from .provenance import MARK, is_chartgens
 from .safeio import (TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link,

@@ -150,7 +150,7 @@ def repo_copy(tmp_path) -> Path:
 def generated_once(tmp_path_factory) -> Path:
     """The repository's catalog generated once per test process (each xdist worker has its
     own). Never modify it: take a copy through `generated`."""
-    from chartgen.generate import generate
+    from chartgen.lifecycle.generate import generate
 
     root = tmp_path_factory.mktemp("generated-once")
     shutil.copy(ROOT / "catalog.yaml", root / "catalog.yaml")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.generate import chart_options, generate
+from chartgen.lifecycle.generate import chart_options, generate
 from chartgen.gitops import check_files, crd_set, export_files
 from chartgen.helmfile import release_plan
 from chartgen.catalog.validate import load_catalog
@@ -326,9 +326,9 @@ def test_a_mesh_chart_from_a_repository_the_exports_cannot_name_is_refused_clean
 def test_lint_plans_the_project_without_building_the_exports(tmp_path, monkeypatch):
     """Lint reads none of the exports: its plan neither builds nor CRD-checks them, while
     generate's plan of the same catalog (gitops: argocd and flux) still does."""
-    import chartgen.generate as generate_module  # patched where generate looks them up
+    import chartgen.lifecycle.generate as generate_module  # patched where generate looks them up
     from chartgen.analyzer.workspace import Project
-    from chartgen.generate import plan
+    from chartgen.lifecycle.generate import plan
     from chartgen.catalog.validate import parse_catalog
 
     calls = []

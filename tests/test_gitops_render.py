@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.generate import generate
+from chartgen.lifecycle.generate import generate
 from chartgen.gitops import CHART_FOOTPRINT, MESH_FOOTPRINT
 from chartgen.helmfile import release_plan
 from chartgen.toolchain import find_tool

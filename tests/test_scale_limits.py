@@ -13,7 +13,7 @@ import json
 import pytest
 import yaml
 
-from chartgen.generate import generate
+from chartgen.lifecycle.generate import generate
 from chartgen.helmfile import release_plan
 from chartgen.limits import LIMITS, check_routes, json_size
 from chartgen.catalog.mesh import resolve

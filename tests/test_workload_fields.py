@@ -9,7 +9,7 @@ import pytest
 
 from chartgen.errors import CatalogError
 from chartgen.helmfile import build_release_values
-from chartgen.lifecycle import compare, model_snapshot
+from chartgen.lifecycle.versioning import compare, model_snapshot
 from chartgen.catalog.validate import parse_catalog
 from chartgen.values import mesh_values
 

@@ -23,7 +23,7 @@ import yaml
 
 from ..catalog.model import Catalog
 from ..errors import ChartgenError
-from ..generate import Options, plan
+from ..lifecycle.generate import Options, plan
 from ..catalog.mesh import EnvView, Mesh, resolve
 from ..toolchain import Tool, find_tool, run
 from ..values import chart_name

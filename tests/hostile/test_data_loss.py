@@ -375,7 +375,7 @@ def test_a_values_file_linked_to_the_catalog_or_another_output_is_refused(genera
 
 
 def test_an_index_chartgen_cannot_edit_faithfully_is_refused():
-    from chartgen.publish import PublishError, merge_index
+    from chartgen.lifecycle.publish import PublishError, merge_index
 
     new = "apiVersion: v1\nentries:\n  c:\n  - {name: c, version: 1.0.0, digest: ab}\ngenerated: y\n"
     with pytest.raises(PublishError, match=r'cannot be edited: found duplicate key "entries".*\(line 3\)'):
@@ -392,7 +392,7 @@ def test_package_never_follows_a_link_planted_in_the_chart(generated, tmp_path, 
     _one_line_refusal(run_cli("package", "--dest", str(tmp_path / "dist"), "--helm", helm, cwd=generated, env=helm_env),
                       "templates/leak.yaml")
     # and the library call, which has no staleness check, never packages what a link names
-    from chartgen.publish import PublishError, package_chart
+    from chartgen.lifecycle.publish import PublishError, package_chart
 
     for key, value in helm_env.items():
         if key.startswith("HELM_"):

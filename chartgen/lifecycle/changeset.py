@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .graph import readme_graph
-from .safeio import file_error, refuse_linked_dirs, walk_files
+from ..graph import readme_graph
+from ..safeio import file_error, refuse_linked_dirs, walk_files
 
 NEW, CHANGED, REMOVED = "new", "changed", "removed"
 

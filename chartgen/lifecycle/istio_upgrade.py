@@ -1,7 +1,7 @@
 """Staged, reversible Istio control-plane upgrades by revision and revision tag, as library
 calls: ``start``, ``promote``, ``finish``, ``abort`` each edit the catalog's ``istio`` block
 (mesh-wide, or ``environments.ENV.istio`` with ``env``) in place, comments and layout kept,
-then preview (``dry_run``) or write and regenerate under the lock, like ``chartgen.canary``;
+then preview (``dry_run``) or write and regenerate under the lock, like ``chartgen.lifecycle.canary``;
 ``status`` reads. Each returns a result object and prints nothing (``chartgen istio upgrade``
 prints them). docs/istio-upgrades.md describes the steps and what each changes in a cluster.
 
@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING
 
 from ruamel.yaml.comments import CommentedMap
 
-from . import naming
-from .catalog.model import Catalog
-from .catalog.edit import RoundTrip, _refuse_aliased, check_writable, write_atomic
+from .. import naming
+from ..catalog.model import Catalog
+from ..catalog.edit import RoundTrip, _refuse_aliased, check_writable, write_atomic
 from .changeset import Changeset
-from .errors import CatalogError, ChartgenError
+from ..errors import CatalogError, ChartgenError
 from .generate import Options, generate_locked, output_root, preview_catalog
-from .helmfile import ISTIO_NS, istiod_releases, release_names
-from .catalog.mesh import resolve
-from .catalog.revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, shared_version, version_key
-from .userfiles import merge_user_values
-from .catalog.validate import load_catalog, parse_catalog, read_catalog_text
-from .writer import locked, replace_file
+from ..helmfile import ISTIO_NS, istiod_releases, release_names
+from ..catalog.mesh import resolve
+from ..catalog.revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, shared_version, version_key
+from ..userfiles import merge_user_values
+from ..catalog.validate import load_catalog, parse_catalog, read_catalog_text
+from ..writer import locked, replace_file
 
 if TYPE_CHECKING:
     from .generate import Outcome
