@@ -35,8 +35,8 @@ from run import SERVERS, machine, serve_upstream_charts  # noqa: E402
 from synth import synth_catalog  # noqa: E402
 
 from chartgen.lifecycle.generate import generate  # noqa: E402
-from chartgen.gitops import export_files  # noqa: E402
-from chartgen.helmfile import release_plan  # noqa: E402
+from chartgen.releases.gitops import export_files  # noqa: E402
+from chartgen.releases.helmfile import release_plan  # noqa: E402
 from chartgen.limits import LIMITS, check_routes, client_side_apply, json_size  # noqa: E402
 from chartgen.catalog.mesh import resolve  # noqa: E402
 from chartgen.toolchain import find_tool, tool_env  # noqa: E402

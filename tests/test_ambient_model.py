@@ -9,7 +9,7 @@ import yaml
 
 from chartgen.catalog.model import Match
 from chartgen.gatewayapi import CRD_CHART, build_crd_chart, gateway_api_envs, uses_tcp_routes
-from chartgen.helmfile import build_helmfile, build_release_values
+from chartgen.releases.helmfile import build_helmfile, build_release_values
 from chartgen.catalog.mesh import env_views, l7_needs
 from chartgen.catalog.rules.dataplane import gateway_api_prefix_regex, gateway_api_rank
 from chartgen.catalog.validate import parse_catalog
@@ -158,7 +158,7 @@ def test_crd_chart_keeps_the_crds_and_adds_tcproute_only_when_used():
 
 
 def test_slo_alerts_read_the_waypoints_metrics_in_ambient():
-    from chartgen.observability import slo_alert_rules
+    from chartgen.releases.observability import slo_alert_rules
 
     catalog = _catalog(prod={"dataPlane": "sidecar", "ingressApi": None})
     views = {v.name: v for v in env_views(catalog)}

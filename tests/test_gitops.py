@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from chartgen.lifecycle.generate import chart_options, generate
-from chartgen.gitops import check_files, crd_set, export_files
-from chartgen.helmfile import release_plan
+from chartgen.releases.gitops import check_files, crd_set, export_files
+from chartgen.releases.helmfile import release_plan
 from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 
@@ -266,7 +266,7 @@ def test_two_exports_are_byte_identical(tmp_path):
 
 
 def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(monkeypatch):
-    import chartgen.helmfile as hf
+    import chartgen.releases.helmfile as hf
     from chartgen.errors import ChartgenError
 
     catalog = load_catalog(ROOT / "catalog.yaml")
@@ -300,7 +300,7 @@ def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(mon
 
 
 def test_generate_refuses_to_write_an_export_the_crds_reject(repo_copy, monkeypatch):
-    import chartgen.gitops as gitops
+    import chartgen.releases.gitops as gitops
     from chartgen.errors import RenderError
 
     real = gitops._helmrelease

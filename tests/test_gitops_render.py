@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from chartgen.lifecycle.generate import generate
-from chartgen.gitops import CHART_FOOTPRINT, MESH_FOOTPRINT
-from chartgen.helmfile import release_plan
+from chartgen.releases.gitops import CHART_FOOTPRINT, MESH_FOOTPRINT
+from chartgen.releases.helmfile import release_plan
 from chartgen.toolchain import find_tool
 from chartgen.catalog.validate import load_catalog
 

@@ -17,13 +17,13 @@ import pytest
 import yaml
 
 from chartgen.catalog.model import Addons
-from chartgen.helmfile import (REPOSITORIES, build_generated_values, build_helmfile, build_release_values,
+from chartgen.releases.helmfile import (REPOSITORIES, build_generated_values, build_helmfile, build_release_values,
                                dump_helmfile, release_names)
 from chartgen.catalog.mesh import env_views
-from chartgen.observability import slo_alert_rules
+from chartgen.releases.observability import slo_alert_rules
 from helpers.slo import service_alerts
 from chartgen.toolchain import find_tool
-from chartgen.userfiles import merge_user_values
+from chartgen.releases.userfiles import merge_user_values
 from chartgen.catalog.validate import load_catalog
 
 from helpers.dag import show_dag

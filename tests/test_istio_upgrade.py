@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.helmfile import release_plan
+from chartgen.releases.helmfile import release_plan
 from chartgen.catalog.validate import load_catalog
 
 from conftest import ROOT, run_cli

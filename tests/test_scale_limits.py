@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from chartgen.lifecycle.generate import generate
-from chartgen.helmfile import release_plan
+from chartgen.releases.helmfile import release_plan
 from chartgen.limits import LIMITS, check_routes, json_size
 from chartgen.catalog.mesh import resolve
 from chartgen.toolchain import find_tool

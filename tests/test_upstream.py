@@ -26,7 +26,7 @@ import yaml
 
 from chartgen.analyzer.schema import validate_objects
 from chartgen.crdcheck import CRDSet
-from chartgen.observability import ISTIO_DASHBOARDS
+from chartgen.releases.observability import ISTIO_DASHBOARDS
 from chartgen.toolchain import find_tool
 
 from conftest import ROOT, run_cli

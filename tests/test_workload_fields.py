@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from chartgen.errors import CatalogError
-from chartgen.helmfile import build_release_values
+from chartgen.releases.helmfile import build_release_values
 from chartgen.lifecycle.versioning import compare, model_snapshot
 from chartgen.catalog.validate import parse_catalog
 from chartgen.values import mesh_values

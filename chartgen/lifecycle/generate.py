@@ -22,13 +22,13 @@ from .changeset import Changeset
 from ..compiled import compiled_validator
 from ..errors import CatalogError, ChartgenError, Problem, RenderError, ToolError
 from ..gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
-from ..gitops import TOOLS, check_or_raise, export_files
-from ..helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
+from ..releases.gitops import TOOLS, check_or_raise, export_files
+from ..releases.helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 from ..catalog.mesh import Mesh, resolve
 from ..render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from ..safeio import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
 from ..toolchain import Tool, run
-from ..userfiles import ValuesFileError, merge_user_values
+from ..releases.userfiles import ValuesFileError, merge_user_values
 from ..catalog.validate import load_catalog
 from ..values import chart_name, mesh_values
 from ..values_schema import VALUES_SCHEMA

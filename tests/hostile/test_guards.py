@@ -8,7 +8,7 @@ import pytest
 
 from chartgen import naming
 from chartgen.errors import RenderError
-from chartgen.helmfile import build_helmfile, dump_helmfile
+from chartgen.releases.helmfile import build_helmfile, dump_helmfile
 from chartgen.catalog.validate import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -80,7 +80,7 @@ def test_emitter_words_read_back_as_strings_in_yaml_11_and_12(word):
 def test_user_values_files_quote_words():
     import yaml
 
-    from chartgen.userfiles import merge_user_values
+    from chartgen.releases.userfiles import merge_user_values
 
     data = {"env": {w: w for w in YAML_WORDS if w}}
     text = merge_user_values(None, data, header="h")
@@ -121,7 +121,7 @@ def test_multiline_strings_read_back_everywhere():
     import yaml
 
     from chartgen.render import values_yaml
-    from chartgen.userfiles import merge_user_values
+    from chartgen.releases.userfiles import merge_user_values
 
     data = {"env": {f"K{i}": v for i, v in enumerate(MULTILINE)}}
     for text in (values_yaml(data), merge_user_values(None, data, header="h")):

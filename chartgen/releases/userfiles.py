@@ -30,8 +30,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from . import yamlout
-from .yamlsrc import LimitError, compose_bounded
+from .. import yamlout
+from ..yamlsrc import LimitError, compose_bounded
 
 __all__ = ["MARKER", "ValuesFileError", "merge_user_values", "owned_paths"]
 

@@ -24,7 +24,7 @@ import shlex
 from dataclasses import dataclass
 
 from .helmfile import GRAFANA_ADMIN_SECRET, KIALI_SIGNING_SECRET, ReleasePlan
-from .catalog.mesh import EnvView
+from ..catalog.mesh import EnvView
 
 __all__ = ["ARGO_HEALTH_LUA", "Prerequisite", "argocd_health_patch", "bootstrap_script", "prerequisites",
            "psa_level"]

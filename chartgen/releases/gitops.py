@@ -1,6 +1,6 @@
 """Catalog → Argo CD and Flux objects for the helmfile's releases. Pure functions.
 
-Both exports are written from ``chartgen.helmfile.release_plan``: the same releases,
+Both exports are written from ``chartgen.releases.helmfile.release_plan``: the same releases,
 charts, versions, repositories (or chart mirror), namespaces, install order and values
 layering as ``helmfile.yaml``. The values stay in the user's ``values/`` files in git:
 
@@ -31,15 +31,15 @@ from importlib import resources
 
 import yaml
 
-from . import yamlout
+from .. import yamlout
 from .bootstrap import argocd_health_patch, bootstrap_script, prerequisites
-from .catalog.model import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
-from .crdcheck import CRDSet
-from .errors import ChartgenError, RenderError
+from ..catalog.model import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
+from ..crdcheck import CRDSet
+from ..errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan, release_plan
-from .catalog.mesh import EnvView, Mesh, resolve
-from .catalog.revisions import release_revision, revision_tags
-from .values import chart_values
+from ..catalog.mesh import EnvView, Mesh, resolve
+from ..catalog.revisions import release_revision, revision_tags
+from ..values import chart_values
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
            "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences",
@@ -124,7 +124,7 @@ def _footprint(r: Release) -> tuple[tuple[str, str], ...]:
         return CHART_FOOTPRINT[r.chart]
     except KeyError:
         raise ChartgenError(f"chartgen does not know what chart {r.chart!r} creates at cluster scope, so it cannot "
-                            "write a least-privilege AppProject for it (chartgen.gitops.CHART_FOOTPRINT; "
+                            "write a least-privilege AppProject for it (chartgen.releases.gitops.CHART_FOOTPRINT; "
                             "tests/test_gitops_render.py checks the table against real renders)") from None
 
 

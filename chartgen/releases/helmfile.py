@@ -24,9 +24,9 @@ service ``localstack`` (``condition: localstack.enabled``, from the environment 
 
 Values files: ``values/<release>/common.yaml`` (environment independent) and
 ``values/<release>/<env>.yaml``. They belong to the user after the first generation
-(see ``chartgen.userfiles``). Grafana's admin password is never written: Grafana reads it
+(see ``chartgen.releases.userfiles``). Grafana's admin password is never written: Grafana reads it
 from the Secret ``grafana-admin`` that the bootstrap script creates once
-(``chartgen.bootstrap``).
+(``chartgen.releases.bootstrap``).
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ import hashlib
 from dataclasses import dataclass, field
 
 
-from . import naming, yamlout
-from .catalog.model import Catalog
-from .errors import RenderError
-from .gatewayapi import CRD_CHART, gateway_api_envs
-from .catalog.mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
+from .. import naming, yamlout
+from ..catalog.model import Catalog
+from ..errors import RenderError
+from ..gatewayapi import CRD_CHART, gateway_api_envs
+from ..catalog.mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
-from .catalog.revisions import control_plane, shared_version, version_key
-from .values import mesh_values
+from ..catalog.revisions import control_plane, shared_version, version_key
+from ..values import mesh_values
 
 __all__ = [
     "ChartSource",
@@ -90,7 +90,7 @@ GRAFANA_ADMIN_SECRET = ("grafana-admin", "admin-user", "admin-password")
 @dataclass(frozen=True)
 class Release:
     """One release of the helmfile: the model that helmfile.yaml and the GitOps exports
-    (``chartgen.gitops``) are all written from."""
+    (``chartgen.releases.gitops``) are all written from."""
 
     name: str
     namespace: str

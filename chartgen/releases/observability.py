@@ -2,7 +2,7 @@
 Istio's Grafana dashboards.
 
 Pure functions. The rules go into the prometheus release's ``serverFiles."alerting_rules.yml"``,
-the dashboards into the grafana release's ``dashboards`` (see ``chartgen.helmfile``).
+the dashboards into the grafana release's ``dashboards`` (see ``chartgen.releases.helmfile``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from . import naming
-from .catalog.model import Catalog
-from .catalog.mesh import EnvView
+from .. import naming
+from ..catalog.model import Catalog
+from ..catalog.mesh import EnvView
 
 __all__ = ["ISTIO_DASHBOARDS", "SloTarget", "istio_dashboards", "slo_alert_rules", "slo_group_name", "slo_targets"]
 
