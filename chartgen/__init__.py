@@ -3,7 +3,7 @@
 The public API: ``load_catalog`` (``chartgen.catalog.validate``) and ``generate``
 (``chartgen.lifecycle.generate.generate``)."""
 
-from .version import __version__
+from .base.version import __version__
 
 __all__ = ["__version__", "load_catalog", "generate"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .catalog.model import Catalog, match_text
-from .errors import UnknownEnvironment
+from .base.errors import UnknownEnvironment
 from .catalog.mesh import EnvView, Mesh, ResolvedService, resolve
 from .catalog.revisions import control_plane
 

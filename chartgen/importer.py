@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from . import naming
+from .base import naming
 from .callgraph import Call, End
 from .catalog.edit import RoundTrip
-from .errors import CatalogError, ChartgenError
+from .base.errors import CatalogError, ChartgenError
 from .manifests import Manifests, Obj, selects
 from .catalog.mesh import resolve
 from .catalog.rules.identities import MESH_PROXY_ACCOUNTS

@@ -12,7 +12,7 @@ import re
 from functools import cached_property
 from typing import Any
 
-from . import naming
+from .base import naming
 from .catalog.model import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
 from .catalog.mesh import EnvView, Mesh, ResolvedService, gateway_service_type, l7_needs, psa_labels, resolve, workload_psa_level
 from .catalog.revisions import control_plane

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from .catalog import model as catalog
-from . import naming
+from .base import naming
 from .catalog.model import PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
 
 DNS_LABEL = naming.DNS1123_LABEL.pattern

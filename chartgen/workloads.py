@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import Problem, UnknownEnvironment
+from .base.errors import Problem, UnknownEnvironment
 from .importer import port_protocol
 from .manifests import Manifests, Obj, selects
 from pathlib import Path

@@ -116,7 +116,7 @@ def helm_env(tmp_path_factory) -> dict:
 
 
 def _tool(name: str) -> str:
-    from chartgen.toolchain import ToolNotFound, find_tool
+    from chartgen.base.toolchain import ToolNotFound, find_tool
 
     try:
         return find_tool(name, start=ROOT).path
@@ -280,7 +280,7 @@ def tool_env(tmp_path_factory) -> tuple[dict, dict]:
     directory) for the hostile corpus and its generated variants. It lives here, not in a
     ``tests/hostile/conftest.py``: a second module named ``conftest`` would shadow this one for
     every ``from conftest import …`` in a whole-suite run."""
-    from chartgen.toolchain import ToolNotFound, find_tool
+    from chartgen.base.toolchain import ToolNotFound, find_tool
 
     tools = {}
     for name in ("helm", "helm3", "helmfile"):

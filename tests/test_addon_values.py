@@ -29,7 +29,7 @@ import yaml
 
 from chartgen.releases.helmfile import ENV_FILE, build_generated_values, build_helmfile, build_release_values
 from chartgen.catalog.mesh import env_views
-from chartgen.toolchain import find_tool
+from chartgen.base.toolchain import find_tool
 from chartgen.catalog.validate import load_catalog
 
 from conftest import ROOT

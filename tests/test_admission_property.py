@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from chartgen.catalog.model import PROTOCOLS
 from chartgen.analyzer import Project, render
 from chartgen.analyzer.webhook import validate as webhook_validate
-from chartgen.errors import ChartgenError
+from chartgen.base.errors import ChartgenError
 from chartgen.catalog.validate import parse_catalog
 
 pytestmark = pytest.mark.integration

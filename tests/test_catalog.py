@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chartgen.catalog.model import catalog_json_schema
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.catalog.mesh import env_views
 from chartgen.catalog.validate import load_catalog, parse_catalog
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.catalog.validate import load_catalog
 
 INVALID = Path(__file__).resolve().parent / "fixtures" / "invalid"

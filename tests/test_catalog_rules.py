@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chartgen.catalog import validate
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.catalog.rules import RULES, example_catalog
 from chartgen.catalog.rules.doc import DOC_PATH, render
 from chartgen.catalog.rules.registry import MODEL, READER, SEMANTIC
@@ -89,7 +89,7 @@ def test_every_rule_id_chartgen_can_report_is_in_the_table():
     own = _ids_in_source("catalog/validate.py")  # reading the file, and the pydantic errors it words itself
     assert own == {"io", "type", "required", "unknown-key"}
     model = _ids_in_source("catalog/model.py") | mapped | (own - {"io"})
-    reader = _ids_in_source("yamlsrc.py") | _ids_in_source("safeio.py") | {"io"}
+    reader = _ids_in_source("base/yamlsrc.py") | _ids_in_source("base/reading.py") | {"io"}
     assert len(model) > 40 and {"required", "unknown-key", "port-range", "dns-1123"} <= model
     assert reader == {"yaml-syntax", "duplicate-key", "yaml-limits", "yaml-depth", "encoding", "io"}
     assert model == {r.id for r in RULES.values() if r.source == MODEL or r.model_too}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.errors import ChartgenError
+from chartgen.base.errors import ChartgenError
 from chartgen.lifecycle.generate import generate
 from conftest import ROOT, run_cli, run_cli_process
 

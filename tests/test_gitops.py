@@ -267,7 +267,7 @@ def test_two_exports_are_byte_identical(tmp_path):
 
 def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(monkeypatch):
     import chartgen.releases.helmfile as hf
-    from chartgen.errors import ChartgenError
+    from chartgen.base.errors import ChartgenError
 
     catalog = load_catalog(ROOT / "catalog.yaml")
     real = hf._releases
@@ -301,7 +301,7 @@ def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(mon
 
 def test_generate_refuses_to_write_an_export_the_crds_reject(repo_copy, monkeypatch):
     import chartgen.releases.gitops as gitops
-    from chartgen.errors import RenderError
+    from chartgen.base.errors import RenderError
 
     real = gitops._helmrelease
 

@@ -26,7 +26,7 @@ import yaml
 from chartgen.lifecycle.generate import generate
 from chartgen.releases.gitops import CHART_FOOTPRINT, MESH_FOOTPRINT
 from chartgen.releases.helmfile import release_plan
-from chartgen.toolchain import find_tool
+from chartgen.base.toolchain import find_tool
 from chartgen.catalog.validate import load_catalog
 
 from helpers.dag import show_dag

@@ -22,7 +22,7 @@ from chartgen.releases.helmfile import (REPOSITORIES, build_generated_values, bu
 from chartgen.catalog.mesh import env_views
 from chartgen.releases.observability import slo_alert_rules
 from helpers.slo import service_alerts
-from chartgen.toolchain import find_tool
+from chartgen.base.toolchain import find_tool
 from chartgen.releases.userfiles import merge_user_values
 from chartgen.catalog.validate import load_catalog
 

@@ -31,7 +31,7 @@ import yaml
 
 from chartgen.catalog.edit import RoundTrip
 from chartgen.crdcheck import CRDSet
-from chartgen.toolchain import find_tool
+from chartgen.base.toolchain import find_tool
 
 from conftest import ROOT, run_cli
 from helpers.wiring import Render, read_render

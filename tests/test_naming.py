@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.catalog.mesh import env_views, resolve_service
 from chartgen.releases.observability import slo_alert_rules
 from helpers.slo import service_alerts

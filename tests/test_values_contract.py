@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.invariants import BY_ID, INVARIANTS
 from chartgen.catalog.mesh import env_views
 from chartgen.catalog.validate import load_catalog, parse_catalog

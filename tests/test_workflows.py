@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from chartgen.lifecycle import canary
 from chartgen.lifecycle.changeset import CHANGED, NEW, REMOVED, Changeset
-from chartgen.errors import CatalogError, ChartgenError
+from chartgen.base.errors import CatalogError, ChartgenError
 from chartgen.lifecycle.generate import Options, check, export, generate, preview
-from chartgen.safeio import FileError
+from chartgen.base.reading import FileError
 from conftest import ROOT
 
 CHART = "charts/bytefreezer-mesh"
@@ -294,7 +294,7 @@ def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
 
 
 def test_draw_returns_the_graph_text():
-    from chartgen.errors import UnknownEnvironment
+    from chartgen.base.errors import UnknownEnvironment
     from chartgen.drawing import draw
 
     mermaid = draw(ROOT / "catalog.yaml").decode()
@@ -323,7 +323,7 @@ def test_init_writes_the_starter_and_completes_the_gitignore(tmp_path):
 
 def test_lint_catalog_refuses_an_unknown_environment_before_rendering():
     from chartgen.analyzer import lint_catalog
-    from chartgen.errors import UnknownEnvironment
+    from chartgen.base.errors import UnknownEnvironment
 
     with pytest.raises(UnknownEnvironment, match="unknown environment 'staging'; the catalog has dev, prod"):
         lint_catalog(ROOT / "catalog.yaml", ["dev", "staging"])

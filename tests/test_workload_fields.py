@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.releases.helmfile import build_release_values
 from chartgen.lifecycle.versioning import compare, model_snapshot
 from chartgen.catalog.validate import parse_catalog

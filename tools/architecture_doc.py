@@ -31,16 +31,13 @@ ROLES = {
     "workloads": "the application's workloads checked against the mesh (`verify --workloads`)",
     "importer": "a catalog from the application's Kubernetes manifests (`import`)",
     "lifecycle": "the lifecycle (`lifecycle/`): generate (plan, check, preview, export), what a run would change, the chart version; canary edits, Istio upgrades, publishing",
-    "writer": "the one writer: every file created, replaced or copied (atomic), the lock",
-    "safeio": "reading files and one-line I/O messages; the provenance header",
     "sarif": "SARIF; Kubernetes' limits on rendered objects",
     "render": "the chart's files; the releases (`releases/`): the release plan and helmfile.yaml, the GitOps exports and their bootstrap, the add-ons' objects, the user's values files",
     "graph": "the mesh graph",
     "gatewayapi": "the chart values, Gateway API objects; verify's model of the mesh",
     "catalog": "the catalog (`catalog/`): its model (pydantic), read and checked by the semantic rules, resolved per environment (its services, its control plane), edited in place",
-    "crdcheck": "CRD schemas and CEL rules, tool runs, generated tables, manifests and observed calls read",
-    "compiled": "YAML in and out, names, patterns, the user cache, compiled validators",
-    "errors": "errors as data; the version",
+    "crdcheck": "CRD schemas and CEL rules, generated tables, manifests and observed calls read",
+    "base": "the base (`base/`): tool runs; YAML in and out, names, patterns, the user cache, compiled validators; the one writer; reading files and one-line I/O messages, the provenance header; errors as data, the version",
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import sarif
-from ..errors import Problem, UnknownEnvironment
+from ..base.errors import Problem, UnknownEnvironment
 from ..graph import node_id
 from ..catalog.validate import parse_catalog, read_catalog_text
 from ..verify import EnvReport, FlowResult, verify_docs

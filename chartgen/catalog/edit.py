@@ -17,9 +17,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from .. import writer, yamlout
-from ..errors import CatalogError, ChartgenError, Problem
-from ..safeio import FileError, display, file_error, os_error_message
+from ..base import writer, yamlout
+from ..base.errors import CatalogError, ChartgenError, Problem
+from ..base.reading import FileError, display, file_error, os_error_message
 
 # (mapping, sequence, offset) indents tried in turn: the first that reproduces the file
 # byte for byte is used, so untouched lines stay untouched.

@@ -14,8 +14,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from .. import naming, regex, yamlout
-from ..naming import parse_request_uri
+from ..base import naming, envoy_regex as regex, yamlout
+from ..base.naming import parse_request_uri
 
 API_VERSION = "chartgen.io/v1"
 KIND = "ServiceCatalog"

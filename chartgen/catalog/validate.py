@@ -15,10 +15,10 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from .model import API_VERSION, KIND, PATH_UNION_TAGS, Catalog
-from ..errors import CatalogError, Problem
+from ..base.errors import CatalogError, Problem
 from .rules import check_semantics
-from ..safeio import decode, nesting_problem, os_error_message
-from ..yamlsrc import SourceMap, format_path, load_yaml
+from ..base.reading import decode, nesting_problem, os_error_message
+from ..base.yamlsrc import SourceMap, format_path, load_yaml
 
 
 _TYPE_NAMES = {

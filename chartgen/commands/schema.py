@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..catalog.model import catalog_json_schema
-from ..safeio import read_text
+from ..base.reading import read_text
 from . import options
 from .common import Ctx, err, run_guarded
 

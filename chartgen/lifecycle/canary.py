@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 from ..catalog.model import Canary, Catalog, match_text
 from ..catalog.edit import RoundTrip, check_writable, edit_weights, weights_path, write_atomic
 from .changeset import Changeset
-from ..errors import CatalogError, ChartgenError
+from ..base.errors import CatalogError, ChartgenError
 from .generate import Options, generate_locked, output_root, preview_catalog
 from ..catalog.mesh import env_views, resolve_service
 from ..catalog.validate import load_catalog, parse_catalog, read_catalog_text
-from ..writer import locked
+from ..base.writer import locked
 
 if TYPE_CHECKING:
     from .generate import Outcome

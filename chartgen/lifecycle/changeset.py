@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..graph import readme_graph
-from ..safeio import file_error, refuse_linked_dirs, walk_files
+from ..base.reading import file_error, refuse_linked_dirs, walk_files
 
 NEW, CHANGED, REMOVED = "new", "changed", "removed"
 

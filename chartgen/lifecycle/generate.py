@@ -16,24 +16,24 @@ from pathlib import Path
 import yaml
 
 from . import versioning as lifecycle
-from .. import naming
+from ..base import naming
 from ..catalog.model import Catalog
 from .changeset import Changeset
-from ..compiled import compiled_validator
-from ..errors import CatalogError, ChartgenError, Problem, RenderError, ToolError
+from ..base.schema_validators import compiled_validator
+from ..base.errors import CatalogError, ChartgenError, Problem, RenderError, ToolError
 from ..gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
 from ..releases.gitops import TOOLS, check_or_raise, export_files
 from ..releases.helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 from ..catalog.mesh import Mesh, resolve
 from ..render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
-from ..safeio import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
-from ..toolchain import Tool, run
+from ..base.reading import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
+from ..base.toolchain import Tool, run
 from ..releases.userfiles import ValuesFileError, merge_user_values
 from ..catalog.validate import load_catalog
 from ..values import chart_name, mesh_values
 from ..values_schema import VALUES_SCHEMA
-from ..version import __version__
-from ..writer import WriteResult, locked, replace_file, write_plan
+from ..base.version import __version__
+from ..base.writer import WriteResult, locked, replace_file, write_plan
 
 STATE_FILE = ".chartgen-state.json"
 USER_VALUES_HEADER = (

@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING
 
 from ruamel.yaml.comments import CommentedMap
 
-from .. import naming
+from ..base import naming
 from ..catalog.model import Catalog
 from ..catalog.edit import RoundTrip, _refuse_aliased, check_writable, write_atomic
 from .changeset import Changeset
-from ..errors import CatalogError, ChartgenError
+from ..base.errors import CatalogError, ChartgenError
 from .generate import Options, generate_locked, output_root, preview_catalog
 from ..releases.helmfile import ISTIO_NS, istiod_releases, release_names
 from ..catalog.mesh import resolve
 from ..catalog.revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, shared_version, version_key
 from ..releases.userfiles import merge_user_values
 from ..catalog.validate import load_catalog, parse_catalog, read_catalog_text
-from ..writer import locked, replace_file
+from ..base.writer import locked, replace_file
 
 if TYPE_CHECKING:
     from .generate import Outcome

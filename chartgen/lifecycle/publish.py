@@ -32,14 +32,14 @@ from ruamel.yaml.error import YAMLError
 
 from ..catalog.edit import keep_layout
 from .changeset import Changeset
-from ..errors import CatalogError, ChartgenError, ToolError, failure_detail
+from ..base.errors import CatalogError, ChartgenError, ToolError, failure_detail
 from .generate import output_root, plan, record_release
-from ..safeio import decode, display, file_error, leftover_temps, walk_files
-from ..toolchain import Tool, find_tool, run
+from ..base.reading import decode, display, file_error, leftover_temps, walk_files
+from ..base.toolchain import Tool, find_tool, run
 from ..catalog.validate import load_catalog
 from ..values import chart_name
-from ..writer import copy_file, locked, move_into_place, replace_file, scratch_tree, staging_dir
-from ..yamlsrc import LimitError, safe_load_bounded
+from ..base.writer import copy_file, locked, move_into_place, replace_file, scratch_tree, staging_dir
+from ..base.yamlsrc import LimitError, safe_load_bounded
 
 __all__ = [
     "FIXED_MTIME",

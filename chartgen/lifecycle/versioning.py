@@ -7,12 +7,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from .. import naming
+from ..base import naming
 from ..catalog.model import Catalog
 from ..catalog.mesh import Mesh, resolve
 from ..catalog.revisions import control_plane
 from ..values import mesh_values, path_label
-from ..version import __version__
+from ..base.version import __version__
 
 MAJOR, MINOR, PATCH, NONE = 3, 2, 1, 0
 LEVEL_NAMES = {MAJOR: "major", MINOR: "minor", PATCH: "patch", NONE: "none"}

@@ -17,7 +17,7 @@ layering as ``helmfile.yaml``. The values stay in the user's ``values/`` files i
 
 Every string taken from the catalog is plain data here: Argo CD substitutes ``$VARS`` in
 value file paths and Flux's post-build substitution expands ``${VARS}``, so the catalog's
-GitOps settings are restricted to safe characters (``chartgen.naming``) and every Flux
+GitOps settings are restricted to safe characters (``chartgen.base.naming``) and every Flux
 object carries the annotation that turns substitution off.
 """
 
@@ -31,11 +31,11 @@ from importlib import resources
 
 import yaml
 
-from .. import yamlout
+from ..base import yamlout
 from .bootstrap import argocd_health_patch, bootstrap_script, prerequisites
 from ..catalog.model import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
 from ..crdcheck import CRDSet
-from ..errors import ChartgenError, RenderError
+from ..base.errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan, release_plan
 from ..catalog.mesh import EnvView, Mesh, resolve
 from ..catalog.revisions import release_revision, revision_tags

@@ -37,9 +37,9 @@ import hashlib
 from dataclasses import dataclass, field
 
 
-from .. import naming, yamlout
+from ..base import naming, yamlout
 from ..catalog.model import Catalog
-from ..errors import RenderError
+from ..base.errors import RenderError
 from ..gatewayapi import CRD_CHART, gateway_api_envs
 from ..catalog.mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules

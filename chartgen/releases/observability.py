@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .. import naming
+from ..base import naming
 from ..catalog.model import Catalog
 from ..catalog.mesh import EnvView
 

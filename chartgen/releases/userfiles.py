@@ -30,8 +30,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from .. import yamlout
-from ..yamlsrc import LimitError, compose_bounded
+from ..base import yamlout
+from ..base.yamlsrc import LimitError, compose_bounded
 
 __all__ = ["MARKER", "ValuesFileError", "merge_user_values", "owned_paths"]
 
@@ -183,7 +183,7 @@ def _plain(value: Any) -> Any:
 
 def _node(value: Any) -> Any:
     """Plain data as ruamel nodes (block style), keys and strings quoted where YAML 1.1 or
-    1.2 would read them as something else (chartgen.yamlout)."""
+    1.2 would read them as something else (chartgen.base.yamlout)."""
     if isinstance(value, dict):
         out = CommentedMap()
         for k, v in value.items():

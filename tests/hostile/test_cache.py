@@ -20,7 +20,7 @@ import pytest
 
 from conftest import _limited, run_cli
 
-from chartgen import usercache
+from chartgen.base import usercache
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGE = ROOT / "chartgen"

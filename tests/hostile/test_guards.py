@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chartgen import naming
-from chartgen.errors import RenderError
+from chartgen.base import naming
+from chartgen.base.errors import RenderError
 from chartgen.releases.helmfile import build_helmfile, dump_helmfile
 from chartgen.catalog.validate import load_catalog
 
@@ -68,7 +68,7 @@ def _ruamel_load(text):
 def test_emitter_words_read_back_as_strings_in_yaml_11_and_12(word):
     import yaml
 
-    from chartgen import yamlout
+    from chartgen.base import yamlout
 
     text = yamlout.dump({word: word, "list": [word]})
     for loaded in (yaml.safe_load(text), _ruamel_load(text)):
@@ -106,7 +106,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 def test_any_short_string_reads_back(text):
     import yaml
 
-    from chartgen import yamlout
+    from chartgen.base import yamlout
 
     out = yamlout.dump({"k": text})
     assert yaml.safe_load(out) == {"k": text}

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 
 from chartgen.lifecycle import versioning as lifecycle
-from chartgen import naming
+from chartgen.base import naming
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCATED = re.compile(r"^catalog\.yaml:\d+:\d+: error: \S+: .+ \[[a-z0-9-]+\]$")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.catalog.validate import parse_catalog
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -9,8 +9,8 @@ returns the located problems. docs/catalog-rules.md is generated from the table
 from __future__ import annotations
 
 from ..model import Catalog
-from ...errors import Problem
-from ...yamlsrc import SourceMap, format_path
+from ...base.errors import Problem
+from ...base.yamlsrc import SourceMap, format_path
 # the order of the imports is the order of the table (and of docs/catalog-rules.md)
 from . import model, names, identities, environments, production, traffic, dataplane, revisions  # noqa: F401, I001  (they register the rules)
 from .context import Context

@@ -9,7 +9,7 @@ from functools import cached_property
 
 from ..model import Catalog
 from ..mesh import EnvView, ResolvedService, resolve
-from ...yamlsrc import SourceMap
+from ...base.yamlsrc import SourceMap
 
 # Kubernetes' own namespaces: chartgen never writes into them
 RESERVED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})

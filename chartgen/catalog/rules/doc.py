@@ -3,7 +3,7 @@ it; a test keeps the committed page in step)."""
 
 from __future__ import annotations
 
-from ...errors import CatalogError
+from ...base.errors import CatalogError
 from ...invariants import by_catalog_rule
 from ..validate import parse_catalog
 from .registry import MODEL, READER, RULES, SEMANTIC, Rule, example_catalog
@@ -11,7 +11,7 @@ from .registry import MODEL, READER, RULES, SEMANTIC, Rule, example_catalog
 DOC_PATH = "docs/catalog-rules.md"
 _CHECKED_BY = {
     MODEL: "the catalog model (`chartgen/catalog/model.py`)",
-    READER: "the catalog reader (`chartgen/yamlsrc.py`, `chartgen/safeio.py`)",
+    READER: "the catalog reader (`chartgen/base/yamlsrc.py`, `chartgen/base/reading.py`)",
 }
 
 _INTRO = """\

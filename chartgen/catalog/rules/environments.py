@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ... import naming
+from ...base import naming
 from ..model import HTTP_PROTOCOLS, path_match
 from .registry import CATALOG, ENVIRONMENT, LAYER, SERVICE, Hit, check, rule
 

@@ -1,5 +1,5 @@
 """Rules that the catalog model (``chartgen.catalog.model``: types, enums, ranges, unknown keys,
-one-of settings) and the YAML reader (``chartgen.yamlsrc``, ``chartgen.safeio``) enforce.
+one-of settings) and the YAML reader (``chartgen.base.yamlsrc``, ``chartgen.base.reading``) enforce.
 They have no check here; they are in the table so that every rule id is documented."""
 
 from __future__ import annotations

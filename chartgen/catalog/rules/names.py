@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ... import naming
+from ...base import naming
 from .context import HELM_RELEASE_MAX, RESERVED_NAMESPACES, gitops_namespaces, hint
 from .registry import CATALOG, ENVIRONMENT, LAYER, SERVICE, Hit, check, rule
 

@@ -4,7 +4,7 @@ and the same catalog fixed, and the small functions that check it.
 A check is a pure function that yields ``Hit``s (a catalog path and a message); the runner
 (``chartgen.catalog.rules.check_semantics``) locates each hit in the source and tags it with the
 rule's id. Rules with no check are enforced by the catalog model (``chartgen.catalog.model``) or
-by the YAML reader (``chartgen.yamlsrc``): they are listed so that every rule id chartgen
+by the YAML reader (``chartgen.base.yamlsrc``): they are listed so that every rule id chartgen
 can report is documented (docs/catalog-rules.md is generated from this table).
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ... import naming
+from ...base import naming
 from ..model import Match
 from .context import hint
 from .registry import SERVICE, Hit, check, rule

@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .lifecycle.changeset import REMOVED, Changeset
+from ..lifecycle.changeset import REMOVED, Changeset
 from .errors import ChartgenError
 from .provenance import MARK, is_chartgens
-from .safeio import (TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link,
+from .reading import (TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link,
                      outside_message, refuse_linked_dirs)
 
 LOCK_NAME = ".chartgen.lock"

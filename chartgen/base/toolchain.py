@@ -14,7 +14,7 @@ Lookup order for a tool ``name``:
 Running: ``run`` (and ``start``/``Running.wait`` for a tool that works while chartgen does
 something else) is the one way chartgen runs a tool: with ``tool_env``, the tool's time from
 ``TIMEOUTS``, and every failure (missing, not startable, out of time, non-zero exit) raised as
-one ``chartgen.errors.ToolError`` carrying the command, the exit code and stderr.
+one ``chartgen.base.errors.ToolError`` carrying the command, the exit code and stderr.
 This module never prints; failures are reported with exceptions.
 """
 

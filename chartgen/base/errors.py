@@ -83,7 +83,7 @@ class ToolError(ChartgenError):
 
     @classmethod
     def timed_out(cls, command: Sequence[str], what: str, seconds: float, stderr: str | bytes | None = None) -> ToolError:
-        """The tool was stopped after its time (``chartgen.toolchain.TIMEOUTS``)."""
+        """The tool was stopped after its time (``chartgen.base.toolchain.TIMEOUTS``)."""
         return cls(f"{what} timed out after {seconds:g}s", command=command, stderr=_text(stderr),
                    detail=f"timed out after {seconds:g}s")
 
