@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chartgen import callgraph, importer, manifests
+from chartgen.application import callgraph, importer, manifests
 from chartgen.cli import cli
 from chartgen.catalog.validate import parse_catalog
 

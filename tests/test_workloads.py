@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chartgen import callgraph, importer, manifests, workloads
+from chartgen.application import callgraph, importer, manifests, workloads
 from chartgen.base import reading as safeio
 from chartgen.cli import cli
 

@@ -28,15 +28,14 @@ ROLES = {
     "commands": "one module per command: parse, call one library function, print",
     "doctor": "what this machine offers (tools, the lint extra)",
     "analyzer": "the workflows: lint, the starter catalog, drawing, the values contract",
-    "workloads": "the application's workloads checked against the mesh (`verify --workloads`)",
-    "importer": "a catalog from the application's Kubernetes manifests (`import`)",
+    "application": "the application (`application/`): its manifests and observed calls read, a catalog from them (`import`), its workloads checked against the mesh (`verify --workloads`)",
     "lifecycle": "the lifecycle (`lifecycle/`): generate (plan, check, preview, export), what a run would change, the chart version; canary edits, Istio upgrades, publishing",
     "sarif": "SARIF; Kubernetes' limits on rendered objects",
     "render": "the chart's files; the releases (`releases/`): the release plan and helmfile.yaml, the GitOps exports and their bootstrap, the add-ons' objects, the user's values files",
     "graph": "the mesh graph",
     "gatewayapi": "the chart values, Gateway API objects; verify's model of the mesh",
     "catalog": "the catalog (`catalog/`): its model (pydantic), read and checked by the semantic rules, resolved per environment (its services, its control plane), edited in place",
-    "crdcheck": "CRD schemas and CEL rules, generated tables, manifests and observed calls read",
+    "crdcheck": "CRD schemas and CEL rules, generated tables",
     "base": "the base (`base/`): tool runs; YAML in and out, names, patterns, the user cache, compiled validators; the one writer; reading files and one-line I/O messages, the provenance header; errors as data, the version",
 }
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import callgraph, importer, manifests
+from ..application import callgraph, importer, manifests
 from ..base import reading as safeio
 from ..catalog.edit import write_atomic
 from . import options

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .base.errors import ChartgenError
+from ..base.errors import ChartgenError
 
 
 class CallsError(ChartgenError):

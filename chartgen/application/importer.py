@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .base import naming
+from ..base import naming
 from .callgraph import Call, End
-from .catalog.edit import RoundTrip
-from .base.errors import CatalogError, ChartgenError
+from ..catalog.edit import RoundTrip
+from ..base.errors import CatalogError, ChartgenError
 from .manifests import Manifests, Obj, selects
-from .catalog.mesh import resolve
-from .catalog.rules.identities import MESH_PROXY_ACCOUNTS
-from .catalog.validate import parse_catalog
+from ..catalog.mesh import resolve
+from ..catalog.rules.identities import MESH_PROXY_ACCOUNTS
+from ..catalog.validate import parse_catalog
 
 # appProtocol values (Kubernetes' and Istio's) → catalog protocol
 APP_PROTOCOLS = {

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .base import reading as safeio, yamlsrc
-from .base.errors import CatalogError, Problem
+from ..base import reading as safeio, yamlsrc
+from ..base.errors import CatalogError, Problem
 
 SUFFIXES = (".yaml", ".yml", ".json")
 # The pod template of each workload kind (a CronJob's is deeper): its path in the object.

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .base.errors import Problem, UnknownEnvironment
+from ..base.errors import Problem, UnknownEnvironment
 from .importer import port_protocol
 from .manifests import Manifests, Obj, selects
 from pathlib import Path
 from . import manifests as manifests_mod
-from .analyzer.workspace import Project, deep_merge, render
-from .catalog.validate import load_catalog
-from .values import mesh_values
+from ..analyzer.workspace import Project, deep_merge, render
+from ..catalog.validate import load_catalog
+from ..values import mesh_values
 
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever
 AMBIENT_PROBE_SOURCE = "169.254.7.127/32"  # where ztunnel hands kubelet's probes to ambient pods
