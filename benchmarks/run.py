@@ -33,7 +33,7 @@ SIZES = [10, 100, 1000]
 # Every target the report judges, written once (seconds, ratios, MB).
 TARGETS = {
     "validate_default": 0.5, "generate_default": 1.0, "noop_default": 0.5, "lint_default": 3.0,
-    "generate_1000": 2.0, "overhead": 2.0, "scaling": 12.0, "memory_mb": 300.0,
+    "generate_1000": 2.0, "overhead": 2.5, "scaling": 12.0, "memory_mb": 300.0,
     "lint_ratio": 3.0, "lint_scanner_ratio": 6.0, "lint_memory_mb": 1024.0, "lint_growth": 12.0,
     "verify_default": 1.0, "verify_ratio": 1.0, "verify_memory_mb": 1024.0,
 }
@@ -512,7 +512,7 @@ def write_report(results: dict, sizes: list[dict]) -> None:
         "|---|---|---|",
         f"| 1,000 services generated in ≤ 2 s | {by_n[1000]['generate']:.2f} s | {verdict(by_n[1000]['generate'], 'generate_1000')} |",
         f"| no-op regeneration of the default catalog ≤ 0.5 s | {results['noop_default']:.2f} s | {verdict(results['noop_default'], 'noop_default')} |",
-        f"| template overhead ≤ 2× the static chart | {worst_overhead:.2f}× | {verdict(worst_overhead, 'overhead')} |",
+        f"| template overhead ≤ 2.5× the static chart | {worst_overhead:.2f}× | {verdict(worst_overhead, 'overhead')} |",
         f"| scaling 100 → 1,000 services ≤ 12× | {scaling:.1f}× | {verdict(scaling, 'scaling')} |",
         f"| peak memory ≤ 300 MB | {peak:.0f} MB | {verdict(peak, 'memory_mb')} |",
         "",

@@ -1,13 +1,15 @@
 """Catalog → the plan of generated files ({relative path: text}). Pure functions.
 
 Jinja2 writes the chart's own files (README, values.yaml comments); the Go templates are
-copied verbatim under a header naming their source; data files (Chart.yaml, JSON,
-helmfile.yaml) are serialised data.
+copied under a header naming their source, with their define names prefixed by the chart's
+name (Helm's define names are global across a chart and its subcharts); data files
+(Chart.yaml, JSON, helmfile.yaml) are serialised data.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -27,6 +29,7 @@ from .base.version import __version__
 
 CHART_SOURCE = "chartgen/templates/chart"  # the chart files copied from the package, in chartgen's tree
 VALUES_SCHEMA_SOURCE = "chartgen/values_model.py"
+TEMPLATE_PREFIX = "chartgen"  # the prefix of every define name in the package's templates
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,12 @@ def _jinja() -> jinja2.Environment:
     )
 
 
-@lru_cache(maxsize=1)
-def static_chart_files() -> tuple[tuple[str, str], ...]:
-    """The chart files copied from the package (Go templates, dashboards), sorted by path,
-    each under the header of a generated copy."""
-    root = resources.files("chartgen") / "templates" / "chart"
+def _chart_source_root():
+    return resources.files("chartgen") / "templates" / "chart"
+
+
+def _chart_source_files() -> list[tuple[str, str]]:
+    """(path in the chart, text) of every file copied from the package, sorted by path."""
     out: list[tuple[str, str]] = []
 
     def walk(node, prefix):
@@ -85,9 +89,37 @@ def static_chart_files() -> tuple[tuple[str, str], ...]:
             if child.is_dir():
                 walk(child, rel + "/")
             elif not child.name.endswith((".pyc",)):
-                out.append((rel, copy_header(rel, child.read_text(encoding="utf-8"), f"{CHART_SOURCE}/{rel}")))
+                out.append((rel, child.read_text(encoding="utf-8")))
 
-    walk(root, "")
+    walk(_chart_source_root(), "")
+    return out
+
+
+def define_pattern(files: list[tuple[str, str]]) -> re.Pattern:
+    """The names the package's templates define (``chartgen.<name>``), wherever they are
+    written (define, include, template, comments); other ``chartgen.`` text (labels such as
+    ``chartgen.io/paths``, module names) does not match."""
+    names = sorted({m for rel, text in files if rel.startswith("templates/")
+                    for m in re.findall(r'define\s+"' + TEMPLATE_PREFIX + r'\.(\w+)"', text)},
+                   key=lambda n: (-len(n), n))
+    return re.compile(r"\b" + TEMPLATE_PREFIX + r"\.(" + "|".join(names) + r")\b")
+
+
+@lru_cache(maxsize=8)
+def static_chart_files(prefix: str = TEMPLATE_PREFIX) -> tuple[tuple[str, str], ...]:
+    """The chart files copied from the package (Go templates, dashboards), sorted by path,
+    each under the header of a generated copy; in the Go templates, every define name
+    ``chartgen.<name>`` becomes ``<prefix>.<name>``."""
+    files = _chart_source_files()
+    pattern = define_pattern(files)
+    out: list[tuple[str, str]] = []
+    for rel, text in files:
+        how = ""
+        if rel.startswith("templates/") and prefix != TEMPLATE_PREFIX:
+            renamed = pattern.sub(lambda m: f"{prefix}.{m.group(1)}", text)
+            if renamed != text:
+                text, how = renamed, f'define names prefixed "{prefix}." instead of "{TEMPLATE_PREFIX}."'
+        out.append((rel, copy_header(rel, text, f"{CHART_SOURCE}/{rel}", how)))
     return tuple(out)
 
 
@@ -256,7 +288,7 @@ def chart_body(source: Catalog | Mesh) -> ChartBody:
         ".helmignore": copy_header(".helmignore", _jinja().loader.get_source(_jinja(), "helmignore")[0],
                                    "chartgen/templates/files/helmignore"),
     }
-    for rel, text in static_chart_files():
+    for rel, text in static_chart_files(chart_name(mesh.catalog)):
         files[rel] = text
     return ChartBody(values=values, files=files, readme=readme_context(mesh, values))
 

@@ -4,6 +4,7 @@ chartgen's own tree names that file; the header changes nothing else."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -44,6 +45,25 @@ def test_each_chart_file_copied_from_the_package_is_its_source_under_a_header_na
         assert f"Source: {source} in chartgen" in text, rel
         assert _says_generated(rel, text), rel
         assert _without_header(rel, text) == (ROOT / source).read_text(encoding="utf-8"), rel
+
+
+def test_the_copied_templates_name_every_define_after_the_chart():
+    """Helm's define names are global across a chart and its subcharts: two generated charts
+    (or a chart and a subchart of chartgen's) must not define the same names."""
+    def names(catalog_path):
+        chart = render.build_chart(load_catalog(ROOT / catalog_path), render.ChartMeta())
+        text = "\n".join(t for rel, t in chart.items() if rel.startswith("templates/"))
+        return (set(re.findall(r'define "([^"]+)"', text)),
+                set(re.findall(r'(?:include|template) "([^"]+)"', text)), text)
+
+    defines, used, text = names("catalog.yaml")
+    assert len(defines) > 30 and all(d.startswith("bytefreezer-mesh.") for d in defines), sorted(defines)
+    assert used and used <= defines, sorted(used - defines)
+    assert not re.search(r'"chartgen\.(?!io/)\w', text)
+    assert "chartgen.io/paths" in text  # a label key, not a define name: left as it is
+    other, _, _ = names("examples/bookinfo/catalog.yaml")
+    assert not defines & other
+    assert {d.split(".", 1)[1] for d in defines} == {d.split(".", 1)[1] for d in other}
 
 
 def test_every_file_of_the_generated_chart_says_it_is_generated():

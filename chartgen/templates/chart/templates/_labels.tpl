@@ -1,26 +1,11 @@
 {{/* The common labels of every object (app.kubernetes.io/*, helm.sh/chart). */}}
 
 {{/*
-chartgen.labels: the common labels of every object. The text is rendered once
-per component and kept on the root context (a large mesh renders thousands of
-objects).
+chartgen.labels: the common labels of every object; "component" adds
+app.kubernetes.io/component.
 Usage: {{- include "chartgen.labels" (dict "root" $ "component" "traffic") | nindent 4 }}
 */}}
 {{- define "chartgen.labels" -}}
-{{- if not (hasKey .root "_chartgenLabels") -}}
-{{- $_ := set .root "_chartgenLabels" dict -}}
-{{- end -}}
-{{- $key := .component | default "" -}}
-{{- if not (hasKey .root._chartgenLabels $key) -}}
-{{- $_ := set .root._chartgenLabels $key (include "chartgen.labelsText" .) -}}
-{{- end -}}
-{{- get .root._chartgenLabels $key -}}
-{{- end -}}
-
-{{/*
-chartgen.labelsText: the labels themselves (see chartgen.labels).
-*/}}
-{{- define "chartgen.labelsText" -}}
 {{- $root := .root -}}
 app.kubernetes.io/name: {{ include "chartgen.name" $root }}
 app.kubernetes.io/instance: {{ $root.Release.Name | trunc 63 | trimSuffix "-" }}

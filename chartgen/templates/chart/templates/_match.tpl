@@ -2,8 +2,8 @@
 
 {{/*
 chartgen.portMatches: the matches of a mesh rule of a service with several ports:
-each match (or one empty match) with "port" added. Left in .out.list (include
-returns only text; a JSON round trip per rule made large meshes slow).
+each match (or one empty match) with "port" added. Left in .out.list, since
+include returns only text.
 Usage: {{- $_ := include "chartgen.portMatches" (dict "match" $list "port" 8080 "out" $holder) }}
 */}}
 {{- define "chartgen.portMatches" -}}

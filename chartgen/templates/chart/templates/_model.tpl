@@ -2,8 +2,10 @@
 
 {{/*
 Helpers of the mesh chart, one file per concern (_names, _labels, _contract, _model,
-_checks, _ports, _expose, _calls, _match, _routes, _gatewayapi). Every helper is
-namespaced "chartgen.". Templates read only the keys listed in
+_checks, _ports, _expose, _calls, _match, _routes, _gatewayapi). Every define is
+named "chartgen.<name>" here; chartgen prefixes it with the chart's name instead when it
+copies the templates into a chart (Helm's define names are global across a chart and its
+subcharts). Templates read only the keys listed in
 docs/design/values-contract.md; _contract.tpl is generated from the values model.
 */}}
 
@@ -21,8 +23,8 @@ Usage: {{- include "chartgen.cacheModel" . }}{{- $m := $._chartgenModel }}
 {{/*
 chartgen.model: the validated, normalized view of the values that every
 template works from. Fails on inconsistent values.
-The result is left on the root context as ._chartgenModel (include returns only
-text; a JSON round trip of the whole model was a large part of the render time).
+The result is left on the root context as ._chartgenModel, since include returns
+only text.
 Usage: through chartgen.cacheModel.
   $m.services.<key>   service with defaults + ns, fqdn, port (first port number),
                       portStrings, principal, exposed, host, gwPort, scheme,
@@ -144,8 +146,7 @@ the namespace labels say istio.io/ingress-use-waypoint */ -}}
 {{/*
 chartgen.fillDefaults: a shallow copy of "value" with "defaults" filled in (a key of
 "value" replaces the default; a non-empty map default is merged key by key).
-The result is left in defaults._filled, since include returns only text (a JSON
-round trip per service made large meshes slow).
+The result is left in defaults._filled, since include returns only text.
 Usage: {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $d "value" $v) }}{{- $x := $d._filled }}
 */}}
 {{- define "chartgen.fillDefaults" -}}

@@ -72,16 +72,15 @@ Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $amb
 {{/*
 chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list, each
 its targetPort when it has one (a name stays a name: Kubernetes resolves it in the pod),
-written as toYaml writes the list ("[]" when empty) without its cost per service.
+as YAML ("[]" when empty).
 Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
 */}}
 {{- define "chartgen.npPorts" -}}
 {{- $out := list -}}
 {{- range $p := . -}}
-{{- $proto := ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP") -}}
 {{- $t := get $p "targetPort" | default $p.number -}}
-{{- $port := ternary (quote $t) (toString (int $t)) (kindIs "string" $t) -}}
-{{- $out = append $out (printf "- port: %s\n  protocol: %s" $port $proto) -}}
+{{- $protocol := ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP") -}}
+{{- $out = append $out (dict "port" (ternary $t (int $t) (kindIs "string" $t)) "protocol" $protocol) -}}
 {{- end -}}
-{{- join "\n" $out | default "[]" -}}
+{{- toYaml $out -}}
 {{- end -}}

@@ -27,44 +27,18 @@ the default (weighted over version subsets, or the plain host; mirror when
 enabled). "port" is the destination port; "matchPort" (not 0) adds the port to
 every match of a mesh rule (a service with several ports, IST0112).
 Disabled retries render as exactly {attempts: 0} (Istio rejects other retry
-fields then).
-The rules are written as text in the layout toYaml gives a list of rules (keys
-sorted, nested lists not indented): each string is quoted as toYaml quotes it
-(toYaml once per distinct string and render, kept on the root context), each
-match list as chartgen.ruleMatch writes it.
-One toYaml of all rules per port was half of this template's time.
+fields then). The weighted route is built once and shared by the fault rules
+and the default rule.
 Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" false "port" 8080 "matchPort" 0) | nindent 4 }}
 */}}
 {{- define "chartgen.httpRules" -}}
 {{- $svc := .svc -}}
 {{- $ingress := .ingress -}}
 {{- $matchPort := int (.matchPort | default 0) -}}
-{{- if not (hasKey .root "_chartgenYaml") }}{{ $_ := set .root "_chartgenYaml" dict }}{{ end -}}
-{{- $y := .root._chartgenYaml -}}
-{{- /* every string of the rules, written by toYaml once per render */ -}}
-{{- $strings := concat (list $svc.fqdn (toString $svc.mirror.version)) (keys $svc.weights) (values (pick ($svc.retries | default dict) "perTryTimeout" "retryOn")) (compact (list $svc.timeout)) -}}
-{{- range $f := $svc.faults -}}
-{{- $strings = concat $strings (list (get $f "name" | default "fault") (toString (dig "delay" "fixedDelay" "" $f)) (toString (dig "abort" "grpcStatus" "" $f))) -}}
-{{- end -}}
-{{- range $r := $svc.routes -}}
-{{- $strings = concat $strings (list (toString (get $r "version")) (get $r "name" | default (printf "route-%s" (get $r "version")))) -}}
-{{- end -}}
-{{- range $s := $strings -}}
-{{- if not (hasKey $y $s) -}}
-{{- /* a value the schema would refuse (a space, a line break) stays one line */ -}}
-{{- $_ := set $y $s (ternary (toJson $s) (toYaml $s) (or (contains " " $s) (contains "\n" $s))) -}}
-{{- end -}}
-{{- end -}}
-{{- $host := get $y $svc.fqdn -}}
-{{- $dest := printf "host: %s\n      port:\n        number: %d" $host (int .port) -}}
-{{- $default := "" -}}
-{{- range $v, $wt := $svc.weights -}}
-{{- if gt (int $wt) 0 -}}
-{{- $default = printf "%s\n  - destination:\n      %s\n      subset: %s\n    weight: %d" $default $dest (get $y $v) (int $wt) -}}
-{{- end -}}
-{{- end -}}
-{{- $default = printf "\n  route:%s" ($default | default (printf "\n  - destination:\n      %s" $dest)) -}}
-{{- $retries := "" -}}
+{{- $weighted := dict -}}
+{{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" .port "out" $weighted) -}}
+{{- /* the fields every rule of the service carries: retries, timeout */ -}}
+{{- $common := dict -}}
 {{- with $svc.retries -}}
 {{- $r := dict -}}
 {{- if and (hasKey . "attempts") (eq (int (get . "attempts")) 0) -}}
@@ -74,89 +48,156 @@ Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" fals
 {{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" . }}{{ end -}}
 {{- with get . "retryOn" }}{{ $_ := set $r "retryOn" . }}{{ end -}}
 {{- end -}}
-{{- $retries = "\n  retries:" -}}
-{{- if hasKey $r "attempts" }}{{ $retries = printf "%s\n    attempts: %d" $retries $r.attempts }}{{ end -}}
-{{- with $r.perTryTimeout }}{{ $retries = printf "%s\n    perTryTimeout: %s" $retries (get $y .) }}{{ end -}}
-{{- with $r.retryOn }}{{ $retries = printf "%s\n    retryOn: %s" $retries (get $y .) }}{{ end -}}
+{{- $_ := set $common "retries" $r -}}
 {{- end -}}
-{{- $timeout := "" -}}
-{{- with $svc.timeout -}}
-{{- $timeout = printf "\n  timeout: %s" (get $y .) -}}
-{{- end -}}
-{{- $rules := "" -}}
+{{- with $svc.timeout }}{{ $_ := set $common "timeout" . }}{{ end -}}
+{{- $rules := list -}}
 {{- if .root.Values.environment.chaos -}}
 {{- range $f := $svc.faults -}}
-{{- $fault := "" -}}
+{{- $fault := dict -}}
 {{- $grpc := false -}}
 {{- with get $f "abort" -}}
-{{- $pct := float64 (ternary (get . "percent") 100 (hasKey . "percent")) -}}
+{{- $percentage := dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent"))) -}}
 {{- if hasKey . "grpcStatus" -}}
 {{- $grpc = true -}}
-{{- $fault = printf "\n    abort:\n      grpcStatus: %s\n      percentage:\n        value: %v" (get $y (toString (get . "grpcStatus"))) $pct -}}
+{{- $_ := set $fault "abort" (dict "grpcStatus" (toString (get . "grpcStatus")) "percentage" $percentage) -}}
 {{- else -}}
-{{- $fault = printf "\n    abort:\n      httpStatus: %d\n      percentage:\n        value: %v" (int (get . "httpStatus")) $pct -}}
+{{- $_ := set $fault "abort" (dict "httpStatus" (int (get . "httpStatus")) "percentage" $percentage) -}}
 {{- end -}}
 {{- end -}}
 {{- with get $f "delay" -}}
-{{- $fault = printf "%s\n    delay:\n      fixedDelay: %s\n      percentage:\n        value: %v" $fault (get $y (get . "fixedDelay")) (float64 (ternary (get . "percent") 100 (hasKey . "percent"))) -}}
+{{- $_ := set $fault "delay" (dict "fixedDelay" (get . "fixedDelay") "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent"))))) -}}
 {{- end -}}
 {{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
 {{- $onPort := or (not $grpc) (has (int $.port) $svc.grpcPorts) -}}
-{{- $match := include "chartgen.ruleMatch" (dict "root" $.root "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $f "match")) -}}
+{{- $m := dict -}}
+{{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $f "match") "out" $m) -}}
+{{- $match := $m.list -}}
 {{- if and $onPort (or $match (not (get $f "match"))) -}}
-{{- $name := printf "\n  name: %s" (get $y (get $f "name" | default "fault")) -}}
-{{- $rules = printf "%s\n- fault:%s%s%s%s%s%s" $rules ($fault | default " {}") $match $name $retries $default $timeout -}}
+{{- $rule := merge (dict "fault" $fault "name" (get $f "name" | default "fault") "route" $weighted.route) $common -}}
+{{- with $match }}{{ $_ := set $rule "match" . }}{{ end -}}
+{{- $rules = append $rules $rule -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range $r := $svc.routes -}}
-{{- $match := include "chartgen.ruleMatch" (dict "root" $.root "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $r "match")) -}}
+{{- $m := dict -}}
+{{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $r "match") "out" $m) -}}
+{{- $match := $m.list -}}
 {{- if $match -}}
-{{- $name := printf "\n  name: %s" (get $y (get $r "name" | default (printf "route-%s" (get $r "version")))) -}}
-{{- $route := printf "\n  route:\n  - destination:\n      %s\n      subset: %s" $dest (get $y (toString (get $r "version"))) -}}
-{{- $rules = printf "%s\n- %s%s%s%s%s" $rules ($match | trimPrefix "\n  ") $name $retries $route $timeout -}}
+{{- $version := toString (get $r "version") -}}
+{{- $route := list (dict "destination" (merge (dict "subset" $version) $weighted.dest)) -}}
+{{- $rules = append $rules (merge (dict "match" $match "name" (get $r "name" | default (printf "route-%s" $version)) "route" $route) $common) -}}
 {{- end -}}
 {{- end -}}
-{{- $match := "" -}}
+{{- $default := merge (dict "name" "default" "route" $weighted.route) $common -}}
 {{- if $ingress -}}
-{{- $match = include "chartgen.ruleMatch" (dict "root" .root "svc" $svc "ingress" true "match" list) -}}
+{{- with include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray }}{{ $_ := set $default "match" . }}{{ end -}}
 {{- else if $matchPort -}}
-{{- $match = printf "\n  match:\n  - port: %d" $matchPort -}}
+{{- $_ := set $default "match" (list (dict "port" $matchPort)) -}}
 {{- end -}}
-{{- $mirror := "" -}}
 {{- if $svc.mirror.enabled -}}
-{{- $mirror = printf "\n  mirror:\n    host: %s\n    port:\n      number: %d\n    subset: %s\n  mirrorPercentage:\n    value: %v" $host (int .port) (get $y (toString $svc.mirror.version)) (float64 $svc.mirror.percent) -}}
+{{- $_ := set $default "mirror" (merge (dict "subset" (toString $svc.mirror.version)) $weighted.dest) -}}
+{{- $_ := set $default "mirrorPercentage" (dict "value" (float64 $svc.mirror.percent)) -}}
 {{- end -}}
-{{- $body := printf "%s%s\n  name: default%s%s%s" $match $mirror $retries $default $timeout -}}
-{{- printf "%s\n- %s" $rules ($body | trimPrefix "\n  ") | trimPrefix "\n" -}}
+{{- $items := list -}}
+{{- range $rule := append $rules $default -}}
+{{- $items = append $items (include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s") -}}
+{{- end -}}
+{{- join "\n" $items -}}
 {{- end -}}
 
 {{/*
-chartgen.ruleMatch: the "match" key of an http rule as text (empty when the
-rule has no match left): the rule's matches on the ingress (chartgen.matches)
-or with the port of a mesh rule ("matchPort", chartgen.portMatches). Written by
-toYaml once per distinct match list and render (kept on the root context).
-Usage: {{ include "chartgen.ruleMatch" (dict "root" $ "svc" $svc "ingress" false "matchPort" 8080 "match" $list) }}
+chartgen.httpRule: one http rule of chartgen.httpRules (a dict of fault, match,
+mirror, mirrorPercentage, name, retries, route, timeout), one key a line, each
+line starting with a line break and indented for a list item, in the layout
+toYaml gives a list of rules (keys sorted, nested lists not indented). Strings
+from the values are written by toYaml (quoted where YAML needs it); the host is
+the service's FQDN, which never needs quotes.
+Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s" }}
+*/}}
+{{- define "chartgen.httpRule" }}
+{{- if hasKey . "fault" }}
+  fault:
+  {{- with .fault.abort }}
+    abort:
+      {{- if hasKey . "grpcStatus" }}
+      grpcStatus: {{ toYaml .grpcStatus }}
+      {{- else }}
+      httpStatus: {{ .httpStatus }}
+      {{- end }}
+      percentage:
+        value: {{ .percentage.value }}
+  {{- end }}
+  {{- with .fault.delay }}
+    delay:
+      fixedDelay: {{ toYaml .fixedDelay }}
+      percentage:
+        value: {{ .percentage.value }}
+  {{- end }}
+  {{- if not .fault }} {}{{ end }}
+{{- end }}
+{{- with .match }}
+  match:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .mirror }}
+  mirror:
+    host: {{ .host }}
+    port:
+      number: {{ .port.number }}
+    subset: {{ toYaml .subset }}
+{{- end }}
+{{- with .mirrorPercentage }}
+  mirrorPercentage:
+    value: {{ .value }}
+{{- end }}
+  name: {{ toYaml .name }}
+{{- with .retries }}
+  retries:
+    {{- if hasKey . "attempts" }}
+    attempts: {{ .attempts }}
+    {{- end }}
+    {{- with .perTryTimeout }}
+    perTryTimeout: {{ toYaml . }}
+    {{- end }}
+    {{- with .retryOn }}
+    retryOn: {{ toYaml . }}
+    {{- end }}
+{{- end }}
+  route:
+{{- range .route }}
+  - destination:
+      host: {{ .destination.host }}
+      port:
+        number: {{ .destination.port.number }}
+      {{- with .destination.subset }}
+      subset: {{ toYaml . }}
+      {{- end }}
+    {{- with .weight }}
+    weight: {{ . }}
+    {{- end }}
+{{- end }}
+{{- with .timeout }}
+  timeout: {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+chartgen.ruleMatch: the match list of an http rule (empty when the rule has no
+match left), left in .out.list (include returns only text): the rule's matches
+on the ingress (chartgen.matches) or with the port of a mesh rule ("matchPort",
+chartgen.portMatches).
+Usage: {{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" false "matchPort" 8080 "match" $list "out" $holder) }}
 */}}
 {{- define "chartgen.ruleMatch" -}}
-{{- if not (hasKey .root "_chartgenMatchYaml") }}{{ $_ := set .root "_chartgenMatchYaml" dict }}{{ end -}}
-{{- $memo := .root._chartgenMatchYaml -}}
 {{- $ms := .match | default list -}}
-{{- $key := "" -}}
 {{- if .ingress -}}
-{{- $key = include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms) -}}
+{{- $_ := set .out "list" (include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms) | fromJsonArray) -}}
 {{- else if .matchPort -}}
-{{- $w := dict -}}
-{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" .matchPort "out" $w) -}}
-{{- $key = toJson $w.list -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" .matchPort "out" .out) -}}
 {{- else -}}
-{{- $key = toJson $ms -}}
-{{- end -}}
-{{- if ne $key "[]" -}}
-{{- if not (hasKey $memo $key) -}}
-{{- $_ := set $memo $key (printf "\n  %s" (toYaml (list (dict "match" (fromJsonArray $key))) | trimPrefix "- ")) -}}
-{{- end -}}
-{{- get $memo $key -}}
+{{- $_ := set .out "list" $ms -}}
 {{- end -}}
 {{- end -}}
 
