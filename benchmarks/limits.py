@@ -34,13 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import SERVERS, machine, serve_upstream_charts  # noqa: E402
 from synth import synth_catalog  # noqa: E402
 
-from chartgen.generate import generate  # noqa: E402
-from chartgen.gitops import export_files  # noqa: E402
-from chartgen.helmfile import release_plan  # noqa: E402
+from chartgen.lifecycle.generate import generate  # noqa: E402
+from chartgen.releases.gitops import export_files  # noqa: E402
+from chartgen.releases.helmfile import release_plan  # noqa: E402
 from chartgen.limits import LIMITS, check_routes, client_side_apply, json_size  # noqa: E402
-from chartgen.mesh import resolve  # noqa: E402
-from chartgen.toolchain import find_tool, tool_env  # noqa: E402
-from chartgen.validate import load_catalog  # noqa: E402
+from chartgen.catalog.mesh import resolve  # noqa: E402
+from chartgen.base.toolchain import find_tool, tool_env  # noqa: E402
+from chartgen.catalog.validate import load_catalog  # noqa: E402
 from helpers.routes import render_routes  # noqa: E402
 
 N = 1000

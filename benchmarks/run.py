@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import synth_catalog  # noqa: E402
 
-from chartgen.toolchain import find_tool, tool_env, tool_version  # noqa: E402
+from chartgen.base.toolchain import find_tool, tool_env, tool_version  # noqa: E402
 
 CHARTGEN = [sys.executable, "-m", "chartgen"]
 SIZES = [10, 100, 1000]
@@ -285,12 +285,12 @@ def lint_phases(d: Path, lint_env: dict) -> dict:
     code = r'''
 import json, sys, tempfile, time
 from pathlib import Path
-from chartgen.validate import parse_catalog
+from chartgen.catalog.validate import parse_catalog
 from chartgen.analyzer import Project, schema, webhook, mesh, security
 from chartgen.analyzer.context import Context
 from chartgen.analyzer.istio_crds import load
 from chartgen.analyzer.scanner import find_checkov, scan_set, start_checkov, collect
-from chartgen.toolchain import TIMEOUTS
+from chartgen.base.toolchain import TIMEOUTS
 TIMEOUTS['checkov'] = 1200  # a mesh of this size takes checkov longer than a user's
 from chartgen.analyzer.workspace import assemble, render_texts
 t = {}

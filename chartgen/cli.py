@@ -12,8 +12,8 @@ import signal
 import click
 
 from .commands.common import Ctx, run_guarded
-from .errors import Terminated
-from .version import __version__
+from .base.errors import Terminated
+from .base.version import __version__
 
 # Every command, one way: its name → (its module in chartgen/commands/, the summary line of
 # `chartgen --help`, or None for a hidden command). The module defines `command`;

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 
 from .analyzer.scanner import HINT, find_checkov
-from .errors import ToolError, ToolNotFound
-from .toolchain import INSTALL_HINTS, Tool, env_var, find_tool, run, tool_version
-from .version import __version__
+from .base.errors import ToolError, ToolNotFound
+from .base.toolchain import INSTALL_HINTS, Tool, env_var, find_tool, run, tool_version
+from .base.version import __version__
 
 # module -> (distribution, extra, what needs it)
 OPTIONAL_MODULES = {

@@ -14,10 +14,10 @@ import yaml
 from functools import lru_cache
 from importlib import resources
 
-from .catalog import Catalog, protocol_class
+from .catalog.model import Catalog, protocol_class
 from .crdcheck import CRDSet
-from .mesh import Mesh, env_views
-from .provenance import GENERATED, copy_header
+from .catalog.mesh import Mesh, env_views
+from .base.provenance import GENERATED, copy_header
 
 __all__ = ["GATEWAY_API_VERSION", "CRD_CHART", "uses_gateway_api", "gateway_api_envs", "uses_tcp_routes",
            "crd_files", "crd_set", "build_crd_chart"]

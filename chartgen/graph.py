@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .catalog import Catalog, match_text
-from .errors import UnknownEnvironment
-from .mesh import EnvView, Mesh, ResolvedService, resolve
-from .revisions import control_plane
+from .catalog.model import Catalog, match_text
+from .base.errors import UnknownEnvironment
+from .catalog.mesh import EnvView, Mesh, ResolvedService, resolve
+from .catalog.revisions import control_plane
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _mesh_node(view: EnvView) -> Node:
 
 def _revision_lines(view: EnvView) -> list[str]:
     """With control-plane revisions: the istiod revisions, and the tag or revision each
-    namespace is on (chartgen.revisions)."""
+    namespace is on (chartgen.catalog.revisions)."""
     cp = control_plane(view.catalog, view.name)
     if cp.legacy:
         return []

@@ -18,14 +18,14 @@ from typing import Any
 import jinja2
 import yaml
 
-from . import yamlout
-from .catalog import Catalog
+from .base import yamlout
+from .catalog.model import Catalog
 from .graph import build_graph, mermaid
-from .mesh import Mesh, resolve
-from .provenance import GENERATED, copy_header
+from .catalog.mesh import Mesh, resolve
+from .base.provenance import GENERATED, copy_header
 from .values import chart_name, mesh_values, path_label
 from .values_schema import VALUES_SCHEMA, describe
-from .version import __version__
+from .base.version import __version__
 
 CHART_SOURCE = "chartgen/templates/chart"  # the chart files copied from the package, in chartgen's tree
 VALUES_SCHEMA_SOURCE = "chartgen/values_model.py"

@@ -12,10 +12,10 @@ import re
 from functools import cached_property
 from typing import Any
 
-from . import naming
-from .catalog import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
-from .mesh import EnvView, Mesh, ResolvedService, gateway_service_type, l7_needs, psa_labels, resolve, workload_psa_level
-from .revisions import control_plane
+from .base import naming
+from .catalog.model import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
+from .catalog.mesh import EnvView, Mesh, ResolvedService, gateway_service_type, l7_needs, psa_labels, resolve, workload_psa_level
+from .catalog.revisions import control_plane
 
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
@@ -316,7 +316,7 @@ def chart_values(source: Catalog | Mesh, view: EnvView | None = None) -> dict:
 
 def _istio_block(catalog: Catalog, view: EnvView | None) -> dict:
     """The control plane labels: what namespaces (istio.io/rev), waypoints and a Gateway API
-    gateway carry in the environment (chartgen.revisions)."""
+    gateway carry in the environment (chartgen.catalog.revisions)."""
     block = {"revision": catalog.istio.revision, "gatewayRevision": "", "namespaceRevisions": {},
              "systemNamespace": "istio-system", "trustDomain": catalog.istio.trustDomain}
     if view is not None:

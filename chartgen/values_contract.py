@@ -27,7 +27,7 @@ from pydantic.fields import FieldInfo
 
 from .invariants import INVARIANTS
 from .values_model import NOTES, ChartValues, ExternalService, Service, ValuesModel
-from .writer import replace_file
+from .base.writer import replace_file
 
 _SCALARS = {str: "string", bool: "boolean", int: "integer", float: "number"}
 

@@ -22,8 +22,9 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origi
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from . import catalog, naming
-from .catalog import PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
+from .catalog import model as catalog
+from .base import naming
+from .catalog.model import PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
 
 DNS_LABEL = naming.DNS1123_LABEL.pattern
 DNS_LABEL_OR_EMPTY = naming.DNS1123_LABEL_OR_EMPTY.pattern
@@ -83,7 +84,7 @@ class ValuesModel(BaseModel):
 # --- shapes the catalog defines -----------------------------------------------------------------
 # A section of the values that has the shape of a catalog model is derived from it: the same
 # keys in the same order, the same types and the same bounds and patterns (written once, in
-# chartgen.catalog); the values contract adds only each key's description (the values.yaml
+# chartgen.catalog.model); the values contract adds only each key's description (the values.yaml
 # comments) and what the schema requires. tests/test_values_contract.py fails if a shape
 # written out in both modules drifts.
 

@@ -116,7 +116,7 @@ def helm_env(tmp_path_factory) -> dict:
 
 
 def _tool(name: str) -> str:
-    from chartgen.toolchain import ToolNotFound, find_tool
+    from chartgen.base.toolchain import ToolNotFound, find_tool
 
     try:
         return find_tool(name, start=ROOT).path
@@ -150,7 +150,7 @@ def repo_copy(tmp_path) -> Path:
 def generated_once(tmp_path_factory) -> Path:
     """The repository's catalog generated once per test process (each xdist worker has its
     own). Never modify it: take a copy through `generated`."""
-    from chartgen.generate import generate
+    from chartgen.lifecycle.generate import generate
 
     root = tmp_path_factory.mktemp("generated-once")
     shutil.copy(ROOT / "catalog.yaml", root / "catalog.yaml")
@@ -280,7 +280,7 @@ def tool_env(tmp_path_factory) -> tuple[dict, dict]:
     directory) for the hostile corpus and its generated variants. It lives here, not in a
     ``tests/hostile/conftest.py``: a second module named ``conftest`` would shadow this one for
     every ``from conftest import …`` in a whole-suite run."""
-    from chartgen.toolchain import ToolNotFound, find_tool
+    from chartgen.base.toolchain import ToolNotFound, find_tool
 
     tools = {}
     for name in ("helm", "helm3", "helmfile"):

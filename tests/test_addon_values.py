@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.helmfile import ENV_FILE, build_generated_values, build_helmfile, build_release_values
-from chartgen.mesh import env_views
-from chartgen.toolchain import find_tool
-from chartgen.validate import load_catalog
+from chartgen.releases.helmfile import ENV_FILE, build_generated_values, build_helmfile, build_release_values
+from chartgen.catalog.mesh import env_views
+from chartgen.base.toolchain import find_tool
+from chartgen.catalog.validate import load_catalog
 
 from conftest import ROOT
 

@@ -17,11 +17,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from chartgen.catalog import PROTOCOLS
+from chartgen.catalog.model import PROTOCOLS
 from chartgen.analyzer import Project, render
 from chartgen.analyzer.webhook import validate as webhook_validate
-from chartgen.errors import ChartgenError
-from chartgen.validate import parse_catalog
+from chartgen.base.errors import ChartgenError
+from chartgen.catalog.validate import parse_catalog
 
 pytestmark = pytest.mark.integration
 

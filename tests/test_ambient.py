@@ -19,11 +19,11 @@ from helpers.routemodel import (Objects, Request, gateway_api_ingress, gateway_a
                                 istio_ingress, istio_mesh, istio_tcp)
 
 from chartgen.analyzer import Project, analyze, lint, render
-from chartgen.catalog import path_match, protocol_class
+from chartgen.catalog.model import path_match, protocol_class
 from chartgen.gatewayapi import crd_set
-from chartgen.generate import Options, generate
-from chartgen.mesh import env_views
-from chartgen.validate import load_catalog, parse_catalog
+from chartgen.lifecycle.generate import Options, generate
+from chartgen.catalog.mesh import env_views
+from chartgen.catalog.validate import load_catalog, parse_catalog
 from helpers.behaviour import AMBIENT_CHART_FIXED, without_behaviour
 
 pytestmark = pytest.mark.integration  # helm renders every case

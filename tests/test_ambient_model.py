@@ -7,12 +7,12 @@ from pathlib import Path
 
 import yaml
 
-from chartgen.catalog import Match
+from chartgen.catalog.model import Match
 from chartgen.gatewayapi import CRD_CHART, build_crd_chart, gateway_api_envs, uses_tcp_routes
-from chartgen.helmfile import build_helmfile, build_release_values
-from chartgen.mesh import env_views, l7_needs
-from chartgen.rules.dataplane import gateway_api_prefix_regex, gateway_api_rank
-from chartgen.validate import parse_catalog
+from chartgen.releases.helmfile import build_helmfile, build_release_values
+from chartgen.catalog.mesh import env_views, l7_needs
+from chartgen.catalog.rules.dataplane import gateway_api_prefix_regex, gateway_api_rank
+from chartgen.catalog.validate import parse_catalog
 from chartgen.values import chart_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def test_crd_chart_keeps_the_crds_and_adds_tcproute_only_when_used():
 
 
 def test_slo_alerts_read_the_waypoints_metrics_in_ambient():
-    from chartgen.observability import slo_alert_rules
+    from chartgen.releases.observability import slo_alert_rules
 
     catalog = _catalog(prod={"dataPlane": "sidecar", "ingressApi": None})
     views = {v.name: v for v in env_views(catalog)}
@@ -170,7 +170,7 @@ def test_slo_alerts_read_the_waypoints_metrics_in_ambient():
 
 
 def test_a_bare_string_path_is_a_prefix_on_whole_segments():
-    from chartgen.catalog import path_match
+    from chartgen.catalog.model import path_match
 
     assert path_match("/static") == ("pathPrefix", "/static")
     assert path_match("/static/") == ("pathPrefix", "/static")  # a trailing "/" is ignored, as Istio trims it

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.bootstrap import psa_level
-from chartgen.mesh import workload_psa_level
-from chartgen.helmfile import release_plan
-from chartgen.mesh import resolve
-from chartgen.validate import load_catalog
+from chartgen.releases.bootstrap import psa_level
+from chartgen.catalog.mesh import workload_psa_level
+from chartgen.releases.helmfile import release_plan
+from chartgen.catalog.mesh import resolve
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 
 KUBECTL = """#!/bin/sh

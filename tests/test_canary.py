@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chartgen.catalog_edit import edit_weights
+from chartgen.catalog.edit import edit_weights
 from chartgen.cli import cli
 from conftest import ROOT
 
@@ -369,7 +369,7 @@ def test_versions_without_weights_route_the_stable_version_as_graph_and_status_s
     stable subset (never the plain host, which would balance over both versions' pods), and the
     graph and `canary status` say the same split."""
     from chartgen.graph import build_graph, mermaid
-    from chartgen.validate import load_catalog
+    from chartgen.catalog.validate import load_catalog
 
     catalog = write_variant(tmp_path, _dev_only_canary)
     chartgen("generate", "-c", str(catalog))
@@ -384,8 +384,8 @@ def test_versions_without_weights_route_the_stable_version_as_graph_and_status_s
 
 
 def test_without_weights_the_canarys_stable_version_or_the_first_listed_gets_everything():
-    from chartgen.mesh import implicit_weights
-    from chartgen.catalog import Canary
+    from chartgen.catalog.mesh import implicit_weights
+    from chartgen.catalog.model import Canary
 
     assert implicit_weights(["v1", "v2", "v3"], None) == {"v1": 100, "v2": 0, "v3": 0}
     assert implicit_weights(["v1", "v2"], Canary(stable="v2", candidate="v1")) == {"v1": 0, "v2": 100}

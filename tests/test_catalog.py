@@ -11,10 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chartgen.catalog import catalog_json_schema
-from chartgen.errors import CatalogError
-from chartgen.mesh import env_views
-from chartgen.validate import load_catalog, parse_catalog
+from chartgen.catalog.model import catalog_json_schema
+from chartgen.base.errors import CatalogError
+from chartgen.catalog.mesh import env_views
+from chartgen.catalog.validate import load_catalog, parse_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_TEXT = (ROOT / "catalog.yaml").read_text()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.errors import CatalogError
-from chartgen.validate import load_catalog
+from chartgen.base.errors import CatalogError
+from chartgen.catalog.validate import load_catalog
 
 INVALID = Path(__file__).resolve().parent / "fixtures" / "invalid"
 CASES = sorted(p.stem for p in INVALID.glob("*.yaml"))

@@ -1,4 +1,4 @@
-"""The catalog rule table (chartgen.rules): each rule's examples break exactly that rule or
+"""The catalog rule table (chartgen.catalog.rules): each rule's examples break exactly that rule or
 validate, every rule id chartgen can report is in the table, and docs/catalog-rules.md is
 the table's rendering."""
 
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from chartgen import validate
-from chartgen.errors import CatalogError
-from chartgen.rules import RULES, example_catalog
-from chartgen.rules.doc import DOC_PATH, render
-from chartgen.rules.registry import MODEL, READER, SEMANTIC
-from chartgen.validate import load_catalog, parse_catalog
+from chartgen.catalog import validate
+from chartgen.base.errors import CatalogError
+from chartgen.catalog.rules import RULES, example_catalog
+from chartgen.catalog.rules.doc import DOC_PATH, render
+from chartgen.catalog.rules.registry import MODEL, READER, SEMANTIC
+from chartgen.catalog.validate import load_catalog, parse_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 WITH_FAIL = sorted(r.id for r in RULES.values() if r.fail is not None)
@@ -86,15 +86,15 @@ def _ids_in_source(module: str) -> set[str]:
 def test_every_rule_id_chartgen_can_report_is_in_the_table():
     mapped = {rule_id for rule_id, _message in validate.PYDANTIC_RULES.values()}
     assert mapped == {"type", "enum", "length", "range", "pattern"}
-    own = _ids_in_source("validate.py")  # reading the file, and the pydantic errors it words itself
+    own = _ids_in_source("catalog/validate.py")  # reading the file, and the pydantic errors it words itself
     assert own == {"io", "type", "required", "unknown-key"}
-    model = _ids_in_source("catalog.py") | mapped | (own - {"io"})
-    reader = _ids_in_source("yamlsrc.py") | _ids_in_source("safeio.py") | {"io"}
+    model = _ids_in_source("catalog/model.py") | mapped | (own - {"io"})
+    reader = _ids_in_source("base/yamlsrc.py") | _ids_in_source("base/reading.py") | {"io"}
     assert len(model) > 40 and {"required", "unknown-key", "port-range", "dns-1123"} <= model
     assert reader == {"yaml-syntax", "duplicate-key", "yaml-limits", "yaml-depth", "encoding", "io"}
     assert model == {r.id for r in RULES.values() if r.source == MODEL or r.model_too}
     assert reader == {r.id for r in RULES.values() if r.source == READER}
-    # the rest of the table is checked by chartgen.rules, which tags each hit with its rule's id
+    # the rest of the table is checked by chartgen.catalog.rules, which tags each hit with its rule's id
     assert set(RULES) - model - reader == {r.id for r in RULES.values() if r.source == SEMANTIC and not r.model_too}
 
 

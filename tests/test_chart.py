@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.mesh import env_views
+from chartgen.catalog.mesh import env_views
 from chartgen.render import ChartMeta, build_chart
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from helpers.meshrender import write_chart
 from conftest import ROOT
 

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 import yaml
 
-from chartgen.errors import CatalogError
-from chartgen.validate import load_catalog
+from chartgen.base.errors import CatalogError
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 
 

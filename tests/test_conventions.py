@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.rules import RULES
-from chartgen.rules.doc import DOC_PATH as CATALOG_RULES_DOC
+from chartgen.catalog.rules import RULES
+from chartgen.catalog.rules.doc import DOC_PATH as CATALOG_RULES_DOC
 from chartgen.sarif import catalog_rule
 from conftest import FIXTURES, ROOT, run_cli
 from helpers.sarif import sarif_errors
@@ -189,12 +189,12 @@ def test_validate_speaks_sarif_too():
 
 def test_sarif_of_a_run_that_cannot_analyse_says_so(tmp_path, monkeypatch):
     """helm missing: the SARIF log still comes, marked as not successful, with the reason."""
-    import chartgen.toolchain
+    import chartgen.base.toolchain
 
     assert run_cli("init", cwd=tmp_path).returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTGEN_")}
     env["PATH"] = str(tmp_path)
-    monkeypatch.setattr(chartgen.toolchain, "_CHECKOUT_ROOT", Path("/nonexistent"))
+    monkeypatch.setattr(chartgen.base.toolchain, "_CHECKOUT_ROOT", Path("/nonexistent"))
     r = run_cli("lint", "--no-scanner", "--format", "sarif", cwd=tmp_path, env=env)
     assert r.returncode == 1
     assert sarif_errors(r.stdout) == []

@@ -1,6 +1,6 @@
 """Contracts defined once, checked on the source: the shared command-line options live in
-``chartgen/commands/options.py``, tools run only through ``chartgen/toolchain.py``, and the
-tool error types exist only in ``chartgen/errors.py``."""
+``chartgen/commands/options.py``, tools run only through ``chartgen/base/toolchain.py``, and the
+tool error types exist only in ``chartgen/base/errors.py``."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_check_is_declared_once_per_meaning():
 
 
 def test_tools_run_only_through_the_tool_runner():
-    runner = PACKAGE / "toolchain.py"
+    runner = PACKAGE / "base" / "toolchain.py"
     found = []
     for path, tree in _modules():
         annotations = _type_checking_only(tree)
@@ -93,16 +93,16 @@ def test_tools_run_only_through_the_tool_runner():
             if isinstance(node, ast.Attribute) and node.attr in ("system", "popen", "spawnv", "execv") \
                     and getattr(node.value, "id", None) == "os":
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}: os.{node.attr}")
-    assert not found, f"run tools with chartgen.toolchain.run/start (one timeout, one error): {found}"
+    assert not found, f"run tools with chartgen.base.toolchain.run/start (one timeout, one error): {found}"
 
 
 def test_the_tool_errors_are_defined_once():
     defined = [(path.relative_to(ROOT).as_posix(), node.name) for path, tree in _modules() for node in ast.walk(tree)
                if isinstance(node, ast.ClassDef) and node.name in ("ToolError", "ToolNotFound")]
-    assert sorted(defined) == [("chartgen/errors.py", "ToolError"), ("chartgen/errors.py", "ToolNotFound")]
+    assert sorted(defined) == [("chartgen/base/errors.py", "ToolError"), ("chartgen/base/errors.py", "ToolNotFound")]
 
 
-WRITER = PACKAGE / "writer.py"
+WRITER = PACKAGE / "base" / "writer.py"
 # what writes a file, and where it may appear: only in the writer module
 _WRITING_CALLS = {
     ("os", "replace"), ("os", "rename"), ("os", "renames"), ("os", "fsync"), ("os", "fdatasync"),
@@ -141,7 +141,7 @@ def _writes(node: ast.AST) -> str | None:
 def test_writer_is_the_only_module_that_writes_files():
     found = [f"{path.relative_to(ROOT)}:{node.lineno}: {what}" for path, tree in _modules() if path != WRITER
              for node in ast.walk(tree) if (what := _writes(node))]
-    assert not found, ("write files with chartgen.writer (replace_file, copy_file, staging_dir + move_into_place, "
+    assert not found, ("write files with chartgen.base.writer (replace_file, copy_file, staging_dir + move_into_place, "
                        f"write_plan; scratch_file for a tool's scratch directory): {found}")
 
 

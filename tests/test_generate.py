@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.errors import ChartgenError
-from chartgen.generate import generate
+from chartgen.base.errors import ChartgenError
+from chartgen.lifecycle.generate import generate
 from conftest import ROOT, run_cli, run_cli_process
 
 CHART = "charts/bytefreezer-mesh"
@@ -141,7 +141,7 @@ def _as_if_released_by_an_older_chartgen(root: Path, **over) -> None:
 
 def test_a_release_regenerated_by_a_newer_chartgen_says_what_it_changes(generated):
     from chartgen import __version__
-    from chartgen.lifecycle import TEMPLATE_REVISION, TEMPLATE_REVISIONS
+    from chartgen.lifecycle.versioning import TEMPLATE_REVISION, TEMPLATE_REVISIONS
 
     _as_if_released_by_an_older_chartgen(generated)
     r = run_cli("generate", cwd=generated)
@@ -156,7 +156,7 @@ def test_a_release_regenerated_by_a_newer_chartgen_says_what_it_changes(generate
     run_cli("generate", cwd=generated)
     entry = (generated / CHART / "CHANGELOG.md").read_text().split("## ")[1]
     latest = TEMPLATE_REVISIONS[-1]
-    from chartgen.lifecycle import MINOR, PATCH
+    from chartgen.lifecycle.versioning import MINOR, PATCH
     assert entry.startswith({PATCH: "0.1.2", MINOR: "0.2.0"}[latest.level] + "\n\n- ") and \
         f"- chartgen {__version__}, template revision {latest.number}: {latest.text}\n" in entry
 
@@ -287,7 +287,7 @@ def test_user_values_survive_regeneration(generated):
 
 def test_generate_error_for_bad_forced_version(generated):
     with pytest.raises(ChartgenError):
-        generate(generated / "catalog.yaml", options=__import__("chartgen.generate", fromlist=["Options"]).Options(version="x"))
+        generate(generated / "catalog.yaml", options=__import__("chartgen.lifecycle.generate", fromlist=["Options"]).Options(version="x"))
 
 
 def test_helmfile_settings_in_the_catalog_survive_regeneration(generated):

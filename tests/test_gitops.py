@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.generate import chart_options, generate
-from chartgen.gitops import check_files, crd_set, export_files
-from chartgen.helmfile import release_plan
-from chartgen.validate import load_catalog
+from chartgen.lifecycle.generate import chart_options, generate
+from chartgen.releases.gitops import check_files, crd_set, export_files
+from chartgen.releases.helmfile import release_plan
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 
 GITOPS = "https://github.com/bytefreezer/chartgen.git"
@@ -266,8 +266,8 @@ def test_two_exports_are_byte_identical(tmp_path):
 
 
 def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(monkeypatch):
-    import chartgen.helmfile as hf
-    from chartgen.errors import ChartgenError
+    import chartgen.releases.helmfile as hf
+    from chartgen.base.errors import ChartgenError
 
     catalog = load_catalog(ROOT / "catalog.yaml")
     real = hf._releases
@@ -300,8 +300,8 @@ def test_other_local_charts_come_from_git_and_unknown_charts_stop_the_export(mon
 
 
 def test_generate_refuses_to_write_an_export_the_crds_reject(repo_copy, monkeypatch):
-    import chartgen.gitops as gitops
-    from chartgen.errors import RenderError
+    import chartgen.releases.gitops as gitops
+    from chartgen.base.errors import RenderError
 
     real = gitops._helmrelease
 
@@ -326,10 +326,10 @@ def test_a_mesh_chart_from_a_repository_the_exports_cannot_name_is_refused_clean
 def test_lint_plans_the_project_without_building_the_exports(tmp_path, monkeypatch):
     """Lint reads none of the exports: its plan neither builds nor CRD-checks them, while
     generate's plan of the same catalog (gitops: argocd and flux) still does."""
-    import chartgen.generate as generate_module  # patched where generate looks them up
+    import chartgen.lifecycle.generate as generate_module  # patched where generate looks them up
     from chartgen.analyzer.workspace import Project
-    from chartgen.generate import plan
-    from chartgen.validate import parse_catalog
+    from chartgen.lifecycle.generate import plan
+    from chartgen.catalog.validate import parse_catalog
 
     calls = []
     real_export, real_check = generate_module.export_files, generate_module.check_or_raise

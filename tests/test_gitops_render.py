@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.generate import generate
-from chartgen.gitops import CHART_FOOTPRINT, MESH_FOOTPRINT
-from chartgen.helmfile import release_plan
-from chartgen.toolchain import find_tool
-from chartgen.validate import load_catalog
+from chartgen.lifecycle.generate import generate
+from chartgen.releases.gitops import CHART_FOOTPRINT, MESH_FOOTPRINT
+from chartgen.releases.helmfile import release_plan
+from chartgen.base.toolchain import find_tool
+from chartgen.catalog.validate import load_catalog
 
 from helpers.dag import show_dag
 from helpers.routes import GIT_URL, argo_sources, docs, files, helm_template_text, render_routes, run

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from chartgen.graph import Edge, build_graph, dot, mark_flows, mermaid, readme_graph
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"

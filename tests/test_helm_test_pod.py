@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 from helpers.meshrender import KUBE_VERSION, write_chart
 

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.catalog import Addons
-from chartgen.helmfile import (REPOSITORIES, build_generated_values, build_helmfile, build_release_values,
+from chartgen.catalog.model import Addons
+from chartgen.releases.helmfile import (REPOSITORIES, build_generated_values, build_helmfile, build_release_values,
                                dump_helmfile, release_names)
-from chartgen.mesh import env_views
-from chartgen.observability import slo_alert_rules
+from chartgen.catalog.mesh import env_views
+from chartgen.releases.observability import slo_alert_rules
 from helpers.slo import service_alerts
-from chartgen.toolchain import find_tool
-from chartgen.userfiles import merge_user_values
-from chartgen.validate import load_catalog
+from chartgen.base.toolchain import find_tool
+from chartgen.releases.userfiles import merge_user_values
+from chartgen.catalog.validate import load_catalog
 
 from helpers.dag import show_dag
 from helpers.standin import build_chart_repo, free_port, helm_env, http_server, standin_configmaps, write_standin_chart
@@ -390,8 +390,8 @@ def test_slo_alert_rules(catalog):
 def test_slo_rules_grow_by_a_name_per_service_not_by_its_expressions():
     import yaml as _yaml
     from helpers.synth import synth_catalog
-    from chartgen.mesh import resolve
-    from chartgen.validate import parse_catalog
+    from chartgen.catalog.mesh import resolve
+    from chartgen.catalog.validate import parse_catalog
 
     sizes = {}
     for n in (100, 1000):

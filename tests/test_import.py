@@ -12,9 +12,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chartgen import callgraph, importer, manifests
+from chartgen.application import callgraph, importer, manifests
 from chartgen.cli import cli
-from chartgen.validate import parse_catalog
+from chartgen.catalog.validate import parse_catalog
 
 DATA = Path(__file__).parent / "data" / "workloads"
 BOOKINFO = DATA / "bookinfo"

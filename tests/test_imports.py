@@ -143,8 +143,8 @@ def test_the_command_line_starts_without_the_library():
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('chartgen'))))")
     loaded = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True,
                             check=True).stdout
-    assert json.loads(loaded) == ["chartgen", "chartgen.cli", "chartgen.commands", "chartgen.commands.common",
-                            "chartgen.errors", "chartgen.version"]
+    assert json.loads(loaded) == ["chartgen", "chartgen.base", "chartgen.base.errors", "chartgen.base.version",
+                                  "chartgen.cli", "chartgen.commands", "chartgen.commands.common"]
 
 
 def test_the_architecture_page_names_files_that_exist():

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.helmfile import release_plan
-from chartgen.validate import load_catalog
+from chartgen.releases.helmfile import release_plan
+from chartgen.catalog.validate import load_catalog
 
 from conftest import ROOT, run_cli
 
@@ -275,7 +275,7 @@ def test_exports_follow_the_revisions(tmp_path):
 @pytest.mark.integration
 def test_lint_warns_of_a_gateway_left_on_the_revision_being_removed(tmp_path):
     from chartgen.analyzer import Project, analyze, render
-    from chartgen.validate import parse_catalog
+    from chartgen.catalog.validate import parse_catalog
 
     root = _catalog(tmp_path)
     _run(root, "start", "1.30.3")

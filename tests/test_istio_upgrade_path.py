@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.catalog_edit import RoundTrip
+from chartgen.catalog.edit import RoundTrip
 from chartgen.crdcheck import CRDSet
-from chartgen.toolchain import find_tool
+from chartgen.base.toolchain import find_tool
 
 from conftest import ROOT, run_cli
 from helpers.wiring import Render, read_render

@@ -27,10 +27,10 @@ from chartgen.analyzer.report import to_json, to_sarif, to_text
 from chartgen.analyzer.scanner import find_checkov, load_suppressions
 from chartgen.analyzer.workspace import Doc, deep_merge, load_yaml_text
 from chartgen.cli import cli
-from chartgen.errors import ChartgenError
-from chartgen.rules.production import PRODUCTION_GUARDS
-from chartgen.toolchain import ToolNotFound, find_tool
-from chartgen.validate import parse_catalog
+from chartgen.base.errors import ChartgenError
+from chartgen.catalog.rules.production import PRODUCTION_GUARDS
+from chartgen.base.toolchain import ToolNotFound, find_tool
+from chartgen.catalog.validate import parse_catalog
 
 pytestmark = pytest.mark.integration  # lint renders with the real helm and runs checkov
 

@@ -19,7 +19,7 @@ from chartgen.analyzer import Project, analyze, lint, render
 from chartgen.analyzer import istio_crds
 from chartgen.analyzer.workspace import Doc, deep_merge
 from chartgen.cli import cli
-from chartgen.validate import parse_catalog
+from chartgen.catalog.validate import parse_catalog
 
 pytestmark = [pytest.mark.integration, pytest.mark.servers]
 

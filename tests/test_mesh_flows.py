@@ -15,9 +15,9 @@ import sys
 import pytest
 import yaml
 
-from chartgen.catalog import path_match
-from chartgen.mesh import env_views
-from chartgen.validate import load_catalog
+from chartgen.catalog.model import path_match
+from chartgen.catalog.mesh import env_views
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 from helpers.flowmodel import Mesh, workload
 from helpers.meshrender import KUBE_VERSION

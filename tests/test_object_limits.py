@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from chartgen.limits import LAST_APPLIED, LIMITS, check_object, check_objects, client_side_apply, json_size
-from chartgen.helmfile import release_plan
-from chartgen.validate import load_catalog
+from chartgen.releases.helmfile import release_plan
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 
 

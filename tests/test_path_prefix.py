@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from chartgen.validate import parse_catalog
+from chartgen.catalog.validate import parse_catalog
 from helpers.meshrender import render_catalog
 from helpers.pathmatch import authz_admits
 from helpers.routemodel import Objects, Request, gateway_api_ingress, istio_ingress
@@ -53,7 +53,7 @@ def renders(tmp_path_factory, helm, helm_env):
 
 def _selectors(env):
     catalog, _ = parse_catalog(CATALOG, "catalog.yaml")
-    from chartgen.mesh import env_views
+    from chartgen.catalog.mesh import env_views
 
     view = next(v for v in env_views(catalog) if v.name == env)
     return {s.fqdn(view.namespace): s.selector for s in view.enabled.values()}

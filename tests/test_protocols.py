@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
-from chartgen.errors import CatalogError
-from chartgen.mesh import env_views, resolve_service
-from chartgen.observability import slo_alert_rules
+from chartgen.base.errors import CatalogError
+from chartgen.catalog.mesh import env_views, resolve_service
+from chartgen.releases.observability import slo_alert_rules
 from helpers.slo import service_alerts
-from chartgen.validate import parse_catalog
+from chartgen.catalog.validate import parse_catalog
 from chartgen.values import chart_values
 
 BASE = """\

@@ -200,7 +200,7 @@ PORT_NAMES = {  # service: (port name, protocol, expected lint codes)
 
 def test_port_names_that_disagree_with_the_protocol(tmp_path):
     from chartgen.analyzer import Project, analyze, render
-    from chartgen.validate import parse_catalog
+    from chartgen.catalog.validate import parse_catalog
 
     services = "".join(f"{key}:\n  ports: [{{name: {name}, port: 7000, protocol: {proto}}}]\n"
                        for key, (name, proto, _) in PORT_NAMES.items())
@@ -234,7 +234,7 @@ def test_rendered_objects_are_admitted_by_the_istio_crds(mixed, exposed, upstrea
 def test_the_chart_classifies_each_protocol_as_the_catalog_does(tmp_path, helm, helm_env):
     """The chart's port classification (templates/_ports.tpl) and catalog.protocol_class are
     written twice (Go and Python): every protocol lands in the rules of the same kind."""
-    from chartgen.catalog import PROTOCOLS, protocol_class
+    from chartgen.catalog.model import PROTOCOLS, protocol_class
 
     ports = "\n".join(f"    - {{name: {p.lower()}-port, port: {8000 + i}, protocol: {p}}}" for i, p in enumerate(PROTOCOLS))
     docs = render_catalog(catalog_text(f"every:\n  ports:\n{ports}\n"), tmp_path, helm, helm_env)["dev"]

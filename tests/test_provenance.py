@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
-from chartgen import gatewayapi, provenance, render
-from chartgen.provenance import GENERATED, copy_header
-from chartgen.validate import load_catalog
+from chartgen import gatewayapi, render
+from chartgen.base import provenance
+from chartgen.base.provenance import GENERATED, copy_header
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 from helpers.meshrender import KUBE_VERSION, write_chart
 

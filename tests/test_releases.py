@@ -10,8 +10,8 @@ import subprocess
 import pytest
 import yaml
 
-from chartgen import lifecycle
-from chartgen.lifecycle import (ADDED, CHANGED, MAJOR, MINOR, PATCH, REMOVED, TEMPLATE_REVISION, TEMPLATE_REVISIONS,
+from chartgen.lifecycle import versioning as lifecycle
+from chartgen.lifecycle.versioning import (ADDED, CHANGED, MAJOR, MINOR, PATCH, REMOVED, TEMPLATE_REVISION, TEMPLATE_REVISIONS,
                                  Build, Change, Release)
 from conftest import ROOT, run_cli
 
@@ -374,7 +374,7 @@ def _state(root) -> dict:
 
 
 def test_the_state_file_records_changes_and_artifacthub_kinds_come_from_them(repo_copy):
-    from chartgen.generate import generate
+    from chartgen.lifecycle.generate import generate
 
     generate(repo_copy / "catalog.yaml")
     assert _state(repo_copy)["history"] == [{"version": "0.1.0", "changes": [
@@ -395,7 +395,7 @@ def test_the_state_file_records_changes_and_artifacthub_kinds_come_from_them(rep
 def test_an_older_state_file_with_text_only_changes_is_read_without_loss(repo_copy):
     """A state file written before changes were records: its lines stay as they are, the
     changelog and Artifact Hub kinds read as before, and the next change is a record."""
-    from chartgen.generate import generate
+    from chartgen.lifecycle.generate import generate
 
     generate(repo_copy / "catalog.yaml")
     edit(repo_copy, "    timeout: 120s", "    timeout: 90s")
@@ -429,7 +429,7 @@ def test_an_older_state_file_with_text_only_changes_is_read_without_loss(repo_co
 
 
 def test_a_change_record_of_unknown_kind_makes_the_state_file_corrupt(repo_copy):
-    from chartgen.generate import generate
+    from chartgen.lifecycle.generate import generate
 
     generate(repo_copy / "catalog.yaml")
     path = repo_copy / CHART / ".chartgen-state.json"

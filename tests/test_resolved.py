@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import importlib
 
-from chartgen import mesh as mesh_module
-from chartgen.mesh import Mesh, env_views, resolve
-from chartgen.validate import load_catalog
+from chartgen.catalog import mesh as mesh_module
+from chartgen.catalog.mesh import Mesh, env_views, resolve
+from chartgen.catalog.validate import load_catalog
 from chartgen.values import chart_values, mesh_env_values, mesh_values
 from conftest import ROOT
 
-generate_module = importlib.import_module("chartgen.generate")
+generate_module = importlib.import_module("chartgen.lifecycle.generate")
 
 
 def test_a_mesh_holds_its_views_and_their_values():

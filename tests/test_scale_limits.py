@@ -13,12 +13,12 @@ import json
 import pytest
 import yaml
 
-from chartgen.generate import generate
-from chartgen.helmfile import release_plan
+from chartgen.lifecycle.generate import generate
+from chartgen.releases.helmfile import release_plan
 from chartgen.limits import LIMITS, check_routes, json_size
-from chartgen.mesh import resolve
-from chartgen.toolchain import find_tool
-from chartgen.validate import load_catalog
+from chartgen.catalog.mesh import resolve
+from chartgen.base.toolchain import find_tool
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 from helpers.routes import GIT_URL, render_routes
 from helpers.synth import synth_catalog

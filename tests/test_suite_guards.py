@@ -10,7 +10,7 @@ import pytest
 
 from conftest import skip_or_fail_without_upstream
 
-from chartgen.usercache import cache_dir
+from chartgen.base.usercache import cache_dir
 
 
 def test_the_suite_never_uses_the_real_user_cache():

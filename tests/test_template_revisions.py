@@ -1,5 +1,5 @@
 """The changelog's claim "the rendered objects for the committed values are unchanged" rests on
-the template revisions (``chartgen.lifecycle.TEMPLATE_REVISIONS``): a template change that
+the template revisions (``chartgen.lifecycle.versioning.TEMPLATE_REVISIONS``): a template change that
 renders other objects must add a revision saying what changes. This test renders the values
 recorded with the newest revision (those of the repository's catalog and of the examples,
 every environment, frozen so that catalog and values edits do not count) through the current
@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.lifecycle import TEMPLATE_REVISION
+from chartgen.lifecycle.versioning import TEMPLATE_REVISION
 from chartgen.render import ChartMeta, build_chart, dump_yaml
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from chartgen.values import mesh_env_values
 from conftest import ROOT
 from helpers.meshrender import KUBE_VERSION
@@ -82,7 +82,7 @@ def test_the_rendered_objects_change_only_with_a_new_template_revision(helm, hel
         moved = sorted(k for k in set(record["objects"]) | set(rendered) if record["objects"].get(k) != rendered.get(k))
         assert not moved, (
             f"the templates render other objects than template revision {TEMPLATE_REVISION} recorded for the same "
-            f"values ({', '.join(moved)}): add a TemplateRevision to chartgen/lifecycle.py saying what changes in the "
+            f"values ({', '.join(moved)}): add a TemplateRevision to chartgen/lifecycle/versioning.py saying what changes in the "
             "rendered objects (every regenerated chart's changelog shows it), then record it with pytest --update-golden")
         return
     if not update_golden:

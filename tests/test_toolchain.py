@@ -1,4 +1,4 @@
-"""Tests for the pinned toolchain (tools/install_tools.py) and chartgen.toolchain.
+"""Tests for the pinned toolchain (tools/install_tools.py) and chartgen.base.toolchain.
 
 These run the real binaries installed by ``make setup`` into ``.tools/bin``.
 If they are missing the tests fail (they are not skipped): run ``make setup``.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from chartgen import toolchain
-from chartgen.toolchain import Tool, ToolError, ToolNotFound, find_tool, tool_env, tool_version
+from chartgen.base import toolchain
+from chartgen.base.toolchain import Tool, ToolError, ToolNotFound, find_tool, tool_env, tool_version
 
 pytestmark = pytest.mark.integration  # installs and runs the pinned binaries
 
@@ -288,7 +288,7 @@ def test_helmfile_wrapper_picks_helm3_unless_told(tmp_path):
 
 
 # --------------------------------------------------------------------------- #
-# chartgen.toolchain.find_tool
+# chartgen.base.toolchain.find_tool
 # --------------------------------------------------------------------------- #
 
 
@@ -405,7 +405,7 @@ def test_unknown_tool_name_is_rejected():
 
 
 # --------------------------------------------------------------------------- #
-# chartgen.toolchain.tool_version / tool_env
+# chartgen.base.toolchain.tool_version / tool_env
 # --------------------------------------------------------------------------- #
 
 

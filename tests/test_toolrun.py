@@ -1,4 +1,4 @@
-"""The one tool runner (``chartgen.toolchain.run``/``start``) and the one ``ToolError``: real
+"""The one tool runner (``chartgen.base.toolchain.run``/``start``) and the one ``ToolError``: real
 processes that fail, print, hang or are missing, and the messages the user gets for them."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chartgen import toolchain
+from chartgen.base import toolchain
 from chartgen.cli import cli
-from chartgen.errors import ChartgenError, ToolError, ToolNotFound, failure_detail
-from chartgen.toolchain import Tool, find_tool, run, start
+from chartgen.base.errors import ChartgenError, ToolError, ToolNotFound, failure_detail
+from chartgen.base.toolchain import Tool, find_tool, run, start
 
 pytestmark = pytest.mark.integration  # runs real processes
 

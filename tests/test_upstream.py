@@ -26,8 +26,8 @@ import yaml
 
 from chartgen.analyzer.schema import validate_objects
 from chartgen.crdcheck import CRDSet
-from chartgen.observability import ISTIO_DASHBOARDS
-from chartgen.toolchain import find_tool
+from chartgen.releases.observability import ISTIO_DASHBOARDS
+from chartgen.base.toolchain import find_tool
 
 from conftest import ROOT, run_cli
 from helpers.wiring import Pod, Render, pods, read_render, resolve, resolve_url, scraped_endpoints, selects, split_host

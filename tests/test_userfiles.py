@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.helmfile import build_release_values
-from chartgen.userfiles import merge_user_values, owned_paths
-from chartgen.validate import load_catalog
+from chartgen.releases.helmfile import build_release_values
+from chartgen.releases.userfiles import merge_user_values, owned_paths
+from chartgen.catalog.validate import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "Values for one helmfile release; yours after the first generation.\nKeys marked `# chartgen` are rewritten."

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from chartgen.invariants import BY_ID
-from chartgen.validate import load_catalog
+from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 from helpers.meshrender import write_chart
 

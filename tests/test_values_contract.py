@@ -12,10 +12,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from chartgen.errors import CatalogError
+from chartgen.base.errors import CatalogError
 from chartgen.invariants import BY_ID, INVARIANTS
-from chartgen.mesh import env_views
-from chartgen.validate import load_catalog, parse_catalog
+from chartgen.catalog.mesh import env_views
+from chartgen.catalog.validate import load_catalog, parse_catalog
 from chartgen.values import chart_values
 from chartgen.values_model import NOTES, ChartValues
 from chartgen.values_contract import ENTRY_DEFAULTS, GENERATED, _walk, entry_defaults, values_schema
@@ -259,16 +259,18 @@ def _or_empty(catalog_bound: dict, values_bound: dict) -> bool:
 def _shared_names() -> list[str]:
     from pydantic import BaseModel
 
-    from chartgen import catalog, values_model
+    from chartgen.catalog import model as catalog
+    from chartgen import values_model
 
     def models(module):
         return {n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, BaseModel)
-                and v.__module__ in ("chartgen.catalog", "chartgen.values_model")}
+                and v.__module__ in ("chartgen.catalog.model", "chartgen.values_model")}
     return sorted(models(catalog) & models(values_model))
 
 
 def test_a_shape_the_values_share_with_the_catalog_is_defined_once():
-    from chartgen import catalog, values_model
+    from chartgen.catalog import model as catalog
+    from chartgen import values_model
 
     shared = _shared_names()
     assert len(shared) >= 18
@@ -284,7 +286,8 @@ def test_a_shape_the_values_share_with_the_catalog_is_defined_once():
 def test_the_shapes_written_twice_have_not_drifted():
     """Where a section is written out for the templates, a key both modules have keeps the
     catalog's bounds (widened only by the empty value that stands for 'not set')."""
-    from chartgen import catalog, values_model
+    from chartgen.catalog import model as catalog
+    from chartgen import values_model
 
     drifted = []
     for name in DIFFERENT_SHAPES:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chartgen.mesh import resolve
-from chartgen.validate import parse_catalog, read_catalog_text
+from chartgen.catalog.mesh import resolve
+from chartgen.catalog.validate import parse_catalog, read_catalog_text
 from chartgen.verify import verify_docs
 from chartgen.verify import authz, routing
 from chartgen.verify.world import Obj

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from chartgen.analyzer import Project
 from chartgen.analyzer.behaviour import verify_project
-from chartgen.errors import ChartgenError
-from chartgen.validate import parse_catalog
+from chartgen.base.errors import ChartgenError
+from chartgen.catalog.validate import parse_catalog
 from test_admission_property import catalog as admission_catalog
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chartgen import canary
-from chartgen.changeset import CHANGED, NEW, REMOVED, Changeset
-from chartgen.errors import CatalogError, ChartgenError
-from chartgen.generate import Options, check, export, generate, preview
-from chartgen.safeio import FileError
+from chartgen.lifecycle import canary
+from chartgen.lifecycle.changeset import CHANGED, NEW, REMOVED, Changeset
+from chartgen.base.errors import CatalogError, ChartgenError
+from chartgen.lifecycle.generate import Options, check, export, generate, preview
+from chartgen.base.reading import FileError
 from conftest import ROOT
 
 CHART = "charts/bytefreezer-mesh"
@@ -135,7 +135,7 @@ def test_export_check_is_a_changeset(tree):
 
 
 def test_publish_refuses_a_stale_chart(tree):
-    from chartgen.publish import ChartNotGenerated, chart_dir_for
+    from chartgen.lifecycle.publish import ChartNotGenerated, chart_dir_for
 
     assert chart_dir_for(tree / "catalog.yaml") == tree / CHART
     (tree / CHART / "values.yaml").unlink()
@@ -217,14 +217,14 @@ def test_a_change_that_would_move_an_unnamed_production_environment_needs_a_conf
 
 
 def test_a_failed_regeneration_restores_the_catalog(tree, monkeypatch):
-    import chartgen.canary
+    import chartgen.lifecycle.canary
 
     text = (tree / "catalog.yaml").read_text()
 
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(chartgen.canary, "generate_locked", fail)
+    monkeypatch.setattr(chartgen.lifecycle.canary, "generate_locked", fail)
     with pytest.raises(OSError) as raised:
         canary.promote(tree / "catalog.yaml", "proxy", confirm_production=_yes)
     assert raised.value.catalog_restored is True
@@ -278,7 +278,7 @@ def test_an_error_outside_a_commands_own_guard_is_still_one_line(monkeypatch):
 def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
     import json
 
-    from chartgen.publish import package_catalog, publish_catalog
+    from chartgen.lifecycle.publish import package_catalog, publish_catalog
 
     pkg = package_catalog(tree / "catalog.yaml", dest=tmp_path / "dist", helm=helm)
     assert pkg.path == tmp_path / "dist" / f"bytefreezer-mesh-{pkg.version}.tgz" and pkg.path.is_file()
@@ -294,7 +294,7 @@ def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
 
 
 def test_draw_returns_the_graph_text():
-    from chartgen.errors import UnknownEnvironment
+    from chartgen.base.errors import UnknownEnvironment
     from chartgen.drawing import draw
 
     mermaid = draw(ROOT / "catalog.yaml").decode()
@@ -307,7 +307,7 @@ def test_draw_returns_the_graph_text():
 
 def test_init_writes_the_starter_and_completes_the_gitignore(tmp_path):
     from chartgen import starter
-    from chartgen.validate import load_catalog
+    from chartgen.catalog.validate import load_catalog
 
     started = starter.init_catalog(tmp_path / "new" / "catalog.yaml")
     assert started.gitignore == tmp_path / "new" / ".gitignore"
@@ -323,7 +323,7 @@ def test_init_writes_the_starter_and_completes_the_gitignore(tmp_path):
 
 def test_lint_catalog_refuses_an_unknown_environment_before_rendering():
     from chartgen.analyzer import lint_catalog
-    from chartgen.errors import UnknownEnvironment
+    from chartgen.base.errors import UnknownEnvironment
 
     with pytest.raises(UnknownEnvironment, match="unknown environment 'staging'; the catalog has dev, prod"):
         lint_catalog(ROOT / "catalog.yaml", ["dev", "staging"])

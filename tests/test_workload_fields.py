@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from chartgen.errors import CatalogError
-from chartgen.helmfile import build_release_values
-from chartgen.lifecycle import compare, model_snapshot
-from chartgen.validate import parse_catalog
+from chartgen.base.errors import CatalogError
+from chartgen.releases.helmfile import build_release_values
+from chartgen.lifecycle.versioning import compare, model_snapshot
+from chartgen.catalog.validate import parse_catalog
 from chartgen.values import mesh_values
 
 HEAD = """\
@@ -43,7 +43,7 @@ def catalog(extra: str = "", services: str = SERVICES):
 
 
 def values(cat, env="dev"):
-    from chartgen.mesh import resolve
+    from chartgen.catalog.mesh import resolve
 
     mesh = resolve(cat)
     return mesh_values(mesh).of(mesh.view(env))["services"]

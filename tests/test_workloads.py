@@ -14,7 +14,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from chartgen import callgraph, importer, manifests, safeio, workloads
+from chartgen.application import callgraph, importer, manifests, workloads
+from chartgen.base import reading as safeio
 from chartgen.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -232,7 +233,7 @@ def test_warnings_alone_do_not_fail_verify_and_sarif_names_the_codes(tmp_path, h
 
 def test_workloads_checked_without_verify(tmp_path, helm_path):
     """The library entry (workloads.verify): an unknown environment is a usage error."""
-    from chartgen.errors import UnknownEnvironment
+    from chartgen.base.errors import UnknownEnvironment
 
     catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
     with pytest.raises(UnknownEnvironment, match="unknown environment 'prod'; the catalog has dev"):
@@ -242,7 +243,7 @@ def test_workloads_checked_without_verify(tmp_path, helm_path):
 def test_check_rendered_gives_located_problems_for_verify(tmp_path, helm_path):
     """The entry point ``chartgen verify --workloads`` calls with the environments it rendered."""
     from chartgen.analyzer.workspace import Project, render
-    from chartgen.validate import load_catalog
+    from chartgen.catalog.validate import load_catalog
 
     catalog_path = imported(tmp_path, SOCKSHOP, DATA / "sockshop" / "kiali-graph.json")
     catalog = load_catalog(str(catalog_path))

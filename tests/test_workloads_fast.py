@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from chartgen import manifests, workloads
+from chartgen.application import manifests, workloads
 
 POD = """\
 apiVersion: apps/v1

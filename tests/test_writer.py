@@ -1,4 +1,4 @@
-"""The writer's atomic write (chartgen/writer.py), which every command that writes uses:
+"""The writer's atomic write (chartgen/base/writer.py), which every command that writes uses:
 staged beside the target, fsynced, the mode kept, renamed, the directory fsynced, and
 nothing left behind when it fails."""
 
@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from chartgen import writer
+from chartgen.base import writer
 
 
 def _leftovers(directory):

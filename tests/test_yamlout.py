@@ -7,7 +7,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from chartgen import yamlout
+from chartgen.base import yamlout
 
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write docs/catalog-rules.md from the catalog rule table (chartgen/rules/).
+"""Write docs/catalog-rules.md from the catalog rule table (chartgen/catalog/rules/).
 
 Usage::
 
@@ -16,7 +16,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from chartgen.rules.doc import DOC_PATH, render  # noqa: E402
+from chartgen.catalog.rules.doc import DOC_PATH, render  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

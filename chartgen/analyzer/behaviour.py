@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import sarif
-from ..errors import Problem, UnknownEnvironment
+from ..base.errors import Problem, UnknownEnvironment
 from ..graph import node_id
-from ..validate import parse_catalog, read_catalog_text
+from ..catalog.validate import parse_catalog, read_catalog_text
 from ..verify import EnvReport, FlowResult, verify_docs
-from ..workloads import CODES, DOC, check_rendered
+from ..application.workloads import CODES, DOC, check_rendered
 from .findings import RULES, SARIF_LEVELS, help_uri
 from .workspace import Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
 
@@ -101,7 +101,7 @@ def _reports(project: Project, envs: list[str], texts: dict[str, str], flows: bo
 def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None,
                    workloads: tuple = (), flows: bool = True) -> VerifyResult:
     """``workloads``: the application's manifests (files, directories, '-'), checked against
-    the same rendered environments (``chartgen.workloads``, the WL codes). ``flows`` False: the
+    the same rendered environments (``chartgen.application.workloads``, the WL codes). ``flows`` False: the
     reports may hold only the problems."""
     envs = sorted(envs or project.environments())
     if scratch is not None:

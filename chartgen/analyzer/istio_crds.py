@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..crdcheck import CRDSet
-from ..errors import ToolError, ToolNotFound
-from ..toolchain import Tool, find_tool, run
-from ..usercache import cache_dir, load as load_entry, save as save_entry
-from ..yamlsrc import LimitError, safe_load_all_bounded
+from ..base.errors import ToolError, ToolNotFound
+from ..base.toolchain import Tool, find_tool, run
+from ..base.usercache import cache_dir, load as load_entry, save as save_entry
+from ..base.yamlsrc import LimitError, safe_load_all_bounded
 
 CRD_FILE = "base/files/crd-all.gen.yaml"
 MAX_CRD_BYTES = 64 * 1024 * 1024

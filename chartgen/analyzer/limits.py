@@ -18,7 +18,7 @@ import json
 
 import yaml
 
-from ..helmfile import release_plan
+from ..releases.helmfile import release_plan
 from ..limits import blame, check_objects, flux_values_configmaps
 from .findings import Finding
 from .workspace import Project, Rendered

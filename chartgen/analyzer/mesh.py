@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from itertools import combinations
 
-from ..catalog import protocol_class
+from ..catalog.model import protocol_class
 from .context import Context, fqdn, host_match, hosts_overlap, scopes_overlap, visible_in
 from .workspace import GATEWAY_CHART_DEFAULT_PORTS, Doc
 

@@ -12,7 +12,7 @@ more than two minor versions apart are refused by the catalog (istio-skipped-min
 
 from __future__ import annotations
 
-from ..revisions import control_plane
+from ..catalog.revisions import control_plane
 from .context import Context
 
 REV = "istio.io/rev"

@@ -13,10 +13,10 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from ..crdcheck import add_verdicts, fresh_verdicts, load_verdicts, save_verdicts
-from ..errors import ChartgenError, UnknownEnvironment
-from ..usercache import cache_dir
-from ..validate import parse_catalog, read_catalog_text
-from ..writer import scratch_file
+from ..base.errors import ChartgenError, UnknownEnvironment
+from ..base.usercache import cache_dir
+from ..catalog.validate import parse_catalog, read_catalog_text
+from ..base.writer import scratch_file
 from .ambient import check_ambient
 from .behaviour import check_behaviour
 from .context import Context

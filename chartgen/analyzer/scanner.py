@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import ChartgenError, ToolError, ToolNotFound
-from ..toolchain import Running, Tool, start
-from ..yamlsrc import LimitError, safe_load_bounded
+from ..base.errors import ChartgenError, ToolError, ToolNotFound
+from ..base.toolchain import Running, Tool, start
+from ..base.yamlsrc import LimitError, safe_load_bounded
 from .findings import Finding
 from .workspace import Rendered
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..rules.production import PRODUCTION_GUARDS
+from ..catalog.rules.production import PRODUCTION_GUARDS
 from .context import Context
 from .workspace import Doc
 

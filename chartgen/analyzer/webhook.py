@@ -24,7 +24,7 @@ import re
 from typing import Any, Iterator
 
 from ..crdcheck import re2_compile
-from ..naming import duration_ns, parse_request_uri
+from ..base.naming import duration_ns, parse_request_uri
 
 Error = tuple[str, str]  # (Istio check name, message)
 

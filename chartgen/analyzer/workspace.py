@@ -21,14 +21,14 @@ from typing import Any
 
 import yaml
 
-from ..catalog import Catalog
-from ..errors import ChartgenError
-from ..generate import Options, plan
-from ..mesh import EnvView, Mesh, resolve
-from ..toolchain import Tool, find_tool, run
+from ..catalog.model import Catalog
+from ..base.errors import ChartgenError
+from ..lifecycle.generate import Options, plan
+from ..catalog.mesh import EnvView, Mesh, resolve
+from ..base.toolchain import Tool, find_tool, run
 from ..values import chart_name
-from ..writer import scratch_file
-from ..yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
+from ..base.writer import scratch_file
+from ..base.yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
 
 KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
 GATEWAY_CHART_DEFAULT_PORTS = (15021, 80, 443)  # the Istio gateway chart's service.ports
@@ -118,7 +118,7 @@ def deep_merge(base: Any, upper: Any) -> Any:
 
 
 def load_yaml_text(text: str, file: str = "<values file>") -> dict:
-    """A values document, read within the catalog reader's YAML limits (chartgen.yamlsrc)."""
+    """A values document, read within the catalog reader's YAML limits (chartgen.base.yamlsrc)."""
     try:
         data = safe_load_bounded(text, file) if text else None
     except LimitError as exc:
@@ -134,7 +134,7 @@ class Project:
         self.mesh = resolve(catalog)  # the catalog resolved once, shared with the plan
         self.catalog = self.mesh.catalog
         self.root = root  # the directory of the catalog (where the user's helmfile.yaml is), if known
-        self.source_map = source_map  # positions in the catalog file (chartgen.yamlsrc.SourceMap), optional
+        self.source_map = source_map  # positions in the catalog file (chartgen.base.yamlsrc.SourceMap), optional
         self.files = dict(files)
         self.catalog_file = catalog_file
         self.chart_name = chart_name(self.catalog)
@@ -316,7 +316,7 @@ def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
 
 def render_texts(project: Project, envs: list[str], scratch: Path, helm: str | None = None) -> dict[str, str]:
     """``helm template`` output per environment (the environments render in parallel);
-    ``helm``: the binary (default: the lookup order of ``chartgen.toolchain``)."""
+    ``helm``: the binary (default: the lookup order of ``chartgen.base.toolchain``)."""
     tool = find_tool("helm", helm)
     write_files(project, scratch)
     with ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:

@@ -3,7 +3,7 @@
 ``status`` reads the catalog; ``promote``, ``rollback`` and ``set`` edit the weights in the
 catalog in place (comments and layout kept), validate the result before writing it, and
 regenerate the chart, so every step is a reviewed, versioned change with a changelog line.
-The work is done by ``chartgen.canary``; this module parses the arguments and prints.
+The work is done by ``chartgen.lifecycle.canary``; this module parses the arguments and prints.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import sys
 
 import click
 
-from ..canary import InvalidEdit, UnknownVersion, set_weights, weights_text
-from ..canary import promote as do_promote
-from ..canary import rollback as do_rollback
-from ..canary import status as canary_status
+from ..lifecycle.canary import InvalidEdit, UnknownVersion, set_weights, weights_text
+from ..lifecycle.canary import promote as do_promote
+from ..lifecycle.canary import rollback as do_rollback
+from ..lifecycle.canary import status as canary_status
 from . import options
 from .common import Painter, err, print_bump, print_changeset, print_notes, run_guarded
 

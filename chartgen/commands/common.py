@@ -11,7 +11,7 @@ import traceback
 
 import click
 
-from ..errors import CatalogError, ChartgenError, Terminated
+from ..base.errors import CatalogError, ChartgenError, Terminated
 
 
 def use_color(flag: bool | None, stream=None) -> bool:
@@ -63,7 +63,7 @@ def report_error(exc: BaseException, debug: bool, fmt: str = "text", report: boo
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     if isinstance(exc, OSError):  # a failure no caller named more precisely: the file is in the error
-        from ..safeio import os_error_message  # start-up: only an error needs it
+        from ..base.reading import os_error_message  # start-up: only an error needs it
 
         err(f"error: {os_error_message(exc)}")
         return 1

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..generate import preview
+from ..lifecycle.generate import preview
 from . import options
 from .common import Ctx, Painter, print_bump, print_changeset, print_notes, run_guarded, use_color
 

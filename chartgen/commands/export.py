@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..generate import Options, export
+from ..lifecycle.generate import Options, export
 from . import options
 from .common import Ctx, run_guarded
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..generate import Options, check as do_check, generate as do_generate
+from ..lifecycle.generate import Options, check as do_check, generate as do_generate
 from . import options
 from .common import Ctx, err, print_bump, print_notes, run_guarded
 

@@ -8,7 +8,7 @@ import click
 
 from ..analyzer.behaviour import graph_disputes, unplaced, verify_catalog
 from ..drawing import draw, write_output
-from ..errors import UnknownEnvironment
+from ..base.errors import UnknownEnvironment
 from . import options
 from .common import Ctx, err, run_guarded
 

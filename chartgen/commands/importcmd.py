@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .. import callgraph, importer, manifests, safeio
-from ..catalog_edit import write_atomic
+from ..application import callgraph, importer, manifests
+from ..base import reading as safeio
+from ..catalog.edit import write_atomic
 from . import options
 from .common import Ctx, run_guarded
 

@@ -3,7 +3,7 @@
 ``status`` reads the catalog; ``start``, ``promote``, ``finish`` and ``abort`` edit its ``istio``
 block in place (comments and layout kept), validate the result, and regenerate the chart and
 helmfile, so every step is a reviewed change with a changelog line. The work is done by
-``chartgen.istio_upgrade``; this module parses the arguments and prints.
+``chartgen.lifecycle.istio_upgrade``; this module parses the arguments and prints.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import sys
 
 import click
 
-from ..istio_upgrade import RESTART_NOTE, InvalidEdit
-from ..istio_upgrade import abort as do_abort
-from ..istio_upgrade import finish as do_finish
-from ..istio_upgrade import promote as do_promote
-from ..istio_upgrade import start as do_start
-from ..istio_upgrade import status as upgrade_status
+from ..lifecycle.istio_upgrade import RESTART_NOTE, InvalidEdit
+from ..lifecycle.istio_upgrade import abort as do_abort
+from ..lifecycle.istio_upgrade import finish as do_finish
+from ..lifecycle.istio_upgrade import promote as do_promote
+from ..lifecycle.istio_upgrade import start as do_start
+from ..lifecycle.istio_upgrade import status as upgrade_status
 from . import options
 from .common import Painter, err, print_bump, print_changeset, print_notes, run_guarded
 

@@ -9,7 +9,7 @@ import click
 
 from ..analyzer.report import summary, to_json, to_sarif, to_text
 from ..analyzer.runner import Progress, lint_catalog
-from ..errors import UnknownEnvironment
+from ..base.errors import UnknownEnvironment
 from . import options
 from .common import Ctx, run_guarded
 

@@ -80,7 +80,7 @@ def environment(help: str):
 
 
 def tool_binary(name: str, dest: str | None = None, what: str | None = None):
-    """``--<name> PATH``: the binary of an external tool (else ``chartgen.toolchain``'s lookup
+    """``--<name> PATH``: the binary of an external tool (else ``chartgen.base.toolchain``'s lookup
     order: ``CHARTGEN_<NAME>``, ``.tools/bin``, ``PATH``)."""
     return click.option(f"--{name}", dest or name, default=None, metavar="PATH",
                         help=f"{what or name} binary (default: lookup order).")

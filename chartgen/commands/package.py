@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..publish import SignOptions, package_catalog
+from ..lifecycle.publish import SignOptions, package_catalog
 from . import options
 from .common import Ctx, err, run_guarded
 

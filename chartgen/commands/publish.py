@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ..publish import SignOptions, publish_catalog
+from ..lifecycle.publish import SignOptions, publish_catalog
 from . import options
 from .common import Ctx, err, run_guarded
 

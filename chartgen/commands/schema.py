@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..catalog import catalog_json_schema
-from ..safeio import read_text
+from ..catalog.model import catalog_json_schema
+from ..base.reading import read_text
 from . import options
 from .common import Ctx, err, run_guarded
 

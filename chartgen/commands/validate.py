@@ -7,7 +7,7 @@ import json
 import click
 
 from ..sarif import problems_log
-from ..validate import load_catalog
+from ..catalog.validate import load_catalog
 from . import options
 from .common import Ctx, run_guarded
 

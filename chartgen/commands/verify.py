@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..analyzer.behaviour import to_json, to_sarif, to_text, verify_catalog
-from ..errors import UnknownEnvironment
+from ..base.errors import UnknownEnvironment
 from . import options
 from .common import Ctx, run_guarded
 

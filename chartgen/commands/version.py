@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 
-from ..errors import ToolError
-from ..toolchain import find_tool, tool_version
-from ..version import __version__
+from ..base.errors import ToolError
+from ..base.toolchain import find_tool, tool_version
+from ..base.version import __version__
 from . import options
 from .common import Ctx, run_guarded
 

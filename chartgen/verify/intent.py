@@ -6,7 +6,7 @@ misunderstanding of the chart).
   version's pods of the caller);
 - the ingress gateway to each exposed path: probe paths just inside each match must be
   routed, probe paths just outside must not (the catalog's paths as
-  ``chartgen.catalog.path_match`` reads them: a bare string is a prefix on whole path
+  ``chartgen.catalog.model.path_match`` reads them: a bare string is a prefix on whole path
   segments, ``{prefix: …}`` a plain string prefix); with the version split the catalog asks for;
 - an external service through its ServiceEntry (and, where its ``redirectTo`` service runs, that
   service on the redirect port);
@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..catalog import HTTP_PROTOCOLS, path_match
-from ..mesh import EnvView, ResolvedService
+from ..catalog.model import HTTP_PROTOCOLS, path_match
+from ..catalog.mesh import EnvView, ResolvedService
 
 REPRESENTATIVE_EXTERNAL = "verify-probe"  # the label that replaces a leading '*' of a host
 

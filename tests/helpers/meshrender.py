@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from chartgen.render import ChartMeta, build_chart, dump_yaml
-from chartgen.validate import parse_catalog
+from chartgen.catalog.validate import parse_catalog
 from chartgen.values import mesh_env_values
 
 KUBE_VERSION = "1.33.0"

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from chartgen.regex import full_match
+from chartgen.base.envoy_regex import full_match
 
 
 def _path_only(raw: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import _limited, run_cli
 
-from chartgen import usercache
+from chartgen.base import usercache
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGE = ROOT / "chartgen"
@@ -176,7 +176,7 @@ def test_a_corrupt_crd_entry_is_pulled_again_and_gives_no_false_findings(cache, 
 
     from chartgen.analyzer import Project, istio_crds
     from chartgen.analyzer.workspace import deep_merge
-    from chartgen.validate import parse_catalog
+    from chartgen.catalog.validate import parse_catalog
 
     monkeypatch.setattr(istio_crds, "_LOADED", {})
     data = deep_merge(yaml.safe_load((ROOT / "catalog.yaml").read_text()), {"helmfile": {"chartMirror": upstream_repo}})
@@ -241,7 +241,7 @@ def test_an_alias_bomb_in_helmfile_yaml_is_bounded(tmp_path):
 
 def _lint_project():
     from chartgen.analyzer import Project
-    from chartgen.validate import load_catalog
+    from chartgen.catalog.validate import load_catalog
 
     return Project.from_catalog(load_catalog(ROOT / "catalog.yaml"), ROOT)
 

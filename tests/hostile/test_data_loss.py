@@ -190,7 +190,7 @@ def test_graph_marks_svg_and_png_where_their_readers_ignore_it():
     import zlib
 
     from chartgen.drawing import marked
-    from chartgen.provenance import is_chartgens
+    from chartgen.base.provenance import is_chartgens
 
     svg = b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n'
     out = marked(svg, "svg")
@@ -256,7 +256,7 @@ def test_an_edit_keeps_mixed_line_endings_line_by_line(generated):
 
 
 def test_keep_layout_brings_back_blank_lines_the_emitter_dropped():
-    from chartgen.catalog_edit import keep_layout
+    from chartgen.catalog.edit import keep_layout
 
     original = "\ufeffa: 1\r\n\r\n\r\nb: {x: 1}\r\n\r\nc: 3"
     assert keep_layout(original, "a: 1\nb: {x: 2}\nc: 3") == "\ufeffa: 1\r\n\r\n\r\nb: {x: 2}\r\n\r\nc: 3"
@@ -375,7 +375,7 @@ def test_a_values_file_linked_to_the_catalog_or_another_output_is_refused(genera
 
 
 def test_an_index_chartgen_cannot_edit_faithfully_is_refused():
-    from chartgen.publish import PublishError, merge_index
+    from chartgen.lifecycle.publish import PublishError, merge_index
 
     new = "apiVersion: v1\nentries:\n  c:\n  - {name: c, version: 1.0.0, digest: ab}\ngenerated: y\n"
     with pytest.raises(PublishError, match=r'cannot be edited: found duplicate key "entries".*\(line 3\)'):
@@ -392,7 +392,7 @@ def test_package_never_follows_a_link_planted_in_the_chart(generated, tmp_path, 
     _one_line_refusal(run_cli("package", "--dest", str(tmp_path / "dist"), "--helm", helm, cwd=generated, env=helm_env),
                       "templates/leak.yaml")
     # and the library call, which has no staleness check, never packages what a link names
-    from chartgen.publish import PublishError, package_chart
+    from chartgen.lifecycle.publish import PublishError, package_chart
 
     for key, value in helm_env.items():
         if key.startswith("HELM_"):

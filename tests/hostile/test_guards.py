@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from chartgen import naming
-from chartgen.errors import RenderError
-from chartgen.helmfile import build_helmfile, dump_helmfile
-from chartgen.validate import load_catalog
+from chartgen.base import naming
+from chartgen.base.errors import RenderError
+from chartgen.releases.helmfile import build_helmfile, dump_helmfile
+from chartgen.catalog.validate import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -68,7 +68,7 @@ def _ruamel_load(text):
 def test_emitter_words_read_back_as_strings_in_yaml_11_and_12(word):
     import yaml
 
-    from chartgen import yamlout
+    from chartgen.base import yamlout
 
     text = yamlout.dump({word: word, "list": [word]})
     for loaded in (yaml.safe_load(text), _ruamel_load(text)):
@@ -80,7 +80,7 @@ def test_emitter_words_read_back_as_strings_in_yaml_11_and_12(word):
 def test_user_values_files_quote_words():
     import yaml
 
-    from chartgen.userfiles import merge_user_values
+    from chartgen.releases.userfiles import merge_user_values
 
     data = {"env": {w: w for w in YAML_WORDS if w}}
     text = merge_user_values(None, data, header="h")
@@ -106,7 +106,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 def test_any_short_string_reads_back(text):
     import yaml
 
-    from chartgen import yamlout
+    from chartgen.base import yamlout
 
     out = yamlout.dump({"k": text})
     assert yaml.safe_load(out) == {"k": text}
@@ -121,7 +121,7 @@ def test_multiline_strings_read_back_everywhere():
     import yaml
 
     from chartgen.render import values_yaml
-    from chartgen.userfiles import merge_user_values
+    from chartgen.releases.userfiles import merge_user_values
 
     data = {"env": {f"K{i}": v for i, v in enumerate(MULTILINE)}}
     for text in (values_yaml(data), merge_user_values(None, data, header="h")):

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import run_cli
 
-from chartgen import lifecycle, naming
+from chartgen.lifecycle import versioning as lifecycle
+from chartgen.base import naming
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCATED = re.compile(r"^catalog\.yaml:\d+:\d+: error: \S+: .+ \[[a-z0-9-]+\]$")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chartgen.errors import CatalogError
-from chartgen.validate import parse_catalog
+from chartgen.base.errors import CatalogError
+from chartgen.catalog.validate import parse_catalog
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BASE = yaml.safe_load((ROOT / "catalog.yaml").read_text(encoding="utf-8"))
@@ -132,7 +132,7 @@ def _poison(value, char):
 @pytest.mark.parametrize("path,valid", REACHING, ids=[".".join(p[-2:]) + str(i) for i, (p, _) in enumerate(REACHING)])
 @pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
 def test_invisible_characters_are_a_located_error(path, valid, char):
-    from chartgen.rules import RULES
+    from chartgen.catalog.rules import RULES
 
     assert _problems(_with(path, valid)) == []
     problems = _problems(_with(path, _poison(valid, char)))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from chartgen import catalog as model
+from chartgen.catalog import model as model
 from test_hostile_corpus import STUB_CURL, STUB_HELM, Ctx, _chartgen, _docs, _stub, _tool_run
 
 

@@ -1,7 +1,7 @@
 """Every word of the catalog comes back verbatim: env ConfigMaps, subsets and labels, rule names."""
 
-from chartgen.mesh import env_views
-from chartgen.validate import load_catalog
+from chartgen.catalog.mesh import env_views
+from chartgen.catalog.validate import load_catalog
 
 
 def check(ctx):
