@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from chartgen import usercache
+from chartgen.base import usercache
 
 
 def test_a_cache_directory_that_is_a_link_is_neither_read_nor_written(tmp_path, monkeypatch):
