@@ -253,3 +253,16 @@ def test_check_rendered_gives_located_problems_for_verify(tmp_path, helm_path):
     assert (carts.rule, carts.level, carts.line) == ("WL010", "error", 26)
     assert carts.format().endswith("set spec.template.spec.serviceAccountName: carts [WL010]")
     assert {p.level for p in problems} == {"error", "warning"}
+
+
+def test_a_finding_about_the_catalog_is_located_in_the_catalog(tmp_path, helm_path):
+    """A service whose selector picks no workload and no Service of its name: the finding is the
+    catalog's, at the line and column of the service's key."""
+    catalog = imported(tmp_path, BOOKINFO, BOOKINFO / "kiali-graph.json")
+    lines = catalog.read_text().splitlines()
+    line = lines.index("  ratings:") + 1
+    r = CliRunner().invoke(cli, ["verify", str(catalog), "--workloads", str(SOCKSHOP)])
+    assert r.exit_code == 1
+    wl001 = [ln for ln in r.stdout.splitlines() if ln.endswith("[WL001]") and ": services.ratings: " in ln]
+    assert wl001 == [ln for ln in wl001 if ln.startswith(f"catalog.yaml:{line}:3: error: services.ratings: ")], r.stdout
+    assert wl001

@@ -112,7 +112,8 @@ def verify_project(project: Project, envs: list[str] | None = None, scratch: Pat
     reports = _reports(project, envs, texts, flows)
     problems = [p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map)]
     if workloads:
-        problems += check_rendered(assemble(project, texts), list(workloads))
+        problems += check_rendered(assemble(project, texts), list(workloads), catalog_file=project.catalog_file,
+                                   source_map=project.source_map)
     return VerifyResult(envs, reports, sorted(problems), list(dict.fromkeys(project.notes)))
 
 

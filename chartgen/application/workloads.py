@@ -514,14 +514,21 @@ def environments(rendered: dict) -> list[Env]:
                 r.view.catalog.istio.trustDomain) for name, r in sorted(rendered.items())]
 
 
-def check_rendered(rendered: dict, manifest_args: list[str], stdin=None) -> list[Problem]:
+def check_rendered(rendered: dict, manifest_args: list[str], stdin=None, catalog_file: str = "catalog",
+                   source_map=None) -> list[Problem]:
     """The workload checks of environments rendered already (``chartgen verify --workloads``
     renders once for both), as located problems: ``path`` is the object, ``rule`` the code,
-    ``level`` error or warning."""
+    ``level`` error or warning. A finding about the catalog itself is located in the catalog
+    (``catalog_file`` at the position ``source_map`` gives its service)."""
     found = manifests_mod.require(manifests_mod.read(list(manifest_args), stdin))
-    return [as_problem(f) for f in check(environments(rendered), found)]
+    return [as_problem(f, catalog_file, source_map) for f in check(environments(rendered), found)]
 
 
-def as_problem(f: Finding) -> Problem:
+def as_problem(f: Finding, catalog_file: str = "catalog", source_map=None) -> Problem:
     envs = f" (env {', '.join(f.envs)})" if f.envs else ""
-    return Problem(f.file, f.line, f.col, f.subject, f.message + envs, f.code, level=f.level)
+    file, line, col = f.file, f.line, f.col
+    if file == "catalog":
+        file = catalog_file
+        if source_map is not None:
+            line, col = source_map.key_pos(tuple(f.subject.split(".")))
+    return Problem(file, line, col, f.subject, f.message + envs, f.code, level=f.level)
