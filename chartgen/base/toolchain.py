@@ -66,10 +66,10 @@ TIMEOUTS: dict[str, float] = {"helm": 120.0, "helm3": 120.0, "helmfile": 600.0, 
                               "dot": 300.0, "checkov": 300.0, "git": 30.0}
 DEFAULT_TIMEOUT = 120.0
 
-# The directory that contains the ``chartgen`` package: the repository root
+# The directory that contains the ``chartgen`` package (this module is chartgen/base/toolchain.py): the repository root
 # for a source checkout (for an installed wheel, site-packages, which simply
 # has no .tools directory).
-_CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
