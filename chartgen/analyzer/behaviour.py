@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import sarif
-from ..base.errors import Problem, UnknownEnvironment
+from ..base.errors import Problem
 from ..graph import node_id
-from ..catalog.validate import parse_catalog, read_catalog_text
 from ..verify import EnvReport, FlowResult, verify_docs
 from ..application.workloads import CODES, DOC, check_rendered
 from .findings import RULES, SARIF_LEVELS, help_uri
@@ -126,13 +125,7 @@ def verify_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | 
 
 
 def _verify_catalog(catalog_path: Path, envs, workloads: tuple, flows: bool) -> VerifyResult:
-    catalog, smap = parse_catalog(read_catalog_text(catalog_path), str(catalog_path))
-    project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
-                                   source_map=smap)
-    unknown = [e for e in envs if e not in catalog.environments]
-    if unknown:
-        raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
-                                 f"{', '.join(sorted(catalog.environments))}")
+    project = Project.load(catalog_path, envs)
     return verify_project(project, list(envs), workloads=tuple(workloads), flows=flows)
 
 

@@ -13,9 +13,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from ..crdcheck import add_verdicts, fresh_verdicts, load_verdicts, save_verdicts
-from ..base.errors import ChartgenError, UnknownEnvironment
+from ..base.errors import ChartgenError
 from ..base.usercache import cache_dir
-from ..catalog.validate import parse_catalog, read_catalog_text
 from ..base.writer import scratch_file
 from .ambient import check_ambient
 from .behaviour import check_behaviour
@@ -298,12 +297,5 @@ def lint_catalog(catalog_path: str | Path = "catalog.yaml", envs: list[str] | tu
 
 
 def _lint_catalog(catalog_path: Path, envs, scanner: bool, progress) -> LintResult:
-    text = read_catalog_text(catalog_path)  # unreadable, not UTF-8 (or UTF-16 without a BOM): one located line
-    catalog, smap = parse_catalog(text, str(catalog_path))  # reports an invalid catalog, every problem
-    project = Project.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
-                                   source_map=smap)
-    unknown = [e for e in envs if e not in catalog.environments]
-    if unknown:
-        raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
-                                 f"{', '.join(sorted(catalog.environments))}")
+    project = Project.load(catalog_path, envs)
     return lint(project, list(envs), scanner=scanner, progress=progress)

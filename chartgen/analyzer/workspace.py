@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from ..catalog.model import Catalog
-from ..base.errors import ChartgenError
+from ..base.errors import ChartgenError, UnknownEnvironment
+from ..catalog.validate import parse_catalog, read_catalog_text
 from ..lifecycle.generate import Options, plan
 from ..catalog.mesh import EnvView, Mesh, resolve
 from ..base.toolchain import Tool, find_tool, run
@@ -147,6 +148,20 @@ class Project:
         without the GitOps exports: no lint check reads them, and building them costs a CRD check."""
         mesh = resolve(catalog)
         return cls(mesh, plan(mesh, root, Options(gitops=False)).files, catalog_file, [], source_map, root)
+
+    @classmethod
+    def load(cls, catalog_path: Path, envs=()) -> Project:
+        """The catalog at ``catalog_path`` read and checked (unreadable: one located line; invalid:
+        every problem, as a CatalogError) and planned, with its source positions; ``envs``, when
+        given, must all be environments of the catalog (UnknownEnvironment otherwise)."""
+        catalog_path = Path(catalog_path)
+        catalog, smap = parse_catalog(read_catalog_text(catalog_path), str(catalog_path))
+        unknown = [e for e in envs if e not in catalog.environments]
+        if unknown:
+            raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
+                                     f"{', '.join(sorted(catalog.environments))}")
+        return cls.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
+                                source_map=smap)
 
     # --- the helmfile ------------------------------------------------------------------------
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..base.errors import Problem, UnknownEnvironment
+from ..base.errors import Problem
 from .importer import port_protocol
 from .manifests import Manifests, Obj, selects
 from pathlib import Path
 from . import manifests as manifests_mod
 from ..analyzer.workspace import Project, deep_merge, render
-from ..catalog.validate import load_catalog
 from ..values import mesh_values
 
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever
@@ -494,15 +493,9 @@ class Report:
 def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None = None, helm: str | None = None,
            stdin=None) -> Report:
     """Render the catalog's chart per environment (like lint) and check it against the manifests."""
-    catalog = load_catalog(catalog_path)
+    project = Project.load(Path(catalog_path), envs or ())
     found = manifests_mod.require(manifests_mod.read(list(manifest_args), stdin))
-    names = sorted(catalog.environments)
-    unknown = [e for e in envs or [] if e not in names]
-    if unknown:
-        raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
-                                 f"{', '.join(names)}")
-    chosen = list(envs) if envs else names
-    project = Project.from_catalog(catalog, Path(catalog_path).resolve().parent, catalog_file=Path(catalog_path).name)
+    chosen = list(envs) if envs else sorted(project.catalog.environments)
     rendered = render(project, chosen, helm=helm)
     return Report(check(environments(rendered), found), chosen, len(found.objects))
 
