@@ -278,4 +278,32 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise FileError(os_error_message(exc, path, "write") + f"; {path.name} was not changed") from None
 
 
-__all__ = ["EditError", "RoundTrip", "check_writable", "edit_weights", "keep_layout", "weights_path", "write_atomic"]
+__all__ = ["EditError", "ProductionNotNamed", "RoundTrip", "check_writable", "confirm_unnamed_production", "edit_weights",
+           "keep_layout", "weights_path", "write_atomic"]
+
+
+class ProductionNotNamed(ChartgenError):
+    """An in-place edit without ``env`` would change a ``production: true`` environment that the
+    user did not name, and nobody confirmed it. Nothing was written."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, environments: list[str]):
+        super().__init__(message)
+        self.environments = environments
+
+
+def confirm_unnamed_production(production: list[str], *, dry_run: bool, warn, confirm, warning: str,
+                               refusal: str) -> None:
+    """The one rule for an edit that moves production environments nobody named (canary
+    steps, Istio upgrade steps): a dry run only warns, at a terminal ``confirm(environments)``
+    decides, anything else is refused with ``ProductionNotNamed``."""
+    if not production:
+        return
+    if dry_run:
+        if warn is not None:
+            warn(warning)
+        return
+    if confirm is not None and confirm(production):
+        return
+    raise ProductionNotNamed(refusal, production)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..catalog.model import Canary, Catalog, match_text
-from ..catalog.edit import RoundTrip, check_writable, edit_weights, weights_path, write_atomic
+from ..catalog.edit import (ProductionNotNamed, RoundTrip, check_writable, confirm_unnamed_production, edit_weights,
+                             weights_path, write_atomic)
 from .changeset import Changeset
 from ..base.errors import CatalogError, ChartgenError
 from .generate import Options, generate_locked, output_root, preview_catalog
@@ -40,18 +41,6 @@ Weights = dict[str, int]
 class InvalidEdit(CatalogError):
     """The edited catalog would be invalid; the file was not changed (the problems' lines
     refer to the edited text)."""
-
-
-class ProductionNotNamed(ChartgenError):
-    """A change without ``env`` would change the weights of a production environment that
-    follows the service's own weights; the user must name the environment (``--env``) or
-    confirm. Nothing was written."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, environments: list[str]):
-        super().__init__(message)
-        self.environments = environments
 
 
 class UnknownVersion(ChartgenError):
@@ -258,20 +247,14 @@ def _production_guard(current: Catalog, edited: Catalog, request: _Request) -> N
         return
     moved = moved_environments(current, edited, request.service)
     prod = [e for e in moved if current.environments[e].production]
-    if not prod:
-        return
     names = ", ".join(prod)
-    if request.dry_run:
-        if request.warn is not None:
-            request.warn(f"warning: without --env this changes production environment(s) {names}, which follow "
-                         f"services.{request.service}.weights; the real run needs --env (or a confirmation)")
-        return
-    if request.confirm_production is not None and request.confirm_production(prod):
-        return
-    raise ProductionNotNamed(
-        f"{request.service}: without --env this would change the weights of production environment(s) {names} "
-        f"(they follow services.{request.service}.weights; every environment it moves: {', '.join(moved)}); "
-        f"name the environment to change with --env ENV. Nothing was written", prod)
+    confirm_unnamed_production(
+        prod, dry_run=request.dry_run, warn=request.warn, confirm=request.confirm_production,
+        warning=f"warning: without --env this changes production environment(s) {names}, which follow "
+                f"services.{request.service}.weights; the real run needs --env (or a confirmation)",
+        refusal=f"{request.service}: without --env this would change the weights of production environment(s) "
+                f"{names} (they follow services.{request.service}.weights; every environment it moves: "
+                f"{', '.join(moved)}); name the environment to change with --env ENV. Nothing was written")
 
 
 def _edit(name: str, root: Path, request: _Request) -> WeightChange:

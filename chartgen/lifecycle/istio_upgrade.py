@@ -21,7 +21,8 @@ from ruamel.yaml.comments import CommentedMap
 
 from ..base import naming
 from ..catalog.model import Catalog
-from ..catalog.edit import RoundTrip, _refuse_aliased, check_writable, write_atomic
+from ..catalog.edit import (ProductionNotNamed, RoundTrip, _refuse_aliased, check_writable, confirm_unnamed_production,
+                             write_atomic)
 from .changeset import Changeset
 from ..base.errors import CatalogError, ChartgenError
 from .generate import Options, generate_locked, output_root, preview_catalog
@@ -44,18 +45,6 @@ RESTART_NOTE = ("workloads pick up a new sidecar (and gateways a new proxy) only
 
 class InvalidEdit(CatalogError):
     """The edited catalog would be invalid; the file was not changed."""
-
-
-class ProductionNotNamed(ChartgenError):
-    """A step without ``env`` would change the control plane of a production environment that
-    follows the mesh-wide ``istio`` block, and nobody confirmed it (``every_environment`` or
-    ``confirm_production``). Nothing was written."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, environments: list[str]):
-        super().__init__(message)
-        self.environments = environments
 
 
 Confirm = Callable[[list[str]], bool]  # the production environments a mesh-wide step would change → go on?
@@ -319,20 +308,14 @@ def _production_guard(current: Catalog, edited: Catalog, request: _Request) -> N
         return
     moved = changed_environments(current, edited)
     prod = [e for e in moved if current.environments[e].production]
-    if not prod:
-        return
     names = ", ".join(prod)
-    if request.dry_run:
-        if request.warn is not None:
-            request.warn(f"warning: without --env this {request.step} changes the control plane of production "
-                         f"environment(s) {names}; the real run needs --env ENV or --every-environment")
-        return
-    if request.confirm_production is not None and request.confirm_production(prod):
-        return
-    raise ProductionNotNamed(
-        f"{request.step}: without --env this would change the control plane of production environment(s) {names} "
-        f"(every environment it changes: {', '.join(moved)}); name one with --env ENV, or say "
-        "--every-environment. Nothing was written", prod)
+    confirm_unnamed_production(
+        prod, dry_run=request.dry_run, warn=request.warn, confirm=request.confirm_production,
+        warning=f"warning: without --env this {request.step} changes the control plane of production "
+                f"environment(s) {names}; the real run needs --env ENV or --every-environment",
+        refusal=f"{request.step}: without --env this would change the control plane of production environment(s) "
+                f"{names} (every environment it changes: {', '.join(moved)}); name one with --env ENV, or say "
+                "--every-environment. Nothing was written")
 
 
 def _step(path: Path, root: Path, request: _Request) -> Step:
