@@ -44,9 +44,9 @@ def repo(generated) -> Path:
 def terminal(monkeypatch):
     """`chartgen canary` at a terminal that answers yes: a change of the service's own weights
     moves prod (production: true) too, and a terminal is asked before that."""
-    import chartgen.commands.canary as command
+    import chartgen.commands.common as common
 
-    monkeypatch.setattr(command, "_interactive", lambda: True)
+    monkeypatch.setattr(common, "interactive", lambda: True)
     return "y\n"
 
 
@@ -353,9 +353,9 @@ def test_promote_names_the_environment_or_asks_at_a_terminal(tmp_path, monkeypat
     assert "proxy (dev): v1 90% / v2 10% → v1 75% / v2 25%" in out
     status = chartgen("canary", "status", "--env", "prod", "-c", str(catalog)).output
     assert re.search(r"^proxy\s+prod\s+v1,v2\s+v1 100% / v2 0%", status, re.M), status
-    import chartgen.commands.canary as command
+    import chartgen.commands.common as common
 
-    monkeypatch.setattr(command, "_interactive", lambda: True)
+    monkeypatch.setattr(common, "interactive", lambda: True)
     before = _tree(tmp_path)
     r = chartgen("canary", "promote", "proxy", "-c", str(catalog), input="n\n", ok=False)
     assert r.exit_code == 2 and "continue? [y/N]" in r.output and _tree(tmp_path) == before

@@ -9,7 +9,6 @@ The work is done by ``chartgen.lifecycle.canary``; this module parses the argume
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -18,7 +17,7 @@ from ..lifecycle.canary import promote as do_promote
 from ..lifecycle.canary import rollback as do_rollback
 from ..lifecycle.canary import status as canary_status
 from . import options
-from .common import Painter, err, print_bump, print_changeset, print_notes, run_guarded
+from .common import Painter, err, print_bump, print_changeset, print_notes, production_confirmation, run_guarded
 
 _env_option = options.environment(
     "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights. Required when the "
@@ -102,21 +101,11 @@ def _print_change(change) -> None:
     click.echo(f"wrote {change.catalog.name} and {len(outcome.result.changed)} generated file(s)")
 
 
-def _confirm_production(envs: list[str]) -> bool:
-    """At a terminal: ask before a change without --env moves a production environment."""
-    return click.confirm(f"without --env this also changes production environment(s) {', '.join(envs)}; "
-                         "continue?", default=False, err=True)
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
-
-
 def _change(catalog: str, how, **kwargs) -> None:
     """Run a weight change (``how``: promote, rollback or set_weights) and print it. A change
     without --env that would move a production environment is confirmed at a terminal, and
     refused otherwise (``ProductionNotNamed``)."""
-    confirm = _confirm_production if _interactive() else None
+    confirm = production_confirmation("without --env this also changes production environment(s) {envs}; continue?")
     try:
         change = how(catalog, wait_message=err, warn=err, confirm_production=confirm, **kwargs)
     except UnknownVersion as exc:

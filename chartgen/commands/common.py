@@ -147,3 +147,17 @@ def run_guarded(fn, ctx: Ctx, fmt: str = "text", report: bool = False):
 
 __all__ = ["Ctx", "Painter", "err", "print_bump", "print_changeset", "print_notes", "report_error", "run_guarded",
            "use_color"]
+
+
+def interactive() -> bool:
+    """A person at a terminal can answer a question (stdin and stderr are terminals)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def production_confirmation(question: str):
+    """For an edit without --env that would change production environments: at a terminal, a
+    function asking ``question`` (``{envs}`` is replaced by their names); elsewhere None, so the
+    edit is refused."""
+    if not interactive():
+        return None
+    return lambda envs: click.confirm(question.format(envs=", ".join(envs)), default=False, err=True)

@@ -9,7 +9,6 @@ helmfile, so every step is a reviewed change with a changelog line. The work is 
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -20,7 +19,7 @@ from ..lifecycle.istio_upgrade import promote as do_promote
 from ..lifecycle.istio_upgrade import start as do_start
 from ..lifecycle.istio_upgrade import status as upgrade_status
 from . import options
-from .common import Painter, err, print_bump, print_changeset, print_notes, run_guarded
+from .common import Painter, err, print_bump, print_changeset, print_notes, production_confirmation, run_guarded
 
 _env_option = options.environment(
     "Edit environments.ENV.istio instead of the mesh-wide istio block. Without it, a step that changes a "
@@ -125,20 +124,11 @@ def _print_step(step) -> None:
         click.echo(f"note: {RESTART_NOTE}")
 
 
-def _confirm_production(envs: list[str]) -> bool:
-    """At a terminal: ask before a step without --env changes a production environment."""
-    return click.confirm(f"without --env this also changes the control plane of production environment(s) "
-                         f"{', '.join(envs)}; continue?", default=False, err=True)
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
-
-
 def _step(catalog: str, how, **kwargs) -> None:
     """Run a step and print it. A step without --env that changes a production environment is
     confirmed at a terminal and refused otherwise, unless --every-environment says so."""
-    confirm = _confirm_production if _interactive() else None
+    confirm = production_confirmation("without --env this also changes the control plane of production "
+                                      "environment(s) {envs}; continue?")
     try:
         step = how(catalog, wait_message=err, warn=err, confirm_production=confirm, **kwargs)
     except InvalidEdit:
