@@ -12,10 +12,10 @@ from pathlib import Path
 from .. import sarif
 from ..base.errors import Problem
 from ..graph import node_id
-from ..verify import EnvReport, FlowResult, verify_docs
+from ..verify import EnvReport, FlowResult, intended_flows, verify_docs
 from ..application.workloads import CODES, DOC, check_rendered
 from .findings import RULES, SARIF_LEVELS, help_uri
-from .workspace import Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
+from .workspace import Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, parsed, render_texts
 
 WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
         "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
@@ -77,24 +77,40 @@ def mesh_outbound(r: Rendered) -> str:
     return str(mode or "ALLOW_ANY")
 
 
-def verify_rendered(r: Rendered) -> EnvReport:
-    return verify_docs([(d.obj, d.source) for d in r.docs], r.view, r.gateway_namespace, mesh_outbound(r))
+def verify_rendered(r: Rendered, intended=None) -> EnvReport:
+    """``intended``: the environment's ``intended_flows``, if worked out already."""
+    return verify_docs([(d.obj, d.source) for d in r.docs], r.view, r.gateway_namespace, mesh_outbound(r), intended)
 
 
 def _verify_one(env: str) -> EnvReport:
-    project, texts = job_item("project"), job_item("texts")
-    report = verify_rendered(assemble(project, {env: texts[env]})[env])
+    report = verify_rendered(parsed(job_item("project"), job_item("rendered")[env]), job_item("intended")[env])
     return report if job_item("flows") else report.compact()
 
 
-def _reports(project: Project, envs: list[str], texts: dict[str, str], flows: bool = True) -> dict[str, EnvReport]:
+def _reports(project: Project, envs: list[str], texts: dict[str, str], intended: dict,
+             flows: bool = True) -> dict[str, EnvReport]:
     """Each environment parsed and verified: in forked processes for a large render on a machine
     with several cores (the model is CPU-bound Python), else in turn. ``flows`` False: a forked
     worker hands back only the problems (the whole matrix is tens of MB to pickle at 1,000 services)."""
     if in_forks(envs, texts):
-        return dict(zip(envs, fork_map(_verify_one, envs, project=project, texts=texts, flows=flows)))
+        rendered = assemble(project, texts, parse=False)  # the workers parse
+        return dict(zip(envs, fork_map(_verify_one, envs, project=project, rendered=rendered, intended=intended,
+                                       flows=flows)))
     rendered = assemble(project, texts)
-    return {env: verify_rendered(rendered[env]) for env in envs}
+    return {env: verify_rendered(rendered[env], intended[env]) for env in envs}
+
+
+def _intents(project: Project, envs: list[str]) -> tuple[dict, object]:
+    """(intent per environment, a function filling it in): the intent is read from the catalog
+    alone, so it is worked out while helm renders."""
+    views = {v.name: v for v in project.mesh.views}
+    intended: dict = {}
+
+    def work() -> None:
+        for env in envs:
+            intended[env] = intended_flows(views[env])
+
+    return intended, work
 
 
 def verify_project(project: Project, envs: list[str] | None = None, scratch: Path | None = None,
@@ -103,12 +119,13 @@ def verify_project(project: Project, envs: list[str] | None = None, scratch: Pat
     the same rendered environments (``chartgen.application.workloads``, the WL codes). ``flows`` False: the
     reports may hold only the problems."""
     envs = sorted(envs or project.environments())
+    intended, work = _intents(project, envs)
     if scratch is not None:
-        texts = render_texts(project, envs, scratch)
+        texts = render_texts(project, envs, scratch, meanwhile=work)
     else:
         with tempfile.TemporaryDirectory(prefix="chartgen-verify-") as tmp:
-            texts = render_texts(project, envs, Path(tmp))
-    reports = _reports(project, envs, texts, flows)
+            texts = render_texts(project, envs, Path(tmp), meanwhile=work)
+    reports = _reports(project, envs, texts, intended, flows)
     problems = [p for env in envs for p in env_problems(reports[env], project.catalog_file, project.source_map)]
     if workloads:
         problems += check_rendered(assemble(project, texts), list(workloads), catalog_file=project.catalog_file,

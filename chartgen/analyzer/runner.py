@@ -29,7 +29,8 @@ from .scanner import (apply_suppressions, collect, feed, find_checkov, load_supp
 from .schema import preload, validate_objects
 from .security import check_security
 from .webhook import check_webhook
-from .workspace import KUBE_VERSION, Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, render_texts
+from .workspace import (KUBE_VERSION, Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, parsed,
+                        render_texts)
 
 
 @dataclass
@@ -211,7 +212,7 @@ def _checked(project: Project, envs: list[str], checkov, warm: _WarmUp, findings
             istio = [loaded] if loaded is not None else []
             crds = loaded.crds if loaded is not None else None
             if forked:
-                findings += _analyze_forked(project, envs, texts, crds)
+                findings += _analyze_forked(project, envs, rendered, crds)
                 progress.step(f"checked {', '.join(envs)}")
             else:
                 for env in envs:
@@ -225,18 +226,18 @@ def _checked(project: Project, envs: list[str], checkov, warm: _WarmUp, findings
 
 
 def _analyze_one(env: str) -> tuple[list[Finding], dict]:
-    """One environment parsed and checked in a forked worker: its findings, and the CEL
-    verdicts it worked out (for the parent to save)."""
-    project, texts = job_item("project"), job_item("texts")
-    rendered = assemble(project, {env: texts[env]})[env]
+    """One environment checked in a forked worker (and parsed there, unless the parent parsed it
+    already for checkov): its findings, and the CEL verdicts it worked out (for the parent to save)."""
+    project = job_item("project")
+    rendered = parsed(project, job_item("rendered")[env])
     return analyze(project, rendered, job_item("crds")), fresh_verdicts()
 
 
-def _analyze_forked(project: Project, envs: list[str], texts: dict[str, str], crds) -> list[Finding]:
-    """Each environment parsed and checked in a forked process (a large render: the checks, the
-    behaviour model most, are CPU-bound), as ``verify`` does; the workers' CEL verdicts are kept."""
+def _analyze_forked(project: Project, envs: list[str], rendered: dict[str, Rendered], crds) -> list[Finding]:
+    """Each environment checked in a forked process (a large render: the checks, the behaviour
+    model most, are CPU-bound), as ``verify`` does; the workers' CEL verdicts are kept."""
     out: list[Finding] = []
-    for found, fresh in fork_map(_analyze_one, envs, project=project, texts=texts, crds=crds):
+    for found, fresh in fork_map(_analyze_one, envs, project=project, rendered=rendered, crds=crds):
         out += found
         add_verdicts(fresh)
     return out

@@ -14,7 +14,7 @@ import re
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,9 @@ import yaml
 from ..catalog.model import Catalog
 from ..base.errors import ChartgenError, UnknownEnvironment
 from ..catalog.validate import parse_catalog, read_catalog_text
-from ..lifecycle.generate import Options, plan
+from ..lifecycle.generate import Options, plan, validate_values
 from ..catalog.mesh import EnvView, Mesh, resolve
-from ..base.toolchain import Tool, find_tool, run
+from ..base.toolchain import Running, Tool, find_tool, start
 from ..values import chart_name
 from ..base.writer import scratch_file
 from ..base.yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
@@ -103,6 +103,7 @@ class Rendered:
     istiod_values: dict | None
     gateway_namespace: str
     known_namespaces: set[str] = field(default_factory=set)
+    parsed: bool = True  # False: ``docs`` not read yet (``assemble(parse=False)``; see ``parsed``)
 
 
 def deep_merge(base: Any, upper: Any) -> Any:
@@ -141,13 +142,26 @@ class Project:
         self.chart_name = chart_name(self.catalog)
         self.chart_dir = f"charts/{self.chart_name}"
         self.notes: list[str] = list(notes or [])
+        self.pending_checks: list = []  # what ``run_pending_checks`` runs (while helm renders)
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml", source_map=None) -> Project:
+    def from_catalog(cls, catalog: Catalog, root: Path, catalog_file: str = "catalog.yaml", source_map=None,
+                     defer_checks: bool = False) -> Project:
         """Plan the output like ``chartgen generate`` (reading the user's values files under ``root``),
-        without the GitOps exports: no lint check reads them, and building them costs a CRD check."""
+        without the GitOps exports: no lint check reads them, and building them costs a CRD check.
+        ``defer_checks``: the generated values are checked against the chart's schema by
+        ``render_texts`` while helm renders, instead of now (the same check and error)."""
         mesh = resolve(catalog)
-        return cls(mesh, plan(mesh, root, Options(gitops=False)).files, catalog_file, [], source_map, root)
+        project = cls(mesh, plan(mesh, root, Options(gitops=False, validate_values=not defer_checks)).files,
+                      catalog_file, [], source_map, root)
+        if defer_checks:
+            project.pending_checks.append(lambda: validate_values(mesh))
+        return project
+
+    def run_pending_checks(self) -> None:
+        """The checks of the plan left for later (``from_catalog(defer_checks=True)``), once."""
+        while self.pending_checks:
+            self.pending_checks.pop(0)()
 
     @classmethod
     def load(cls, catalog_path: Path, envs=()) -> Project:
@@ -161,7 +175,7 @@ class Project:
             raise UnknownEnvironment(f"unknown environment {', '.join(map(repr, unknown))}; the catalog has "
                                      f"{', '.join(sorted(catalog.environments))}")
         return cls.from_catalog(catalog, catalog_path.resolve().parent, catalog_file=catalog_path.name,
-                                source_map=smap)
+                                source_map=smap, defer_checks=True)
 
     # --- the helmfile ------------------------------------------------------------------------
 
@@ -315,7 +329,8 @@ def write_files(project: Project, scratch: Path) -> None:
             scratch_file(scratch / rel, text)
 
 
-def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
+def start_helm(project: Project, env: str, scratch: Path, helm: Tool) -> Running:
+    """``helm template`` of ``env`` started (``Running.wait`` collects it)."""
     release = project.mesh_release
     args = ["template", release.name, str(scratch / project.chart_dir), "-n", release.namespace or "istio-system"]
     for i, (path, data) in enumerate(project.values_layers(release, env, project.chart_name)):
@@ -326,21 +341,37 @@ def helm_template(project: Project, env: str, scratch: Path, helm: Tool) -> str:
         else:
             args += ["-f", str(scratch / path)]
     args += ["--kube-version", KUBE_VERSION]
-    return run(helm, *args, what=f"helm template for environment {env}", env=_helm_env(scratch)).stdout
+    return start(helm, *args, what=f"helm template for environment {env}", env=_helm_env(scratch))
 
 
-def render_texts(project: Project, envs: list[str], scratch: Path, helm: str | None = None) -> dict[str, str]:
-    """``helm template`` output per environment (the environments render in parallel);
-    ``helm``: the binary (default: the lookup order of ``chartgen.base.toolchain``)."""
+def render_texts(project: Project, envs: list[str], scratch: Path, helm: str | None = None,
+                 meanwhile=None) -> dict[str, str]:
+    """``helm template`` output per environment. helm runs as separate processes, every
+    environment at once; while they render, this thread runs the project's pending checks and
+    then ``meanwhile()`` (work that needs no rendered object), and threads collect helm's output.
+    ``helm``: the binary (default: the lookup order of ``chartgen.base.toolchain``). A failure of
+    either side stops the renders."""
     tool = find_tool("helm", helm)
     write_files(project, scratch)
+    running: dict[str, Running] = {}
     with ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:
-        return dict(zip(envs, pool.map(lambda e: helm_template(project, e, scratch, tool), envs)))
+        try:
+            for env in envs:
+                running[env] = start_helm(project, env, scratch, tool)
+            waits = {env: pool.submit(r.wait) for env, r in running.items()}
+            project.run_pending_checks()
+            if meanwhile is not None:
+                meanwhile()
+            return {env: waits[env].result().stdout for env in envs}
+        except BaseException:
+            for r in running.values():
+                r.kill()
+            raise
 
 
 def assemble(project: Project, texts: dict[str, str], parse: bool = True) -> dict[str, Rendered]:
     """Parse the rendered output and gather the values around each environment (``parse``
-    False: the values only, no objects; for a caller whose workers parse)."""
+    False: the values only, no objects; for a caller whose workers parse: ``parsed``)."""
     views = {v.name: v for v in project.mesh.views}
     chart_parent = project.chart_dir.rsplit("/", 1)[0]
     out = {}
@@ -351,9 +382,22 @@ def assemble(project: Project, texts: dict[str, str], parse: bool = True) -> dic
             project.merged_values(None, env, project.catalog.istio.gatewayRelease)
         istiod_values = project.merged_values(project.istiod_release, env) if project.istiod_release else \
             project.merged_values(None, env, "istiod")
-        r = Rendered(env, views[env], text, docs, mesh_values, gw_values, istiod_values, project.gateway_namespace())
+        r = Rendered(env, views[env], text, docs, mesh_values, gw_values, istiod_values, project.gateway_namespace(),
+                     parsed=parse)
         r.known_namespaces = _known_namespaces(project, r)
         out[env] = r
+    return out
+
+
+def parsed(project: Project, r: Rendered) -> Rendered:
+    """``r`` with its objects: itself when ``assemble`` parsed it, else parsed now (a forked
+    worker reads the parent's ``Rendered``: the values are gathered once, the objects parsed
+    once, where they are checked)."""
+    if r.parsed:
+        return r
+    docs = split_documents(r.text, project.chart_dir.rsplit("/", 1)[0])
+    out = replace(r, docs=docs, parsed=True)
+    out.known_namespaces = _known_namespaces(project, out)
     return out
 
 

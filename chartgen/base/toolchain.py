@@ -216,6 +216,11 @@ class Running:
         self.proc.kill()
         return self.proc.communicate()
 
+    def kill(self) -> None:
+        """Kill it if it still runs, without collecting (another thread may be in ``wait``)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+
 
 def start(tool: Tool, *args: str, what: str | None = None, stdin: bool = False, env: dict | None = None,
           cwd: str | Path | None = None) -> Running:

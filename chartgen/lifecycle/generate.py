@@ -53,6 +53,9 @@ class Options:
     # them. A plan without them lacks files generate writes: never write or compare it.
     gitops: bool = True
     force: bool = False  # replace files chartgen did not write (writer.check_ours)
+    # check the generated values against the chart's schema while planning; a caller that
+    # plans with False runs ``validate_values`` itself (lint and verify: while helm renders)
+    validate_values: bool = True
 
 
 @dataclass
@@ -348,7 +351,8 @@ def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Ou
         notes.append(v.decision.note)
     chart_files = build_chart(mesh, v.meta(), body)
     chart_files[STATE_FILE] = _state_text(v.state())
-    _validate_values(mesh)
+    if options.validate_values:
+        validate_values(mesh)
     files = {f"{chart_dir}/{rel}": text for rel, text in chart_files.items()}
     owned_dirs = [chart_dir]
     merged = _mesh_files(mesh, root, chart_options(catalog, chart_dir, options), files, owned_dirs,
@@ -436,7 +440,7 @@ def _values_validator():
     return compiled_validator(VALUES_SCHEMA, name="chartgen values validator")
 
 
-def _validate_values(mesh: Mesh) -> None:
+def validate_values(mesh: Mesh) -> None:
     """The generated values must satisfy the chart's own schema in every environment
     (a guard against generator bugs; fastjsonschema compiles the schema to Python, which
     keeps this cheap for large meshes)."""

@@ -145,6 +145,79 @@ def rule_matches(rule: dict, req: Request) -> bool:
     return all(_condition(c, req) for c in rule.get("when") or [] if isinstance(c, dict))
 
 
+# --- rules compiled once per policy ------------------------------------------------------------
+# ``rule_matches`` reads every field of every source and operation on each request, most of them
+# absent; a compiled rule keeps only the fields present, as (value of the request, patterns,
+# excluded patterns, match). The same answers: ``_field`` with its absent fields dropped.
+
+_SOURCE_FIELDS = (("principals", "principal", istio_string), ("namespaces", "namespace", istio_string),
+                  ("serviceAccounts", "sa", istio_string), ("ipBlocks", "source_ip", _ip_match),
+                  ("remoteIpBlocks", "source_ip", _ip_match), ("requestPrincipals", "request_principal", istio_string))
+_OPERATION_FIELDS = (("ports", "port", istio_string), ("paths", "path", path_matches),
+                     ("methods", "method", istio_string), ("hosts", "host", istio_string))
+
+
+def _terms(d: dict, fields) -> tuple:
+    out = []
+    for key, attr, match in fields:
+        pos, neg = _values(d, key), _values(d, "not" + key[0].upper() + key[1:])
+        if pos or neg:
+            out.append((attr, tuple(pos), tuple(neg), match))
+    return tuple(out)
+
+
+def _request_value(req: Request, attr: str):
+    if attr == "sa":
+        if req.principal and "/sa/" in req.principal:
+            return f"{req.namespace}/{req.principal.rsplit('/sa/', 1)[1]}"
+        return None
+    if attr == "port":
+        return str(req.port)
+    return getattr(req, attr)
+
+
+def _terms_match(terms: tuple, req: Request) -> bool:
+    for attr, pos, neg, match in terms:
+        value = _request_value(req, attr)
+        if pos and not any(match(p, value) for p in pos):
+            return False
+        if neg and any(match(n, value) for n in neg):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    froms: tuple  # the sources' terms (empty: any source)
+    tos: tuple  # the operations' terms (empty: any operation)
+    when: tuple  # the conditions (dicts), checked by ``_condition``
+
+    def matches(self, req: Request) -> bool:
+        if self.froms and not any(_terms_match(t, req) for t in self.froms):
+            return False
+        if self.tos and not any(_terms_match(t, req) for t in self.tos):
+            return False
+        return all(_condition(c, req) for c in self.when)
+
+
+def compile_rule(rule: dict):
+    """The rule compiled (``CompiledRule``), or the rule itself when it is not of the expected
+    shape (then ``rule_matches`` reads it on each request, failing where it always did)."""
+    try:
+        froms = tuple(_terms(f.get("source") or {}, _SOURCE_FIELDS) for f in rule.get("from") or []
+                      if isinstance(f, dict))
+        tos = tuple(_terms(t.get("operation") or {}, _OPERATION_FIELDS) for t in rule.get("to") or []
+                    if isinstance(t, dict))
+        when = tuple(c for c in rule.get("when") or [] if isinstance(c, dict))
+    except (AttributeError, TypeError):
+        return rule
+    return CompiledRule(froms, tos, when)
+
+
+def _matches(compiled, req: Request) -> bool:
+    return compiled.matches(req) if isinstance(compiled, CompiledRule) else rule_matches(compiled, req)
+
+
 def has_l7(rule: dict) -> bool:
     """Does the rule use attributes ztunnel cannot see (``httpOperations``, ``httpSources``
     and the non-L4 ``when`` keys of the ambient conversion)?"""
@@ -184,6 +257,15 @@ def effective_rules(policy: Obj, point: str) -> list[dict]:
     return [_l4_only(r) if has_l7(r) else r for r in rules]
 
 
+def _compiled_rules(p: Obj, point: str) -> list:
+    """``effective_rules(p, point)`` compiled, once per policy and enforcement point (kept on
+    the object, which lives as long as its world)."""
+    rules = p.compiled.get(point)
+    if rules is None:
+        rules = p.compiled[point] = [compile_rule(r) for r in effective_rules(p, point)]
+    return rules
+
+
 def decide(policies: list[Obj], req: Request, point: str) -> Decision:
     """Evaluate the policies that apply at one enforcement point."""
     by_action: dict[str, list[Obj]] = {"CUSTOM": [], "DENY": [], "ALLOW": [], "AUDIT": []}
@@ -193,16 +275,16 @@ def decide(policies: list[Obj], req: Request, point: str) -> Decision:
             continue  # ztunnel does not support CUSTOM or AUDIT
         by_action.setdefault(action, []).append(p)
     for p in by_action["CUSTOM"]:
-        if any(rule_matches(r, req) for r in effective_rules(p, point)):
+        if any(_matches(r, req) for r in _compiled_rules(p, point)):
             return Decision(False, (p.ref,), f"CUSTOM policy at {point} delegates the request (not modelled: denied)")
     for p in by_action["DENY"]:
-        if any(rule_matches(r, req) for r in effective_rules(p, point)):
+        if any(_matches(r, req) for r in _compiled_rules(p, point)):
             return Decision(False, (p.ref,), f"DENY at {point}")
     allow = by_action["ALLOW"]
     if not allow:
         return Decision(True, (), f"no ALLOW policy at {point}")
     for p in allow:
-        if any(rule_matches(r, req) for r in effective_rules(p, point)):
+        if any(_matches(r, req) for r in _compiled_rules(p, point)):
             return Decision(True, (p.ref,), f"ALLOW at {point}")
     return Decision(False, tuple(sorted(p.ref for p in allow)), f"no ALLOW policy at {point} matches")
 

@@ -198,8 +198,11 @@ def _decide_hop(world: World, src: Workload, dst: Workload, port: int, req_path:
     return Verdict(d.allowed, why + [f"{d.why}: {', '.join(d.deciding)}" if d.deciding else d.why])
 
 
+_POINTS = {"sidecar": "sidecar", "ambient": "ztunnel", "proxy": "sidecar"}
+
+
 def point_of(w: Workload) -> str:
-    return {"sidecar": "sidecar", "ambient": "ztunnel", "proxy": "sidecar"}.get(w.mode, "none")
+    return _POINTS.get(w.mode, "none")
 
 
 # --- flows ----------------------------------------------------------------------------------------
@@ -267,7 +270,13 @@ class Evaluator:
         return routing.Routed((routing.Backend(name, ns, tuple(sorted(selector.items())), 1.0, port),), ())
 
     def backend_pods(self, b: routing.Backend) -> list[Workload]:
-        return [w for w in self.world.pods(b.namespace, dict(b.selector)) if w.kind == "service"]
+        """The service pods a backend's selector picks (cached per namespace and selector)."""
+        key = ("backend pods", b.namespace, b.selector)
+        found = self.world._cache.get(key)
+        if found is None:
+            found = self.world._cache[key] = [w for w in self.world.pods(b.namespace, dict(b.selector))
+                                              if w.kind == "service"]
+        return found
 
     # one request to a Service --------------------------------------------------------------------
     def to_service(self, src: Workload, name: str, ns: str, port: int, path: str | None,
@@ -326,6 +335,13 @@ class Evaluator:
         sc = self.world.sidecar_for(src)
         if sc is None:
             return True, ""
+        key = ("scope", id(sc), host, host_ns)  # the Sidecar lives as long as the world
+        found = self.world._cache.get(key)
+        if found is None:
+            found = self.world._cache[key] = self._scope(sc, host, host_ns)
+        return found
+
+    def _scope(self, sc: Obj, host: str, host_ns: str) -> tuple[bool, str]:
         for egress in sc.spec.get("egress") or []:
             for h in egress.get("hosts") or []:
                 ns_part, _, host_part = str(h).partition("/")
@@ -508,12 +524,14 @@ class EnvReport:
         return EnvReport(self.env, self.problems, self.count)
 
 
-def verify(world: World, view) -> EnvReport:
-    """Every intended flow, and every other flow by equivalence classes, evaluated."""
+def verify(world: World, view, intended: list[Intended] | None = None) -> EnvReport:
+    """Every intended flow, and every other flow by equivalence classes, evaluated.
+    ``intended``: ``intended_flows(view)``, when the caller has it already (it needs no rendered
+    object, so ``chartgen verify`` works it out while helm renders)."""
     ev = Evaluator(world, view)
     env = view.name
     results: list[FlowResult] = []
-    intended = intended_flows(view)
+    intended = intended_flows(view) if intended is None else intended
     wanted: set = set()
     for it in intended:
         results += _evaluate_intended(ev, it)
@@ -680,5 +698,6 @@ def _scraped_port(ev: Evaluator, svc, ns: str, port: int) -> bool:
     return m is not None and ev.world.pod_ports.get((ns, svc.service_name), {}).get(port, (None, port))[1] == m.port
 
 
-def verify_docs(docs, view, gateway_namespace: str, mesh_outbound: str = "ALLOW_ANY") -> EnvReport:
-    return verify(build_world(docs, view, gateway_namespace, mesh_outbound), view)
+def verify_docs(docs, view, gateway_namespace: str, mesh_outbound: str = "ALLOW_ANY",
+                intended: list[Intended] | None = None) -> EnvReport:
+    return verify(build_world(docs, view, gateway_namespace, mesh_outbound), view, intended)

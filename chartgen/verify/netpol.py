@@ -47,6 +47,13 @@ class Peer:
     def label_map(self) -> dict:
         return dict(self.labels)
 
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.ip, self.namespace, self.labels, self.named_ports))
+
+    def __hash__(self) -> int:  # the dataclass's hash, computed once (peers key the connection cache)
+        return self._hash
+
 
 def _peer_matches(world: World, policy_ns: str, peer: dict, other: Peer) -> bool:
     if "ipBlock" in peer:
@@ -88,13 +95,75 @@ def _rule_allows(world: World, policy: Obj, rule: dict, peers_key: str, other: P
     return any(isinstance(p, dict) and _peer_matches(world, policy.namespace, p, other) for p in peers)
 
 
+def _port_term(entry: dict) -> tuple:
+    """One ``ports`` entry as (protocol, low, high, name): ``_port_matches`` worked out once. A
+    port (or ``endPort``) that is no number stays the entry (``_port_matches`` reads it, failing
+    where it always did)."""
+    protocol = str(entry.get("protocol") or "TCP")
+    want = entry.get("port")
+    if want is None:
+        return protocol, None, None, None
+    if isinstance(want, str) and not want.isdigit():
+        return protocol, None, None, want
+    try:
+        low = int(want)
+        return protocol, low, int(entry.get("endPort") or low), None
+    except (TypeError, ValueError):
+        return protocol, entry, None, None
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A rule of one direction, read once: its ``ports`` entries as terms (None: any port) and
+    its peers (None: any peer); ``_rule_allows`` on the same rule gives the same answer."""
+
+    ports: tuple | None
+    peers: tuple | None
+
+    def allows(self, world: World, policy_ns: str, other: Peer, port: int, protocol: str, dst: Peer) -> bool:
+        if self.ports is not None and not any(_term_matches(t, port, protocol, dst) for t in self.ports):
+            return False
+        return self.peers is None or any(_peer_matches(world, policy_ns, p, other) for p in self.peers)
+
+
+def _term_matches(term: tuple, port: int, protocol: str, dst: Peer) -> bool:
+    proto, low, high, name = term
+    if proto != protocol:
+        return False
+    if isinstance(low, dict):
+        return _port_matches(low, port, protocol, dst)
+    if name is not None:
+        return any(n == name and number == port for n, number in dst.named_ports)
+    return low is None or low <= port <= high
+
+
+class _RawRule:
+    """A rule not of the expected shape, checked by ``_rule_allows`` as it stands."""
+
+    def __init__(self, policy: Obj, rule, peers_key: str):
+        self.policy, self.rule, self.peers_key = policy, rule, peers_key
+
+    def allows(self, world: World, policy_ns: str, other: Peer, port: int, protocol: str, dst: Peer) -> bool:
+        return _rule_allows(world, self.policy, self.rule, self.peers_key, other, port, protocol, dst)
+
+
+def _compile(policy: Obj, rule: dict, peers_key: str):
+    try:
+        ports = rule.get("ports") or []
+        terms = tuple(_port_term(p) for p in ports if isinstance(p, dict)) if ports else None
+        peers = rule.get(peers_key)
+        return _Rule(terms, tuple(p for p in peers if isinstance(p, dict)) if peers else None)
+    except TypeError:
+        return _RawRule(policy, rule, peers_key)
+
+
 def _rule_index(world: World, policy: Obj, rules_key: str, peers_key: str) -> tuple[list, dict]:
-    """A policy's rules of one direction as (rules any peer may match, {label pair: rules}):
-    a rule whose every peer selects pods by ``matchLabels`` can only match a pod carrying the
-    first pair of one of those selectors, so a lookup checks the candidates, not every rule
-    (cached per policy; the full check still runs on each candidate)."""
-    key = ("np-rules", id(policy), rules_key)
-    if key not in world._cache:
+    """A policy's rules of one direction, compiled, as (rules any peer may match, {label pair:
+    rules}): a rule whose every peer selects pods by ``matchLabels`` can only match a pod
+    carrying the first pair of one of those selectors, so a lookup checks the candidates, not
+    every rule (cached per policy; the full check still runs on each candidate)."""
+    index_key = "np-rules-" + rules_key
+    if index_key not in policy.compiled:
         generic: list = []
         index: dict = {}
         for r in policy.spec.get(rules_key) or []:
@@ -108,13 +177,14 @@ def _rule_index(world: World, policy: Obj, rules_key: str, peers_key: str) -> tu
                     firsts = None
                     break
                 firsts.append(next(iter(sorted((str(k), str(v)) for k, v in labels.items()))))
+            compiled = _compile(policy, r, peers_key)
             if firsts is None:
-                generic.append(r)
+                generic.append(compiled)
             else:
                 for kv in dict.fromkeys(firsts):
-                    index.setdefault(kv, []).append(r)
-        world._cache[key] = (generic, index)
-    return world._cache[key]
+                    index.setdefault(kv, []).append(compiled)
+        policy.compiled[index_key] = (generic, index)
+    return policy.compiled[index_key]
 
 
 def _candidates(world: World, policy: Obj, rules_key: str, peers_key: str, other: Peer) -> list:
@@ -135,7 +205,7 @@ def direction(world: World, pod: Peer, other: Peer, port: int, protocol: str, ki
         return True, []
     for p in selecting:  # the union of the rules: the first policy that allows decides
         for r in _candidates(world, p, rules_key, peers_key, other):
-            if _rule_allows(world, p, r, peers_key, other, port, protocol, dst):
+            if r.allows(world, p.namespace, other, port, protocol, dst):
                 return True, [p.ref]
     return False, sorted(p.ref for p in selecting)
 

@@ -51,6 +51,19 @@ class Workload:
     def label_map(self) -> dict:
         return dict(self.labels)
 
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.kind, self.name, self.namespace, self.labels, self.service_account, self.mode, self.ip,
+                     self.key, self.version))
+
+    def __hash__(self) -> int:  # the dataclass's hash, computed once (workloads key many caches and sets)
+        return self._hash
+
+    @cached_property
+    def service_name(self) -> str:
+        """The Service of a service's pods (the name without its versions)."""
+        return self.name.split(" (")[0]
+
     @property
     def principal(self) -> str | None:
         """The SPIFFE principal Istio derives from the ServiceAccount
@@ -72,6 +85,8 @@ class Obj:
     labels: dict
     spec: dict
     source: str = ""  # template path, if known
+    # what the model derives from the object once (compiled rules by enforcement point)
+    compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ref(self) -> str:
@@ -98,7 +113,7 @@ class World:
 
     def pod_port(self, w: Workload, port: int) -> int:
         """The port a service's pod ``w`` receives a connection to its Service's ``port`` on."""
-        return self.pod_ports.get((w.namespace, w.name.split(" (")[0]), {}).get(port, (None, port))[1]
+        return self.pod_ports.get((w.namespace, w.service_name), {}).get(port, (None, port))[1]
 
     def in_ns(self, kind: str, ns: str) -> list[Obj]:
         return self.by_ns.get(f"{kind}/{ns}", [])
