@@ -316,11 +316,21 @@ def split_documents(text: str, chart_parent: str) -> list[Doc]:
     return docs
 
 
+# Go's garbage collector target for the renders (Go's default: 100). helm template of 1,000
+# services allocates heavily: at 200 it takes about 15 % less CPU for about 15 % more memory
+# (4.1 s instead of 4.9 s, 300 MB instead of 260 MB; at 400, 3.8 s and 420 MB). The rendered
+# objects are the same. A GOGC set by the user is kept.
+HELM_GOGC = "200"
+
+
 def _helm_env(scratch: Path) -> dict:
     """helm's own directories inside the scratch directory: no user repository or plugin
-    configuration takes part in the render."""
-    return {"HELM_CONFIG_HOME": scratch / "helm" / "config", "HELM_CACHE_HOME": scratch / "helm" / "cache",
-            "HELM_DATA_HOME": scratch / "helm" / "data"}
+    configuration takes part in the render; Go's collector target ``HELM_GOGC`` unless set."""
+    env = {"HELM_CONFIG_HOME": scratch / "helm" / "config", "HELM_CACHE_HOME": scratch / "helm" / "cache",
+           "HELM_DATA_HOME": scratch / "helm" / "data"}
+    if "GOGC" not in os.environ:
+        env["GOGC"] = HELM_GOGC
+    return env
 
 
 def write_files(project: Project, scratch: Path) -> None:

@@ -266,6 +266,48 @@ def _compiled_rules(p: Obj, point: str) -> list:
     return rules
 
 
+def _only_principals(rule) -> frozenset | None:
+    """The principals a compiled rule can match at most: every source of its ``from`` names
+    principals, none with a ``*`` (an exact match); None when it may match any request."""
+    if not isinstance(rule, CompiledRule) or not rule.froms:
+        return None
+    out: set = set()
+    for terms in rule.froms:
+        # the principal is the first term of a source (``_SOURCE_FIELDS``): a request without it
+        # fails the source before any other term is read
+        if not terms or terms[0][0] != "principal" or not terms[0][1] or any("*" in v for v in terms[0][1]):
+            return None
+        out.update(terms[0][1])
+    return frozenset(out)
+
+
+def _candidates(p: Obj, point: str, principal: str | None) -> list:
+    """The rules of ``p`` at ``point`` that a request from ``principal`` may match, in their
+    order: the others name only other principals, so they fail on their first term and
+    ``any`` over the candidates is ``any`` over every rule (an index built once per policy)."""
+    key = ("principals", point)
+    index = p.compiled.get(key)
+    if index is None:
+        generic: list = []
+        by_principal: dict = {}
+        for i, r in enumerate(_compiled_rules(p, point)):
+            only = _only_principals(r)
+            if only is None:
+                generic.append((i, r))
+            for name in only or ():
+                by_principal.setdefault(name, []).append((i, r))
+        index = p.compiled[key] = (generic, by_principal)
+    generic, by_principal = index
+    named = by_principal.get(principal) if principal is not None else None
+    if not named:
+        return [r for _, r in generic]
+    return [r for _, r in sorted(generic + named, key=lambda pair: pair[0])]
+
+
+def _any_rule(p: Obj, point: str, req: Request) -> bool:
+    return any(_matches(r, req) for r in _candidates(p, point, req.principal))
+
+
 def decide(policies: list[Obj], req: Request, point: str) -> Decision:
     """Evaluate the policies that apply at one enforcement point."""
     by_action: dict[str, list[Obj]] = {"CUSTOM": [], "DENY": [], "ALLOW": [], "AUDIT": []}
@@ -275,16 +317,16 @@ def decide(policies: list[Obj], req: Request, point: str) -> Decision:
             continue  # ztunnel does not support CUSTOM or AUDIT
         by_action.setdefault(action, []).append(p)
     for p in by_action["CUSTOM"]:
-        if any(_matches(r, req) for r in _compiled_rules(p, point)):
+        if _any_rule(p, point, req):
             return Decision(False, (p.ref,), f"CUSTOM policy at {point} delegates the request (not modelled: denied)")
     for p in by_action["DENY"]:
-        if any(_matches(r, req) for r in _compiled_rules(p, point)):
+        if _any_rule(p, point, req):
             return Decision(False, (p.ref,), f"DENY at {point}")
     allow = by_action["ALLOW"]
     if not allow:
         return Decision(True, (), f"no ALLOW policy at {point}")
     for p in allow:
-        if any(_matches(r, req) for r in _compiled_rules(p, point)):
+        if _any_rule(p, point, req):
             return Decision(True, (p.ref,), f"ALLOW at {point}")
     return Decision(False, tuple(sorted(p.ref for p in allow)), f"no ALLOW policy at {point} matches")
 
