@@ -83,7 +83,7 @@ def verify_rendered(r: Rendered, intended=None) -> EnvReport:
 
 
 def _verify_one(env: str) -> EnvReport:
-    report = verify_rendered(parsed(job_item("project"), job_item("rendered")[env]), job_item("intended")[env])
+    report = verify_rendered(parsed(job_item("project"), job_item("rendered")[env]), job_item("intended").get(env))
     return report if job_item("flows") else report.compact()
 
 
@@ -97,7 +97,7 @@ def _reports(project: Project, envs: list[str], texts: dict[str, str], intended:
         return dict(zip(envs, fork_map(_verify_one, envs, project=project, rendered=rendered, intended=intended,
                                        flows=flows)))
     rendered = assemble(project, texts)
-    return {env: verify_rendered(rendered[env], intended[env]) for env in envs}
+    return {env: verify_rendered(rendered[env], intended.get(env)) for env in envs}
 
 
 def _intents(project: Project, envs: list[str]) -> tuple[dict, object]:
