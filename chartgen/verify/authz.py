@@ -296,11 +296,11 @@ def _candidates(p: Obj, point: str, principal: str | None) -> list:
                 generic.append((i, r))
             for name in only or ():
                 by_principal.setdefault(name, []).append((i, r))
-        index = p.compiled[key] = (generic, by_principal)
-    generic, by_principal = index
+        index = p.compiled[key] = (generic, by_principal, [r for _, r in generic])
+    generic, by_principal, generic_rules = index
     named = by_principal.get(principal) if principal is not None else None
     if not named:
-        return [r for _, r in generic]
+        return generic_rules
     return [r for _, r in sorted(generic + named, key=lambda pair: pair[0])]
 
 

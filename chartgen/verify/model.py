@@ -356,13 +356,21 @@ class Evaluator:
         ok, why = self.sidecar_scope(src, host, ns)
         if not ok:
             return Verdict(False, [why])
-        if port not in {n for _, n in self.world.named_ports.get((ns, name), ())}:
+        if port not in self._declared(ns, name):
             # a port the Service does not declare: no route or waypoint applies; the caller
             # connects to the pods' addresses directly
             selector = self.services.get((ns, name)) or {}
             direct = routing.Routed((routing.Backend(name, ns, tuple(sorted(selector.items())), 1.0, port),), ())
             return self._backends(src, src, direct, port, path, [])
         return self.to_service(src, name, ns, port, path)
+
+    def _declared(self, ns: str, name: str) -> set:
+        """The port numbers the Service declares (cached per Service)."""
+        key = ("declared", ns, name)
+        found = self.world._cache.get(key)
+        if found is None:
+            found = self.world._cache[key] = {n for _, n in self.world.named_ports.get((ns, name), ())}
+        return found
 
     def external(self, src: Workload, ext_key: str, port: int) -> Verdict:
         ext = self.view.catalog.externalServices[ext_key]

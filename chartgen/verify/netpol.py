@@ -157,12 +157,18 @@ def _compile(policy: Obj, rule: dict, peers_key: str):
         return _RawRule(policy, rule, peers_key)
 
 
+_INDEX_KEYS = {"ingress": "np-rules-ingress", "egress": "np-rules-egress"}
+
+
 def _rule_index(world: World, policy: Obj, rules_key: str, peers_key: str) -> tuple[list, dict]:
     """A policy's rules of one direction, compiled, as (rules any peer may match, {label pair:
     rules}): a rule whose every peer selects pods by ``matchLabels`` can only match a pod
     carrying the first pair of one of those selectors, so a lookup checks the candidates, not
     every rule (cached per policy; the full check still runs on each candidate)."""
-    index_key = "np-rules-" + rules_key
+    index_key = _INDEX_KEYS[rules_key]
+    found = policy.compiled.get(index_key)
+    if found is not None:
+        return found
     if index_key not in policy.compiled:
         generic: list = []
         index: dict = {}

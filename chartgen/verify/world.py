@@ -107,6 +107,7 @@ class World:
     outside: Workload | None = None
     _label_index: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict)
+    _classes: dict = field(default_factory=dict)  # id(workload) -> its class (``class_key``)
 
     def kind(self, kind: str) -> list[Obj]:
         return self.objects.get(kind, [])
@@ -304,14 +305,13 @@ class World:
     def class_key(self, w: Workload) -> tuple:
         """The equivalence class of a workload for every policy: its namespace, identity, data
         plane and the labels policies read (a service's versions usually share one class)."""
-        cache = self._cache.setdefault("classes", {})
-        key = id(w)
-        if key not in cache:
+        found = self._classes.get(id(w))
+        if found is None:
             keys = self.relevant_keys()
             labels = tuple(kv for kv in w.labels if kv[0] in keys)
-            cache[key] = (w.kind == "service", w.namespace, labels, w.service_account, w.mode,
-                          None if w.kind == "service" else w.ip)
-        return cache[key]
+            found = self._classes[id(w)] = (w.kind == "service", w.namespace, labels, w.service_account, w.mode,
+                                            None if w.kind == "service" else w.ip)
+        return found
 
     def stranger(self, ns: str) -> Workload:
         return next(w for w in self.workloads if w.kind == "stranger" and w.namespace == ns)
