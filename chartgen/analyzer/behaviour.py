@@ -12,10 +12,11 @@ from pathlib import Path
 from .. import sarif
 from ..base.errors import Problem
 from ..graph import node_id
-from ..verify import EnvReport, FlowResult, intended_flows, verify_docs
+from ..verify import EnvReport, FlowResult, build_world, intended_flows, verify, verify_docs
 from ..application.workloads import CODES, DOC, check_rendered
 from .findings import RULES, SARIF_LEVELS, help_uri
-from .workspace import Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, parsed, render_texts
+from .workspace import (Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, keep_in_worker, parsed,
+                        render_texts)
 
 WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
         "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
@@ -83,7 +84,12 @@ def verify_rendered(r: Rendered, intended=None) -> EnvReport:
 
 
 def _verify_one(env: str) -> EnvReport:
-    report = verify_rendered(parsed(job_item("project"), job_item("rendered")[env]), job_item("intended").get(env))
+    """One environment parsed and verified in a forked worker (``verify_rendered``, with the
+    objects it builds kept until the worker exits)."""
+    r = parsed(job_item("project"), job_item("rendered")[env])
+    world = build_world([(d.obj, d.source) for d in r.docs], r.view, r.gateway_namespace, mesh_outbound(r))
+    report = verify(world, r.view, job_item("intended").get(env))
+    keep_in_worker(r, world, report)
     return report if job_item("flows") else report.compact()
 
 
