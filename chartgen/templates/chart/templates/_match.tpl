@@ -25,13 +25,14 @@ exposed segment prefix narrows to it; elsewhere it is dropped, so that the ingre
 admits exactly the exposed paths. An empty result means the rule cannot apply on
 the ingress. A segment prefix P ({pathPrefix: P}) stays one match where "segments"
 is true (the Gateway API's PathPrefix); for a VirtualService, whose prefix is a
-plain string prefix, it becomes two: {exact: P} and {prefix: "P/"}.
-Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "segments" false) | fromJsonArray }}
+plain string prefix, it becomes two: {exact: P} and {prefix: "P/"}. The list is left in
+.out.list, since include returns only text.
+Usage: {{- $_ := include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "segments" false "out" $holder) }}
 */}}
 {{- define "chartgen.matches" -}}
 {{- $ms := .match | default list -}}
 {{- if not .ingress -}}
-{{- toJson $ms -}}
+{{- $_ := set .out "list" $ms -}}
 {{- else -}}
 {{- $out := list -}}
 {{- $gp := int .svc.expose.gatewayPort -}}
@@ -84,6 +85,6 @@ Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $li
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- toJson $out -}}
+{{- $_ := set .out "list" $out -}}
 {{- end -}}
 {{- end -}}

@@ -21,170 +21,225 @@ Usage: {{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" 8080 "out" 
 {{- end -}}
 
 {{/*
-chartgen.httpRules: the VirtualService http rules of a service for one HTTP
-port, in order: fault rules (only when environment.chaos), A/B routes, then
-the default (weighted over version subsets, or the plain host; mirror when
-enabled). "port" is the destination port; "matchPort" (not 0) adds the port to
-every match of a mesh rule (a service with several ports, IST0112).
-Disabled retries render as exactly {attempts: 0} (Istio rejects other retry
-fields then). The weighted route is built once and shared by the fault rules
-and the default rule.
-Usage: {{- include "chartgen.httpRules" (dict "root" $ "svc" $svc "ingress" false "port" 8080 "matchPort" 0) | nindent 4 }}
+chartgen.httpParts: what every http rule of a service repeats, as YAML text, made once
+per service and shared by the mesh VirtualService's ports and the ingress
+VirtualService; left in .out (include returns only text):
+  tails.<port>, tails.<port>/<version>  the keys a rule ends with (chartgen.ruleTail):
+                retries, the route to that port (weighted over the version subsets, or
+                the plain host; or to one version, for an A/B route) and timeout
+  faults        (environment.chaos only) per fault rule: its fault key and its name as
+                YAML text (chartgen.faultYaml), its match, and whether it is a gRPC abort
+  routes        per A/B route: its name key as YAML text, version and match
+Disabled retries render as exactly {attempts: 0} (Istio rejects other retry fields then).
+Usage: {{- $_ := include "chartgen.httpParts" (dict "root" $ "svc" $svc "out" $parts) }}
 */}}
-{{- define "chartgen.httpRules" -}}
+{{- define "chartgen.httpParts" -}}
 {{- $svc := .svc -}}
-{{- $ingress := .ingress -}}
-{{- $matchPort := int (.matchPort | default 0) -}}
-{{- $weighted := dict -}}
-{{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" .port "out" $weighted) -}}
-{{- /* the fields every rule of the service carries: retries, timeout; their strings
-as YAML text (toYaml once here rather than once per rule) */ -}}
-{{- $common := dict -}}
+{{- $policy := dict "retries" "" "timeout" "" -}}
 {{- with $svc.retries -}}
 {{- $r := dict -}}
 {{- if and (hasKey . "attempts") (eq (int (get . "attempts")) 0) -}}
 {{- $_ := set $r "attempts" 0 -}}
 {{- else -}}
 {{- with get . "attempts" }}{{ $_ := set $r "attempts" (int .) }}{{ end -}}
-{{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" (toYaml .) }}{{ end -}}
-{{- with get . "retryOn" }}{{ $_ := set $r "retryOn" (toYaml .) }}{{ end -}}
+{{- with get . "perTryTimeout" }}{{ $_ := set $r "perTryTimeout" . }}{{ end -}}
+{{- with get . "retryOn" }}{{ $_ := set $r "retryOn" . }}{{ end -}}
 {{- end -}}
-{{- $_ := set $common "retries" $r -}}
+{{- $_ := set $policy "retries" (include "chartgen.retriesYaml" $r) -}}
 {{- end -}}
-{{- with $svc.timeout }}{{ $_ := set $common "timeout" (toYaml .) }}{{ end -}}
-{{- $_ := set $common "subsetYaml" $svc.subsetYaml -}}
-{{- $rules := list -}}
+{{- with $svc.timeout }}{{ $_ := set $policy "timeout" (include "chartgen.timeoutYaml" .) }}{{ end -}}
+{{- $split := list -}}
+{{- range $v, $w := $svc.weights -}}
+{{- if gt (int $w) 0 -}}
+{{- $split = append $split (dict "subset" (get $svc.subsetYaml $v) "weight" (int $w)) -}}
+{{- end -}}
+{{- end -}}
+{{- $tails := dict -}}
+{{- range $p := $svc.httpPorts -}}
+{{- $_ := set $tails (toString $p) (include "chartgen.ruleTail" (dict "svc" $svc "port" $p "policy" $policy "split" $split)) -}}
+{{- range $r := $svc.routes -}}
+{{- $v := toString (get $r "version") -}}
+{{- $one := list (dict "subset" (get $svc.subsetYaml $v)) -}}
+{{- $_ := set $tails (printf "%d/%s" (int $p) $v) (include "chartgen.ruleTail" (dict "svc" $svc "port" $p "policy" $policy "split" $one)) -}}
+{{- end -}}
+{{- end -}}
+{{- $faults := list -}}
 {{- if .root.Values.environment.chaos -}}
 {{- range $f := $svc.faults -}}
-{{- $fault := dict -}}
-{{- $grpc := false -}}
-{{- with get $f "abort" -}}
-{{- $percentage := dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent"))) -}}
-{{- if hasKey . "grpcStatus" -}}
-{{- $grpc = true -}}
-{{- $_ := set $fault "abort" (dict "grpcStatus" (toString (get . "grpcStatus")) "percentage" $percentage) -}}
-{{- else -}}
-{{- $_ := set $fault "abort" (dict "httpStatus" (int (get . "httpStatus")) "percentage" $percentage) -}}
+{{- $grpc := hasKey (get $f "abort" | default dict) "grpcStatus" -}}
+{{- $faults = append $faults (dict "fault" (include "chartgen.faultYaml" $f) "name" (get $f "name" | default "fault" | toYaml) "match" (get $f "match") "grpc" $grpc) -}}
 {{- end -}}
 {{- end -}}
-{{- with get $f "delay" -}}
-{{- $_ := set $fault "delay" (dict "fixedDelay" (get . "fixedDelay") "percentage" (dict "value" (float64 (ternary (get . "percent") 100 (hasKey . "percent"))))) -}}
-{{- end -}}
-{{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
-{{- $onPort := or (not $grpc) (has (int $.port) $svc.grpcPorts) -}}
-{{- $m := dict -}}
-{{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $f "match") "out" $m) -}}
-{{- $match := $m.list -}}
-{{- if and $onPort (or $match (not (get $f "match"))) -}}
-{{- $rule := merge (dict "fault" $fault "name" (get $f "name" | default "fault") "route" $weighted.route) $common -}}
-{{- with $match }}{{ $_ := set $rule "match" . }}{{ end -}}
-{{- $rules = append $rules $rule -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
+{{- $routes := list -}}
 {{- range $r := $svc.routes -}}
-{{- $m := dict -}}
-{{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" (get $r "match") "out" $m) -}}
-{{- $match := $m.list -}}
-{{- if $match -}}
-{{- $version := toString (get $r "version") -}}
-{{- $route := list (dict "destination" (merge (dict "subset" $version) $weighted.dest)) -}}
-{{- $rules = append $rules (merge (dict "match" $match "name" (get $r "name" | default (printf "route-%s" $version)) "route" $route) $common) -}}
+{{- $v := toString (get $r "version") -}}
+{{- $routes = append $routes (dict "name" (get $r "name" | default (printf "route-%s" $v) | toYaml) "version" $v "match" (get $r "match")) -}}
 {{- end -}}
-{{- end -}}
-{{- $default := merge (dict "name" "default" "route" $weighted.route) $common -}}
-{{- if $ingress -}}
-{{- with include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list) | fromJsonArray }}{{ $_ := set $default "match" . }}{{ end -}}
-{{- else if $matchPort -}}
-{{- $_ := set $default "match" (list (dict "port" $matchPort)) -}}
-{{- end -}}
-{{- if $svc.mirror.enabled -}}
-{{- $_ := set $default "mirror" (merge (dict "subset" (toString $svc.mirror.version)) $weighted.dest) -}}
-{{- $_ := set $default "mirrorPercentage" (dict "value" (float64 $svc.mirror.percent)) -}}
-{{- end -}}
-{{- $items := list -}}
-{{- range $rule := append $rules $default -}}
-{{- $items = append $items (include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s") -}}
-{{- end -}}
-{{- join "\n" $items -}}
+{{- $_ := set .out "tails" $tails -}}
+{{- $_ := set .out "faults" $faults -}}
+{{- $_ := set .out "routes" $routes -}}
 {{- end -}}
 
 {{/*
-chartgen.httpRule: one http rule of chartgen.httpRules (a dict of fault, match,
-mirror, mirrorPercentage, name, retries, route, timeout), one key a line, each
-line starting with a line break and indented for a list item, in the layout
-toYaml gives a list of rules (keys sorted, nested lists not indented). Strings
-from the values are written by toYaml (quoted where YAML needs it); those of
-retries and timeout arrive as YAML text already (chartgen.httpRules), and the
-subsets are looked up in subsetYaml (the model's, per version); the host is the
-service's FQDN, which never needs quotes.
-Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " | printf "- %s" }}
+chartgen.httpRules: the VirtualService http rules of a service for one HTTP port, in
+order: fault rules (only when environment.chaos), A/B routes, then the default
+(weighted over the version subsets, or the plain host; mirror when enabled), each a
+list item. "parts" is the service's chartgen.httpParts; "port" is the destination port;
+"matchPort" (not 0) adds the port to every match of a mesh rule (a service with several
+ports, IST0112); on the ingress, matches are combined with the exposed paths.
+Usage: {{- include "chartgen.httpRules" (dict "svc" $svc "parts" $parts "ingress" false "port" 8080 "matchPort" 0) | nindent 4 }}
+*/}}
+{{- define "chartgen.httpRules" -}}
+{{- $svc := .svc -}}
+{{- $ingress := .ingress -}}
+{{- $matchPort := int (.matchPort | default 0) -}}
+{{- $tail := get .parts.tails (toString .port) -}}
+{{- $rules := list -}}
+{{- range $f := .parts.faults -}}
+{{- /* a gRPC abort applies on the service's GRPC ports only */ -}}
+{{- if or (not $f.grpc) (has (int $.port) $svc.grpcPorts) -}}
+{{- $m := dict -}}
+{{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" $f.match "out" $m) -}}
+{{- if or $m.list (not $f.match) -}}
+{{- $rules = append $rules (dict "fault" $f.fault "match" $m.list "name" $f.name "tail" $tail) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $r := .parts.routes -}}
+{{- $m := dict -}}
+{{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" $ingress "matchPort" $matchPort "match" $r.match "out" $m) -}}
+{{- if $m.list -}}
+{{- $rules = append $rules (dict "match" $m.list "name" $r.name "tail" (get $.parts.tails (printf "%d/%s" (int $.port) $r.version))) -}}
+{{- end -}}
+{{- end -}}
+{{- $default := dict "name" "default" "tail" $tail -}}
+{{- if $ingress -}}
+{{- $m := dict -}}
+{{- $_ := include "chartgen.matches" (dict "svc" $svc "ingress" true "match" list "out" $m) -}}
+{{- $_ := set $default "match" $m.list -}}
+{{- else if $matchPort -}}
+{{- $_ := set $default "matchPort" $matchPort -}}
+{{- end -}}
+{{- if $svc.mirror.enabled -}}
+{{- $_ := set $default "mirror" (dict "svc" $svc "port" .port) -}}
+{{- end -}}
+{{- /* one list item per rule, one line break between them */ -}}
+{{- range $i, $rule := append $rules $default -}}
+{{- if $i }}{{ "\n" }}{{ end -}}
+- {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+chartgen.httpRule: one http rule of chartgen.httpRules, one key a line, each line
+starting with a line break and indented for a list item, in the layout toYaml gives a
+list of rules (keys sorted, nested lists not indented): "fault" (a fault rule's fault
+key, chartgen.faultYaml), "match" (a list) or "matchPort" (a default rule's match of
+its port alone), "mirror" (the default rule's: svc and port), "name" (YAML text) and
+"tail" (chartgen.ruleTail).
+Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " }}
 */}}
 {{- define "chartgen.httpRule" }}
-{{- if hasKey . "fault" }}
-  fault:
-  {{- with .fault.abort }}
-    abort:
-      {{- if hasKey . "grpcStatus" }}
-      grpcStatus: {{ toYaml .grpcStatus }}
-      {{- else }}
-      httpStatus: {{ .httpStatus }}
-      {{- end }}
-      percentage:
-        value: {{ .percentage.value }}
-  {{- end }}
-  {{- with .fault.delay }}
-    delay:
-      fixedDelay: {{ toYaml .fixedDelay }}
-      percentage:
-        value: {{ .percentage.value }}
-  {{- end }}
-  {{- if not .fault }} {}{{ end }}
+{{- with .fault }}
+{{- . }}
 {{- end }}
 {{- with .match }}
   match:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- with .matchPort }}
+  match:
+  - port: {{ . }}
+{{- end }}
 {{- with .mirror }}
   mirror:
-    host: {{ .host }}
+    host: {{ .svc.fqdn }}
     port:
-      number: {{ .port.number }}
-    subset: {{ get $.subsetYaml .subset }}
-{{- end }}
-{{- with .mirrorPercentage }}
+      number: {{ .port }}
+    subset: {{ get .svc.subsetYaml (toString .svc.mirror.version) }}
   mirrorPercentage:
-    value: {{ .value }}
+    value: {{ float64 .svc.mirror.percent }}
 {{- end }}
-  name: {{ toYaml .name }}
-{{- with .retries }}
+  name: {{ .name }}
+{{- .tail }}
+{{- end }}
+
+{{/*
+chartgen.faultYaml: the fault key of a fault rule, as chartgen.httpRule writes it (an
+abort's or a delay's percentage defaults to 100).
+Usage: {{ include "chartgen.faultYaml" $fault }}
+*/}}
+{{- define "chartgen.faultYaml" }}
+  fault:
+{{- with get . "abort" }}
+    abort:
+      {{- if hasKey . "grpcStatus" }}
+      grpcStatus: {{ toString (get . "grpcStatus") | toYaml }}
+      {{- else }}
+      httpStatus: {{ int (get . "httpStatus") }}
+      {{- end }}
+      percentage:
+        value: {{ float64 (ternary (get . "percent") 100 (hasKey . "percent")) }}
+{{- end }}
+{{- with get . "delay" }}
+    delay:
+      fixedDelay: {{ toYaml (get . "fixedDelay") }}
+      percentage:
+        value: {{ float64 (ternary (get . "percent") 100 (hasKey . "percent")) }}
+{{- end }}
+{{- if not (or (get . "abort") (get . "delay")) }} {}{{ end }}
+{{- end }}
+
+{{/*
+chartgen.ruleTail: the keys every http rule of a service ends with, as YAML text:
+retries and timeout ("policy": chartgen.retriesYaml, chartgen.timeoutYaml; "" for none)
+around the route to "port": over "split" (each a subset as YAML text and its weight,
+or one subset without a weight), or the plain host when "split" is empty.
+Usage: {{ include "chartgen.ruleTail" (dict "svc" $svc "port" 8080 "policy" $policy "split" $split) }}
+*/}}
+{{- define "chartgen.ruleTail" }}
+{{- .policy.retries }}
+  route:
+{{- range .split }}
+  - destination:
+      host: {{ $.svc.fqdn }}
+      port:
+        number: {{ $.port }}
+      subset: {{ .subset }}
+    {{- with .weight }}
+    weight: {{ . }}
+    {{- end }}
+{{- else }}
+  - destination:
+      host: {{ .svc.fqdn }}
+      port:
+        number: {{ .port }}
+{{- end }}
+{{- .policy.timeout }}
+{{- end }}
+
+{{/*
+chartgen.retriesYaml / chartgen.timeoutYaml: the retries key of an http rule (from a
+dict of attempts, perTryTimeout, retryOn; none when it is empty) and its timeout key.
+Usage: {{ include "chartgen.retriesYaml" $retries }}
+*/}}
+{{- define "chartgen.retriesYaml" }}
+{{- if . }}
   retries:
     {{- if hasKey . "attempts" }}
     attempts: {{ .attempts }}
     {{- end }}
     {{- with .perTryTimeout }}
-    perTryTimeout: {{ . }}
+    perTryTimeout: {{ toYaml . }}
     {{- end }}
     {{- with .retryOn }}
-    retryOn: {{ . }}
+    retryOn: {{ toYaml . }}
     {{- end }}
 {{- end }}
-  route:
-{{- range .route }}
-  - destination:
-      host: {{ .destination.host }}
-      port:
-        number: {{ .destination.port.number }}
-      {{- with .destination.subset }}
-      subset: {{ get $.subsetYaml . }}
-      {{- end }}
-    {{- with .weight }}
-    weight: {{ . }}
-    {{- end }}
 {{- end }}
-{{- with .timeout }}
-  timeout: {{ . }}
-{{- end }}
+
+{{- define "chartgen.timeoutYaml" }}
+  timeout: {{ toYaml . }}
 {{- end }}
 
 {{/*
@@ -197,7 +252,7 @@ Usage: {{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" false "
 {{- define "chartgen.ruleMatch" -}}
 {{- $ms := .match | default list -}}
 {{- if .ingress -}}
-{{- $_ := set .out "list" (include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms) | fromJsonArray) -}}
+{{- $_ := include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms "out" .out) -}}
 {{- else if .matchPort -}}
 {{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" .matchPort "out" .out) -}}
 {{- else -}}
