@@ -136,12 +136,25 @@ ENTRY_DEFAULTS = (("chartgen.serviceDefaults", "services", Service),
 
 
 def entry_defaults(model: type[ValuesModel]) -> dict[str, Any]:
-    """What the templates assume for each key an entry of ``model`` leaves out."""
+    """What the templates assume for each key an entry of ``model`` leaves out. Each is an
+    empty value (false, 0, "", [], {}) or a map of them: the templates fill the defaults in
+    with sprig's ``merge``, which also gives a key that an entry states empty its default, so
+    only then does an entry's empty value stay what it was."""
     out = {}
     for name, f in model.model_fields.items():
         value = f.get_default(call_default_factory=True)
         out[name] = value.model_dump() if isinstance(value, BaseModel) else value
+        _refuse_non_empty(f"{model.__name__}.{name}", out[name])
     return out
+
+
+def _refuse_non_empty(path: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _refuse_non_empty(f"{path}.{key}", inner)
+    elif value not in (False, 0, "", [], None):
+        raise ValueError(f"{path}: the template default {value!r} is not empty; sprig's merge would "
+                         "replace an entry's empty value with it (give the key an empty default)")
 
 
 def _flow(value) -> str:
@@ -178,7 +191,7 @@ def _fail_helper() -> list[str]:
 
 def contract_template() -> str:
     """The generated helper template: the default of every key of a service and an external
-    service (chartgen.fillDefaults fills them in, so templates never read an absent key), and
+    service (chartgen.model fills them in, so templates never read an absent key), and
     chartgen.fail with the message of each check the schema cannot express."""
     lines = [
         "{{/* The values contract as the templates see it: defaults of absent keys, messages of the checks. */}}",

@@ -10,14 +10,14 @@ import re
 import fastjsonschema
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 
 from chartgen.base.errors import CatalogError
 from chartgen.invariants import BY_ID, INVARIANTS
 from chartgen.catalog.mesh import env_views
 from chartgen.catalog.validate import load_catalog, parse_catalog
 from chartgen.values import chart_values
-from chartgen.values_model import NOTES, ChartValues
+from chartgen.values_model import NOTES, ChartValues, ValuesModel
 from chartgen.values_contract import ENTRY_DEFAULTS, GENERATED, _walk, entry_defaults, values_schema
 from chartgen.values_schema import VALUES_SCHEMA
 from conftest import ROOT
@@ -136,6 +136,21 @@ def test_template_defaults_agree_with_the_schema(helper, key, model):
     assert list(defaults) == list(entry["properties"]), helper
     for k, v in defaults.items():
         _agrees(v, _schema_at(f"{key}.<name>.{k}"), f"{key}.<name>.{k}")
+
+
+@pytest.mark.parametrize("default", [True, 2, "30s", ["a"], {"enabled": True}])
+def test_a_template_default_that_is_not_empty_is_refused(default):
+    """The templates fill defaults in with sprig's merge, which replaces an entry's empty value
+    (false, 0, "") with the default: a non-empty default would override what a user states."""
+    model = create_model("Entry", __base__=ValuesModel, key=(type(default), default))
+    with pytest.raises(ValueError, match=r"Entry\.key.* is not empty"):
+        entry_defaults(model)
+
+
+def test_empty_template_defaults_are_accepted():
+    model = create_model("Entry", __base__=ValuesModel, on=(bool, False), n=(int, 0), s=(str, ""),
+                         xs=(list, []), m=(dict, {}))
+    assert entry_defaults(model) == {"on": False, "n": 0, "s": "", "xs": [], "m": {}}
 
 
 def test_notes_name_keys_of_the_values():
