@@ -15,6 +15,24 @@ Usage: {{- $_ := include "chartgen.portMatches" (dict "match" $list "port" 8080 
 {{- end -}}
 
 {{/*
+chartgen.ruleMatch: the match list of an http rule (empty when the rule has no
+match left), left in .out.list (include returns only text): the rule's matches
+on the ingress (chartgen.matches) or with the port of a mesh rule ("matchPort",
+chartgen.portMatches).
+Usage: {{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" false "matchPort" 8080 "match" $list "out" $holder) }}
+*/}}
+{{- define "chartgen.ruleMatch" -}}
+{{- $ms := .match | default list -}}
+{{- if .ingress -}}
+{{- $_ := include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms "out" .out) -}}
+{{- else if .matchPort -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" .matchPort "out" .out) -}}
+{{- else -}}
+{{- $_ := set .out "list" $ms -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 chartgen.matches: the match list of one HTTP rule. Mesh rules keep the rule's
 matches. Ingress rules combine each match with each exposed path
 (svc.pathMatches: one entry per path, ORed) and, on a non-default gateway port,

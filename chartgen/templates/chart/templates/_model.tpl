@@ -2,7 +2,7 @@
 
 {{/*
 Helpers of the mesh chart, one file per concern (_names, _labels, _contract, _model,
-_checks, _ports, _expose, _calls, _match, _routes, _gatewayapi). Every define is
+_checks, _ports, _expose, _calls, _match, _routes, _l4routes, _gatewayapi). Every define is
 named "chartgen.<name>" here; chartgen prefixes it with the chart's name instead when it
 copies the templates into a chart (Helm's define names are global across a chart and its
 subcharts). Templates read only the keys listed in

@@ -1,24 +1,4 @@
-{{/* The VirtualService rules of a service: HTTP (faults, A/B, default, mirror), TCP and TLS. */}}
-
-{{/*
-chartgen.weighted: the route of a rule to "port" of a service: weighted over
-the version subsets, or the plain host. Left in .out (include returns text).
-Usage: {{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" 8080 "out" $holder) }}
-*/}}
-{{- define "chartgen.weighted" -}}
-{{- $dest := dict "host" .svc.fqdn "port" (dict "number" (int .port)) -}}
-{{- $route := list -}}
-{{- range $v, $w := .svc.weights -}}
-{{- if gt (int $w) 0 -}}
-{{- $route = append $route (dict "destination" (merge (dict "subset" $v) $dest) "weight" (int $w)) -}}
-{{- end -}}
-{{- end -}}
-{{- if not $route -}}
-{{- $route = list (dict "destination" $dest) -}}
-{{- end -}}
-{{- $_ := set .out "route" $route -}}
-{{- $_ := set .out "dest" $dest -}}
-{{- end -}}
+{{/* The VirtualService http rules of a service: faults, A/B routes, the default (weights, mirror). */}}
 
 {{/*
 chartgen.httpParts: what every http rule of a service repeats, as YAML text, made once
@@ -166,7 +146,8 @@ Usage: {{ include "chartgen.httpRule" $rule | trimPrefix "\n  " }}
 
 {{/*
 chartgen.faultYaml: the fault key of a fault rule, as chartgen.httpRule writes it (an
-abort's or a delay's percentage defaults to 100).
+abort's or a delay's percentage defaults to 100). A duration needs no quotes: the
+values schema admits only digits and units ("1.5s", "1h30m"), which YAML reads as text.
 Usage: {{ include "chartgen.faultYaml" $fault }}
 */}}
 {{- define "chartgen.faultYaml" }}
@@ -183,7 +164,7 @@ Usage: {{ include "chartgen.faultYaml" $fault }}
 {{- end }}
 {{- with get . "delay" }}
     delay:
-      fixedDelay: {{ toYaml (get . "fixedDelay") }}
+      fixedDelay: {{ get . "fixedDelay" }}
       percentage:
         value: {{ float64 (ternary (get . "percent") 100 (hasKey . "percent")) }}
 {{- end }}
@@ -221,6 +202,7 @@ Usage: {{ include "chartgen.ruleTail" (dict "svc" $svc "port" 8080 "policy" $pol
 {{/*
 chartgen.retriesYaml / chartgen.timeoutYaml: the retries key of an http rule (from a
 dict of attempts, perTryTimeout, retryOn; none when it is empty) and its timeout key.
+Durations are written as they are (chartgen.faultYaml says why), retryOn by toYaml.
 Usage: {{ include "chartgen.retriesYaml" $retries }}
 */}}
 {{- define "chartgen.retriesYaml" }}
@@ -230,7 +212,7 @@ Usage: {{ include "chartgen.retriesYaml" $retries }}
     attempts: {{ .attempts }}
     {{- end }}
     {{- with .perTryTimeout }}
-    perTryTimeout: {{ toYaml . }}
+    perTryTimeout: {{ . }}
     {{- end }}
     {{- with .retryOn }}
     retryOn: {{ toYaml . }}
@@ -239,52 +221,5 @@ Usage: {{ include "chartgen.retriesYaml" $retries }}
 {{- end }}
 
 {{- define "chartgen.timeoutYaml" }}
-  timeout: {{ toYaml . }}
+  timeout: {{ . }}
 {{- end }}
-
-{{/*
-chartgen.ruleMatch: the match list of an http rule (empty when the rule has no
-match left), left in .out.list (include returns only text): the rule's matches
-on the ingress (chartgen.matches) or with the port of a mesh rule ("matchPort",
-chartgen.portMatches).
-Usage: {{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" false "matchPort" 8080 "match" $list "out" $holder) }}
-*/}}
-{{- define "chartgen.ruleMatch" -}}
-{{- $ms := .match | default list -}}
-{{- if .ingress -}}
-{{- $_ := include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms "out" .out) -}}
-{{- else if .matchPort -}}
-{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" .matchPort "out" .out) -}}
-{{- else -}}
-{{- $_ := set .out "list" $ms -}}
-{{- end -}}
-{{- end -}}
-
-{{/*
-chartgen.l4Rules: the VirtualService tcp or tls rules of a service ("kind"),
-one per port of that kind: weighted over the version subsets (a canary), with
-the port in the match when the service has several ports, and for tls the
-service host as SNI (passthrough: the sidecar routes by the TLS handshake).
-Usage: {{- include "chartgen.l4Rules" (dict "svc" $svc "kind" "tcp") | nindent 4 }}
-*/}}
-{{- define "chartgen.l4Rules" -}}
-{{- $svc := .svc -}}
-{{- $rules := list -}}
-{{- range $p := (ternary $svc.tlsPorts $svc.tcpPorts (eq $.kind "tls")) -}}
-{{- $w := dict -}}
-{{- $_ := include "chartgen.weighted" (dict "svc" $svc "port" $p "out" $w) -}}
-{{- $m := dict -}}
-{{- if $svc.multiPort -}}
-{{- $_ := set $m "port" (int $p) -}}
-{{- end -}}
-{{- if eq $.kind "tls" -}}
-{{- $_ := set $m "sniHosts" (list $svc.fqdn) -}}
-{{- end -}}
-{{- $rule := dict "route" $w.route -}}
-{{- if $m -}}
-{{- $_ := set $rule "match" (list $m) -}}
-{{- end -}}
-{{- $rules = append $rules $rule -}}
-{{- end -}}
-{{- toYaml $rules -}}
-{{- end -}}
