@@ -242,7 +242,7 @@ def test_workloads_checked_without_verify(tmp_path, helm_path):
 
 def test_check_rendered_gives_located_problems_for_verify(tmp_path, helm_path):
     """The entry point ``chartgen verify --workloads`` calls with the environments it rendered."""
-    from chartgen.analyzer.workspace import Project, render
+    from chartgen.lifecycle.workspace import Project, render
     from chartgen.catalog.validate import load_catalog
 
     catalog_path = imported(tmp_path, SOCKSHOP, DATA / "sockshop" / "kiali-graph.json")

@@ -17,8 +17,8 @@ from .importer import port_protocol
 from .manifests import Manifests, Obj, selects
 from pathlib import Path
 from . import manifests as manifests_mod
-from ..analyzer.workspace import Project, deep_merge, render
-from ..values import mesh_values
+from ..lifecycle.workspace import Project, deep_merge, render
+from ..chart.values import mesh_values
 
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever
 AMBIENT_PROBE_SOURCE = "169.254.7.127/32"  # where ztunnel hands kubelet's probes to ambient pods
@@ -501,7 +501,7 @@ def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None =
 
 
 def environments(rendered: dict) -> list[Env]:
-    """The checked environments of ``analyzer.workspace.render``'s result: the values in
+    """The checked environments of ``lifecycle.workspace.render``'s result: the values in
     effect are chartgen's for the environment under the user's values files."""
     return [Env(name, r.view, deep_merge(mesh_values(r.view.mesh).of(r.view), r.mesh_values), Policies.of(r.docs),
                 r.view.catalog.istio.trustDomain) for name, r in sorted(rendered.items())]

@@ -21,17 +21,17 @@ from ..catalog.model import Catalog
 from .changeset import Changeset
 from ..base.schema_validators import compiled_validator
 from ..base.errors import CatalogError, ChartgenError, Problem, RenderError, ToolError
-from ..gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
+from ..chart.gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
 from ..releases.gitops import TOOLS, check_or_raise, export_files
 from ..releases.helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 from ..catalog.mesh import Mesh, resolve
-from ..render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
+from ..chart.render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from ..base.reading import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
 from ..base.toolchain import Tool, run
 from ..releases.userfiles import ValuesFileError, merge_user_values
 from ..catalog.validate import load_catalog
-from ..values import chart_name, mesh_values
-from ..values_schema import VALUES_SCHEMA
+from ..chart.values import chart_name, mesh_values
+from ..chart.values_schema import VALUES_SCHEMA
 from ..base.version import __version__
 from ..base.writer import WriteResult, locked, replace_file, write_plan
 
@@ -471,8 +471,9 @@ def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None =
 def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
     """``generate`` for a caller that already holds the lock of ``root``."""
     outcome = plan(load_catalog(catalog_path), root, options)
-    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit,
-                                merged=outcome.merged, force=options.force, protect=(catalog_path,))
+    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, diff=Changeset.between,
+                                before_commit=before_commit, merged=outcome.merged, force=options.force,
+                                protect=(catalog_path,))
     if outcome.result.cleaned:
         outcome.notes.append(f"removed {len(outcome.result.cleaned)} temporary file(s) left by an interrupted "
                              f"run: {', '.join(outcome.result.cleaned)}")
@@ -608,7 +609,8 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
         outcome.changeset = Changeset.between(root, files, owned)
         return outcome
     with locked(root, wait_message=wait_message):
-        outcome.result = write_plan(root, files, owned, force=options.force, protect=(catalog_path,))
+        outcome.result = write_plan(root, files, owned, diff=Changeset.between, force=options.force,
+                                    protect=(catalog_path,))
     return outcome
 
 

@@ -24,10 +24,10 @@ import yaml
 from ..catalog.model import Catalog
 from ..base.errors import ChartgenError, UnknownEnvironment
 from ..catalog.validate import parse_catalog, read_catalog_text
-from ..lifecycle.generate import Options, plan
+from .generate import Options, plan
 from ..catalog.mesh import EnvView, Mesh, resolve
 from ..base.toolchain import Tool, find_tool, run
-from ..values import chart_name
+from ..chart.values import chart_name
 from ..base.writer import scratch_file
 from ..base.yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
 
