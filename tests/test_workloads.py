@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from chartgen.application import callgraph, importer, manifests, workloads
-from chartgen.base import reading as safeio
+from chartgen.base import reading
 from chartgen.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ def test_sockshop_fails_on_identities_and_protocols_naming_each_then_passes_fixe
     assert {s for c, s in errors if c == "WL031"} == {"Service/sock-shop/carts-db", "Service/sock-shop/orders-db",
                                                       "Service/sock-shop/user-db", "Service/sock-shop/catalogue-db"}
     carts = next(f for f in report.findings if f.subject == "Deployment/sock-shop/carts")
-    assert carts.format().startswith(f"{safeio.display(SOCKSHOP)}:26:5: error: Deployment/sock-shop/carts: its pods run as "
+    assert carts.format().startswith(f"{reading.display(SOCKSHOP)}:26:5: error: Deployment/sock-shop/carts: its pods run as "
                                      "ServiceAccount 'default'")
     assert "set spec.template.spec.serviceAccountName: carts" in carts.message
     fixed = workloads.verify(str(catalog), [str(fixed_sockshop(tmp_path))], helm=helm_path)

@@ -680,7 +680,6 @@ def build_release_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Values of every release, keyed by path under ``values/``: ``<release>/common.yaml``
     and ``<release>/<env>.yaml`` for each environment that installs the release."""
     mesh = resolve(source)
-    catalog = mesh.catalog
     out: dict[str, dict] = {}
     builders = {
         "base": lambda r: _base(mesh),
