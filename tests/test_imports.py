@@ -201,3 +201,23 @@ def test_no_import_is_exempt_from_the_layers():
     ignore none (the command contracts' ignores only let every command use the shared helpers)."""
     exempt = {c["id"]: c.get("ignore_imports") for c in CONTRACTS if c["type"] == "layers" and c.get("ignore_imports")}
     assert exempt == {}
+
+
+def test_the_renderers_read_only_chartgens_own_package_data():
+    """docs/architecture.md, "Pure renderers": they read nothing but chartgen's package data.
+    Beyond the pure-renderers contract (no reading or writing module, no program), none opens a
+    path, builds one, or reads the environment; what they read comes from
+    `importlib.resources.files("chartgen")`."""
+    renderers = next(c for c in CONTRACTS if c["id"] == "pure-renderers")["source_modules"]
+    found = []
+    for module in renderers:
+        path = ROOT / (module.replace(".", "/") + ".py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            text = ast.unparse(node) if isinstance(node, (ast.Call, ast.Attribute)) else ""
+            if isinstance(node, ast.Call) and text.startswith(("open(", "Path(", "os.getenv(", "io.open(")):
+                found.append(f"{module}: {text[:60]}")
+            elif isinstance(node, ast.Attribute) and text in ("os.environ", "sys.argv", "sys.stdin"):
+                found.append(f"{module}: {text}")
+            elif isinstance(node, ast.Call) and text.startswith("resources.files(") and text != "resources.files('chartgen')":
+                found.append(f"{module}: {text}")
+    assert len(renderers) >= 7 and found == []
