@@ -327,7 +327,7 @@ from chartgen.analyzer.istio_crds import load
 from chartgen.analyzer.scanner import find_checkov, scan_set, start_checkov, collect
 from chartgen.base.toolchain import TIMEOUTS
 TIMEOUTS['checkov'] = 1200  # a mesh of this size takes checkov longer than a user's
-from chartgen.analyzer.workspace import assemble, render_texts
+from chartgen.lifecycle.workspace import assemble, render_texts
 t = {}
 s = time.perf_counter()
 def lap(name):

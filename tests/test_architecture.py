@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("chartgen", "tools", "benchmarks", "tests")
 MAX_COMPLEXITY = 20
 MAX_HELPER_LINES = 250
-HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
+HELPERS = ROOT / "chartgen" / "chart" / "static" / "templates"
 
 
 def _functions(blocks, prefix: str = ""):
