@@ -69,7 +69,9 @@ Usage: {{ include "bytefreezer-mesh.gatewayApiMatches" (dict "svc" $svc "ingress
 */}}
 {{- define "bytefreezer-mesh.gatewayApiMatches" -}}
 {{- $out := list -}}
-{{- range $m := include "bytefreezer-mesh.matches" (dict "svc" .svc "ingress" .ingress "match" .match "segments" true) | fromJsonArray -}}
+{{- $matches := dict -}}
+{{- $_ := include "bytefreezer-mesh.matches" (dict "svc" .svc "ingress" .ingress "match" .match "segments" true "out" $matches) -}}
+{{- range $m := $matches.list -}}
 {{- $x := include "bytefreezer-mesh.gatewayApiMatch" $m | fromJson -}}
 {{- if not (has $x $out) -}}
 {{- $out = append $out $x -}}

@@ -19,6 +19,24 @@ Usage: {{- $_ := include "bytefreezer-mesh.portMatches" (dict "match" $list "por
 {{- end -}}
 
 {{/*
+bytefreezer-mesh.ruleMatch: the match list of an http rule (empty when the rule has no
+match left), left in .out.list (include returns only text): the rule's matches
+on the ingress (bytefreezer-mesh.matches) or with the port of a mesh rule ("matchPort",
+bytefreezer-mesh.portMatches).
+Usage: {{- $_ := include "bytefreezer-mesh.ruleMatch" (dict "svc" $svc "ingress" false "matchPort" 8080 "match" $list "out" $holder) }}
+*/}}
+{{- define "bytefreezer-mesh.ruleMatch" -}}
+{{- $ms := .match | default list -}}
+{{- if .ingress -}}
+{{- $_ := include "bytefreezer-mesh.matches" (dict "svc" .svc "ingress" true "match" $ms "out" .out) -}}
+{{- else if .matchPort -}}
+{{- $_ := include "bytefreezer-mesh.portMatches" (dict "match" $ms "port" .matchPort "out" .out) -}}
+{{- else -}}
+{{- $_ := set .out "list" $ms -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 bytefreezer-mesh.matches: the match list of one HTTP rule. Mesh rules keep the rule's
 matches. Ingress rules combine each match with each exposed path
 (svc.pathMatches: one entry per path, ORed) and, on a non-default gateway port,
@@ -29,13 +47,14 @@ exposed segment prefix narrows to it; elsewhere it is dropped, so that the ingre
 admits exactly the exposed paths. An empty result means the rule cannot apply on
 the ingress. A segment prefix P ({pathPrefix: P}) stays one match where "segments"
 is true (the Gateway API's PathPrefix); for a VirtualService, whose prefix is a
-plain string prefix, it becomes two: {exact: P} and {prefix: "P/"}.
-Usage: {{ include "bytefreezer-mesh.matches" (dict "svc" $svc "ingress" true "match" $list "segments" false) | fromJsonArray }}
+plain string prefix, it becomes two: {exact: P} and {prefix: "P/"}. The list is left in
+.out.list, since include returns only text.
+Usage: {{- $_ := include "bytefreezer-mesh.matches" (dict "svc" $svc "ingress" true "match" $list "segments" false "out" $holder) }}
 */}}
 {{- define "bytefreezer-mesh.matches" -}}
 {{- $ms := .match | default list -}}
 {{- if not .ingress -}}
-{{- toJson $ms -}}
+{{- $_ := set .out "list" $ms -}}
 {{- else -}}
 {{- $out := list -}}
 {{- $gp := int .svc.expose.gatewayPort -}}
@@ -88,6 +107,6 @@ Usage: {{ include "bytefreezer-mesh.matches" (dict "svc" $svc "ingress" true "ma
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- toJson $out -}}
+{{- $_ := set .out "list" $out -}}
 {{- end -}}
 {{- end -}}
