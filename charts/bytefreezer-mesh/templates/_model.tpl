@@ -63,7 +63,7 @@ rather than carried in the values, where an override would leave it stale.
 {{- $externals := dict -}}
 {{- /* each entry with its defaults filled in: sprig's merge gives a key that the entry
 leaves out, null or empty its default, and merges a map default key by key. Every default
-is an empty value (false, 0, "", [], {} or a map of them: chartgen.values_contract refuses
+is an empty value (false, 0, "", [], {} or a map of them: the generator of _contract.tpl refuses
 others), so an empty value that an entry states stays what it was. */ -}}
 {{- range $key, $raw := ($V.services | default dict) -}}
 {{- $_ := set $services $key (merge (omit ($raw | default dict)) (deepCopy $sd)) -}}
