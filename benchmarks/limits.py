@@ -4,7 +4,7 @@ Measures, side by side (the same machine load):
 - `helm template` of the mesh chart for both environments (the reference);
 - chartgen's part of the limit check: building the Argo CD and Flux exports and the Flux
   values ConfigMaps, and checking every rendered object of every release of all three routes
-  (chartgen.limits.check_routes) for both environments;
+  (chartgen.releases.limits.check_routes) for both environments;
 - for information, rendering every release of every route with the real binaries.
 Then reports the largest object per route against its limit, and writes the section
 "Kubernetes' limits at scale" of docs/benchmarks.md. Needs CHARTGEN_UPSTREAM_CHARTS.
@@ -37,7 +37,7 @@ from synth import synth_catalog  # noqa: E402
 from chartgen.lifecycle.generate import generate  # noqa: E402
 from chartgen.releases.gitops import export_files  # noqa: E402
 from chartgen.releases.helmfile import release_plan  # noqa: E402
-from chartgen.limits import LIMITS, check_routes, client_side_apply, json_size  # noqa: E402
+from chartgen.releases.limits import LIMITS, check_routes, client_side_apply, json_size  # noqa: E402
 from chartgen.catalog.mesh import resolve  # noqa: E402
 from chartgen.base.toolchain import find_tool, tool_env  # noqa: E402
 from chartgen.catalog.validate import load_catalog  # noqa: E402
@@ -147,7 +147,7 @@ def write_section(row: dict) -> None:
         "Written by `python benchmarks/limits.py` (best of 3, measured side by side). The",
         f"{row['n']:,}-service synthetic catalog, both environments, with the Argo CD and Flux exports;",
         "every release of every route rendered with the real charts, then every object checked",
-        "against the API server's limits (`chartgen.limits`, lint codes CG140–CG144).",
+        "against the API server's limits (`chartgen.releases.limits`, lint codes CG140–CG144).",
         "",
         f"Machine: {machine()}.",
         "",

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import synth_catalog  # noqa: E402
 
-from chartgen.analyzer.workspace import HELM_GOGC  # noqa: E402
+from chartgen.lifecycle.workspace import HELM_GOGC  # noqa: E402
 from chartgen.base.toolchain import find_tool, tool_env, tool_version  # noqa: E402
 
 CHARTGEN = [sys.executable, "-m", "chartgen"]
@@ -53,16 +53,17 @@ def refuse_skipped_crds(cmd, stderr: str) -> None:
                          "(set CHARTGEN_UPSTREAM_CHARTS to a chart repository holding istio/base)")
 
 
-def timed(cmd, cwd=None, env=None, runs=5, setup=None, ok=(0,), lint=False) -> tuple[float, float]:
+def timed(cmd, cwd=None, env=None, runs=5, setup=None, ok=(0,), lint=False, cpu=False) -> tuple[float, float]:
     """(best seconds, peak RSS MB of the child) over ``runs`` fresh processes. ``lint``: stop
-    if a run skipped the Istio CRD checks."""
-    wall, peak, _ = timed_cpu(cmd, cwd, env, runs, setup, ok, lint)
-    return wall, peak
+    if a run skipped the Istio CRD checks. ``cpu``: the best CPU time (user + sys) of the child
+    instead of its wall time (steadier on a loaded machine)."""
+    wall, peak, cpu_secs = timed_cpu(cmd, cwd, env, runs, setup, ok, lint)
+    return (cpu_secs if cpu else wall), peak
 
 
 def timed_cpu(cmd, cwd=None, env=None, runs=5, setup=None, ok=(0,), lint=False) -> tuple[float, float, float]:
-    """``timed`` and the best CPU seconds (user + system of the process and every process it
-    started): on a shared machine the CPU time is the steadier number."""
+    """(best wall seconds, peak RSS MB of the child, best CPU seconds: user + system of the
+    process and every process it started) over ``runs`` fresh processes."""
     times, peaks, cpus = [], [], []
     for _ in range(runs):
         if setup:
@@ -78,10 +79,10 @@ def timed_cpu(cmd, cwd=None, env=None, runs=5, setup=None, ok=(0,), lint=False) 
             raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{r.stderr}")
         if lint:
             refuse_skipped_crds(cmd, r.stderr)
-        secs, rss, cpu = r.stdout.split()
+        secs, rss, cpu_secs = r.stdout.split()
         times.append(float(secs))
         peaks.append(int(rss) / 1024)
-        cpus.append(float(cpu))
+        cpus.append(float(cpu_secs))
     return min(times), max(peaks), min(cpus)
 
 
@@ -155,19 +156,53 @@ def bench_size(n: int, work: Path, helm: str, env: dict, lint_env: dict, mirror:
     rendered = helm_template(helm, chart, values, env)
     # the same objects as a static chart: one template file, no logic
     static = d / "static" / "synth-static"
-    (static / "templates").mkdir(parents=True)
-    (static / "Chart.yaml").write_text("apiVersion: v2\nname: synth-static\nversion: 1.0.0\n")
-    body = "\n".join(line for line in rendered.splitlines() if not line.startswith("# Source:"))
-    (static / "templates" / "all.yaml").write_text(body.replace("{{", "{{`{{`}}") + "\n")
-    t_tpl, _ = timed([helm, "template", "m", str(chart), "-n", "istio-system", "-f", str(values[0]), "-f", str(values[1])],
-                     runs=runs)
-    t_static, _ = timed([helm, "template", "m", str(static), "-n", "istio-system"], runs=runs)
+    static_chart(rendered, static)
+    t_tpl, t_static = template_overhead(helm, chart, values, static, runs)
     mean_scope, max_scope = sidecar_scope(rendered)
     out_row = {"n": n, "generate": gen, "noop": noop, "validate": val, "helm_template": t_tpl, "helm_static": t_static,
                "overhead": t_tpl / t_static, "peak_mb": max(gen_mem, val_mem), "scope_mean": mean_scope,
                "scope_max": max_scope, "objects": rendered.count("\nkind: ")}
     out_row.update(bench_lint(n, d, helm, chart, out, lint_env))
     return out_row
+
+
+def static_chart(rendered: str, static: Path) -> None:
+    """The same objects as ``rendered`` as a chart of one template file without logic."""
+    (static / "templates").mkdir(parents=True)
+    (static / "Chart.yaml").write_text(f"apiVersion: v2\nname: {static.name}\nversion: 1.0.0\n")
+    body = "\n".join(line for line in rendered.splitlines() if not line.startswith("# Source:"))
+    (static / "templates" / "all.yaml").write_text(body.replace("{{", "{{`{{`}}") + "\n")
+
+
+def template_overhead(helm: str, chart: Path, values: list[Path], static: Path, runs: int) -> tuple[float, float]:
+    """The best CPU time (user + sys) of ``helm template`` of the chart and of the static chart
+    holding the same objects, measured alternately (the same machine load for both)."""
+    args = [helm, "template", "m", str(chart), "-n", "istio-system"]
+    for v in values:
+        args += ["-f", str(v)]
+    t_tpl = t_static = float("inf")
+    for _ in range(runs):
+        t_tpl = min(t_tpl, timed(args, runs=1, cpu=True)[0])
+        t_static = min(t_static, timed([helm, "template", "m", str(static), "-n", "istio-system"], runs=1, cpu=True)[0])
+    return t_tpl, t_static
+
+
+def bench_overhead(work: Path, helm: str, rounds: int) -> list[dict]:
+    """``--only overhead``: the template overhead at 1,000 services alone, in ``rounds`` rounds of
+    the best of 3 CPU times each, with the load average (1 minute) at the start of each round."""
+    d = work / "overhead"
+    d.mkdir()
+    (d / "catalog.yaml").write_text(yaml.safe_dump(synth_catalog(1000), sort_keys=False))
+    subprocess.run(CHARTGEN + ["generate", "-c", "catalog.yaml", "-o", "out"], cwd=d, check=True, capture_output=True)
+    chart = d / "out" / "charts" / "synth-mesh"
+    values = [d / "out" / "values" / "synth-mesh" / "common.yaml", d / "out" / "values" / "synth-mesh" / "dev.yaml"]
+    static_chart(helm_template(helm, chart, values, tool_env()), d / "synth-static")
+    out = []
+    for _ in range(rounds):
+        load = os.getloadavg()[0]
+        t_tpl, t_static = template_overhead(helm, chart, values, d / "synth-static", 3)
+        out.append({"load": load, "helm_template_cpu": t_tpl, "static_cpu": t_static, "overhead": t_tpl / t_static})
+    return out
 
 
 def bench_lint(n: int, d: Path, helm: str, chart: Path, out: Path, lint_env: dict) -> dict:
@@ -265,7 +300,7 @@ def bench_verify(work: Path, helm: str, env: dict) -> dict:
     subprocess.run(CHARTGEN + ["generate"], cwd=d, check=True, capture_output=True)
     chart = d / "charts" / "synth-mesh"
     values = d / "values" / "synth-mesh"
-    # helm as lint and verify run it (Go's GC target, chartgen.analyzer.workspace.HELM_GOGC)
+    # helm as lint and verify run it (Go's GC target, chartgen.lifecycle.workspace.HELM_GOGC)
     tuned = dict(env, GOGC=HELM_GOGC) if "GOGC" not in os.environ else env
     got = side_by_side({"helm": helm_steps(helm, chart, values, env), "helm_gogc": helm_steps(helm, chart, values, tuned),
                         "verify": [{"cmd": CHARTGEN + ["verify"], "cwd": d, "ok": (0, 1)}]}, 3)
@@ -368,7 +403,7 @@ from chartgen.analyzer.istio_crds import load
 from chartgen.analyzer.scanner import find_checkov, scan_set, start_checkov, collect
 from chartgen.base.toolchain import TIMEOUTS
 TIMEOUTS['checkov'] = 1200  # a mesh of this size takes checkov longer than a user's
-from chartgen.analyzer.workspace import assemble, render_texts
+from chartgen.lifecycle.workspace import assemble, render_texts
 t = {}
 s = time.perf_counter()
 def lap(name):
@@ -412,9 +447,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report-from", metavar="JSON", type=Path,
                         help="rewrite docs/benchmarks.md from the JSON that an earlier run printed")
-    parser.add_argument("--only", choices=["lint_default", "lint_1000", "verify"],
+    parser.add_argument("--only", choices=["lint_default", "lint_1000", "verify", "overhead"],
                         help="measure this row alone and print it (docs/benchmarks.md is left as it is, "
                              "but for verify, whose section is rewritten, and lint_1000, whose row is)")
+    parser.add_argument("--rounds", type=int, default=3, help="--only overhead: rounds of best-of-3 CPU times")
     args = parser.parse_args()
     if args.report_from:
         saved = json.loads(args.report_from.read_text())
@@ -433,6 +469,9 @@ def main() -> None:
             for p in ("charts", "values", "helmfile.yaml"):
                 shutil.rmtree(default / p, ignore_errors=True) if p != "helmfile.yaml" else (default / p).unlink(missing_ok=True)
 
+        if args.only == "overhead":
+            print(json.dumps(bench_overhead(work, helm, args.rounds), indent=1))
+            return
         if args.only == "verify":
             v = bench_verify(work, helm, env)
             doc = ROOT / "docs" / "benchmarks.md"
@@ -569,9 +608,11 @@ def write_report(results: dict, sizes: list[dict]) -> None:
         "",
         "Each service: 2 ports, 2 versions with a canary, 3–5 dependencies, an SLO, a fault rule in dev",
         "(`benchmarks/synth.py`). `helm template` renders the dev environment; the static chart holds",
-        "the same rendered objects as plain YAML, so the ratio is the cost of the templates.",
+        "the same rendered objects as plain YAML, so the ratio is the cost of the templates. Both are",
+        "CPU times (user + sys, best of the runs, measured alternately): steadier than wall time on a",
+        "loaded machine.",
         "",
-        "| services | generate (cold) s | no-op s | validate s | helm template s | static s | overhead | peak MB | objects | Sidecar hosts mean / max |",
+        "| services | generate (cold) s | no-op s | validate s | helm template CPU s | static CPU s | overhead | peak MB | objects | Sidecar hosts mean / max |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in sizes:

@@ -20,7 +20,7 @@ from helpers.routemodel import (Objects, Request, gateway_api_ingress, gateway_a
 
 from chartgen.analyzer import Project, analyze, lint, render
 from chartgen.catalog.model import path_match, protocol_class
-from chartgen.gatewayapi import crd_set
+from chartgen.chart.gatewayapi import crd_set
 from chartgen.lifecycle.generate import Options, generate
 from chartgen.catalog.mesh import env_views
 from chartgen.catalog.validate import load_catalog, parse_catalog

@@ -8,12 +8,12 @@ from pathlib import Path
 import yaml
 
 from chartgen.catalog.model import Match
-from chartgen.gatewayapi import CRD_CHART, build_crd_chart, gateway_api_envs, uses_tcp_routes
+from chartgen.chart.gatewayapi import CRD_CHART, build_crd_chart, gateway_api_envs, uses_tcp_routes
 from chartgen.releases.helmfile import build_helmfile, build_release_values
 from chartgen.catalog.mesh import env_views, l7_needs
 from chartgen.catalog.rules.dataplane import gateway_api_prefix_regex, gateway_api_rank
 from chartgen.catalog.validate import parse_catalog
-from chartgen.values import chart_values
+from chartgen.chart.values import chart_values
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "ambient" / "catalog.yaml"

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("chartgen", "tools", "benchmarks", "tests")
 MAX_COMPLEXITY = 20
 MAX_HELPER_LINES = 250
-HELPERS = ROOT / "chartgen" / "templates" / "chart" / "templates"
+HELPERS = ROOT / "chartgen" / "chart" / "static" / "templates"
 
 
 def _functions(blocks, prefix: str = ""):
@@ -67,3 +67,33 @@ def test_function_names_follow_python_conventions():
         found += [f"{path.relative_to(ROOT)}:{n.lineno}: {n.name}" for n in ast.walk(tree)
                   if isinstance(n, ast.FunctionDef) and camel.search(n.name) and id(n) not in cel]
     assert found == []
+
+
+def _templates() -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(HELPERS.iterdir()) if p.is_file()}
+
+
+def test_no_template_writes_yaml_with_printf():
+    """Objects are template text and toYaml; printf builds only strings (names, hosts,
+    messages): no format string holds a line break or a YAML key or list item."""
+    import re
+
+    built = []
+    for name, text in _templates().items():
+        for fmt in re.findall(r'printf\s+"((?:[^"\\]|\\.)*)"', text):
+            if "\\n" in fmt or re.search(r"^\s*[A-Za-z]+:(\s|$)|^\s*- ", fmt):
+                built.append(f"{name}: printf {fmt!r}")
+    assert built == []
+    assert sum(text.count("printf") for text in _templates().values()) > 10  # the scan saw the templates
+
+
+def test_the_model_is_the_only_value_kept_on_the_root_context():
+    """docs/architecture.md, "The chart's templates": one derivation is shared between
+    template files, on the root context; nothing else is cached there."""
+    import re
+
+    kept = {key for text in _templates().values() for key in re.findall(r"\b(_chartgen\w*)", text)}
+    assert kept == {"_chartgenModel"}
+    stores = [f"{name}: {line.strip()}" for name, text in _templates().items() for line in text.splitlines()
+              if re.search(r'\bset\s+(\$|\$root|\.)\s+"', line)]
+    assert len(stores) == 1 and '"_chartgenModel"' in stores[0], stores

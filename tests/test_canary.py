@@ -368,7 +368,7 @@ def test_versions_without_weights_route_the_stable_version_as_graph_and_status_s
     """prod declares v1 and v2 without weights: the VirtualService routes explicitly to the
     stable subset (never the plain host, which would balance over both versions' pods), and the
     graph and `canary status` say the same split."""
-    from chartgen.graph import build_graph, mermaid
+    from chartgen.graph.diagram import build_graph, mermaid
     from chartgen.catalog.validate import load_catalog
 
     catalog = write_variant(tmp_path, _dev_only_canary)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from chartgen.catalog.mesh import env_views
-from chartgen.render import ChartMeta, build_chart
+from chartgen.chart.render import ChartMeta, build_chart
 from chartgen.catalog.validate import load_catalog
 from helpers.meshrender import write_chart
 from conftest import ROOT

@@ -15,7 +15,7 @@ import pytest
 
 from chartgen.catalog.rules import RULES
 from chartgen.catalog.rules.doc import DOC_PATH as CATALOG_RULES_DOC
-from chartgen.sarif import catalog_rule
+from chartgen.analyzer.sarif import catalog_rule
 from conftest import FIXTURES, ROOT, run_cli
 from helpers.sarif import sarif_errors
 

@@ -1,4 +1,4 @@
-"""chartgen.crdcheck: structural schema, defaults, and the CRDs' CEL rules, as an API server
+"""chartgen.base.crdcheck: structural schema, defaults, and the CRDs' CEL rules, as an API server
 applies them. The Istio cases use the CRDs of the real istio/base 1.30.3 chart
 ($CHARTGEN_UPSTREAM_CHARTS); the others use small CRDs written here."""
 
@@ -11,7 +11,7 @@ import tarfile
 import pytest
 import yaml
 
-from chartgen.crdcheck import CRDSet, CRDViolation, cel_check
+from chartgen.base.crdcheck import CRDSet, CRDViolation, cel_check
 
 
 def crd(schema: dict, kind: str = "Widget", group: str = "example.com", version: str = "v1", **spec) -> dict:
@@ -228,7 +228,7 @@ def test_kubernetes_cel_library(rule, value, expected):
 
 
 def test_rule_results_are_cached_per_value():
-    from chartgen import crdcheck
+    from chartgen.base import crdcheck
 
     schema = {"type": "string", "x-kubernetes-validations": [{"rule": "self.size() < 4 && self.startsWith('q')"}]}
     crds = CRDSet.from_documents([crd(schema)])
@@ -242,7 +242,7 @@ def test_rule_results_are_cached_per_value():
 @pytest.fixture
 def fresh_verdicts(monkeypatch):
     """The CEL caches of this process emptied for the test (and left as they were after it)."""
-    from chartgen import crdcheck
+    from chartgen.base import crdcheck
 
     for name in ("_RESULTS", "_SAVED", "_FRESH"):
         monkeypatch.setattr(crdcheck, name, {})
@@ -316,7 +316,7 @@ def _rules_of(node, out: set):
 
 
 def test_every_istio_rule_compiles(istio_docs):
-    from chartgen.crdcheck import _program
+    from chartgen.base.crdcheck import _program
 
     found: set = set()
     _rules_of(istio_docs, found)
@@ -472,9 +472,9 @@ def test_envoy_filter_patch_value_is_free_form(istio):
     assert istio.validate(obj("networking.istio.io/v1alpha3", "EnvoyFilter", spec))
 
 
-@pytest.mark.parametrize("rule", sorted(__import__("chartgen.crdcheck", fromlist=["NATIVE_RULES"]).NATIVE_RULES))
+@pytest.mark.parametrize("rule", sorted(__import__("chartgen.base.crdcheck", fromlist=["NATIVE_RULES"]).NATIVE_RULES))
 def test_rules_written_in_python_agree_with_cel(rule):
-    from chartgen.crdcheck import NATIVE_RULES
+    from chartgen.base.crdcheck import NATIVE_RULES
 
     samples = ["", "a", "*", "a*b", "*.example.com", "api.example.com", {}, {"app": "x"}, {"app*": "x"}, {"": "x"},
                {"a": "1", "b*": "2"}, 0, 1, 80, 65535, 65536, -1]
@@ -489,7 +489,7 @@ def test_rules_written_in_python_agree_with_cel(rule):
 
 
 def test_presence_only_fields_are_judged_by_presence():
-    from chartgen import crdcheck
+    from chartgen.base import crdcheck
 
     rule = "(has(self.a) ? 1 : 0) + (has(self.b) ? 1 : 0) <= 1"
     assert crdcheck._fields_read(rule) == (("a", True), ("b", True))
@@ -508,7 +508,7 @@ def test_presence_only_fields_are_judged_by_presence():
 def test_the_structural_fast_path_gives_the_walks_verdicts(istio_docs, monkeypatch, tmp_path):
     """Kinds seen often get a compiled structural validator; an object it passes only gets the
     rule/list/format checks, an object it refuses gets the full walk. Same findings as the walk."""
-    from chartgen import crdcheck
+    from chartgen.base import crdcheck
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     walk = CRDSet.from_documents(istio_docs)

@@ -157,3 +157,22 @@ def test_the_writing_check_recognises_each_way_of_writing():
         assert _writes(ast.parse(harmless).body[0].value) is None, harmless
     writer_calls = {w for node in ast.walk(ast.parse(WRITER.read_text(encoding="utf-8"))) if (w := _writes(node))}
     assert {"os.replace", "os.fsync", "tempfile.mkstemp", "tempfile.mkdtemp"} <= writer_calls
+
+
+# YAML text that is not written through base/yamlout.py, each with its reason
+_YAML_EMITTERS_ELSEWHERE = {
+    "chartgen/catalog/edit.py": "the catalog's in-place edits: ruamel's round trip keeps the user's layout and comments",
+    "chartgen/analyzer/limits.py": "the size of the Prometheus chart's ConfigMap, as that chart's toYaml writes it; "
+                                   "measured, never written",
+}
+
+
+def test_yaml_is_emitted_only_through_yamlout():
+    """docs/architecture.md: every YAML file is written through base/yamlout.py, so a string
+    reads back as the same string under YAML 1.1 and 1.2."""
+    found = sorted({path.relative_to(ROOT).as_posix() for path, tree in _modules()
+                    if path != PACKAGE / "base" / "yamlout.py" for node in ast.walk(tree)
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("dump", "safe_dump", "dump_all", "safe_dump_all")
+                    and getattr(node.func.value, "id", None) in ("yaml", "ruamel")})
+    assert found == sorted(_YAML_EMITTERS_ELSEWHERE)

@@ -1,5 +1,5 @@
 """`chartgen export argocd|flux` and the exports `generate` writes: admitted by the real
-Argo CD / Flux CRDs (vendored in chartgen/data/gitops/, checked by chartgen.crdcheck), the
+Argo CD / Flux CRDs (vendored in chartgen/data/gitops/, checked by chartgen.base.crdcheck), the
 helmfile's order and layering, catalog strings kept as data, and the lifecycle (--check,
 diff, determinism). The renders with helm live in test_gitops_render.py."""
 
@@ -327,7 +327,7 @@ def test_lint_plans_the_project_without_building_the_exports(tmp_path, monkeypat
     """Lint reads none of the exports: its plan neither builds nor CRD-checks them, while
     generate's plan of the same catalog (gitops: argocd and flux) still does."""
     import chartgen.lifecycle.generate as generate_module  # patched where generate looks them up
-    from chartgen.analyzer.workspace import Project
+    from chartgen.lifecycle.workspace import Project
     from chartgen.lifecycle.generate import plan
     from chartgen.catalog.validate import parse_catalog
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chartgen.graph import Edge, build_graph, dot, mark_flows, mermaid, readme_graph
+from chartgen.graph.diagram import Edge, build_graph, dot, mark_flows, mermaid, readme_graph
 from chartgen.catalog.validate import load_catalog
 from conftest import ROOT, run_cli
 

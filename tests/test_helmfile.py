@@ -71,7 +71,7 @@ def chart_repo(tmp_path_factory, catalog, tools, helm_home):
 
 
 def _write_real_mesh_chart(dest: Path, catalog) -> str:
-    from chartgen.render import ChartMeta, build_chart
+    from chartgen.chart.render import ChartMeta, build_chart
 
     for rel, text in build_chart(catalog, ChartMeta()).items():
         path = dest / rel
@@ -87,12 +87,12 @@ def _write_standin_mesh_chart(dest: Path, catalog) -> str:
 
 @pytest.fixture(scope="session")
 def mesh_chart_writer():
-    """How the mesh chart gets into the tree: the real generator when chartgen.render offers
+    """How the mesh chart gets into the tree: the real generator when chartgen.chart.render offers
     it (CHARTGEN_TEST_MESH_CHART=standin forces the stand-in), else a stand-in chart."""
     if os.environ.get("CHARTGEN_TEST_MESH_CHART") == "standin":
         return _write_standin_mesh_chart
     try:
-        from chartgen.render import ChartMeta, build_chart  # noqa: F401
+        from chartgen.chart.render import ChartMeta, build_chart  # noqa: F401
     except ImportError:
         return _write_standin_mesh_chart
     return _write_real_mesh_chart

@@ -132,7 +132,7 @@ def test_the_layer_table_of_the_architecture_page_is_the_contracts():
     assert architecture_doc.render(doc) == doc, "run `python tools/architecture_doc.py`"
     for layer in next(c for c in CONTRACTS if c["id"] == "layers")["layers"]:
         for module in layer.replace(":", "|").split("|"):
-            assert f"`{module.strip()}`" in doc
+            assert f"`{module.strip()}`" in doc or f"`{module.strip()}/`" in doc
 
 
 @pytest.mark.integration
@@ -149,9 +149,9 @@ def test_the_command_line_starts_without_the_library():
 
 def test_the_architecture_page_names_files_that_exist():
     """A file the page names with its directory is there (analyzer/webhook.py,
-    chartgen/crdcheck.py, commands/common.py), and a bare name is somewhere in chartgen."""
+    chartgen/base/crdcheck.py, commands/common.py), and a bare name is somewhere in chartgen."""
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    templates = PACKAGE / "templates" / "chart"
+    templates = PACKAGE / "chart" / "static"
     missing = []
     for name in sorted(set(re.findall(r"`([A-Za-z_][\w/.]*\.(?:py|tpl))`", doc))):
         if "/" in name:
@@ -166,7 +166,7 @@ def test_the_architecture_page_names_files_that_exist():
 def test_only_the_command_line_prints():
     """cli and commands print; the library returns results. Two programs of chartgen's own
     print too: the values contract generator and the checkov driver lint runs as a process."""
-    own_programs = {"chartgen/values_contract.py", "chartgen/analyzer/checkov_driver.py"}
+    own_programs = {"chartgen/chart/values_contract.py", "chartgen/analyzer/checkov_driver.py"}
     printing = set()
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
@@ -178,3 +178,46 @@ def test_only_the_command_line_prints():
                     ("sys.stdout.write", "sys.stderr.write", "click.echo", "json.dump"))):
                 printing.add(rel)
     assert printing == own_programs
+
+
+def test_the_folders_are_the_layers():
+    """A newcomer opening chartgen/ sees the layers as folders: besides the entry points
+    (`__main__`, `cli`), every module lives in a package, and every package is a layer of the
+    main contract or one of a layer's independent packages, with a contract of its own when it has
+    more than one module."""
+    top = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+    assert top == ["__main__", "cli"]
+    layers = [m.strip() for layer in next(c for c in CONTRACTS if c["id"] == "layers")["layers"]
+              for m in layer.replace(":", "|").split("|")]
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert sorted(m for m in layers if m not in top) == packages
+    own = {c["id"] for c in CONTRACTS}
+    several = [p for p in packages if len([m for m in (PACKAGE / p).glob("*.py") if m.stem != "__init__"]) > 1]
+    assert [p for p in several if p not in own and p != "commands"] == []
+
+
+def test_no_import_is_exempt_from_the_layers():
+    """The architecture page says no import runs up the layers: the contracts that order modules
+    ignore none (the command contracts' ignores only let every command use the shared helpers)."""
+    exempt = {c["id"]: c.get("ignore_imports") for c in CONTRACTS if c["type"] == "layers" and c.get("ignore_imports")}
+    assert exempt == {}
+
+
+def test_the_renderers_read_only_chartgens_own_package_data():
+    """docs/architecture.md, "Pure renderers": they read nothing but chartgen's package data.
+    Beyond the pure-renderers contract (no reading or writing module, no program), none opens a
+    path, builds one, or reads the environment; what they read comes from
+    `importlib.resources.files("chartgen")`."""
+    renderers = next(c for c in CONTRACTS if c["id"] == "pure-renderers")["source_modules"]
+    found = []
+    for module in renderers:
+        path = ROOT / (module.replace(".", "/") + ".py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            text = ast.unparse(node) if isinstance(node, (ast.Call, ast.Attribute)) else ""
+            if isinstance(node, ast.Call) and text.startswith(("open(", "Path(", "os.getenv(", "io.open(")):
+                found.append(f"{module}: {text[:60]}")
+            elif isinstance(node, ast.Attribute) and text in ("os.environ", "sys.argv", "sys.stdin"):
+                found.append(f"{module}: {text}")
+            elif isinstance(node, ast.Call) and text.startswith("resources.files(") and text != "resources.files('chartgen')":
+                found.append(f"{module}: {text}")
+    assert len(renderers) >= 7 and found == []

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from chartgen.catalog.edit import RoundTrip
-from chartgen.crdcheck import CRDSet
+from chartgen.base.crdcheck import CRDSet
 from chartgen.base.toolchain import find_tool
 
 from conftest import ROOT, run_cli

@@ -25,7 +25,7 @@ from chartgen.analyzer import Project, analyze, lint, render, validate_objects
 from chartgen.analyzer.findings import RULES
 from chartgen.analyzer.report import to_json, to_sarif, to_text
 from chartgen.analyzer.scanner import find_checkov, load_suppressions
-from chartgen.analyzer.workspace import Doc, deep_merge, load_yaml_text
+from chartgen.lifecycle.workspace import Doc, deep_merge, load_yaml_text
 from chartgen.cli import cli
 from chartgen.base.errors import ChartgenError
 from chartgen.catalog.rules.production import PRODUCTION_GUARDS
@@ -445,7 +445,7 @@ def test_the_kubernetes_fast_path_agrees_with_the_full_validator(base, monkeypat
 
 
 def test_the_fast_manifest_parser_reads_what_pyyaml_reads(base):
-    from chartgen.analyzer.workspace import ManifestLoader, _manifest_parser
+    from chartgen.lifecycle.workspace import ManifestLoader, _manifest_parser
 
     parse, _ = _manifest_parser()
     _, rendered = base
@@ -460,7 +460,7 @@ def test_the_scanner_sees_only_what_it_judges_once_per_shape_with_the_same_findi
     """checkov gets no Istio kind and one object per shape; every finding still reaches every
     object of that shape, exactly as when every object is scanned."""
     from chartgen.analyzer.scanner import collect, scan_set, start_checkov
-    from chartgen.analyzer.workspace import split_documents
+    from chartgen.lifecycle.workspace import split_documents
 
     _, rendered = base
     r = rendered["prod"]

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from chartgen.analyzer import Project, analyze, lint, render
 from chartgen.analyzer import istio_crds
-from chartgen.analyzer.workspace import Doc, deep_merge
+from chartgen.lifecycle.workspace import Doc, deep_merge
 from chartgen.cli import cli
 from chartgen.catalog.validate import parse_catalog
 

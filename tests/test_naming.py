@@ -27,7 +27,7 @@ def test_starter_catalog_names_services_by_their_keys_and_shows_the_setting(tmp_
     text = path.read_text()
     assert "# naming:\n#   prefix: shop-\n" in text
     c = load_catalog(path)
-    from chartgen.values import chart_values
+    from chartgen.chart.values import chart_values
 
     svcs = chart_values(c)["services"]
     assert svcs["frontend"]["serviceName"] == "frontend"
@@ -37,7 +37,7 @@ def test_starter_catalog_names_services_by_their_keys_and_shows_the_setting(tmp_
 
 def test_naming_prefix_applies_to_every_service_without_its_own_name(tmp_path):
     path = _starter(tmp_path, "naming:\n  prefix: shop-\n")
-    from chartgen.values import chart_values
+    from chartgen.chart.values import chart_values
 
     svcs = chart_values(load_catalog(path))["services"]
     assert svcs["frontend"]["serviceName"] == "shop-frontend"
@@ -47,7 +47,7 @@ def test_naming_prefix_applies_to_every_service_without_its_own_name(tmp_path):
 def test_bytefreezer_states_its_prefix():
     c = load_catalog(ROOT / "catalog.yaml")
     assert c.naming.prefix == "bytefreezer-"
-    from chartgen.values import chart_values
+    from chartgen.chart.values import chart_values
 
     names = {k: s["serviceName"] for k, s in chart_values(c)["services"].items()}
     assert names == {"proxy": "bytefreezer-proxy", "receiver": "bytefreezer-receiver", "piper": "bytefreezer-piper",

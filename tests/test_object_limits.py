@@ -1,4 +1,4 @@
-"""chartgen.limits: each of the API server's size and length limits, at its boundary."""
+"""chartgen.releases.limits: each of the API server's size and length limits, at its boundary."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from chartgen.limits import LAST_APPLIED, LIMITS, check_object, check_objects, client_side_apply, json_size
+from chartgen.releases.limits import LAST_APPLIED, LIMITS, check_object, check_objects, client_side_apply, json_size
 from chartgen.releases.helmfile import release_plan
 from chartgen.catalog.validate import load_catalog
 from conftest import ROOT

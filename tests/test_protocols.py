@@ -13,7 +13,7 @@ from chartgen.catalog.mesh import env_views, resolve_service
 from chartgen.releases.observability import slo_alert_rules
 from helpers.slo import service_alerts
 from chartgen.catalog.validate import parse_catalog
-from chartgen.values import chart_values
+from chartgen.chart.values import chart_values
 
 BASE = """\
 apiVersion: chartgen.io/v1

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from chartgen import gatewayapi, render
+from chartgen.chart import gatewayapi, render
 from chartgen.base import provenance
 from chartgen.base.provenance import GENERATED, copy_header
 from chartgen.catalog.validate import load_catalog
@@ -72,7 +72,7 @@ def test_every_file_of_the_generated_chart_says_it_is_generated():
     unmarked = sorted(rel for rel, text in chart.items() if rel != STATE_FILE and not _says_generated(rel, text))
     assert not unmarked, f"chart files without the generated header: {unmarked}"
     helmignore = chart[".helmignore"]
-    assert _without_header(".helmignore", helmignore) == (ROOT / "chartgen/templates/files/helmignore").read_text()
+    assert _without_header(".helmignore", helmignore) == (ROOT / "chartgen/chart/files/helmignore").read_text()
 
 
 def test_the_gateway_api_crd_chart_names_each_vendored_file():

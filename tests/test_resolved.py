@@ -8,7 +8,7 @@ import importlib
 from chartgen.catalog import mesh as mesh_module
 from chartgen.catalog.mesh import Mesh, env_views, resolve
 from chartgen.catalog.validate import load_catalog
-from chartgen.values import chart_values, mesh_env_values, mesh_values
+from chartgen.chart.values import chart_values, mesh_env_values, mesh_values
 from conftest import ROOT
 
 generate_module = importlib.import_module("chartgen.lifecycle.generate")

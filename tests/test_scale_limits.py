@@ -1,6 +1,6 @@
 """The 1,000-service synthetic catalog (benchmarks/synth.py), both environments, through all
 three routes with the real binaries and charts: no object any route applies is over one of
-the API server's limits (chartgen.limits), and the largest ones are where the catalog's size
+the API server's limits (chartgen.releases.limits), and the largest ones are where the catalog's size
 shows (the mesh chart's objects, the SLO rules in Prometheus's ConfigMap, Flux's values
 ConfigMaps)."""
 
@@ -15,7 +15,7 @@ import yaml
 
 from chartgen.lifecycle.generate import generate
 from chartgen.releases.helmfile import release_plan
-from chartgen.limits import LIMITS, check_routes, json_size
+from chartgen.releases.limits import LIMITS, check_routes, json_size
 from chartgen.catalog.mesh import resolve
 from chartgen.base.toolchain import find_tool
 from chartgen.catalog.validate import load_catalog

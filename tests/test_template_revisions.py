@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from chartgen.lifecycle.versioning import TEMPLATE_REVISION
-from chartgen.render import ChartMeta, build_chart, dump_yaml
+from chartgen.chart.render import ChartMeta, build_chart, dump_yaml
 from chartgen.catalog.validate import load_catalog
-from chartgen.values import mesh_env_values
+from chartgen.chart.values import mesh_env_values
 from conftest import ROOT
 from helpers.meshrender import KUBE_VERSION
 

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from chartgen.analyzer.schema import validate_objects
-from chartgen.crdcheck import CRDSet
+from chartgen.base.crdcheck import CRDSet
 from chartgen.releases.observability import ISTIO_DASHBOARDS
 from chartgen.base.toolchain import find_tool
 

@@ -1,5 +1,5 @@
 """The chart's own checks, through the real helm: values that break a check of
-chartgen/invariants.py make ``helm template`` fail with exactly that check's message, and the
+chartgen/chart/invariants.py make ``helm template`` fail with exactly that check's message, and the
 checks the schema states are refused by the schema (the templates no longer repeat them)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from chartgen.invariants import BY_ID
+from chartgen.chart.invariants import BY_ID
 from chartgen.catalog.validate import load_catalog
 from conftest import ROOT
 from helpers.meshrender import write_chart

@@ -10,19 +10,19 @@ import re
 import fastjsonschema
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 
 from chartgen.base.errors import CatalogError
-from chartgen.invariants import BY_ID, INVARIANTS
+from chartgen.chart.invariants import BY_ID, INVARIANTS
 from chartgen.catalog.mesh import env_views
 from chartgen.catalog.validate import load_catalog, parse_catalog
-from chartgen.values import chart_values
-from chartgen.values_model import NOTES, ChartValues
-from chartgen.values_contract import ENTRY_DEFAULTS, GENERATED, _walk, entry_defaults, values_schema
-from chartgen.values_schema import VALUES_SCHEMA
+from chartgen.chart.values import chart_values
+from chartgen.chart.values_model import NOTES, ChartValues, ValuesModel
+from chartgen.chart.values_contract import ENTRY_DEFAULTS, GENERATED, _walk, entry_defaults, values_schema
+from chartgen.chart.values_schema import VALUES_SCHEMA
 from conftest import ROOT
 
-TEMPLATES = ROOT / "chartgen" / "templates" / "chart" / "templates"
+TEMPLATES = ROOT / "chartgen" / "chart" / "static" / "templates"
 
 VERB = re.compile(r"%[-+# 0]*\d*(?:\.\d+)?[a-zA-Z%]")
 
@@ -63,7 +63,7 @@ def schema_check():
 
 @pytest.mark.parametrize("rel", sorted(GENERATED))
 def test_the_generated_files_are_in_step(golden, rel):
-    """`python -m chartgen.values_contract` (or pytest --update-golden) rewrites them."""
+    """`python -m chartgen.chart.values_contract` (or pytest --update-golden) rewrites them."""
     golden(ROOT / rel, GENERATED[rel]())
 
 
@@ -136,6 +136,21 @@ def test_template_defaults_agree_with_the_schema(helper, key, model):
     assert list(defaults) == list(entry["properties"]), helper
     for k, v in defaults.items():
         _agrees(v, _schema_at(f"{key}.<name>.{k}"), f"{key}.<name>.{k}")
+
+
+@pytest.mark.parametrize("default", [True, 2, "30s", ["a"], {"enabled": True}])
+def test_a_template_default_that_is_not_empty_is_refused(default):
+    """The templates fill defaults in with sprig's merge, which replaces an entry's empty value
+    (false, 0, "") with the default: a non-empty default would override what a user states."""
+    model = create_model("Entry", __base__=ValuesModel, key=(type(default), default))
+    with pytest.raises(ValueError, match=r"Entry\.key.* is not empty"):
+        entry_defaults(model)
+
+
+def test_empty_template_defaults_are_accepted():
+    model = create_model("Entry", __base__=ValuesModel, on=(bool, False), n=(int, 0), s=(str, ""),
+                         xs=(list, []), m=(dict, {}))
+    assert entry_defaults(model) == {"on": False, "n": 0, "s": "", "xs": [], "m": {}}
 
 
 def test_notes_name_keys_of_the_values():
@@ -260,17 +275,17 @@ def _shared_names() -> list[str]:
     from pydantic import BaseModel
 
     from chartgen.catalog import model as catalog
-    from chartgen import values_model
+    from chartgen.chart import values_model
 
     def models(module):
         return {n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, BaseModel)
-                and v.__module__ in ("chartgen.catalog.model", "chartgen.values_model")}
+                and v.__module__ in ("chartgen.catalog.model", "chartgen.chart.values_model")}
     return sorted(models(catalog) & models(values_model))
 
 
 def test_a_shape_the_values_share_with_the_catalog_is_defined_once():
     from chartgen.catalog import model as catalog
-    from chartgen import values_model
+    from chartgen.chart import values_model
 
     shared = _shared_names()
     assert len(shared) >= 18
@@ -287,7 +302,7 @@ def test_the_shapes_written_twice_have_not_drifted():
     """Where a section is written out for the templates, a key both modules have keeps the
     catalog's bounds (widened only by the empty value that stands for 'not set')."""
     from chartgen.catalog import model as catalog
-    from chartgen import values_model
+    from chartgen.chart import values_model
 
     drifted = []
     for name in DIFFERENT_SHAPES:
@@ -304,7 +319,7 @@ def test_a_derived_shape_follows_the_catalog():
 
     from pydantic import BaseModel, Field
 
-    from chartgen.values_model import catalog_shape
+    from chartgen.chart.values_model import catalog_shape
 
     class Pool(BaseModel):
         size: Annotated[int, Field(json_schema_extra={"minimum": 2, "maximum": 9})] | None = None

@@ -88,7 +88,7 @@ def test_parallel_and_sequential_runs_agree(helm, tmp_path, monkeypatch):
         return {env: [(f.kind, f.source, f.target, f.port, f.path, f.verdict.allowed, f.verdict.split)
                       for f in r.flows] for env, r in result.reports.items()}
 
-    from chartgen.analyzer import workspace
+    from chartgen.lifecycle import workspace
 
     forked = []
 
@@ -146,7 +146,8 @@ def test_lint_checks_a_large_render_in_forked_processes_with_the_same_findings(h
     """lint reuses its one render per environment for the behaviour checks and, for a large
     render, parses and checks the environments in forked processes: the same findings (the
     VFY101 of a values edit included)."""
-    from chartgen.analyzer import runner, workspace
+    from chartgen.analyzer import runner
+    from chartgen.lifecycle import workspace
 
     work = _copy_project(tmp_path)
     prod = work / "values" / "bytefreezer-mesh" / "prod.yaml"

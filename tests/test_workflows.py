@@ -295,7 +295,7 @@ def test_package_and_publish_return_what_they_did(tree, tmp_path, helm):
 
 def test_draw_returns_the_graph_text():
     from chartgen.base.errors import UnknownEnvironment
-    from chartgen.drawing import draw
+    from chartgen.graph.drawing import draw
 
     mermaid = draw(ROOT / "catalog.yaml").decode()
     assert mermaid.startswith("flowchart") and "proxy v2" in mermaid
@@ -306,7 +306,7 @@ def test_draw_returns_the_graph_text():
 
 
 def test_init_writes_the_starter_and_completes_the_gitignore(tmp_path):
-    from chartgen import starter
+    from chartgen.lifecycle import starter
     from chartgen.catalog.validate import load_catalog
 
     started = starter.init_catalog(tmp_path / "new" / "catalog.yaml")

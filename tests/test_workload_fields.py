@@ -11,7 +11,7 @@ from chartgen.base.errors import CatalogError
 from chartgen.releases.helmfile import build_release_values
 from chartgen.lifecycle.versioning import compare, model_snapshot
 from chartgen.catalog.validate import parse_catalog
-from chartgen.values import mesh_values
+from chartgen.chart.values import mesh_values
 
 HEAD = """\
 apiVersion: chartgen.io/v1
@@ -180,7 +180,7 @@ def test_the_real_prometheus_chart_gets_the_scrape_job(tmp_path, helm, helm_env,
 
     import yaml
 
-    from chartgen.render import dump_yaml
+    from chartgen.chart.render import dump_yaml
 
     values = build_release_values(catalog())["prometheus/dev.yaml"]
     (tmp_path / "values.yaml").write_text(dump_yaml(values))

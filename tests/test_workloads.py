@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from chartgen.application import callgraph, importer, manifests, workloads
-from chartgen.base import reading as safeio
+from chartgen.base import reading
 from chartgen.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ def test_sockshop_fails_on_identities_and_protocols_naming_each_then_passes_fixe
     assert {s for c, s in errors if c == "WL031"} == {"Service/sock-shop/carts-db", "Service/sock-shop/orders-db",
                                                       "Service/sock-shop/user-db", "Service/sock-shop/catalogue-db"}
     carts = next(f for f in report.findings if f.subject == "Deployment/sock-shop/carts")
-    assert carts.format().startswith(f"{safeio.display(SOCKSHOP)}:26:5: error: Deployment/sock-shop/carts: its pods run as "
+    assert carts.format().startswith(f"{reading.display(SOCKSHOP)}:26:5: error: Deployment/sock-shop/carts: its pods run as "
                                      "ServiceAccount 'default'")
     assert "set spec.template.spec.serviceAccountName: carts" in carts.message
     fixed = workloads.verify(str(catalog), [str(fixed_sockshop(tmp_path))], helm=helm_path)
@@ -242,7 +242,7 @@ def test_workloads_checked_without_verify(tmp_path, helm_path):
 
 def test_check_rendered_gives_located_problems_for_verify(tmp_path, helm_path):
     """The entry point ``chartgen verify --workloads`` calls with the environments it rendered."""
-    from chartgen.analyzer.workspace import Project, render
+    from chartgen.lifecycle.workspace import Project, render
     from chartgen.catalog.validate import load_catalog
 
     catalog_path = imported(tmp_path, SOCKSHOP, DATA / "sockshop" / "kiali-graph.json")

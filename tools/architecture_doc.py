@@ -26,37 +26,45 @@ ROLES = {
     "__main__": "`python -m chartgen`",
     "cli": "the `chartgen` group and its table of commands",
     "commands": "one module per command: parse, call one library function, print",
-    "doctor": "what this machine offers (tools, the lint extra)",
-    "analyzer": "the workflows: lint, the starter catalog, drawing, the values contract",
-    "application": "the application (`application/`): its manifests and observed calls read, a catalog from them (`import`), its workloads checked against the mesh (`verify --workloads`)",
-    "lifecycle": "the lifecycle (`lifecycle/`): generate (plan, check, preview, export), what a run would change, the chart version; canary edits, Istio upgrades, publishing",
-    "sarif": "SARIF; Kubernetes' limits on rendered objects",
-    "render": "the chart's files; the releases (`releases/`): the release plan and helmfile.yaml, the GitOps exports and their bootstrap, the add-ons' objects, the user's values files",
-    "graph": "the mesh graph",
-    "gatewayapi": "the chart values, Gateway API objects; verify's model of the mesh",
-    "catalog": "the catalog (`catalog/`): its model (pydantic), read and checked by the semantic rules, resolved per environment (its services, its control plane), edited in place",
-    "crdcheck": "CRD schemas and CEL rules, generated tables",
-    "base": "the base (`base/`): tool runs; YAML in and out, names, patterns, the user cache, compiled validators; the one writer; reading files and one-line I/O messages, the provenance header; errors as data, the version",
+    "analyzer": "lint in stages (and what this machine offers for it, `doctor`); `verify`'s workflow; SARIF",
+    "application": "the application: its manifests and observed calls read, a catalog from them (`import`), its workloads checked against the mesh (`verify --workloads`)",
+    "lifecycle": "generate (plan, check, preview, export), what a run would change, the chart version; the project rendered with helm (lint, verify); the starter catalog, canary edits, Istio upgrades, publishing",
+    "releases": "the release plan and helmfile.yaml, the GitOps exports and their bootstrap, the add-ons' objects, the user's values files; the API server's limits on every route",
+    "chart": "the mesh chart: its values, the values contract, the Gateway API objects, its files",
+    "graph": "the mesh graph (pure) and its drawing; verify's model of the mesh",
+    "catalog": "the catalog: its model (pydantic), read and checked by the semantic rules, resolved per environment (its services, its control plane), edited in place",
+    "base": "tool runs, the CRDs' schemas and CEL rules; YAML in and out, names, patterns, the user cache, compiled validators; the one writer; reading files and one-line I/O messages, the provenance header; errors as data, the version",
 }
-
-
-def _contract(contract_id: str) -> dict:
-    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return next(c for c in config["tool"]["importlinter"]["contracts"] if c.get("id") == contract_id)
 
 
 def _modules(layer: str) -> list[str]:
     return [m.strip() for m in re.split(r"[|:]", layer)]
 
 
+def _inner(package: str, contracts: dict[str, dict]) -> str:
+    """A package's own layers, top to bottom (` › ` between layers, `|` between independent
+    modules of one layer), from the package's contract of the same id."""
+    contract = contracts.get(package)
+    if contract is None or contract.get("type") != "layers":
+        return ""
+    return " › ".join((" · " if ":" in layer else " \\| ").join(f"`{m}`" for m in _modules(layer))
+                      for layer in contract["layers"])
+
+
 def render_table() -> str:
-    rows = ["| layer (top to bottom) | modules | may they import each other? |", "|---|---|---|"]
-    for layer in _contract("layers")["layers"]:
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = {c.get("id"): c for c in config["tool"]["importlinter"]["contracts"]}
+    rows = ["| layer (top to bottom) | packages and modules | may they import each other? "
+            "| inside each package (top › bottom; `|` independent, `·` may import each other) |",
+            "|---|---|---|---|"]
+    for layer in contracts["layers"]["layers"]:
         modules = _modules(layer)
         if modules[0] not in ROLES:
             raise SystemExit(f"describe the new layer {layer!r} in tools/architecture_doc.py (ROLES)")
         siblings = "yes" if ":" in layer else ("no" if len(modules) > 1 else "")
-        rows.append(f"| {ROLES[modules[0]]} | {', '.join(f'`{m}`' for m in modules)} | {siblings} |")
+        names = ", ".join(f"`{m}/`" if (REPO_ROOT / "chartgen" / m).is_dir() else f"`{m}`" for m in modules)
+        inner = "; ".join(f"{m}: {_inner(m, contracts)}" for m in modules if _inner(m, contracts))
+        rows.append(f"| {ROLES[modules[0]]} | {names} | {siblings} | {inner} |")
     return "\n".join([BEGIN, *rows, END])
 
 

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from chartgen.catalog.rules.doc import DOC_PATH, render  # noqa: E402
+from chartgen.chart.invariants import by_catalog_rule  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the page differs from the table")
     args = parser.parse_args(argv)
     path = REPO_ROOT / DOC_PATH
-    text = render()
+    text = render(by_catalog_rule)
     if args.check:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:

@@ -13,7 +13,7 @@ __all__ = ["RULES", "Finding", "LintResult", "Project", "Rendered", "Rule", "ana
 
 def __getattr__(name: str):
     """The package's API, each name loaded from its module on first use: importing one stage
-    (``analyzer.workspace``, which ``verify --workloads`` renders with) does not load them all."""
+    does not load them all."""
     if name in ("RULES", "Finding", "Rule"):
         from . import findings as module  # start-up: the stages load only when used
     elif name in ("LintResult", "analyze", "lint", "lint_catalog"):
@@ -21,7 +21,7 @@ def __getattr__(name: str):
     elif name == "validate_objects":
         from . import schema as module  # start-up: the stages load only when used
     elif name in ("Project", "Rendered", "render"):
-        from . import workspace as module  # start-up: the stages load only when used
+        from ..lifecycle import workspace as module  # start-up: the stages load only when used
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(module, name)

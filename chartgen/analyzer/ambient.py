@@ -14,7 +14,7 @@ fails closed on when a namespace runs ztunnel instead of sidecars):
 from __future__ import annotations
 
 from .context import Context
-from .workspace import Doc
+from ..lifecycle.workspace import Doc
 
 AMBIENT = "istio.io/dataplane-mode"
 USE_WAYPOINT = "istio.io/use-waypoint"

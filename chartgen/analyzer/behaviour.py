@@ -9,14 +9,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import sarif
+from . import sarif
 from ..base.errors import Problem
-from ..graph import node_id
+from ..graph.diagram import node_id
 from ..verify import EnvReport, FlowResult, build_world, intended_flows, verify, verify_docs
 from ..application.workloads import CODES, DOC, check_rendered
 from .findings import RULES, SARIF_LEVELS, help_uri
-from .workspace import (Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, keep_in_worker, parsed,
-                        render_texts)
+from ..lifecycle.workspace import (Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, keep_in_worker,
+                                   parsed, render_texts)
 
 WHAT = {"call": "the call", "redirect": "the redirected call", "external": "the external call",
         "ingress": "the ingress request", "scrape": "the metrics scrape", "probe": "the kubelet probe",
@@ -174,7 +174,7 @@ def _short(f: FlowResult) -> str:
 
 
 def graph_disputes(result: VerifyResult) -> tuple[dict, dict]:
-    """verify's problems as the (denied, unintended) maps of ``chartgen.graph.mark_flows``:
+    """verify's problems as the (denied, unintended) maps of ``chartgen.graph.diagram.mark_flows``:
     (source node, destination node) -> reason, each reason prefixed with its environment when
     several were verified. Flows from workloads the graph has no node for (Prometheus, the
     kubelet, a stranger pod) are left out; ``unplaced`` counts them."""

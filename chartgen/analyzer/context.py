@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from .findings import RULES, Finding
-from .workspace import Doc, Rendered
+from ..lifecycle.workspace import Doc, Rendered
 
 ALL = None  # exportTo visibility: every namespace
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..sarif import docs_url
+from .sarif import docs_url
 from .webhook import CHECKS as WEBHOOK_CHECKS
 
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -103,6 +103,6 @@ class Finding:
 
 
 def help_uri(code: str) -> str:
-    """The rule's absolute documentation URL (SARIF wants a URI; see chartgen.sarif)."""
+    """The rule's absolute documentation URL (SARIF wants a URI; see chartgen.analyzer.sarif)."""
     anchor = code if code in RULES else "SCANNER"
     return docs_url(f"{RULES_DOC}#{anchor}")

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..crdcheck import CRDSet
+from ..base.crdcheck import CRDSet
 from ..base.errors import ToolError, ToolNotFound
 from ..base.toolchain import Tool, find_tool, run
 from ..base.usercache import cache_dir, load as load_entry, save as save_entry

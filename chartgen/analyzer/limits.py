@@ -1,4 +1,4 @@
-"""Kubernetes' size and length limits (``chartgen.limits``) on what lint knows of every route:
+"""Kubernetes' size and length limits (``chartgen.releases.limits``) on what lint knows of every route:
 
 - the mesh chart's rendered objects, applied by helmfile, Argo CD (client-side, with the
   last-applied annotation, when the catalog has the Argo CD export) and Flux;
@@ -19,9 +19,9 @@ import json
 import yaml
 
 from ..releases.helmfile import release_plan
-from ..limits import blame, check_objects, flux_values_configmaps
+from ..releases.limits import blame, check_objects, flux_values_configmaps
 from .findings import Finding
-from .workspace import Project, Rendered
+from ..lifecycle.workspace import Project, Rendered
 
 
 def _predicted(project: Project, env: str) -> list[tuple[str, dict]]:

@@ -8,7 +8,7 @@ from itertools import combinations
 
 from ..catalog.model import protocol_class
 from .context import Context, fqdn, host_match, hosts_overlap, scopes_overlap, visible_in
-from .workspace import GATEWAY_CHART_DEFAULT_PORTS, Doc
+from ..lifecycle.workspace import GATEWAY_CHART_DEFAULT_PORTS, Doc
 
 PORT_NAME = re.compile(r"^(grpc-web|grpc|http|http2|https|mongo|mysql|redis|tcp|tls|udp)(-.*)?$")
 RELATIVE_OPS = {"INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE"}

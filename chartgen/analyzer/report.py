@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .. import sarif
+from . import sarif
 from .findings import RULES, SARIF_LEVELS, help_uri
 from .runner import LintResult
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
-from ..crdcheck import add_verdicts, fresh_verdicts, load_verdicts, save_verdicts
+from ..base.crdcheck import add_verdicts, fresh_verdicts, load_verdicts, save_verdicts
 from ..base.errors import ChartgenError
 from ..base.usercache import cache_dir
 from ..base.writer import scratch_file
@@ -29,8 +29,8 @@ from .scanner import (apply_suppressions, collect, feed, find_checkov, load_supp
 from .schema import preload, validate_objects
 from .security import check_security
 from .webhook import check_webhook
-from .workspace import (KUBE_VERSION, Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item, parsed,
-                        render_texts)
+from ..lifecycle.workspace import (KUBE_VERSION, Project, Rendered, assemble, fork_map, gc_paused, in_forks, job_item,
+                                   parsed, render_texts)
 
 
 @dataclass
@@ -51,7 +51,7 @@ class LintResult:
 def analyze(project: Project, rendered: Rendered, istio_crds=None) -> list[Finding]:
     """Schema, admission, mesh and security findings of one rendered environment (no scanner).
 
-    ``istio_crds``: the pinned Istio release's CRDs (``chartgen.crdcheck.CRDSet``); without
+    ``istio_crds``: the pinned Istio release's CRDs (``chartgen.base.crdcheck.CRDSet``); without
     them Istio objects get the webhook checks but no CRD schema or CEL checks."""
     templates = {rel.rsplit("/", 1)[-1]: rel for rel in project.files
                  if rel.startswith(f"{project.chart_dir}/templates/")}

@@ -20,7 +20,7 @@ from ..base.errors import ChartgenError, ToolError, ToolNotFound
 from ..base.toolchain import Running, Tool, start
 from ..base.yamlsrc import LimitError, safe_load_bounded
 from .findings import Finding
-from .workspace import Rendered
+from ..lifecycle.workspace import Rendered
 
 ENV_VAR = "CHARTGEN_CHECKOV"
 VENV_BIN = Path(".tools") / "checkov" / "venv" / "bin" / "checkov"

@@ -3,10 +3,10 @@
 - Kubernetes kinds: kubernetes-validate's strict JSON schemas for a pinned Kubernetes
   version, every error of every object. One validator per (apiVersion, kind), built once
   from the package's schema files and a ``referencing`` registry.
-- Istio kinds: the CRDs of the pinned Istio release (``chartgen.crdcheck``): structural
+- Istio kinds: the CRDs of the pinned Istio release (``chartgen.base.crdcheck``): structural
   schema with unknown fields rejected, schema defaults, then the CRDs' CEL rules. Without
   those CRDs (``istio=None``) Istio kinds are not schema-checked; lint says so in a note.
-- Gateway API kinds: the vendored Gateway API CRDs through ``chartgen.crdcheck`` (schema
+- Gateway API kinds: the vendored Gateway API CRDs through ``chartgen.base.crdcheck`` (schema
   defaults applied, then the structural schema and every CEL rule).
 
 ``validate_objects(docs)`` is the public entry point; tests use it directly.
@@ -20,8 +20,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
-from ..crdcheck import _compile_cached
-from ..gatewayapi import GATEWAY_API_VERSION, crd_set
+from ..base.crdcheck import _compile_cached
+from ..chart.gatewayapi import GATEWAY_API_VERSION, crd_set
 from .findings import Finding
 
 K8S_CODE = "K8S-SCHEMA"
@@ -210,7 +210,7 @@ def validate_objects(docs: Iterable, env: str = "", kube_version: str = DEFAULT_
                      istio=None) -> list[Finding]:
     """Schema findings for rendered objects (dicts, or ``Doc`` objects with a source).
 
-    ``istio``: the Istio CRDs (a ``chartgen.crdcheck.CRDSet``); None skips Istio kinds."""
+    ``istio``: the Istio CRDs (a ``chartgen.base.crdcheck.CRDSet``); None skips Istio kinds."""
     findings = []
     for doc in docs:
         obj = _obj(doc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..catalog.rules.production import PRODUCTION_GUARDS
 from .context import Context
-from .workspace import Doc
+from ..lifecycle.workspace import Doc
 
 BUILTIN_PROVIDERS = {"envoy", "prometheus", "stackdriver"}  # in Istio's default meshConfig
 ROOT_NAMESPACE = "istio-system"

@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any, Iterator
 
-from ..crdcheck import re2_compile
+from ..base.crdcheck import re2_compile
 from ..base.naming import duration_ns, parse_request_uri
 
 Error = tuple[str, str]  # (Istio check name, message)

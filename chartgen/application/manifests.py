@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ..base import reading as safeio, yamlsrc
+from ..base import reading, yamlsrc
 from ..base.errors import CatalogError, Problem
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -211,7 +211,7 @@ def read(args: list[str], stdin=None) -> Manifests:
             text = (stdin or sys.stdin).read()
             parts = [parse(text, "<stdin>")]
         else:
-            parts = [parse(safeio.read_text(p, "manifest"), safeio.display(p)) for p in _files(arg)]
+            parts = [parse(reading.read_text(p, "manifest"), reading.display(p)) for p in _files(arg)]
         for part in parts:
             out.objects += part.objects
             out.problems += part.problems

@@ -17,8 +17,8 @@ from .importer import port_protocol
 from .manifests import Manifests, Obj, selects
 from pathlib import Path
 from . import manifests as manifests_mod
-from ..analyzer.workspace import Project, deep_merge, render
-from ..values import mesh_values
+from ..lifecycle.workspace import Project, deep_merge, render
+from ..chart.values import mesh_values
 
 SERVER_FIRST = ("MYSQL", "MONGO")  # the server speaks first: Istio's protocol sniffing waits forever
 AMBIENT_PROBE_SOURCE = "169.254.7.127/32"  # where ztunnel hands kubelet's probes to ambient pods
@@ -414,20 +414,20 @@ def _scrapes(env: Env, key: str, app: Obj, mine: list[Obj], ns: str) -> list[Fin
     sidecar merges them into 15020 (ambient, or merging turned off)."""
     out = []
     obs = env.view.catalog.observability.namespace
-    for source, annotations in [(app, app.meta.get("annotations") or {})] + [(w, w.pod_annotations) for w in mine]:
-        if str((annotations or {}).get("prometheus.io/scrape", "")).lower() != "true":
+    for source, scrape_annotations in [(app, app.meta.get("annotations") or {})] + [(w, w.pod_annotations) for w in mine]:
+        if str((scrape_annotations or {}).get("prometheus.io/scrape", "")).lower() != "true":
             continue
         merged = source is not app and not env.view.ambient and _annotation(source, "prometheus.istio.io/merge-metrics") != "false"
         if merged:
             continue  # the sidecar serves them on 15020, which the chart admits
         for w in mine:
-            port = _scrape_port(annotations, app, w)
+            port = _scrape_port(scrape_annotations, app, w)
             if port is None or _np_admits_from(env.policies.np_rules(ns, w.pod_labels), obs, port):
                 continue
             out.append(_at(source, ("metadata", "annotations"), "WL060",
                            f"Prometheus scrapes {w.ref} on port {port} (prometheus.io/scrape), which nothing admits "
                            f"from {obs}: set services.{key}.metrics: {{port: {port}, path: "
-                           f"{annotations.get('prometheus.io/path', '/metrics')}, scrapeJob: false}} (the "
+                           f"{scrape_annotations.get('prometheus.io/path', '/metrics')}, scrapeJob: false}} (the "
                            "annotation's job scrapes it; the chart admits it)"))
             break
     return out
@@ -501,7 +501,7 @@ def verify(catalog_path: str, manifest_args: list[str], envs: list[str] | None =
 
 
 def environments(rendered: dict) -> list[Env]:
-    """The checked environments of ``analyzer.workspace.render``'s result: the values in
+    """The checked environments of ``lifecycle.workspace.render``'s result: the values in
     effect are chartgen's for the environment under the user's values files."""
     return [Env(name, r.view, deep_merge(mesh_values(r.view.mesh).of(r.view), r.mesh_values), Policies.of(r.docs),
                 r.view.catalog.istio.trustDomain) for name, r in sorted(rendered.items())]

@@ -21,10 +21,11 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from ..lifecycle.changeset import REMOVED, Changeset
 from .errors import ChartgenError
 from .provenance import MARK, is_chartgens
 from .reading import (TMP_SUFFIX, FileError, display, file_error, leftover_temps, os_error_message, outside_link,
@@ -325,9 +326,33 @@ def _stage_planned(root: Path, rel: str, target: Path, text: str) -> Path:
         raise FileError(os_error_message(exc, root / rel, "write") + "; nothing was changed") from None
 
 
-def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = (), *, before_commit=None,
-               merged=(), force: bool = False, protect=()) -> WriteResult:
+class PlannedChanges(Protocol):
+    """What ``write_plan`` needs to know of the difference between a plan and the disk
+    (``lifecycle.changeset.Changeset`` is one): every path that differs, in order, and which of
+    them are changed files and stale files to delete."""
+
+    def __bool__(self) -> bool: ...
+
+    @property
+    def paths(self) -> list[str]: ...
+
+    @property
+    def changed(self) -> list[str]: ...
+
+    @property
+    def removed(self) -> list[str]: ...
+
+
+Diff = Callable[[Path, dict[str, str], tuple[str, ...]], PlannedChanges]
+"""How ``write_plan`` learns what differs (``Changeset.between``; the lifecycle above passes it)."""
+
+
+def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = (), *, diff: Diff,
+               before_commit=None, merged=(), force: bool = False, protect=()) -> WriteResult:
     """Write the changed files of ``files`` below ``root``; delete stale files in ``owned_dirs``.
+
+    ``diff(root, files, owned_dirs)`` says what differs on disk; it is asked after the leftovers
+    of a killed run are gone, so they never count as stale files.
 
     Every changed file is first written to a temporary file beside its target. Only when
     all of them are staged (and ``before_commit`` has not raised) are they renamed into
@@ -339,11 +364,11 @@ def write_plan(root: Path, files: dict[str, str], owned_dirs: tuple[str, ...] = 
     result = WriteResult()
     refuse_linked_dirs(root, owned_dirs, files)  # before anything is removed, leftovers included
     result.cleaned = clean_leftovers(root, files, owned_dirs)
-    changes = Changeset.between(root, files, owned_dirs)
+    changes = diff(root, files, owned_dirs)
     if not changes:
         return result
     to_delete = changes.removed
-    to_write = [c.path for c in changes if c.kind != REMOVED]
+    to_write = [path for path in changes.paths if path not in set(to_delete)]
     check_targets(root, to_write)
     check_targets(root, to_delete, deleting=True)
     check_link_targets(root, to_write, files, owned_dirs, protect)

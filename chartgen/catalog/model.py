@@ -14,7 +14,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from ..base import naming, envoy_regex as regex, yamlout
+from ..base import envoy_regex, naming, yamlout
 from ..base.naming import parse_request_uri
 
 API_VERSION = "chartgen.io/v1"
@@ -544,7 +544,7 @@ def _check_re2(value: str) -> str:
     if len(value) > 1024:  # Istio's webhook: "regex is too large, max length allowed is 1024"
         raise PydanticCustomError("regex", "expected a regular expression of at most 1024 characters, got {n}",
                                   {"n": len(value)})
-    problem = regex.re2_problem(value)
+    problem = envoy_regex.re2_problem(value)
     if problem:
         raise PydanticCustomError("regex", "expected an RE2 regular expression, got {got}: {why}",
                                   {"got": repr(value), "why": problem})

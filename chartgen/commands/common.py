@@ -43,7 +43,7 @@ def report_error(exc: BaseException, debug: bool, fmt: str = "text", report: boo
         if fmt == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in exc.problems]}, indent=2))
         elif fmt == "sarif":
-            from ..sarif import problems_log  # start-up: loads the rules and the catalog model; only an error needs it
+            from ..analyzer.sarif import problems_log  # start-up: loads the rules and the catalog model; only an error needs it
 
             click.echo(problems_log(exc.problems), nl=False)
         else:
@@ -54,7 +54,7 @@ def report_error(exc: BaseException, debug: bool, fmt: str = "text", report: boo
         return 1
     if isinstance(exc, ChartgenError):
         if fmt == "sarif":
-            from ..sarif import failure_log  # start-up: loads the rules and the catalog model; only an error needs it
+            from ..analyzer.sarif import failure_log  # start-up: loads the rules and the catalog model; only an error needs it
 
             click.echo(failure_log(str(exc)), nl=False)
         err(f"error: {exc}")
@@ -74,7 +74,7 @@ def report_error(exc: BaseException, debug: bool, fmt: str = "text", report: boo
         err("error: out of memory; the input is too large (check it for repeated YAML aliases)")
         return 1
     if isinstance(exc, ModuleNotFoundError):
-        from ..doctor import missing_module_message  # start-up: loads the tool lookup; only an error needs it
+        from ..analyzer.doctor import missing_module_message  # start-up: loads the tool lookup; only an error needs it
 
         message = missing_module_message(exc.name)
         if message:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..doctor import diagnose, text_report
+from ..analyzer.doctor import diagnose, text_report
 from . import options
 from .common import Ctx, run_guarded
 

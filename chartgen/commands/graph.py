@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..analyzer.behaviour import graph_disputes, unplaced, verify_catalog
-from ..drawing import draw, write_output
+from ..graph.drawing import draw, write_output
 from ..base.errors import UnknownEnvironment
 from . import options
 from .common import Ctx, err, run_guarded

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..application import callgraph, importer, manifests
-from ..base import reading as safeio
+from ..base import reading
 from ..catalog.edit import write_atomic
 from . import options
 from .common import Ctx, run_guarded
@@ -44,10 +44,10 @@ def command(obj: Ctx, manifest, calls_file, name, output):
         found = manifests.require(manifests.read(list(manifest)))
         calls = None
         if calls_file:
-            calls = callgraph.parse(safeio.read_text(calls_file, "calls file"), safeio.display(calls_file))
+            calls = callgraph.parse(reading.read_text(calls_file, "calls file"), reading.display(calls_file))
         existing = None
         if output and Path(output).exists():
-            existing = safeio.read_text(output, "catalog")
+            existing = reading.read_text(output, "catalog")
         result = importer.import_catalog(found, calls, existing, name, output or "catalog.yaml")
         if output:
             write_atomic(output, result.text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..starter import init_catalog
+from ..lifecycle.starter import init_catalog
 from .common import Ctx, run_guarded
 
 

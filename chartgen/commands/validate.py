@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..sarif import problems_log
+from ..analyzer.sarif import problems_log
 from ..catalog.validate import load_catalog
 from . import options
 from .common import Ctx, run_guarded

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..graph import readme_graph
+from ..graph.diagram import readme_graph
 from ..base.reading import file_error, refuse_linked_dirs, walk_files
 
 NEW, CHANGED, REMOVED = "new", "changed", "removed"

@@ -15,23 +15,23 @@ from pathlib import Path
 
 import yaml
 
-from . import versioning as lifecycle
+from . import versioning
 from ..base import naming
 from ..catalog.model import Catalog
 from .changeset import Changeset
 from ..base.schema_validators import compiled_validator
 from ..base.errors import CatalogError, ChartgenError, Problem, RenderError, ToolError
-from ..gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
+from ..chart.gatewayapi import CRD_CHART, build_crd_chart, uses_gateway_api
 from ..releases.gitops import TOOLS, check_or_raise, export_files
 from ..releases.helmfile import GENERATED_DIR, build_generated_values, build_helmfile, build_release_values, dump_helmfile
 from ..catalog.mesh import Mesh, resolve
-from ..render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
+from ..chart.render import GENERATED, ChartBody, ChartMeta, build_chart, chart_body, changelog_text
 from ..base.reading import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
 from ..base.toolchain import Tool, run
 from ..releases.userfiles import ValuesFileError, merge_user_values
 from ..catalog.validate import load_catalog
-from ..values import chart_name, mesh_values
-from ..values_schema import VALUES_SCHEMA
+from ..chart.values import chart_name, mesh_values
+from ..chart.values_schema import VALUES_SCHEMA
 from ..base.version import __version__
 from ..base.writer import WriteResult, locked, replace_file, write_plan
 
@@ -64,7 +64,7 @@ class Outcome:
     chart_dir: str
     version: str
     previous_version: str | None
-    changes: list[lifecycle.Change]
+    changes: list[versioning.Change]
     files: dict[str, str]
     owned_dirs: tuple[str, ...]
     result: WriteResult = field(default_factory=WriteResult)
@@ -81,7 +81,7 @@ class Outcome:
 
     @property
     def bump(self) -> str:
-        return lifecycle.LEVEL_NAMES[lifecycle.level_of(self.changes)] if self.changes else "none"
+        return versioning.LEVEL_NAMES[versioning.level_of(self.changes)] if self.changes else "none"
 
     def version_line(self) -> str | None:
         """'charts/x: 0.1.0 → 0.2.0 (minor)', or None when neither version nor changes moved."""
@@ -134,11 +134,11 @@ def _state_problem(path: Path) -> tuple[dict | None, str | None]:
         return None, "is corrupt (not a JSON object)"
     version = state.get("version")
     history = state.get("history")
-    if not isinstance(version, str) or lifecycle.highest(version) is None:
+    if not isinstance(version, str) or versioning.highest(version) is None:
         return None, f"is corrupt (no valid version: {version!r})"
     if not isinstance(history, list) or not all(isinstance(h, dict) and isinstance(h.get("version"), str)
                                                  and isinstance(h.get("changes"), list)
-                                                 and all(lifecycle.is_record(c) for c in h["changes"]) for h in history):
+                                                 and all(versioning.is_record(c) for c in h["changes"]) for h in history):
         return None, "is corrupt (its history is not a list of releases)"
     if not isinstance(state.get("model"), dict):
         return None, "is corrupt (no model to compare the catalog with)"
@@ -160,7 +160,7 @@ def _chart_version(chart_root: Path) -> str | None:
     except OSError:
         return None
     m = re.search(r"(?m)^version:[ \t]*['\"]?([^'\"\s#]+)", text)
-    return m.group(1) if m and lifecycle.highest(m.group(1)) else None
+    return m.group(1) if m and versioning.highest(m.group(1)) else None
 
 
 def _previous_state(chart_root: Path) -> tuple[dict | None, list[str]]:
@@ -172,23 +172,23 @@ def _previous_state(chart_root: Path) -> tuple[dict | None, list[str]]:
     state, problem = _state_problem(path)
     chart_version = _chart_version(chart_root)
     try:
-        log = lifecycle.parse_changelog((chart_root / "CHANGELOG.md").read_bytes().decode("utf-8", "replace"))
+        log = versioning.parse_changelog((chart_root / "CHANGELOG.md").read_bytes().decode("utf-8", "replace"))
     except OSError:
         log = []
     logged = log[0]["version"] if log else None
     notes: list[str] = []
     if state is not None:
-        ahead = lifecycle.highest(chart_version, logged)
-        if ahead and lifecycle.parse_version(ahead) > lifecycle.parse_version(state["version"]):
+        ahead = versioning.highest(chart_version, logged)
+        if ahead and versioning.parse_version(ahead) > versioning.parse_version(state["version"]):
             notes.append(f"{display(path)} records version {state['version']}, but the chart is already at {ahead}; "
                          f"continuing from {ahead} (a chart version never moves backwards)")
             state = {**state, "version": ahead}
             if not any(h["version"] == ahead for h in state["history"]):
-                state["history"] = [h for h in log if lifecycle.parse_version(h["version"]) >
-                                    lifecycle.parse_version(state["history"][0]["version"] if state["history"]
+                state["history"] = [h for h in log if versioning.parse_version(h["version"]) >
+                                    versioning.parse_version(state["history"][0]["version"] if state["history"]
                                                             else "0.0.0")] + state["history"]
         return state, notes
-    version = lifecycle.highest(chart_version, logged)
+    version = versioning.highest(chart_version, logged)
     if version is None:
         if problem:  # no chart to recover from: say so, and start as a new chart
             notes.append(f"{display(path)} {problem}, and there is no chart version to recover; starting a new chart")
@@ -240,7 +240,7 @@ def record_release(chart_dir: str | Path, version: str | None = None) -> str | N
     chart_dir = Path(chart_dir)
     path = chart_dir / STATE_FILE
     state = _read_state(path)
-    current = lifecycle.Release.of(state)
+    current = versioning.Release.of(state)
     if current is None or (version is not None and current.version != version):
         return None
     if state.get("release") != current.record():
@@ -261,13 +261,13 @@ class Versioning:
     """The chart's version for this run and the records behind it."""
 
     previous: str | None  # the version in the state file (None: a new chart)
-    recorded: lifecycle.Release | None  # the release recorded by package/publish
-    release: lifecycle.Release | None  # the last release, the version is computed against it
-    decision: lifecycle.Decision
+    recorded: versioning.Release | None  # the release recorded by package/publish
+    release: versioning.Release | None  # the last release, the version is computed against it
+    decision: versioning.Decision
     fingerprint: str
     model: dict
     history: list[dict]
-    build: lifecycle.Build = lifecycle.Build()
+    build: versioning.Build = versioning.Build()
 
     def state(self) -> dict:
         state = {"fingerprint": self.fingerprint, "history": self.history, "model": self.model,
@@ -277,12 +277,12 @@ class Versioning:
         return state
 
     def meta(self) -> ChartMeta:
-        current = tuple(lifecycle.Change.of(c) for c in self.history[0]["changes"]) if self.history else ()
+        current = tuple(versioning.Change.of(c) for c in self.history[0]["changes"]) if self.history else ()
         return ChartMeta(version=self.decision.version, changes=current,
-                         changelog=lifecycle.changelog_markdown(self.history))
+                         changelog=versioning.changelog_markdown(self.history))
 
 
-# The chart's files by part (lifecycle.PARTS); Chart.yaml's fields are recorded instead, and
+# The chart's files by part (versioning.PARTS); Chart.yaml's fields are recorded instead, and
 # CHANGELOG.md is the history itself.
 def _part(rel: str) -> str | None:
     if rel.startswith(("templates/", "dashboards/")):
@@ -294,7 +294,7 @@ def _part(rel: str) -> str | None:
     return None
 
 
-def chart_fingerprint(mesh: Mesh, body: ChartBody) -> tuple[str, lifecycle.Build]:
+def chart_fingerprint(mesh: Mesh, body: ChartBody) -> tuple[str, versioning.Build]:
     """What a release of the chart means: its files at a neutral version, and the
     environments' values; and what it was built from (each part's fingerprint, Chart.yaml's
     fields, the template revision, this chartgen's version)."""
@@ -306,34 +306,34 @@ def chart_fingerprint(mesh: Mesh, body: ChartBody) -> tuple[str, lifecycle.Build
             by_part.setdefault(part, {})[rel] = text
     chart = {k: v for k, v in yaml.safe_load(probe["Chart.yaml"]).items() if k not in ("version", "annotations")}
     probe["(environment values)"] = json.dumps(mesh_values(mesh).overrides, sort_keys=True)
-    build = lifecycle.Build(parts={part: lifecycle.fingerprint(files) for part, files in sorted(by_part.items())},
-                            chart=chart, revision=lifecycle.TEMPLATE_REVISION, generator=__version__)
-    return lifecycle.fingerprint(probe), build
+    build = versioning.Build(parts={part: versioning.fingerprint(files) for part, files in sorted(by_part.items())},
+                              chart=chart, revision=versioning.TEMPLATE_REVISION, generator=__version__)
+    return versioning.fingerprint(probe), build
 
 
-def versioning(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
-               forced: str | None = None) -> Versioning:
+def chart_version(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody, state: dict | None,
+                  forced: str | None = None) -> Versioning:
     """The chart's version against its last release (read from ``state``, the committed
-    state and a recorded release); the decision itself is ``lifecycle.decide_version``."""
+    state and a recorded release); the decision itself is ``versioning.decide_version``."""
     fp, build = chart_fingerprint(mesh, body)
-    snapshot = lifecycle.model_snapshot(mesh)
-    recorded = lifecycle.Release.of(state.get("release")) if state else None
-    release = lifecycle.last_release(recorded, lifecycle.Release.of(committed_state(root / chart_dir, state)))
+    snapshot = versioning.model_snapshot(mesh)
+    recorded = versioning.Release.of(state.get("release")) if state else None
+    release = versioning.last_release(recorded, versioning.Release.of(committed_state(root / chart_dir, state)))
     recovered = state is not None and state.get("model") is None  # rebuilt from Chart.yaml and CHANGELOG.md
     if release is None and recovered:
-        release = lifecycle.Release.of(state)
+        release = versioning.Release.of(state)
     model_lost = recovered and release is not None and release.model is None
     unchanged = model_lost and forced in (None, release.version) and _same_chart_on_disk(
-        mesh, root, chart_dir, body, release.version, lifecycle.history_since(state["history"], release,
+        mesh, root, chart_dir, body, release.version, versioning.history_since(state["history"], release,
                                                                                  release.version, []))
     try:
-        decision = lifecycle.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged,
+        decision = versioning.decide_version(release, snapshot, fp, forced, model_lost=model_lost, unchanged=unchanged,
                                             build=build)
-    except lifecycle.ReleaseError as exc:
+    except versioning.ReleaseError as exc:
         raise ChartgenError(str(exc)) from None
     except ValueError as exc:
         raise ChartgenError(f"--version: {exc}") from None
-    history = lifecycle.history_since(list(state.get("history", [])) if state else [], release, decision.version,
+    history = versioning.history_since(list(state.get("history", [])) if state else [], release, decision.version,
                                       decision.changes)
     return Versioning(previous=state.get("version") if state else None, recorded=recorded, release=release,
                       decision=decision, fingerprint=fp, model=snapshot, history=history, build=build)
@@ -346,7 +346,7 @@ def plan(source: Catalog | Mesh, root: Path, options: Options = Options()) -> Ou
     chart_dir = f"charts/{chart_name(catalog)}"
     body = chart_body(mesh)
     state, notes = _previous_state(root / chart_dir)
-    v = versioning(mesh, root, chart_dir, body, state, options.version)
+    v = chart_version(mesh, root, chart_dir, body, state, options.version)
     if v.decision.note:
         notes.append(v.decision.note)
     chart_files = build_chart(mesh, v.meta(), body)
@@ -401,10 +401,10 @@ def _same_chart_on_disk(mesh: Mesh, root: Path, chart_dir: str, body: ChartBody,
                         history: list[dict]) -> bool:
     """Whether the chart on disk is exactly what the catalog renders at ``version`` with
     ``history`` (the state file aside): then nothing changed since that release."""
-    current = tuple(lifecycle.Change.of(c) for c in history[0]["changes"]) if history and history[0]["version"] == version else ()
+    current = tuple(versioning.Change.of(c) for c in history[0]["changes"]) if history and history[0]["version"] == version else ()
     if not current:
         return False
-    meta = ChartMeta(version=version, changes=current, changelog=lifecycle.changelog_markdown(history))
+    meta = ChartMeta(version=version, changes=current, changelog=versioning.changelog_markdown(history))
     for rel, text in build_chart(mesh, meta, body).items():
         try:
             if (root / chart_dir / rel).read_bytes() != text.encode("utf-8"):
@@ -475,8 +475,9 @@ def generate(catalog_path: str | Path = "catalog.yaml", out: str | Path | None =
 def generate_locked(catalog_path: Path, root: Path, options: Options = Options(), *, before_commit=None) -> Outcome:
     """``generate`` for a caller that already holds the lock of ``root``."""
     outcome = plan(load_catalog(catalog_path), root, options)
-    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, before_commit=before_commit,
-                                merged=outcome.merged, force=options.force, protect=(catalog_path,))
+    outcome.result = write_plan(root, outcome.files, outcome.owned_dirs, diff=Changeset.between,
+                                before_commit=before_commit, merged=outcome.merged, force=options.force,
+                                protect=(catalog_path,))
     if outcome.result.cleaned:
         outcome.notes.append(f"removed {len(outcome.result.cleaned)} temporary file(s) left by an interrupted "
                              f"run: {', '.join(outcome.result.cleaned)}")
@@ -612,7 +613,8 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
         outcome.changeset = Changeset.between(root, files, owned)
         return outcome
     with locked(root, wait_message=wait_message):
-        outcome.result = write_plan(root, files, owned, force=options.force, protect=(catalog_path,))
+        outcome.result = write_plan(root, files, owned, diff=Changeset.between, force=options.force,
+                                    protect=(catalog_path,))
     return outcome
 
 

@@ -37,7 +37,7 @@ from .generate import output_root, plan, record_release
 from ..base.reading import decode, display, file_error, leftover_temps, walk_files
 from ..base.toolchain import Tool, find_tool, run
 from ..catalog.validate import load_catalog
-from ..values import chart_name
+from ..chart.values import chart_name
 from ..base.writer import copy_file, locked, move_into_place, replace_file, scratch_tree, staging_dir
 from ..base.yamlsrc import LimitError, safe_load_bounded
 

@@ -11,7 +11,7 @@ from ..base import naming
 from ..catalog.model import Catalog
 from ..catalog.mesh import Mesh, resolve
 from ..catalog.revisions import control_plane
-from ..values import mesh_values, path_label
+from ..chart.values import mesh_values, path_label
 from ..base.version import __version__
 
 MAJOR, MINOR, PATCH, NONE = 3, 2, 1, 0
@@ -345,6 +345,8 @@ TEMPLATE_REVISIONS = (
                         "istio.revision: its istio.io/rev label, and its waypoint's) and istio.gatewayRevision (the "
                         "istio.io/rev label of a Gateway API gateway), for Istio upgrades by revision and tag; with "
                         "them empty the objects are unchanged", MINOR),
+    TemplateRevision(6, "the Grafana dashboard ConfigMap's $comment names the dashboard's new source in chartgen's "
+                        "tree (chartgen/chart/static/dashboards/services.json); no other object changes"),
 )
 TEMPLATE_REVISION = TEMPLATE_REVISIONS[-1].number
 

@@ -34,12 +34,12 @@ import yaml
 from ..base import yamlout
 from .bootstrap import argocd_health_patch, bootstrap_script, prerequisites
 from ..catalog.model import ArgoSettings, Catalog, FluxSettings, GitOpsSettings
-from ..crdcheck import CRDSet
+from ..base.crdcheck import CRDSet
 from ..base.errors import ChartgenError, RenderError
 from .helmfile import HEADER, ISTIO_NS, ChartSource, Release, ReleasePlan, release_plan
 from ..catalog.mesh import EnvView, Mesh, resolve
 from ..catalog.revisions import release_revision, revision_tags
-from ..values import chart_values
+from ..chart.values import chart_values
 
 __all__ = ["TOOLS", "CHART_FOOTPRINT", "MESH_FOOTPRINT", "ExportContext", "build_argocd", "build_flux",
            "check_files", "check_or_raise", "crd_set", "export_files", "mesh_namespaces", "istiod_ignore_differences",

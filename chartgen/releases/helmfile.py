@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 from ..base import naming, yamlout
 from ..catalog.model import Catalog
 from ..base.errors import RenderError
-from ..gatewayapi import CRD_CHART, gateway_api_envs
+from ..chart.gatewayapi import CRD_CHART, gateway_api_envs
 from ..catalog.mesh import EnvView, Mesh, autoscaling, gateway_service_type, resolve
 from .observability import ISTIO_DASHBOARDS, istio_dashboards, slo_alert_rules
 from ..catalog.revisions import control_plane, shared_version, version_key
-from ..values import mesh_values
+from ..chart.values import mesh_values
 
 __all__ = [
     "ChartSource",
@@ -680,7 +680,6 @@ def build_release_values(source: Catalog | Mesh) -> dict[str, dict]:
     """Values of every release, keyed by path under ``values/``: ``<release>/common.yaml``
     and ``<release>/<env>.yaml`` for each environment that installs the release."""
     mesh = resolve(source)
-    catalog = mesh.catalog
     out: dict[str, dict] = {}
     builders = {
         "base": lambda r: _base(mesh),

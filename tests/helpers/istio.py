@@ -14,7 +14,7 @@ ISTIO_VERSION = "1.30.3"
 @lru_cache(maxsize=1)
 def _load(directory: str):
     from chartgen.analyzer.istio_crds import crds_from_chart
-    from chartgen.crdcheck import CRDSet
+    from chartgen.base.crdcheck import CRDSet
 
     return CRDSet.from_documents(crds_from_chart(Path(directory) / f"base-{ISTIO_VERSION}.tgz"))
 

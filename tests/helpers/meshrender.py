@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from chartgen.render import ChartMeta, build_chart, dump_yaml
+from chartgen.chart.render import ChartMeta, build_chart, dump_yaml
 from chartgen.catalog.validate import parse_catalog
-from chartgen.values import mesh_env_values
+from chartgen.chart.values import mesh_env_values
 
 KUBE_VERSION = "1.33.0"
 
@@ -50,7 +50,7 @@ def istio_crdset(upstream_charts: Path):
     """The CRDs of the pinned Istio (1.30.3), from the real istio/base chart archive."""
     import tarfile
 
-    from chartgen.crdcheck import CRDSet
+    from chartgen.base.crdcheck import CRDSet
 
     with tarfile.open(upstream_charts / "base-1.30.3.tgz") as tgz:
         text = tgz.extractfile("base/files/crd-all.gen.yaml").read().decode()

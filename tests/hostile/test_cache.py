@@ -52,7 +52,7 @@ def test_a_planted_code_object_in_the_cache_is_never_run(cache, tmp_path):
     chartgen used) is not run by generate, generate --check, diff or export."""
     import fastjsonschema
 
-    from chartgen.values_schema import VALUES_SCHEMA
+    from chartgen.chart.values_schema import VALUES_SCHEMA
 
     marker = tmp_path / "pwned"
     payload = compile(f"open({str(marker)!r}, 'w').write('ran')\ndef validate(data): return data\n", "<p>", "exec")
@@ -115,7 +115,7 @@ def test_an_entry_anyone_else_could_have_written_is_ignored(cache, tmp_path, spo
 
 @pytest.fixture
 def fresh_verdicts(monkeypatch):
-    from chartgen import crdcheck
+    from chartgen.base import crdcheck
 
     for name in ("_RESULTS", "_SAVED", "_FRESH"):
         monkeypatch.setattr(crdcheck, name, {})
@@ -123,7 +123,7 @@ def fresh_verdicts(monkeypatch):
 
 
 def _widget_crds():
-    from chartgen.crdcheck import CRDSet
+    from chartgen.base.crdcheck import CRDSet
 
     schema = {"type": "object", "properties": {"spec": {
         "type": "string", "x-kubernetes-validations": [{"rule": "self.size() < 4", "message": "too long"}]}}}
@@ -175,7 +175,7 @@ def test_a_corrupt_crd_entry_is_pulled_again_and_gives_no_false_findings(cache, 
     import yaml
 
     from chartgen.analyzer import Project, istio_crds
-    from chartgen.analyzer.workspace import deep_merge
+    from chartgen.lifecycle.workspace import deep_merge
     from chartgen.catalog.validate import parse_catalog
 
     monkeypatch.setattr(istio_crds, "_LOADED", {})

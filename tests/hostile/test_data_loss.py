@@ -189,7 +189,7 @@ def test_graph_marks_svg_and_png_where_their_readers_ignore_it():
     import xml.etree.ElementTree as ET
     import zlib
 
-    from chartgen.drawing import marked
+    from chartgen.graph.drawing import marked
     from chartgen.base.provenance import is_chartgens
 
     svg = b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n'

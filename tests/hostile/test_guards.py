@@ -92,7 +92,7 @@ def test_user_values_files_quote_words():
 def test_values_yaml_keys_quoted():
     import yaml
 
-    from chartgen.render import values_yaml
+    from chartgen.chart.render import values_yaml
 
     values = {"env": {"ON": "yes", "Y": "n", "1:20": "x"}}
     assert yaml.safe_load(values_yaml(values)) == values
@@ -120,7 +120,7 @@ MULTILINE = ["a\n012<<\u2028  x", "x\u2028y\u2029z", "nel\x85", "tab\there\nx", 
 def test_multiline_strings_read_back_everywhere():
     import yaml
 
-    from chartgen.render import values_yaml
+    from chartgen.chart.render import values_yaml
     from chartgen.releases.userfiles import merge_user_values
 
     data = {"env": {f"K{i}": v for i, v in enumerate(MULTILINE)}}

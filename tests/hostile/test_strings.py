@@ -193,7 +193,7 @@ def test_a_docs_url_that_is_not_absolute_http_is_ignored_with_a_note(tmp_path, u
         from helpers.sarif import sarif_errors
     except ImportError:  # tests/ imported as a package
         from tests.helpers.sarif import sarif_errors
-    from chartgen.sarif import DOCS_URL
+    from chartgen.analyzer.sarif import DOCS_URL
 
     text, run = _sarif(tmp_path, "catalog.yaml", {"CHARTGEN_DOCS_URL": url})
     assert sarif_errors(text) == []

@@ -3,8 +3,9 @@ it; a test keeps the committed page in step)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from ...base.errors import CatalogError
-from ...invariants import by_catalog_rule
 from ..validate import parse_catalog
 from .registry import MODEL, READER, RULES, SEMANTIC, Rule, example_catalog
 
@@ -59,19 +60,24 @@ def _checked_by(r: Rule) -> str:
     return f"{_CHECKED_BY[MODEL]} and {checks}" if r.model_too else checks
 
 
-def _chart_checks(r: Rule) -> list[str]:
-    """The chart's own checks of the same thing (chartgen/invariants.py), if any."""
-    same = by_catalog_rule(r.id)
+ChartChecks = Callable[[str], Sequence]
+"""The chart's checks that refuse what a catalog rule refuses, by the rule's id
+(``chart.invariants.by_catalog_rule``; the chart sits above the catalog, so its caller passes it)."""
+
+
+def _chart_checks(r: Rule, chart_checks: ChartChecks) -> list[str]:
+    """The chart's own checks of the same thing (chartgen/chart/invariants.py), if any."""
+    same = chart_checks(r.id)
     if not same:
         return []
     names = ", ".join(f"`{inv.id}`" for inv in same)
     return [f"The chart refuses the same in values it is given when it renders ({names}, "
-            "`chartgen/invariants.py`).", ""]
+            "`chartgen/chart/invariants.py`).", ""]
 
 
-def _rule(r: Rule) -> list[str]:
+def _rule(r: Rule, chart_checks: ChartChecks) -> list[str]:
     out = [f'<a id="{r.id}"></a>', f"### {r.id}", "", f"{r.summary}. Checked by {_checked_by(r)}.", ""]
-    out += _chart_checks(r)
+    out += _chart_checks(r, chart_checks)
     if r.fail is None:
         out += [f"Fails when {r.note}.", ""]
     else:
@@ -79,7 +85,8 @@ def _rule(r: Rule) -> list[str]:
     return out + _example("Passes", r.ok)
 
 
-def render() -> str:
+def render(chart_checks: ChartChecks) -> str:
+    """The page; ``chart_checks`` gives the chart's checks of each rule's id."""
     sections: dict[str, list[Rule]] = {}
     for r in RULES.values():
         sections.setdefault(r.section, []).append(r)
@@ -90,5 +97,5 @@ def render() -> str:
     for section, rules in sections.items():
         lines += [f"## {section}", ""]
         for r in rules:
-            lines += _rule(r)
+            lines += _rule(r, chart_checks)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .catalog.model import Catalog, match_text
-from .base.errors import UnknownEnvironment
-from .catalog.mesh import EnvView, Mesh, ResolvedService, resolve
-from .catalog.revisions import control_plane
+from ..catalog.model import Catalog, match_text
+from ..base.errors import UnknownEnvironment
+from ..catalog.mesh import EnvView, Mesh, ResolvedService, resolve
+from ..catalog.revisions import control_plane
 
 
 @dataclass

@@ -24,11 +24,12 @@ import yaml
 from ..catalog.model import Catalog
 from ..base.errors import ChartgenError, UnknownEnvironment
 from ..catalog.validate import parse_catalog, read_catalog_text
-from ..lifecycle.generate import Options, plan, validate_values
+from .generate import Options, plan, validate_values
 from ..catalog.mesh import EnvView, Mesh, resolve
 from ..base.toolchain import Running, Tool, find_tool, start
-from ..values import chart_name
+from ..chart.values import chart_name
 from ..base.writer import scratch_file
+from ..base import yamlout
 from ..base.yamlsrc import LimitError, check_limits, safe_load_all_bounded, safe_load_bounded
 
 KUBE_VERSION = "1.33.0"  # --kube-version of helm template and the schema version of the checks
@@ -346,7 +347,7 @@ def start_helm(project: Project, env: str, scratch: Path, helm: Tool) -> Running
     for i, (path, data) in enumerate(project.values_layers(release, env, project.chart_name)):
         if path.startswith("<inline"):
             inline = scratch / "inline" / f"{env}-{i}.yaml"
-            scratch_file(inline, yaml.safe_dump(data))
+            scratch_file(inline, yamlout.dump(data))
             args += ["-f", str(inline)]
         else:
             args += ["-f", str(scratch / path)]

@@ -1,7 +1,7 @@
 """The JSON Schema of the mesh chart's values, as chartgen reads it at run time.
 
-The schema is generated from the values model (``chartgen.values_model``) by
-``chartgen.values_contract`` into ``chartgen/data/values.schema.json``; reading that file keeps
+The schema is generated from the values model (``chartgen.chart.values_model``) by
+``chartgen.chart.values_contract`` into ``chartgen/data/values.schema.json``; reading that file keeps
 pydantic's model building out of every run. Its descriptions become the ``values.yaml``
 comments and the chart README's values table, through ``describe``.
 """

@@ -2,7 +2,7 @@
 
 {{/*
 Helpers of the mesh chart, one file per concern (_names, _labels, _contract, _model,
-_checks, _ports, _expose, _calls, _match, _routes, _gatewayapi). Every define is
+_checks, _ports, _expose, _calls, _match, _routes, _l4routes, _gatewayapi). Every define is
 named "chartgen.<name>" here; chartgen prefixes it with the chart's name instead when it
 copies the templates into a chart (Helm's define names are global across a chart and its
 subcharts). Templates read only the keys listed in
@@ -42,7 +42,7 @@ Usage: through chartgen.cacheModel.
   $m.services.<key>.viaWaypoint  ambient: the waypoint that calls into the service pass
                       (its namespace's; "" without one), gatewayViaWaypoint: the gateway's too
   $m.services.<key>.versionServices  per-version Services are rendered (Gateway API routing)
-Its parts: chartgen.fillDefaults (below), chartgen.checkService (_checks.tpl),
+Its parts: chartgen.checkService (_checks.tpl),
 chartgen.servicePorts (_ports.tpl), chartgen.serviceExposure (_expose.tpl),
 chartgen.callGraph (_calls.tpl).
 Everything here is derived from keys that a user's values file may override (ports,
@@ -57,16 +57,18 @@ rather than carried in the values, where an override would leave it stale.
 {{- $ed := include "chartgen.externalDefaults" . | fromYaml -}}
 {{- $services := dict -}}
 {{- $externals := dict -}}
+{{- /* each entry with its defaults filled in: sprig's merge gives a key that the entry
+leaves out, null or empty its default, and merges a map default key by key. Every default
+is an empty value (false, 0, "", [], {} or a map of them: the generator of _contract.tpl refuses
+others), so an empty value that an entry states stays what it was. */ -}}
 {{- range $key, $raw := ($V.services | default dict) -}}
-{{- $_ := include "chartgen.fillDefaults" (dict "defaults" $sd "value" $raw) -}}
-{{- $_ := set $services $key $sd._filled -}}
+{{- $_ := set $services $key (merge (omit ($raw | default dict)) (deepCopy $sd)) -}}
 {{- end -}}
 {{- range $key, $raw := ($V.externalServices | default dict) -}}
 {{- if hasKey $services $key -}}
 {{- include "chartgen.fail" (dict "check" "unique-keys" "args" (list $key)) -}}
 {{- end -}}
-{{- $_ := include "chartgen.fillDefaults" (dict "defaults" $ed "value" $raw) -}}
-{{- $_ := set $externals $key $ed._filled -}}
+{{- $_ := set $externals $key (merge (omit ($raw | default dict)) (deepCopy $ed)) -}}
 {{- end -}}
 {{- if and $gw.enabled $gw.https (not $gw.credentialName) -}}
 {{- include "chartgen.fail" (dict "check" "https-credential") -}}
@@ -146,26 +148,4 @@ the namespace labels say istio.io/ingress-use-waypoint */ -}}
 {{- $graph := dict -}}
 {{- $_ := include "chartgen.callGraph" (dict "services" $services "externals" $externals "out" $graph) -}}
 {{- $_ := set $root "_chartgenModel" (dict "services" $services "externals" $externals "edges" $graph.edges "edgeKeys" $graph.edgeKeys "namespaces" (include "chartgen.namespaces" $root | fromJsonArray) "waypoints" $waypoints) -}}
-{{- end -}}
-
-{{/*
-chartgen.fillDefaults: a shallow copy of "value" with "defaults" filled in (a key of
-"value" replaces the default; a non-empty map default is merged key by key).
-The result is left in defaults._filled, since include returns only text.
-Usage: {{- $_ := include "chartgen.fillDefaults" (dict "defaults" $d "value" $v) }}{{- $x := $d._filled }}
-*/}}
-{{- define "chartgen.fillDefaults" -}}
-{{- $out := dict -}}
-{{- range $k, $v := (.value | default dict) -}}
-{{- $_ := set $out $k $v -}}
-{{- end -}}
-{{- range $k, $d := .defaults -}}
-{{- if eq $k "_filled" -}}
-{{- else if or (not (hasKey $out $k)) (kindIs "invalid" (get $out $k)) -}}
-{{- $_ := set $out $k (deepCopy $d) -}}
-{{- else if and (kindIs "map" $d) (gt (len $d) 0) (kindIs "map" (get $out $k)) -}}
-{{- $_ := set $out $k (merge (get $out $k) (deepCopy $d)) -}}
-{{- end -}}
-{{- end -}}
-{{- $_ := set .defaults "_filled" $out -}}
 {{- end -}}

@@ -18,17 +18,17 @@ from typing import Any
 import jinja2
 import yaml
 
-from .base import yamlout
-from .catalog.model import Catalog
-from .graph import build_graph, mermaid
-from .catalog.mesh import Mesh, resolve
-from .base.provenance import GENERATED, copy_header
+from ..base import yamlout
+from ..catalog.model import Catalog
+from ..graph.diagram import build_graph, mermaid
+from ..catalog.mesh import Mesh, resolve
+from ..base.provenance import GENERATED, copy_header
 from .values import chart_name, mesh_values, path_label
 from .values_schema import VALUES_SCHEMA, describe
-from .base.version import __version__
+from ..base.version import __version__
 
-CHART_SOURCE = "chartgen/templates/chart"  # the chart files copied from the package, in chartgen's tree
-VALUES_SCHEMA_SOURCE = "chartgen/values_model.py"
+CHART_SOURCE = "chartgen/chart/static"  # the chart files copied from the package, in chartgen's tree
+VALUES_SCHEMA_SOURCE = "chartgen/chart/values_model.py"
 TEMPLATE_PREFIX = "chartgen"  # the prefix of every define name in the package's templates
 
 
@@ -65,7 +65,7 @@ def dump_yaml(data: Any) -> str:
 @lru_cache(maxsize=1)
 def _jinja() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("chartgen", "templates/files"),
+        loader=jinja2.PackageLoader("chartgen", "chart/files"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -76,7 +76,7 @@ def _jinja() -> jinja2.Environment:
 
 
 def _chart_source_root():
-    return resources.files("chartgen") / "templates" / "chart"
+    return resources.files("chartgen") / "chart" / "static"
 
 
 def _chart_source_files() -> list[tuple[str, str]]:
@@ -284,9 +284,9 @@ def chart_body(source: Catalog | Mesh) -> ChartBody:
     files = {
         "values.yaml": values_yaml(values),
         "values.schema.json": copy_header("values.schema.json", json.dumps(VALUES_SCHEMA, indent=2) + "\n",
-                                          VALUES_SCHEMA_SOURCE, "the values model, through chartgen/values_contract.py"),
+                                          VALUES_SCHEMA_SOURCE, "the values model, through chartgen/chart/values_contract.py"),
         ".helmignore": copy_header(".helmignore", _jinja().loader.get_source(_jinja(), "helmignore")[0],
-                                   "chartgen/templates/files/helmignore"),
+                                   "chartgen/chart/files/helmignore"),
     }
     for rel, text in static_chart_files(chart_name(mesh.catalog)):
         files[rel] = text

@@ -14,10 +14,10 @@ import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
 
-from .analyzer.scanner import HINT, find_checkov
-from .base.errors import ToolError, ToolNotFound
-from .base.toolchain import INSTALL_HINTS, Tool, env_var, find_tool, run, tool_version
-from .base.version import __version__
+from .scanner import HINT, find_checkov
+from ..base.errors import ToolError, ToolNotFound
+from ..base.toolchain import INSTALL_HINTS, Tool, env_var, find_tool, run, tool_version
+from ..base.version import __version__
 
 # module -> (distribution, extra, what needs it)
 OPTIONAL_MODULES = {

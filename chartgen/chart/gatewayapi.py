@@ -14,10 +14,10 @@ import yaml
 from functools import lru_cache
 from importlib import resources
 
-from .catalog.model import Catalog, protocol_class
-from .crdcheck import CRDSet
-from .catalog.mesh import Mesh, env_views
-from .base.provenance import GENERATED, copy_header
+from ..catalog.model import Catalog, protocol_class
+from ..base.crdcheck import CRDSet
+from ..catalog.mesh import Mesh, env_views
+from ..base.provenance import GENERATED, copy_header
 
 __all__ = ["GATEWAY_API_VERSION", "CRD_CHART", "uses_gateway_api", "gateway_api_envs", "uses_tcp_routes",
            "crd_files", "crd_set", "build_crd_chart"]
@@ -130,7 +130,7 @@ def build_crd_chart(source: Catalog | Mesh) -> dict[str, str]:
             "uninstalling the release leaves the CRDs, and with them every Gateway and route, in place.\n\n"
             "Licence of the CRDs: Apache License 2.0, Copyright The Kubernetes Authors.\n"
         ),
-        "templates/crds.yaml": copy_header("templates/crds.yaml", _TEMPLATE, "chartgen/gatewayapi.py",
+        "templates/crds.yaml": copy_header("templates/crds.yaml", _TEMPLATE, "chartgen/chart/gatewayapi.py",
                                            "written from its _TEMPLATE"),
     }
     for channel, name, text in _vendored(tcp):

@@ -1,7 +1,7 @@
 {{/* The values contract as the templates see it: defaults of absent keys, messages of the checks. */}}
 
 {{/*
-Generated from chartgen/values_model.py and chartgen/invariants.py. Do not edit: `python -m chartgen.values_contract` rewrites it.
+Generated from chartgen/chart/values_model.py and chartgen/chart/invariants.py. Do not edit: `python -m chartgen.chart.values_contract` rewrites it.
 
 chartgen.serviceDefaults / chartgen.externalDefaults: the shape of one entry
 of .Values.services / .Values.externalServices. Missing keys take these values,
@@ -44,7 +44,7 @@ envVar: ""
 
 {{/*
 chartgen.fail: fails the render with the message of a check the values' schema cannot
-express (chartgen/invariants.py), its verbs filled with "args".
+express (chartgen/chart/invariants.py), its verbs filled with "args".
 Usage: {{- include "chartgen.fail" (dict "check" "weights-sum" "args" (list $key (int $sum))) }}
 */}}
 {{- define "chartgen.fail" -}}

@@ -72,15 +72,17 @@ Usage: {{- $_ := include "chartgen.servicePorts" (dict "svc" $svc "ambient" $amb
 {{/*
 chartgen.npPorts: NetworkPolicy ports (TCP, or UDP for UDP ports) of a port list, each
 its targetPort when it has one (a name stays a name: Kubernetes resolves it in the pod),
-as YAML ("[]" when empty).
+as YAML in toYaml's layout ("[]" when empty); a name is written by toYaml (quoted
+where YAML needs it), a number as it is.
 Usage: {{- include "chartgen.npPorts" $svc.ports | nindent 8 }}
 */}}
 {{- define "chartgen.npPorts" -}}
-{{- $out := list -}}
-{{- range $p := . -}}
+{{- range $i, $p := . -}}
 {{- $t := get $p "targetPort" | default $p.number -}}
-{{- $protocol := ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP") -}}
-{{- $out = append $out (dict "port" (ternary $t (int $t) (kindIs "string" $t)) "protocol" $protocol) -}}
+{{- if $i }}{{ "\n" }}{{ end -}}
+- port: {{ if kindIs "string" $t }}{{ toYaml $t }}{{ else }}{{ int $t }}{{ end }}
+  protocol: {{ ternary "UDP" "TCP" (eq (upper (toString (get $p "protocol"))) "UDP") }}
+{{- else -}}
+[]
 {{- end -}}
-{{- toYaml $out -}}
 {{- end -}}

@@ -7,11 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base.errors import ChartgenError
+from ..base.errors import ChartgenError
 from importlib import resources
-from .catalog.edit import write_atomic
-from .base.reading import FileError, TMP_SUFFIX, display, file_error
-from .base.writer import LOCK_NAME
+from ..catalog.edit import write_atomic
+from ..base.reading import FileError, TMP_SUFFIX, display, file_error
+from ..base.writer import LOCK_NAME
 
 
 @dataclass(frozen=True)

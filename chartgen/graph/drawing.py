@@ -8,13 +8,13 @@ import struct
 import zlib
 from pathlib import Path
 
-from .catalog.model import Catalog
-from .graph import graph_text
-from .base.provenance import MARK
-from .base.reading import FileError, display, file_error
-from .base.toolchain import ToolNotFound, find_tool, run
-from .catalog.validate import load_catalog
-from .base.writer import replace_file
+from ..catalog.model import Catalog
+from .diagram import graph_text
+from ..base.provenance import MARK
+from ..base.reading import FileError, display, file_error
+from ..base.toolchain import ToolNotFound, find_tool, run
+from ..catalog.validate import load_catalog
+from ..base.writer import replace_file
 
 
 def draw(catalog: Catalog | str | Path, env: str | None = None, fmt: str = "mermaid", dot_bin: str | None = None,

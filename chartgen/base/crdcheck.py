@@ -41,9 +41,9 @@ from typing import Any, Iterable
 import re2
 import yaml
 
-from .base.schema_validators import compiled_validator
-from .base.naming import parse_request_uri
-from .base.usercache import load as load_entry, save as save_entry
+from .schema_validators import compiled_validator
+from .naming import parse_request_uri
+from .usercache import load as load_entry, save as save_entry
 
 __all__ = ["CRDSet", "CRDViolation"]
 

@@ -1,6 +1,6 @@
 """What the mesh chart's values must satisfy beyond their JSON Schema, written once.
 
-The values schema (``chartgen.values_model``) says each key's type, bounds and pattern; it
+The values schema (``chartgen.chart.values_model``) says each key's type, bounds and pattern; it
 cannot say that weights add up to 100, that a route's version is one of the service's
 versions, or that a call names a known service. Those invariants are listed here, once:
 

@@ -1,7 +1,7 @@
 """Catalog → the mesh chart's values: ``values.yaml`` (environment-neutral, secure
 defaults) and one override file per environment.
 
-The values have the shape of ``chartgen.values_model`` (the values contract, from which the
+The values have the shape of ``chartgen.chart.values_model`` (the values contract, from which the
 schema, the template defaults and docs/design/values-contract.md are generated); the Go
 templates read nothing else. Pure functions of the catalog.
 """
@@ -12,10 +12,10 @@ import re
 from functools import cached_property
 from typing import Any
 
-from .base import naming
-from .catalog.model import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
-from .catalog.mesh import EnvView, Mesh, ResolvedService, gateway_service_type, l7_needs, psa_labels, resolve, workload_psa_level
-from .catalog.revisions import control_plane
+from ..base import naming
+from ..catalog.model import ISTIO_DEFAULT_RETRY_ON, Catalog, Match, path_match
+from ..catalog.mesh import EnvView, Mesh, ResolvedService, gateway_service_type, l7_needs, psa_labels, resolve, workload_psa_level
+from ..catalog.revisions import control_plane
 
 # gRPC failures arrive as HTTP 200 with a grpc-status: a gRPC service also retries on these.
 GRPC_RETRY_ON = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")

@@ -15,6 +15,24 @@ Usage: {{- $_ := include "chartgen.portMatches" (dict "match" $list "port" 8080 
 {{- end -}}
 
 {{/*
+chartgen.ruleMatch: the match list of an http rule (empty when the rule has no
+match left), left in .out.list (include returns only text): the rule's matches
+on the ingress (chartgen.matches) or with the port of a mesh rule ("matchPort",
+chartgen.portMatches).
+Usage: {{- $_ := include "chartgen.ruleMatch" (dict "svc" $svc "ingress" false "matchPort" 8080 "match" $list "out" $holder) }}
+*/}}
+{{- define "chartgen.ruleMatch" -}}
+{{- $ms := .match | default list -}}
+{{- if .ingress -}}
+{{- $_ := include "chartgen.matches" (dict "svc" .svc "ingress" true "match" $ms "out" .out) -}}
+{{- else if .matchPort -}}
+{{- $_ := include "chartgen.portMatches" (dict "match" $ms "port" .matchPort "out" .out) -}}
+{{- else -}}
+{{- $_ := set .out "list" $ms -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 chartgen.matches: the match list of one HTTP rule. Mesh rules keep the rule's
 matches. Ingress rules combine each match with each exposed path
 (svc.pathMatches: one entry per path, ORed) and, on a non-default gateway port,
@@ -25,13 +43,14 @@ exposed segment prefix narrows to it; elsewhere it is dropped, so that the ingre
 admits exactly the exposed paths. An empty result means the rule cannot apply on
 the ingress. A segment prefix P ({pathPrefix: P}) stays one match where "segments"
 is true (the Gateway API's PathPrefix); for a VirtualService, whose prefix is a
-plain string prefix, it becomes two: {exact: P} and {prefix: "P/"}.
-Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "segments" false) | fromJsonArray }}
+plain string prefix, it becomes two: {exact: P} and {prefix: "P/"}. The list is left in
+.out.list, since include returns only text.
+Usage: {{- $_ := include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $list "segments" false "out" $holder) }}
 */}}
 {{- define "chartgen.matches" -}}
 {{- $ms := .match | default list -}}
 {{- if not .ingress -}}
-{{- toJson $ms -}}
+{{- $_ := set .out "list" $ms -}}
 {{- else -}}
 {{- $out := list -}}
 {{- $gp := int .svc.expose.gatewayPort -}}
@@ -84,6 +103,6 @@ Usage: {{ include "chartgen.matches" (dict "svc" $svc "ingress" true "match" $li
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- toJson $out -}}
+{{- $_ := set .out "list" $out -}}
 {{- end -}}
 {{- end -}}

@@ -29,7 +29,7 @@ import base64
 import json
 from dataclasses import dataclass
 
-from .releases.gitops import server_side_apply, values_configmap_name
+from .gitops import server_side_apply, values_configmap_name
 
 __all__ = ["LAST_APPLIED", "LIMITS", "LimitProblem", "check_object", "check_objects", "json_size"]
 

@@ -65,7 +65,9 @@ Usage: {{ include "chartgen.gatewayApiMatches" (dict "svc" $svc "ingress" true "
 */}}
 {{- define "chartgen.gatewayApiMatches" -}}
 {{- $out := list -}}
-{{- range $m := include "chartgen.matches" (dict "svc" .svc "ingress" .ingress "match" .match "segments" true) | fromJsonArray -}}
+{{- $matches := dict -}}
+{{- $_ := include "chartgen.matches" (dict "svc" .svc "ingress" .ingress "match" .match "segments" true "out" $matches) -}}
+{{- range $m := $matches.list -}}
 {{- $x := include "chartgen.gatewayApiMatch" $m | fromJson -}}
 {{- if not (has $x $out) -}}
 {{- $out = append $out $x -}}

@@ -2,10 +2,10 @@
 
 This is the values contract: every key the chart's templates read, with its type, bounds,
 pattern and description. Everything else about the contract is generated from it by
-``chartgen.values_contract`` into files committed in the tree: the strict
+``chartgen.chart.values_contract`` into files committed in the tree: the strict
 ``values.schema.json`` (whose descriptions become the ``values.yaml`` comments and the chart
 README's values table), the template defaults of a service and an external service (the
-generated helper template) and the contract doc. ``chartgen.values`` produces values of this
+generated helper template) and the contract doc. ``chartgen.chart.values`` produces values of this
 shape from the catalog. Nothing imports this module at run time.
 
 A field's default is what the templates assume when an entry of ``services`` or
@@ -22,9 +22,9 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origi
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from .catalog import model as catalog
-from .base import naming
-from .catalog.model import PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
+from ..catalog import model as catalog
+from ..base import naming
+from ..catalog.model import PROTOCOLS, Balancer, DataPlane, EgressPolicy, IngressApi, MtlsMode
 
 DNS_LABEL = naming.DNS1123_LABEL.pattern
 DNS_LABEL_OR_EMPTY = naming.DNS1123_LABEL_OR_EMPTY.pattern

@@ -5,7 +5,7 @@ chartgen.checkService: fails on a service entry (defaults filled in, .key set) w
 parts disagree: weights over unknown versions or not adding up to 100, an A/B route
 to an unknown version, a mirror to an unknown version, a fault with neither delay
 nor abort; when enabled, an empty selector. The messages are those of the checks in
-chartgen/invariants.py (chartgen.fail); what the schema states is left to the schema.
+chartgen/chart/invariants.py (chartgen.fail); what the schema states is left to the schema.
 Usage: {{- $_ := include "chartgen.checkService" $svc }}
 */}}
 {{- define "chartgen.checkService" -}}

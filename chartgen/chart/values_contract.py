@@ -1,15 +1,15 @@
-"""Everything generated from the values model (``chartgen.values_model``) and the invariants
-table (``chartgen.invariants``), as files committed in chartgen's tree (``GENERATED``):
+"""Everything generated from the values model (``chartgen.chart.values_model``) and the invariants
+table (``chartgen.chart.invariants``), as files committed in chartgen's tree (``GENERATED``):
 
 - ``chartgen/data/values.schema.json``: the strict JSON Schema (draft-07) of the chart's
   values, with a description for every key; chartgen reads it at run time
-  (``chartgen.values_schema``), so that no run builds the model just to know the schema;
-- ``chartgen/templates/chart/templates/_contract.tpl``: the defaults the templates assume for
+  (``chartgen.chart.values_schema``), so that no run builds the model just to know the schema;
+- ``chartgen/chart/static/templates/_contract.tpl``: the defaults the templates assume for
   an absent key of an entry of ``services`` / ``externalServices``, and ``chartgen.fail`` with
   the message of each check;
 - ``docs/design/values-contract.md``: every key and every check.
 
-``python -m chartgen.values_contract`` rewrites them; tests/test_values_contract.py fails when
+``python -m chartgen.chart.values_contract`` rewrites them; tests/test_values_contract.py fails when
 one is out of step with the model.
 """
 
@@ -27,7 +27,7 @@ from pydantic.fields import FieldInfo
 
 from .invariants import INVARIANTS
 from .values_model import NOTES, ChartValues, ExternalService, Service, ValuesModel
-from .base.writer import replace_file
+from ..base.writer import replace_file
 
 _SCALARS = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -136,12 +136,25 @@ ENTRY_DEFAULTS = (("chartgen.serviceDefaults", "services", Service),
 
 
 def entry_defaults(model: type[ValuesModel]) -> dict[str, Any]:
-    """What the templates assume for each key an entry of ``model`` leaves out."""
+    """What the templates assume for each key an entry of ``model`` leaves out. Each is an
+    empty value (false, 0, "", [], {}) or a map of them: the templates fill the defaults in
+    with sprig's ``merge``, which also gives a key that an entry states empty its default, so
+    only then does an entry's empty value stay what it was."""
     out = {}
     for name, f in model.model_fields.items():
         value = f.get_default(call_default_factory=True)
         out[name] = value.model_dump() if isinstance(value, BaseModel) else value
+        _refuse_non_empty(f"{model.__name__}.{name}", out[name])
     return out
+
+
+def _refuse_non_empty(path: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _refuse_non_empty(f"{path}.{key}", inner)
+    elif value not in (False, 0, "", [], None):
+        raise ValueError(f"{path}: the template default {value!r} is not empty; sprig's merge would "
+                         "replace an entry's empty value with it (give the key an empty default)")
 
 
 def _flow(value) -> str:
@@ -178,7 +191,7 @@ def _fail_helper() -> list[str]:
 
 def contract_template() -> str:
     """The generated helper template: the default of every key of a service and an external
-    service (chartgen.fillDefaults fills them in, so templates never read an absent key), and
+    service (chartgen.model fills them in, so templates never read an absent key), and
     chartgen.fail with the message of each check the schema cannot express."""
     lines = [
         "{{/* The values contract as the templates see it: defaults of absent keys, messages of the checks. */}}",
@@ -196,7 +209,7 @@ def contract_template() -> str:
     lines += [
         "{{/*",
         "chartgen.fail: fails the render with the message of a check the values' schema cannot",
-        "express (chartgen/invariants.py), its verbs filled with \"args\".",
+        "express (chartgen/chart/invariants.py), its verbs filled with \"args\".",
         'Usage: {{- include "chartgen.fail" (dict "check" "weights-sum" "args" (list $key (int $sum))) }}',
         "*/}}",
         *_fail_helper(),
@@ -206,8 +219,8 @@ def contract_template() -> str:
 
 # --- the contract doc -------------------------------------------------------------------------
 
-GENERATED_FROM = "Generated from chartgen/values_model.py and chartgen/invariants.py."
-REGENERATE = "`python -m chartgen.values_contract` rewrites it."
+GENERATED_FROM = "Generated from chartgen/chart/values_model.py and chartgen/chart/invariants.py."
+REGENERATE = "`python -m chartgen.chart.values_contract` rewrites it."
 
 
 def _walk(schema: dict, prefix: str = "", seen: dict | None = None):
@@ -291,10 +304,10 @@ def contract_doc() -> str:
         f"<!-- {GENERATED_FROM} Do not edit: {REGENERATE} -->",
         "# The mesh chart's values contract",
         "",
-        "The chart's templates read only these keys. `chartgen/values_model.py` defines them once; from it come",
+        "The chart's templates read only these keys. `chartgen/chart/values_model.py` defines them once; from it come",
         "`values.schema.json` (helm refuses values that do not fit it), the `## @param` comments of `values.yaml`,",
         "the values table of the chart README, the template defaults of a service and an external service",
-        "(`templates/_contract.tpl`, with the messages of the checks below) and this page. `chartgen/values.py` produces the values from the catalog:",
+        "(`templates/_contract.tpl`, with the messages of the checks below) and this page. `chartgen/chart/values.py` produces the values from the catalog:",
         "`values.yaml` holds the environment-neutral layer (secure defaults: STRICT mTLS, no chaos, HTTPS",
         "gateway); `values/<chart>/<env>.yaml` holds one environment's differences, deep-merged by helm.",
         "",
@@ -310,7 +323,7 @@ def contract_doc() -> str:
         "",
         "These hold across keys, so no JSON Schema states them. The chart refuses values that break one",
         "(`helm template` fails with the message), and the catalog rule refuses the same thing in the",
-        "catalog before any values exist. The table is `chartgen/invariants.py`.",
+        "catalog before any values exist. The table is `chartgen/chart/invariants.py`.",
         "",
         *checks,
         "",
@@ -324,7 +337,7 @@ def schema_text() -> str:
 # the generated files, relative to the root of chartgen's tree, and what writes each
 GENERATED = {
     "chartgen/data/values.schema.json": schema_text,
-    "chartgen/templates/chart/templates/_contract.tpl": contract_template,
+    "chartgen/chart/static/templates/_contract.tpl": contract_template,
     "docs/design/values-contract.md": contract_doc,
 }
 
@@ -341,5 +354,5 @@ def write(root: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    for rel in write(Path(__file__).resolve().parent.parent):
+    for rel in write(Path(__file__).resolve().parents[2]):  # the checkout: chartgen/chart/ is two below
         print(f"wrote {rel}")

@@ -14,10 +14,10 @@ import os
 import re
 from urllib.parse import quote
 
-from .base.errors import Problem
-from .catalog.rules import RULES
-from .catalog.rules.doc import DOC_PATH
-from .base.version import __version__
+from ..base.errors import Problem
+from ..catalog.rules import RULES
+from ..catalog.rules.doc import DOC_PATH
+from ..base.version import __version__
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 DOCS_URL = "https://github.com/bytefreezer/chartgen/blob/main/"
