@@ -564,8 +564,8 @@ def lint_report(results: dict, sizes: list[dict], by_n: dict) -> list[str]:
                 out.append(f"| {label} | {times[key]:.2f} | {100 * times[key] / total:.0f} % |")
     out += [
         "",
-        "- Schemas: each kind seen often gets a validator compiled once (fastjsonschema, cached in",
-        "  `~/.cache/chartgen`); an object it passes only gets the CRD checks a schema cannot express",
+        "- Schemas: each kind seen often gets a validator compiled once per process (fastjsonschema;",
+        "  never cached on disk, see docs/security.md); an object it passes only gets the CRD checks a schema cannot express",
         "  (CEL rules, list types, formats), an object it refuses gets the full walk with every reason.",
         "- CEL: a rule's verdict is cached per the values it reads (a rule that only asks `has()` of a",
         "  field is cached per presence), and the rules applied to every label, host and port run as",
@@ -665,16 +665,25 @@ def write_report(results: dict, sizes: list[dict]) -> None:
         "  pays as well.",
     ]
     report = ROOT / "docs" / "benchmarks.md"
-    # the test suite's section is written by `make test-times` (suite_times.py): kept as it is
     previous = report.read_text(encoding="utf-8") if report.exists() else ""
-    kept = previous.split("\n## Test suite\n", 1)
-    tail = "\n## Test suite\n" + kept[1] if len(kept) == 2 else ""
-    # and the limits section, written by benchmarks/limits.py
-    limits = previous.split("\n## Kubernetes' limits at scale\n", 1)
-    if len(limits) == 2:
-        body = limits[1].split("\n## ", 1)[0]
-        tail = "\n## Kubernetes' limits at scale\n" + body.rstrip("\n") + "\n" + tail
+    tail = "".join(f"\n## {title}\n" + body.rstrip("\n") + "\n"
+                   for title in KEPT_SECTIONS if (body := _section_body(previous, title)) is not None)
     report.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
+
+
+# Sections of docs/benchmarks.md that a full run keeps as they are, in this order: the template
+# overhead's history (measured in rounds by `--only overhead`, written with its reading), the
+# limits (benchmarks/limits.py) and the test suite (`make test-times`, benchmarks/suite_times.py).
+KEPT_SECTIONS = ("Template overhead, before and after", "Kubernetes' limits at scale", "Test suite")
+
+
+def _section_body(text: str, title: str) -> str | None:
+    """The text of ``## title`` up to the next ``## `` section (its ``###`` subsections
+    included), or None when the page has no such section."""
+    parts = text.split(f"\n## {title}\n", 1)
+    if len(parts) != 2:
+        return None
+    return parts[1].split("\n## ", 1)[0]
 
 
 if __name__ == "__main__":
