@@ -217,18 +217,38 @@ def test_a_change_that_would_move_an_unnamed_production_environment_needs_a_conf
 
 
 def test_a_failed_regeneration_restores_the_catalog(tree, monkeypatch):
-    import chartgen.lifecycle.canary
+    import chartgen.lifecycle.generate
 
     text = (tree / "catalog.yaml").read_text()
 
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(chartgen.lifecycle.canary, "generate_locked", fail)
+    monkeypatch.setattr(chartgen.lifecycle.generate, "generate_locked", fail)  # where regenerate_edited looks it up
     with pytest.raises(OSError) as raised:
         canary.promote(tree / "catalog.yaml", "proxy", confirm_production=_yes)
     assert raised.value.catalog_restored is True
     assert (tree / "catalog.yaml").read_text() == text
+
+
+def test_a_failed_regeneration_puts_back_the_catalog_and_the_files_the_edit_removed(tree, monkeypatch):
+    """What an Istio upgrade step does when it drops a release: the values files it removed come
+    back with the catalog's text when generate fails."""
+    import chartgen.lifecycle.generate
+
+    catalog = tree / "catalog.yaml"
+    text = catalog.read_text()
+    removed = tree / "values" / "gone" / "common.yaml"
+    catalog.write_text(text + "# edited\n")
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(chartgen.lifecycle.generate, "generate_locked", fail)
+    with pytest.raises(OSError) as raised:
+        chartgen.lifecycle.generate.regenerate_edited(catalog, tree, text, {removed: b"mine: 1\n"})
+    assert raised.value.catalog_restored is True
+    assert catalog.read_text() == text and removed.read_bytes() == b"mine: 1\n"
 
 
 def test_an_edit_that_breaks_the_catalog_is_refused(tree):

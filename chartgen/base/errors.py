@@ -48,6 +48,11 @@ class CatalogError(ChartgenError):
         super().__init__(f"{len(self.problems)} problem(s) in the catalog")
 
 
+class InvalidEdit(CatalogError):
+    """An in-place edit (a canary step, an Istio upgrade step) would leave the catalog invalid;
+    the file was not changed. The problems' lines refer to the edited text."""
+
+
 class RenderError(ChartgenError):
     """Rendering or validating the generated output failed."""
 

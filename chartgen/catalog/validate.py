@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from .model import API_VERSION, KIND, PATH_UNION_TAGS, Catalog
-from ..base.errors import CatalogError, Problem
+from ..base.errors import CatalogError, InvalidEdit, Problem
 from .rules import check_semantics
 from ..base.reading import decode, nesting_problem, os_error_message
 from ..base.yamlsrc import SourceMap, format_path, load_yaml
@@ -170,6 +170,15 @@ def _problem_from_error(err: dict, smap: SourceMap) -> Problem:
 
 def _problems_from_pydantic(exc: ValidationError, smap: SourceMap) -> list[Problem]:
     return [_problem_from_error(err, smap) for err in exc.errors(include_url=False)]
+
+
+def parse_edited(text: str, file: str) -> Catalog:
+    """The catalog an in-place edit's text parses to; ``InvalidEdit`` (nothing written) if the
+    edit would leave it invalid."""
+    try:
+        return parse_catalog(text, file)[0]
+    except CatalogError as exc:
+        raise InvalidEdit(exc.problems) from None
 
 
 def parse_catalog(text: str, file: str = "catalog.yaml") -> tuple[Catalog, SourceMap]:

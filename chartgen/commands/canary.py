@@ -12,12 +12,12 @@ import json
 
 import click
 
-from ..lifecycle.canary import InvalidEdit, UnknownVersion, set_weights, weights_text
+from ..lifecycle.canary import UnknownVersion, set_weights, weights_text
 from ..lifecycle.canary import promote as do_promote
 from ..lifecycle.canary import rollback as do_rollback
 from ..lifecycle.canary import status as canary_status
 from . import options
-from .common import Painter, err, print_bump, print_changeset, print_notes, production_confirmation, run_guarded
+from .common import Painter, print_bump, print_changeset, print_notes, run_catalog_edit, run_guarded
 
 _env_option = options.environment(
     "Edit environments.ENV.services.SERVICE.weights instead of the service's own weights. Required when the "
@@ -105,18 +105,11 @@ def _change(catalog: str, how, **kwargs) -> None:
     """Run a weight change (``how``: promote, rollback or set_weights) and print it. A change
     without --env that would move a production environment is confirmed at a terminal, and
     refused otherwise (``ProductionNotNamed``)."""
-    confirm = production_confirmation("without --env this also changes production environment(s) {envs}; continue?")
     try:
-        change = how(catalog, wait_message=err, warn=err, confirm_production=confirm, **kwargs)
+        change = run_catalog_edit(catalog, how, "without --env this also changes production environment(s) {envs}; "
+                                  "continue?", **kwargs)
     except UnknownVersion as exc:
         raise click.BadParameter(str(exc), param_hint="--weights") from None
-    except InvalidEdit:
-        err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
-        raise
-    except BaseException as exc:
-        if getattr(exc, "catalog_restored", False):
-            err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
-        raise
     _print_change(change)
 
 

@@ -11,7 +11,7 @@ import traceback
 
 import click
 
-from ..base.errors import CatalogError, ChartgenError, Terminated
+from ..base.errors import CatalogError, ChartgenError, InvalidEdit, Terminated
 
 
 def use_color(flag: bool | None, stream=None) -> bool:
@@ -161,3 +161,21 @@ def production_confirmation(question: str):
     if not interactive():
         return None
     return lambda envs: click.confirm(question.format(envs=", ".join(envs)), default=False, err=True)
+
+
+def run_catalog_edit(catalog: str, how, question: str, **kwargs):
+    """Run an in-place catalog edit (``how``: a canary weight change, an Istio upgrade step)
+    and return its result. Without --env, an edit that would change production environments
+    asks ``question`` at a terminal (``production_confirmation``) and is refused elsewhere. When
+    the edit is refused as invalid, or the catalog was put back after generate failed, stderr
+    says so before the error itself is reported."""
+    confirm = production_confirmation(question)
+    try:
+        return how(catalog, wait_message=err, warn=err, confirm_production=confirm, **kwargs)
+    except InvalidEdit:
+        err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
+        raise
+    except BaseException as exc:
+        if getattr(exc, "catalog_restored", False):
+            err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
+        raise

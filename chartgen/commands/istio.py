@@ -12,14 +12,14 @@ import json
 
 import click
 
-from ..lifecycle.istio_upgrade import RESTART_NOTE, InvalidEdit
+from ..lifecycle.istio_upgrade import RESTART_NOTE
 from ..lifecycle.istio_upgrade import abort as do_abort
 from ..lifecycle.istio_upgrade import finish as do_finish
 from ..lifecycle.istio_upgrade import promote as do_promote
 from ..lifecycle.istio_upgrade import start as do_start
 from ..lifecycle.istio_upgrade import status as upgrade_status
 from . import options
-from .common import Painter, err, print_bump, print_changeset, print_notes, production_confirmation, run_guarded
+from .common import Painter, print_bump, print_changeset, print_notes, run_catalog_edit, run_guarded
 
 _env_option = options.environment(
     "Edit environments.ENV.istio instead of the mesh-wide istio block. Without it, a step that changes a "
@@ -127,17 +127,8 @@ def _print_step(step) -> None:
 def _step(catalog: str, how, **kwargs) -> None:
     """Run a step and print it. A step without --env that changes a production environment is
     confirmed at a terminal and refused otherwise, unless --every-environment says so."""
-    confirm = production_confirmation("without --env this also changes the control plane of production "
-                                      "environment(s) {envs}; continue?")
-    try:
-        step = how(catalog, wait_message=err, warn=err, confirm_production=confirm, **kwargs)
-    except InvalidEdit:
-        err(f"the edited catalog would be invalid, so {catalog} was not changed (lines refer to the edited text):")
-        raise
-    except BaseException as exc:
-        if getattr(exc, "catalog_restored", False):
-            err(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'generate failed'}; {catalog} was restored")
-        raise
+    step = run_catalog_edit(catalog, how, "without --env this also changes the control plane of production "
+                                          "environment(s) {envs}; continue?", **kwargs)
     _print_step(step)
 
 

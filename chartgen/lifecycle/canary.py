@@ -26,21 +26,16 @@ from ..catalog.model import Canary, Catalog, match_text
 from ..catalog.edit import (ProductionNotNamed, RoundTrip, check_writable, confirm_unnamed_production, edit_weights,
                              weights_path, write_atomic)
 from .changeset import Changeset
-from ..base.errors import CatalogError, ChartgenError
-from .generate import Options, generate_locked, output_root, preview_catalog
+from ..base.errors import ChartgenError, InvalidEdit
+from .generate import output_root, preview_catalog, regenerate_edited
 from ..catalog.mesh import env_views, resolve_service
-from ..catalog.validate import load_catalog, parse_catalog, read_catalog_text
+from ..catalog.validate import load_catalog, parse_catalog, parse_edited, read_catalog_text
 from ..base.writer import locked
 
 if TYPE_CHECKING:
     from .generate import Outcome
 
 Weights = dict[str, int]
-
-
-class InvalidEdit(CatalogError):
-    """The edited catalog would be invalid; the file was not changed (the problems' lines
-    refer to the edited text)."""
 
 
 class UnknownVersion(ChartgenError):
@@ -224,11 +219,7 @@ def _current(path: Path, service: str, env: str | None) -> tuple[str, Catalog, o
 def _edited(path: Path, text: str, service: str, env: str | None, new: Weights) -> tuple[str, Catalog]:
     """The catalog text with the new weights, and the catalog it parses to (``InvalidEdit``)."""
     new_text = edit_weights(text, service, new, env, file=str(path))
-    try:
-        edited, _ = parse_catalog(new_text, str(path))
-    except CatalogError as exc:
-        raise InvalidEdit(exc.problems) from None
-    return new_text, edited
+    return new_text, parse_edited(new_text, str(path))
 
 
 def moved_environments(old: Catalog, new: Catalog, service: str) -> list[str]:
@@ -285,14 +276,7 @@ def _write_and_regenerate(path: Path, root: Path, text: str, new_text: str):
     catalog gets its old text back, and the exception says so (``catalog_restored``)."""
     check_writable(path)
     write_atomic(path, new_text)
-    try:
-        return generate_locked(path, root, Options())
-    except BaseException as exc:
-        if getattr(exc, "committed", False):  # interrupted after the chart was written: both are in step
-            raise
-        write_atomic(path, text)  # keep catalog and chart in step
-        exc.catalog_restored = True
-        raise
+    return regenerate_edited(path, root, text)
 
 
 def _need_canary(service: str, spec, env: str | None) -> Canary:

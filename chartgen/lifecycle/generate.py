@@ -29,6 +29,7 @@ from ..chart.render import GENERATED, ChartBody, ChartMeta, build_chart, chart_b
 from ..base.reading import FileError, decode, display, file_error, leftover_temps, nesting_problem, refuse_linked_dirs
 from ..base.toolchain import Tool, run
 from ..releases.userfiles import ValuesFileError, merge_user_values
+from ..catalog.edit import write_atomic
 from ..catalog.validate import load_catalog
 from ..chart.values import chart_name, mesh_values
 from ..chart.values_schema import VALUES_SCHEMA
@@ -484,6 +485,24 @@ def generate_locked(catalog_path: Path, root: Path, options: Options = Options()
     return outcome
 
 
+def regenerate_edited(catalog_path: Path, root: Path, old_text: str, saved: dict[Path, bytes] | None = None) -> Outcome:
+    """Regenerate after an in-place catalog edit (the caller holds the lock and has written the
+    edit). On failure the catalog gets ``old_text`` back and each of ``saved`` its bytes, so
+    catalog and tree stay in step, and the exception says so (``catalog_restored``); unless the
+    run was interrupted after the tree was written, when both are in step already."""
+    try:
+        return generate_locked(catalog_path, root, Options())
+    except BaseException as exc:
+        if getattr(exc, "committed", False):
+            raise
+        write_atomic(catalog_path, old_text)
+        for path, data in (saved or {}).items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            replace_file(path, data)
+        exc.catalog_restored = True
+        raise
+
+
 def check(catalog_path: str | Path = "catalog.yaml", out: str | Path | None = None,
           options: Options = Options()) -> Outcome:
     """Write nothing; the outcome's ``changeset`` is what ``generate`` would change (empty:
@@ -619,4 +638,4 @@ def export(catalog_path: str | Path, tool: str, out: str | Path | None = None, *
 
 
 __all__ = ["ExportOutcome", "Options", "Outcome", "changeset_of", "check", "export", "generate", "generate_locked",
-           "output_root", "plan", "preview", "preview_catalog", "changelog_text"]
+           "output_root", "regenerate_edited", "plan", "preview", "preview_catalog", "changelog_text"]

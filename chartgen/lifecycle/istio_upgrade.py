@@ -24,14 +24,14 @@ from ..catalog.model import Catalog
 from ..catalog.edit import (ProductionNotNamed, RoundTrip, _refuse_aliased, check_writable, confirm_unnamed_production,
                              write_atomic)
 from .changeset import Changeset
-from ..base.errors import CatalogError, ChartgenError
-from .generate import Options, generate_locked, output_root, preview_catalog
+from ..base.errors import ChartgenError, InvalidEdit
+from .generate import output_root, preview_catalog, regenerate_edited
 from ..releases.helmfile import ISTIO_NS, istiod_releases, release_names
 from ..catalog.mesh import resolve
 from ..catalog.revisions import FIELDS, ControlPlane, control_plane, minor_span, revision_for, shared_version, version_key
 from ..releases.userfiles import merge_user_values
-from ..catalog.validate import load_catalog, parse_catalog, read_catalog_text
-from ..base.writer import locked, replace_file
+from ..catalog.validate import load_catalog, parse_catalog, parse_edited, read_catalog_text
+from ..base.writer import locked
 
 if TYPE_CHECKING:
     from .generate import Outcome
@@ -41,10 +41,6 @@ __all__ = ["EnvStatus", "InvalidEdit", "ProductionNotNamed", "Status", "Step", "
 
 RESTART_NOTE = ("workloads pick up a new sidecar (and gateways a new proxy) only when their pods restart: "
                 "chartgen does not restart them (kubectl rollout restart deployment -n NAMESPACE)")
-
-
-class InvalidEdit(CatalogError):
-    """The edited catalog would be invalid; the file was not changed."""
 
 
 Confirm = Callable[[list[str]], bool]  # the production environments a mesh-wide step would change → go on?
@@ -333,10 +329,7 @@ def _step(path: Path, root: Path, request: _Request) -> Step:
     step = Step(catalog=path, step=step_name, env=env, summary=summary, dry_run=dry_run, changed=new_text != text)
     if not step.changed:
         return step
-    try:
-        edited, _ = parse_catalog(new_text, str(path))
-    except CatalogError as exc:
-        raise InvalidEdit(exc.problems) from None
+    edited = parse_edited(new_text, str(path))
     _production_guard(current, edited, request)
     step.notes = _shared_note(current, edited, env)
     step.catalog_diff = Changeset.of_text(path.name, text, new_text)
@@ -391,17 +384,7 @@ def _write(path: Path, root: Path, text: str, new_text: str, removable: list[Pat
     for d in sorted({p.parent for p in removable}, key=lambda d: -len(d.parts)):
         with contextlib.suppress(OSError):
             d.rmdir()
-    try:
-        return generate_locked(path, root, Options())
-    except BaseException as exc:
-        if getattr(exc, "committed", False):
-            raise
-        write_atomic(path, text)
-        for p, data in saved.items():
-            p.parent.mkdir(parents=True, exist_ok=True)
-            replace_file(p, data)
-        exc.catalog_restored = True
-        raise
+    return regenerate_edited(path, root, text, saved)
 
 
 def _affected(catalog: Catalog, env: str | None) -> set[str]:
