@@ -134,14 +134,20 @@ def helm_template(helm: str, chart: Path, values: list[Path], env: dict) -> str:
     return subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
 
 
-def bench_size(n: int, work: Path, helm: str, env: dict, lint_env: dict, mirror: str | None) -> dict:
+def synth_project(n: int, work: Path, mirror: str | None) -> tuple[Path, Path]:
+    """A project of ``n`` synthetic services under ``work`` (its charts from ``mirror`` when
+    set), and the folder its outputs are generated into."""
     d = work / f"n{n}"
     d.mkdir()
     data = synth_catalog(n)
     if mirror:
         data["helmfile"] = {"chartMirror": mirror}
     (d / "catalog.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    out = d / "out"
+    return d, d / "out"
+
+
+def bench_size(n: int, work: Path, helm: str, env: dict, lint_env: dict, mirror: str | None) -> dict:
+    d, out = synth_project(n, work, mirror)
 
     def clean():
         shutil.rmtree(out, ignore_errors=True)
@@ -224,13 +230,7 @@ def bench_lint(n: int, d: Path, helm: str, chart: Path, out: Path, lint_env: dic
 def bench_lint_only(n: int, work: Path, helm: str, lint_env: dict, mirror: str | None) -> dict:
     """The lint rows of one size alone (``--only lint_1000``): the synthetic catalog generated
     as ``bench_size`` does, then ``bench_lint`` beside ``helm template`` of both environments."""
-    d = work / f"n{n}"
-    d.mkdir()
-    data = synth_catalog(n)
-    if mirror:
-        data["helmfile"] = {"chartMirror": mirror}
-    (d / "catalog.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    out = d / "out"
+    d, out = synth_project(n, work, mirror)
     subprocess.run(CHARTGEN + ["generate", "-c", "catalog.yaml", "-o", "out"], cwd=d, check=True, capture_output=True)
     row = bench_lint(n, d, helm, out / "charts" / "synth-mesh", out, lint_env)
     return {"n": n, **row, "lint_ratio": row["lint"] / row["helm_both"],
